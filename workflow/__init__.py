@@ -1,0 +1,1 @@
+"""Ativa: customer lifecycle (Ativo/Inativo) for internet providers."""

@@ -1,0 +1,1 @@
+"""REST API (FastAPI): routers, schemas, authentication, problem+json errors."""

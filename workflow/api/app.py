@@ -1,0 +1,40 @@
+"""The FastAPI application."""
+
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+
+from ..db.engine import Database
+from ..settings import Settings, get_settings
+from . import customers, problems, services, tokens
+from .body_limit import BodyLimit
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Ativa",
+        version="0.1.0",
+        description="Customer lifecycle (Ativo/Inativo) for internet providers. "
+        "Every route but /healthz needs `Authorization: Bearer <token>`.",
+    )
+    app.state.settings = settings
+    app.state.db = db or Database(settings.resolved_database_url)
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request):
+        # Reports the database too: a process that cannot reach it should leave the rotation.
+        try:
+            with request.app.state.db.read() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:
+            return problems.problem_response(
+                problems.problem_body("database_unavailable", "the database is unreachable", status=503)
+            )
+        return {"status": "ok"}
+
+    app.include_router(customers.router)
+    app.include_router(services.router)
+    app.include_router(tokens.router)
+    return app

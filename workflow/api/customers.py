@@ -1,0 +1,162 @@
+"""/api/v1/customers: the register, its transitions, history and services."""
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from ..domain.customer_machine import TransitionRequest
+from ..domain.vocabulary import CustomerEvent, Source
+from ..services import customer_services, customers, history, transitions
+from .auth import Principal, can_read, can_write
+from .idempotency import Idempotent, idempotent
+from .schemas import (
+    ActivateIn,
+    CustomerIn,
+    CustomerOut,
+    CustomerPage,
+    CustomerPatch,
+    EditResult,
+    HistoryPage,
+    InactivateIn,
+    ServiceIn,
+    ServiceOut,
+    ServicePage,
+    TransitionOut,
+    TransitionResult,
+)
+
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+
+PROBLEMS = {
+    status: {"description": "problem+json", "content": {"application/problem+json": {}}}
+    for status in (401, 403, 404, 409, 413, 422)
+}
+
+
+def _db(request: Request):
+    return request.app.state.db
+
+
+@router.post("", status_code=201, response_model=CustomerOut, responses=PROBLEMS)
+def create_customer(
+    body: CustomerIn,
+    _: Principal = Depends(can_write),
+    idem: Idempotent = Depends(idempotent),
+):
+    def handler(session: Session) -> dict:
+        customer = customers.create_customer(session, customers.CustomerDraft(**body.model_dump()))
+        return CustomerOut.of(customer).model_dump(mode="json")
+
+    return idem.run(201, handler)
+
+
+@router.get("", response_model=CustomerPage, responses=PROBLEMS)
+def list_customers(
+    request: Request,
+    status: str | None = Query(None, description="active or inactive"),
+    q: str | None = Query(None, max_length=200, description="name, CPF/CNPJ, external_ref or e-mail"),
+    limit: int = Query(50, ge=1, le=customers.MAX_PAGE),
+    cursor: str | None = Query(None, max_length=100),
+    _: Principal = Depends(can_read),
+):
+    with _db(request).read() as session:
+        items, next_cursor = customers.list_customers(
+            session, status=status, q=q, limit=limit, cursor=cursor
+        )
+        return CustomerPage(items=[CustomerOut.of(c) for c in items], next_cursor=next_cursor)
+
+
+@router.get("/{customer_id}", response_model=CustomerOut, responses=PROBLEMS)
+def get_customer(customer_id: int, request: Request, _: Principal = Depends(can_read)):
+    with _db(request).read() as session:
+        return CustomerOut.of(customers.get_customer(session, customer_id))
+
+
+@router.patch("/{customer_id}", response_model=EditResult, responses=PROBLEMS)
+def edit_customer(
+    customer_id: int, body: CustomerPatch, request: Request, principal: Principal = Depends(can_write)
+):
+    fields = body.model_dump(exclude_unset=True, include=set(customers.EDITABLE_FIELDS))
+    edit = customers.CustomerEdit(
+        changes=fields,
+        status=body.status,
+        reason=body.reason,
+        note=body.note,
+        force=body.force,
+        version=body.version,
+    )
+    with _db(request).write() as session:
+        outcome = customers.edit_customer(session, customer_id, edit, principal.actor, Source.API)
+        transition = (
+            TransitionOut.of(outcome.transition.transition, outcome.transition.effects)
+            if outcome.transition
+            else None
+        )
+        return EditResult(customer=CustomerOut.of(outcome.customer), transition=transition)
+
+
+def _transition(customer_id: int, event: CustomerEvent, body, principal: Principal, idem: Idempotent):
+    request = TransitionRequest(body.reason.value, body.note, body.force, principal.role)
+
+    def handler(session: Session) -> dict:
+        outcome = transitions.transition_customer(
+            session, customer_id, event, request, principal.actor, Source.API
+        )
+        return TransitionResult(
+            customer=CustomerOut.of(outcome.customer),
+            transition=TransitionOut.of(outcome.transition, outcome.effects),
+        ).model_dump(mode="json")
+
+    return idem.run(200, handler)
+
+
+@router.post("/{customer_id}/inactivate", response_model=TransitionResult, responses=PROBLEMS)
+def inactivate(
+    customer_id: int,
+    body: InactivateIn,
+    principal: Principal = Depends(can_write),
+    idem: Idempotent = Depends(idempotent),
+):
+    return _transition(customer_id, CustomerEvent.INACTIVATE, body, principal, idem)
+
+
+@router.post("/{customer_id}/activate", response_model=TransitionResult, responses=PROBLEMS)
+def activate(
+    customer_id: int,
+    body: ActivateIn,
+    principal: Principal = Depends(can_write),
+    idem: Idempotent = Depends(idempotent),
+):
+    return _transition(customer_id, CustomerEvent.ACTIVATE, body, principal, idem)
+
+
+@router.get("/{customer_id}/history", response_model=HistoryPage, responses=PROBLEMS)
+def customer_history(
+    customer_id: int,
+    request: Request,
+    limit: int = Query(100, ge=1, le=500),
+    _: Principal = Depends(can_read),
+):
+    with _db(request).read() as session:
+        rows = history.customer_history(session, customer_id, limit)
+        return HistoryPage(items=[TransitionOut.of(t, t.effects) for t in rows])
+
+
+@router.post("/{customer_id}/services", status_code=201, response_model=ServiceOut, responses=PROBLEMS)
+def add_service(
+    customer_id: int,
+    body: ServiceIn,
+    _: Principal = Depends(can_write),
+    idem: Idempotent = Depends(idempotent),
+):
+    def handler(session: Session) -> dict:
+        service = customer_services.add_service(session, customer_id, body.name, body.external_ref)
+        return ServiceOut.of(service).model_dump(mode="json")
+
+    return idem.run(201, handler)
+
+
+@router.get("/{customer_id}/services", response_model=ServicePage, responses=PROBLEMS)
+def list_services(customer_id: int, request: Request, _: Principal = Depends(can_read)):
+    with _db(request).read() as session:
+        items = customer_services.list_services(session, customer_id)
+        return ServicePage(items=[ServiceOut.of(s) for s in items])

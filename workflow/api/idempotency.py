@@ -1,0 +1,119 @@
+"""Idempotency-Key on POST: a retry gets the first response back and changes nothing.
+
+The key is recorded in the same transaction as the change it answers, so a crash cannot leave a
+change without its record (or the reverse); two concurrent requests with one key race on a unique
+index and the loser replays the winner's response.
+"""
+
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db.models import IdempotencyRecord
+from ..db.types import utcnow
+from ..domain.errors import AtivaError
+from .auth import Principal, current_principal
+from .problems import ApiProblem, MEDIA_TYPE, body_for_error
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+Handler = Callable[[Session], dict]
+
+
+class Idempotent:
+    def __init__(self, request: Request, principal: Principal, key: str | None, fingerprint: str):
+        self.db = request.app.state.db
+        self.ttl = timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
+        self.principal, self.key, self.fingerprint = principal, key, fingerprint
+
+    def run(self, status_code: int, handler: Handler) -> JSONResponse:
+        if self.key is None:
+            with self.db.write() as session:
+                return JSONResponse(handler(session), status_code=status_code)
+        stored = self._replay()
+        if stored is not None:
+            return stored
+        try:
+            with self.db.write() as session:
+                body = handler(session)
+                self._record(session, status_code, body)
+            return JSONResponse(body, status_code=status_code)
+        except IntegrityError:
+            stored = self._replay()  # a concurrent request with the same key won the race
+            if stored is None:
+                raise
+            return stored
+        except AtivaError as error:
+            # Refusals replay too: a retry must not succeed later where the first call was refused.
+            problem = body_for_error(error)
+            try:
+                with self.db.write() as session:
+                    self._record(session, problem["status"], problem)
+            except IntegrityError:
+                pass
+            stored = self._replay()
+            if stored is not None:
+                return stored
+            raise
+
+    def _record(self, session: Session, status_code: int, body: dict) -> None:
+        session.add(
+            IdempotencyRecord(
+                token_id=self.principal.token_id,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                status_code=status_code,
+                response_body=body,
+                created_at=utcnow(),
+            )
+        )
+        session.flush()
+
+    def _replay(self) -> JSONResponse | None:
+        with self.db.write() as session:
+            # Expired keys are forgotten here, lazily, by the writes that would collide with them.
+            session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.token_id == self.principal.token_id,
+                    IdempotencyRecord.key == self.key,
+                    IdempotencyRecord.created_at < utcnow() - self.ttl,
+                )
+            )
+            record = session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.token_id == self.principal.token_id,
+                    IdempotencyRecord.key == self.key,
+                )
+            )
+            if record is None:
+                return None
+            if record.fingerprint != self.fingerprint:
+                raise ApiProblem(
+                    "idempotency_key_reused",
+                    f"{HEADER} {self.key!r} was already used for a different request",
+                )
+            media = MEDIA_TYPE if record.status_code >= 400 else "application/json"
+            return JSONResponse(
+                record.response_body,
+                status_code=record.status_code,
+                media_type=media,
+                headers={"Idempotent-Replayed": "true"},
+            )
+
+
+async def idempotent(request: Request, principal: Principal = Depends(current_principal)) -> Idempotent:
+    key = request.headers.get(HEADER)
+    if key is not None:
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise ApiProblem("validation_error", f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
+    body = await request.body()
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()
+    return Idempotent(request, principal, key, digest)

@@ -1,0 +1,91 @@
+"""RFC 9457 problem+json for every error, each with a machine `code`."""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..domain.errors import AtivaError, GuardFailed
+
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_BY_CODE = {
+    "validation_error": 422,
+    "not_found": 404,
+    "duplicate_document": 409,
+    "duplicate_external_ref": 409,
+    "transition_not_allowed": 409,
+    "guard_failed": 409,
+    "stale_version": 409,
+    "unknown_status": 409,
+    "customer_inactive": 409,
+    "idempotency_key_reused": 422,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "payload_too_large": 413,
+    "method_not_allowed": 405,
+    "internal_error": 500,
+}
+
+
+class ApiProblem(Exception):
+    """An error born in the API layer itself (auth, roles, idempotency)."""
+
+    def __init__(self, code: str, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.code, self.detail, self.headers = code, detail, headers
+
+
+def problem_body(code: str, detail: str, status: int | None = None, **extra: Any) -> dict:
+    status = status or STATUS_BY_CODE.get(code, 400)
+    return {
+        "type": f"urn:ativa:problem:{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+
+
+def problem_response(body: dict, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE, headers=headers)
+
+
+def body_for_error(error: AtivaError) -> dict:
+    extra = {"rule": error.rule} if isinstance(error, GuardFailed) else {}
+    return problem_body(error.code, error.detail, **extra)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AtivaError)
+    async def _domain(_request: Request, error: AtivaError):
+        return problem_response(body_for_error(error))
+
+    @app.exception_handler(ApiProblem)
+    async def _api(_request: Request, error: ApiProblem):
+        return problem_response(problem_body(error.code, error.detail), error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError):
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return problem_response(problem_body("validation_error", detail or "invalid request", errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            error.status_code, "http_error"
+        )
+        return problem_response(problem_body(code, str(error.detail), status=error.status_code))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _error: Exception):
+        # Never leak internals (or secrets in them); the server log has the traceback.
+        return problem_response(problem_body("internal_error", "unexpected server error"))

@@ -1,0 +1,163 @@
+"""Request and response bodies. Unknown fields are refused so typos do not pass silently."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..db.models import ApiToken, Customer, OutboxEffect, Service, StatusChange
+from ..domain.vocabulary import ActivationReason, InactivationReason
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    document: str = Field(min_length=1, max_length=32, description="CPF or CNPJ, punctuation allowed")
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    external_ref: str | None = Field(None, max_length=100)
+
+
+class CustomerPatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    document: str | None = Field(None, min_length=1, max_length=32)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    external_ref: str | None = Field(None, max_length=100)
+    status: Literal["active", "inactive"] | None = None
+    reason: str | None = Field(None, max_length=40)
+    note: str | None = Field(None, max_length=2000)
+    force: bool = False
+    version: int | None = Field(None, ge=1, description="Refuse the save if the customer changed since")
+
+
+class InactivateIn(Strict):
+    reason: InactivationReason
+    note: str | None = Field(None, max_length=2000)
+    force: bool = False
+
+
+class ActivateIn(Strict):
+    reason: ActivationReason
+    note: str | None = Field(None, max_length=2000)
+    force: bool = False
+
+
+class ServiceIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    external_ref: str | None = Field(None, max_length=100)
+
+
+class SuspendIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CustomerOut(BaseModel):
+    id: int
+    name: str
+    document: str
+    document_type: Literal["cpf", "cnpj"]
+    email: str | None
+    phone: str | None
+    external_ref: str | None
+    status: str
+    inactivation_reason: str | None
+    status_changed_at: datetime
+    invoicing_enabled: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Customer) -> "CustomerOut":
+        return cls.model_validate(c, from_attributes=True)
+
+
+class EffectOut(BaseModel):
+    id: int
+    name: str
+    state: str
+    attempts: int
+    last_error: str | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, e: OutboxEffect) -> "EffectOut":
+        return cls.model_validate(e, from_attributes=True)
+
+
+class TransitionOut(BaseModel):
+    id: int
+    customer_id: int
+    customer_version: int
+    event: str
+    from_status: str
+    to_status: str
+    reason: str
+    note: str | None
+    forced: bool
+    actor: str
+    source: str
+    created_at: datetime
+    effects: list[EffectOut]
+
+    @classmethod
+    def of(cls, t: StatusChange, effects: list[OutboxEffect]) -> "TransitionOut":
+        data = {k: getattr(t, k) for k in cls.model_fields if k != "effects"}
+        return cls(**data, effects=[EffectOut.of(e) for e in effects])
+
+
+class TransitionResult(BaseModel):
+    customer: CustomerOut
+    transition: TransitionOut
+
+
+class EditResult(BaseModel):
+    customer: CustomerOut
+    transition: TransitionOut | None = Field(None, description="Set when the save changed Ativo")
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    next_cursor: str | None
+
+
+class HistoryPage(BaseModel):
+    items: list[TransitionOut]
+
+
+class ServiceOut(BaseModel):
+    id: int
+    customer_id: int
+    name: str
+    external_ref: str | None
+    status: str
+    suspension_cause: str | None
+    suspension_note: str | None
+    suspended_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, s: Service) -> "ServiceOut":
+        return cls.model_validate(s, from_attributes=True)
+
+
+class ServicePage(BaseModel):
+    items: list[ServiceOut]
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, t: ApiToken) -> "TokenOut":
+        return cls.model_validate(t, from_attributes=True)

@@ -1,0 +1,1 @@
+"""Pure business rules: statuses, reasons, documents, state machines. No I/O here."""

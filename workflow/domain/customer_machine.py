@@ -1,0 +1,142 @@
+"""The customer's Ativo/Inativo lifecycle: which transitions exist, their guards, their effects.
+
+The machine decides and records intents; it never saves nor calls anything. The service layer
+(workflow/services/transitions.py) locks the row, feeds the machine the facts it needs, and writes
+the history row and one outbox row per effect in the same transaction.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from statemachine import State, StateMachine
+
+from .errors import GuardFailed, InvalidInput, UnknownStoredStatus
+from .vocabulary import (
+    ActivationReason,
+    CustomerEvent,
+    Effect,
+    InactivationReason,
+    Role,
+)
+
+EFFECTS: dict[CustomerEvent, tuple[Effect, ...]] = {
+    CustomerEvent.INACTIVATE: (
+        Effect.SUSPEND_SERVICES,
+        Effect.PAUSE_INVOICING,
+        Effect.NOTIFY_BILLING,
+    ),
+    CustomerEvent.ACTIVATE: (
+        Effect.RESTORE_SERVICES,
+        Effect.RESUME_INVOICING,
+        Effect.NOTIFY_BILLING,
+    ),
+}
+
+FORCE_ROLES = frozenset({Role.OPERATOR, Role.ADMIN})
+
+
+class LifecycleModel(Protocol):
+    status: str
+    inactivation_reason: str | None
+
+
+@dataclass(frozen=True)
+class TransitionRequest:
+    reason: str | None
+    note: str | None = None
+    force: bool = False
+    actor_role: Role = Role.OPERATOR
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What the guards need to know, gathered by the service layer under the row lock."""
+
+    overdue_invoices: int
+
+
+def _clean_note(note: str | None) -> str | None:
+    return note.strip() if note and note.strip() else None
+
+
+class CustomerLifecycle(StateMachine):
+    # StateMachine (not StateChart) keeps the safe defaults: refused events raise, callback
+    # errors propagate, and the status never passes through None mid-transition.
+    active = State("Ativo", value="active", initial=True)
+    inactive = State("Inativo", value="inactive")
+
+    inactivate = active.to(inactive, validators="check_inactivation")
+    activate = inactive.to(active, validators="check_activation")
+
+    def __init__(self, customer: LifecycleModel):
+        ensure_known_status(customer.status)
+        self.effects: list[Effect] = []
+        self.forced = False
+        super().__init__(model=customer, state_field="status")
+
+    # -- guards: raise GuardFailed naming the rule; the event is then refused, nothing changes --
+
+    def check_inactivation(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        reason = _parse_reason(InactivationReason, request.reason, CustomerEvent.INACTIVATE)
+        if reason is InactivationReason.OTHER and not _clean_note(request.note):
+            raise GuardFailed("note_required", "reason 'other' needs a note explaining it")
+        if reason is InactivationReason.DELINQUENCY and facts.overdue_invoices == 0:
+            raise GuardFailed(
+                "no_overdue_invoice",
+                "reason 'delinquency' needs an open invoice past its due date; the customer has none",
+            )
+        if request.force:
+            raise GuardFailed("force_not_applicable", "force applies only to activation")
+
+    def check_activation(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        _parse_reason(ActivationReason, request.reason, CustomerEvent.ACTIVATE)
+        delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
+        if not request.force:
+            if delinquent and facts.overdue_invoices:
+                raise GuardFailed(
+                    "overdue_invoices",
+                    f"the customer was inactivated for delinquency and still has "
+                    f"{facts.overdue_invoices} open invoice(s) past due; "
+                    "an operator may send force with a note",
+                )
+            return
+        if request.actor_role not in FORCE_ROLES:
+            raise GuardFailed("force_not_permitted", "only an operator or an admin may force")
+        if not _clean_note(request.note):
+            raise GuardFailed("note_required", "a forced activation needs a note")
+
+    # -- actions: record intents and update the model's own fields, no I/O --
+
+    def on_inactivate(self, request: TransitionRequest) -> None:
+        self.model.inactivation_reason = request.reason
+        self.effects = list(EFFECTS[CustomerEvent.INACTIVATE])
+
+    def on_activate(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        # Forced only when force overrode something: a plain activation sent with force stays plain.
+        was_delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
+        self.forced = bool(request.force and was_delinquent and facts.overdue_invoices)
+        self.model.inactivation_reason = None
+        self.effects = list(EFFECTS[CustomerEvent.ACTIVATE])
+
+
+def _parse_reason(kind, value: str | None, event: CustomerEvent):
+    if not value:
+        raise GuardFailed("reason_required", f"'{event}' needs a reason")
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(r.value for r in kind)
+        raise InvalidInput(f"reason {value!r} is not valid for '{event}'; use one of: {allowed}")
+
+
+def ensure_known_status(value: object) -> None:
+    if value not in CustomerLifecycle.states_map:
+        known = ", ".join(map(str, CustomerLifecycle.states_map))
+        raise UnknownStoredStatus(
+            f"stored status {value!r} is not a lifecycle state ({known}); "
+            "fix the record before changing it"
+        )
+
+
+def mermaid_diagram() -> str:
+    return format(CustomerLifecycle, "mermaid").rstrip() + "\n"

@@ -1,0 +1,79 @@
+"""The words of the domain: statuses, reasons, sources, roles, effects."""
+
+from enum import StrEnum
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class CustomerEvent(StrEnum):
+    INACTIVATE = "inactivate"
+    ACTIVATE = "activate"
+
+
+class InactivationReason(StrEnum):
+    CUSTOMER_REQUEST = "customer_request"
+    DELINQUENCY = "delinquency"
+    CONTRACT_TERMINATION = "contract_termination"
+    OTHER = "other"
+
+
+class ActivationReason(StrEnum):
+    PAYMENT_RECEIVED = "payment_received"
+    CUSTOMER_RETURN = "customer_return"
+    MANUAL = "manual"
+
+
+class ServiceStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+
+
+class ServiceEvent(StrEnum):
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    CANCEL = "cancel"
+
+
+class SuspensionCause(StrEnum):
+    CUSTOMER_INACTIVE = "customer_inactive"  # set by the customer's inactivation, undone by activation
+    MANUAL = "manual"  # set by an operator on one service; only an operator undoes it
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class Source(StrEnum):
+    API = "api"
+    CLI = "cli"
+    UI = "ui"
+    BILLING = "billing"
+    SCHEDULER = "scheduler"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    BILLING = "billing"
+    VIEWER = "viewer"
+
+
+class Effect(StrEnum):
+    SUSPEND_SERVICES = "suspend_services"
+    PAUSE_INVOICING = "pause_invoicing"
+    RESTORE_SERVICES = "restore_services"
+    RESUME_INVOICING = "resume_invoicing"
+    NOTIFY_BILLING = "notify_billing"
+
+
+class EffectState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"

@@ -1,0 +1,1 @@
+"""Use cases. Each function works inside a unit of work (a Session) opened by its caller."""

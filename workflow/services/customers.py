@@ -1,0 +1,257 @@
+"""The customer register: create, find, list, edit (and, through edit, transition)."""
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db.models import Customer
+from ..db.types import utcnow
+from ..domain.customer_machine import TransitionRequest
+from ..domain.documents import only_digits, parse_document
+from ..domain.errors import (
+    DuplicateDocument,
+    DuplicateExternalRef,
+    InvalidInput,
+    NotFound,
+    TransitionNotAllowed,
+)
+from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
+from .transitions import Actor, TransitionOutcome, apply_transition, check_version, lock_customer
+
+EDITABLE_FIELDS = ("name", "document", "email", "phone", "external_ref")
+MAX_PAGE = 200
+
+
+@dataclass
+class CustomerDraft:
+    name: str
+    document: str
+    email: str | None = None
+    phone: str | None = None
+    external_ref: str | None = None
+
+
+@dataclass
+class CustomerEdit:
+    """A PATCH: only the fields given change; `status` != current status means a transition."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    status: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    force: bool = False
+    version: int | None = None
+
+
+@dataclass
+class EditOutcome:
+    customer: Customer
+    transition: TransitionOutcome | None
+
+
+def _clean_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("name must not be empty")
+    return name
+
+
+def _clean_email(email: str | None) -> str | None:
+    if email is None or not email.strip():
+        return None
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise InvalidInput(f"email {email!r} is invalid: {error}") from None
+
+
+def _clean_phone(phone: str | None) -> str | None:
+    if phone is None or not phone.strip():
+        return None
+    phone = phone.strip()
+    if not all(ch.isdigit() or ch in "+()- " for ch in phone) or not 8 <= len(only_digits(phone)) <= 15:
+        raise InvalidInput(f"phone {phone!r} must have 8 to 15 digits (punctuation allowed)")
+    return phone
+
+
+def _clean_ref(ref: str | None) -> str | None:
+    return ref.strip() if ref and ref.strip() else None
+
+
+def _clean(field_name: str, value: Any) -> dict[str, Any]:
+    if field_name == "name":
+        return {"name": _clean_name(value)}
+    if field_name == "document":
+        doc = parse_document(value or "")
+        return {"document": doc.digits, "document_type": doc.type}
+    if field_name == "email":
+        return {"email": _clean_email(value)}
+    if field_name == "phone":
+        return {"phone": _clean_phone(value)}
+    if field_name == "external_ref":
+        return {"external_ref": _clean_ref(value)}
+    raise InvalidInput(f"field {field_name!r} cannot be edited")
+
+
+def _check_unique(session: Session, values: dict[str, Any], exclude_id: int | None) -> None:
+    """Clear 409s for the common case; the unique indexes still guard against races."""
+    others = select(Customer.id).where(Customer.id != exclude_id) if exclude_id else select(Customer.id)
+    if "document" in values and session.scalar(others.where(Customer.document == values["document"])):
+        raise DuplicateDocument(f"a customer with document {values['document']} already exists")
+    ref = values.get("external_ref")
+    if ref and session.scalar(others.where(Customer.external_ref == ref)):
+        raise DuplicateExternalRef(f"a customer with external_ref {ref!r} already exists")
+
+
+def _flush_unique(session: Session, values: dict[str, Any]) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        text = str(error.orig).lower()
+        if "external_ref" in text:
+            raise DuplicateExternalRef(
+                f"a customer with external_ref {values.get('external_ref')!r} already exists"
+            ) from None
+        if "document" in text:
+            raise DuplicateDocument(
+                f"a customer with document {values.get('document')} already exists"
+            ) from None
+        raise
+
+
+def create_customer(session: Session, draft: CustomerDraft) -> Customer:
+    values: dict[str, Any] = {}
+    for name in EDITABLE_FIELDS:
+        values.update(_clean(name, getattr(draft, name)))
+    _check_unique(session, values, exclude_id=None)
+    now = utcnow()
+    customer = Customer(
+        **values,
+        status=CustomerStatus.ACTIVE.value,
+        status_changed_at=now,
+        invoicing_enabled=True,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(customer)
+    _flush_unique(session, values)
+    return customer
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    return customer
+
+
+def find_customer(session: Session, id_or_ref: str) -> Customer:
+    """For the CLI: a numeric id, or the provider's external_ref."""
+    if id_or_ref.isdigit():
+        customer = session.get(Customer, int(id_or_ref))
+        if customer is not None:
+            return customer
+    customer = session.scalar(select(Customer).where(Customer.external_ref == id_or_ref))
+    if customer is None:
+        raise NotFound(f"customer {id_or_ref!r} does not exist")
+    return customer
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw[:1] != "c" or not raw[1:].isdigit():
+            raise ValueError
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidInput(f"cursor {cursor!r} is not one this API returned") from None
+
+
+def list_customers(
+    session: Session,
+    *,
+    status: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Customer], str | None]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(Customer).order_by(Customer.id).limit(limit + 1)
+    if status:
+        try:
+            query = query.where(Customer.status == CustomerStatus(status).value)
+        except ValueError:
+            raise InvalidInput(f"status {status!r} is not one of: active, inactive") from None
+    if q and q.strip():
+        term = q.strip()
+        like = f"%{term}%"
+        conditions = [
+            Customer.name.ilike(like),
+            Customer.email.ilike(like),
+            Customer.external_ref.ilike(like),
+        ]
+        digits = only_digits(term)
+        # "123.456.789-09" finds the stored digits; a bare name never matches documents.
+        if digits and len(digits) >= 3 and all(ch.isdigit() or ch in ".-/ " for ch in term):
+            conditions.append(Customer.document.contains(digits))
+        query = query.where(or_(*conditions))
+    if cursor:
+        query = query.where(Customer.id > decode_cursor(cursor))
+    rows = list(session.scalars(query))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def edit_customer(
+    session: Session, customer_id: int, edit: CustomerEdit, actor: Actor, source: Source
+) -> EditOutcome:
+    """The Editar → Salvar path: field edits and, if Ativo changed, the transition, atomically."""
+    customer = lock_customer(session, customer_id)
+    check_version(customer, edit.version)
+
+    values: dict[str, Any] = {}
+    for name, value in edit.changes.items():
+        values.update(_clean(name, value))
+    values = {k: v for k, v in values.items() if getattr(customer, k) != v}
+
+    outcome = None
+    wants_transition = edit.status is not None and edit.status != customer.status
+    if edit.status == customer.status and edit.reason:
+        raise TransitionNotAllowed(
+            f"customer {customer.id} is already {customer.status}; nothing was changed"
+        )
+    if not values and not wants_transition:
+        return EditOutcome(customer, None)
+
+    if values:
+        _check_unique(session, values, exclude_id=customer.id)
+        for name, value in values.items():
+            setattr(customer, name, value)
+        customer.updated_at = utcnow()
+        _flush_unique(session, values)
+
+    if wants_transition:
+        try:
+            target = CustomerStatus(edit.status)
+        except ValueError:
+            raise InvalidInput(f"status {edit.status!r} is not one of: active, inactive") from None
+        event = CustomerEvent.INACTIVATE if target is CustomerStatus.INACTIVE else CustomerEvent.ACTIVATE
+        request = TransitionRequest(edit.reason, edit.note, edit.force, actor.role)
+        # The transition bumps the version once for the whole save.
+        outcome = apply_transition(session, customer, event, request, actor, source)
+    else:
+        customer.version += 1
+    return EditOutcome(customer, outcome)
