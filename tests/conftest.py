@@ -76,16 +76,27 @@ def _truncate_all(database: Database) -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+def _sqlite_copy(tmp_path, sqlite_template) -> Database:
+    path = tmp_path / "ativa.db"
+    shutil.copy(sqlite_template, path)
+    return Database(f"sqlite:///{path}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path, sqlite_template) -> Iterator[Database]:
     """A migrated, empty database: once on SQLite, once on PostgreSQL."""
     if request.param == "sqlite":
-        path = tmp_path / "ativa.db"
-        shutil.copy(sqlite_template, path)
-        database = Database(f"sqlite:///{path}")
+        database = _sqlite_copy(tmp_path, sqlite_template)
     else:
         database = Database(request.getfixturevalue("postgres_url"))
         _truncate_all(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path, sqlite_template) -> Iterator[Database]:
+    database = _sqlite_copy(tmp_path, sqlite_template)
     yield database
     database.dispose()
 

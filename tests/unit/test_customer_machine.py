@@ -1,0 +1,139 @@
+"""Every guard of the customer lifecycle, table-driven, with no database."""
+
+from dataclasses import dataclass
+
+import pytest
+from statemachine.exceptions import TransitionNotAllowed
+
+from workflow.domain.customer_machine import (
+    EFFECTS,
+    CustomerFacts,
+    CustomerLifecycle,
+    TransitionRequest,
+)
+from workflow.domain.errors import GuardFailed, InvalidInput, UnknownStoredStatus
+from workflow.domain.vocabulary import CustomerEvent, Effect, Role
+
+
+@dataclass
+class Customer:
+    status: str = "active"
+    inactivation_reason: str | None = None
+
+
+NONE_OVERDUE = CustomerFacts(overdue_invoices=0)
+ONE_OVERDUE = CustomerFacts(overdue_invoices=1)
+
+
+def send(customer, event, reason, note=None, force=False, role=Role.OPERATOR, facts=NONE_OVERDUE):
+    machine = CustomerLifecycle(customer)
+    machine.send(event, request=TransitionRequest(reason, note, force, role), facts=facts)
+    return machine
+
+
+INACTIVATION_CASES = [
+    # reason, note, facts, force, expected rule (None = allowed)
+    ("customer_request", None, NONE_OVERDUE, False, None),
+    ("contract_termination", None, NONE_OVERDUE, False, None),
+    ("other", "moved abroad", NONE_OVERDUE, False, None),
+    ("other", None, NONE_OVERDUE, False, "note_required"),
+    ("other", "   ", NONE_OVERDUE, False, "note_required"),
+    ("delinquency", None, ONE_OVERDUE, False, None),
+    ("delinquency", None, NONE_OVERDUE, False, "no_overdue_invoice"),
+    (None, None, NONE_OVERDUE, False, "reason_required"),
+    ("", None, NONE_OVERDUE, False, "reason_required"),
+    ("customer_request", "x", NONE_OVERDUE, True, "force_not_applicable"),
+]
+
+
+@pytest.mark.parametrize("reason, note, facts, force, rule", INACTIVATION_CASES)
+def test_inactivation_guards(reason, note, facts, force, rule):
+    customer = Customer()
+    if rule is None:
+        machine = send(customer, "inactivate", reason, note, force, facts=facts)
+        assert customer.status == "inactive"
+        assert customer.inactivation_reason == reason
+        assert machine.effects == [Effect.SUSPEND_SERVICES, Effect.PAUSE_INVOICING, Effect.NOTIFY_BILLING]
+    else:
+        with pytest.raises(GuardFailed) as refused:
+            send(customer, "inactivate", reason, note, force, facts=facts)
+        assert refused.value.rule == rule
+        assert customer == Customer()  # a refusal changes nothing
+
+
+ACTIVATION_CASES = [
+    # previous reason, activation reason, note, force, role, facts, expected rule, forced
+    ("customer_request", "customer_return", None, False, Role.OPERATOR, NONE_OVERDUE, None, False),
+    ("customer_request", "manual", None, False, Role.OPERATOR, ONE_OVERDUE, None, False),
+    ("delinquency", "payment_received", None, False, Role.OPERATOR, NONE_OVERDUE, None, False),
+    ("delinquency", "payment_received", None, False, Role.OPERATOR, ONE_OVERDUE, "overdue_invoices", False),
+    ("delinquency", "manual", None, True, Role.OPERATOR, ONE_OVERDUE, "note_required", False),
+    ("delinquency", "manual", "promised to pay", True, Role.OPERATOR, ONE_OVERDUE, None, True),
+    ("delinquency", "manual", "promised to pay", True, Role.ADMIN, ONE_OVERDUE, None, True),
+    ("delinquency", "manual", "promised to pay", True, Role.BILLING, ONE_OVERDUE, "force_not_permitted", False),
+    ("delinquency", "manual", "promised to pay", True, Role.VIEWER, ONE_OVERDUE, "force_not_permitted", False),
+    # force sent where nothing needed overriding: allowed, and not recorded as forced
+    ("delinquency", "manual", "n", True, Role.OPERATOR, NONE_OVERDUE, None, False),
+    ("other", None, None, False, Role.OPERATOR, NONE_OVERDUE, "reason_required", False),
+]
+
+
+@pytest.mark.parametrize("previous, reason, note, force, role, facts, rule, forced", ACTIVATION_CASES)
+def test_activation_guards(previous, reason, note, force, role, facts, rule, forced):
+    customer = Customer("inactive", previous)
+    if rule is None:
+        machine = send(customer, "activate", reason, note, force, role, facts)
+        assert customer.status == "active"
+        assert customer.inactivation_reason is None
+        assert machine.forced is forced
+        assert machine.effects == list(EFFECTS[CustomerEvent.ACTIVATE])
+    else:
+        with pytest.raises(GuardFailed) as refused:
+            send(customer, "activate", reason, note, force, role, facts)
+        assert refused.value.rule == rule
+        assert customer == Customer("inactive", previous)
+
+
+@pytest.mark.parametrize(
+    "event, reason", [("inactivate", "delinquency"), ("activate", "customer_request"), ("activate", "bogus")]
+)
+def test_a_reason_of_the_wrong_event_is_invalid_input(event, reason):
+    customer = Customer("active" if event == "inactivate" else "inactive")
+    with pytest.raises((InvalidInput, GuardFailed)) as refused:
+        send(customer, event, reason, facts=NONE_OVERDUE)
+    if event == "inactivate":  # delinquency is a valid reason, refused by its guard
+        assert refused.value.rule == "no_overdue_invoice"
+    else:
+        assert isinstance(refused.value, InvalidInput)
+        assert "payment_received" in refused.value.detail
+
+
+@pytest.mark.parametrize("status, event", [("active", "activate"), ("inactive", "inactivate")])
+def test_a_transition_to_the_current_state_is_refused(status, event):
+    customer = Customer(status, "customer_request" if status == "inactive" else None)
+    with pytest.raises(TransitionNotAllowed):
+        send(customer, event, "manual" if event == "activate" else "customer_request")
+    assert customer.status == status
+
+
+@pytest.mark.parametrize("stored", ["frozen", None, "", "ACTIVE"])
+def test_an_unknown_stored_status_is_refused_before_anything_runs(stored):
+    with pytest.raises(UnknownStoredStatus) as refused:
+        CustomerLifecycle(Customer(stored))
+    assert repr(stored) in refused.value.detail
+
+
+def test_effects_of_each_event():
+    assert EFFECTS[CustomerEvent.INACTIVATE] == (
+        Effect.SUSPEND_SERVICES, Effect.PAUSE_INVOICING, Effect.NOTIFY_BILLING
+    )
+    assert EFFECTS[CustomerEvent.ACTIVATE] == (
+        Effect.RESTORE_SERVICES, Effect.RESUME_INVOICING, Effect.NOTIFY_BILLING
+    )
+
+
+def test_machine_uses_the_safe_settings():
+    assert CustomerLifecycle.allow_event_without_transition is False
+    assert CustomerLifecycle.catch_errors_as_events is False
+    assert CustomerLifecycle.atomic_configuration_update is True
+    assert CustomerLifecycle.enable_self_transition_entries is False
