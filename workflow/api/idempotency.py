@@ -6,6 +6,7 @@ index and the loser replays the winner's response.
 """
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -19,7 +20,7 @@ from ..db.models import IdempotencyRecord
 from ..db.types import utcnow
 from ..domain.errors import AtivaError
 from .auth import Principal, current_principal
-from .problems import ApiProblem, MEDIA_TYPE, body_for_error
+from .problems import MEDIA_TYPE, ApiProblem, body_for_error, problem_response
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -57,11 +58,10 @@ class Idempotent:
                 with self.db.write() as session:
                     self._record(session, problem["status"], problem)
             except IntegrityError:
-                pass
-            stored = self._replay()
-            if stored is not None:
-                return stored
-            raise
+                stored = self._replay()  # a concurrent request with the same key answered first
+                if stored is not None:
+                    return stored
+            return problem_response(problem)
 
     def _record(self, session: Session, status_code: int, body: dict) -> None:
         session.add(
@@ -114,6 +114,13 @@ async def idempotent(request: Request, principal: Principal = Depends(current_pr
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ApiProblem("validation_error", f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
-    body = await request.body()
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()
-    return Idempotent(request, principal, key, digest)
+    return Idempotent(request, principal, key, _fingerprint(request, await request.body()))
+
+
+def _fingerprint(request: Request, body: bytes) -> str:
+    """Same method, path and JSON value: key order and spacing do not make another request."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + canonical).hexdigest()

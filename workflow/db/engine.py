@@ -19,7 +19,7 @@ _WRITE_OPTION = "ativa_write_lock"
 def make_engine(url: str, **kwargs) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_pre_ping", False)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         return create_engine(url, **kwargs)

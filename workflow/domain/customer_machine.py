@@ -40,6 +40,14 @@ class LifecycleModel(Protocol):
     inactivation_reason: str | None
 
 
+@dataclass
+class LifecycleState:
+    """The part of a customer the machine reads and changes."""
+
+    status: str
+    inactivation_reason: str | None
+
+
 @dataclass(frozen=True)
 class TransitionRequest:
     reason: str | None

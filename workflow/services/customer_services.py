@@ -7,7 +7,13 @@ from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
 from ..db.models import Service
 from ..db.types import utcnow
-from ..domain.errors import CustomerInactive, InvalidInput, NotFound, TransitionNotAllowed
+from ..domain.errors import (
+    CustomerInactive,
+    DuplicateExternalRef,
+    InvalidInput,
+    NotFound,
+    TransitionNotAllowed,
+)
 from ..domain.service_machine import ServiceLifecycle
 from ..domain.vocabulary import CustomerStatus, ServiceEvent, ServiceStatus, SuspensionCause
 from .customers import get_customer
@@ -28,7 +34,7 @@ def add_service(
         raise InvalidInput("service name must not be empty")
     ref = external_ref.strip() if external_ref and external_ref.strip() else None
     if ref and session.scalar(select(Service.id).where(Service.external_ref == ref)):
-        raise InvalidInput(f"a service with external_ref {ref!r} already exists")
+        raise DuplicateExternalRef(f"a service with external_ref {ref!r} already exists")
     now = utcnow()
     service = Service(
         customer_id=customer_id,
@@ -43,7 +49,7 @@ def add_service(
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise InvalidInput(f"a service with external_ref {ref!r} already exists") from None
+        raise DuplicateExternalRef(f"a service with external_ref {ref!r} already exists") from None
     return service
 
 

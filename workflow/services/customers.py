@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from types import SimpleNamespace
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,13 @@ from ..domain.errors import (
     TransitionNotAllowed,
 )
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
-from .transitions import Actor, TransitionOutcome, apply_transition, check_version, lock_customer
+from .transitions import (
+    Actor,
+    TransitionOutcome,
+    check_version,
+    lock_customer,
+    transition_customer,
+)
 
 EDITABLE_FIELDS = ("name", "document", "email", "phone", "external_ref")
 MAX_PAGE = 200
@@ -51,7 +58,7 @@ class CustomerEdit:
 
 @dataclass
 class EditOutcome:
-    customer: Customer
+    customer: Customer | SimpleNamespace  # the ORM object, or what the transition wrote
     transition: TransitionOutcome | None
 
 
@@ -197,11 +204,11 @@ def list_customers(
             raise InvalidInput(f"status {status!r} is not one of: active, inactive") from None
     if q and q.strip():
         term = q.strip()
-        like = f"%{term}%"
+        # autoescape: a "%" or "_" typed by a user is a character, not a wildcard.
         conditions = [
-            Customer.name.ilike(like),
-            Customer.email.ilike(like),
-            Customer.external_ref.ilike(like),
+            Customer.name.icontains(term, autoescape=True),
+            Customer.email.icontains(term, autoescape=True),
+            Customer.external_ref.icontains(term, autoescape=True),
         ]
         digits = only_digits(term)
         # "123.456.789-09" finds the stored digits; a bare name never matches documents.
@@ -250,8 +257,10 @@ def edit_customer(
             raise InvalidInput(f"status {edit.status!r} is not one of: active, inactive") from None
         event = CustomerEvent.INACTIVATE if target is CustomerStatus.INACTIVE else CustomerEvent.ACTIVATE
         request = TransitionRequest(edit.reason, edit.note, edit.force, actor.role)
-        # The transition bumps the version once for the whole save.
-        outcome = apply_transition(session, customer, event, request, actor, source)
-    else:
-        customer.version += 1
-    return EditOutcome(customer, outcome)
+        # Same transaction, row already locked; the transition bumps the version once for the save.
+        outcome = transition_customer(session, customer.id, event, request, actor, source)
+        session.expire(customer)  # the transition wrote the row behind the ORM's back
+        return EditOutcome(outcome.customer, outcome)
+    customer.version += 1
+    session.flush()
+    return EditOutcome(customer, None)
