@@ -1,4 +1,1 @@
-"""Celery side of Ativa: the workers that carry out the outbox effects (see issue "Effects pipeline").
-
-Until it lands, transitions write their effects to the outbox as `pending` and nothing consumes them.
-"""
+"""Celery side of Ativa: workers that carry out the outbox effects, the relay and scheduled jobs."""

@@ -1,8 +1,11 @@
 """The `ativa` command: serve, migrate, manage tokens, customers and services."""
 
+import ctypes
 import getpass
 import json
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +14,8 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
+from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 from typer.core import TyperGroup
 
@@ -47,6 +51,13 @@ class FriendlyErrors(TyperGroup):
                 raise
             reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
             _fail(f"database error: {reason}")
+        except ValidationError as error:  # a bad ATIVA_* variable
+            problems = "; ".join(
+                f"ATIVA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+            )
+            _fail(f"invalid configuration: {problems}")
+        except ArgumentError as error:
+            _fail(f"invalid ATIVA_DATABASE_URL: {error}")
 
 
 def _fail(message: str, exit_code: int = 1):
@@ -65,13 +76,22 @@ db_app = _app("Database schema.")
 tokens_app = _app("API tokens.")
 customers_app = _app("The customer register.")
 services_app = _app("Services (plans) of a customer.")
+effects_app = _app("Effects of transitions (outbox).")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(customers_app, name="customers")
 app.add_typer(services_app, name="services")
+app.add_typer(effects_app, name="effects")
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
-CLI_ACTOR = transitions.Actor(name=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # e.g. a container uid with no passwd entry
+        return f"uid{os.getuid()}"
+
+
+CLI_ACTOR = transitions.Actor(name=f"cli:{_login()}", role=Role.ADMIN)
 
 
 def open_database(settings: Settings) -> Database:
@@ -134,9 +154,14 @@ def _transition_json(change, effects) -> dict:
 def serve(
     host: str = typer.Option(None, help="Listen address (default ATIVA_HOST)."),
     port: int = typer.Option(None, help="Listen port (default ATIVA_PORT)."),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Serve the API alone (workers and beat run elsewhere)."
+    ),
 ):
-    """Start the HTTP API."""
+    """Start the HTTP API and, unless --no-worker, a worker with the scheduler beside it."""
     import uvicorn
+
+    from workers.app import install_publisher
 
     from .api.app import create_app
 
@@ -147,12 +172,74 @@ def serve(
             token, plaintext = tokens.create_token(session, "first-admin", Role.ADMIN.value)
             out.print("No API token existed: created admin token 'first-admin'. It is shown only once:")
             print(plaintext, flush=True)
-    uvicorn.run(
-        create_app(settings, db),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    install_publisher()
+    worker = None
+    if not no_worker:
+        # A child process, so a crash of the worker never takes the API down with it.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "workflow", "worker", "--beat"], preexec_fn=_die_with_parent
+        )
+    try:
+        uvicorn.run(
+            create_app(settings, db),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to the worker when `ativa serve` dies, however it dies
+    (uvicorn re-raises SIGTERM after its shutdown, so a `finally` alone is not enough)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+PR_SET_PDEATHSIG = 1
+
+
+@app.command()
+def worker(
+    beat: bool = typer.Option(False, "--beat", help="Also run the scheduler (one runs at a time)."),
+    concurrency: int = typer.Option(None, help="Tasks at once (default ATIVA_WORKER_CONCURRENCY)."),
+    pool: str = typer.Option(None, help="prefork, threads or solo (default ATIVA_WORKER_POOL)."),
+):
+    """Run a Celery worker that carries out the effects."""
+    from workers.app import app as celery_app
+    from workers.app import install_publisher
+
+    settings = get_settings()
+    open_database(settings).dispose()
+    install_publisher()
+    argv = [
+        "worker", "--loglevel=INFO", "-Q", "ativa",
+        f"--concurrency={concurrency or settings.worker_concurrency}",
+        f"--pool={pool or settings.worker_pool}",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]
+    if beat:
+        argv.append("--beat")
+    celery_app.worker_main(argv)
+
+
+@app.command()
+def beat():
+    """Run the scheduler alone (relay, reconciler); extra ones wait for the lease."""
+    from workers.app import app as celery_app
+    from workers.app import install_publisher
+
+    open_database(get_settings()).dispose()
+    install_publisher()
+    celery_app.start(["beat", "--loglevel=INFO"])
 
 
 @db_app.command("upgrade")
@@ -298,6 +385,9 @@ def customers_edit(
 
 
 def _transition(customer: str, event: CustomerEvent, reason: str, note: str | None, force: bool, as_json: bool):
+    from workers.app import install_publisher
+
+    install_publisher()  # the fast path; the relay publishes anything this misses
     request = TransitionRequest(reason, note, force, CLI_ACTOR.role)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
@@ -419,6 +509,51 @@ def services_resume(service_id: int, as_json: bool = JSON_OPTION):
 def services_cancel(service_id: int, as_json: bool = JSON_OPTION):
     """Cancel a service for good."""
     _service_change(service_id, ServiceEvent.CANCEL, None, as_json)
+
+
+# -- effects ------------------------------------------------------------------------------------
+
+
+def _effect_json(effect) -> dict:
+    from .api.schemas import EffectDetail
+
+    return EffectDetail.of(effect).model_dump(mode="json")
+
+
+@effects_app.command("list")
+def effects_list(
+    state: str = typer.Option(None, "--state", help="pending, done, failed or skipped"),
+    customer: str = typer.Option(None, "--customer", help="Customer id or external_ref."),
+    limit: int = typer.Option(100, "--limit"),
+    as_json: bool = JSON_OPTION,
+):
+    """List effects, newest first."""
+    from .services import effects
+
+    with unit() as session:
+        customer_id = customers.find_customer(session, customer).id if customer else None
+        items = [_effect_json(e) for e in effects.list_effects(session, state, customer_id, limit)]
+    if as_json:
+        return _print_json({"items": items})
+    _table(
+        "Effects",
+        ["id", "customer", "transition", "name", "state", "attempts", "last error", "note", "completed"],
+        [[e["id"], e["customer_id"], e["transition_id"], e["name"], e["state"], e["attempts"],
+          e["last_error"], e["note"], e["completed_at"]] for e in items],
+    )
+
+
+@effects_app.command("retry")
+def effects_retry(effect_id: int = typer.Argument(..., help="A failed effect's id.")):
+    """Give a failed effect a fresh set of attempts."""
+    from workers.app import install_publisher
+
+    from .services import effects
+
+    install_publisher()
+    with unit(write=True) as session:
+        effect = effects.retry_effect(session, effect_id, CLI_ACTOR.name)
+        out.print(f"effect {effect.id} ({effect.name}) is pending again")
 
 
 def main() -> None:

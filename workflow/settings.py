@@ -3,7 +3,9 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +25,55 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         24, description="How long an Idempotency-Key replays its first response."
     )
+
+    # -- effects pipeline ---------------------------------------------------------------------
+    broker_url: str | None = Field(
+        None, description="Celery broker, e.g. redis://127.0.0.1:6379/0; default: a folder broker."
+    )
+    worker_concurrency: int = Field(4, description="Effect tasks one worker runs at once.")
+    worker_pool: str = Field("prefork", description="Celery pool: prefork, threads or solo.")
+    billing_webhook_url: str | None = Field(None, description="Where customer events are POSTed.")
+    billing_webhook_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks secret (whsec_…) signing billing notifications."
+    )
+    provisioning_webhook_url: str | None = Field(
+        None, description="Where service suspensions and restorations are POSTed."
+    )
+    provisioning_webhook_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks secret (whsec_…) signing provisioning calls."
+    )
+    webhook_timeout_seconds: float = Field(10.0, description="Timeout of one outbound call.")
+    effect_max_attempts: int = Field(8, description="Attempts before an effect is `failed`.")
+    effect_retry_base_seconds: float = Field(1.0, description="First retry delay (doubles, jittered).")
+    effect_retry_max_seconds: float = Field(60.0, description="Longest retry delay.")
+    effect_claim_seconds: float = Field(
+        60.0, description="How long a worker owns a running effect before others may take it over."
+    )
+    relay_interval_seconds: float = Field(2.0, description="How often the relay looks for stuck effects.")
+    relay_grace_seconds: float = Field(
+        5.0, description="Age after which a pending effect is published again."
+    )
+    reconcile_interval_seconds: float = Field(300.0, description="How often drift is repaired.")
+    scheduler_lease_seconds: float = Field(
+        15.0, description="Lease that lets only one scheduler run periodic jobs."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)")
+        return value
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_folder(self) -> Path:
+        return (self.data_dir / "broker").resolve()
 
     @property
     def resolved_database_url(self) -> str:

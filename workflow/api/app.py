@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from ..db.engine import Database
 from ..settings import Settings, get_settings
-from . import customers, problems, services, tokens
+from . import customers, effects, metrics, problems, services, tokens
 from .body_limit import BodyLimit
 
 
@@ -37,4 +37,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(customers.router)
     app.include_router(services.router)
     app.include_router(tokens.router)
+    app.include_router(effects.router)
+    app.include_router(metrics.router)
     return app

@@ -82,11 +82,29 @@ class EffectOut(BaseModel):
     state: str
     attempts: int
     last_error: str | None
+    note: str | None
     completed_at: datetime | None
 
     @classmethod
-    def of(cls, e: OutboxEffect) -> "EffectOut":
+    def of(cls, e) -> "EffectOut":
         return cls.model_validate(e, from_attributes=True)
+
+
+class EffectDetail(EffectOut):
+    customer_id: int
+    transition_id: int | None
+    service_id: int | None
+    origin: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+
+    @classmethod
+    def of(cls, e) -> "EffectDetail":
+        return cls.model_validate(e, from_attributes=True)
+
+
+class EffectPage(BaseModel):
+    items: list[EffectDetail]
 
 
 class TransitionOut(BaseModel):

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from ..domain.vocabulary import ServiceEvent
 from ..services import customer_services
 from .auth import Principal, can_write
-from .customers import PROBLEMS
+from .customers import PROBLEMS, RowId
 from .idempotency import Idempotent, idempotent
 from .schemas import ServiceOut, SuspendIn
 
@@ -23,7 +23,7 @@ def _change(service_id: int, event: ServiceEvent, idem: Idempotent, reason: str 
 
 @router.post("/{service_id}/suspend", response_model=ServiceOut, responses=PROBLEMS)
 def suspend(
-    service_id: int,
+    service_id: RowId,
     body: SuspendIn,
     _: Principal = Depends(can_write),
     idem: Idempotent = Depends(idempotent),
@@ -33,7 +33,7 @@ def suspend(
 
 @router.post("/{service_id}/resume", response_model=ServiceOut, responses=PROBLEMS)
 def resume(
-    service_id: int,
+    service_id: RowId,
     _: Principal = Depends(can_write),
     idem: Idempotent = Depends(idempotent),
 ):
@@ -42,7 +42,7 @@ def resume(
 
 @router.post("/{service_id}/cancel", response_model=ServiceOut, responses=PROBLEMS)
 def cancel(
-    service_id: int,
+    service_id: RowId,
     _: Principal = Depends(can_write),
     idem: Idempotent = Depends(idempotent),
 ):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..services import tokens
 from .auth import Principal, is_admin
-from .customers import PROBLEMS
+from .customers import PROBLEMS, RowId
 from .idempotency import Idempotent, idempotent
 from .schemas import TokenOut
 
@@ -23,7 +23,7 @@ def list_tokens(request: Request, _: Principal = Depends(is_admin)):
 
 
 @router.post("/{token_id}/revoke", response_model=TokenOut, responses=PROBLEMS)
-def revoke_token(token_id: int, _: Principal = Depends(is_admin), idem: Idempotent = Depends(idempotent)):
+def revoke_token(token_id: RowId, _: Principal = Depends(is_admin), idem: Idempotent = Depends(idempotent)):
     def handler(session: Session) -> dict:
         return TokenOut.of(tokens.revoke_token(session, token_id)).model_dump(mode="json")
 

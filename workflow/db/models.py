@@ -106,22 +106,42 @@ class StatusChange(Base):
 
 
 class OutboxEffect(Base):
-    """An effect to carry out after commit; the workers mark it done."""
+    """An effect to carry out after commit; a worker claims it, runs it and records the outcome."""
 
     __tablename__ = "outbox_effects"
-    __table_args__ = (Index("ix_outbox_effects_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_effects_state_id", "state", "id"),
+        Index("ix_outbox_effects_state_next_attempt", "state", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    transition_id: Mapped[int] = mapped_column(ForeignKey("status_changes.id"), index=True)
+    # Null for effects the reconciler or another effect created (no transition of their own).
+    transition_id: Mapped[int | None] = mapped_column(ForeignKey("status_changes.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    origin: Mapped[str] = mapped_column(String(20), default="transition")
     name: Mapped[str] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    transition: Mapped[StatusChange] = relationship(back_populates="effects", lazy="raise")
+    transition: Mapped[StatusChange | None] = relationship(back_populates="effects", lazy="raise")
+
+
+class SchedulerLease(Base):
+    """Who may run the periodic jobs now: one row per job family, held by one process at a time."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ApiToken(Base):

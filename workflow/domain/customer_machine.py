@@ -51,9 +51,9 @@ class LifecycleState:
 @dataclass(frozen=True)
 class TransitionRequest:
     reason: str | None
-    note: str | None = None
-    force: bool = False
-    actor_role: Role = Role.OPERATOR
+    note: str | None
+    force: bool
+    actor_role: Role  # required: whether `force` is allowed depends on it
 
 
 @dataclass(frozen=True)

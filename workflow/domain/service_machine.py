@@ -2,7 +2,7 @@
 
 from statemachine import State, StateMachine
 
-from .errors import CustomerInactive, GuardFailed
+from .errors import CustomerInactive, GuardFailed, UnknownStoredStatus
 from .vocabulary import SuspensionCause
 
 
@@ -16,6 +16,11 @@ class ServiceLifecycle(StateMachine):
     cancel = active.to(cancelled) | suspended.to(cancelled)
 
     def __init__(self, service):
+        if service.status not in self.states_map:
+            raise UnknownStoredStatus(
+                f"stored service status {service.status!r} is not one of: "
+                f"{', '.join(map(str, self.states_map))}; fix the record before changing it"
+            )
         super().__init__(model=service, state_field="status")
 
     def check_suspension(self, cause: SuspensionCause, note: str | None = None) -> None:

@@ -70,6 +70,8 @@ class Effect(StrEnum):
     RESTORE_SERVICES = "restore_services"
     RESUME_INVOICING = "resume_invoicing"
     NOTIFY_BILLING = "notify_billing"
+    PROVISION_SUSPEND = "provision_suspend"  # one per service, when a provisioning URL is set
+    PROVISION_RESTORE = "provision_restore"
 
 
 class EffectState(StrEnum):

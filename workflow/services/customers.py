@@ -33,6 +33,7 @@ from .transitions import (
 
 EDITABLE_FIELDS = ("name", "document", "email", "phone", "external_ref")
 MAX_PAGE = 200
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 @dataclass
@@ -161,15 +162,30 @@ def get_customer(session: Session, customer_id: int) -> Customer:
 
 
 def find_customer(session: Session, id_or_ref: str) -> Customer:
-    """For the CLI: a numeric id, or the provider's external_ref."""
-    if id_or_ref.isdigit():
-        customer = session.get(Customer, int(id_or_ref))
-        if customer is not None:
-            return customer
-    customer = session.scalar(select(Customer).where(Customer.external_ref == id_or_ref))
+    """For the CLI: `id:N`, `ref:X`, or a bare value that must not be both an id and a ref."""
+    kind, _, value = id_or_ref.partition(":")
+    if kind in ("id", "ref") and value:
+        by_id = _by_id(session, value) if kind == "id" else None
+        by_ref = _by_ref(session, value) if kind == "ref" else None
+    else:
+        by_id, by_ref = _by_id(session, id_or_ref), _by_ref(session, id_or_ref)
+        if by_id is not None and by_ref is not None and by_id.id != by_ref.id:
+            raise InvalidInput(
+                f"{id_or_ref!r} is both the id of customer {by_id.id} and the external_ref of "
+                f"customer {by_ref.id}; write id:{id_or_ref} or ref:{id_or_ref}"
+            )
+    customer = by_id or by_ref
     if customer is None:
         raise NotFound(f"customer {id_or_ref!r} does not exist")
     return customer
+
+
+def _by_id(session: Session, value: str) -> Customer | None:
+    return session.get(Customer, int(value)) if value.isdigit() and int(value) <= MAX_ID else None
+
+
+def _by_ref(session: Session, value: str) -> Customer | None:
+    return session.scalar(select(Customer).where(Customer.external_ref == value))
 
 
 def encode_cursor(last_id: int) -> str:
@@ -179,7 +195,7 @@ def encode_cursor(last_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw[:1] != "c" or not raw[1:].isdigit():
+        if raw[:1] != "c" or not raw[1:].isdigit() or int(raw[1:]) > MAX_ID:
             raise ValueError
         return int(raw[1:])
     except (ValueError, UnicodeDecodeError, binascii.Error):
@@ -235,6 +251,8 @@ def edit_customer(
     values = {k: v for k, v in values.items() if getattr(customer, k) != v}
 
     outcome = None
+    if edit.status is None and (edit.reason or edit.note or edit.force):
+        raise InvalidInput("reason, note and force go with a status change; send status too")
     wants_transition = edit.status is not None and edit.status != customer.status
     if edit.status == customer.status and edit.reason:
         raise TransitionNotAllowed(

@@ -3,10 +3,12 @@
 import hashlib
 import secrets
 
-from sqlalchemy import func, select
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import ApiToken
+from ..db.models import ApiToken, IdempotencyRecord
 from ..db.types import utcnow
 from ..domain.errors import InvalidInput, NotFound
 from ..domain.vocabulary import Role
@@ -53,6 +55,13 @@ def authenticate(session: Session, plaintext: str) -> ApiToken | None:
     if token is None or token.revoked_at is not None:
         return None
     return token
+
+
+def purge_idempotency_records(session: Session, ttl_hours: float) -> int:
+    """Forget Idempotency-Keys older than their replay window."""
+    cutoff = utcnow() - timedelta(hours=ttl_hours)
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    return result.rowcount or 0
 
 
 def has_tokens(session: Session) -> bool:

@@ -9,7 +9,7 @@ the ORM's unit of work cost four times the database work here (see bench/transit
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -25,8 +25,9 @@ from ..domain.customer_machine import (
     TransitionRequest,
 )
 from ..domain.errors import NotFound, StaleVersion, TransitionNotAllowed
-from ..domain.vocabulary import CustomerEvent, EffectState, InvoiceStatus, Role, Source
+from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from .clock import provider_today
+from .effect_bus import publish_after_commit
 
 _customers = Customer.__table__
 _invoices = Invoice.__table__
@@ -42,13 +43,10 @@ _OVERDUE = (
         _invoices.c.due_date < bindparam("today"),
     )
 )
-# The row and the facts the guards need, in one round trip. FOR UPDATE locks the customer row
-# (it is not rendered on SQLite, whose write unit already holds the database lock).
-_LOCK = (
-    select(_customers, _OVERDUE.scalar_subquery().label("overdue_invoices"))
-    .where(_customers.c.id == bindparam("customer_id"))
-    .with_for_update(of=_customers)
-)
+# FOR UPDATE is not rendered on SQLite, whose write unit already holds the database lock.
+# The guards' facts are read by a separate statement *after* the lock: on PostgreSQL a statement
+# that waited for the lock keeps its old snapshot for everything but the locked row.
+_LOCK = select(_customers).where(_customers.c.id == bindparam("customer_id")).with_for_update()
 _APPLY = (
     update(_customers)
     .where(_customers.c.id == bindparam("customer_id"))
@@ -62,7 +60,7 @@ _APPLY = (
 )
 # Only ids come back: every other value is known here, and wide RETURNING rows cost real CPU.
 _RECORD = insert(_changes).returning(_changes.c.id)
-_QUEUE = insert(_effects).returning(_effects.c.id, sort_by_parameter_order=True)
+QUEUE_EFFECTS = insert(_effects).returning(_effects.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -97,6 +95,24 @@ def check_version(customer, expected_version: int | None) -> None:
         )
 
 
+def new_effect(
+    name: Effect,
+    customer_id: int,
+    now: datetime,
+    *,
+    transition_id: int | None = None,
+    service_id: int | None = None,
+    origin: str = "transition",
+) -> dict:
+    """The values of a fresh outbox row (pending, due now)."""
+    return {
+        "transition_id": transition_id, "customer_id": customer_id, "service_id": service_id,
+        "origin": origin, "name": name.value, "state": EffectState.PENDING.value, "attempts": 0,
+        "last_error": None, "note": None, "created_at": now, "next_attempt_at": now,
+        "claimed_until": None, "published_at": None, "completed_at": None,
+    }
+
+
 def count_overdue_invoices(db: Session | Connection, customer_id: int, today: date) -> int:
     """Open invoices whose due date has passed (due today is not overdue yet)."""
     return db.execute(_OVERDUE, {"customer_id": customer_id, "today": today}).scalar_one()
@@ -114,15 +130,14 @@ def transition_customer(
     today: date | None = None,
 ) -> TransitionOutcome:
     db = session.connection()  # Core on the unit's connection: no ORM bookkeeping on this path
-    today = today or provider_today()
-    row = db.execute(_LOCK, {"customer_id": customer_id, "today": today}).one_or_none()
+    row = db.execute(_LOCK, {"customer_id": customer_id}).one_or_none()
     if row is None:
         raise NotFound(f"customer {customer_id} does not exist")
     check_version(row, expected_version)
 
     state = LifecycleState(row.status, row.inactivation_reason)
     machine = CustomerLifecycle(state)  # refuses an unknown stored status
-    facts = CustomerFacts(row.overdue_invoices)
+    facts = CustomerFacts(count_overdue_invoices(db, customer_id, today or provider_today()))
     try:
         machine.send(event.value, request=request, facts=facts)
     except MachineRefused:
@@ -138,7 +153,7 @@ def transition_customer(
          "new_reason": state.inactivation_reason, "now": now},
     )
     customer = SimpleNamespace(
-        **{**row._asdict(), "overdue_invoices": None, "status": state.status, "inactivation_reason": state.inactivation_reason,
+        **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
            "status_changed_at": now, "updated_at": now, "version": row.version + 1}
     )
     note = request.note.strip() if request.note and request.note.strip() else None
@@ -147,12 +162,11 @@ def transition_customer(
               "reason": request.reason, "note": note, "forced": machine.forced,
               "actor": actor.name, "source": source.value, "created_at": now}
     change["id"] = db.execute(_RECORD, change).scalar_one()
-    effects = [{"transition_id": change["id"], "customer_id": customer_id, "name": effect.value,
-                "state": EffectState.PENDING.value, "attempts": 0, "last_error": None,
-                "created_at": now, "completed_at": None}
+    effects = [new_effect(effect, customer_id, now, transition_id=change["id"])
                for effect in machine.effects]
-    for effect, effect_id in zip(effects, db.execute(_QUEUE, effects).scalars()):
+    for effect, effect_id in zip(effects, db.execute(QUEUE_EFFECTS, effects).scalars()):
         effect["id"] = effect_id
+    publish_after_commit(session, [e["id"] for e in effects])
     return TransitionOutcome(
         customer, SimpleNamespace(**change), [SimpleNamespace(**e) for e in effects]
     )

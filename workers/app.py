@@ -1,0 +1,87 @@
+"""The Celery app: configuration that makes effects survive crashes (see ARCHITECTURE.md traps)."""
+
+import logging
+
+from celery import Celery
+from celery.signals import after_setup_logger, worker_process_init
+
+from workflow.services import effect_bus
+from workflow.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+EFFECTS_QUEUE = "ativa"
+# Longer than any retry countdown (effect_retry_max_seconds), so Redis never redelivers a waiting one.
+VISIBILITY_TIMEOUT = 3600
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("ativa", broker=settings.resolved_broker_url, include=["workers.tasks"])
+    transport_options: dict = {"visibility_timeout": VISIBILITY_TIMEOUT}
+    if settings.resolved_broker_url.startswith("filesystem://"):
+        folder = settings.broker_folder
+        (folder / "queue").mkdir(parents=True, exist_ok=True)
+        # One folder in and out: the transport requires data_folder_in == data_folder_out.
+        transport_options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "store_processed": False,
+            "polling_interval": 0.05,
+        }
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,  # capped by the effect's own attempt counter
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue=EFFECTS_QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        enable_utc=True,
+        timezone="UTC",
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        beat_scheduler="workers.beat:LeasedScheduler",
+        beat_schedule={
+            "relay": {"task": "workers.tasks.relay", "schedule": settings.relay_interval_seconds},
+            "reconcile": {"task": "workers.tasks.reconcile", "schedule": settings.reconcile_interval_seconds},
+            "purge-idempotency": {"task": "workers.tasks.purge_idempotency", "schedule": 3600.0},
+        },
+    )
+    return app
+
+
+app = make_celery(get_settings())
+
+
+def publish_effects(effect_ids: list[int]) -> None:
+    """Fast path after commit; a short retry policy so a dead broker does not stall requests."""
+    from .tasks import run_effect
+
+    for effect_id in effect_ids:
+        run_effect.apply_async(
+            (effect_id,),
+            retry=True,
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+        )
+
+
+def install_publisher() -> None:
+    effect_bus.install_publisher(publish_effects)
+
+
+@worker_process_init.connect
+def _after_fork(**_):
+    # Engines and HTTP clients must not cross a fork.
+    from . import runtime
+
+    runtime.reset()
+
+
+@after_setup_logger.connect
+def _quieter_logs(**_):
+    # The relay runs every few seconds: one line per task would drown what matters.
+    for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+        logging.getLogger(name).setLevel(logging.WARNING)

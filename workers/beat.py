@@ -1,0 +1,37 @@
+"""Celery beat that runs the periodic jobs only while it holds the database lease.
+
+Several `ativa beat` or `ativa serve` processes may run; one holds the lease and schedules, the
+others wait and take over within a lease period if it stops.
+"""
+
+import os
+import socket
+import uuid
+
+from celery.beat import Scheduler
+
+from workflow.services import leases
+from workflow.settings import get_settings
+
+from . import runtime
+
+LEASE = "beat"
+
+
+class LeasedScheduler(Scheduler):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = get_settings().scheduler_lease_seconds
+
+    def tick(self, *args, **kwargs):
+        renew_every = self.lease_seconds / 3
+        if not leases.acquire_or_renew(runtime.db(), LEASE, self.holder, self.lease_seconds):
+            return renew_every
+        return min(super().tick(*args, **kwargs), renew_every)
+
+    def close(self):
+        try:
+            leases.release(runtime.db(), LEASE, self.holder)
+        finally:
+            super().close()

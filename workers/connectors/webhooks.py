@@ -1,0 +1,49 @@
+"""Signed webhooks (Standard Webhooks): billing notifications and provisioning calls."""
+
+import json
+from datetime import datetime, timezone
+
+import httpx
+from standardwebhooks import Webhook
+
+from workflow.services.effects import Delivery, DeliveryFailed
+from workflow.settings import Settings
+
+from .. import runtime
+
+
+def _target(delivery: Delivery, settings: Settings) -> tuple[str, str]:
+    if delivery.target == "billing":
+        url, secret, name = settings.billing_webhook_url, settings.billing_webhook_secret, "BILLING"
+    else:
+        url, secret, name = (settings.provisioning_webhook_url, settings.provisioning_webhook_secret,
+                             "PROVISIONING")
+    if not url:
+        raise DeliveryFailed(f"ATIVA_{name}_WEBHOOK_URL is not set")
+    if secret is None or not secret.get_secret_value():
+        # Never send unsigned: the receiver could not tell us from an attacker.
+        raise DeliveryFailed(f"ATIVA_{name}_WEBHOOK_SECRET is not set")
+    return url, secret.get_secret_value()
+
+
+def signed_headers(secret: str, message_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
+    now = now or datetime.now(timezone.utc)
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+    }
+
+
+def deliver(delivery: Delivery, settings: Settings) -> None:
+    url, secret = _target(delivery, settings)
+    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        response = runtime.http().post(url, content=body.encode(), headers=signed_headers(secret, delivery.message_id, body))
+    except httpx.HTTPError as error:
+        raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - e.g. an invalid secret; recorded on the effect
+        raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+    if not 200 <= response.status_code < 300:
+        raise DeliveryFailed(f"HTTP {response.status_code} from {delivery.target}: {response.text[:200]}")

@@ -1,0 +1,49 @@
+"""Celery tasks: thin shells over workflow.services.effects."""
+
+import logging
+
+from workflow.services import effects, tokens
+from workflow.settings import get_settings
+
+from . import runtime
+from .app import app, publish_effects
+from .connectors import webhooks
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name="workers.tasks.run_effect", acks_late=True)
+def run_effect(effect_id: int) -> str:
+    settings = get_settings()
+    result = effects.run_effect(
+        runtime.db(), effect_id, settings, lambda delivery: webhooks.deliver(delivery, settings)
+    )
+    publish_effects(result.new_effect_ids)
+    if result.retry_in is not None:
+        log.info("effect %s failed, retry in %.1fs", effect_id, result.retry_in)
+        run_effect.apply_async((effect_id,), countdown=result.retry_in)
+    return result.state
+
+
+@app.task(name="workers.tasks.relay")
+def relay() -> int:
+    ids = effects.relay_pending(runtime.db(), get_settings())
+    if ids:
+        log.info("relay: publishing %d pending effect(s) again", len(ids))
+        publish_effects(ids)
+    return len(ids)
+
+
+@app.task(name="workers.tasks.purge_idempotency")
+def purge_idempotency() -> int:
+    with runtime.db().write() as session:
+        return tokens.purge_idempotency_records(session, get_settings().idempotency_ttl_hours)
+
+
+@app.task(name="workers.tasks.reconcile")
+def reconcile() -> int:
+    ids = effects.reconcile(runtime.db())
+    if ids:
+        log.warning("reconciler: %d effect(s) created to repair drift", len(ids))
+        publish_effects(ids)
+    return len(ids)

@@ -1,0 +1,50 @@
+"""GET /metrics: Prometheus text, computed from the database at scrape time."""
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from ..services.metrics import snapshot
+from .auth import Principal, can_read
+
+router = APIRouter(tags=["metrics"])
+
+
+class _SnapshotCollector:
+    def __init__(self, snap):
+        self.snap = snap
+
+    def collect(self):
+        transitions = CounterMetricFamily(
+            "ativa_transitions", "Customer transitions committed", labels=["event", "source"]
+        )
+        for (event, source), count in sorted(self.snap.transitions.items()):
+            transitions.add_metric([event, source], count)
+        yield transitions
+        effects = GaugeMetricFamily("ativa_effects", "Outbox effects by state", labels=["name", "state"])
+        for (name, state), count in sorted(self.snap.effects.items()):
+            effects.add_metric([name, state], count)
+        yield effects
+        latency = GaugeMetricFamily(
+            "ativa_effect_latency_seconds",
+            "Commit-to-done latency over the last 1000 completed effects",
+            labels=["quantile"],
+        )
+        for q, value in sorted(self.snap.latency_quantiles.items()):
+            latency.add_metric([str(q)], value)
+        yield latency
+        yield GaugeMetricFamily(
+            "ativa_relay_lag_seconds", "Age of the oldest due effect still pending",
+            value=self.snap.relay_lag_seconds,
+        )
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request, _: Principal = Depends(can_read)):
+    with request.app.state.db.read() as session:
+        snap = snapshot(session)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SnapshotCollector(snap))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,407 @@
+"""Carrying out outbox effects: claim the row, act, record the outcome.
+
+Effects are level-triggered: each one makes the world match the customer's *current* status, so
+running one twice, late or out of order changes nothing it should not. An effect whose transition
+has been overtaken by a newer one is recorded as `skipped` with the reason, never applied.
+
+The claim (attempts + 1, a time-boxed lease) commits before anything happens, so a worker killed
+mid-effect leaves a visible attempt, another worker can take over when the lease ends, and a task
+that keeps killing its worker stops after `effect_max_attempts`.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..db.engine import Database
+from ..db.models import Customer, OutboxEffect, Service, StatusChange
+from ..db.types import utcnow
+from ..domain.errors import InvalidInput, NotFound, TransitionNotAllowed
+from ..domain.vocabulary import (
+    CustomerStatus,
+    Effect,
+    EffectState,
+    ServiceStatus,
+    SuspensionCause,
+)
+from ..settings import Settings
+from .effect_bus import publish_after_commit
+from .transitions import QUEUE_EFFECTS, new_effect
+
+BUSY = "busy"  # another worker holds the claim, or the retry is not due yet
+GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One signed outbound call: `message_id` is the webhook-id the receiver deduplicates on."""
+
+    target: str  # "billing" | "provisioning"
+    message_id: str
+    payload: dict
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+Deliver = Callable[[Delivery], None]
+
+
+@dataclass
+class RunResult:
+    effect_id: int
+    state: str
+    retry_in: float | None = None
+    new_effect_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Outcome:
+    state: EffectState
+    note: str
+
+
+def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Deliver) -> RunResult:
+    claim = _claim(db, effect_id, settings)
+    if isinstance(claim, RunResult):
+        return claim
+    name = Effect(claim.name)
+    if name in _LOCAL:
+        return _run_local(db, effect_id, name, settings)
+    return _run_delivery(db, effect_id, name, settings, deliver)
+
+
+# -- claim ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Claim:
+    name: str
+    attempt: int
+
+
+def _claim(db: Database, effect_id: int, settings: Settings) -> "_Claim | RunResult":
+    now = utcnow()
+    with db.write() as session:
+        effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+        if effect is None:
+            return RunResult(effect_id, GONE)
+        if effect.state != EffectState.PENDING:
+            return RunResult(effect_id, effect.state)  # already settled: a duplicate delivery
+        if effect.claimed_until and effect.claimed_until > now:
+            return RunResult(effect_id, BUSY)
+        if effect.next_attempt_at and effect.next_attempt_at > now + timedelta(seconds=0.5):
+            return RunResult(effect_id, BUSY)  # an early duplicate of a scheduled retry
+        if effect.attempts >= settings.effect_max_attempts:
+            # Claimed that many times without an outcome: the worker died each time.
+            _settle(effect, EffectState.FAILED, now, error=_gave_up(effect, settings))
+            return RunResult(effect_id, EffectState.FAILED.value)
+        effect.attempts += 1
+        effect.claimed_until = now + timedelta(seconds=settings.effect_claim_seconds)
+        return _Claim(effect.name, effect.attempts)
+
+
+def _gave_up(effect: OutboxEffect, settings: Settings) -> str:
+    last = f"; last error: {effect.last_error}" if effect.last_error else ""
+    return f"gave up after {effect.attempts} attempt(s) (limit {settings.effect_max_attempts}){last}"
+
+
+def _settle(effect: OutboxEffect, state: EffectState, now: datetime, *, note=None, error=None) -> None:
+    effect.state = state.value
+    effect.claimed_until = None
+    effect.completed_at = now
+    if note is not None:
+        effect.note = note
+    if error is not None:
+        effect.last_error = error
+
+
+# -- local effects: one transaction with the change they make --------------------------------------
+
+
+def _run_local(db: Database, effect_id: int, name: Effect, settings: Settings) -> RunResult:
+    with db.write() as session:
+        effect = session.get(OutboxEffect, effect_id)
+        # Customer first, then the effect row: the order transitions lock in.
+        customer = session.get(Customer, effect.customer_id, with_for_update=True)
+        session.refresh(effect, with_for_update=True)
+        if effect.state != EffectState.PENDING:
+            return RunResult(effect_id, effect.state)
+        outcome, new_ids = _LOCAL[name](session, customer, settings)
+        _settle(effect, outcome.state, utcnow(), note=outcome.note)
+        publish_after_commit(session, new_ids)
+    return RunResult(effect_id, outcome.state.value, new_effect_ids=new_ids)
+
+
+def _superseded(customer: Customer) -> _Outcome:
+    return _Outcome(EffectState.SKIPPED, f"superseded: the customer is {customer.status} now")
+
+
+def _service_changes(
+    session: Session, customer: Customer, service_ids: list[int], effect: Effect, settings: Settings
+) -> list[int]:
+    if not settings.provisioning_webhook_url or not service_ids:
+        return []
+    now = utcnow()
+    rows = [new_effect(effect, customer.id, now, service_id=sid, origin="effect") for sid in service_ids]
+    return list(session.execute(QUEUE_EFFECTS, rows).scalars())
+
+
+def _suspend_services(session: Session, customer: Customer, settings: Settings):
+    if customer.status != CustomerStatus.INACTIVE:
+        return _superseded(customer), []
+    now = utcnow()
+    ids = list(
+        session.scalars(
+            update(Service)
+            .where(Service.customer_id == customer.id, Service.status == ServiceStatus.ACTIVE)
+            .values(status=ServiceStatus.SUSPENDED.value, suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
+                    suspension_note=None, suspended_at=now, updated_at=now)
+            .returning(Service.id),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    new = _service_changes(session, customer, ids, Effect.PROVISION_SUSPEND, settings)
+    return _Outcome(EffectState.DONE, f"{len(ids)} service(s) suspended"), new
+
+
+def _restore_services(session: Session, customer: Customer, settings: Settings):
+    if customer.status != CustomerStatus.ACTIVE:
+        return _superseded(customer), []
+    now = utcnow()
+    ids = list(
+        session.scalars(
+            update(Service)
+            .where(
+                Service.customer_id == customer.id,
+                Service.status == ServiceStatus.SUSPENDED,
+                Service.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE,
+            )
+            .values(status=ServiceStatus.ACTIVE.value, suspension_cause=None, suspension_note=None,
+                    suspended_at=None, updated_at=now)
+            .returning(Service.id),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    new = _service_changes(session, customer, ids, Effect.PROVISION_RESTORE, settings)
+    return _Outcome(EffectState.DONE, f"{len(ids)} service(s) restored"), new
+
+
+def _set_invoicing(enabled: bool, wanted_status: CustomerStatus):
+    def apply(session: Session, customer: Customer, settings: Settings):
+        if customer.status != wanted_status:
+            return _superseded(customer), []
+        if customer.invoicing_enabled == enabled:
+            return _Outcome(EffectState.DONE, f"invoicing was already {'on' if enabled else 'paused'}"), []
+        customer.invoicing_enabled = enabled
+        return _Outcome(EffectState.DONE, "invoicing resumed" if enabled else "invoicing paused"), []
+
+    return apply
+
+
+_LOCAL = {
+    Effect.SUSPEND_SERVICES: _suspend_services,
+    Effect.RESTORE_SERVICES: _restore_services,
+    Effect.PAUSE_INVOICING: _set_invoicing(False, CustomerStatus.INACTIVE),
+    Effect.RESUME_INVOICING: _set_invoicing(True, CustomerStatus.ACTIVE),
+}
+
+
+# -- outbound calls: claim committed, call outside any transaction, record the outcome -------------
+
+
+def _run_delivery(db: Database, effect_id: int, name: Effect, settings: Settings, deliver: Deliver) -> RunResult:
+    with db.read() as session:
+        effect = session.get(OutboxEffect, effect_id)
+        delivery = _describe(session, effect, name, settings)
+    if isinstance(delivery, _Outcome):
+        with db.write() as session:
+            effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+            _settle(effect, delivery.state, utcnow(), note=delivery.note)
+        return RunResult(effect_id, delivery.state.value)
+
+    error = None
+    try:
+        deliver(delivery)
+    except DeliveryFailed as failure:
+        error = str(failure)[:1000]
+
+    now = utcnow()
+    with db.write() as session:
+        effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+        if error is None:
+            _settle(effect, EffectState.DONE, now, note=f"delivered to {delivery.target}", error=None)
+            return RunResult(effect_id, EffectState.DONE.value)
+        effect.last_error = error
+        if effect.attempts >= settings.effect_max_attempts:
+            _settle(effect, EffectState.FAILED, now, error=_gave_up(effect, settings))
+            return RunResult(effect_id, EffectState.FAILED.value)
+        delay = retry_delay(effect.attempts, settings)
+        effect.claimed_until = None
+        effect.next_attempt_at = now + timedelta(seconds=delay)
+        return RunResult(effect_id, EffectState.PENDING.value, retry_in=delay)
+
+
+def retry_delay(attempt: int, settings: Settings) -> float:
+    """Exponential backoff with jitter: base·2^(n-1), capped, then scaled by 50–100 %."""
+    ceiling = min(settings.effect_retry_max_seconds, settings.effect_retry_base_seconds * 2 ** (attempt - 1))
+    return ceiling * (0.5 + random.random() / 2)
+
+
+def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Settings):
+    customer = session.get(Customer, effect.customer_id)
+    if name is Effect.NOTIFY_BILLING:
+        latest = session.scalar(
+            select(func.max(StatusChange.id)).where(StatusChange.customer_id == customer.id)
+        )
+        if effect.transition_id != latest:
+            return _Outcome(EffectState.SKIPPED, f"superseded by transition {latest}")
+        if not settings.billing_webhook_url:
+            return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
+        change = session.get(StatusChange, effect.transition_id)
+        return Delivery("billing", f"effect_{effect.id}", {
+            "type": f"customer.{change.to_status}d",  # customer.inactivated | customer.activated
+            "timestamp": change.created_at.isoformat(),
+            "data": {
+                "customer_id": customer.id,
+                "external_ref": customer.external_ref,
+                "status": change.to_status,
+                "reason": change.reason,
+                "transition_id": change.id,
+            },
+        })
+
+    service = session.get(Service, effect.service_id)
+    wanted = ServiceStatus.SUSPENDED if name is Effect.PROVISION_SUSPEND else ServiceStatus.ACTIVE
+    if service.status != wanted:
+        return _Outcome(EffectState.SKIPPED, f"superseded: the service is {service.status} now")
+    if not settings.provisioning_webhook_url:
+        return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_PROVISIONING_WEBHOOK_URL is not set")
+    return Delivery("provisioning", f"effect_{effect.id}", {
+        "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
+        "timestamp": effect.created_at.isoformat(),
+        "data": {
+            "service_id": service.id,
+            "external_ref": service.external_ref,
+            "customer_id": customer.id,
+            "customer_external_ref": customer.external_ref,
+            "status": service.status,
+        },
+    })
+
+
+# -- relay, reconciler, operator actions -----------------------------------------------------------
+
+
+def relay_pending(db: Database, settings: Settings, limit: int = 1000) -> list[int]:
+    """Effects due for longer than the grace period and not running: publish them again."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings.relay_grace_seconds)
+    with db.write() as session:
+        ids = list(
+            session.scalars(
+                select(OutboxEffect.id)
+                .where(
+                    OutboxEffect.state == EffectState.PENDING,
+                    OutboxEffect.next_attempt_at <= cutoff,
+                    (OutboxEffect.claimed_until.is_(None)) | (OutboxEffect.claimed_until < now),
+                    (OutboxEffect.published_at.is_(None)) | (OutboxEffect.published_at <= cutoff),
+                )
+                .order_by(OutboxEffect.id)
+                .limit(limit)
+            )
+        )
+        if ids:
+            session.execute(
+                update(OutboxEffect).where(OutboxEffect.id.in_(ids)).values(published_at=now),
+                execution_options={"synchronize_session": False},
+            )
+    return ids
+
+
+def reconcile(db: Database, limit: int = 500) -> list[int]:
+    """Customers whose services or invoicing disagree with their status, with nothing pending to
+    fix it, get new effects (origin `reconciler`). Returns the ids created."""
+    pending = select(OutboxEffect.id).where(
+        OutboxEffect.customer_id == Customer.id, OutboxEffect.state == EffectState.PENDING
+    ).exists()
+    active_service = select(Service.id).where(
+        Service.customer_id == Customer.id, Service.status == ServiceStatus.ACTIVE
+    ).exists()
+    held_service = select(Service.id).where(
+        Service.customer_id == Customer.id,
+        Service.status == ServiceStatus.SUSPENDED,
+        Service.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE,
+    ).exists()
+    drifted = (
+        (Customer.status == CustomerStatus.INACTIVE) & (active_service | Customer.invoicing_enabled)
+    ) | ((Customer.status == CustomerStatus.ACTIVE) & (held_service | ~Customer.invoicing_enabled))
+    with db.read() as session:
+        candidates = list(session.scalars(select(Customer.id).where(drifted, ~pending).limit(limit)))
+
+    created: list[int] = []
+    for customer_id in candidates:
+        with db.write() as session:
+            customer = session.get(Customer, customer_id, with_for_update=True)
+            if session.scalar(select(pending.where(Customer.id == customer_id))):
+                continue
+            inactive = customer.status == CustomerStatus.INACTIVE
+            services = session.scalar(
+                select(func.count()).select_from(Service).where(
+                    Service.customer_id == customer_id,
+                    *( (Service.status == ServiceStatus.ACTIVE,) if inactive else (
+                        Service.status == ServiceStatus.SUSPENDED,
+                        Service.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE)),
+                )
+            )
+            names = []
+            if services:
+                names.append(Effect.SUSPEND_SERVICES if inactive else Effect.RESTORE_SERVICES)
+            if customer.invoicing_enabled == inactive:
+                names.append(Effect.PAUSE_INVOICING if inactive else Effect.RESUME_INVOICING)
+            if not names:
+                continue
+            now = utcnow()
+            rows = [new_effect(name, customer_id, now, origin="reconciler") for name in names]
+            ids = list(session.execute(QUEUE_EFFECTS, rows).scalars())
+            publish_after_commit(session, ids)
+            created += ids
+    return created
+
+
+def list_effects(session: Session, state: str | None = None, customer_id: int | None = None,
+                 limit: int = 100) -> list[OutboxEffect]:
+    query = select(OutboxEffect).order_by(OutboxEffect.id.desc()).limit(limit)
+    if state:
+        try:
+            query = query.where(OutboxEffect.state == EffectState(state).value)
+        except ValueError:
+            allowed = ", ".join(s.value for s in EffectState)
+            raise InvalidInput(f"state {state!r} is not one of: {allowed}") from None
+    if customer_id is not None:
+        query = query.where(OutboxEffect.customer_id == customer_id)
+    return list(session.scalars(query))
+
+
+def retry_effect(session: Session, effect_id: int, actor: str) -> OutboxEffect:
+    """Give a failed effect a fresh set of attempts."""
+    effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+    if effect is None:
+        raise NotFound(f"effect {effect_id} does not exist")
+    if effect.state != EffectState.FAILED:
+        raise TransitionNotAllowed(f"effect {effect_id} is {effect.state}; only a failed effect can be retried")
+    now = utcnow()
+    effect.state = EffectState.PENDING.value
+    effect.attempts = 0
+    effect.completed_at = None
+    effect.claimed_until = None
+    effect.next_attempt_at = now
+    effect.note = f"retried by {actor} at {now.isoformat()}"
+    session.flush()
+    publish_after_commit(session, [effect.id])
+    return effect
