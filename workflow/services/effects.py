@@ -32,6 +32,10 @@ from ..settings import Settings
 from .effect_bus import publish_after_commit
 from .transitions import QUEUE_EFFECTS, new_effect
 
+CUSTOMER_EVENT_TYPES = {
+    CustomerStatus.INACTIVE.value: "customer.inactivated",
+    CustomerStatus.ACTIVE.value: "customer.activated",
+}
 BUSY = "busy"  # another worker holds the claim, or the retry is not due yet
 GONE = "gone"
 
@@ -265,7 +269,7 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
             return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
         change = session.get(StatusChange, effect.transition_id)
         return Delivery("billing", f"effect_{effect.id}", {
-            "type": f"customer.{change.to_status}d",  # customer.inactivated | customer.activated
+            "type": CUSTOMER_EVENT_TYPES[change.to_status],
             "timestamp": change.created_at.isoformat(),
             "data": {
                 "customer_id": customer.id,

@@ -1,0 +1,270 @@
+"""Effects end to end with real processes: an API server, Celery workers, a broker (Redis, or the
+embedded folder broker), a database, and a loopback HTTP server as billing and provisioning."""
+
+import signal
+import subprocess
+import time
+
+import pytest
+import redis as redis_client
+from sqlalchemy import select, text
+
+from tests.conftest import REQUIRE_SERVICES, service_missing
+from tests.pipeline import Stack, WebhookReceiver, free_port, redis_server_binary, wait_for
+from workflow.db.models import OutboxEffect
+
+REDIS_URL = "redis://127.0.0.1:6379/9"
+
+
+@pytest.fixture
+def receiver():
+    server = WebhookReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url():
+    try:
+        client = redis_client.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.flushdb()
+    except redis_client.ConnectionError as error:
+        service_missing("Redis", error)
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture(params=["embedded-sqlite", "redis-postgresql"])
+def stack_factory(request, tmp_path, receiver, sqlite_template):
+    """Builds a Stack on the embedded default (SQLite + folder broker) or on Redis + PostgreSQL."""
+    stacks = []
+
+    def build(**settings) -> Stack:
+        if request.param == "embedded-sqlite":
+            import shutil
+
+            path = tmp_path / "ativa.db"
+            if not path.exists():
+                shutil.copy(sqlite_template, path)
+            url, broker = f"sqlite:///{path}", None
+        else:
+            url = request.getfixturevalue("postgres_url")
+            broker = settings.pop("broker_url", None) or request.getfixturevalue("redis_url")
+            request.getfixturevalue("pg_db")  # truncated tables
+        stack = Stack(tmp_path, url, broker, receiver, **settings)
+        stacks.append(stack)
+        return stack
+
+    build.kind = request.param
+    yield build
+    for stack in stacks:
+        stack.close()
+
+
+def test_transitions_lead_to_services_invoicing_and_signed_webhooks(stack_factory, receiver):
+    stack = stack_factory()
+    stack.start_worker()
+    cid = stack.customer(0, external_ref="IXC-7")
+    fiber = stack.service(cid, "Fibra 500M", "svc-fiber")
+    manual = stack.service(cid, "IPTV", "svc-tv")
+    stack.http.post(f"/api/v1/services/{manual}/suspend", json={"reason": "box returned"})
+
+    inactivation = stack.move(cid, "inactivate", "customer_request")
+    wait_for(lambda: stack.settled(cid), what="inactivation effects")
+    services = {s["id"]: s for s in stack.http.get(f"/api/v1/customers/{cid}/services").json()["items"]}
+    assert (services[fiber]["status"], services[fiber]["suspension_cause"]) == ("suspended", "customer_inactive")
+    assert services[manual]["suspension_cause"] == "manual"
+    assert stack.http.get(f"/api/v1/customers/{cid}").json()["invoicing_enabled"] is False
+
+    activation = stack.move(cid, "activate", "customer_return")
+    wait_for(lambda: stack.settled(cid) and len(receiver.at("/billing")) == 2, what="activation effects")
+    services = {s["id"]: s for s in stack.http.get(f"/api/v1/customers/{cid}/services").json()["items"]}
+    assert services[fiber]["status"] == "active"
+    assert services[manual]["status"] == "suspended"  # its own cause: not restored by activation
+    assert stack.http.get(f"/api/v1/customers/{cid}").json()["invoicing_enabled"] is True
+
+    billing = receiver.at("/billing")
+    assert [b.body["type"] for b in billing] == ["customer.inactivated", "customer.activated"]
+    assert all(b.verified for b in billing)
+    assert [b.body["data"]["transition_id"] for b in billing] == [inactivation["id"], activation["id"]]
+    assert billing[0].body["data"] == {
+        "customer_id": cid, "external_ref": "IXC-7", "status": "inactive",
+        "reason": "customer_request", "transition_id": inactivation["id"],
+    }
+    provisioning = receiver.at("/provisioning")
+    assert [(p.body["type"], p.body["data"]["external_ref"]) for p in provisioning] == [
+        ("service.suspended", "svc-fiber"), ("service.restored", "svc-fiber"),
+    ]
+    assert all(p.verified for p in provisioning)
+    # Each effect was delivered under exactly one webhook-id, its own.
+    effects = stack.effects(cid)
+    delivered = {e["id"] for e in effects if e["name"] in ("notify_billing", "provision_suspend", "provision_restore")}
+    ids = [r.webhook_id for r in receiver.received]
+    assert sorted(ids) == sorted(f"effect_{i}" for i in delivered)
+    assert all(e["state"] == "done" and e["attempts"] == 1 and e["completed_at"] for e in effects)
+
+    history = stack.history(cid)
+    assert [[e["state"] for e in t["effects"]] for t in history] == [["done"] * 3, ["done"] * 3]
+
+
+def test_billing_failing_three_times_then_succeeding(stack_factory, receiver):
+    receiver.behaviour = lambda path, n: 503 if path.startswith("/billing") and n <= 3 else 200
+    stack = stack_factory()
+    stack.start_worker()
+    cid = stack.customer(1)
+    stack.move(cid, "inactivate", "contract_termination")
+    effects = wait_for(lambda: stack.settled(cid), what="the billing effect to settle")
+    notify = next(e for e in effects if e["name"] == "notify_billing")
+    assert (notify["state"], notify["attempts"]) == ("done", 4)
+    assert notify["last_error"] and "503" in notify["last_error"]
+    deliveries = receiver.at("/billing")
+    assert len(deliveries) == 4
+    assert {d.webhook_id for d in deliveries} == {f"effect_{notify['id']}"}
+
+
+def test_an_effect_that_keeps_failing_is_failed_then_retried_by_an_admin(stack_factory, receiver):
+    receiver.behaviour = lambda path, n: 500
+    stack = stack_factory(effect_max_attempts="2")
+    stack.start_worker()
+    cid = stack.customer(2)
+    stack.move(cid, "inactivate", "customer_request")
+    effects = wait_for(lambda: stack.settled(cid), what="the failure to be recorded")
+    notify = next(e for e in effects if e["name"] == "notify_billing")
+    assert (notify["state"], notify["attempts"]) == ("failed", 2)
+    assert "gave up after 2 attempt(s)" in notify["last_error"] and "HTTP 500" in notify["last_error"]
+    failed = stack.http.get("/api/v1/effects", params={"state": "failed"}).json()["items"]
+    assert [e["id"] for e in failed] == [notify["id"]]
+
+    receiver.behaviour = lambda path, n: 200
+    retried = stack.http.post(f"/api/v1/effects/{notify['id']}/retry")
+    assert retried.status_code == 200 and retried.json()["state"] == "pending"
+    wait_for(lambda: stack.settled(cid), what="the retried effect")
+    notify = next(e for e in stack.effects(cid) if e["name"] == "notify_billing")
+    assert (notify["state"], notify["attempts"]) == ("done", 1)
+    again = stack.http.post(f"/api/v1/effects/{notify['id']}/retry")
+    assert again.status_code == 409 and again.json()["code"] == "transition_not_allowed"
+
+
+def test_a_worker_killed_mid_effect_finishes_it_after_a_restart_once(stack_factory, receiver):
+    receiver.behaviour = lambda path, n: "hang" if path.startswith("/billing") and n == 1 else 200
+    stack = stack_factory()
+    worker = stack.start_worker()
+    cid = stack.customer(3)
+    stack.move(cid, "inactivate", "customer_request")
+    assert receiver.hanging.wait(30), "the billing call never started"
+    worker.stop(signal.SIGKILL)  # the whole worker, children included, mid-call
+    receiver.release.set()
+
+    stack.start_worker()
+    effects = wait_for(lambda: stack.settled(cid), timeout=45, what="the effect after the restart")
+    notify = next(e for e in effects if e["name"] == "notify_billing")
+    assert (notify["state"], notify["attempts"]) == ("done", 2)
+    deliveries = receiver.at("/billing")
+    # The cut call and the completed one carry the same id: the receiver applies it once.
+    assert [d.webhook_id for d in deliveries] == [f"effect_{notify['id']}"] * 2
+    assert all(e["state"] == "done" for e in effects)
+
+
+def test_a_stale_effect_never_undoes_a_newer_transition(stack_factory, receiver):
+    stack = stack_factory()
+    cid = stack.customer(4)
+    fiber = stack.service(cid, "Fibra", "svc-stale")
+    old = stack.move(cid, "inactivate", "customer_request")
+    new = stack.move(cid, "activate", "customer_return")
+    # No worker ran yet: deliver the newer transition's effects first, the older ones after.
+    from workflow.services import effects as effect_service
+    from workflow.settings import Settings
+    from workers.connectors import webhooks
+
+    settings = Settings(_env_file=None, **{k.removeprefix("ATIVA_").lower(): v
+                                           for k, v in stack.env.items() if k.startswith("ATIVA_")})
+    run = lambda effect_id: effect_service.run_effect(  # noqa: E731
+        stack.db, effect_id, settings, lambda d: webhooks.deliver(d, settings))
+    for effect in new["effects"]:
+        assert run(effect["id"]).state in ("done", "skipped")
+    for effect in old["effects"]:
+        assert run(effect["id"]).state == "skipped"
+    effects = {e["id"]: e for e in stack.effects(cid)}
+    assert all("superseded" in effects[e["id"]]["note"] for e in old["effects"])
+    service = stack.http.get(f"/api/v1/customers/{cid}/services").json()["items"][0]
+    assert (service["id"], service["status"]) == (fiber, "active")
+    assert stack.http.get(f"/api/v1/customers/{cid}").json()["invoicing_enabled"] is True
+    assert [r.body["type"] for r in receiver.at("/billing")] == ["customer.activated"]
+
+
+def test_the_reconciler_repairs_drift(stack_factory, receiver):
+    stack = stack_factory()
+    stack.start_worker()
+    cid = stack.customer(0)
+    sid = stack.service(cid, "Fibra", "svc-drift")
+    stack.move(cid, "inactivate", "customer_request")
+    wait_for(lambda: stack.settled(cid), what="inactivation")
+    # Someone flips the service and invoicing back by hand, behind Ativa's back.
+    with stack.db.write() as session:
+        session.execute(text("UPDATE services SET status='active', suspension_cause=NULL WHERE id=:id"), {"id": sid})
+        session.execute(text("UPDATE customers SET invoicing_enabled=:t WHERE id=:id"), {"id": cid, "t": True})
+    from workflow.services import effects as effect_service
+
+    created = effect_service.reconcile(stack.db)  # what the scheduled job runs
+    assert len(created) == 2
+    effects = wait_for(lambda: stack.settled(cid), what="repair effects")
+    repairs = [e for e in effects if e["origin"] == "reconciler"]
+    assert sorted(e["name"] for e in repairs) == ["pause_invoicing", "suspend_services"]
+    assert all(e["state"] == "done" for e in repairs)
+    service = stack.http.get(f"/api/v1/customers/{cid}/services").json()["items"][0]
+    assert (service["status"], service["suspension_cause"]) == ("suspended", "customer_inactive")
+    assert effect_service.reconcile(stack.db) == []  # converged: nothing more to do
+
+
+@pytest.mark.parametrize("stack_factory", ["redis-postgresql"], indirect=True)
+def test_broker_down_while_200_transitions_are_saved(stack_factory, receiver, tmp_path):
+    binary = redis_server_binary()
+    if binary is None:
+        service_missing("redis-server", FileNotFoundError("redis-server"))
+    port = free_port()
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+
+    def start_redis():
+        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--dir", str(redis_dir)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: _redis_up(port), what="the private redis-server")
+        return process
+
+    redis_process = start_redis()
+    try:
+        stack = stack_factory(broker_url=f"redis://127.0.0.1:{port}/0")
+        stack.start_worker()
+        customers = [stack.customer(i) for i in range(5)]
+        redis_process.terminate()
+        redis_process.wait(10)
+
+        saved = 0
+        for round_ in range(40):  # 200 transitions, all committed while the broker is down
+            for cid in customers:
+                stack.move(cid, "inactivate" if round_ % 2 == 0 else "activate",
+                           "customer_request" if round_ % 2 == 0 else "customer_return")
+                saved += 1
+        assert saved == 200
+        with stack.db.read() as session:
+            pending = session.scalars(select(OutboxEffect.state)).all()
+        assert len(pending) == 600
+
+        redis_process = start_redis()
+        wait_for(lambda: all(stack.settled(cid) for cid in customers), timeout=90, what="all effects")
+        with stack.db.read() as session:
+            states = session.scalars(select(OutboxEffect.state)).all()
+        assert len(states) == 600 and set(states) <= {"done", "skipped"}
+        # The last transition of each customer was an activation: its notification went out.
+        for cid in customers:
+            assert stack.history(cid)[0]["effects"][-1]["state"] == "done"
+    finally:
+        redis_process.terminate()
+
+
+def _redis_up(port: int) -> bool:
+    try:
+        return redis_client.Redis(port=port, socket_connect_timeout=0.5).ping()
+    except redis_client.ConnectionError:
+        return False

@@ -1,0 +1,227 @@
+"""A running Ativa for pipeline tests: real processes (API server, Celery workers), a real broker,
+a real database and a loopback HTTP server standing in for billing and provisioning."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+from standardwebhooks import Webhook
+
+from workflow.db.engine import Database
+from workflow.services.tokens import create_token
+
+BILLING_SECRET = "whsec_" + "YmlsbGluZy1zZWNyZXQtZm9yLXRlc3RzLTEyMzQ1Ng=="
+PROVISIONING_SECRET = "whsec_" + "cHJvdmlzaW9uaW5nLXNlY3JldC1mb3ItdGVzdHMtMTI="
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+@dataclass
+class Received:
+    path: str
+    webhook_id: str
+    verified: bool
+    body: dict
+
+
+@dataclass
+class WebhookReceiver:
+    """Records every POST; `behaviour(path, count_for_id)` returns the status to answer, or
+    "hang" to hold the request open (to kill a worker in the middle of a call)."""
+
+    received: list[Received] = field(default_factory=list)
+    behaviour: Callable[[str, int], int | str] = lambda path, n: 200
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    hanging: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> "WebhookReceiver":
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                secret = BILLING_SECRET if self.path.startswith("/billing") else PROVISIONING_SECRET
+                try:
+                    Webhook(secret).verify(raw, {k.lower(): v for k, v in self.headers.items()})
+                    verified = True
+                except Exception:
+                    verified = False
+                webhook_id = self.headers.get("webhook-id", "")
+                with receiver.lock:
+                    receiver.received.append(Received(self.path, webhook_id, verified, json.loads(raw)))
+                    seen = sum(1 for r in receiver.received if r.webhook_id == webhook_id)
+                answer = receiver.behaviour(self.path, seen)
+                if answer == "hang":
+                    receiver.hanging.set()
+                    receiver.release.wait(60)
+                    return
+                self.send_response(int(answer))
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+    def at(self, prefix: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.path.startswith(prefix)]
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path):
+        self.log = log
+        with log.open("a") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "workflow", *args], env=env, cwd=cwd,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.popen.pid, sig)
+            self.popen.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)  # children included
+        except ProcessLookupError:
+            pass
+        self.popen.wait(timeout=10)
+
+
+class Stack:
+    """API server (--no-worker) and workers as subprocesses sharing one database and broker."""
+
+    def __init__(self, tmp_path: Path, database_url: str, broker_url: str | None,
+                 receiver: WebhookReceiver, **settings: str):
+        self.tmp = tmp_path
+        self.db = Database(database_url)
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
+        self.env.update({
+            "PYTHONUNBUFFERED": "1",
+            "ATIVA_DATA_DIR": str(tmp_path / "var"),
+            "ATIVA_DATABASE_URL": database_url,
+            "ATIVA_BILLING_WEBHOOK_URL": f"{receiver.url}/billing",
+            "ATIVA_BILLING_WEBHOOK_SECRET": BILLING_SECRET,
+            "ATIVA_PROVISIONING_WEBHOOK_URL": f"{receiver.url}/provisioning",
+            "ATIVA_PROVISIONING_WEBHOOK_SECRET": PROVISIONING_SECRET,
+            "ATIVA_WORKER_CONCURRENCY": "2",
+            "ATIVA_EFFECT_CLAIM_SECONDS": "3",
+            "ATIVA_RELAY_INTERVAL_SECONDS": "0.5",
+            "ATIVA_RELAY_GRACE_SECONDS": "1",
+            "ATIVA_EFFECT_RETRY_BASE_SECONDS": "0.2",
+            "ATIVA_EFFECT_RETRY_MAX_SECONDS": "1",
+            "ATIVA_SCHEDULER_LEASE_SECONDS": "3",
+            "ATIVA_RECONCILE_INTERVAL_SECONDS": "3600",
+        })
+        if broker_url:
+            self.env["ATIVA_BROKER_URL"] = broker_url
+        self.env.update({f"ATIVA_{k.upper()}": str(v) for k, v in settings.items()})
+        with self.db.write() as session:
+            self.token = create_token(session, "pipeline-tests", "admin")[1]
+        self.api = Process(["serve", "--no-worker", "--port", str(self.port)], self.env, tmp_path,
+                           tmp_path / "api.log")
+        self.workers: list[Process] = []
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}",
+                                 headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        wait_for(self._healthy, what="the API server")
+
+    def _healthy(self) -> bool:
+        assert self.api.alive(), self.api.log.read_text()
+        try:
+            return self.http.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def start_worker(self, beat: bool = True) -> Process:
+        args = ["worker"] + (["--beat"] if beat else [])
+        worker = Process(args, self.env, self.tmp, self.tmp / f"worker{len(self.workers)}.log")
+        self.workers.append(worker)
+        return worker
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.api.stop()
+        self.http.close()
+        self.db.dispose()
+
+    # -- API helpers --
+
+    def customer(self, n: int, **fields) -> int:
+        from tests.conftest import VALID_CPFS
+
+        response = self.http.post("/api/v1/customers", json={"name": f"Cliente {n}", "document": VALID_CPFS[n], **fields})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def service(self, customer_id: int, name: str, ref: str) -> int:
+        response = self.http.post(f"/api/v1/customers/{customer_id}/services", json={"name": name, "external_ref": ref})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def move(self, customer_id: int, event: str, reason: str) -> dict:
+        response = self.http.post(f"/api/v1/customers/{customer_id}/{event}", json={"reason": reason})
+        assert response.status_code == 200, response.text
+        return response.json()["transition"]
+
+    def history(self, customer_id: int) -> list[dict]:
+        return self.http.get(f"/api/v1/customers/{customer_id}/history").json()["items"]
+
+    def effects(self, customer_id: int) -> list[dict]:
+        """Every effect of the customer, provisioning calls included, oldest first."""
+        items = self.http.get("/api/v1/effects", params={"customer_id": customer_id, "limit": 1000}).json()["items"]
+        return sorted(items, key=lambda e: e["id"])
+
+    def settled(self, customer_id: int) -> list[dict] | None:
+        effects = self.effects(customer_id)
+        return effects if effects and all(e["state"] != "pending" for e in effects) else None
+
+
+def redis_server_binary() -> str | None:
+    return shutil.which("redis-server")
