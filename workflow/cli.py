@@ -427,6 +427,17 @@ def activate(
     _transition(customer, CustomerEvent.ACTIVATE, reason.value, note, force, as_json)
 
 
+def _effect_line(effect: dict) -> str:
+    line = f"{effect['name']}: {effect['state']}"
+    if effect["attempts"] != 1:
+        line += f" ({effect['attempts']} attempts)"
+    if effect["state"] != "done" and effect["last_error"]:
+        line += f" {effect['last_error']}"
+    if effect["completed_at"]:
+        line += f" at {effect['completed_at'][11:19]}"
+    return line
+
+
 @app.command("history")
 def show_history(customer: str = typer.Argument(..., help="Id or external_ref."), as_json: bool = JSON_OPTION):
     """A customer's transitions, newest first, with their effects."""
@@ -440,7 +451,7 @@ def show_history(customer: str = typer.Argument(..., help="Id or external_ref.")
         ["when", "event", "from → to", "reason", "note", "actor", "source", "effects"],
         [[t["created_at"], t["event"] + (" (forced)" if t["forced"] else ""),
           f"{t['from_status']} → {t['to_status']}", t["reason"], t["note"], t["actor"], t["source"],
-          ", ".join(f"{e['name']}:{e['state']}" for e in t["effects"])] for t in items],
+          "\n".join(_effect_line(e) for e in t["effects"])] for t in items],
     )
 
 

@@ -268,3 +268,50 @@ def _redis_up(port: int) -> bool:
         return redis_client.Redis(port=port, socket_connect_timeout=0.5).ping()
     except redis_client.ConnectionError:
         return False
+
+
+def test_lost_messages_are_published_again_by_the_relay(stack_factory, receiver, tmp_path):
+    stack = stack_factory()
+    cid = stack.customer(1)
+    stack.move(cid, "inactivate", "customer_request")  # published to the broker, no worker yet
+    # The broker loses every message (a crash of the embedded broker, a flushed Redis).
+    if stack_factory.kind == "embedded-sqlite":
+        queue = tmp_path / "var" / "broker" / "queue"
+        lost = list(queue.glob("*"))
+        for path in lost:
+            path.unlink()
+    else:
+        client = redis_client.Redis.from_url(stack.env["ATIVA_BROKER_URL"])
+        lost = client.keys("*")
+        client.flushdb()
+    assert lost, "the fast path published nothing"
+    stack.start_worker(beat=True)  # the relay runs under the scheduler
+    effects = wait_for(lambda: stack.settled(cid), timeout=30, what="the relay to republish")
+    assert all(e["state"] == "done" for e in effects)
+    assert len(receiver.at("/billing")) == 1
+
+
+@pytest.mark.parametrize("stack_factory", ["embedded-sqlite"], indirect=True)
+def test_two_schedulers_one_lease_and_a_takeover(stack_factory):
+    from workflow.db.models import SchedulerLease
+    from tests.pipeline import Process
+
+    stack = stack_factory()
+    beats = [Process(["beat"], stack.env, stack.tmp, stack.tmp / f"beat{i}.log") for i in range(2)]
+    try:
+        def holder():
+            with stack.db.read() as session:
+                lease = session.get(SchedulerLease, "beat")
+                return lease.holder if lease else None
+
+        first = wait_for(holder, what="a scheduler to take the lease")
+        holder_pid = int(first.split(":")[1])
+        assert holder_pid in {b.popen.pid for b in beats}
+        time.sleep(2)
+        assert holder() == first  # the other one keeps waiting
+        next(b for b in beats if b.popen.pid == holder_pid).stop(signal.SIGKILL)
+        second = wait_for(lambda: (h := holder()) and h != first and h, timeout=20, what="a takeover")
+        assert int(second.split(":")[1]) in {b.popen.pid for b in beats} - {holder_pid}
+    finally:
+        for b in beats:
+            b.stop()
