@@ -34,6 +34,21 @@ def redis_url():
     client.flushdb()
 
 
+@pytest.fixture
+def rabbitmq_url():
+    from kombu import Connection
+
+    url = "amqp://guest:guest@127.0.0.1:5672//"
+    try:
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+            with connection.channel() as channel:
+                channel.queue_delete("ativa")  # no leftovers from an earlier run
+    except Exception as error:  # noqa: BLE001 - any connection failure means no RabbitMQ
+        service_missing("RabbitMQ", error)
+    return url
+
+
 @pytest.fixture(params=["embedded-sqlite", "redis-postgresql"])
 def stack_factory(request, tmp_path, receiver, sqlite_template):
     """Builds a Stack on the embedded default (SQLite + folder broker) or on Redis + PostgreSQL."""
@@ -49,7 +64,9 @@ def stack_factory(request, tmp_path, receiver, sqlite_template):
             url, broker = f"sqlite:///{path}", None
         else:
             url = request.getfixturevalue("postgres_url")
-            broker = settings.pop("broker_url", None) or request.getfixturevalue("redis_url")
+            broker = settings.pop("broker_url", None) or request.getfixturevalue(
+                "rabbitmq_url" if request.param.startswith("rabbitmq") else "redis_url"
+            )
             request.getfixturevalue("pg_db")  # truncated tables
         stack = Stack(tmp_path, url, broker, receiver, **settings)
         stacks.append(stack)
@@ -61,6 +78,9 @@ def stack_factory(request, tmp_path, receiver, sqlite_template):
         stack.close()
 
 
+@pytest.mark.parametrize(
+    "stack_factory", ["embedded-sqlite", "redis-postgresql", "rabbitmq-postgresql"], indirect=True
+)
 def test_transitions_lead_to_services_invoicing_and_signed_webhooks(stack_factory, receiver):
     stack = stack_factory()
     stack.start_worker()
