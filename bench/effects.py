@@ -450,6 +450,61 @@ def noop_round_trip(celery_app, r: redis.Redis, worker: Worker, count: int) -> t
 
 
 # --------------------------------------------------------------------------------------------
+# CPU accounting (Linux /proc): where the cycles of a phase went
+# --------------------------------------------------------------------------------------------
+
+CPU_CLASSES = ("worker pool", "worker main", "postgres", "redis", "bench process")
+
+
+def cpu_snapshot(worker_pid: int) -> dict:
+    """CPU seconds used so far by each process of interest (pid -> (class, seconds)), plus the
+    machine's busy and total seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    procs: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        pid = int(entry)
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if pid == worker_pid:
+            procs[pid] = ("worker main", seconds)
+        elif ppid == worker_pid:
+            procs[pid] = ("worker pool", seconds)
+        elif comm == "postgres":
+            procs[pid] = ("postgres", seconds)
+        elif comm.startswith("redis-server"):
+            procs[pid] = ("redis", seconds)
+        elif pid == me:
+            procs[pid] = ("bench process", seconds)
+    busy = total = 0.0
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:9]]
+        total = sum(values) / tick
+        busy = total - (values[3] + values[4]) / tick  # minus idle and iowait
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"procs": procs, "busy": busy, "total": total}
+
+
+def cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    """Seconds per class between two snapshots (a process that exited in between is missed)."""
+    used = dict.fromkeys(CPU_CLASSES, 0.0)
+    for pid, (cls, seconds) in after["procs"].items():
+        used[cls] += seconds - before["procs"].get(pid, (cls, 0.0))[1]
+    used["_busy"], used["_total"] = after["busy"] - before["busy"], after["total"] - before["total"]
+    return used
+
+
+# --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
 
@@ -637,12 +692,17 @@ def main() -> int:
             flush=True,
         )
 
+        cpu_before = cpu_snapshot(worker.popen.pid)
         noop_seconds, noop_publish = noop_round_trip(celery_app, r, worker, args.noop_tasks)
+        # Staging is done with the clock stopped; its CPU (this process, Redis) is in the window,
+        # so only the worker's and PostgreSQL's shares of the no-op window are meaningful.
+        noop_cpu = cpu_delta(cpu_before, cpu_snapshot(worker.popen.pid))
         noop_rate = args.noop_tasks / noop_seconds
         print(f"  no-op baseline: {args.noop_tasks} x {NOOP_TASK} in {noop_seconds:.2f} s "
               f"(staged in {noop_publish:.2f} s, not counted)", flush=True)
 
         COMMITTED.clear()
+        cpu_before = cpu_snapshot(worker.popen.pid)
         submitted, sub_began, sub_ended = run_transitions(
             db, customers, per_customer, args.threads, args.rate
         )
@@ -651,6 +711,7 @@ def main() -> int:
         wait_settled(conn, worker)
         print(f"  all effects settled {time.time() - sub_ended:.2f} s after the last transition",
               flush=True)
+        run_cpu = cpu_delta(cpu_before, cpu_snapshot(worker.popen.pid))
         time.sleep(0.3)  # late duplicate deliveries, if any, would land here
 
         # -- measurements --
@@ -726,6 +787,20 @@ def main() -> int:
         print()
         print(f"ratio effect throughput / no-op throughput: {ratio:.2f} (aim >= 0.3)")
         print(f"p99 commit→done: {p99:.0f} ms (aim < 1000)")
+        if run_cpu.get("_total"):
+            print()
+            print("CPU ms per task (/proc; measured run = transitions + effects, from the first "
+                  "transition until all effects settled):")
+            print()
+            print("| process | per effect, measured run | per no-op task, baseline |")
+            print("|---|---:|---:|")
+            for key in CPU_CLASSES:
+                noop = ("-" if key in ("bench process", "redis")
+                        else f"{1000 * noop_cpu[key] / args.noop_tasks:.2f}")
+                print(f"| {key} | {1000 * run_cpu[key] / len(mine):.2f} | {noop} |")
+            print(f"| machine busy (all {os.cpu_count()} CPUs) | "
+                  f"{100 * run_cpu['_busy'] / run_cpu['_total']:.0f} % | "
+                  f"{100 * noop_cpu['_busy'] / noop_cpu['_total']:.0f} % |")
         print()
         print("effects by name and state: " + ", ".join(
             f"{n} {s} {c}" for (n, s), c in sorted(by_name_state.items())))

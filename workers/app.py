@@ -72,6 +72,10 @@ def install_publisher() -> None:
     effect_bus.install_publisher(publish_effects)
 
 
+# Whatever imports the Celery app (a worker, `ativa serve`, the CLI) publishes after commit.
+install_publisher()
+
+
 @worker_process_init.connect
 def _after_fork(**_):
     # Engines and HTTP clients must not cross a fork.

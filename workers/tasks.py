@@ -18,7 +18,7 @@ def run_effect(effect_id: int) -> str:
     result = effects.run_effect(
         runtime.db(), effect_id, settings, lambda delivery: webhooks.deliver(delivery, settings)
     )
-    publish_effects(result.new_effect_ids)
+    # Effects this one created (provisioning calls) were published by the commit hook.
     if result.retry_in is not None:
         log.info("effect %s failed, retry in %.1fs", effect_id, result.retry_in)
         run_effect.apply_async((effect_id,), countdown=result.retry_in)
@@ -42,8 +42,7 @@ def purge_idempotency() -> int:
 
 @app.task(name="workers.tasks.reconcile")
 def reconcile() -> int:
-    ids = effects.reconcile(runtime.db())
+    ids = effects.reconcile(runtime.db())  # published by the commit hook
     if ids:
         log.warning("reconciler: %d effect(s) created to repair drift", len(ids))
-        publish_effects(ids)
     return len(ids)

@@ -106,6 +106,11 @@ def open_database(settings: Settings) -> Database:
 
 @contextmanager
 def unit(write: bool = False) -> Iterator[Session]:
+    if write:
+        # Effects a write creates are published after commit (the relay catches any miss).
+        from workers.app import install_publisher
+
+        install_publisher()
     db = open_database(get_settings())
     try:
         with db.write() if write else db.read() as session:
@@ -385,9 +390,6 @@ def customers_edit(
 
 
 def _transition(customer: str, event: CustomerEvent, reason: str, note: str | None, force: bool, as_json: bool):
-    from workers.app import install_publisher
-
-    install_publisher()  # the fast path; the relay publishes anything this misses
     request = TransitionRequest(reason, note, force, CLI_ACTOR.role)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
@@ -557,11 +559,8 @@ def effects_list(
 @effects_app.command("retry")
 def effects_retry(effect_id: int = typer.Argument(..., help="A failed effect's id.")):
     """Give a failed effect a fresh set of attempts."""
-    from workers.app import install_publisher
-
     from .services import effects
 
-    install_publisher()
     with unit(write=True) as session:
         effect = effects.retry_effect(session, effect_id, CLI_ACTOR.name)
         out.print(f"effect {effect.id} ({effect.name}) is pending again")
