@@ -67,6 +67,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)")
         return value
 
+    @field_validator("effect_retry_max_seconds")
+    @classmethod
+    def _below_visibility_timeout(cls, value: float) -> float:
+        # Redis redelivers a message not acked within its visibility timeout (1 h here): a
+        # countdown longer than that would run the same retry twice.
+        if value >= 3000:
+            raise ValueError("must stay below 3000 s (the Redis visibility timeout is 3600 s)")
+        return value
+
     @property
     def resolved_broker_url(self) -> str:
         return self.broker_url or "filesystem://"

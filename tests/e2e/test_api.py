@@ -1306,3 +1306,38 @@ def test_idempotency_ignores_key_order_and_spacing(api):
     assert replay.headers["idempotent-replayed"] == "true"
     assert assert_ok(replay, 201) == first
     assert len(all_customers(api)) == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/customers/99999999999999999999", "/api/v1/customers/3000000000/history",
+             "/api/v1/customers/0"],
+)
+def test_out_of_range_ids_are_validation_errors(api, path):
+    assert_problem(api.get(path), 422, "validation_error")
+
+
+def test_a_cursor_beyond_any_id_is_refused(api):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(b"c99999999999999999").decode().rstrip("=")
+    assert_problem(api.get(CUSTOMERS, params={"cursor": cursor}), 422, "validation_error")
+
+
+def test_unknown_stored_service_status_is_refused(api):
+    customer_id = api.new_customer()["id"]
+    service = assert_ok(add_service(api, customer_id), 201)
+    with api.db.write() as session:
+        session.execute(text("UPDATE services SET status='paused' WHERE id=:i"), {"i": service["id"]})
+    before = state(api, customer_id)
+    for action, body in (("suspend", {"reason": "x"}), ("resume", None), ("cancel", None)):
+        response = api.post(service_path(service["id"], action), json=body)
+        assert_problem(response, 409, "unknown_status")
+    assert state(api, customer_id) == before
+
+
+def test_reason_without_status_in_patch_is_refused(api):
+    customer_id = api.new_customer()["id"]
+    before = state(api, customer_id)
+    response = api.patch(customer_path(customer_id), json={"reason": "customer_request"})
+    assert_problem(response, 422, "validation_error")
+    assert state(api, customer_id) == before

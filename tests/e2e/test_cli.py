@@ -163,3 +163,29 @@ def test_console_script_bootstraps_the_embedded_database(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("ativa_")
     assert (tmp_path / "var" / "ativa.db").exists()  # ATIVA_DATA_DIR defaults to ./var
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("ATIVA_PORT", "abc", "invalid configuration: ATIVA_PORT"),
+        ("ATIVA_TIMEZONE", "Mars/Base", "unknown time zone"),
+        ("ATIVA_DATABASE_URL", "nonsense", "invalid ATIVA_DATABASE_URL"),
+    ],
+)
+def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value, message):
+    result = _run_console(["customers", "list"], {variable: value}, tmp_path)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_ambiguous_customer_argument_is_refused(cli):
+    first = as_json(cli("customers", "add", "--name", "A", "--document", VALID_CPFS[0], "--external-ref", "2", "--json"))
+    second = as_json(cli("customers", "add", "--name", "B", "--document", VALID_CPFS[1], "--json"))
+    assert (first["id"], second["id"]) == (1, 2)
+    refused = cli("inactivate", "2", "--reason", "customer_request", ok=False)
+    assert refused.exit_code == 1 and "id:2 or ref:2" in refused.stderr
+    assert as_json(cli("customers", "show", "ref:2", "--json"))["id"] == 1
+    assert as_json(cli("customers", "show", "id:2", "--json"))["id"] == 2
+    assert as_json(cli("customers", "show", "1", "--json"))["id"] == 1  # not ambiguous

@@ -8,3 +8,15 @@ def test_every_domain_error_code_has_an_http_status():
     codes = {cls.code for cls in vars(errors).values()
              if isinstance(cls, type) and issubclass(cls, errors.AtivaError) and cls is not errors.AtivaError}
     assert codes <= set(STATUS_BY_CODE), codes - set(STATUS_BY_CODE)
+
+
+def test_settings_refuse_values_that_would_break_the_pipeline():
+    import pytest
+    from pydantic import ValidationError
+
+    from workflow.settings import Settings
+
+    with pytest.raises(ValidationError, match="visibility timeout"):
+        Settings(effect_retry_max_seconds=7200)
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        Settings(timezone="Mars/Olympus")
