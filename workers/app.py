@@ -45,7 +45,9 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
         beat_scheduler="workers.beat:LeasedScheduler",
         beat_schedule={
-            "relay": {"task": "workers.tasks.relay", "schedule": settings.relay_interval_seconds},
+            # expires: a relay run stuck behind a backlog is useless once the next one is due.
+            "relay": {"task": "workers.tasks.relay", "schedule": settings.relay_interval_seconds,
+                      "options": {"expires": settings.relay_interval_seconds * 2}},
             "reconcile": {"task": "workers.tasks.reconcile", "schedule": settings.reconcile_interval_seconds},
             "purge-idempotency": {"task": "workers.tasks.purge_idempotency", "schedule": 3600.0},
         },

@@ -4,6 +4,7 @@ Several `ativa beat` or `ativa serve` processes may run; one holds the lease and
 others wait and take over within a lease period if it stops.
 """
 
+import logging
 import os
 import socket
 import uuid
@@ -16,6 +17,7 @@ from workflow.settings import get_settings
 from . import runtime
 
 LEASE = "beat"
+logger = logging.getLogger(__name__)
 
 
 class LeasedScheduler(Scheduler):
@@ -26,7 +28,12 @@ class LeasedScheduler(Scheduler):
 
     def tick(self, *args, **kwargs):
         renew_every = self.lease_seconds / 3
-        if not leases.acquire_or_renew(runtime.db(), LEASE, self.holder, self.lease_seconds):
+        try:
+            held = leases.acquire_or_renew(runtime.db(), LEASE, self.holder, self.lease_seconds)
+        except Exception:  # noqa: BLE001 - a database hiccup must not kill the scheduler for good
+            logger.exception("scheduler lease check failed; retrying in %.0fs", renew_every)
+            return renew_every
+        if not held:
             return renew_every
         return min(super().tick(*args, **kwargs), renew_every)
 

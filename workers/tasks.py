@@ -15,9 +15,16 @@ log = logging.getLogger(__name__)
 @app.task(name="workers.tasks.run_effect", acks_late=True)
 def run_effect(effect_id: int) -> str:
     settings = get_settings()
-    result = effects.run_effect(
-        runtime.db(), effect_id, settings, lambda delivery: webhooks.deliver(delivery, settings)
-    )
+    try:
+        result = effects.run_effect(
+            runtime.db(), effect_id, settings, lambda delivery: webhooks.deliver(delivery, settings)
+        )
+    except Exception as error:
+        try:
+            effects.record_error(runtime.db(), effect_id, error)
+        except Exception:  # noqa: BLE001 - the database itself may be what failed
+            log.exception("could not record the failure of effect %s", effect_id)
+        raise
     # Effects this one created (provisioning calls) were published by the commit hook.
     if result.retry_in is not None:
         log.info("effect %s failed, retry in %.1fs", effect_id, result.retry_in)

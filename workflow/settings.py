@@ -5,7 +5,7 @@ from pathlib import Path
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -75,6 +75,16 @@ class Settings(BaseSettings):
         if value >= 3000:
             raise ValueError("must stay below 3000 s (the Redis visibility timeout is 3600 s)")
         return value
+
+    @model_validator(mode="after")
+    def _claim_outlasts_a_call(self) -> "Settings":
+        # httpx applies the timeout per phase (connect, write, read): a call may take several.
+        if self.effect_claim_seconds <= 4 * self.webhook_timeout_seconds:
+            raise ValueError(
+                "ATIVA_EFFECT_CLAIM_SECONDS must exceed 4 × ATIVA_WEBHOOK_TIMEOUT_SECONDS, or a slow "
+                "call could outlive its claim and run twice"
+            )
+        return self
 
     @property
     def resolved_broker_url(self) -> str:

@@ -77,7 +77,7 @@ def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Delive
     name = Effect(claim.name)
     if name in _LOCAL:
         return _run_local(db, effect_id, name, settings)
-    return _run_delivery(db, effect_id, name, settings, deliver)
+    return _run_delivery(db, effect_id, name, claim.attempt, settings, deliver)
 
 
 # -- claim ---------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def _run_local(db: Database, effect_id: int, name: Effect, settings: Settings) -
         session.refresh(effect, with_for_update=True)
         if effect.state != EffectState.PENDING:
             return RunResult(effect_id, effect.state)
-        outcome, new_ids = _LOCAL[name](session, customer, settings)
+        outcome, new_ids = _LOCAL[name](session, customer, effect, settings)
         _settle(effect, outcome.state, utcnow(), note=outcome.note)
         publish_after_commit(session, new_ids)
     return RunResult(effect_id, outcome.state.value, new_effect_ids=new_ids)
@@ -147,16 +147,18 @@ def _superseded(customer: Customer) -> _Outcome:
 
 
 def _service_changes(
-    session: Session, customer: Customer, service_ids: list[int], effect: Effect, settings: Settings
+    session: Session, parent: OutboxEffect, service_ids: list[int], effect: Effect, settings: Settings
 ) -> list[int]:
     if not settings.provisioning_webhook_url or not service_ids:
         return []
     now = utcnow()
-    rows = [new_effect(effect, customer.id, now, service_id=sid, origin="effect") for sid in service_ids]
+    # Same transition as the effect that caused them, so the history shows them together.
+    rows = [new_effect(effect, parent.customer_id, now, transition_id=parent.transition_id,
+                       service_id=sid, origin="effect") for sid in service_ids]
     return list(session.execute(QUEUE_EFFECTS, rows).scalars())
 
 
-def _suspend_services(session: Session, customer: Customer, settings: Settings):
+def _suspend_services(session: Session, customer: Customer, effect: OutboxEffect, settings: Settings):
     if customer.status != CustomerStatus.INACTIVE:
         return _superseded(customer), []
     now = utcnow()
@@ -170,11 +172,11 @@ def _suspend_services(session: Session, customer: Customer, settings: Settings):
             execution_options={"synchronize_session": False},
         )
     )
-    new = _service_changes(session, customer, ids, Effect.PROVISION_SUSPEND, settings)
+    new = _service_changes(session, effect, ids, Effect.PROVISION_SUSPEND, settings)
     return _Outcome(EffectState.DONE, f"{len(ids)} service(s) suspended"), new
 
 
-def _restore_services(session: Session, customer: Customer, settings: Settings):
+def _restore_services(session: Session, customer: Customer, effect: OutboxEffect, settings: Settings):
     if customer.status != CustomerStatus.ACTIVE:
         return _superseded(customer), []
     now = utcnow()
@@ -192,12 +194,12 @@ def _restore_services(session: Session, customer: Customer, settings: Settings):
             execution_options={"synchronize_session": False},
         )
     )
-    new = _service_changes(session, customer, ids, Effect.PROVISION_RESTORE, settings)
+    new = _service_changes(session, effect, ids, Effect.PROVISION_RESTORE, settings)
     return _Outcome(EffectState.DONE, f"{len(ids)} service(s) restored"), new
 
 
 def _set_invoicing(enabled: bool, wanted_status: CustomerStatus):
-    def apply(session: Session, customer: Customer, settings: Settings):
+    def apply(session: Session, customer: Customer, effect: OutboxEffect, settings: Settings):
         if customer.status != wanted_status:
             return _superseded(customer), []
         if customer.invoicing_enabled == enabled:
@@ -219,13 +221,17 @@ _LOCAL = {
 # -- outbound calls: claim committed, call outside any transaction, record the outcome -------------
 
 
-def _run_delivery(db: Database, effect_id: int, name: Effect, settings: Settings, deliver: Deliver) -> RunResult:
+def _run_delivery(
+    db: Database, effect_id: int, name: Effect, attempt: int, settings: Settings, deliver: Deliver
+) -> RunResult:
     with db.read() as session:
         effect = session.get(OutboxEffect, effect_id)
         delivery = _describe(session, effect, name, settings)
     if isinstance(delivery, _Outcome):
         with db.write() as session:
             effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+            if effect.state != EffectState.PENDING or effect.attempts != attempt:
+                return RunResult(effect_id, BUSY)
             _settle(effect, delivery.state, utcnow(), note=delivery.note)
         return RunResult(effect_id, delivery.state.value)
 
@@ -238,6 +244,9 @@ def _run_delivery(db: Database, effect_id: int, name: Effect, settings: Settings
     now = utcnow()
     with db.write() as session:
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+        if effect.state != EffectState.PENDING or effect.attempts != attempt:
+            # Our claim lapsed and another attempt took over: its outcome stands, not ours.
+            return RunResult(effect_id, BUSY)
         if error is None:
             _settle(effect, EffectState.DONE, now, note=f"delivered to {delivery.target}", error=None)
             return RunResult(effect_id, EffectState.DONE.value)
@@ -249,6 +258,15 @@ def _run_delivery(db: Database, effect_id: int, name: Effect, settings: Settings
         effect.claimed_until = None
         effect.next_attempt_at = now + timedelta(seconds=delay)
         return RunResult(effect_id, EffectState.PENDING.value, retry_in=delay)
+
+
+def record_error(db: Database, effect_id: int, error: BaseException) -> None:
+    """An unexpected failure inside an effect: keep its cause on the row (the claim lapses and
+    the relay runs it again, up to the attempt limit)."""
+    with db.write() as session:
+        effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+        if effect is not None and effect.state == EffectState.PENDING:
+            effect.last_error = f"{type(error).__name__}: {error}"[:1000]
 
 
 def retry_delay(attempt: int, settings: Settings) -> float:
@@ -270,6 +288,9 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
         change = session.get(StatusChange, effect.transition_id)
         return Delivery("billing", f"effect_{effect.id}", {
             "type": CUSTOMER_EVENT_TYPES[change.to_status],
+            # Grows with every change of this customer: a receiver drops anything older than
+            # what it has applied, since a late call may arrive after a newer one.
+            "sequence": change.customer_version,
             "timestamp": change.created_at.isoformat(),
             "data": {
                 "customer_id": customer.id,
@@ -288,6 +309,7 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
         return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_PROVISIONING_WEBHOOK_URL is not set")
     return Delivery("provisioning", f"effect_{effect.id}", {
         "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
+        "sequence": effect.id,  # grows with every call about this service: drop older ones
         "timestamp": effect.created_at.isoformat(),
         "data": {
             "service_id": service.id,

@@ -28,6 +28,8 @@ def upgrade() -> None:
         batch.create_index("ix_outbox_effects_state_next_attempt", ["state", "next_attempt_at"])
     with op.batch_alter_table("outbox_effects") as batch:
         batch.alter_column("origin", server_default=None)
+    # Effects written before this revision are due now: without this the relay would never see them.
+    op.execute("UPDATE outbox_effects SET next_attempt_at = created_at WHERE next_attempt_at IS NULL")
     op.create_table(
         "scheduler_leases",
         sa.Column("name", sa.String(length=50), nullable=False),
