@@ -64,6 +64,14 @@ without it they go as fast as they can.
   for the latest transition of its customer created before it) − its commit time; wall clocks of
   the same machine, both UTC. completed_at is stamped by the worker just before its own COMMIT.
 
+CPU accounting
+--------------
+On Linux the script also reads /proc before and after the no-op baseline and the measured run and
+prints CPU milliseconds per task for the worker's pool processes, the worker's main (consumer)
+process, PostgreSQL, Redis and this process (transitions, publishing, webhook receiver), and how
+busy the machine was: it tells which side dominates when an aim is missed. With --rate the
+machine is not saturated, so effects/s is the offered load there, not the capacity.
+
 Verification
 ------------
 Every effect must be settled exactly once: state ``done`` or ``skipped`` (an effect is skipped,
@@ -247,6 +255,14 @@ class Worker:
             return []
         return [line for line in text.splitlines()
                 if re.search(r"\b(ERROR|CRITICAL)\b|Traceback|NotRegistered", line)]
+
+    def relayed(self) -> int:
+        """Effects the relay published again (its log line), when the worker runs --beat."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return 0
+        return sum(int(n) for n in re.findall(r"relay: publishing (\d+) pending effect", text))
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -785,7 +801,9 @@ def main() -> int:
         print(f"| publish after commit, mean ms per transition | {publish_ms:.2f} |")
         print(f"| no-op tasks/s | {noop_rate:.1f} |")
         print()
-        print(f"ratio effect throughput / no-op throughput: {ratio:.2f} (aim >= 0.3)")
+        print(f"ratio effect throughput / no-op throughput: {ratio:.2f} (aim >= 0.3)"
+              + (" [paced with --rate: effects/s is the offered load, not the capacity]"
+                 if args.rate else ""))
         print(f"p99 commit→done: {p99:.0f} ms (aim < 1000)")
         if run_cpu.get("_total"):
             print()
@@ -804,6 +822,9 @@ def main() -> int:
         print()
         print("effects by name and state: " + ", ".join(
             f"{n} {s} {c}" for (n, s), c in sorted(by_name_state.items())))
+        if args.beat:
+            print(f"relay: published {worker.relayed()} effect message(s) again (each one a task that "
+                  "finds its effect claimed or settled, unless the fast-path message was lost)")
         print(f"attempts != 1: {len(retried)}"
               + (f" ({Counter(e.attempts for e in retried)})" if retried else ""))
         print(f"webhook deliveries: {sum(deliveries.values())} for {len(expected_ids)} done delivery "
