@@ -58,13 +58,17 @@ def make_celery(settings: Settings) -> Celery:
 app = make_celery(get_settings())
 
 
-def publish_effects(effect_ids: list[int]) -> None:
-    """Fast path after commit; a short retry policy so a dead broker does not stall requests."""
-    from .tasks import run_effect
+BATCH = 50
 
-    for effect_id in effect_ids:
-        run_effect.apply_async(
-            (effect_id,),
+
+def publish_effects(effect_ids: list[int]) -> None:
+    """Fast path after commit: one message per transition's effects (not per effect), with a short
+    retry policy so a dead broker does not stall requests."""
+    from .tasks import run_effects
+
+    for start in range(0, len(effect_ids), BATCH):
+        run_effects.apply_async(
+            (effect_ids[start:start + BATCH],),
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
         )

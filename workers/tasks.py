@@ -12,23 +12,29 @@ from .connectors import webhooks
 log = logging.getLogger(__name__)
 
 
-@app.task(name="workers.tasks.run_effect", acks_late=True)
-def run_effect(effect_id: int) -> str:
+@app.task(name="workers.tasks.run_effects", acks_late=True)
+def run_effects(effect_ids: list[int]) -> list[str]:
+    """Each effect on its own: one failing never holds back the others of its transition."""
+    return [_run_one(effect_id) for effect_id in effect_ids]
+
+
+def _run_one(effect_id: int) -> str:
     settings = get_settings()
     try:
         result = effects.run_effect(
             runtime.db(), effect_id, settings, lambda delivery: webhooks.deliver(delivery, settings)
         )
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - recorded; the claim lapses and the relay retries
+        log.exception("effect %s raised", effect_id)
         try:
             effects.record_error(runtime.db(), effect_id, error)
         except Exception:  # noqa: BLE001 - the database itself may be what failed
             log.exception("could not record the failure of effect %s", effect_id)
-        raise
+        return "error"
     # Effects this one created (provisioning calls) were published by the commit hook.
     if result.retry_in is not None:
         log.info("effect %s failed, retry in %.1fs", effect_id, result.retry_in)
-        run_effect.apply_async((effect_id,), countdown=result.retry_in)
+        run_effects.apply_async(([effect_id],), countdown=result.retry_in)
     return result.state
 
 

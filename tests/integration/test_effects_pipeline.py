@@ -310,7 +310,7 @@ def test_lost_messages_are_published_again_by_the_relay(stack_factory, receiver,
             path.unlink()
     else:
         client = redis_client.Redis.from_url(stack.env["ATIVA_BROKER_URL"])
-        lost = [None] * client.llen("ativa")  # the queued run_effect messages
+        lost = [None] * client.llen("ativa")  # the queued run_effects messages
         client.flushdb()
     assert lost, "the fast path published nothing"
     stack.start_worker(beat=True)  # the relay runs under the scheduler

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db.engine import Database
@@ -89,9 +89,33 @@ class _Claim:
     attempt: int
 
 
+_fx = OutboxEffect.__table__
+# The common case in one statement; anything it does not match goes the slow way below.
+_CLAIM = (
+    update(_fx)
+    .where(
+        _fx.c.id == bindparam("effect_id"),
+        _fx.c.state == EffectState.PENDING.value,
+        or_(_fx.c.claimed_until.is_(None), _fx.c.claimed_until <= bindparam("now")),
+        or_(_fx.c.next_attempt_at.is_(None), _fx.c.next_attempt_at <= bindparam("due_by")),
+        _fx.c.attempts < bindparam("max_attempts"),
+    )
+    .values(attempts=_fx.c.attempts + 1, claimed_until=bindparam("until"))
+    .returning(_fx.c.name, _fx.c.attempts)
+)
+
+
 def _claim(db: Database, effect_id: int, settings: Settings) -> "_Claim | RunResult":
     now = utcnow()
     with db.write() as session:
+        claimed = session.connection().execute(_CLAIM, {
+            "effect_id": effect_id, "now": now, "due_by": now + timedelta(seconds=0.5),
+            "max_attempts": settings.effect_max_attempts,
+            "until": now + timedelta(seconds=settings.effect_claim_seconds),
+        }).one_or_none()
+        if claimed is not None:
+            return _Claim(claimed.name, claimed.attempts)
+    with db.write() as session:  # why not: gone, settled, busy, or out of attempts
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
         if effect is None:
             return RunResult(effect_id, GONE)
