@@ -233,7 +233,16 @@ def worker(
     ]
     if beat:
         argv.append("--beat")
-    celery_app.worker_main(argv)
+    code = 0
+    try:
+        celery_app.worker_main(argv)
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The worker has shut down by now. billiard's atexit finalizer can deadlock on a queue lock
+    # that a terminated pool child held, leaving the process behind forever: skip it.
+    os._exit(code)
 
 
 @app.command()
