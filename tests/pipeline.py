@@ -58,6 +58,7 @@ class WebhookReceiver:
     behaviour: Callable[[str, int], int | str] = lambda path, n: 200
     lock: threading.Lock = field(default_factory=threading.Lock)
     hanging: threading.Event = field(default_factory=threading.Event)
+    hanging_client_port: int = 0
     release: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> "WebhookReceiver":
@@ -81,6 +82,7 @@ class WebhookReceiver:
                     seen = sum(1 for r in receiver.received if r.webhook_id == webhook_id)
                 answer = receiver.behaviour(self.path, seen)
                 if answer == "hang":
+                    receiver.hanging_client_port = self.client_address[1]
                     receiver.hanging.set()
                     receiver.release.wait(60)
                     return
@@ -226,3 +228,25 @@ class Stack:
 
 def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
+
+
+def pid_with_connection_from(local_port: int, candidates: list[int]) -> int | None:
+    """Which of `candidates` owns the TCP socket bound to `local_port` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == local_port:
+                inodes.add(f"socket:[{fields[9]}]")
+    for pid in candidates:
+        try:
+            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        except OSError:
+            continue
+        if links & inodes:
+            return pid
+    return None

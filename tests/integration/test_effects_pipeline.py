@@ -1,6 +1,7 @@
 """Effects end to end with real processes: an API server, Celery workers, a broker (Redis, or the
 embedded folder broker), a database, and a loopback HTTP server as billing and provisioning."""
 
+import os
 import signal
 import subprocess
 import time
@@ -10,7 +11,14 @@ import redis as redis_client
 from sqlalchemy import select, text
 
 from tests.conftest import REQUIRE_SERVICES, service_missing
-from tests.pipeline import Stack, WebhookReceiver, free_port, redis_server_binary, wait_for
+from tests.pipeline import (
+    Stack,
+    WebhookReceiver,
+    free_port,
+    pid_with_connection_from,
+    redis_server_binary,
+    wait_for,
+)
 from workflow.db.models import OutboxEffect
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -171,17 +179,27 @@ def test_an_effect_that_keeps_failing_is_failed_then_retried_by_an_admin(stack_f
     assert again.status_code == 409 and again.json()["code"] == "transition_not_allowed"
 
 
-def test_a_worker_killed_mid_effect_finishes_it_after_a_restart_once(stack_factory, receiver):
+@pytest.mark.parametrize("victim", ["whole worker", "pool processes"])
+def test_a_worker_killed_mid_effect_finishes_it_after_a_restart_once(stack_factory, receiver, victim):
     receiver.behaviour = lambda path, n: "hang" if path.startswith("/billing") and n == 1 else 200
     stack = stack_factory(effect_claim_seconds="3", webhook_timeout_seconds="0.5")
     worker = stack.start_worker()
     cid = stack.customer(3)
     stack.move(cid, "inactivate", "customer_request")
     assert receiver.hanging.wait(30), "the billing call never started"
-    worker.stop(signal.SIGKILL)  # the whole worker, children included, mid-call
+    if victim == "whole worker":
+        worker.stop(signal.SIGKILL)  # main process and pool, mid-call
+        stack.start_worker()
+    else:
+        # Only the pool process making the call dies: the main process replaces it and, with
+        # task_reject_on_worker_lost, the message comes back; the claim lapses, then it runs again.
+        children = subprocess.run(["pgrep", "-P", str(worker.popen.pid)], capture_output=True, text=True)
+        busy = pid_with_connection_from(receiver.hanging_client_port, [int(p) for p in children.stdout.split()])
+        assert busy, "no pool process holds the billing call"
+        os.kill(busy, signal.SIGKILL)
+        assert worker.alive()
     receiver.release.set()
 
-    stack.start_worker()
     effects = wait_for(lambda: stack.settled(cid), timeout=45, what="the effect after the restart")
     notify = next(e for e in effects if e["name"] == "notify_billing")
     assert (notify["state"], notify["attempts"]) == ("done", 2)
