@@ -128,7 +128,11 @@ class OutboxEffect(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last relayed at
+    # The relay backs off per effect (grace, 2×, 4×… up to 5 min): one waiting behind a long queue
+    # is not lost, and re-queueing it every few seconds would only lengthen the queue.
+    relay_count: Mapped[int] = mapped_column(Integer, default=0)
+    relay_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     transition: Mapped[StatusChange | None] = relationship(back_populates="effects", lazy="raise")

@@ -281,6 +281,7 @@ def _run_delivery(
         delay = retry_delay(effect.attempts, settings)
         effect.claimed_until = None
         effect.next_attempt_at = now + timedelta(seconds=delay)
+        effect.relay_count, effect.relay_after = 0, None  # the countdown is its fast path now
         return RunResult(effect_id, EffectState.PENDING.value, retry_in=delay)
 
 
@@ -348,30 +349,38 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
 # -- relay, reconciler, operator actions -----------------------------------------------------------
 
 
+RELAY_BACKOFF_CAP_SECONDS = 300.0
+
+
 def relay_pending(db: Database, settings: Settings, limit: int = 1000) -> list[int]:
-    """Effects due for longer than the grace period and not running: publish them again."""
+    """Effects due for longer than the grace period, not running, and not relayed recently:
+    publish them again. Each relay of the same effect waits twice as long as the previous one."""
     now = utcnow()
     cutoff = now - timedelta(seconds=settings.relay_grace_seconds)
     with db.write() as session:
-        ids = list(
-            session.scalars(
-                select(OutboxEffect.id)
-                .where(
-                    OutboxEffect.state == EffectState.PENDING,
-                    OutboxEffect.next_attempt_at <= cutoff,
-                    (OutboxEffect.claimed_until.is_(None)) | (OutboxEffect.claimed_until < now),
-                    (OutboxEffect.published_at.is_(None)) | (OutboxEffect.published_at <= cutoff),
-                )
-                .order_by(OutboxEffect.id)
-                .limit(limit)
+        rows = session.execute(
+            select(OutboxEffect.id, OutboxEffect.relay_count)
+            .where(
+                OutboxEffect.state == EffectState.PENDING,
+                OutboxEffect.next_attempt_at <= cutoff,
+                (OutboxEffect.claimed_until.is_(None)) | (OutboxEffect.claimed_until < now),
+                (OutboxEffect.relay_after.is_(None)) | (OutboxEffect.relay_after <= now),
             )
-        )
-        if ids:
+            .order_by(OutboxEffect.id)
+            .limit(limit)
+        ).all()
+        by_count: dict[int, list[int]] = {}
+        for effect_id, count in rows:
+            by_count.setdefault(count, []).append(effect_id)
+        for count, ids in by_count.items():
+            wait = min(RELAY_BACKOFF_CAP_SECONDS, settings.relay_grace_seconds * 2 ** (count + 1))
             session.execute(
-                update(OutboxEffect).where(OutboxEffect.id.in_(ids)).values(published_at=now),
+                update(OutboxEffect)
+                .where(OutboxEffect.id.in_(ids))
+                .values(published_at=now, relay_count=count + 1, relay_after=now + timedelta(seconds=wait)),
                 execution_options={"synchronize_session": False},
             )
-    return ids
+    return [effect_id for effect_id, _ in rows]
 
 
 def reconcile(db: Database, limit: int = 500) -> list[int]:
@@ -451,6 +460,7 @@ def retry_effect(session: Session, effect_id: int, actor: str) -> OutboxEffect:
     effect.completed_at = None
     effect.claimed_until = None
     effect.next_attempt_at = now
+    effect.relay_count, effect.relay_after = 0, None
     effect.note = f"retried by {actor} at {now.isoformat()}"
     session.flush()
     publish_after_commit(session, [effect.id])

@@ -109,7 +109,8 @@ def new_effect(
         "transition_id": transition_id, "customer_id": customer_id, "service_id": service_id,
         "origin": origin, "name": name.value, "state": EffectState.PENDING.value, "attempts": 0,
         "last_error": None, "note": None, "created_at": now, "next_attempt_at": now,
-        "claimed_until": None, "published_at": None, "completed_at": None,
+        "claimed_until": None, "published_at": None, "completed_at": None, "relay_count": 0,
+        "relay_after": None,
     }
 
 
