@@ -93,5 +93,6 @@ def _after_fork(**_):
 @after_setup_logger.connect
 def _quieter_logs(**_):
     # The relay runs every few seconds: one line per task would drown what matters.
-    for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+    # httpx logs every request with its URL at INFO: keep URLs (and anything in them) out of logs.
+    for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)

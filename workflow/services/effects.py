@@ -76,7 +76,7 @@ def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Delive
         return claim
     name = Effect(claim.name)
     if name in _LOCAL:
-        return _run_local(db, effect_id, name, settings)
+        return _run_local(db, effect_id, name, claim, settings)
     return _run_delivery(db, effect_id, name, claim.attempt, settings, deliver)
 
 
@@ -87,6 +87,8 @@ def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Delive
 class _Claim:
     name: str
     attempt: int
+    customer_id: int
+    transition_id: int | None
 
 
 _fx = OutboxEffect.__table__
@@ -101,7 +103,7 @@ _CLAIM = (
         _fx.c.attempts < bindparam("max_attempts"),
     )
     .values(attempts=_fx.c.attempts + 1, claimed_until=bindparam("until"))
-    .returning(_fx.c.name, _fx.c.attempts)
+    .returning(_fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id)
 )
 
 
@@ -114,7 +116,7 @@ def _claim(db: Database, effect_id: int, settings: Settings) -> "_Claim | RunRes
             "until": now + timedelta(seconds=settings.effect_claim_seconds),
         }).one_or_none()
         if claimed is not None:
-            return _Claim(claimed.name, claimed.attempts)
+            return _Claim(claimed.name, claimed.attempts, claimed.customer_id, claimed.transition_id)
     with db.write() as session:  # why not: gone, settled, busy, or out of attempts
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
         if effect is None:
@@ -131,7 +133,7 @@ def _claim(db: Database, effect_id: int, settings: Settings) -> "_Claim | RunRes
             return RunResult(effect_id, EffectState.FAILED.value)
         effect.attempts += 1
         effect.claimed_until = now + timedelta(seconds=settings.effect_claim_seconds)
-        return _Claim(effect.name, effect.attempts)
+        return _Claim(effect.name, effect.attempts, effect.customer_id, effect.transition_id)
 
 
 def _gave_up(effect: OutboxEffect, settings: Settings) -> str:
@@ -151,92 +153,110 @@ def _settle(effect: OutboxEffect, state: EffectState, now: datetime, *, note=Non
 
 # -- local effects: one transaction with the change they make --------------------------------------
 
+_customers = Customer.__table__
+_services = Service.__table__
+# Customer first, then the effect row: the order transitions lock in.
+_LOCK_CUSTOMER = (
+    select(_customers.c.id, _customers.c.status, _customers.c.invoicing_enabled)
+    .where(_customers.c.id == bindparam("customer_id"))
+    .with_for_update()
+)
+_SETTLE = (
+    update(_fx)
+    .where(_fx.c.id == bindparam("effect_id"), _fx.c.state == EffectState.PENDING.value,
+           _fx.c.attempts == bindparam("attempt"))
+    .values(state=bindparam("new_state"), note=bindparam("new_note"), completed_at=bindparam("now"),
+            claimed_until=None)
+    .returning(_fx.c.id)
+)
 
-def _run_local(db: Database, effect_id: int, name: Effect, settings: Settings) -> RunResult:
-    with db.write() as session:
-        effect = session.get(OutboxEffect, effect_id)
-        # Customer first, then the effect row: the order transitions lock in.
-        customer = session.get(Customer, effect.customer_id, with_for_update=True)
-        session.refresh(effect, with_for_update=True)
-        if effect.state != EffectState.PENDING:
-            return RunResult(effect_id, effect.state)
-        outcome, new_ids = _LOCAL[name](session, customer, effect, settings)
-        _settle(effect, outcome.state, utcnow(), note=outcome.note)
-        publish_after_commit(session, new_ids)
+
+class _Overtaken(Exception):
+    """Our claim lapsed and another attempt settled the effect: undo what we did."""
+
+
+def _run_local(db: Database, effect_id: int, name: Effect, claim: "_Claim", settings: Settings) -> RunResult:
+    try:
+        with db.write() as session:
+            conn = session.connection()
+            customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claim.customer_id}).one()
+            outcome, new_ids = _LOCAL[name](conn, customer, claim, settings)
+            settled = conn.execute(_SETTLE, {
+                "effect_id": effect_id, "attempt": claim.attempt, "new_state": outcome.state.value,
+                "new_note": outcome.note, "now": utcnow(),
+            }).one_or_none()
+            if settled is None:
+                raise _Overtaken
+            publish_after_commit(session, new_ids)
+    except _Overtaken:
+        return RunResult(effect_id, BUSY)
     return RunResult(effect_id, outcome.state.value, new_effect_ids=new_ids)
 
 
-def _superseded(customer: Customer) -> _Outcome:
+def _superseded(customer) -> _Outcome:
     return _Outcome(EffectState.SKIPPED, f"superseded: the customer is {customer.status} now")
 
 
-def _service_changes(
-    session: Session, parent: OutboxEffect, service_ids: list[int], effect: Effect, settings: Settings
-) -> list[int]:
+def _service_changes(conn, claim: "_Claim", service_ids: list[int], effect: Effect, settings: Settings) -> list[int]:
     if not settings.provisioning_webhook_url or not service_ids:
         return []
     now = utcnow()
     # Same transition as the effect that caused them, so the history shows them together.
-    rows = [new_effect(effect, parent.customer_id, now, transition_id=parent.transition_id,
+    rows = [new_effect(effect, claim.customer_id, now, transition_id=claim.transition_id,
                        service_id=sid, origin="effect") for sid in service_ids]
-    return list(session.execute(QUEUE_EFFECTS, rows).scalars())
+    return list(conn.execute(QUEUE_EFFECTS, rows).scalars())
 
 
-def _suspend_services(session: Session, customer: Customer, effect: OutboxEffect, settings: Settings):
-    if customer.status != CustomerStatus.INACTIVE:
-        return _superseded(customer), []
-    now = utcnow()
-    ids = list(
-        session.scalars(
-            update(Service)
-            .where(Service.customer_id == customer.id, Service.status == ServiceStatus.ACTIVE)
-            .values(status=ServiceStatus.SUSPENDED.value, suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
-                    suspension_note=None, suspended_at=now, updated_at=now)
-            .returning(Service.id),
-            execution_options={"synchronize_session": False},
-        )
-    )
-    new = _service_changes(session, effect, ids, Effect.PROVISION_SUSPEND, settings)
-    return _Outcome(EffectState.DONE, f"{len(ids)} service(s) suspended"), new
+_SUSPEND = (
+    update(_services)
+    .where(_services.c.customer_id == bindparam("owner_id"),
+           _services.c.status == ServiceStatus.ACTIVE.value)
+    .values(status=ServiceStatus.SUSPENDED.value, suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
+            suspension_note=None, suspended_at=bindparam("now"), updated_at=bindparam("now"))
+    .returning(_services.c.id)
+)
+_RESTORE = (
+    update(_services)
+    .where(_services.c.customer_id == bindparam("owner_id"),
+           _services.c.status == ServiceStatus.SUSPENDED.value,
+           _services.c.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE.value)
+    .values(status=ServiceStatus.ACTIVE.value, suspension_cause=None, suspension_note=None,
+            suspended_at=None, updated_at=bindparam("now"))
+    .returning(_services.c.id)
+)
+_SET_INVOICING = (
+    update(_customers)
+    .where(_customers.c.id == bindparam("customer_id"))
+    .values(invoicing_enabled=bindparam("enabled"))
+)
 
 
-def _restore_services(session: Session, customer: Customer, effect: OutboxEffect, settings: Settings):
-    if customer.status != CustomerStatus.ACTIVE:
-        return _superseded(customer), []
-    now = utcnow()
-    ids = list(
-        session.scalars(
-            update(Service)
-            .where(
-                Service.customer_id == customer.id,
-                Service.status == ServiceStatus.SUSPENDED,
-                Service.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE,
-            )
-            .values(status=ServiceStatus.ACTIVE.value, suspension_cause=None, suspension_note=None,
-                    suspended_at=None, updated_at=now)
-            .returning(Service.id),
-            execution_options={"synchronize_session": False},
-        )
-    )
-    new = _service_changes(session, effect, ids, Effect.PROVISION_RESTORE, settings)
-    return _Outcome(EffectState.DONE, f"{len(ids)} service(s) restored"), new
+def _change_services(statement, wanted: CustomerStatus, provision: Effect, verb: str):
+    def apply(conn, customer, claim: "_Claim", settings: Settings):
+        if customer.status != wanted:
+            return _superseded(customer), []
+        ids = list(conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).scalars())
+        new = _service_changes(conn, claim, ids, provision, settings)
+        return _Outcome(EffectState.DONE, f"{len(ids)} service(s) {verb}"), new
+
+    return apply
 
 
-def _set_invoicing(enabled: bool, wanted_status: CustomerStatus):
-    def apply(session: Session, customer: Customer, effect: OutboxEffect, settings: Settings):
-        if customer.status != wanted_status:
+def _set_invoicing(enabled: bool, wanted: CustomerStatus):
+    def apply(conn, customer, claim: "_Claim", settings: Settings):
+        if customer.status != wanted:
             return _superseded(customer), []
         if customer.invoicing_enabled == enabled:
             return _Outcome(EffectState.DONE, f"invoicing was already {'on' if enabled else 'paused'}"), []
-        customer.invoicing_enabled = enabled
+        conn.execute(_SET_INVOICING, {"customer_id": customer.id, "enabled": enabled})
         return _Outcome(EffectState.DONE, "invoicing resumed" if enabled else "invoicing paused"), []
 
     return apply
 
 
 _LOCAL = {
-    Effect.SUSPEND_SERVICES: _suspend_services,
-    Effect.RESTORE_SERVICES: _restore_services,
+    Effect.SUSPEND_SERVICES: _change_services(_SUSPEND, CustomerStatus.INACTIVE, Effect.PROVISION_SUSPEND, "suspended"),
+    Effect.RESTORE_SERVICES: _change_services(_RESTORE, CustomerStatus.ACTIVE, Effect.PROVISION_RESTORE, "restored"),
     Effect.PAUSE_INVOICING: _set_invoicing(False, CustomerStatus.INACTIVE),
     Effect.RESUME_INVOICING: _set_invoicing(True, CustomerStatus.ACTIVE),
 }
