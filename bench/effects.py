@@ -115,6 +115,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_database, drop_database, event_for, psycopg_dsn  # noqa: E402
 from workflow.db import migrate  # noqa: E402
 from workflow.db.engine import Database  # noqa: E402
 from workflow.domain.customer_machine import TransitionRequest  # noqa: E402
@@ -141,30 +142,7 @@ REQUESTS = {
 }
 
 
-def event_for(k: int) -> CustomerEvent:
-    return CustomerEvent.INACTIVATE if k % 2 == 0 else CustomerEvent.ACTIVATE
-
-
-# --------------------------------------------------------------------------------------------
-# Throwaway database, broker
-# --------------------------------------------------------------------------------------------
-
-
-def psycopg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_database(admin_url: str) -> tuple[str, str]:
-    name = f"ativa_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(psycopg_dsn(admin_url), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    return name, url
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(psycopg_dsn(admin_url), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+# event_for, psycopg_dsn, create_database, drop_database: bench/common.py
 
 
 # --------------------------------------------------------------------------------------------

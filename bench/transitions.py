@@ -46,6 +46,7 @@ from validate_docbr import CPF
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import create_database, drop_database, event_for, psycopg_dsn  # noqa: E402
 from workflow.db import migrate  # noqa: E402
 from workflow.db.engine import Database  # noqa: E402
 from workflow.db.types import utcnow  # noqa: E402
@@ -78,30 +79,7 @@ REQUESTS = {
 }
 
 
-def event_for(k: int) -> CustomerEvent:
-    return CustomerEvent.INACTIVATE if k % 2 == 0 else CustomerEvent.ACTIVATE
-
-
-# --------------------------------------------------------------------------------------------
-# Throwaway database
-# --------------------------------------------------------------------------------------------
-
-
-def psycopg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_database(admin_url: str) -> tuple[str, str]:
-    name = f"ativa_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(psycopg_dsn(admin_url), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    return name, url
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(psycopg_dsn(admin_url), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+# event_for, psycopg_dsn, create_database, drop_database: bench/common.py
 
 
 def seed_customers(db: Database, count: int, cpfs: set[str]) -> list[int]:
@@ -144,11 +122,10 @@ CUSTOMER_COLUMNS = (
     "id, name, document, document_type, email, phone, external_ref, status, inactivation_reason, "
     "status_changed_at, invoicing_enabled, version, created_at, updated_at"
 )
-# The row lock and the guards' facts in one round trip, as the service does.
-SQL_LOCK = (
-    f"SELECT {CUSTOMER_COLUMNS}, (SELECT count(*) FROM invoices WHERE customer_id = %s "
-    "AND status = %s AND due_date < %s) AS overdue FROM customers WHERE id = %s "
-    "FOR UPDATE OF customers"
+SQL_LOCK = f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = %s FOR UPDATE"
+# After the lock, as the service does: a statement that waited for the lock would see old invoices.
+SQL_OVERDUE = (
+    "SELECT count(*) FROM invoices WHERE customer_id = %s AND status = %s AND due_date < %s"
 )
 SQL_UPDATE = (
     "UPDATE customers SET status = %s, inactivation_reason = %s, status_changed_at = %s, "
@@ -160,9 +137,10 @@ SQL_HISTORY = (
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
 )
 SQL_OUTBOX = (
-    "INSERT INTO outbox_effects (transition_id, customer_id, name, state, attempts, last_error, "
-    "created_at, completed_at) VALUES "
-    + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * 3)
+    "INSERT INTO outbox_effects (transition_id, customer_id, service_id, origin, name, state, "
+    "attempts, last_error, note, created_at, next_attempt_at, claimed_until, published_at, "
+    "completed_at, relay_count, relay_after) VALUES "
+    + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * 3)
     + " RETURNING id"
 )
 
@@ -177,12 +155,13 @@ class RawWorker:
     def __call__(self, customer_id: int, event: CustomerEvent) -> None:
         conn = self.conn
         try:
-            row = conn.execute(
-                SQL_LOCK, (customer_id, InvoiceStatus.OPEN.value, provider_today(), customer_id)
-            ).fetchone()
+            row = conn.execute(SQL_LOCK, (customer_id,)).fetchone()
             if row is None:
                 raise LookupError(f"customer {customer_id} does not exist")
             from_status, version = row[7], row[11]
+            conn.execute(
+                SQL_OVERDUE, (customer_id, InvoiceStatus.OPEN.value, provider_today())
+            ).fetchone()
             reason, to_status = PLAN[event]
             expected_from = (
                 CustomerStatus.ACTIVE if event is CustomerEvent.INACTIVATE else CustomerStatus.INACTIVE
@@ -199,8 +178,8 @@ class RawWorker:
             ).fetchone()[0]
             params = []
             for effect in EFFECTS[event]:
-                params += [change_id, customer_id, effect.value, EffectState.PENDING.value, 0, None,
-                           now, None]
+                params += [change_id, customer_id, None, "transition", effect.value,
+                           EffectState.PENDING.value, 0, None, None, now, now, None, None, None, 0, None]
             conn.execute(SQL_OUTBOX, params).fetchall()
             conn.commit()
         except BaseException:

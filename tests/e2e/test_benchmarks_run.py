@@ -1,0 +1,35 @@
+"""The benchmarks still run (tiny sizes): each one verifies its own work before printing."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "script, args, expected",
+    [
+        ("bench/transitions.py", ["--threads", "2", "--transitions-per-thread", "10", "--rounds", "1"],
+         "ratio service/baseline throughput"),
+        ("bench/effects.py", ["--transitions", "40", "--noop-tasks", "100"],
+         "ratio effect throughput / no-op throughput"),
+    ],
+)
+def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
+    if script.endswith("effects.py"):
+        import redis
+
+        try:
+            redis.Redis(socket_connect_timeout=2).ping()
+        except redis.ConnectionError as error:
+            from tests.conftest import service_missing
+
+            service_missing("Redis", error)
+    result = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert expected in result.stdout
+    assert "verified:" in result.stdout
