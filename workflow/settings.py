@@ -26,6 +26,12 @@ class Settings(BaseSettings):
         24, description="How long an Idempotency-Key replays its first response."
     )
 
+    billing_inbound_secret: SecretStr | None = Field(
+        None,
+        description="Standard Webhooks secret(s) (whsec_…, comma-separated during a rotation) that "
+        "inbound billing events must be signed with; unset: every event is refused.",
+    )
+
     # -- effects pipeline ---------------------------------------------------------------------
     broker_url: str | None = Field(
         None, description="Celery broker, e.g. redis://127.0.0.1:6379/0; default: a folder broker."

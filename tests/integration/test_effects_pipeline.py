@@ -361,3 +361,38 @@ def test_two_schedulers_one_lease_and_a_takeover(stack_factory):
     finally:
         for b in beats:
             b.stop()
+
+
+def test_a_payment_event_restores_services_through_the_workers(stack_factory, receiver):
+    import json as _json
+    from datetime import datetime, timezone
+
+    from standardwebhooks import Webhook
+
+    from tests.conftest import add_invoice
+    from tests.pipeline import BILLING_SECRET
+    from workflow.db.models import Invoice
+
+    stack = stack_factory(billing_inbound_secret=BILLING_SECRET)
+    stack.start_worker()
+    cid = stack.customer(2)
+    stack.service(cid, "Fibra", "svc-pay")
+    invoice_id = add_invoice(stack.db, cid, days_overdue=30, amount="120.00")
+    with stack.db.read() as session:
+        external = session.get(Invoice, invoice_id).external_id
+    stack.move(cid, "inactivate", "delinquency")
+    wait_for(lambda: stack.settled(cid), what="the suspension")
+
+    body = _json.dumps({"type": "invoice.paid", "data": {"invoice_id": external, "customer_id": cid}})
+    now = datetime.now(timezone.utc)
+    headers = {"webhook-id": "pay-42", "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(BILLING_SECRET).sign("pay-42", now, body),
+               "content-type": "application/json"}
+    response = stack.http.post("/api/v1/billing/events", content=body, headers=headers)
+    assert response.status_code == 202 and response.json()["reactivated"] is True
+    wait_for(lambda: stack.settled(cid), what="the restoration")
+    service = stack.http.get(f"/api/v1/customers/{cid}/services").json()["items"][0]
+    assert (service["status"], service["suspension_cause"]) == ("active", None)
+    latest = stack.history(cid)[0]
+    assert (latest["reason"], latest["source"]) == ("payment_received", "billing")
+    assert [r.body["type"] for r in receiver.at("/provisioning")][-1] == "service.restored"

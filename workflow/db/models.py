@@ -71,8 +71,10 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    amount: Mapped[Decimal] = mapped_column(Money())
-    due_date: Mapped[date] = mapped_column(Date)
+    # Unknown until invoice.created arrives (a payment may come first).
+    amount: Mapped[Decimal | None] = mapped_column(Money())
+    amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    due_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -146,6 +148,20 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BillingEvent(Base):
+    """Inbound billing events, deduplicated by their webhook-id in the transaction they cause."""
+
+    __tablename__ = "billing_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    invoice_external_id: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ApiToken(Base):

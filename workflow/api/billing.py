@@ -1,0 +1,84 @@
+"""POST /api/v1/billing/events: the billing system's signed events (Standard Webhooks)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from standardwebhooks import Webhook
+from starlette.concurrency import run_in_threadpool
+
+from ..services import billing
+from .problems import ApiProblem, problem_body, problem_response
+
+router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # billing systems add fields; we read what we know
+
+    invoice_id: str = Field(min_length=1, max_length=100)
+    customer_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    customer_ref: str | None = Field(None, min_length=1, max_length=100)
+    amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
+    due_date: date | None = None
+    paid_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _has_customer(self):
+        if self.customer_id is None and self.customer_ref is None:
+            raise ValueError("customer_id or customer_ref is required")
+        return self
+
+
+class EventIn(BaseModel):
+    type: Literal["invoice.created", "invoice.paid", "invoice.cancelled"]
+    data: EventData
+
+
+def _verify(request: Request, raw: bytes) -> None:
+    """Signature over the raw bytes, before parsing; any configured secret may match (rotation)."""
+    secret = request.app.state.settings.billing_inbound_secret
+    secrets = [s.strip() for s in (secret.get_secret_value() if secret else "").split(",") if s.strip()]
+    if not secrets:
+        raise ApiProblem("unauthorized", "billing events are refused: ATIVA_BILLING_INBOUND_SECRET is not set")
+    headers = {k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    if not all(headers.values()):
+        raise ApiProblem("unauthorized", "missing webhook-id, webhook-timestamp or webhook-signature")
+    for candidate in secrets:
+        try:
+            Webhook(candidate).verify(raw, headers, json_parse=False)
+            return
+        except Exception:  # noqa: BLE001 - wrong secret, bad encoding, stale timestamp: try the next
+            continue
+    raise ApiProblem("unauthorized", "signature does not match, or the timestamp is outside ±5 minutes")
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    responses={200: {"description": "duplicate"}, 401: {"description": "bad signature"},
+               422: {"description": "malformed body or unknown customer"}},
+)
+async def billing_event(request: Request):
+    raw = await request.body()
+    _verify(request, raw)
+    try:
+        body = EventIn.model_validate_json(raw)
+    except ValidationError as error:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return problem_response(problem_body("validation_error", detail or "invalid event"))
+    event = billing.InvoiceEvent(
+        webhook_id=request.headers["webhook-id"], type=body.type, invoice_id=body.data.invoice_id,
+        customer_id=body.data.customer_id, customer_ref=body.data.customer_ref,
+        amount=body.data.amount, due_date=body.data.due_date, paid_at=body.data.paid_at,
+    )
+    outcome = await run_in_threadpool(billing.apply_event, request.app.state.db, event)
+    if outcome.duplicate:
+        return JSONResponse({"status": "duplicate"}, status_code=200)
+    return JSONResponse(
+        {"status": "accepted", "invoice_status": outcome.invoice_status, "reactivated": outcome.reactivated},
+        status_code=202,
+    )
