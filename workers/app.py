@@ -3,6 +3,7 @@
 import logging
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import after_setup_logger, worker_process_init
 
 from workflow.services import effect_bus
@@ -13,6 +14,13 @@ log = logging.getLogger(__name__)
 EFFECTS_QUEUE = "ativa"
 # Longer than any retry countdown (effect_retry_max_seconds), so Redis never redelivers a waiting one.
 VISIBILITY_TIMEOUT = 3600
+
+
+def daily_at(settings: Settings, app: Celery) -> crontab:
+    """Every day at ATIVA_SWEEP_LOCAL_TIME on the provider's clock: crontabs follow the app's
+    `timezone`, set to the provider's; messages and timestamps stay in UTC (enable_utc)."""
+    hour, minute = (int(part) for part in settings.sweep_local_time.split(":"))
+    return crontab(hour=hour, minute=minute, app=app)
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -37,7 +45,7 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         enable_utc=True,
-        timezone="UTC",
+        timezone=settings.timezone,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
@@ -50,6 +58,7 @@ def make_celery(settings: Settings) -> Celery:
                       "options": {"expires": settings.relay_interval_seconds * 2}},
             "reconcile": {"task": "workers.tasks.reconcile", "schedule": settings.reconcile_interval_seconds},
             "purge-idempotency": {"task": "workers.tasks.purge_idempotency", "schedule": 3600.0},
+            "sweep": {"task": "workers.tasks.sweep", "schedule": daily_at(settings, app)},
         },
     )
     return app

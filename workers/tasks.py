@@ -2,7 +2,10 @@
 
 import logging
 
-from workflow.services import effects, tokens
+from datetime import date
+
+from workflow.services import delinquency, effects, tokens
+from workflow.services.clock import provider_today
 from workflow.settings import get_settings
 
 from . import runtime
@@ -45,6 +48,31 @@ def relay() -> int:
         log.info("relay: publishing %d pending effect(s) again", len(ids))
         publish_effects(ids)
     return len(ids)
+
+
+@app.task(name="workers.tasks.sweep")
+def sweep(as_of: str | None = None) -> int:
+    """The daily delinquency run: finds the due customers and hands them out in batches."""
+    settings = get_settings()
+    today = date.fromisoformat(as_of) if as_of else provider_today(settings.timezone)
+    run = delinquency.run_sweep(
+        runtime.db(), delinquency.policy_from(settings), today, settings.sweep_batch_size,
+        dispatch=lambda ids: sweep_batch.delay(ids, today.isoformat()),
+    )
+    if run.not_a_cut_day:
+        log.info("sweep skipped: %s", run.not_a_cut_day)
+    else:
+        log.warning("sweep of %s: %d candidate(s) in %d batch(es)", today, run.candidates, run.batches)
+    return run.candidates
+
+
+@app.task(name="workers.tasks.sweep_batch", acks_late=True)
+def sweep_batch(customer_ids: list[int], as_of: str) -> int:
+    settings = get_settings()
+    done = delinquency.inactivate_due(
+        runtime.db(), delinquency.policy_from(settings), customer_ids, date.fromisoformat(as_of)
+    )
+    return len(done.inactivated)
 
 
 @app.task(name="workers.tasks.purge_idempotency")

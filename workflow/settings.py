@@ -1,5 +1,6 @@
 """The one configuration object; every variable is prefixed ATIVA_ (see README)."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,36 @@ class Settings(BaseSettings):
         description="Standard Webhooks secret(s) (whsec_…, comma-separated during a rotation) that "
         "inbound billing events must be signed with; unset: every event is refused.",
     )
+
+    # -- delinquency --------------------------------------------------------------------------
+    grace_days: int = Field(15, ge=0, description="Days past the oldest open invoice's due date before a cut.")
+    min_overdue_amount: Decimal = Field(
+        Decimal("0.01"), ge=0, description="Smallest overdue total that gets a customer cut."
+    )
+    no_cut_weekdays: str = Field(
+        "sat,sun", description="Weekdays without cuts, e.g. fri,sat,sun (national holidays never cut)."
+    )
+    holiday_subdivision: str | None = Field(
+        None, description="Also skip this state's holidays, e.g. SP (holidays package codes)."
+    )
+    sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
+    sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
+
+    @field_validator("no_cut_weekdays")
+    @classmethod
+    def _known_weekdays(cls, value: str) -> str:
+        from .domain.delinquency import parse_weekdays
+
+        parse_weekdays(value)
+        return value
+
+    @field_validator("sweep_local_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"{value!r} is not a time of day like 07:00")
+        return value
 
     # -- effects pipeline ---------------------------------------------------------------------
     broker_url: str | None = Field(

@@ -396,3 +396,29 @@ def test_a_payment_event_restores_services_through_the_workers(stack_factory, re
     latest = stack.history(cid)[0]
     assert (latest["reason"], latest["source"]) == ("payment_received", "billing")
     assert [r.body["type"] for r in receiver.at("/provisioning")][-1] == "service.restored"
+
+
+def test_the_sweep_runs_on_the_workers(stack_factory, receiver):
+    from datetime import timedelta
+
+    from tests.conftest import add_invoice
+    from workflow.services.clock import provider_today
+
+    stack = stack_factory(no_cut_weekdays="", grace_days="10")
+    stack.start_worker()
+    due = [stack.customer(n) for n in range(3)]
+    for cid in due:
+        add_invoice(stack.db, cid, days_overdue=20, amount="99.90")
+    import holidays
+
+    today = provider_today("America/Sao_Paulo")
+    while holidays.country_holidays("BR").get(today):
+        today += timedelta(days=1)  # the run below must fall on a cut day
+    run = stack.http.post("/api/v1/delinquency/run", json={"as_of": today.isoformat()})
+    assert run.status_code == 202 and run.json()["candidates"] == 3
+    wait_for(lambda: all(stack.http.get(f"/api/v1/customers/{cid}").json()["status"] == "inactive" for cid in due)
+             and all(stack.settled(cid) for cid in due), what="the sweep batches")
+    for cid in due:
+        latest = stack.history(cid)[0]
+        assert (latest["reason"], latest["source"]) == ("delinquency", "scheduler")
+    assert sorted(r.body["data"]["customer_id"] for r in receiver.at("/billing")) == sorted(due)

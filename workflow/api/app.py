@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from ..db.engine import Database
 from ..settings import Settings, get_settings
-from . import billing, customers, effects, metrics, problems, services, tokens
+from . import billing, customers, delinquency, effects, metrics, problems, services, tokens
 from .body_limit import BodyLimit
 
 
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(effects.router)
     app.include_router(metrics.router)
     app.include_router(billing.router)
+    app.include_router(delinquency.router)
     return app

@@ -19,6 +19,7 @@ class CustomerIn(Strict):
     email: str | None = Field(None, max_length=254)
     phone: str | None = Field(None, max_length=32)
     external_ref: str | None = Field(None, max_length=100)
+    auto_block_exempt: bool = Field(False, description="The delinquency sweep never cuts this customer")
 
 
 class CustomerPatch(Strict):
@@ -27,6 +28,7 @@ class CustomerPatch(Strict):
     email: str | None = Field(None, max_length=254)
     phone: str | None = Field(None, max_length=32)
     external_ref: str | None = Field(None, max_length=100)
+    auto_block_exempt: bool | None = None
     status: Literal["active", "inactive"] | None = None
     reason: str | None = Field(None, max_length=40)
     note: str | None = Field(None, max_length=2000)
@@ -67,6 +69,7 @@ class CustomerOut(BaseModel):
     inactivation_reason: str | None
     status_changed_at: datetime
     invoicing_enabled: bool
+    auto_block_exempt: bool
     version: int
     created_at: datetime
     updated_at: datetime

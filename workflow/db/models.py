@@ -37,6 +37,7 @@ class Customer(Base):
     inactivation_reason: Mapped[str | None] = mapped_column(String(40))
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     invoicing_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    auto_block_exempt: Mapped[bool] = mapped_column(Boolean, default=False)  # the sweep skips it
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

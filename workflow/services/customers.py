@@ -31,7 +31,7 @@ from .transitions import (
     transition_customer,
 )
 
-EDITABLE_FIELDS = ("name", "document", "email", "phone", "external_ref")
+EDITABLE_FIELDS = ("name", "document", "email", "phone", "external_ref", "auto_block_exempt")
 MAX_PAGE = 200
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
@@ -43,6 +43,7 @@ class CustomerDraft:
     email: str | None = None
     phone: str | None = None
     external_ref: str | None = None
+    auto_block_exempt: bool = False
 
 
 @dataclass
@@ -104,6 +105,8 @@ def _clean(field_name: str, value: Any) -> dict[str, Any]:
         return {"phone": _clean_phone(value)}
     if field_name == "external_ref":
         return {"external_ref": _clean_ref(value)}
+    if field_name == "auto_block_exempt":
+        return {"auto_block_exempt": bool(value)}
     raise InvalidInput(f"field {field_name!r} cannot be edited")
 
 

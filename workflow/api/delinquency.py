@@ -1,0 +1,74 @@
+"""/api/v1/delinquency: preview the sweep (who, why, how much) and run it (admin)."""
+
+from datetime import date
+from decimal import Decimal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from ..services import delinquency
+from ..services.clock import provider_today
+from .auth import Principal, can_read, is_admin
+from .customers import PROBLEMS
+from .idempotency import Idempotent, idempotent
+
+router = APIRouter(prefix="/api/v1/delinquency", tags=["delinquency"])
+
+
+class CandidateOut(BaseModel):
+    customer_id: int
+    name: str
+    external_ref: str | None
+    overdue_total: Decimal
+    oldest_due: date
+    days_overdue: int
+    overdue_invoices: int
+
+
+class PreviewOut(BaseModel):
+    as_of: date
+    cut_day: bool
+    not_a_cut_day: str | None
+    candidates: list[CandidateOut]
+
+
+def _today(request: Request, as_of: date | None) -> date:
+    return as_of or provider_today(request.app.state.settings.timezone)
+
+
+@router.get("/preview", response_model=PreviewOut, responses=PROBLEMS)
+def preview(request: Request, as_of: date | None = Query(None), _: Principal = Depends(can_read)):
+    settings = request.app.state.settings
+    policy = delinquency.policy_from(settings)
+    today = _today(request, as_of)
+    with request.app.state.db.read() as session:
+        found = delinquency.candidates(session, policy, today)
+    why_not = policy.why_not_a_cut_day(today)
+    return PreviewOut(as_of=today, cut_day=why_not is None, not_a_cut_day=why_not,
+                      candidates=[CandidateOut(**vars(c)) for c in found])
+
+
+class RunIn(BaseModel):
+    as_of: date | None = None
+
+
+@router.post("/run", status_code=202, responses=PROBLEMS)
+def run(request: Request, body: RunIn | None = None, _: Principal = Depends(is_admin),
+        idem: Idempotent = Depends(idempotent)):
+    """Hands the due customers to the workers in batches; each cut re-checks under its row lock."""
+    from workers.tasks import sweep_batch
+
+    settings = request.app.state.settings
+    today = _today(request, body.as_of if body else None)
+
+    def handler(_session: Session) -> dict:
+        result = delinquency.run_sweep(
+            request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size,
+            dispatch=lambda ids: sweep_batch.delay(ids, today.isoformat()),
+        )
+        return {"as_of": today.isoformat(), "not_a_cut_day": result.not_a_cut_day,
+                "candidates": result.candidates, "batches": result.batches}
+
+    return idem.run(202, handler)

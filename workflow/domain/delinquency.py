@@ -1,0 +1,56 @@
+"""When a delinquent customer is due to be cut: grace period, minimum amount, cut days.
+
+Pure rules on dates and amounts; the service layer feeds them the ledger and the provider's
+calendar (time zone, holidays).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Policy:
+    grace_days: int
+    min_overdue_amount: Decimal
+    no_cut_weekdays: frozenset[int]  # date.weekday() numbers
+    is_holiday: Callable[[date], str | None]  # the holiday's name, or None
+
+    def why_not_a_cut_day(self, day: date) -> str | None:
+        if day.weekday() in self.no_cut_weekdays:
+            return f"{day.isoformat()} is a {WEEKDAYS[day.weekday()]}, a day without cuts"
+        holiday = self.is_holiday(day)
+        if holiday:
+            return f"{day.isoformat()} is a holiday ({holiday})"
+        return None
+
+    def is_due(self, oldest_due: date, overdue_total: Decimal, today: date) -> bool:
+        """More than `grace_days` past the oldest open invoice's due date, and enough owed."""
+        return (today - oldest_due).days > self.grace_days and overdue_total >= self.min_overdue_amount
+
+    def first_due_day(self, oldest_due: date) -> date:
+        return oldest_due + timedelta(days=self.grace_days + 1)
+
+    def projected_cut(self, oldest_due: date, today: date) -> date:
+        """The first cut day on which the customer would be due (if nothing is paid)."""
+        day = max(self.first_due_day(oldest_due), today)
+        for _ in range(60):  # a calendar never has 60 days without a cut day
+            if self.why_not_a_cut_day(day) is None:
+                return day
+            day += timedelta(days=1)
+        return day
+
+
+FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_weekdays(text: str) -> frozenset[int]:
+    """"fri,sat,sun" or "friday, saturday": the weekdays, as date.weekday() numbers."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in WEEKDAYS and n not in FULL_NAMES]
+    if unknown:
+        raise ValueError(f"unknown weekday(s) {', '.join(unknown)}; use {', '.join(WEEKDAYS)}")
+    return frozenset(WEEKDAYS.index(n[:3]) for n in names)
