@@ -59,6 +59,10 @@ def make_celery(settings: Settings) -> Celery:
             "reconcile": {"task": "workers.tasks.reconcile", "schedule": settings.reconcile_interval_seconds},
             "purge-idempotency": {"task": "workers.tasks.purge_idempotency", "schedule": 3600.0},
             "sweep": {"task": "workers.tasks.sweep", "schedule": daily_at(settings, app)},
+            # Trust unlocks end within a minute of their deadline; returns on their day.
+            "timers": {"task": "workers.tasks.timers", "schedule": settings.timers_interval_seconds,
+                       "options": {"expires": settings.timers_interval_seconds}},
+            "warnings": {"task": "workers.tasks.warnings", "schedule": 3600.0},
         },
     )
     return app

@@ -4,7 +4,7 @@ import logging
 
 from datetime import date
 
-from workflow.services import delinquency, effects, tokens
+from workflow.services import delinquency, effects, timers, tokens
 from workflow.services.clock import provider_today
 from workflow.settings import get_settings
 
@@ -73,6 +73,23 @@ def sweep_batch(customer_ids: list[int], as_of: str) -> int:
         runtime.db(), delinquency.policy_from(settings), customer_ids, date.fromisoformat(as_of)
     )
     return len(done.inactivated)
+
+
+@app.task(name="workers.tasks.timers")
+def timers_tick() -> int:
+    """Trust unlocks that ended, and suspensions whose return date has come."""
+    settings = get_settings()
+    today = provider_today(settings.timezone)
+    expired = timers.expire_trust_unlocks(runtime.db(), today)
+    returned = timers.return_suspended(runtime.db(), today)
+    return len(expired.changed) + len(returned.changed)
+
+
+@app.task(name="workers.tasks.warnings")
+def warnings_tick() -> int:
+    settings = get_settings()
+    return len(timers.queue_warnings(runtime.db(), delinquency.policy_from(settings),
+                                     provider_today(settings.timezone), settings.warning_days))
 
 
 @app.task(name="workers.tasks.purge_idempotency")

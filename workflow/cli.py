@@ -398,8 +398,9 @@ def customers_edit(
     out.print(f"customer {data['id']} saved: {data['status']}, version {data['version']}")
 
 
-def _transition(customer: str, event: CustomerEvent, reason: str, note: str | None, force: bool, as_json: bool):
-    request = TransitionRequest(reason, note, force, CLI_ACTOR.role)
+def _transition(customer: str, event: CustomerEvent, reason: str, note: str | None, force: bool, as_json: bool,
+                days: int | None = None, until=None):
+    request = TransitionRequest(reason, note, force, CLI_ACTOR.role, days=days, until=until)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
         outcome = transitions.transition_customer(
@@ -420,10 +421,12 @@ def inactivate(
     customer: str = typer.Argument(..., help="Id or external_ref."),
     reason: InactivationReason = typer.Option(..., "--reason"),
     note: str = typer.Option(None, "--note"),
+    until: str = typer.Option(None, "--until", help="customer_request: return date (YYYY-MM-DD)."),
     as_json: bool = JSON_OPTION,
 ):
     """Set Ativo = Não: suspend the services, pause invoicing."""
-    _transition(customer, CustomerEvent.INACTIVATE, reason.value, note, False, as_json)
+    _transition(customer, CustomerEvent.INACTIVATE, reason.value, note, False, as_json,
+                until=_date_option("--until", until))
 
 
 @app.command()
@@ -432,10 +435,70 @@ def activate(
     reason: ActivationReason = typer.Option(..., "--reason"),
     note: str = typer.Option(None, "--note"),
     force: bool = typer.Option(False, "--force", help="Override overdue invoices (needs --note)."),
+    days: int = typer.Option(None, "--days", help="trust_unlock: how many days."),
     as_json: bool = JSON_OPTION,
 ):
     """Set Ativo = Sim: restore the services, resume invoicing."""
-    _transition(customer, CustomerEvent.ACTIVATE, reason.value, note, force, as_json)
+    _transition(customer, CustomerEvent.ACTIVATE, reason.value, note, force, as_json, days=days)
+
+
+def _date_option(name: str, value: str | None):
+    from datetime import date as _date
+
+    if value is None:
+        return None
+    try:
+        return _date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{name} {value!r} is not a date like 2026-12-01", 2)
+
+
+@app.command("return-date")
+def return_date(
+    customer: str = typer.Argument(..., help="Id or external_ref."),
+    until: str = typer.Option(None, "--until", help="New return date (YYYY-MM-DD)."),
+    clear: bool = typer.Option(False, "--clear", help="Remove the return date."),
+    as_json: bool = JSON_OPTION,
+):
+    """Change or clear the return date of a suspension at the customer's request."""
+    from .services import timers
+    from .services.clock import provider_today
+
+    if clear == (until is not None):
+        _fail("give either --until DATE or --clear", 2)
+    with unit(write=True) as session:
+        target = customers.find_customer(session, customer)
+        changed = timers.set_return_date(session, target.id, _date_option("--until", until),
+                                         provider_today(get_settings().timezone))
+        data = _customer_json(changed)
+    if as_json:
+        return _print_json(data)
+    out.print(f"customer {data['id']}: return date {data['return_on'] or 'cleared'}")
+
+
+@app.command()
+def standing(customer: str = typer.Argument(..., help="Id or external_ref."), as_json: bool = JSON_OPTION):
+    """Why the customer is where it is, and what happens next."""
+    from .services import standing as standing_service
+    from .services.clock import provider_today
+
+    settings = get_settings()
+    with unit() as session:
+        target = customers.find_customer(session, customer)
+        data = standing_service.standing(session, target.id, settings, provider_today(settings.timezone))
+    if as_json:
+        return _print_json(data)
+    overdue = data["overdue"]
+    out.print(f"customer {data['customer_id']}: {data['status']}"
+              + (f" ({data['inactivation_reason']})" if data["inactivation_reason"] else ""))
+    out.print(f"overdue: R$ {overdue['total']} in {len(overdue['invoices'])} invoice(s)"
+              + (f", oldest due {overdue['oldest_due']} ({overdue['days_overdue']} days)" if overdue["oldest_due"] else ""))
+    action = data["next_action"]
+    out.print("next automatic action: " + (
+        f"{action['action']} {action.get('on') or action.get('at') or ''} ({action['why']})" if action else "none"))
+    trust = data["trust_unlock"]
+    out.print("trust unlock: " + ("allowed, up to " + str(trust["max_days"]) + " day(s)" if trust["allowed"]
+                                  else f"not allowed: {trust['why_not']}"))
 
 
 def _effect_line(effect: dict) -> str:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     holiday_subdivision: str | None = Field(
         None, description="Also skip this state's holidays, e.g. SP (holidays package codes)."
     )
+    warning_days: int = Field(5, ge=0, description="Days before the projected cut that the warning goes out.")
+    trust_unlock_max_days: int = Field(3, ge=1, le=30, description="Longest trust unlock.")
+    trust_unlock_uses_per_episode: int = Field(
+        1, ge=0, description="Trust unlocks per delinquency episode (until the debt is paid)."
+    )
     sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
     sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
 
@@ -89,6 +94,9 @@ class Settings(BaseSettings):
     relay_interval_seconds: float = Field(2.0, description="How often the relay looks for stuck effects.")
     relay_grace_seconds: float = Field(
         5.0, description="Age after which a pending effect is published again."
+    )
+    timers_interval_seconds: float = Field(
+        30.0, description="How often ended trust unlocks and due returns are looked for."
     )
     reconcile_interval_seconds: float = Field(300.0, description="How often drift is repaired.")
     scheduler_lease_seconds: float = Field(

@@ -21,7 +21,7 @@ MAX_BODY = 65536  # the fixture's Settings(max_body_bytes=...)
 
 CUSTOMER_FIELDS = {
     "id", "name", "document", "document_type", "email", "phone", "external_ref", "status",
-    "inactivation_reason", "status_changed_at", "invoicing_enabled", "auto_block_exempt", "version", "created_at",
+    "inactivation_reason", "status_changed_at", "invoicing_enabled", "auto_block_exempt", "trust_unlock_until", "trust_unlocks_used", "return_on", "version", "created_at",
     "updated_at",
 }  # fmt: skip
 TRANSITION_FIELDS = {

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from ..domain.customer_machine import TransitionRequest
 from ..domain.vocabulary import CustomerEvent, Source
-from ..services import customer_services, customers, history, transitions
+from ..services import customer_services, customers, history, standing, timers, transitions
+from ..services.clock import provider_today
 from .auth import Principal, can_read, can_write
 from .idempotency import Idempotent, idempotent
 from .schemas import (
@@ -19,6 +20,7 @@ from .schemas import (
     EditResult,
     HistoryPage,
     InactivateIn,
+    ReturnDateIn,
     ServiceIn,
     ServiceOut,
     ServicePage,
@@ -101,7 +103,8 @@ def edit_customer(
 
 
 def _transition(customer_id: int, event: CustomerEvent, body, principal: Principal, idem: Idempotent):
-    request = TransitionRequest(body.reason.value, body.note, body.force, principal.role)
+    request = TransitionRequest(body.reason.value, body.note, body.force, principal.role,
+                                days=getattr(body, "days", None), until=getattr(body, "until", None))
 
     def handler(session: Session) -> dict:
         outcome = transitions.transition_customer(
@@ -133,6 +136,31 @@ def activate(
     idem: Idempotent = Depends(idempotent),
 ):
     return _transition(customer_id, CustomerEvent.ACTIVATE, body, principal, idem)
+
+
+@router.get("/{customer_id}/standing", responses=PROBLEMS)
+def customer_standing(customer_id: CustomerId, request: Request, _: Principal = Depends(can_read)):
+    """Status and why, overdue invoices, the next automatic action, whether a trust unlock is allowed."""
+    settings = request.app.state.settings
+    with _db(request).read() as session:
+        return standing.standing(session, customer_id, settings, provider_today(settings.timezone))
+
+
+@router.post("/{customer_id}/return-date", response_model=CustomerOut, responses=PROBLEMS)
+def change_return_date(
+    customer_id: CustomerId,
+    body: ReturnDateIn,
+    request: Request,
+    _: Principal = Depends(can_write),
+    idem: Idempotent = Depends(idempotent),
+):
+    """Change or clear (`until: null`) the return date of a suspension at the customer's request."""
+    today = provider_today(request.app.state.settings.timezone)
+
+    def handler(session: Session) -> dict:
+        return CustomerOut.of(timers.set_return_date(session, customer_id, body.until, today)).model_dump(mode="json")
+
+    return idem.run(200, handler)
 
 
 @router.get("/{customer_id}/history", response_model=HistoryPage, responses=PROBLEMS)

@@ -1,6 +1,6 @@
 """Request and response bodies. Unknown fields are refused so typos do not pass silently."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,12 +40,18 @@ class InactivateIn(Strict):
     reason: InactivationReason
     note: str | None = Field(None, max_length=2000)
     force: bool = False
+    until: date | None = Field(None, description="customer_request: the customer comes back that day")
 
 
 class ActivateIn(Strict):
     reason: ActivationReason
     note: str | None = Field(None, max_length=2000)
     force: bool = False
+    days: int | None = Field(None, ge=1, le=365, description="trust_unlock: how many days")
+
+
+class ReturnDateIn(Strict):
+    until: date | None = Field(description="The new return date, or null to clear it")
 
 
 class ServiceIn(Strict):
@@ -70,6 +76,9 @@ class CustomerOut(BaseModel):
     status_changed_at: datetime
     invoicing_enabled: bool
     auto_block_exempt: bool
+    trust_unlock_until: datetime | None = None
+    trust_unlocks_used: int = 0
+    return_on: date | None = None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -38,6 +38,11 @@ class Customer(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     invoicing_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_block_exempt: Mapped[bool] = mapped_column(Boolean, default=False)  # the sweep skips it
+    trust_unlock_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    trust_unlocks_used: Mapped[int] = mapped_column(Integer, default=0)
+    return_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # The due date of the oldest overdue invoice a warning was sent for: one warning per episode.
+    warned_for_due: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

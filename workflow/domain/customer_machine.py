@@ -6,6 +6,7 @@ the history row and one outbox row per effect in the same transaction.
 """
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from statemachine import State, StateMachine
@@ -46,6 +47,9 @@ class LifecycleState:
 
     status: str
     inactivation_reason: str | None
+    trust_unlock_until: datetime | None = None
+    trust_unlocks_used: int = 0  # in the current delinquency episode; a payment resets it
+    return_on: date | None = None  # a suspension at the customer's request ends that day
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,14 @@ class TransitionRequest:
     note: str | None
     force: bool
     actor_role: Role  # required: whether `force` is allowed depends on it
+    days: int | None = None  # trust unlock: how long
+    until: date | None = None  # suspension at the customer's request: the return date
+
+
+@dataclass(frozen=True)
+class TrustUnlockLimits:
+    max_days: int
+    uses_per_episode: int
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,9 @@ class CustomerFacts:
     """What the guards need to know, gathered by the service layer under the row lock."""
 
     overdue_invoices: int
+    now: datetime | None = None
+    today: date | None = None
+    trust: TrustUnlockLimits = TrustUnlockLimits(3, 1)
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -95,10 +110,24 @@ class CustomerLifecycle(StateMachine):
             )
         if request.force:
             raise GuardFailed("force_not_applicable", "force applies only to activation")
+        if request.days is not None:
+            raise GuardFailed("days_only_for_trust_unlock", "days go with the reason 'trust_unlock'")
+        if request.until is not None:
+            if reason is not InactivationReason.CUSTOMER_REQUEST:
+                raise GuardFailed("return_date_requires_customer_request",
+                                  "a return date goes with the reason 'customer_request'")
+            if facts.today is None or request.until <= facts.today:
+                raise GuardFailed("return_date_not_in_future", "the return date must be after today")
 
     def check_activation(self, request: TransitionRequest, facts: CustomerFacts) -> None:
-        _parse_reason(ActivationReason, request.reason, CustomerEvent.ACTIVATE)
+        reason = _parse_reason(ActivationReason, request.reason, CustomerEvent.ACTIVATE)
         delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
+        if request.until is not None:
+            raise GuardFailed("until_only_for_suspension", "a return date goes with an inactivation")
+        if reason is ActivationReason.TRUST_UNLOCK:
+            return self._check_trust_unlock(request, facts)
+        if request.days is not None:
+            raise GuardFailed("days_only_for_trust_unlock", "days go with the reason 'trust_unlock'")
         if not request.force:
             if delinquent and facts.overdue_invoices:
                 raise GuardFailed(
@@ -113,17 +142,44 @@ class CustomerLifecycle(StateMachine):
         if not _clean_note(request.note):
             raise GuardFailed("note_required", "a forced activation needs a note")
 
+    def _check_trust_unlock(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        """Desbloqueio de confiança: a time-boxed release while a payment settles."""
+        if self.model.inactivation_reason != InactivationReason.DELINQUENCY:
+            raise GuardFailed("trust_unlock_not_delinquent",
+                              "a trust unlock is only for a customer inactive for delinquency")
+        if request.days is None or request.days < 1:
+            raise GuardFailed("trust_unlock_days_required", "a trust unlock needs a number of days (1 or more)")
+        if request.days > facts.trust.max_days:
+            raise GuardFailed("trust_unlock_too_long",
+                              f"a trust unlock lasts at most {facts.trust.max_days} day(s)")
+        if self.model.trust_unlocks_used >= facts.trust.uses_per_episode:
+            raise GuardFailed("trust_unlock_used",
+                              f"the customer already had {self.model.trust_unlocks_used} trust unlock(s) "
+                              f"for this debt (limit {facts.trust.uses_per_episode}); it comes back on payment")
+        if facts.now is None:
+            raise GuardFailed("trust_unlock_clock", "a trust unlock needs the current time")
+
     # -- actions: record intents and update the model's own fields, no I/O --
 
     def on_inactivate(self, request: TransitionRequest) -> None:
         self.model.inactivation_reason = request.reason
+        self.model.return_on = request.until
+        self.model.trust_unlock_until = None
         self.effects = list(EFFECTS[CustomerEvent.INACTIVATE])
 
     def on_activate(self, request: TransitionRequest, facts: CustomerFacts) -> None:
         # Forced only when force overrode something: a plain activation sent with force stays plain.
         was_delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
         self.forced = bool(request.force and was_delinquent and facts.overdue_invoices)
+        if request.reason == ActivationReason.TRUST_UNLOCK:
+            self.model.trust_unlock_until = facts.now + timedelta(days=request.days)
+            self.model.trust_unlocks_used += 1
+        else:
+            self.model.trust_unlock_until = None
+            if request.reason == ActivationReason.PAYMENT_RECEIVED:
+                self.model.trust_unlocks_used = 0  # the debt is settled: a new episode starts
         self.model.inactivation_reason = None
+        self.model.return_on = None
         self.effects = list(EFFECTS[CustomerEvent.ACTIVATE])
 
 

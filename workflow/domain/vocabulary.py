@@ -24,6 +24,7 @@ class ActivationReason(StrEnum):
     PAYMENT_RECEIVED = "payment_received"
     CUSTOMER_RETURN = "customer_return"
     MANUAL = "manual"
+    TRUST_UNLOCK = "trust_unlock"  # desbloqueio de confiança: active until a deadline
 
 
 class ServiceStatus(StrEnum):
@@ -70,6 +71,7 @@ class Effect(StrEnum):
     RESTORE_SERVICES = "restore_services"
     RESUME_INVOICING = "resume_invoicing"
     NOTIFY_BILLING = "notify_billing"
+    WARN_BILLING = "warn_billing"  # customer.delinquency_warning, before the projected cut
     PROVISION_SUSPEND = "provision_suspend"  # one per service, when a provisioning URL is set
     PROVISION_RESTORE = "provision_restore"
 

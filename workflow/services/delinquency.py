@@ -95,6 +95,18 @@ def candidates(session: Session, policy: Policy, today: date, *, after_id: int =
     ]
 
 
+def candidates_for_warning(session: Session, today: date) -> list[int]:
+    """Active, non-exempt customers with an open invoice past due and no warning for it yet."""
+    overdue = _overdue_by_customer(today).subquery()
+    return list(session.scalars(
+        select(Customer.id)
+        .join(overdue, overdue.c.customer_id == Customer.id)
+        .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False),
+               (Customer.warned_for_due.is_(None)) | (Customer.warned_for_due != overdue.c.oldest_due))
+        .order_by(Customer.id)
+    ))
+
+
 def overdue_facts(session: Session, customer_id: int, today: date) -> tuple[date | None, Decimal, int]:
     """(oldest due date, overdue total, invoices) of one customer's open invoices past due."""
     row = session.execute(

@@ -346,6 +346,9 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
             },
         })
 
+    if name is Effect.WARN_BILLING:
+        return _describe_warning(session, effect, customer, settings)
+
     service = session.get(Service, effect.service_id)
     wanted = ServiceStatus.SUSPENDED if name is Effect.PROVISION_SUSPEND else ServiceStatus.ACTIVE
     if service.status != wanted:
@@ -362,6 +365,32 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
             "customer_id": customer.id,
             "customer_external_ref": customer.external_ref,
             "status": service.status,
+        },
+    })
+
+
+def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer, settings: Settings):
+    from .clock import provider_today
+    from .delinquency import overdue_facts, policy_from
+
+    today = provider_today(settings.timezone)
+    oldest, total, count = overdue_facts(session, customer.id, today)
+    if customer.status != CustomerStatus.ACTIVE or oldest is None:
+        return _Outcome(EffectState.SKIPPED, "not sent: the customer paid or is no longer active")
+    if not settings.billing_webhook_url:
+        return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
+    cut = policy_from(settings).projected_cut(oldest, today)
+    return Delivery("billing", f"effect_{effect.id}", {
+        "type": "customer.delinquency_warning",
+        "timestamp": effect.created_at.isoformat(),
+        "sequence": customer.version,
+        "data": {
+            "customer_id": customer.id,
+            "external_ref": customer.external_ref,
+            "overdue_total": str(total),
+            "overdue_invoices": count,
+            "oldest_due": oldest.isoformat(),
+            "projected_cut": cut.isoformat(),
         },
     })
 

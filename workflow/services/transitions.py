@@ -23,9 +23,11 @@ from ..domain.customer_machine import (
     CustomerLifecycle,
     LifecycleState,
     TransitionRequest,
+    TrustUnlockLimits,
 )
 from ..domain.errors import NotFound, StaleVersion, TransitionNotAllowed
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
+from ..settings import get_settings
 from .clock import provider_today
 from .effect_bus import publish_after_commit
 
@@ -53,6 +55,9 @@ _APPLY = (
     .values(
         status=bindparam("new_status"),
         inactivation_reason=bindparam("new_reason"),
+        trust_unlock_until=bindparam("new_trust_until"),
+        trust_unlocks_used=bindparam("new_trust_used"),
+        return_on=bindparam("new_return_on"),
         status_changed_at=bindparam("now"),
         updated_at=bindparam("now"),
         version=_customers.c.version + 1,
@@ -136,9 +141,16 @@ def transition_customer(
         raise NotFound(f"customer {customer_id} does not exist")
     check_version(row, expected_version)
 
-    state = LifecycleState(row.status, row.inactivation_reason)
+    state = LifecycleState(row.status, row.inactivation_reason, row.trust_unlock_until,
+                           row.trust_unlocks_used, row.return_on)
     machine = CustomerLifecycle(state)  # refuses an unknown stored status
-    facts = CustomerFacts(count_overdue_invoices(db, customer_id, today or provider_today()))
+    settings = get_settings()
+    today = today or provider_today()
+    now = utcnow()
+    facts = CustomerFacts(
+        count_overdue_invoices(db, customer_id, today), now=now, today=today,
+        trust=TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode),
+    )
     try:
         machine.send(event.value, request=request, facts=facts)
     except MachineRefused:
@@ -147,15 +159,17 @@ def transition_customer(
             "nothing was changed"
         ) from None
 
-    now = utcnow()
     db.execute(
         _APPLY,
         {"customer_id": customer_id, "new_status": state.status,
-         "new_reason": state.inactivation_reason, "now": now},
+         "new_reason": state.inactivation_reason, "new_trust_until": state.trust_unlock_until,
+         "new_trust_used": state.trust_unlocks_used, "new_return_on": state.return_on, "now": now},
     )
     customer = SimpleNamespace(
         **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
-           "status_changed_at": now, "updated_at": now, "version": row.version + 1}
+           "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
+           "return_on": state.return_on, "status_changed_at": now, "updated_at": now,
+           "version": row.version + 1}
     )
     note = request.note.strip() if request.note and request.note.strip() else None
     change = {"customer_id": customer_id, "customer_version": customer.version,

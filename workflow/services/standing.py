@@ -1,0 +1,97 @@
+"""One answer to "why is this customer where it is, and what happens next?"."""
+
+from dataclasses import replace
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from statemachine.exceptions import TransitionNotAllowed as MachineRefused
+
+from ..db.models import Customer, Invoice
+from ..db.types import utcnow
+from ..domain.customer_machine import (
+    CustomerFacts,
+    CustomerLifecycle,
+    LifecycleState,
+    TransitionRequest,
+    TrustUnlockLimits,
+)
+from ..domain.errors import AtivaError
+from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, InvoiceStatus, Role
+from ..settings import Settings
+from .customers import get_customer
+from .delinquency import overdue_facts, policy_from
+
+
+def standing(session: Session, customer_id: int, settings: Settings, today: date) -> dict:
+    customer = get_customer(session, customer_id)
+    policy = policy_from(settings)
+    oldest, total, count = overdue_facts(session, customer_id, today)
+    invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN, Invoice.due_date < today)
+        .order_by(Invoice.due_date)
+    ).all()
+    return {
+        "customer_id": customer.id,
+        "status": customer.status,
+        "inactivation_reason": customer.inactivation_reason,
+        "as_of": today.isoformat(),
+        "overdue": {
+            "invoices": [
+                {"invoice_id": i.external_id, "amount": str(i.amount) if i.amount is not None else None,
+                 "paid": str(i.amount_paid), "due_date": i.due_date.isoformat(),
+                 "days_overdue": (today - i.due_date).days}
+                for i in invoices
+            ],
+            "total": str(total),
+            "oldest_due": oldest.isoformat() if oldest else None,
+            "days_overdue": (today - oldest).days if oldest else 0,
+        },
+        "auto_block_exempt": customer.auto_block_exempt,
+        "trust_unlock_until": customer.trust_unlock_until.isoformat() if customer.trust_unlock_until else None,
+        "return_on": customer.return_on.isoformat() if customer.return_on else None,
+        "next_action": _next_action(customer, policy, settings, oldest, total, today),
+        "trust_unlock": _trust_unlock(customer, settings, count, today),
+    }
+
+
+def _next_action(customer: Customer, policy, settings: Settings, oldest, total, today: date) -> dict | None:
+    if customer.status == CustomerStatus.ACTIVE:
+        if customer.trust_unlock_until:
+            return {"action": "inactivate" if oldest else "end_trust_unlock",
+                    "at": customer.trust_unlock_until.isoformat(),
+                    "why": "the trust unlock ends; the customer is inactivated again if an invoice is "
+                           "still past due then"}
+        if oldest and not customer.auto_block_exempt and total >= policy.min_overdue_amount:
+            cut = policy.projected_cut(oldest, today)
+            return {"action": "inactivate", "on": cut.isoformat(),
+                    "warning_on": max(today, date.fromordinal(cut.toordinal() - settings.warning_days)).isoformat(),
+                    "why": f"R$ {total} overdue since {oldest.isoformat()}; cut after {policy.grace_days} days "
+                           "of grace, on the next cut day"}
+        return None
+    if customer.inactivation_reason == InactivationReason.CUSTOMER_REQUEST and customer.return_on:
+        return {"action": "activate", "on": customer.return_on.isoformat(), "why": "scheduled return"}
+    if customer.inactivation_reason == InactivationReason.DELINQUENCY:
+        return {"action": "activate", "on": None,
+                "why": "as soon as no invoice is past due (payment or cancellation)"}
+    return None
+
+
+def _trust_unlock(customer: Customer, settings: Settings, overdue: int, today: date) -> dict:
+    """Ask the machine itself, on a copy: the same guards as a real trust unlock."""
+    state = LifecycleState(customer.status, customer.inactivation_reason, customer.trust_unlock_until,
+                           customer.trust_unlocks_used, customer.return_on)
+    limits = TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode)
+    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, False, Role.OPERATOR,
+                                days=settings.trust_unlock_max_days)
+    answer = {"max_days": limits.max_days,
+              "uses_left": max(0, limits.uses_per_episode - customer.trust_unlocks_used)}
+    try:
+        CustomerLifecycle(replace(state)).send(
+            "activate", request=request, facts=CustomerFacts(overdue, now=utcnow(), today=today, trust=limits))
+    except MachineRefused:
+        return {**answer, "allowed": False, "why_not": f"the customer is {customer.status}"}
+    except AtivaError as refused:
+        return {**answer, "allowed": False, "why_not": refused.detail}
+    return {**answer, "allowed": True, "why_not": None}
