@@ -66,3 +66,39 @@ def test_sweep_cli_dry_run_then_real_run(db, monkeypatch):
         assert bad.exit_code == 2 and "not a date" in bad.stderr
     finally:
         get_settings.cache_clear()
+
+
+def test_standing_trust_unlock_and_return_date_in_the_cli(db, monkeypatch):
+    from datetime import timedelta
+
+    from workflow.services.clock import provider_today
+
+    monkeypatch.setenv("ATIVA_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        cid = json.loads(runner.invoke(app, ["customers", "add", "--name", "Ana", "--document", "11144477735",
+                                             "--json"]).stdout)["id"]
+        add_invoice(db, cid, days_overdue=25)
+        runner.invoke(app, ["inactivate", str(cid), "--reason", "delinquency"])
+        text = runner.invoke(app, ["standing", str(cid)]).stdout
+        assert "inactive (delinquency)" in text and "trust unlock: allowed" in text
+        unlocked = json.loads(runner.invoke(app, ["activate", str(cid), "--reason", "trust_unlock", "--days", "2",
+                                                  "--json"]).stdout)
+        assert unlocked["customer"]["trust_unlock_until"] is not None
+        standing = json.loads(runner.invoke(app, ["standing", str(cid), "--json"]).stdout)
+        assert standing["next_action"]["action"] == "inactivate" and standing["trust_unlock"]["allowed"] is False
+
+        other = json.loads(runner.invoke(app, ["customers", "add", "--name", "Bia", "--document", "39053344705",
+                                               "--json"]).stdout)["id"]
+        back = (provider_today() + timedelta(days=7)).isoformat()
+        runner.invoke(app, ["inactivate", str(other), "--reason", "customer_request", "--until", back])
+        later = (provider_today() + timedelta(days=9)).isoformat()
+        moved = json.loads(runner.invoke(app, ["return-date", str(other), "--until", later, "--json"]).stdout)
+        assert moved["return_on"] == later
+        cleared = json.loads(runner.invoke(app, ["return-date", str(other), "--clear", "--json"]).stdout)
+        assert cleared["return_on"] is None
+        both = runner.invoke(app, ["return-date", str(other)])
+        assert both.exit_code == 2 and "--until DATE or --clear" in both.stderr
+    finally:
+        get_settings.cache_clear()

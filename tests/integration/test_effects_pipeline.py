@@ -422,3 +422,48 @@ def test_the_sweep_runs_on_the_workers(stack_factory, receiver):
         latest = stack.history(cid)[0]
         assert (latest["reason"], latest["source"]) == ("delinquency", "scheduler")
     assert sorted(r.body["data"]["customer_id"] for r in receiver.at("/billing")) == sorted(due)
+
+
+def test_trust_unlock_expiry_and_warnings_run_on_the_scheduler(stack_factory, receiver):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update as sql_update
+
+    from tests.conftest import add_invoice
+    from workflow.db.models import Customer, Invoice
+
+    stack = stack_factory(timers_interval_seconds="1", no_cut_weekdays="", warning_days="30")
+    stack.start_worker(beat=True)
+    unpaid, paid = stack.customer(0), stack.customer(1)
+    for cid in (unpaid, paid):
+        add_invoice(stack.db, cid, days_overdue=20)
+        stack.move(cid, "inactivate", "delinquency")
+        response = stack.http.post(f"/api/v1/customers/{cid}/activate", json={"reason": "trust_unlock", "days": 1})
+        assert response.status_code == 200, response.text
+    with stack.db.write() as session:
+        session.execute(sql_update(Invoice).where(Invoice.customer_id == paid).values(status="paid"))
+        session.execute(sql_update(Customer).values(trust_unlock_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+
+    def status(cid):
+        return stack.http.get(f"/api/v1/customers/{cid}").json()
+
+    wait_for(lambda: status(unpaid)["status"] == "inactive" and status(paid)["trust_unlock_until"] is None,
+             timeout=30, what="the timers job")
+    assert (status(paid)["status"], status(paid)["trust_unlocks_used"]) == ("active", 0)
+    latest = stack.history(unpaid)[0]
+    assert (latest["reason"], latest["source"]) == ("delinquency", "scheduler")
+
+    # A customer heading for a cut gets the warning through the billing webhook, once.
+    heading = stack.customer(2)
+    add_invoice(stack.db, heading, days_overdue=3)
+    from workflow.services import delinquency, timers
+    from workflow.services.clock import provider_today
+    from workflow.settings import Settings
+
+    settings = Settings(no_cut_weekdays="", warning_days=30)
+    assert timers.queue_warnings(stack.db, delinquency.policy_from(settings), provider_today(), 30) == [heading]
+    wait_for(lambda: any(r.body["type"] == "customer.delinquency_warning" for r in receiver.at("/billing")),
+             what="the warning webhook")
+    warning = next(r for r in receiver.at("/billing") if r.body["type"] == "customer.delinquency_warning")
+    assert warning.verified and warning.body["data"]["customer_id"] == heading
+    assert warning.body["data"]["overdue_invoices"] == 1

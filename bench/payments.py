@@ -1,0 +1,927 @@
+"""Payment → reactivation → services restored, end to end over HTTP, at a fixed rate.
+
+    .venv/bin/python bench/payments.py [--rate 50] [--events 1500] [--threads 10] [--concurrency 4]
+                                       [--no-provisioning] [--redis-url redis://127.0.0.1:6379/7]
+                                       [--database-url URL]
+
+Set-up
+------
+* --database-url (default: $ATIVA_BENCH_POSTGRES_URL, else
+  postgresql+psycopg://postgres@127.0.0.1:5432/postgres) is an *admin* URL: a throwaway database
+  ``ativa_bench_<random>`` is created, migrated with workflow.db.migrate.upgrade and dropped
+  (WITH (FORCE)) at the end, even on error.
+* --redis-url names a Redis database index used as the Celery broker; it is FLUSHDB'd at start and
+  at the end. Use an index nothing else uses.
+* Two real subprocesses, each in its own process group (SIGTERM, then SIGKILL of the group):
+  the API, ``python -m workflow serve --no-worker --port P``, and one worker,
+  ``python -m workflow worker`` (prefork, ATIVA_WORKER_CONCURRENCY = --concurrency, no --beat: no
+  relay, no reconciler, no sweep; every effect is carried by the fast path, and a lost message
+  would stall the run and fail it). Their environment: ATIVA_DATABASE_URL, ATIVA_BROKER_URL,
+  ATIVA_BILLING_INBOUND_SECRET (a whsec_ secret generated per run), and, pointing at a loopback
+  HTTP server in this process, ATIVA_BILLING_WEBHOOK_URL/SECRET (notify_billing is a real call)
+  and, unless --no-provisioning, ATIVA_PROVISIONING_WEBHOOK_URL/SECRET (restoring a service also
+  makes a provision_restore call). The loopback server checks every signature and counts
+  deliveries per webhook-id.
+
+Seeding (not measured), through the product's own code
+------------------------------------------------------
+--events customers (plus the warm-up ones) are created with services.customers.create_customer,
+each gets one service (customer_services.add_service) and one open invoice of 99.90 due 30 days ago
+(an Invoice row, the billing mirror), then each is inactivated for delinquency by
+services.transitions.transition_customer (source scheduler, as the sweep would), in this process
+with the fast-path publisher installed. The worker carries out those effects for real
+(suspend_services, pause_invoicing, notify_billing, provision_suspend) and the script waits until
+none is pending, then checks the end state: customer inactive for delinquency, invoicing off,
+service suspended with cause customer_inactive, every effect done.
+
+Warm-up (not measured): 2 x --threads customers get their payment first, at the same rate, and
+the script waits until their effects are settled (API thread pool and connection pool, worker pool
+processes and their HTTP clients all warm).
+
+Measured run
+------------
+--threads sender threads, each with its own httpx.Client (keep-alive, connected before the
+clock starts), follow one open-loop schedule: event k is due at start + k / --rate, whatever the
+answers before it took. Each event is an ``invoice.paid`` for a different customer's invoice (the
+full amount), signed per Standard Webhooks with a fresh timestamp at send time, webhook-id
+``pay-<customer>``. 1 % of events (at least one) are delivered a second time, as a billing system's
+retry would: same webhook-id and body, re-signed, due 1 s after the original and never sent before
+the original's answer is in; they must get ``200 {"status": "duplicate"}`` and change nothing.
+
+Per event (wall clocks of the same machine, UTC):
+* HTTP latency: request sent → response received (perf_counter).
+* accepted: wall time the 202 was received by the sender.
+* The activation transition it caused is the status_changes row with note ``billing event <id>``
+  (written by workflow.services.billing); its effects are restore_services, resume_invoicing,
+  notify_billing and the provision_restore that restore_services creates.
+* accepted → services restored = restore_services.completed_at − accepted (the worker stamps
+  completed_at just before its COMMIT). It can be negative: the API publishes the task after its
+  COMMIT and before the response leaves, so a fast worker may finish first.
+* accepted → provisioning told = provision_restore.completed_at − accepted.
+* accepted → all effects done = max(completed_at) of the transition's effects − accepted.
+* events/s achieved = 202s / (first request sent → last 202 received).
+The schedule's lateness (request sent − due time) is printed: a late sender would hide latency.
+
+CPU accounting
+--------------
+On Linux /proc is read before and after the measured run (until all effects settled): CPU ms per
+event for the API server, the worker's main and pool processes, PostgreSQL, Redis and this
+process (senders and the loopback webhook server), and how busy the machine was.
+
+Verification
+------------
+Every original event answered 202 exactly once (reactivated, invoice paid), every duplicate
+200 duplicate; one billing_events row per webhook-id; every customer active with invoicing on,
+its service active, its invoice paid once (amount_paid = amount), exactly two transitions
+(the seeded inactivation and one activation); every effect settled ``done`` on its first attempt;
+one delivery per done notify_billing / provision_* effect, every signature valid; no ERROR or
+Traceback in the API or worker log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+from sqlalchemy.engine import make_url
+from standardwebhooks import Webhook
+from validate_docbr import CPF
+
+ROOT = Path(__file__).resolve().parent.parent
+# Runnable as a plain script from the repository root or from anywhere.
+sys.path.insert(0, str(ROOT))
+
+from bench.common import create_database, drop_database, psycopg_dsn  # noqa: E402
+from workflow.db import migrate  # noqa: E402
+from workflow.db.engine import Database  # noqa: E402
+
+DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
+EVENTS_PATH = "/api/v1/billing/events"
+INVOICE_AMOUNT = Decimal("99.90")
+OVERDUE_DAYS = 30
+DUPLICATE_SHARE = 0.01
+DUPLICATE_DELAY = 1.0  # seconds after the original's due time
+AIM_P99_MS = 1000.0
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+# --------------------------------------------------------------------------------------------
+# Loopback webhook receiver (billing notifications, provisioning calls)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    billing_secret: str
+    provisioning_secret: str
+    deliveries: Counter = field(default_factory=Counter)  # (path, webhook-id) -> count
+    bad_signatures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> "Receiver":
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the workers' httpx clients expect
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                billing = self.path.startswith("/billing")
+                secret = receiver.billing_secret if billing else receiver.provisioning_secret
+                webhook_id = self.headers.get("webhook-id", "")
+                try:
+                    Webhook(secret).verify(raw, {k.lower(): v for k, v in self.headers.items()})
+                    verified = True
+                except Exception:  # noqa: BLE001 - counted, reported
+                    verified = False
+                with receiver.lock:
+                    receiver.deliveries[("billing" if billing else "provisioning", webhook_id)] += 1
+                    if not verified:
+                        receiver.bad_signatures.append(webhook_id)
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True, name="webhooks").start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --------------------------------------------------------------------------------------------
+# Subprocesses
+# --------------------------------------------------------------------------------------------
+
+
+class Process:
+    """`python -m workflow <args>` in its own session (process group), output to a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path):
+        self.args = args
+        self.log = log
+        with log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "workflow", *args], env=env, cwd=ROOT,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def errors(self) -> list[str]:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines()
+                if re.search(r"\b(ERROR|CRITICAL)\b|Traceback|NotRegistered", line)]
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)  # graceful shutdown of the whole group
+                self.popen.wait(timeout=15)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)  # children included (the worker's pool)
+        except ProcessLookupError:
+            pass
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def check_alive(*processes: Process) -> None:
+    for process in processes:
+        if not process.alive():
+            raise RuntimeError(f"`python -m workflow {' '.join(process.args)}` exited "
+                               f"(code {process.popen.returncode}):\n{process.tail()}")
+
+
+def wait_until(predicate, timeout: float, what: str, *processes: Process, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check_alive(*processes)
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_settled(conn: psycopg.Connection, *processes: Process, stall_timeout: float = 30.0) -> float:
+    """Until no effect is pending; fails if none settles for stall_timeout seconds. Returns the
+    wall time it saw none pending."""
+    last_pending, last_change = None, time.monotonic()
+    while True:
+        check_alive(*processes)
+        pending = conn.execute("SELECT count(*) FROM outbox_effects WHERE state = 'pending'").fetchone()[0]
+        if pending == 0:
+            return time.time()
+        if pending != last_pending:
+            last_pending, last_change = pending, time.monotonic()
+        elif time.monotonic() - last_change > stall_timeout:
+            raise RuntimeError(f"{pending} effect(s) still pending, none settled for {stall_timeout:.0f}s "
+                               "(no --beat: nothing republishes a lost message)")
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------------------------
+# Seeding: real service code, real worker
+# --------------------------------------------------------------------------------------------
+
+
+def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int = 250) -> list[int]:
+    """Customers with one service and one open invoice due OVERDUE_DAYS ago, then inactivated for
+    delinquency through transition_customer (effects published to the worker after commit)."""
+    from workflow.db.models import Invoice
+    from workflow.db.types import utcnow
+    from workflow.domain.customer_machine import TransitionRequest
+    from workflow.domain.vocabulary import CustomerEvent, InactivationReason, InvoiceStatus, Role, Source
+    from workflow.services import transitions
+    from workflow.services.customer_services import add_service
+    from workflow.services.customers import CustomerDraft, create_customer
+
+    generator = CPF()
+    actor = transitions.Actor("bench:seed", Role.OPERATOR)
+    request = TransitionRequest(InactivationReason.DELINQUENCY.value, "bench seed", False, Role.OPERATOR)
+    ids: list[int] = []
+    while len(ids) < count:
+        chunk: list[int] = []
+        with db.write() as session:
+            while len(chunk) < min(batch, count - len(ids)):
+                cpf = generator.generate()
+                if cpf in cpfs:
+                    continue
+                cpfs.add(cpf)
+                n = len(cpfs)
+                customer = create_customer(
+                    session, CustomerDraft(name=f"Bench {n}", document=cpf, external_ref=f"bench-c{n}")
+                )
+                chunk.append(customer.id)
+            now = utcnow()
+            for cid in chunk:
+                add_service(session, cid, "Fibra 500", f"bench-s{cid}")
+                session.add(Invoice(
+                    external_id=f"bench-inv-{cid}", customer_id=cid, amount=INVOICE_AMOUNT,
+                    amount_paid=Decimal("0"), due_date=today - timedelta(days=OVERDUE_DAYS),
+                    status=InvoiceStatus.OPEN.value, paid_at=None, created_at=now, updated_at=now,
+                ))
+            session.flush()
+        with db.write() as session:
+            for cid in chunk:
+                transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE, request, actor,
+                                                Source.SCHEDULER, today=today)
+        ids += chunk
+    return ids
+
+
+def check_seeded(conn: psycopg.Connection, customers: list[int], provisioning: bool) -> None:
+    bad = conn.execute(
+        """
+        SELECT count(*) FROM customers c JOIN services s ON s.customer_id = c.id
+        WHERE c.id = ANY(%s) AND NOT (
+            c.status = 'inactive' AND c.inactivation_reason = 'delinquency' AND NOT c.invoicing_enabled
+            AND s.status = 'suspended' AND s.suspension_cause = 'customer_inactive')
+        """, (customers,)).fetchone()[0]
+    states = dict(conn.execute(
+        "SELECT name || ' ' || state, count(*) FROM outbox_effects WHERE customer_id = ANY(%s) GROUP BY 1",
+        (customers,)).fetchall())
+    expected = {"suspend_services done": len(customers), "pause_invoicing done": len(customers),
+                "notify_billing done": len(customers)}
+    if provisioning:
+        expected["provision_suspend done"] = len(customers)
+    if bad or states != expected:
+        raise RuntimeError(f"seeding did not reach the expected state: {bad} customer(s) off; "
+                           f"effects {states}, expected {expected}")
+
+
+# --------------------------------------------------------------------------------------------
+# Open-loop senders
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Shot:
+    customer_id: int
+    webhook_id: str
+    body: str
+    due: float  # seconds after the schedule's start
+    original: "Shot | None" = None  # set on a duplicate delivery
+    sent: float | None = None  # wall time the request left
+    accepted: float | None = None  # wall time the response arrived
+    http_ms: float | None = None
+    lateness_ms: float | None = None
+    status: int | None = None
+    answer: dict | None = None
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def paid_event(customer_id: int, paid_at: datetime) -> str:
+    return json.dumps({"type": "invoice.paid", "data": {
+        "invoice_id": f"bench-inv-{customer_id}", "customer_id": customer_id,
+        "amount": str(INVOICE_AMOUNT), "paid_at": paid_at.isoformat(),
+    }}, separators=(",", ":"))
+
+
+def build_schedule(customers: list[int], rate: float, duplicates: int) -> list[Shot]:
+    paid_at = datetime.now(timezone.utc)
+    shots = [Shot(cid, f"pay-{cid}", paid_event(cid, paid_at), k / rate) for k, cid in enumerate(customers)]
+    if duplicates:
+        picks = sorted({int((j + 0.5) * len(shots) / duplicates) for j in range(duplicates)})
+        for k in picks:
+            o = shots[k]
+            shots.append(Shot(o.customer_id, o.webhook_id, o.body, o.due + DUPLICATE_DELAY, original=o))
+    shots.sort(key=lambda s: s.due)
+    return shots
+
+
+def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) -> tuple[float, float]:
+    """Each thread takes the next due shot, sleeps until it is due, sends it. Returns the wall
+    times of the schedule's start and of the last answer."""
+    signer = Webhook(secret)
+    position = iter(range(len(shots)))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(clients) + 1)
+    start = [0.0]
+
+    def body(client: httpx.Client) -> None:
+        try:
+            barrier.wait()
+            while True:
+                with lock:
+                    k = next(position, None)
+                if k is None:
+                    return
+                shot = shots[k]
+                delay = start[0] + shot.due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                if shot.original is not None and not shot.original.done.wait(60):
+                    shot.error = "original never answered"
+                    shot.done.set()
+                    continue
+                lateness = (time.monotonic() - start[0] - shot.due) * 1000
+                now = datetime.now(timezone.utc)
+                headers = {"content-type": "application/json", "webhook-id": shot.webhook_id,
+                           "webhook-timestamp": str(int(now.timestamp())),
+                           "webhook-signature": signer.sign(shot.webhook_id, now, shot.body)}
+                shot.lateness_ms = lateness
+                shot.sent = time.time()
+                t = time.perf_counter()
+                try:
+                    response = client.post(EVENTS_PATH, content=shot.body.encode(), headers=headers)
+                    shot.http_ms = (time.perf_counter() - t) * 1000
+                    shot.accepted = time.time()
+                    shot.status = response.status_code
+                    try:
+                        shot.answer = response.json()
+                    except ValueError:
+                        shot.answer = {"raw": response.text[:200]}
+                except httpx.HTTPError as error:
+                    shot.error = f"{type(error).__name__}: {error}"
+                shot.done.set()
+        except BaseException as error:  # surfaced by the main thread
+            errors.append(error)
+            barrier.abort()
+
+    pool = [threading.Thread(target=body, args=(c,), name=f"sender-{i}") for i, c in enumerate(clients)]
+    for thread in pool:
+        thread.start()
+    start[0] = time.monotonic() + 0.05
+    began = time.time() + 0.05
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    for thread in pool:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return began, max((s.accepted for s in shots if s.accepted), default=time.time())
+
+
+# --------------------------------------------------------------------------------------------
+# CPU accounting (Linux /proc)
+# --------------------------------------------------------------------------------------------
+
+CPU_CLASSES = ("api server", "worker main", "worker pool", "postgres", "redis", "bench process")
+
+
+def cpu_snapshot(api_pid: int, worker_pid: int) -> dict:
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    procs: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        pid = int(entry)
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if pid == api_pid or ppid == api_pid:
+            procs[pid] = ("api server", seconds)
+        elif pid == worker_pid:
+            procs[pid] = ("worker main", seconds)
+        elif ppid == worker_pid:
+            procs[pid] = ("worker pool", seconds)
+        elif comm == "postgres":
+            procs[pid] = ("postgres", seconds)
+        elif comm.startswith("redis-server"):
+            procs[pid] = ("redis", seconds)
+        elif pid == me:
+            procs[pid] = ("bench process", seconds)
+    busy = total = 0.0
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:9]]
+        total = sum(values) / tick
+        busy = total - (values[3] + values[4]) / tick  # minus idle and iowait
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"procs": procs, "busy": busy, "total": total}
+
+
+def cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    used = dict.fromkeys(CPU_CLASSES, 0.0)
+    for pid, (cls, seconds) in after["procs"].items():
+        used[cls] += seconds - before["procs"].get(pid, (cls, 0.0))[1]
+    used["_busy"], used["_total"] = after["busy"] - before["busy"], after["total"] - before["total"]
+    return used
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EffectRow:
+    id: int
+    transition_id: int | None
+    name: str
+    state: str
+    attempts: int
+    completed_at: float | None
+
+
+def load_transition_effects(conn: psycopg.Connection, transition_ids: list[int]) -> dict[int, list[EffectRow]]:
+    rows = conn.execute(
+        "SELECT id, transition_id, name, state, attempts, completed_at FROM outbox_effects "
+        "WHERE transition_id = ANY(%s) ORDER BY id", (transition_ids,)).fetchall()
+    by_transition: dict[int, list[EffectRow]] = {}
+    for i, t, n, s, a, c in rows:
+        by_transition.setdefault(t, []).append(EffectRow(i, t, n, s, a, c.timestamp() if c else None))
+    return by_transition
+
+
+def printable_command() -> str:
+    interpreter = os.path.relpath(sys.executable)
+    if interpreter.startswith(".."):
+        interpreter = sys.executable
+    argv = [interpreter, *sys.argv]
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", shlex.join(argv))
+
+
+def stats_row(label: str, values: list[float]) -> str:
+    if not values:
+        return f"| {label} | - | - | - |"
+    return (f"| {label} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} | "
+            f"{max(values):.1f} |")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=50.0, help="offered events/s (default 50)")
+    parser.add_argument("--events", type=int, default=1500,
+                        help="invoice.paid events, one per customer (default 1500)")
+    parser.add_argument("--threads", type=int, default=10, help="sender threads (default 10)")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="ATIVA_WORKER_CONCURRENCY of the worker (default 4)")
+    parser.add_argument("--no-provisioning", action="store_true",
+                        help="leave ATIVA_PROVISIONING_* unset: restoring makes no provisioning call")
+    parser.add_argument("--database-url",
+                        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
+                        help="admin URL of the PostgreSQL server to create the throwaway database on")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL,
+                        help=f"Redis database used as broker; FLUSHDB at start and end (default {DEFAULT_REDIS_URL})")
+    args = parser.parse_args()
+    if args.rate <= 0 or min(args.events, args.threads, args.concurrency) < 1:
+        parser.error("--rate, --events, --threads and --concurrency must be positive")
+    return args
+
+
+def _terminate(signum, _frame):
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: everything is cleaned up
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    print(f"$ {printable_command()}", flush=True)
+    began_all = time.perf_counter()
+    provisioning = not args.no_provisioning
+
+    r = redis.Redis.from_url(args.redis_url)
+    try:
+        r.ping()
+    except redis.RedisError as error:
+        print(f"Redis is not reachable at {args.redis_url!r}: {error}", file=sys.stderr)
+        return 2
+    try:
+        name, url = create_database(args.database_url)
+    except psycopg.OperationalError as error:
+        print(f"PostgreSQL is not reachable at {make_url(args.database_url)!r}: {error}", file=sys.stderr)
+        return 2
+
+    tmp = Path(tempfile.mkdtemp(prefix="ativa_bench_payments_"))
+    receiver: Receiver | None = None
+    api: Process | None = None
+    worker: Process | None = None
+    db: Database | None = None
+    conn: psycopg.Connection | None = None
+    clients: list[httpx.Client] = []
+    ok = False
+    try:
+        r.flushdb()
+        db = Database(url)
+        migrate.upgrade(db.engine)
+        conn = psycopg.connect(psycopg_dsn(url), autocommit=True)
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]
+        redis_version = r.info("server")["redis_version"]
+        receiver = Receiver(new_secret(), new_secret()).start()
+        inbound_secret = new_secret()
+
+        # This process seeds through the service layer: its effects go to the same broker.
+        os.environ["ATIVA_DATABASE_URL"] = url
+        os.environ["ATIVA_BROKER_URL"] = args.redis_url
+        os.environ["ATIVA_DATA_DIR"] = str(tmp / "var")
+        from workflow.services import tokens
+        from workflow.services.clock import provider_today
+        from workflow.settings import get_settings
+
+        get_settings.cache_clear()
+        from workers.app import app as celery_app
+        from workers.app import install_publisher
+
+        install_publisher()
+        assert celery_app.conf.broker_url == args.redis_url, celery_app.conf.broker_url
+        today = provider_today()
+        with db.write() as session:  # so `serve` does not mint (and print) a first admin token
+            tokens.create_token(session, "bench", "admin")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            "ATIVA_DATA_DIR": str(tmp / "var"),
+            "ATIVA_DATABASE_URL": url,
+            "ATIVA_BROKER_URL": args.redis_url,
+            "ATIVA_BILLING_INBOUND_SECRET": inbound_secret,
+            "ATIVA_BILLING_WEBHOOK_URL": f"{receiver.url}/billing",
+            "ATIVA_BILLING_WEBHOOK_SECRET": receiver.billing_secret,
+            "ATIVA_WORKER_CONCURRENCY": str(args.concurrency),
+        })
+        if provisioning:
+            env["ATIVA_PROVISIONING_WEBHOOK_URL"] = f"{receiver.url}/provisioning"
+            env["ATIVA_PROVISIONING_WEBHOOK_SECRET"] = receiver.provisioning_secret
+        port = free_port()
+        worker = Process(["worker"], env, tmp / "worker.log")
+        api = Process(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "api.log")
+        base_url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        # -- seeding, through the real code; the worker suspends for real --
+        t = time.perf_counter()
+        cpfs: set[str] = set()
+        warm = seed_delinquent(db, 2 * args.threads, cpfs, today)
+        customers = seed_delinquent(db, args.events, cpfs, today)
+        seeded_rows = time.perf_counter() - t
+        wait_until(healthy, 60, "the API server", api, worker)
+        wait_settled(conn, api, worker)
+        check_seeded(conn, warm + customers, provisioning)
+        seed_seconds = time.perf_counter() - t
+
+        print(
+            f"\nPostgreSQL {pg_version}, Redis {redis_version} ({args.redis_url}), database {name}; "
+            f"{os.cpu_count()} CPU(s); Python {sys.version.split()[0]}\n"
+            f"API: `python -m workflow serve --no-worker` (uvicorn, 1 process); worker: `python -m "
+            f"workflow worker` (prefork, concurrency {args.concurrency}, no beat); outbound: billing "
+            f"notifications{' and provisioning calls' if provisioning else ''} to a loopback server\n"
+            f"seeded through the service layer and the worker: {len(warm) + len(customers)} customers "
+            f"inactive for delinquency (1 service suspended, 1 invoice {OVERDUE_DAYS} days overdue, "
+            f"invoicing paused, all effects done) in {seed_seconds:.1f} s "
+            f"({seeded_rows:.1f} s rows and transitions, rest waiting for the worker)\n"
+            f"offered: {args.events} invoice.paid events at {args.rate:g}/s from {args.threads} "
+            f"sender threads (open loop), {max(1, round(args.events * DUPLICATE_SHARE))} duplicate "
+            f"deliveries\n", flush=True,
+        )
+
+        clients = [httpx.Client(base_url=base_url, timeout=30) for _ in range(args.threads)]
+        for client in clients:  # connected before any clock runs
+            client.get("/healthz").raise_for_status()
+
+        # -- warm-up: not measured --
+        warm_shots = build_schedule(warm, args.rate, 0)
+        run_schedule(clients, inbound_secret, warm_shots)
+        if any(s.status != 202 for s in warm_shots):
+            bad = next(s for s in warm_shots if s.status != 202)
+            raise RuntimeError(f"warm-up event answered {bad.status} {bad.answer or bad.error}:\n{api.tail()}")
+        wait_settled(conn, api, worker)
+
+        # -- measured run --
+        duplicates = max(1, round(args.events * DUPLICATE_SHARE))
+        shots = build_schedule(customers, args.rate, duplicates)
+        cpu_before = cpu_snapshot(api.pid, worker.pid)
+        sched_began, last_answer = run_schedule(clients, inbound_secret, shots)
+        settled_at = wait_settled(conn, api, worker)
+        run_cpu = cpu_delta(cpu_before, cpu_snapshot(api.pid, worker.pid))
+        time.sleep(0.3)  # late duplicate webhook deliveries, if any, would land here
+        print(f"  sent {len(shots)} requests in {last_answer - sched_began:.2f} s; all effects settled "
+              f"{settled_at - last_answer:.2f} s after the last answer", flush=True)
+
+        # -- measurements --
+        originals = [s for s in shots if s.original is None]
+        dupes = [s for s in shots if s.original is not None]
+        by_id = {s.webhook_id: s for s in originals}
+        transitions_of = {
+            note.removeprefix("billing event "): (tid, created.timestamp())
+            for tid, note, created in conn.execute(
+                "SELECT id, note, created_at FROM status_changes WHERE event = 'activate' "
+                "AND note LIKE 'billing event %%' AND customer_id = ANY(%s)", (customers,)).fetchall()
+        }
+        effects = load_transition_effects(conn, [tid for tid, _ in transitions_of.values()])
+        restored_ms, told_ms, all_ms, stamp_to_202_ms = [], [], [], []
+        for s in originals:
+            if s.accepted is None or s.webhook_id not in transitions_of:
+                continue
+            tid, created = transitions_of[s.webhook_id]
+            fx = effects.get(tid, [])
+            stamp_to_202_ms.append((s.accepted - created) * 1000)
+            restore = [e.completed_at for e in fx if e.name == "restore_services" and e.completed_at]
+            if restore:
+                restored_ms.append((restore[0] - s.accepted) * 1000)
+            told = [e.completed_at for e in fx if e.name == "provision_restore" and e.completed_at]
+            if told:
+                told_ms.append((max(told) - s.accepted) * 1000)
+            if fx and all(e.completed_at for e in fx):
+                all_ms.append((max(e.completed_at for e in fx) - s.accepted) * 1000)
+        http_ms = [s.http_ms for s in originals if s.http_ms is not None]
+        dup_http_ms = [s.http_ms for s in dupes if s.http_ms is not None]
+        lateness = [s.lateness_ms for s in shots if s.lateness_ms is not None]
+        accepted_202 = [s for s in originals if s.status == 202]
+        first_sent = min(s.sent for s in shots if s.sent)
+        achieved = len(accepted_202) / (last_answer - first_sent)
+        restore_times = [e.completed_at for fx in effects.values() for e in fx
+                         if e.name == "restore_services" and e.completed_at]
+        restored_rate = len(restore_times) / (max(restore_times) - first_sent) if restore_times else 0.0
+        all_fx = [e for fx in effects.values() for e in fx]
+
+        # -- verification --
+        problems: list[str] = []
+        not_202 = [s for s in originals if s.status != 202 or not s.answer
+                   or s.answer.get("status") != "accepted" or s.answer.get("reactivated") is not True
+                   or s.answer.get("invoice_status") != "paid"]
+        if not_202:
+            s = not_202[0]
+            problems.append(f"{len(not_202)} original event(s) not answered 202 accepted/reactivated/paid; "
+                            f"first: {s.webhook_id} {s.status} {s.answer or s.error}")
+        bad_dupes = [s for s in dupes if s.status != 200 or s.answer != {"status": "duplicate"}]
+        if bad_dupes:
+            s = bad_dupes[0]
+            problems.append(f"{len(bad_dupes)} duplicate(s) not answered 200 duplicate; first: "
+                            f"{s.webhook_id} {s.status} {s.answer or s.error}")
+        answers = Counter((s.webhook_id, s.status) for s in shots)
+        twice = [k for k, n in answers.items() if k[1] == 202 and n > 1]
+        if twice:
+            problems.append(f"{len(twice)} webhook-id(s) answered 202 more than once: {twice[:5]}")
+        missing_transition = [s.webhook_id for s in originals if s.webhook_id not in transitions_of]
+        if missing_transition or len(transitions_of) != len(originals):
+            problems.append(f"{len(missing_transition)} event(s) without their activation transition; "
+                            f"{len(transitions_of)} transitions for {len(originals)} events")
+        everyone = warm + customers
+        row = conn.execute(
+            """
+            SELECT count(*) FILTER (WHERE NOT (c.status = 'active' AND c.inactivation_reason IS NULL
+                                                AND c.invoicing_enabled)),
+                   count(*) FILTER (WHERE NOT (s.status = 'active' AND s.suspension_cause IS NULL)),
+                   count(*) FILTER (WHERE NOT (i.status = 'paid' AND i.amount_paid = i.amount)),
+                   count(*)
+            FROM customers c JOIN services s ON s.customer_id = c.id JOIN invoices i ON i.customer_id = c.id
+            WHERE c.id = ANY(%s)
+            """, (everyone,)).fetchone()
+        if row[:3] != (0, 0, 0) or row[3] != len(everyone):
+            problems.append(f"end state: {row[0]} customer(s) not active with invoicing on, {row[1]} "
+                            f"service(s) not active, {row[2]} invoice(s) not paid exactly once, "
+                            f"{row[3]} rows for {len(everyone)} customers")
+        history = Counter(n for (n,) in conn.execute(
+            "SELECT count(*) FROM status_changes WHERE customer_id = ANY(%s) GROUP BY customer_id",
+            (everyone,)).fetchall())
+        if history != Counter({2: len(everyone)}):
+            problems.append(f"transitions per customer (count -> customers): {dict(history)}, expected 2 each")
+        events_rows = conn.execute(
+            "SELECT count(*), count(DISTINCT webhook_id) FROM billing_events WHERE customer_id = ANY(%s)",
+            (customers,)).fetchone()
+        if events_rows != (len(originals), len(originals)):
+            problems.append(f"billing_events: {events_rows[0]} row(s), {events_rows[1]} webhook-id(s), "
+                            f"expected {len(originals)} each")
+        expected_names = Counter({"restore_services": 1, "resume_invoicing": 1, "notify_billing": 1,
+                                  **({"provision_restore": 1} if provisioning else {})})
+        odd = [tid for tid, fx in effects.items() if Counter(e.name for e in fx) != expected_names]
+        if odd:
+            problems.append(f"{len(odd)} transition(s) without exactly {dict(expected_names)}: "
+                            f"{[(t, [e.name for e in effects[t]]) for t in odd[:3]]}")
+        not_done = [e for e in all_fx if e.state != "done" or e.completed_at is None]
+        if not_done:
+            problems.append(f"{len(not_done)} effect(s) not done: {Counter(e.state for e in not_done)}")
+        retried = [e for e in all_fx if e.attempts != 1]
+        if retried:
+            problems.append(f"{len(retried)} effect(s) needed more than one attempt: "
+                            f"{Counter(e.attempts for e in retried)}")
+        leftover = conn.execute("SELECT count(*) FROM outbox_effects WHERE state <> 'done'").fetchone()[0]
+        if leftover:
+            problems.append(f"{leftover} effect(s) in the database not done")
+        with receiver.lock:
+            deliveries = Counter(receiver.deliveries)
+            bad_signatures = list(receiver.bad_signatures)
+        delivering = {"notify_billing": "billing", "provision_restore": "provisioning",
+                      "provision_suspend": "provisioning"}
+        expected_deliveries = {
+            (delivering[n], f"effect_{i}") for n, i in conn.execute(
+                "SELECT name, id FROM outbox_effects WHERE state = 'done' AND name = ANY(%s)",
+                (list(delivering),)).fetchall()
+        }
+        missing = expected_deliveries - deliveries.keys()
+        unexpected = deliveries.keys() - expected_deliveries
+        repeated = {k: v for k, v in deliveries.items() if v > 1}
+        if missing or unexpected or repeated:
+            problems.append(f"webhook deliveries: {len(missing)} missing, {len(unexpected)} unexpected, "
+                            f"{len(repeated)} repeated {dict(list(repeated.items())[:5])}")
+        if bad_signatures:
+            problems.append(f"{len(bad_signatures)} webhook delivery(ies) with a bad signature")
+        for process, label in ((api, "API"), (worker, "worker")):
+            lines = process.errors()
+            if lines:
+                problems.append(f"{len(lines)} error line(s) in the {label} log, first: {lines[0]}")
+        if len(restored_ms) != len(originals):
+            problems.append(f"{len(originals) - len(restored_ms)} event(s) without a restore time")
+
+        # -- report --
+        p99_restored = percentile(restored_ms, 99)
+        p99_all = percentile(all_ms, 99)
+        print()
+        print("| measure | p50 | p99 | max |")
+        print("|---|---:|---:|---:|")
+        print(stats_row("accepted (202) → services restored (restore_services done), ms", restored_ms))
+        if provisioning:
+            print(stats_row("accepted → provisioning told (provision_restore done), ms", told_ms))
+        print(stats_row("accepted → all effects of the transition done, ms", all_ms))
+        print(stats_row("HTTP POST latency, events, ms", http_ms))
+        print(stats_row("HTTP POST latency, duplicates (200), ms", dup_http_ms))
+        print(stats_row("transition row stamped in the API → 202 received, ms", stamp_to_202_ms))
+        print(stats_row("sender lateness vs the schedule, ms", lateness))
+        print()
+        print("| measure | value |")
+        print("|---|---:|")
+        print(f"| events (one per customer) / duplicate deliveries | {len(originals)} / {len(dupes)} |")
+        print(f"| offered events/s | {args.rate:g} |")
+        print(f"| events/s achieved (202s / first sent → last answer) | {achieved:.1f} |")
+        print(f"| services restored/s (first sent → last restore) | {restored_rate:.1f} |")
+        print(f"| answered 202 once / duplicates answered 200 duplicate | "
+              f"{len(originals) - len(not_202)} / {len(dupes) - len(bad_dupes)} |")
+        print(f"| effects of the measured transitions (all done, 1st attempt) | {len(all_fx)} |")
+        print()
+        if run_cpu.get("_total"):
+            seconds = settled_at - sched_began
+            print(f"CPU during the measured run ({seconds:.1f} s, first request until all effects "
+                  f"settled), /proc:")
+            print()
+            print("| process | CPU ms per event | share of one CPU |")
+            print("|---|---:|---:|")
+            for key in CPU_CLASSES:
+                print(f"| {key} | {1000 * run_cpu[key] / len(originals):.2f} | "
+                      f"{100 * run_cpu[key] / seconds:.0f} % |")
+            print(f"| machine busy (all {os.cpu_count()} CPUs) | | "
+                  f"{100 * run_cpu['_busy'] / run_cpu['_total']:.0f} % |")
+            print()
+        verdict = "met" if p99_restored < AIM_P99_MS and not problems else "not met"
+        print(f"aim: p99 accepted→services restored under 1 s at {args.rate:g} events/s -> {verdict}"
+              f" (p99 {p99_restored:.0f} ms; all effects done p99 {p99_all:.0f} ms)")
+        if problems:
+            print("\nVERIFICATION FAILED:")
+            for problem in problems:
+                print(f"  - {problem}")
+        else:
+            print(f"\nverified: {len(originals)} events answered 202 once, {len(dupes)} duplicates 200 "
+                  f"and no change; every customer active with its service active and invoice paid once; "
+                  f"{len(all_fx)} effects done on the first attempt; one signed delivery per done "
+                  f"notify_billing/provision_* effect; total {time.perf_counter() - began_all:.1f} s")
+        ok = not problems
+        return 0 if ok else 1
+    finally:
+        for client in clients:
+            client.close()
+        for process in (api, worker):
+            if process is not None:
+                process.stop()
+                if not ok:
+                    print(f"\n{process.log.name} tail ({process.log}):\n{process.tail(20)}", file=sys.stderr)
+        if receiver is not None:
+            receiver.stop()
+        if conn is not None:
+            conn.close()
+        if db is not None:
+            db.dispose()
+        if "workers.app" in sys.modules:  # close this process's broker connections
+            try:
+                sys.modules["workers.app"].app.pool.force_close_all()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        try:
+            drop_database(args.database_url, name)
+        finally:
+            r.flushdb()
+            r.close()
+        if ok:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

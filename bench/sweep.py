@@ -1,0 +1,528 @@
+"""The delinquency sweep at scale on PostgreSQL: finding and cutting 100k delinquent customers.
+
+    .venv/bin/python bench/sweep.py [--customers 1000000] [--delinquent 100000] [--processes N]
+                                    [--batch 200] [--as-of 2026-12-01] [--database-url URL]
+
+--database-url (default: $ATIVA_BENCH_POSTGRES_URL, else postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
+is an *admin* URL: the script creates a throwaway database ``ativa_bench_<random>`` on that server,
+migrates it with workflow.db.migrate.upgrade, seeds it, clones it (CREATE DATABASE ... TEMPLATE) for
+the baseline, and drops both (WITH (FORCE)) when it ends, even on error.
+
+Seeding (reported, not measured) is set-based SQL through psycopg: --customers active customers
+(11-digit documents, status 'active', version 1), one open invoice of R$ 99.90 due 30 days before
+--as-of for each of --delinquent customers spread evenly over the ids, an open invoice not yet due
+for a quarter of the others and a paid past-due invoice for another quarter (so the candidate query
+has rows to filter out); then VACUUM ANALYZE. Any NOT NULL column without a default that this script
+does not know yet (the schema moves on) is filled with a neutral value of its type and named.
+
+Measured, with the policy of the Settings defaults (grace 15 days, minimum R$ 0.01, no cuts on
+sat/sun, national holidays) on --as-of, a Tuesday that is no Brazilian holiday:
+
+1. dry run: ``delinquency.candidates(session, policy, today)`` in one call, and the same paged by
+   after_id/limit batches of --batch, each page in its own read unit, as ``run_sweep`` pages.
+2. real run: --processes worker processes (default: the CPU count), each with its own Database built
+   in the child, take batches of --batch ids from a shared queue, filled beforehand from the dry
+   run's candidate list, and run ``delinquency.inactivate_due(db, policy, batch, today)``: one
+   transaction per customer with the row lock, the re-check, the transition, the history row and
+   three outbox rows. This stands in for several Celery workers sharing the sweep's batches; Celery
+   itself is not started (no broker, no publisher installed: the effect ids recorded for
+   publish-after-commit are dropped). The clock starts when every process is connected and
+   waiting, and stops when the last batch is done. In production the beat pages candidates while the
+   workers cut, so a sweep takes at least max(paged dry run, real run).
+3. baseline, in the same run, on the clone of the seeded database (same state as before step 2):
+   one set-based ``UPDATE customers SET status='inactive', inactivation_reason='delinquency',
+   version=version+1 WHERE id IN (<the candidate query>)``, no history, no outbox.
+
+After the real run the script checks that exactly --delinquent customers (the seeded ones) are
+inactive for delinquency, that each has one status_changes row from the scheduler and three pending
+outbox rows, and that a second dry run finds nobody: a run that silently did nothing fails here.
+
+The default (1M customers, 100k cut) takes about 6 to 7 minutes on 2 cores, most of it the real
+run; ``--customers 100000 --delinquent 10000`` is a quick run of under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import queue
+import re
+import shlex
+import sys
+import time
+import traceback
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+# Runnable as a plain script from the repository root or from anywhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import create_database, drop_database, psycopg_dsn  # noqa: E402
+from workflow.db import migrate  # noqa: E402
+from workflow.db.engine import Database  # noqa: E402
+from workflow.domain.delinquency import Policy  # noqa: E402
+from workflow.services import delinquency  # noqa: E402
+from workflow.settings import Settings  # noqa: E402
+
+DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+AMOUNT_CENTS = 9990  # R$ 99.90
+DAYS_LATE = 30
+DAYS_AHEAD = 10
+PROGRESS_EVERY = 30.0  # seconds between progress lines of the real run (stderr)
+FIRST_PROGRESS = 10.0  # the first one, with an estimate of the whole run
+
+
+def settings_policy() -> Policy:
+    """The policy of the Settings *defaults*: ATIVA_* variables of this shell do not change it."""
+    return delinquency.policy_from(Settings.model_construct())
+
+
+# --------------------------------------------------------------------------------------------
+# Seeding
+# --------------------------------------------------------------------------------------------
+
+# Columns this script fills on purpose: {table: {column: SQL expression over g (the series)}}.
+KNOWN = {
+    "customers": {
+        "id": "g",
+        "name": "'Bench customer ' || g",
+        "document": "lpad(g::text, 11, '0')",
+        "document_type": "'cpf'",
+        "email": "NULL",
+        "phone": "NULL",
+        "external_ref": "'bench-' || g",
+        "status": "'active'",
+        "inactivation_reason": "NULL",
+        "status_changed_at": "now()",
+        "invoicing_enabled": "true",
+        "auto_block_exempt": "false",
+        "version": "1",
+        "created_at": "now()",
+        "updated_at": "now()",
+    },
+    "invoices": {
+        "external_id": "%(prefix)s || g",
+        "customer_id": "g",
+        "amount": "%(amount)s",
+        "amount_paid": "%(paid)s",
+        "due_date": "%(due)s",
+        "status": "%(status)s",
+        "paid_at": "%(paid_at)s",
+        "created_at": "now()",
+        "updated_at": "now()",
+    },
+}
+NEUTRAL = {
+    "integer": "0", "bigint": "0", "smallint": "0", "numeric": "0", "boolean": "false",
+    "timestamp with time zone": "now()", "timestamp without time zone": "now()",
+    "date": "current_date", "character varying": "''", "text": "''", "json": "'{}'", "jsonb": "'{}'",
+}
+
+
+def column_sql(conn: psycopg.Connection, table: str) -> tuple[str, str, list[str]]:
+    """(column list, SELECT expressions, extra columns filled with neutral values) for `table`."""
+    rows = conn.execute(
+        "SELECT column_name, is_nullable, column_default, data_type FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+        (table,),
+    ).fetchall()
+    known = KNOWN[table]
+    names, exprs, extra = [], [], []
+    for name, nullable, default, data_type in rows:
+        if name in known:
+            names.append(name)
+            exprs.append(known[name])
+        elif nullable == "NO" and default is None:
+            if data_type not in NEUTRAL:
+                raise RuntimeError(f"{table}.{name} ({data_type}) is NOT NULL: teach bench/sweep.py a value")
+            names.append(name)
+            exprs.append(NEUTRAL[data_type])
+            extra.append(f"{table}.{name}={NEUTRAL[data_type]}")
+    return ", ".join(names), ", ".join(exprs), extra
+
+
+def delinquent_step(customers: int, delinquent: int) -> int:
+    """Delinquent ids are step, 2*step, ..., delinquent*step: spread evenly, exactly `delinquent`."""
+    return customers // delinquent
+
+
+def seed(url: str, customers: int, delinquent: int, today: date) -> tuple[float, int, list[str]]:
+    """Returns (seconds, invoices written, extra columns filled)."""
+    began = time.perf_counter()
+    step = delinquent_step(customers, delinquent)
+    is_delinquent = f"(g %% {step} = 0 AND g <= {step * delinquent})"
+    with psycopg.connect(psycopg_dsn(url)) as conn:
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        cols, exprs, extra = column_sql(conn, "customers")
+        conn.execute(
+            f"INSERT INTO customers ({cols}) SELECT {exprs} FROM generate_series(1, %s) AS g",
+            (customers,),
+        )
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('customers', 'id'), %s)", (customers,)
+        )
+        cols, exprs, more = column_sql(conn, "invoices")
+        extra += more
+        invoices = 0
+        kinds = [
+            # (prefix, which customers, amount paid, due date, status, paid_at)
+            ("late-", is_delinquent, 0, today - timedelta(days=DAYS_LATE), "open", None),
+            ("ahead-", f"g %% 4 = 1 AND NOT {is_delinquent}", 0, today + timedelta(days=DAYS_AHEAD),
+             "open", None),
+            ("paid-", f"g %% 4 = 3 AND NOT {is_delinquent}", AMOUNT_CENTS,
+             today - timedelta(days=DAYS_LATE), "paid", "now()"),
+        ]
+        for prefix, which, paid, due, status, paid_at in kinds:
+            select_exprs = exprs % {
+                "prefix": "%(prefix)s", "amount": "%(amount)s", "paid": "%(paid)s", "due": "%(due)s",
+                "status": "%(status)s", "paid_at": paid_at or "NULL",
+            }
+            cursor = conn.execute(
+                f"INSERT INTO invoices ({cols}) SELECT {select_exprs} "
+                f"FROM generate_series(1, %(customers)s) AS g WHERE {which}",
+                {"prefix": prefix, "amount": AMOUNT_CENTS, "paid": paid, "due": due,
+                 "status": status, "customers": customers},
+            )
+            invoices += cursor.rowcount
+        conn.commit()
+    with psycopg.connect(psycopg_dsn(url), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) customers, invoices, status_changes, outbox_effects")
+        conn.execute("CHECKPOINT")
+    return time.perf_counter() - began, invoices, extra
+
+
+def clone_database(admin_url: str, template: str) -> tuple[str, str]:
+    """A file-level copy of `template` (no one may be connected to it): (name, url)."""
+    name = f"{template}_base"
+    with psycopg.connect(psycopg_dsn(admin_url), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+# --------------------------------------------------------------------------------------------
+# The measured steps
+# --------------------------------------------------------------------------------------------
+
+
+def dry_run(db: Database, policy: Policy, today: date) -> tuple[list[int], float]:
+    began = time.perf_counter()
+    with db.read() as session:
+        found = delinquency.candidates(session, policy, today)
+    return [c.customer_id for c in found], time.perf_counter() - began
+
+
+def dry_run_paged(db: Database, policy: Policy, today: date, batch: int) -> tuple[int, int, float]:
+    """As run_sweep pages: (customers, pages, seconds)."""
+    began = time.perf_counter()
+    after, total, pages = 0, 0, 0
+    while True:
+        with db.read() as session:
+            page = delinquency.candidates(session, policy, today, after_id=after, limit=batch)
+        if not page:
+            return total, pages, time.perf_counter() - began
+        after = page[-1].customer_id
+        total += len(page)
+        pages += 1
+
+
+def worker(url: str, today: date, tasks, results, go) -> None:
+    """One 'Celery worker': its own Database, batches from the shared queue until a None."""
+    try:
+        db = Database(url)
+        policy = settings_policy()
+        with db.read() as session:  # connect before the clock starts
+            session.connection().exec_driver_sql("SELECT 1")
+        results.put(("ready", os.getpid(), None))
+        go.wait()
+        cpu = time.process_time()
+        while (batch := tasks.get()) is not None:
+            done = delinquency.inactivate_due(db, policy, batch, today)
+            skipped = list(done.skipped.items())[:3]
+            results.put(("batch", len(done.inactivated), (len(done.skipped), skipped)))
+        results.put(("done", os.getpid(), time.process_time() - cpu))
+        db.dispose()
+    except BaseException:  # noqa: BLE001 - reported by the parent
+        results.put(("error", os.getpid(), traceback.format_exc()))
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / ticks, sum(fields[:8]) / ticks
+
+
+def real_run(url: str, ids: list[int], today: date, processes: int, batch: int) -> dict:
+    context = mp.get_context("spawn")  # nothing inherited: each process builds its own Database
+    tasks, results, go = context.Queue(), context.Queue(), context.Event()
+    pool = [context.Process(target=worker, args=(url, today, tasks, results, go), daemon=True)
+            for _ in range(processes)]
+    for process in pool:
+        process.start()
+    try:
+        for start in range(0, len(ids), batch):
+            tasks.put(ids[start:start + batch])
+        for _ in pool:
+            tasks.put(None)
+        ready = 0
+        while ready < processes:
+            kind, _, payload = results.get(timeout=120)
+            if kind == "error":
+                raise RuntimeError(f"worker failed before the start:\n{payload}")
+            ready += 1
+        busy0, total0 = machine_cpu()
+        began = time.perf_counter()
+        go.set()
+        inactivated, skipped, reasons, worker_cpu, finished = 0, 0, [], 0.0, 0
+        last_report = began - (PROGRESS_EVERY - FIRST_PROGRESS)
+        while finished < processes:
+            try:
+                kind, value, payload = results.get(timeout=5)
+            except queue.Empty:
+                if not all(p.is_alive() for p in pool) and results.empty():
+                    raise RuntimeError("a worker process died without reporting") from None
+                continue
+            if kind == "error":
+                raise RuntimeError(f"worker {value} failed:\n{payload}")
+            if kind == "batch":
+                inactivated += value
+                skipped += payload[0]
+                reasons += payload[1]
+            elif kind == "done":
+                worker_cpu += payload
+                finished += 1
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_EVERY:
+                last_report = now
+                rate = inactivated / (now - began)
+                left = (len(ids) - inactivated - skipped) / rate if rate else float("nan")
+                print(f"  real run: {inactivated} cut in {now - began:.0f} s ({rate:.0f}/s), "
+                      f"about {left:.0f} s to go (whole real run ~{now - began + left:.0f} s)",
+                      file=sys.stderr, flush=True)
+        seconds = time.perf_counter() - began
+        busy1, total1 = machine_cpu()
+    finally:
+        for process in pool:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+    return {"inactivated": inactivated, "skipped": skipped, "reasons": reasons[:5],
+            "seconds": seconds, "worker_cpu": worker_cpu,
+            "machine_busy": busy1 - busy0, "machine_total": total1 - total0}
+
+
+def candidate_sql() -> str:
+    """The candidate query of delinquency.candidates, as plain SQL (ids only)."""
+    return (
+        "SELECT c.id FROM customers c JOIN ("
+        " SELECT customer_id FROM invoices"
+        " WHERE status = 'open' AND due_date < %(today)s"
+        " GROUP BY customer_id"
+        " HAVING min(due_date) < %(cutoff)s"
+        " AND sum(coalesce(amount, 0) - amount_paid) >= %(min_cents)s"
+        ") o ON o.customer_id = c.id"
+        " WHERE c.status = 'active' AND c.auto_block_exempt IS false"
+    )
+
+
+def baseline(url: str, policy: Policy, today: date) -> tuple[int, float]:
+    params = {"today": today, "cutoff": today - timedelta(days=policy.grace_days),
+              "min_cents": int(policy.min_overdue_amount * 100)}
+    with psycopg.connect(psycopg_dsn(url)) as conn:
+        conn.execute("SELECT 1").fetchone()
+        began = time.perf_counter()
+        cursor = conn.execute(
+            "UPDATE customers SET status = 'inactive', inactivation_reason = 'delinquency', "
+            f"version = version + 1 WHERE id IN ({candidate_sql()})",
+            params,
+        )
+        conn.commit()
+        return cursor.rowcount, time.perf_counter() - began
+
+
+def verify(url: str, db: Database, policy: Policy, today: date, customers: int, delinquent: int) -> None:
+    step = delinquent_step(customers, delinquent)
+    with psycopg.connect(psycopg_dsn(url)) as conn:
+        def one(sql: str, *params):
+            return conn.execute(sql, params).fetchone()[0]
+
+        checks = {
+            "inactive customers": (one("SELECT count(*) FROM customers WHERE status <> 'active'"), delinquent),
+            "inactive for delinquency, seeded delinquent, version 2": (
+                one("SELECT count(*) FROM customers WHERE status = 'inactive' AND "
+                    "inactivation_reason = 'delinquency' AND version = 2 AND id %% %s = 0 AND id <= %s",
+                    step, step * delinquent),
+                delinquent,
+            ),
+            "status_changes rows": (one("SELECT count(*) FROM status_changes"), delinquent),
+            "status_changes from the scheduler, delinquency, version 2": (
+                one("SELECT count(DISTINCT s.customer_id) FROM status_changes s JOIN customers c "
+                    "ON c.id = s.customer_id AND c.status = 'inactive' "
+                    "WHERE s.source = 'scheduler' AND s.actor = 'scheduler' AND s.event = 'inactivate' "
+                    "AND s.reason = 'delinquency' AND s.customer_version = 2"),
+                delinquent,
+            ),
+            "outbox rows": (one("SELECT count(*) FROM outbox_effects"), 3 * delinquent),
+            "outbox rows pending, of a scheduler transition": (
+                one("SELECT count(*) FROM outbox_effects o JOIN status_changes s "
+                    "ON s.id = o.transition_id AND s.customer_id = o.customer_id "
+                    "WHERE o.state = 'pending' AND o.name IN "
+                    "('suspend_services', 'pause_invoicing', 'notify_billing')"),
+                3 * delinquent,
+            ),
+        }
+    with db.read() as session:
+        checks["candidates on a second dry run"] = (
+            len(delinquency.candidates(session, policy, today)), 0)
+    wrong = {k: v for k, v in checks.items() if v[0] != v[1]}
+    if wrong:
+        raise AssertionError("verification failed: " + "; ".join(
+            f"{k}: {got}, expected {want}" for k, (got, want) in wrong.items()))
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def printable_command() -> str:
+    """The command line as run, with any password in a URL masked."""
+    interpreter = os.path.relpath(sys.executable)
+    if interpreter.startswith(".."):
+        interpreter = sys.executable
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", shlex.join([interpreter, *sys.argv]))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--delinquent", type=int, default=100_000)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 4,
+                        help="worker processes of the real run (default: the CPU count)")
+    parser.add_argument("--batch", type=int, default=200, help="customers per batch (default 200)")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 12, 1),
+                        help="the business date of the sweep (default 2026-12-01, a Tuesday)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
+        help="admin URL of the PostgreSQL server to create the throwaway databases on",
+    )
+    args = parser.parse_args()
+    if min(args.customers, args.delinquent, args.processes, args.batch) < 1:
+        parser.error("--customers, --delinquent, --processes and --batch must be positive")
+    if args.delinquent > args.customers:
+        parser.error("--delinquent cannot exceed --customers")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    today, n, d = args.as_of, args.customers, args.delinquent
+    policy = settings_policy()
+    print(f"$ {printable_command()}")
+    if why := policy.why_not_a_cut_day(today):
+        print(f"--as-of {today}: {why}; the sweep would cut nobody", file=sys.stderr)
+        return 2
+    began = time.perf_counter()
+    try:
+        name, url = create_database(args.database_url)
+    except psycopg.OperationalError as error:
+        print(f"PostgreSQL is not reachable at {make_url(args.database_url)!r}: {error}", file=sys.stderr)
+        return 2
+
+    names = [name]
+    db: Database | None = None
+    try:
+        db = Database(url)
+        migrate.upgrade(db.engine)
+        db.dispose()
+        with psycopg.connect(psycopg_dsn(url)) as conn:
+            server = conn.execute("SHOW server_version").fetchone()[0]
+            sync = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        seconds, invoices, extra = seed(url, n, d, today)
+        base_name, base_url = clone_database(args.database_url, name)
+        names.append(base_name)
+        print(
+            f"\nPostgreSQL {server} (synchronous_commit {sync}); {os.cpu_count()} CPU(s); Python "
+            f"{sys.version.split()[0]}; as of {today} ({today:%A}), grace {policy.grace_days} days, "
+            f"minimum R$ {policy.min_overdue_amount}, batches of {args.batch}, "
+            f"{args.processes} worker process(es)"
+        )
+        print(
+            f"seeded (not measured): {n} customers, {d} delinquent, {invoices} invoices in "
+            f"{seconds:.1f} s, then VACUUM ANALYZE and a clone for the baseline"
+            + (f"; also filled {', '.join(extra)}" if extra else ""),
+            flush=True,
+        )
+
+        ids, one_shot = dry_run(db, policy, today)
+        if len(ids) != d:
+            raise AssertionError(f"the dry run found {len(ids)} candidates, expected {d}")
+        paged, pages, paged_seconds = dry_run_paged(db, policy, today, args.batch)
+        if paged != d:
+            raise AssertionError(f"the paged dry run found {paged} candidates, expected {d}")
+        db.dispose()
+        print(f"  dry run: {one_shot:.2f} s in one query, {paged_seconds:.2f} s in {pages} pages",
+              file=sys.stderr, flush=True)
+
+        real = real_run(url, ids, today, args.processes, args.batch)
+        if real["inactivated"] != d or real["skipped"]:
+            raise AssertionError(
+                f"real run: {real['inactivated']} cut, {real['skipped']} skipped, e.g. {real['reasons']}")
+
+        updated, base_seconds = baseline(base_url, policy, today)
+        if updated != d:
+            raise AssertionError(f"baseline updated {updated} customers, expected {d}")
+
+        verify(url, db, policy, today, n, d)
+        db.dispose()
+
+        rows = [
+            ("dry run: `candidates()`, one query", d, one_shot),
+            (f"dry run: `candidates()` paged by {args.batch} ({pages} pages, as `run_sweep`)", d, paged_seconds),
+            (f"real run: `inactivate_due`, {args.processes} processes, batches of {args.batch}", d,
+             real["seconds"]),
+            ("baseline: one set-based `UPDATE customers`", d, base_seconds),
+        ]
+        print()
+        print("| step | customers | seconds | customers/s |")
+        print("|---|---:|---:|---:|")
+        for step, count, secs in rows:
+            print(f"| {step} | {count} | {secs:.2f} | {count / secs:,.0f} |")
+        print()
+        ratio = real["seconds"] / base_seconds
+        print(f"ratio real run / baseline time: {ratio:.1f} (baseline/real throughput: {ratio:.1f}x; "
+              f"the real run reaches {1 / ratio:.1%} of the bare UPDATE's throughput)")
+        us = real["worker_cpu"] / d * 1e6
+        print(
+            f"real run CPU: worker processes {real['worker_cpu']:.1f} s ({us:.0f} us/customer); whole "
+            f"machine busy {real['machine_busy']:.1f} of {real['machine_total']:.1f} CPU-seconds "
+            f"({real['machine_busy'] / real['machine_total']:.0%}), the rest of the busy time mostly "
+            "PostgreSQL"
+        )
+        print(f"aim: real run under 60 s -> {'met' if real['seconds'] < 60 else 'not met'} "
+              f"({real['seconds']:.1f} s)")
+        print(
+            f"\nverified: {d} customers inactive for delinquency (exactly the seeded ones), {d} "
+            f"status_changes rows from the scheduler, {3 * d} pending outbox rows, 0 candidates on a "
+            f"second dry run; total {time.perf_counter() - began:.1f} s"
+        )
+        return 0
+    finally:
+        if db is not None:
+            db.dispose()
+        for each in reversed(names):
+            drop_database(args.database_url, each)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
