@@ -137,3 +137,72 @@ def test_machine_uses_the_safe_settings():
     assert CustomerLifecycle.catch_errors_as_events is False
     assert CustomerLifecycle.atomic_configuration_update is True
     assert CustomerLifecycle.enable_self_transition_entries is False
+
+
+from datetime import date as _date, datetime as _datetime, timedelta as _timedelta, timezone as _tz
+
+from workflow.domain.customer_machine import LifecycleState, TrustUnlockLimits
+
+NOW = _datetime(2026, 12, 1, 12, 0, tzinfo=_tz.utc)
+TODAY = _date(2026, 12, 1)
+LIMITS = TrustUnlockLimits(max_days=3, uses_per_episode=1)
+
+
+@pytest.mark.parametrize(
+    "reason, used, days, rule",
+    [
+        ("delinquency", 0, 3, None),
+        ("delinquency", 0, 1, None),
+        ("delinquency", 0, 4, "trust_unlock_too_long"),
+        ("delinquency", 0, None, "trust_unlock_days_required"),
+        ("delinquency", 0, 0, "trust_unlock_days_required"),
+        ("delinquency", 1, 2, "trust_unlock_used"),
+        ("customer_request", 0, 2, "trust_unlock_not_delinquent"),
+        ("other", 0, 2, "trust_unlock_not_delinquent"),
+    ],
+)
+def test_trust_unlock_guards(reason, used, days, rule):
+    state = LifecycleState("inactive", reason, None, used, None)
+    machine = CustomerLifecycle(state)
+    request = TransitionRequest("trust_unlock", None, False, Role.OPERATOR, days=days)
+    facts = CustomerFacts(2, now=NOW, today=TODAY, trust=LIMITS)
+    if rule is None:
+        machine.send("activate", request=request, facts=facts)
+        assert (state.status, state.trust_unlock_until, state.trust_unlocks_used) == (
+            "active", NOW + _timedelta(days=days), used + 1)
+        assert machine.forced is False
+    else:
+        with pytest.raises(GuardFailed) as refused:
+            machine.send("activate", request=request, facts=facts)
+        assert refused.value.rule == rule
+        assert state == LifecycleState("inactive", reason, None, used, None)
+
+
+def test_payment_ends_the_episode_and_any_activation_ends_a_trust_unlock():
+    state = LifecycleState("inactive", "delinquency", None, 1, None)
+    CustomerLifecycle(state).send("activate", request=TransitionRequest("payment_received", None, False, Role.BILLING),
+                                  facts=CustomerFacts(0, now=NOW, today=TODAY))
+    assert (state.trust_unlocks_used, state.trust_unlock_until) == (0, None)
+
+
+@pytest.mark.parametrize(
+    "reason, until, rule",
+    [
+        ("customer_request", TODAY + _timedelta(days=1), None),
+        ("customer_request", TODAY, "return_date_not_in_future"),
+        ("delinquency", TODAY + _timedelta(days=1), "return_date_requires_customer_request"),
+    ],
+)
+def test_return_date_guards(reason, until, rule):
+    state = LifecycleState("active", None)
+    machine = CustomerLifecycle(state)
+    request = TransitionRequest(reason, None, False, Role.OPERATOR, until=until)
+    facts = CustomerFacts(1, now=NOW, today=TODAY)
+    if rule is None:
+        machine.send("inactivate", request=request, facts=facts)
+        assert (state.status, state.return_on) == ("inactive", until)
+    else:
+        with pytest.raises(GuardFailed) as refused:
+            machine.send("inactivate", request=request, facts=facts)
+        assert refused.value.rule == rule
+        assert state.status == "active"
