@@ -113,3 +113,47 @@ def test_exemption_and_status_are_rechecked_under_the_lock(db):
                                         actor, Source.API)
     result = delinquency.inactivate_due(db, POLICY, [ids["due"]], TUESDAY)
     assert result.skipped == {ids["due"]: "already inactive"}
+
+
+def test_a_payment_racing_the_sweep_never_leaves_a_paid_customer_inactive(db):
+    import threading
+
+    from workflow.services import billing
+
+    outcomes = []
+    for round_ in range(6):
+        cid = customer(db, round_ % 5) if round_ < 5 else None
+        if cid is None:
+            break
+        inv = add_invoice(db, cid, days_overdue=30, amount="90.00", today=TUESDAY)
+        with db.read() as session:
+            external = session.get(Invoice, inv).external_id
+        start = threading.Barrier(2)
+        errors = []
+
+        def sweep():
+            start.wait()
+            delinquency.inactivate_due(db, POLICY, [cid], TUESDAY)
+
+        def pay():
+            start.wait()
+            try:
+                billing.apply_event(db, billing.InvoiceEvent(f"race-{round_}", "invoice.paid", external, cid, None,
+                                                             None, None, None), today=TUESDAY)
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+
+        threads = [threading.Thread(target=sweep), threading.Thread(target=pay)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with db.read() as session:
+            row = session.get(Customer, cid)
+            outcomes.append(session.query(StatusChange).filter_by(customer_id=cid).count())
+            assert row.status == "active", f"round {round_}: paid but {row.status}"
+        with db.write() as session:  # next round on a fresh customer slot
+            session.execute(update(Customer).where(Customer.id == cid).values(document=f"9000000000{round_}"))
+    # Either order happened: no cut (paid first) or a cut then a reactivation by the payment.
+    assert all(n in (0, 2) for n in outcomes)
