@@ -1,7 +1,6 @@
 """/api/v1/delinquency: preview the sweep (who, why, how much) and run it (admin)."""
 
 from datetime import date
-from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -17,21 +16,11 @@ from .idempotency import Idempotent, idempotent
 router = APIRouter(prefix="/api/v1/delinquency", tags=["delinquency"])
 
 
-class CandidateOut(BaseModel):
-    customer_id: int
-    name: str
-    external_ref: str | None
-    overdue_total: Decimal
-    oldest_due: date
-    days_overdue: int
-    overdue_invoices: int
-
-
 class PreviewOut(BaseModel):
     as_of: date
     cut_day: bool
     not_a_cut_day: str | None
-    candidates: list[CandidateOut]
+    candidates: list[delinquency.Candidate]
 
 
 def _today(request: Request, as_of: date | None) -> date:
@@ -47,7 +36,7 @@ def preview(request: Request, as_of: date | None = Query(None), _: Principal = D
         found = delinquency.candidates(session, policy, today)
     why_not = policy.why_not_a_cut_day(today)
     return PreviewOut(as_of=today, cut_day=why_not is None, not_a_cut_day=why_not,
-                      candidates=[CandidateOut(**vars(c)) for c in found])
+                      candidates=found)
 
 
 class RunIn(BaseModel):
