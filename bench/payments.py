@@ -1,6 +1,6 @@
 """Payment → reactivation → services restored, end to end over HTTP, at a fixed rate.
 
-    .venv/bin/python bench/payments.py [--rate 50] [--events 1500] [--threads 10] [--concurrency 4]
+    .venv/bin/python bench/payments.py [--rate 50] [--events 1500] [--threads 32] [--concurrency 4]
                                        [--no-provisioning] [--redis-url redis://127.0.0.1:6379/7]
                                        [--database-url URL]
 
@@ -23,16 +23,17 @@ Set-up
   makes a provision_restore call). The loopback server checks every signature and counts
   deliveries per webhook-id.
 
-Seeding (not measured), through the product's own code
-------------------------------------------------------
---events customers (plus the warm-up ones) are created with services.customers.create_customer,
-each gets one service (customer_services.add_service) and one open invoice of 99.90 due 30 days ago
-(an Invoice row, the billing mirror), then each is inactivated for delinquency by
-services.transitions.transition_customer (source scheduler, as the sweep would), in this process
-with the fast-path publisher installed. The worker carries out those effects for real
-(suspend_services, pause_invoicing, notify_billing, provision_suspend) and the script waits until
-none is pending, then checks the end state: customer inactive for delinquency, invoicing off,
-service suspended with cause customer_inactive, every effect done.
+Seeding (not measured): the start state written directly, history through the product's code
+------------------------------------------------------------------------------------------------
+--events customers (plus the warm-up ones) are inserted as ORM rows (Customer, Service, Invoice:
+every column the models define, filled as create_customer / add_service would), each with one
+active service and one open invoice of 99.90 due 30 days ago; then, in the same transaction, each
+is inactivated for delinquency by services.transitions.transition_customer (source scheduler, as
+the sweep would: the status_changes row and its three outbox rows), and the end state the worker
+would reach is written in SQL: service suspended with cause customer_inactive, invoicing paused,
+the three effects ``done`` (attempts 1, note SEED_NOTE). No publisher is installed in this process,
+so none of it reaches the broker; the seeded state is checked before the run. (Driving the
+suspensions through the worker as well costs a minute per 1,500 customers on two cores.)
 
 Warm-up (not measured): 2 x --threads customers get their payment first, at the same rate, and
 the script waits until their effects are settled (API thread pool and connection pool, worker pool
@@ -124,6 +125,7 @@ OVERDUE_DAYS = 30
 DUPLICATE_SHARE = 0.01
 DUPLICATE_DELAY = 1.0  # seconds after the original's due time
 AIM_P99_MS = 1000.0
+SEED_NOTE = "seeded: end state written by bench/payments.py"  # seeded effects: never delivered
 
 
 def new_secret() -> str:
@@ -272,12 +274,17 @@ def wait_until(predicate, timeout: float, what: str, *processes: Process, interv
     raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+POLLS = 0  # queries wait_settled made: its own transactions, left out of the per-event count
+
+
 def wait_settled(conn: psycopg.Connection, *processes: Process, stall_timeout: float = 30.0) -> float:
     """Until no effect is pending; fails if none settles for stall_timeout seconds. Returns the
     wall time it saw none pending."""
+    global POLLS
     last_pending, last_change = None, time.monotonic()
     while True:
         check_alive(*processes)
+        POLLS += 1
         pending = conn.execute("SELECT count(*) FROM outbox_effects WHERE state = 'pending'").fetchone()[0]
         if pending == 0:
             return time.time()
@@ -294,52 +301,87 @@ def wait_settled(conn: psycopg.Connection, *processes: Process, stall_timeout: f
 # --------------------------------------------------------------------------------------------
 
 
-def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int = 250) -> list[int]:
-    """Customers with one service and one open invoice due OVERDUE_DAYS ago, then inactivated for
-    delinquency through transition_customer (effects published to the worker after commit)."""
-    from workflow.db.models import Invoice
+def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int = 500) -> list[int]:
+    """Customers with one service and one open invoice due OVERDUE_DAYS ago (ORM rows, every
+    column the models define filled by them), inactivated for delinquency by the product's
+    transition_customer (history and outbox rows as the sweep writes them); then the end state
+    the worker would reach is written in the same transaction: services suspended with cause
+    customer_inactive, invoicing paused, the effects `done`. No publisher is installed in this
+    process, so nothing reaches the broker."""
+    from sqlalchemy import update
+
+    from workflow.db.models import Customer, Invoice, OutboxEffect, Service
     from workflow.db.types import utcnow
     from workflow.domain.customer_machine import TransitionRequest
-    from workflow.domain.vocabulary import CustomerEvent, InactivationReason, InvoiceStatus, Role, Source
+    from workflow.domain.documents import parse_document
+    from workflow.domain.vocabulary import (
+        CustomerEvent,
+        CustomerStatus,
+        EffectState,
+        InactivationReason,
+        InvoiceStatus,
+        Role,
+        ServiceStatus,
+        Source,
+        SuspensionCause,
+    )
     from workflow.services import transitions
-    from workflow.services.customer_services import add_service
-    from workflow.services.customers import CustomerDraft, create_customer
 
     generator = CPF()
     actor = transitions.Actor("bench:seed", Role.OPERATOR)
     request = TransitionRequest(InactivationReason.DELINQUENCY.value, "bench seed", False, Role.OPERATOR)
     ids: list[int] = []
     while len(ids) < count:
-        chunk: list[int] = []
+        now = utcnow()
+        rows: list[Customer] = []
+        while len(rows) < min(batch, count - len(ids)):
+            cpf = generator.generate()
+            if cpf in cpfs:
+                continue
+            cpfs.add(cpf)
+            n, doc = len(cpfs), parse_document(cpf)
+            rows.append(Customer(
+                name=f"Bench {n}", document=doc.digits, document_type=doc.type, email=None, phone=None,
+                external_ref=f"bench-c{n}", status=CustomerStatus.ACTIVE.value, inactivation_reason=None,
+                status_changed_at=now, invoicing_enabled=True, auto_block_exempt=False, version=1,
+                created_at=now, updated_at=now,
+            ))
         with db.write() as session:
-            while len(chunk) < min(batch, count - len(ids)):
-                cpf = generator.generate()
-                if cpf in cpfs:
-                    continue
-                cpfs.add(cpf)
-                n = len(cpfs)
-                customer = create_customer(
-                    session, CustomerDraft(name=f"Bench {n}", document=cpf, external_ref=f"bench-c{n}")
-                )
-                chunk.append(customer.id)
-            now = utcnow()
-            for cid in chunk:
-                add_service(session, cid, "Fibra 500", f"bench-s{cid}")
-                session.add(Invoice(
-                    external_id=f"bench-inv-{cid}", customer_id=cid, amount=INVOICE_AMOUNT,
-                    amount_paid=Decimal("0"), due_date=today - timedelta(days=OVERDUE_DAYS),
-                    status=InvoiceStatus.OPEN.value, paid_at=None, created_at=now, updated_at=now,
-                ))
+            session.add_all(rows)
             session.flush()
-        with db.write() as session:
+            chunk = [c.id for c in rows]
+            session.add_all([Service(customer_id=cid, name="Fibra 500", external_ref=f"bench-s{cid}",
+                                     status=ServiceStatus.ACTIVE.value, suspension_cause=None,
+                                     suspension_note=None, suspended_at=None, cancelled_at=None,
+                                     created_at=now, updated_at=now) for cid in chunk])
+            session.add_all([Invoice(external_id=f"bench-inv-{cid}", customer_id=cid, amount=INVOICE_AMOUNT,
+                                     amount_paid=Decimal("0"), due_date=today - timedelta(days=OVERDUE_DAYS),
+                                     status=InvoiceStatus.OPEN.value, paid_at=None, created_at=now,
+                                     updated_at=now) for cid in chunk])
+            session.flush()
             for cid in chunk:
                 transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE, request, actor,
                                                 Source.SCHEDULER, today=today)
+            done = utcnow()
+            session.execute(
+                update(Service).where(Service.customer_id.in_(chunk))
+                .values(status=ServiceStatus.SUSPENDED.value, suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
+                        suspension_note=None, suspended_at=done, updated_at=done),
+                execution_options={"synchronize_session": False})
+            session.execute(
+                update(Customer).where(Customer.id.in_(chunk)).values(invoicing_enabled=False),
+                execution_options={"synchronize_session": False})
+            session.execute(
+                update(OutboxEffect).where(OutboxEffect.customer_id.in_(chunk),
+                                           OutboxEffect.state == EffectState.PENDING.value)
+                .values(state=EffectState.DONE.value, attempts=1, claimed_until=None, completed_at=done,
+                        note=SEED_NOTE),
+                execution_options={"synchronize_session": False})
         ids += chunk
     return ids
 
 
-def check_seeded(conn: psycopg.Connection, customers: list[int], provisioning: bool) -> None:
+def check_seeded(conn: psycopg.Connection, customers: list[int]) -> None:
     bad = conn.execute(
         """
         SELECT count(*) FROM customers c JOIN services s ON s.customer_id = c.id
@@ -352,8 +394,6 @@ def check_seeded(conn: psycopg.Connection, customers: list[int], provisioning: b
         (customers,)).fetchall())
     expected = {"suspend_services done": len(customers), "pause_invoicing done": len(customers),
                 "notify_billing done": len(customers)}
-    if provisioning:
-        expected["provision_suspend done"] = len(customers)
     if bad or states != expected:
         raise RuntimeError(f"seeding did not reach the expected state: {bad} customer(s) off; "
                            f"effects {states}, expected {expected}")
@@ -470,10 +510,14 @@ def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) ->
 # CPU accounting (Linux /proc)
 # --------------------------------------------------------------------------------------------
 
-CPU_CLASSES = ("api server", "worker main", "worker pool", "postgres", "redis", "bench process")
+CPU_CLASSES = ("api server", "worker main", "worker pool", "postgres, this database", "redis",
+               "bench process")
+ELSEWHERE = "everything else on the machine"
 
 
-def cpu_snapshot(api_pid: int, worker_pid: int) -> dict:
+def cpu_snapshot(api_pid: int, worker_pid: int, database: str) -> dict:
+    """CPU seconds so far of each process of interest; PostgreSQL backends count only when their
+    process title names this run's database (other sessions may share the server)."""
     tick = os.sysconf("SC_CLK_TCK")
     me = os.getpid()
     procs: dict[int, tuple[str, float]] = {}
@@ -496,7 +540,13 @@ def cpu_snapshot(api_pid: int, worker_pid: int) -> dict:
         elif ppid == worker_pid:
             procs[pid] = ("worker pool", seconds)
         elif comm == "postgres":
-            procs[pid] = ("postgres", seconds)
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    title = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if f" {database} " in title:
+                procs[pid] = ("postgres, this database", seconds)
         elif comm.startswith("redis-server"):
             procs[pid] = ("redis", seconds)
         elif pid == me:
@@ -513,10 +563,13 @@ def cpu_snapshot(api_pid: int, worker_pid: int) -> dict:
 
 
 def cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    """Seconds per class between two snapshots (a process that exited in between is missed);
+    what the machine was busy with beyond them goes to ELSEWHERE."""
     used = dict.fromkeys(CPU_CLASSES, 0.0)
     for pid, (cls, seconds) in after["procs"].items():
         used[cls] += seconds - before["procs"].get(pid, (cls, 0.0))[1]
     used["_busy"], used["_total"] = after["busy"] - before["busy"], after["total"] - before["total"]
+    used[ELSEWHERE] = max(0.0, used["_busy"] - sum(used[c] for c in CPU_CLASSES))
     return used
 
 
@@ -545,6 +598,13 @@ def load_transition_effects(conn: psycopg.Connection, transition_ids: list[int])
     return by_transition
 
 
+def database_transactions(conn: psycopg.Connection, database: str) -> int:
+    """Committed plus rolled-back transactions of the database so far (pg_stat_database; each
+    backend reports when it goes idle, at most a second late)."""
+    return conn.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+                        (database,)).fetchone()[0]
+
+
 def printable_command() -> str:
     interpreter = os.path.relpath(sys.executable)
     if interpreter.startswith(".."):
@@ -565,7 +625,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=50.0, help="offered events/s (default 50)")
     parser.add_argument("--events", type=int, default=1500,
                         help="invoice.paid events, one per customer (default 1500)")
-    parser.add_argument("--threads", type=int, default=10, help="sender threads (default 10)")
+    parser.add_argument("--threads", type=int, default=32, help="sender threads (default 32)")
     parser.add_argument("--concurrency", type=int, default=4,
                         help="ATIVA_WORKER_CONCURRENCY of the worker (default 4)")
     parser.add_argument("--no-provisioning", action="store_true",
@@ -623,21 +683,13 @@ def main() -> int:
         receiver = Receiver(new_secret(), new_secret()).start()
         inbound_secret = new_secret()
 
-        # This process seeds through the service layer: its effects go to the same broker.
-        os.environ["ATIVA_DATABASE_URL"] = url
-        os.environ["ATIVA_BROKER_URL"] = args.redis_url
-        os.environ["ATIVA_DATA_DIR"] = str(tmp / "var")
-        from workflow.services import tokens
+        # This process seeds through the service layer. It never imports workers.app, so no
+        # publisher is installed here and the seeded effects never reach the broker.
+        from workflow.services import effect_bus, tokens
         from workflow.services.clock import provider_today
-        from workflow.settings import get_settings
 
-        get_settings.cache_clear()
-        from workers.app import app as celery_app
-        from workers.app import install_publisher
-
-        install_publisher()
-        assert celery_app.conf.broker_url == args.redis_url, celery_app.conf.broker_url
-        today = provider_today()
+        effect_bus.install_publisher(None)
+        today = provider_today()  # ATIVA_TIMEZONE of this environment, as the API's
         with db.write() as session:  # so `serve` does not mint (and print) a first admin token
             tokens.create_token(session, "bench", "admin")
 
@@ -666,16 +718,15 @@ def main() -> int:
             except httpx.TransportError:
                 return False
 
-        # -- seeding, through the real code; the worker suspends for real --
+        # -- seeding (while the subprocesses start) --
         t = time.perf_counter()
         cpfs: set[str] = set()
         warm = seed_delinquent(db, 2 * args.threads, cpfs, today)
         customers = seed_delinquent(db, args.events, cpfs, today)
-        seeded_rows = time.perf_counter() - t
-        wait_until(healthy, 60, "the API server", api, worker)
-        wait_settled(conn, api, worker)
-        check_seeded(conn, warm + customers, provisioning)
+        check_seeded(conn, warm + customers)
+        conn.execute("ANALYZE")  # as autovacuum would have by now on a long-lived database
         seed_seconds = time.perf_counter() - t
+        wait_until(healthy, 60, "the API server", api, worker)
 
         print(
             f"\nPostgreSQL {pg_version}, Redis {redis_version} ({args.redis_url}), database {name}; "
@@ -683,10 +734,9 @@ def main() -> int:
             f"API: `python -m workflow serve --no-worker` (uvicorn, 1 process); worker: `python -m "
             f"workflow worker` (prefork, concurrency {args.concurrency}, no beat); outbound: billing "
             f"notifications{' and provisioning calls' if provisioning else ''} to a loopback server\n"
-            f"seeded through the service layer and the worker: {len(warm) + len(customers)} customers "
-            f"inactive for delinquency (1 service suspended, 1 invoice {OVERDUE_DAYS} days overdue, "
-            f"invoicing paused, all effects done) in {seed_seconds:.1f} s "
-            f"({seeded_rows:.1f} s rows and transitions, rest waiting for the worker)\n"
+            f"seeded in {seed_seconds:.1f} s: {len(warm) + len(customers)} customers inactivated for "
+            f"delinquency by transition_customer (1 open invoice {OVERDUE_DAYS} days overdue), the "
+            f"effects' end state written in SQL (service suspended, invoicing paused, effects done)\n"
             f"offered: {args.events} invoice.paid events at {args.rate:g}/s from {args.threads} "
             f"sender threads (open loop), {max(1, round(args.events * DUPLICATE_SHARE))} duplicate "
             f"deliveries\n", flush=True,
@@ -707,11 +757,14 @@ def main() -> int:
         # -- measured run --
         duplicates = max(1, round(args.events * DUPLICATE_SHARE))
         shots = build_schedule(customers, args.rate, duplicates)
-        cpu_before = cpu_snapshot(api.pid, worker.pid)
+        cpu_before = cpu_snapshot(api.pid, worker.pid, name)
+        xacts_before, polls_before = database_transactions(conn, name), POLLS
         sched_began, last_answer = run_schedule(clients, inbound_secret, shots)
         settled_at = wait_settled(conn, api, worker)
-        run_cpu = cpu_delta(cpu_before, cpu_snapshot(api.pid, worker.pid))
-        time.sleep(0.3)  # late duplicate webhook deliveries, if any, would land here
+        run_cpu = cpu_delta(cpu_before, cpu_snapshot(api.pid, worker.pid, name))
+        time.sleep(1.5)  # late duplicate webhook deliveries would land here; backends flush their stats
+        # minus this script's own: the polls and the first reading
+        xacts = database_transactions(conn, name) - xacts_before - (POLLS - polls_before) - 1
         print(f"  sent {len(shots)} requests in {last_answer - sched_began:.2f} s; all effects settled "
               f"{settled_at - last_answer:.2f} s after the last answer", flush=True)
 
@@ -823,8 +876,8 @@ def main() -> int:
                       "provision_suspend": "provisioning"}
         expected_deliveries = {
             (delivering[n], f"effect_{i}") for n, i in conn.execute(
-                "SELECT name, id FROM outbox_effects WHERE state = 'done' AND name = ANY(%s)",
-                (list(delivering),)).fetchall()
+                "SELECT name, id FROM outbox_effects WHERE state = 'done' AND name = ANY(%s) "
+                "AND note IS DISTINCT FROM %s", (list(delivering), SEED_NOTE)).fetchall()
         }
         missing = expected_deliveries - deliveries.keys()
         unexpected = deliveries.keys() - expected_deliveries
@@ -865,6 +918,8 @@ def main() -> int:
         print(f"| answered 202 once / duplicates answered 200 duplicate | "
               f"{len(originals) - len(not_202)} / {len(dupes) - len(bad_dupes)} |")
         print(f"| effects of the measured transitions (all done, 1st attempt) | {len(all_fx)} |")
+        print(f"| PostgreSQL transactions per event (API + worker, pg_stat_database) | "
+              f"{xacts / len(shots):.1f} |")
         print()
         if run_cpu.get("_total"):
             seconds = settled_at - sched_began
@@ -873,7 +928,7 @@ def main() -> int:
             print()
             print("| process | CPU ms per event | share of one CPU |")
             print("|---|---:|---:|")
-            for key in CPU_CLASSES:
+            for key in (*CPU_CLASSES, ELSEWHERE):
                 print(f"| {key} | {1000 * run_cpu[key] / len(originals):.2f} | "
                       f"{100 * run_cpu[key] / seconds:.0f} % |")
             print(f"| machine busy (all {os.cpu_count()} CPUs) | | "
