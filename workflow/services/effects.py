@@ -269,15 +269,11 @@ def _run_delivery(
     db: Database, effect_id: int, name: Effect, attempt: int, settings: Settings, deliver: Deliver
 ) -> RunResult:
     with db.read() as session:
-        effect = session.get(OutboxEffect, effect_id)
-        delivery = _describe(session, effect, name, settings)
+        delivery = _describe_fast(session, effect_id, name, settings)
+        if delivery is None:  # the rarer kinds go the ORM way
+            delivery = _describe(session, session.get(OutboxEffect, effect_id), name, settings)
     if isinstance(delivery, _Outcome):
-        with db.write() as session:
-            effect = session.get(OutboxEffect, effect_id, with_for_update=True)
-            if effect.state != EffectState.PENDING or effect.attempts != attempt:
-                return RunResult(effect_id, BUSY)
-            _settle(effect, delivery.state, utcnow(), note=delivery.note)
-        return RunResult(effect_id, delivery.state.value)
+        return _settle_core(db, effect_id, attempt, delivery.state, delivery.note)
 
     error = None
     try:
@@ -285,15 +281,14 @@ def _run_delivery(
     except DeliveryFailed as failure:
         error = str(failure)[:1000]
 
+    if error is None:
+        return _settle_core(db, effect_id, attempt, EffectState.DONE, f"delivered to {delivery.target}")
     now = utcnow()
     with db.write() as session:
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
         if effect.state != EffectState.PENDING or effect.attempts != attempt:
             # Our claim lapsed and another attempt took over: its outcome stands, not ours.
             return RunResult(effect_id, BUSY)
-        if error is None:
-            _settle(effect, EffectState.DONE, now, note=f"delivered to {delivery.target}", error=None)
-            return RunResult(effect_id, EffectState.DONE.value)
         effect.last_error = error
         if effect.attempts >= settings.effect_max_attempts:
             _settle(effect, EffectState.FAILED, now, error=_gave_up(effect, settings))
@@ -303,6 +298,75 @@ def _run_delivery(
         effect.next_attempt_at = now + timedelta(seconds=delay)
         effect.relay_count, effect.relay_after = 0, None  # the countdown is its fast path now
         return RunResult(effect_id, EffectState.PENDING.value, retry_in=delay)
+
+
+def _settle_core(db: Database, effect_id: int, attempt: int, state: EffectState, note: str) -> RunResult:
+    """Record an outcome in one statement, only if this attempt still owns the effect."""
+    with db.write() as session:
+        settled = session.connection().execute(_SETTLE, {
+            "effect_id": effect_id, "attempt": attempt, "new_state": state.value, "new_note": note,
+            "now": utcnow(),
+        }).one_or_none()
+    return RunResult(effect_id, state.value if settled is not None else BUSY)
+
+
+_changes = StatusChange.__table__
+_later = _changes.alias("later")  # its own alias: the outer query joins status_changes too
+_NOTIFY_FACTS = (
+    select(
+        _fx.c.id, _fx.c.transition_id, _customers.c.id.label("customer_id"), _customers.c.external_ref,
+        _changes.c.to_status, _changes.c.reason, _changes.c.created_at, _changes.c.customer_version,
+        select(func.max(_later.c.id)).where(_later.c.customer_id == _fx.c.customer_id)
+        .scalar_subquery().label("latest_transition"),
+    )
+    .join(_customers, _customers.c.id == _fx.c.customer_id)
+    .join(_changes, _changes.c.id == _fx.c.transition_id)
+    .where(_fx.c.id == bindparam("effect_id"))
+)
+_PROVISION_FACTS = (
+    select(
+        _fx.c.id, _fx.c.created_at, _services.c.id.label("service_id"), _services.c.external_ref,
+        _services.c.status, _customers.c.id.label("customer_id"),
+        _customers.c.external_ref.label("customer_ref"),
+    )
+    .join(_services, _services.c.id == _fx.c.service_id)
+    .join(_customers, _customers.c.id == _fx.c.customer_id)
+    .where(_fx.c.id == bindparam("effect_id"))
+)
+
+
+def _describe_fast(session: Session, effect_id: int, name: Effect, settings: Settings):
+    """The two common outbound calls, described with one Core query each (same rules as _describe)."""
+    conn = session.connection()
+    if name is Effect.NOTIFY_BILLING:
+        row = conn.execute(_NOTIFY_FACTS, {"effect_id": effect_id}).one()
+        if row.transition_id != row.latest_transition:
+            return _Outcome(EffectState.SKIPPED, f"superseded by transition {row.latest_transition}")
+        if not settings.billing_webhook_url:
+            return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
+        return Delivery("billing", f"effect_{effect_id}", {
+            "type": CUSTOMER_EVENT_TYPES[row.to_status],
+            "timestamp": row.created_at.isoformat(),
+            "sequence": row.customer_version,
+            "data": {"customer_id": row.customer_id, "external_ref": row.external_ref,
+                     "status": row.to_status, "reason": row.reason, "transition_id": row.transition_id},
+        })
+    if name in (Effect.PROVISION_SUSPEND, Effect.PROVISION_RESTORE):
+        row = conn.execute(_PROVISION_FACTS, {"effect_id": effect_id}).one()
+        wanted = ServiceStatus.SUSPENDED if name is Effect.PROVISION_SUSPEND else ServiceStatus.ACTIVE
+        if row.status != wanted:
+            return _Outcome(EffectState.SKIPPED, f"superseded: the service is {row.status} now")
+        if not settings.provisioning_webhook_url:
+            return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_PROVISIONING_WEBHOOK_URL is not set")
+        return Delivery("provisioning", f"effect_{effect_id}", {
+            "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
+            "sequence": effect_id,
+            "timestamp": row.created_at.isoformat(),
+            "data": {"service_id": row.service_id, "external_ref": row.external_ref,
+                     "customer_id": row.customer_id, "customer_external_ref": row.customer_ref,
+                     "status": row.status},
+        })
+    return None
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:
