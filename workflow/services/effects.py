@@ -270,7 +270,7 @@ def _run_delivery(
 ) -> RunResult:
     with db.read() as session:
         delivery = _describe_fast(session, effect_id, name, settings)
-        if delivery is None:  # the rarer kinds go the ORM way
+        if delivery is None:  # the warning, the rare kind, goes the ORM way
             delivery = _describe(session, session.get(OutboxEffect, effect_id), name, settings)
     if isinstance(delivery, _Outcome):
         return _settle_core(db, effect_id, attempt, delivery.state, delivery.note)
@@ -385,52 +385,10 @@ def retry_delay(attempt: int, settings: Settings) -> float:
 
 
 def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Settings):
-    customer = session.get(Customer, effect.customer_id)
-    if name is Effect.NOTIFY_BILLING:
-        latest = session.scalar(
-            select(func.max(StatusChange.id)).where(StatusChange.customer_id == customer.id)
-        )
-        if effect.transition_id != latest:
-            return _Outcome(EffectState.SKIPPED, f"superseded by transition {latest}")
-        if not settings.billing_webhook_url:
-            return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
-        change = session.get(StatusChange, effect.transition_id)
-        return Delivery("billing", f"effect_{effect.id}", {
-            "type": CUSTOMER_EVENT_TYPES[change.to_status],
-            # Grows with every change of this customer: a receiver drops anything older than
-            # what it has applied, since a late call may arrive after a newer one.
-            "sequence": change.customer_version,
-            "timestamp": change.created_at.isoformat(),
-            "data": {
-                "customer_id": customer.id,
-                "external_ref": customer.external_ref,
-                "status": change.to_status,
-                "reason": change.reason,
-                "transition_id": change.id,
-            },
-        })
-
-    if name is Effect.WARN_BILLING:
-        return _describe_warning(session, effect, customer, settings)
-
-    service = session.get(Service, effect.service_id)
-    wanted = ServiceStatus.SUSPENDED if name is Effect.PROVISION_SUSPEND else ServiceStatus.ACTIVE
-    if service.status != wanted:
-        return _Outcome(EffectState.SKIPPED, f"superseded: the service is {service.status} now")
-    if not settings.provisioning_webhook_url:
-        return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_PROVISIONING_WEBHOOK_URL is not set")
-    return Delivery("provisioning", f"effect_{effect.id}", {
-        "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
-        "sequence": effect.id,  # grows with every call about this service: drop older ones
-        "timestamp": effect.created_at.isoformat(),
-        "data": {
-            "service_id": service.id,
-            "external_ref": service.external_ref,
-            "customer_id": customer.id,
-            "customer_external_ref": customer.external_ref,
-            "status": service.status,
-        },
-    })
+    """Outbound calls _describe_fast does not cover: the delinquency warning."""
+    if name is not Effect.WARN_BILLING:
+        raise ValueError(f"effect {effect.id}: {name} is not an outbound call")
+    return _describe_warning(session, effect, session.get(Customer, effect.customer_id), settings)
 
 
 def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer, settings: Settings):
