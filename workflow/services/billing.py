@@ -88,9 +88,7 @@ def _lock_customer_of(session: Session, event: InvoiceEvent) -> Customer:
         raise InvalidInput("data needs customer_id or customer_ref")
     if customer_id is None or session.get(Customer, customer_id) is None:
         raise InvalidInput(f"unknown customer {event.customer_id or event.customer_ref!r}")
-    customer = lock_customer(session, customer_id)
-    session.refresh(customer)
-    return customer
+    return lock_customer(session, customer_id)
 
 
 def _apply_to_ledger(session: Session, customer: Customer, event: InvoiceEvent) -> Invoice:

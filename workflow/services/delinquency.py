@@ -130,7 +130,6 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         try:
             with db.write() as session:
                 customer = lock_customer(session, customer_id)
-                session.refresh(customer)
                 if customer.status != CustomerStatus.ACTIVE:
                     result.skipped[customer_id] = f"already {customer.status}"
                     continue

@@ -45,7 +45,6 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
         try:
             with db.write() as session:
                 customer = lock_customer(session, customer_id)
-                session.refresh(customer)
                 if customer.trust_unlock_until is None or customer.trust_unlock_until > now:
                     continue
                 if customer.status != CustomerStatus.ACTIVE:
@@ -79,7 +78,6 @@ def return_suspended(db: Database, today: date) -> TimerRun:
         try:
             with db.write() as session:
                 customer = lock_customer(session, customer_id)
-                session.refresh(customer)
                 if customer.return_on is None or customer.return_on > today or customer.status != CustomerStatus.INACTIVE:
                     continue
                 transition_customer(
@@ -119,7 +117,6 @@ def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int)
     for customer_id in candidate_ids:
         with db.write() as session:
             customer = lock_customer(session, customer_id)
-            session.refresh(customer)
             if customer.status != CustomerStatus.ACTIVE or customer.auto_block_exempt:
                 continue
             oldest, total, _count = overdue_facts(session, customer_id, today)

@@ -85,8 +85,12 @@ class TransitionOutcome:
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Load the customer for an edit under a row lock (SQLite: the unit's write lock)."""
-    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    """Load the customer under a row lock (SQLite: the unit's write lock). populate_existing: an
+    object already in the session is refreshed with what the lock sees, never left stale."""
+    customer = session.scalar(
+        select(Customer).where(Customer.id == customer_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if customer is None:
         raise NotFound(f"customer {customer_id} does not exist")
     return customer
