@@ -21,7 +21,8 @@ from tests.pipeline import (
 )
 from workflow.db.models import OutboxEffect
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+# Overridable so two checkouts can run the suite at once without sharing queues.
+REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
 @pytest.fixture
