@@ -31,7 +31,7 @@ from .domain.vocabulary import (
     ServiceEvent,
     Source,
 )
-from .services import customer_services, customers, history, tokens, transitions
+from .services import customer_services, customers, history, tokens, transitions, users
 from .settings import Settings, get_settings
 
 out = Console()
@@ -77,11 +77,13 @@ tokens_app = _app("API tokens.")
 customers_app = _app("The customer register.")
 services_app = _app("Services (plans) of a customer.")
 effects_app = _app("Effects of transitions (outbox).")
+users_app = _app("People who sign in to the web UI.")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(customers_app, name="customers")
 app.add_typer(services_app, name="services")
 app.add_typer(effects_app, name="effects")
+app.add_typer(users_app, name="users")
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
 def _login() -> str:
@@ -177,6 +179,11 @@ def serve(
             token, plaintext = tokens.create_token(session, "first-admin", Role.ADMIN.value)
             out.print("No API token existed: created admin token 'first-admin'. It is shown only once:")
             print(plaintext, flush=True)
+        first_user = users.create_first_admin(session)
+        if first_user:
+            out.print("No web user existed: created user 'admin' for the UI at "
+                      f"http://{host or settings.host}:{port or settings.port}/ . Its password is shown only once:")
+            print(first_user[1], flush=True)
     install_publisher()
     worker = None
     if not no_worker:
@@ -311,6 +318,70 @@ def tokens_revoke(token_id: int = typer.Argument(..., help="Token id from `ativa
     with unit(write=True) as session:
         token = tokens.revoke_token(session, token_id)
         out.print(f"token {token.id} '{token.name}' revoked")
+
+
+# -- web users ----------------------------------------------------------------------------------
+
+UI_ROLE_HELP = "admin, operator or viewer."
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        _fail("no terminal to ask for the password: pass --password-stdin and pipe it in")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        _fail("the two passwords differ; nothing was changed")
+    return first
+
+
+@users_app.command("create")
+def users_create(
+    username: str = typer.Option(..., "--username", help="Sign-in name (letters, digits, . _ -)."),
+    role: str = typer.Option(..., "--role", help=UI_ROLE_HELP),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+):
+    """Create a web user; the password comes from a prompt or stdin, never the command line."""
+    password = _read_password(password_stdin)
+    with unit(write=True) as session:
+        user = users.create_user(session, username, role, password)
+        out.print(f"user {user.id} '{user.username}' ({user.role}) created")
+
+
+@users_app.command("list")
+def users_list(as_json: bool = JSON_OPTION):
+    """List web users (never their password hash)."""
+    with unit() as session:
+        rows = [
+            {"id": u.id, "username": u.username, "role": u.role,
+             "disabled_at": u.disabled_at.isoformat() if u.disabled_at else None,
+             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
+            for u in users.list_users(session)
+        ]
+    if as_json:
+        return _print_json(rows)
+    _table("Web users", list(rows[0]) if rows else ["id"], [list(r.values()) for r in rows])
+
+
+@users_app.command("password")
+def users_password(
+    username: str = typer.Argument(..., help="Sign-in name."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+):
+    """Set a new password; the user's open sessions end."""
+    password = _read_password(password_stdin)
+    with unit(write=True) as session:
+        user = users.set_password(session, username, password)
+        out.print(f"password of '{user.username}' changed; its sessions ended")
+
+
+@users_app.command("disable")
+def users_disable(username: str = typer.Argument(..., help="Sign-in name.")):
+    """The user can no longer sign in and is signed out at once."""
+    with unit(write=True) as session:
+        user = users.disable_user(session, username)
+        out.print(f"user '{user.username}' disabled")
 
 
 # -- customers ----------------------------------------------------------------------------------

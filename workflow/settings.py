@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         "inbound billing events must be signed with; unset: every event is refused.",
     )
 
+    # -- web UI -------------------------------------------------------------------------------
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="A web sign-in lasts this long.")
+    cookie_secure: bool = Field(
+        False, description="Send the session cookie over HTTPS only (set it behind a TLS proxy)."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins (per user and per address) before a lockout."
+    )
+    login_lockout_seconds: int = Field(300, ge=1, description="How long a lockout lasts.")
+
     # -- delinquency --------------------------------------------------------------------------
     grace_days: int = Field(15, ge=0, description="Days past the oldest open invoice's due date before a cut.")
     min_overdue_amount: Decimal = Field(

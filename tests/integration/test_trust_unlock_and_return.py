@@ -76,6 +76,7 @@ def test_expiry_unpaid_cuts_again_and_a_second_unlock_is_refused(api):
     _refused(trust(api, cid), "trust_unlock_used")
     standing = api.get(f"/api/v1/customers/{cid}/standing").json()
     assert standing["trust_unlock"]["allowed"] is False and "limit 1" in standing["trust_unlock"]["why_not"]
+    assert standing["trust_unlock"]["rule"] == "trust_unlock_used"
     assert timers.expire_trust_unlocks(api.db, provider_today()).changed == []  # idempotent
 
 
@@ -145,7 +146,7 @@ def test_standing_explains_an_active_customer_heading_for_a_cut(api):
     assert cut >= provider_today() + timedelta(days=11)  # 15 days of grace, then the next cut day
     assert date.fromisoformat(action["warning_on"]) == max(provider_today(), cut - timedelta(days=5))
     assert standing["trust_unlock"] == {"max_days": 3, "uses_left": 1, "allowed": False,
-                                        "why_not": "the customer is active"}
+                                        "why_not": "the customer is active", "rule": "already_active"}
     delinquent_id = delinquent(api, 1)
     inactive = api.get(f"/api/v1/customers/{delinquent_id}/standing").json()
     assert inactive["trust_unlock"]["allowed"] is True

@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from ..db.engine import Database
 from ..settings import Settings, get_settings
+from .. import web
 from . import billing, customers, delinquency, effects, metrics, problems, services, tokens
 from .body_limit import BodyLimit
 
@@ -15,7 +16,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="Ativa",
         version="0.1.0",
         description="Customer lifecycle (Ativo/Inativo) for internet providers. "
-        "Every route but /healthz needs `Authorization: Bearer <token>`.",
+        "Every API route but /healthz needs `Authorization: Bearer <token>`; the operator UI at / "
+        "uses a sign-in session instead.",
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url)
@@ -41,4 +43,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(metrics.router)
     app.include_router(billing.router)
     app.include_router(delinquency.router)
+    web.install(app)  # the operator UI at /
     return app

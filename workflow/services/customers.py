@@ -4,10 +4,11 @@ import base64
 import binascii
 from types import SimpleNamespace
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,8 @@ class CustomerEdit:
     note: str | None = None
     force: bool = False
     version: int | None = None
+    days: int | None = None  # trust unlock length
+    until: date | None = None  # return date of a suspension at the customer's request
 
 
 @dataclass
@@ -205,6 +208,31 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput(f"cursor {cursor!r} is not one this API returned") from None
 
 
+def _matching(status: str | None, q: str | None) -> list:
+    """The WHERE conditions of a register search: status, and a term found in the name, e-mail,
+    external_ref or (typed with or without punctuation) the CPF/CNPJ."""
+    conditions = []
+    if status:
+        try:
+            conditions.append(Customer.status == CustomerStatus(status).value)
+        except ValueError:
+            raise InvalidInput(f"status {status!r} is not one of: active, inactive") from None
+    if q and q.strip():
+        term = q.strip()
+        # autoescape: a "%" or "_" typed by a user is a character, not a wildcard.
+        found_in = [
+            Customer.name.icontains(term, autoescape=True),
+            Customer.email.icontains(term, autoescape=True),
+            Customer.external_ref.icontains(term, autoescape=True),
+        ]
+        digits = only_digits(term)
+        # "123.456.789-09" finds the stored digits; a bare name never matches documents.
+        if digits and len(digits) >= 3 and all(ch.isdigit() or ch in ".-/ " for ch in term):
+            found_in.append(Customer.document.contains(digits))
+        conditions.append(or_(*found_in))
+    return conditions
+
+
 def list_customers(
     session: Session,
     *,
@@ -215,30 +243,27 @@ def list_customers(
 ) -> tuple[list[Customer], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-    query = select(Customer).order_by(Customer.id).limit(limit + 1)
-    if status:
-        try:
-            query = query.where(Customer.status == CustomerStatus(status).value)
-        except ValueError:
-            raise InvalidInput(f"status {status!r} is not one of: active, inactive") from None
-    if q and q.strip():
-        term = q.strip()
-        # autoescape: a "%" or "_" typed by a user is a character, not a wildcard.
-        conditions = [
-            Customer.name.icontains(term, autoescape=True),
-            Customer.email.icontains(term, autoescape=True),
-            Customer.external_ref.icontains(term, autoescape=True),
-        ]
-        digits = only_digits(term)
-        # "123.456.789-09" finds the stored digits; a bare name never matches documents.
-        if digits and len(digits) >= 3 and all(ch.isdigit() or ch in ".-/ " for ch in term):
-            conditions.append(Customer.document.contains(digits))
-        query = query.where(or_(*conditions))
+    query = select(Customer).where(*_matching(status, q)).order_by(Customer.id).limit(limit + 1)
     if cursor:
         query = query.where(Customer.id > decode_cursor(cursor))
     rows = list(session.scalars(query))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def search_customers(
+    session: Session, *, status: str | None, q: str | None, page: int, per_page: int
+) -> tuple[list[Customer], int]:
+    """A numbered page of matches, by name, and how many match in all (the UI's list)."""
+    if not 1 <= per_page <= MAX_PAGE or page < 1:
+        raise InvalidInput(f"page must be 1 or more and per_page between 1 and {MAX_PAGE}")
+    conditions = _matching(status, q)
+    total = session.scalar(select(func.count()).select_from(Customer).where(*conditions))
+    rows = session.scalars(
+        select(Customer).where(*conditions).order_by(Customer.name, Customer.id)
+        .offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(rows), total
 
 
 def edit_customer(
@@ -254,8 +279,8 @@ def edit_customer(
     values = {k: v for k, v in values.items() if getattr(customer, k) != v}
 
     outcome = None
-    if edit.status is None and (edit.reason or edit.note or edit.force):
-        raise InvalidInput("reason, note and force go with a status change; send status too")
+    if edit.status is None and (edit.reason or edit.note or edit.force or edit.days or edit.until):
+        raise InvalidInput("reason, note, force, days and until go with a status change; send status too")
     wants_transition = edit.status is not None and edit.status != customer.status
     if edit.status == customer.status and edit.reason:
         raise TransitionNotAllowed(
@@ -277,7 +302,8 @@ def edit_customer(
         except ValueError:
             raise InvalidInput(f"status {edit.status!r} is not one of: active, inactive") from None
         event = CustomerEvent.INACTIVATE if target is CustomerStatus.INACTIVE else CustomerEvent.ACTIVATE
-        request = TransitionRequest(edit.reason, edit.note, edit.force, actor.role)
+        request = TransitionRequest(edit.reason, edit.note, edit.force, actor.role,
+                                    days=edit.days, until=edit.until)
         # Same transaction, row already locked; the transition bumps the version once for the save.
         outcome = transition_customer(session, customer.id, event, request, actor, source)
         session.expire(customer)  # the transition wrote the row behind the ORM's back

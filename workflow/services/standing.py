@@ -16,7 +16,7 @@ from ..domain.customer_machine import (
     TransitionRequest,
     TrustUnlockLimits,
 )
-from ..domain.errors import AtivaError
+from ..domain.errors import AtivaError, GuardFailed
 from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, InvoiceStatus, Role
 from ..settings import Settings
 from .customers import get_customer
@@ -91,7 +91,10 @@ def _trust_unlock(customer: Customer, settings: Settings, overdue: int, today: d
         CustomerLifecycle(replace(state)).send(
             "activate", request=request, facts=CustomerFacts(overdue, now=utcnow(), today=today, trust=limits))
     except MachineRefused:
-        return {**answer, "allowed": False, "why_not": f"the customer is {customer.status}"}
+        return {**answer, "allowed": False, "why_not": f"the customer is {customer.status}",
+                "rule": "already_active"}
+    except GuardFailed as refused:
+        return {**answer, "allowed": False, "why_not": refused.detail, "rule": refused.rule}
     except AtivaError as refused:
-        return {**answer, "allowed": False, "why_not": refused.detail}
-    return {**answer, "allowed": True, "why_not": None}
+        return {**answer, "allowed": False, "why_not": refused.detail, "rule": refused.code}
+    return {**answer, "allowed": True, "why_not": None, "rule": None}

@@ -1,0 +1,291 @@
+"""The web UI's server-side rules over HTTP, on SQLite and PostgreSQL: sign-in, sessions, CSRF,
+throttling, roles, search and the Editar form's refusals. The browser tests (test_web_ui.py)
+walk the operator's guide; these pin what a browser cannot show, such as a forged POST."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
+from workflow.api.app import create_app
+from workflow.db.models import StatusChange, WebSession
+from workflow.services import users
+from workflow.services.clock import provider_today
+from workflow.settings import Settings
+
+PASSWORD = "senha-forte-123"
+
+
+@pytest.fixture
+def web(db):
+    with db.write() as session:
+        for name, role in (("ana", "admin"), ("otto", "operator"), ("vera", "viewer")):
+            users.create_user(session, name, role, PASSWORD)
+    settings = Settings(database_url=db.url, login_max_failures=3, login_lockout_seconds=120)
+    with TestClient(create_app(settings, db), raise_server_exceptions=False,
+                    follow_redirects=False) as client:
+        client.db = db
+        yield client
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, username, password=PASSWORD):
+    form = client.get("/entrar")
+    return client.post("/entrar", data={"username": username, "password": password,
+                                        "csrf_token": csrf_of(form.text), "next": "/clientes"})
+
+
+def signed_in(client, username):
+    response = sign_in(client, username)
+    assert response.status_code == 303 and response.headers["location"] == "/clientes", response.text
+    return client
+
+
+def new_customer(client, **fields) -> int:
+    page = client.get("/clientes/novo")
+    data = {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@exemplo.com.br",
+            "phone": "(11) 99999-0000", "external_ref": "C-1", "csrf_token": csrf_of(page.text), **fields}
+    response = client.post("/clientes/novo", data=data)
+    assert response.status_code == 303, response.text
+    return int(re.search(r"/clientes/(\d+)", response.headers["location"]).group(1))
+
+
+def edit(client, customer_id, **fields):
+    page = client.get(f"/clientes/{customer_id}/editar")
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    data = {"name": "Maria Souza", "document": "52998224725", "email": "", "phone": "", "external_ref": "C-1",
+            "ativo": "sim", "motivo": "", "observacao": "", "csrf_token": csrf_of(page.text),
+            "version": version, **fields}
+    return client.post(f"/clientes/{customer_id}/editar", data=data)
+
+
+def test_every_page_needs_a_session_and_static_files_come_from_this_server(web):
+    for path in ("/", "/clientes", "/clientes/1", "/clientes/1/editar", "/inadimplencia"):
+        response = web.get(path)
+        assert response.status_code == 303 and response.headers["location"].startswith("/entrar?next=")
+    assert web.post("/clientes/novo", data={"name": "x"}).status_code == 303
+    poll = web.get("/clientes/1/atividade", headers={"HX-Request": "true"})
+    assert poll.status_code == 401 and poll.headers["HX-Redirect"].startswith("/entrar")
+    script = web.get("/static/htmx-2.0.11.min.js")
+    assert script.status_code == 200 and "htmx" in script.text[:2000]
+    login = web.get("/entrar")
+    assert "default-src 'self'" in login.headers["content-security-policy"]
+    assert "https://" not in login.text  # no CDN
+
+
+def test_sign_in_sets_a_hardened_cookie_and_sign_out_ends_the_session(web):
+    response = sign_in(web, "ana")
+    cookie = response.headers["set-cookie"]
+    assert "ativa_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    page = web.get("/clientes")
+    assert page.status_code == 200 and "ana (Administrador)" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    token = web.cookies.get("ativa_session")
+    assert web.post("/sair", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+    with web.db.read() as session:
+        assert session.query(WebSession).count() == 0
+    web.cookies.set("ativa_session", token)  # a copied cookie is dead after logout
+    assert web.get("/clientes").status_code == 303
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(web):
+    wrong = sign_in(web, "ana", "errada")
+    unknown = sign_in(web, "ninguem", "errada")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Usuário ou senha incorretos." in wrong.text and "Usuário ou senha incorretos." in unknown.text
+    assert "ativa_session" not in wrong.headers.get("set-cookie", "")
+
+
+def test_repeated_failures_lock_the_user_out_even_with_the_right_password(web):
+    for _ in range(2):
+        assert sign_in(web, "otto", "errada").status_code == 401
+    third = sign_in(web, "otto", "errada")
+    assert third.status_code == 429 and "Muitas tentativas" in third.text
+    assert sign_in(web, "otto").status_code == 429  # right password, still locked
+    with web.db.write() as session:  # the lockout ends by itself
+        from workflow.db.models import LoginThrottle
+        for row in session.query(LoginThrottle):
+            row.locked_until = row.locked_until - timedelta(seconds=121)
+    assert sign_in(web, "otto").status_code == 303
+
+
+def test_login_form_without_its_csrf_cookie_is_refused(web):
+    response = web.post("/entrar", data={"username": "ana", "password": PASSWORD, "csrf_token": "forjado"})
+    assert response.status_code == 403 and "ativa_session" not in response.headers.get("set-cookie", "")
+
+
+def test_forged_posts_without_the_csrf_token_change_nothing(web):
+    signed_in(web, "ana")
+    customer_id = new_customer(web)
+    page = web.get(f"/clientes/{customer_id}/editar")
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    forged = {"name": "Hacker", "document": "52998224725", "ativo": "nao", "motivo": "other",
+              "observacao": "x", "version": version}
+    for token in (None, "outro-token"):
+        data = forged if token is None else {**forged, "csrf_token": token}
+        response = web.post(f"/clientes/{customer_id}/editar", data=data)
+        assert response.status_code == 403 and "CSRF" in response.text
+    assert web.post("/clientes/novo", data={"name": "X", "document": VALID_CPFS[1]}).status_code == 403
+    assert web.post("/sair", data={}).status_code == 403
+    detail = web.get(f"/clientes/{customer_id}")
+    assert "Maria Souza" in detail.text and "Hacker" not in detail.text
+    with web.db.read() as session:
+        assert session.query(StatusChange).count() == 0
+
+
+def test_a_viewer_sees_without_buttons_and_the_server_refuses_its_posts(web):
+    signed_in(web, "ana")
+    customer_id = new_customer(web)
+    web.cookies.clear()
+    signed_in(web, "vera")
+    listing = web.get("/clientes")
+    assert "Maria Souza" in listing.text
+    assert "Editar" not in listing.text and "Novo cliente" not in listing.text
+    page = web.get(f"/clientes/{customer_id}")
+    assert page.status_code == 200 and f"/clientes/{customer_id}/editar" not in page.text
+    assert web.get(f"/clientes/{customer_id}/editar").status_code == 403
+    assert web.get("/inadimplencia").status_code == 403
+    token = csrf_of(listing.text)  # a valid token of the viewer's own session
+    for path, data in ((f"/clientes/{customer_id}/editar", {"ativo": "nao", "motivo": "other"}),
+                       ("/clientes/novo", {"name": "X", "document": VALID_CPFS[1]}),
+                       (f"/clientes/{customer_id}/desbloqueio", {"dias": "1"}),
+                       ("/inadimplencia/executar", {})):
+        response = web.post(path, data={**data, "csrf_token": token})
+        assert response.status_code == 403, path
+    with web.db.read() as session:
+        assert session.query(StatusChange).count() == 0
+
+
+def test_new_customer_form_explains_document_errors_in_portuguese_and_keeps_the_input(web):
+    signed_in(web, "otto")
+    page = web.get("/clientes/novo")
+    cases = {"529.982.247-24": "CPF inválido", "11.222.333/0001-80": "CNPJ inválido",
+             "1234": "O CPF tem 11 dígitos e o CNPJ tem 14; foram digitados 4.", "abc": "só números"}
+    for document, message in cases.items():
+        response = web.post("/clientes/novo", data={"name": "Loja X", "document": document,
+                                                    "email": "loja@x.com", "csrf_token": csrf_of(page.text)})
+        assert response.status_code == 422 and message in response.text
+        assert 'value="Loja X"' in response.text and f'value="{document}"' in response.text
+    new_customer(web, document=VALID_CNPJ, external_ref="EMP-1", name="Empresa Y")
+    duplicate = web.post("/clientes/novo", data={"name": "Outra", "document": "11.222.333/0001-81",
+                                                 "csrf_token": csrf_of(page.text)})
+    assert duplicate.status_code == 422 and "Já existe um cliente com este CPF/CNPJ." in duplicate.text
+
+
+def test_search_by_name_document_code_email_and_status_with_pages(web):
+    signed_in(web, "ana")
+    first = new_customer(web)
+    new_customer(web, name="João Lima", document=VALID_CPFS[1], email="joao@lima.net", external_ref="C-2")
+    for n in range(2, 5):
+        new_customer(web, name=f"Zeca {n}", document=VALID_CPFS[n], email="", external_ref=f"Z-{n}")
+    edit(web, first, ativo="nao", motivo="customer_request")
+
+    def names(**query):
+        text = web.get("/clientes", params=query).text
+        return re.findall(r'<a href="/clientes/\d+">([^<]+)</a>', text)
+
+    assert names(q="maria") == ["Maria Souza"]
+    assert names(q="111.444.777-35") == ["João Lima"] == names(q="11144477735")
+    assert names(q="C-2") == ["João Lima"] and names(q="joao@lima") == ["João Lima"]
+    assert names(situacao="inativo") == ["Maria Souza"]
+    assert "Maria Souza" not in names(situacao="ativo")
+    assert names(q="zeca") == ["Zeca 2", "Zeca 3", "Zeca 4"]
+    from workflow.web import pages_customers
+    pages_customers.PER_PAGE, saved = 2, pages_customers.PER_PAGE
+    try:
+        page_two = web.get("/clientes", params={"q": "zeca", "pagina": 2}).text
+        assert "Página 2 de 2" in page_two and re.findall(r'<a href="/clientes/\d+">([^<]+)</a>', page_two) == ["Zeca 4"]
+    finally:
+        pages_customers.PER_PAGE = saved
+
+
+def test_editar_refusals_keep_what_was_typed(web):
+    signed_in(web, "otto")
+    customer_id = new_customer(web)
+    no_reason = edit(web, customer_id, ativo="nao", observacao="ligou pedindo", name="Maria S. Souza")
+    assert no_reason.status_code == 422 and "Informe o motivo" in no_reason.text
+    assert 'value="Maria S. Souza"' in no_reason.text and "ligou pedindo" in no_reason.text
+    wrong_kind = edit(web, customer_id, ativo="nao", motivo="payment_received")
+    assert wrong_kind.status_code == 422 and "não combina" in wrong_kind.text
+    not_delinquent = edit(web, customer_id, ativo="nao", motivo="delinquency")
+    assert "não tem fatura vencida" in not_delinquent.text
+    with web.db.read() as session:
+        assert session.query(StatusChange).count() == 0
+
+
+def test_guard_refusal_on_activation_with_overdue_invoices_then_forced(web):
+    signed_in(web, "otto")
+    customer_id = new_customer(web)
+    add_invoice(web.db, customer_id, days_overdue=20)
+    assert edit(web, customer_id, ativo="nao", motivo="delinquency").status_code == 303
+    refused = edit(web, customer_id, ativo="sim", motivo="manual", observacao="cliente insistiu")
+    assert refused.status_code == 422 and "ainda tem faturas vencidas" in refused.text
+    assert "cliente insistiu" in refused.text
+    forced = edit(web, customer_id, ativo="sim", motivo="manual", observacao="gerente autorizou", forcar="on")
+    assert forced.status_code == 303
+    with web.db.read() as session:
+        last = session.query(StatusChange).order_by(StatusChange.id.desc()).first()
+        assert (last.to_status, last.reason, last.forced, last.actor, last.source) == (
+            "active", "manual", True, "user:otto", "ui")
+
+
+def test_a_save_by_someone_else_in_between_is_detected_and_explained(web):
+    signed_in(web, "otto")
+    customer_id = new_customer(web)
+    page = web.get(f"/clientes/{customer_id}/editar")
+    stale = {"name": "Maria Antiga", "document": "52998224725", "ativo": "sim", "csrf_token": csrf_of(page.text),
+             "version": re.search(r'name="version" value="(\d+)"', page.text).group(1)}
+    assert edit(web, customer_id, name="Maria Nova").status_code == 303  # the other person's save
+    conflict = web.post(f"/clientes/{customer_id}/editar", data=stale)
+    assert conflict.status_code == 409 and "Outra pessoa salvou este cliente" in conflict.text
+    assert 'value="Maria Antiga"' in conflict.text  # what this operator typed
+    assert "Dados salvos agora" in conflict.text and "Maria Nova" in conflict.text
+    assert web.get(f"/clientes/{customer_id}").text.count("Maria Antiga") == 0
+    resubmit = web.post(f"/clientes/{customer_id}/editar", data={
+        **stale, "version": re.search(r'name="version" value="(\d+)"', conflict.text).group(1)})
+    assert resubmit.status_code == 303 and "Maria Antiga" in web.get(f"/clientes/{customer_id}").text
+
+
+def test_trust_unlock_and_return_date_from_the_customer_page(web):
+    signed_in(web, "otto")
+    customer_id = new_customer(web)
+    add_invoice(web.db, customer_id, days_overdue=20)
+    edit(web, customer_id, ativo="nao", motivo="delinquency")
+    page = web.get(f"/clientes/{customer_id}")
+    assert "Desbloqueio de confiança" in page.text and "R$ 99,90" in page.text
+    too_long = web.post(f"/clientes/{customer_id}/desbloqueio", data={"dias": "9", "csrf_token": csrf_of(page.text)})
+    assert too_long.status_code == 422 and "máximo de dias" in too_long.text
+    ok = web.post(f"/clientes/{customer_id}/desbloqueio", data={"dias": "2", "csrf_token": csrf_of(page.text)})
+    assert ok.status_code == 303
+    after = web.get(f"/clientes/{customer_id}").text
+    assert "Desbloqueio de confiança até" in after and "fim do Desbloqueio de confiança" in after
+
+    other = new_customer(web, name="Pedro", document=VALID_CPFS[2], external_ref="C-9")
+    back_on = provider_today() + timedelta(days=10)
+    assert edit(web, other, name="Pedro", document=VALID_CPFS[2], external_ref="C-9", ativo="nao",
+                motivo="customer_request", data_retorno=back_on.isoformat()).status_code == 303
+    page = web.get(f"/clientes/{other}")
+    assert f"retorno programado em {back_on.strftime('%d/%m/%Y')}" in page.text
+    past = web.post(f"/clientes/{other}/retorno", data={"data_retorno": provider_today().isoformat(),
+                                                          "csrf_token": csrf_of(page.text)})
+    assert past.status_code == 422 and "depois de hoje" in past.text
+    cleared = web.post(f"/clientes/{other}/retorno", data={"data_retorno": "", "csrf_token": csrf_of(page.text)})
+    assert cleared.status_code == 303 and "Sem data de retorno." in web.get(f"/clientes/{other}").text
+
+
+def test_delinquency_page_is_for_admins_and_previews_who_and_why(web):
+    signed_in(web, "ana")
+    customer_id = new_customer(web)
+    add_invoice(web.db, customer_id, days_overdue=40, amount="150.00")
+    page = web.get("/inadimplencia", params={"data": "2026-12-02"})  # a Wednesday, no holiday
+    assert page.status_code == 200 and "Maria Souza" in page.text and "R$ 150,00" in page.text
+    christmas = web.get("/inadimplencia", params={"data": "2026-12-25"})
+    assert "é feriado (Natal)" in christmas.text
+    web.cookies.clear()
+    signed_in(web, "otto")
+    assert web.get("/inadimplencia").status_code == 403

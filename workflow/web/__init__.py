@@ -1,0 +1,49 @@
+"""The operator's web UI (Brazilian Portuguese), served by `ativa serve` at `/`."""
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from .auth import Forbidden, LoginRequired, login_url
+from .pages_auth import router as auth_router
+from .pages_customers import router as customers_router
+from .pages_delinquency import router as delinquency_router
+from .rendering import render
+
+STATIC = Path(__file__).parent / "static"
+# Everything the pages load comes from this server; nothing inline runs, nothing frames them.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+API_PREFIXES = ("/api/", "/healthz", "/metrics", "/docs", "/openapi.json", "/redoc")
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(auth_router)
+    app.include_router(customers_router)
+    app.include_router(delinquency_router)
+
+    @app.exception_handler(LoginRequired)
+    def to_login(request: Request, error: LoginRequired):
+        if request.headers.get("hx-request"):  # a poll after the session ended: reload to sign in
+            return Response(status_code=401, headers={"HX-Redirect": login_url(error.next_path)})
+        return RedirectResponse(login_url(error.next_path), status_code=303)
+
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, error: Forbidden):
+        return render(request, "message.html", 403, title="Acesso negado", message=error.message)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        if not request.url.path.startswith(API_PREFIXES):
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response

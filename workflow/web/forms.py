@@ -1,0 +1,126 @@
+"""The customer forms: what was typed, checked field by field with messages in Portuguese.
+
+The services check everything again; this only puts each message beside its field, and keeps
+what the operator typed so nothing is lost on a refusal.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from validate_docbr import CNPJ, CPF
+
+from ..domain.documents import only_digits
+from ..services import customers as customer_register
+
+CUSTOMER_FIELDS = ("name", "document", "email", "phone", "external_ref")
+
+
+@dataclass
+class CustomerForm:
+    values: dict[str, str] = field(default_factory=dict)
+    auto_block_exempt: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_form(cls, form) -> "CustomerForm":
+        return cls({name: (form.get(name) or "").strip() for name in CUSTOMER_FIELDS},
+                   auto_block_exempt=form.get("auto_block_exempt") == "on")
+
+    @classmethod
+    def from_customer(cls, customer) -> "CustomerForm":
+        values = {name: getattr(customer, name) or "" for name in CUSTOMER_FIELDS}
+        values["document"] = format_document(customer.document)
+        return cls(values, auto_block_exempt=customer.auto_block_exempt)
+
+    def check(self) -> bool:
+        self.errors = {}
+        if not self.values.get("name"):
+            self.errors["name"] = "Informe o nome."
+        document_error = document_message(self.values.get("document", ""))
+        if document_error:
+            self.errors["document"] = document_error
+        if self.values.get("email") and not _email_ok(self.values["email"]):
+            self.errors["email"] = "E-mail inválido. Exemplo: nome@provedor.com.br"
+        if self.values.get("phone") and not _phone_ok(self.values["phone"]):
+            self.errors["phone"] = "O telefone deve ter de 8 a 15 dígitos (pontuação é aceita)."
+        return not self.errors
+
+    def changes(self) -> dict:
+        return {**{name: self.values.get(name) or None for name in CUSTOMER_FIELDS},
+                "auto_block_exempt": self.auto_block_exempt}
+
+
+def document_message(raw: str) -> str | None:
+    """None when the CPF/CNPJ is valid; otherwise what is wrong, in the operator's words."""
+    if not raw.strip():
+        return "Informe o CPF ou o CNPJ."
+    if any(ch.isalpha() for ch in raw):
+        return "O CPF/CNPJ deve ter só números (pontos, traço e barra são aceitos)."
+    digits = only_digits(raw)
+    if len(digits) == 11:
+        return None if CPF().validate(digits) else "CPF inválido: os dígitos verificadores não conferem."
+    if len(digits) == 14:
+        return None if CNPJ().validate(digits) else "CNPJ inválido: os dígitos verificadores não conferem."
+    return f"O CPF tem 11 dígitos e o CNPJ tem 14; foram digitados {len(digits)}."
+
+
+def format_document(digits: str | None) -> str:
+    if not digits:
+        return ""
+    if len(digits) == 11:
+        return f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}"
+    if len(digits) == 14:
+        return f"{digits[:2]}.{digits[2:5]}.{digits[5:8]}/{digits[8:12]}-{digits[12:]}"
+    return digits
+
+
+def _email_ok(email: str) -> bool:
+    try:
+        customer_register._clean_email(email)
+    except Exception:
+        return False
+    return True
+
+
+def _phone_ok(phone: str) -> bool:
+    try:
+        customer_register._clean_phone(phone)
+    except Exception:
+        return False
+    return True
+
+
+@dataclass
+class StatusChoice:
+    """The Ativo / Motivo / Observação part of the Editar form."""
+
+    active: str = ""  # "sim" | "nao"
+    reason: str = ""
+    note: str = ""
+    days: str = ""
+    until: str = ""
+    force: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_form(cls, form) -> "StatusChoice":
+        return cls(active=form.get("ativo", ""), reason=form.get("motivo", ""),
+                   note=(form.get("observacao") or "").strip(), days=(form.get("dias") or "").strip(),
+                   until=(form.get("data_retorno") or "").strip(), force=form.get("forcar") == "on")
+
+    def parsed_days(self) -> int | None:
+        if not self.days:
+            return None
+        if not self.days.isdigit() or not 1 <= int(self.days) <= 365:
+            self.errors["dias"] = "Informe um número de dias entre 1 e 365."
+            return None
+        return int(self.days)
+
+    def parsed_until(self) -> date | None:
+        if not self.until:
+            return None
+        try:
+            return date.fromisoformat(self.until)
+        except ValueError:
+            self.errors["data_retorno"] = "Data inválida. Use o seletor de data (dd/mm/aaaa)."
+            return None

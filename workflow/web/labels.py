@@ -1,0 +1,104 @@
+"""The operator's words: Portuguese labels for the domain's vocabulary and its refusals."""
+
+from ..domain.errors import AtivaError, GuardFailed
+from ..domain.vocabulary import (
+    ActivationReason,
+    CustomerStatus,
+    EffectState,
+    InactivationReason,
+    Role,
+    ServiceStatus,
+    Source,
+)
+
+INACTIVATION_REASONS = {
+    InactivationReason.CUSTOMER_REQUEST: "Suspensão a pedido do cliente",
+    InactivationReason.DELINQUENCY: "Inadimplência",
+    InactivationReason.CONTRACT_TERMINATION: "Encerramento de contrato",
+    InactivationReason.OTHER: "Outro",
+}
+ACTIVATION_REASONS = {
+    ActivationReason.PAYMENT_RECEIVED: "Pagamento de pendências",
+    ActivationReason.CUSTOMER_RETURN: "Retorno do cliente",
+    ActivationReason.MANUAL: "Liberação manual",
+    ActivationReason.TRUST_UNLOCK: "Desbloqueio de confiança",
+}
+REASONS = {**{k.value: v for k, v in INACTIVATION_REASONS.items()},
+           **{k.value: v for k, v in ACTIVATION_REASONS.items()}}
+
+STATUS = {CustomerStatus.ACTIVE.value: "Ativo", CustomerStatus.INACTIVE.value: "Inativo"}
+SERVICE_STATUS = {ServiceStatus.ACTIVE.value: "Ativo", ServiceStatus.SUSPENDED.value: "Suspenso",
+                  ServiceStatus.CANCELLED.value: "Cancelado"}
+SOURCES = {Source.API.value: "API", Source.CLI.value: "Linha de comando", Source.UI.value: "Tela",
+           Source.BILLING.value: "Cobrança", Source.SCHEDULER.value: "Agendamento"}
+ROLES = {Role.ADMIN.value: "Administrador", Role.OPERATOR.value: "Operador",
+         Role.VIEWER.value: "Consulta", Role.BILLING.value: "Cobrança"}
+EFFECTS = {
+    "suspend_services": "Suspender serviços",
+    "pause_invoicing": "Pausar faturamento",
+    "restore_services": "Restabelecer serviços",
+    "resume_invoicing": "Retomar faturamento",
+    "notify_billing": "Avisar a cobrança",
+    "warn_billing": "Aviso de corte",
+    "provision_suspend": "Bloquear no provisionamento",
+    "provision_restore": "Liberar no provisionamento",
+}
+EFFECT_STATES = {
+    EffectState.PENDING.value: "Pendente",
+    EffectState.DONE.value: "Concluído",
+    EffectState.FAILED.value: "Falhou",
+    EffectState.SKIPPED.value: "Dispensado",
+}
+EVENTS = {"inactivate": "Inativação", "activate": "Ativação"}
+
+# Guard refusals by rule: what the operator reads on the form.
+GUARD_MESSAGES = {
+    "reason_required": "Informe o motivo: ele é obrigatório quando o campo Ativo muda.",
+    "note_required": "Escreva uma observação explicando o motivo.",
+    "no_overdue_invoice": "O cliente não tem fatura vencida em aberto; não dá para inativar por inadimplência.",
+    "overdue_invoices": "O cliente ainda tem faturas vencidas em aberto. Registre o pagamento, use o "
+                        "Desbloqueio de confiança ou marque Forçar ativação com uma observação.",
+    "force_not_applicable": "Forçar vale só para ativação.",
+    "force_not_permitted": "Só um operador ou administrador pode forçar a ativação.",
+    "days_only_for_trust_unlock": "Dias só valem para o Desbloqueio de confiança.",
+    "return_date_requires_customer_request": "A data de retorno só vale para Suspensão a pedido do cliente.",
+    "return_date_not_in_future": "A data de retorno precisa ser depois de hoje.",
+    "until_only_for_suspension": "A data de retorno só vale para inativação.",
+    "trust_unlock_not_delinquent": "O Desbloqueio de confiança é só para cliente inativo por inadimplência.",
+    "trust_unlock_days_required": "Informe por quantos dias vale o Desbloqueio de confiança (1 ou mais).",
+    "trust_unlock_too_long": "O Desbloqueio de confiança passa do máximo de dias permitido.",
+    "trust_unlock_used": "O cliente já usou o Desbloqueio de confiança desta dívida; ele volta ao pagar.",
+}
+
+ERROR_MESSAGES = {
+    "stale_version": "Outra pessoa salvou este cliente enquanto você editava. Confira os dados "
+                     "atuais abaixo; o que você digitou foi mantido. Salve de novo para aplicar.",
+    "transition_not_allowed": "O cliente já está nessa situação; nada foi alterado.",
+    "duplicate_document": "Já existe um cliente com este CPF/CNPJ.",
+    "duplicate_external_ref": "Já existe um cliente com este código.",
+    "not_found": "Cliente não encontrado.",
+    "unknown_status": "A situação gravada deste cliente é desconhecida; chame o suporte.",
+}
+
+
+def reason_label(value: str | None) -> str:
+    return REASONS.get(value or "", value or "")
+
+
+def error_message(error: AtivaError) -> str:
+    """A refusal in Portuguese; the English detail stays in the logs and the API."""
+    if isinstance(error, GuardFailed):
+        return GUARD_MESSAGES.get(error.rule, "A mudança foi recusada pelas regras do cadastro.")
+    if error.code == "validation_error" and "reason" in error.detail and "not valid for" in error.detail:
+        return "O motivo escolhido não combina com a mudança do campo Ativo."
+    return ERROR_MESSAGES.get(error.code, "Não foi possível salvar. Confira os campos.")
+
+
+def actor_label(actor: str) -> str:
+    """'user:maria' → 'maria'; 'token:erp' → 'token erp'; anything else as recorded."""
+    kind, _, name = actor.partition(":")
+    if kind == "user" and name:
+        return name
+    if kind in ("token", "cli") and name:
+        return f"{'token' if kind == 'token' else 'linha de comando'} {name}"
+    return actor

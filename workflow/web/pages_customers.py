@@ -1,0 +1,250 @@
+"""Sistema > Cadastros > Clientes: the list, Novo cliente, the customer's page and Editar."""
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+
+from ..domain.customer_machine import TransitionRequest
+from ..domain.errors import (
+    AtivaError,
+    DuplicateDocument,
+    DuplicateExternalRef,
+    GuardFailed,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+)
+from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, Source
+from ..services import customer_services, customers, history, standing, timers, transitions
+from ..services.clock import provider_today
+from . import labels
+from .auth import WebUser, check_csrf, editor, signed_in_user
+from .forms import CustomerForm, StatusChoice
+from .rendering import render
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 20
+CustomerId = Path(ge=1, le=customers.MAX_ID)
+# Fields of the form that a refusal names, so the message appears beside the right control.
+RULE_FIELDS = {"reason_required": "motivo", "note_required": "observacao", "overdue_invoices": "motivo",
+               "no_overdue_invoice": "motivo", "trust_unlock_days_required": "dias",
+               "trust_unlock_too_long": "dias", "days_only_for_trust_unlock": "dias",
+               "return_date_not_in_future": "data_retorno", "until_only_for_suspension": "data_retorno",
+               "return_date_requires_customer_request": "data_retorno"}
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+def _not_found(request: Request, user: WebUser, customer_id: int):
+    return render(request, "message.html", 404, user=user, title="Cliente não encontrado",
+                  message=f"Não existe cliente com o número {customer_id}.")
+
+
+@router.get("/clientes")
+def customer_list(
+    request: Request,
+    q: str = Query("", max_length=200),
+    situacao: str = Query("", pattern="^(|ativo|inativo)$"),
+    pagina: int = Query(1, ge=1, le=100_000),
+    user: WebUser = Depends(signed_in_user),
+):
+    status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
+    with request.app.state.db.read() as session:
+        rows, total = customers.search_customers(session, status=status, q=q, page=pagina, per_page=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return render(request, "customers.html", user=user, customers=rows, total=total, q=q,
+                  situacao=situacao, page=pagina, pages=pages)
+
+
+@router.get("/clientes/novo")
+def new_customer_form(request: Request, user: WebUser = Depends(editor)):
+    return render(request, "customer_new.html", user=user, form=CustomerForm())
+
+
+@router.post("/clientes/novo")
+def create_customer(request: Request, data: FormData = Depends(form_data), user: WebUser = Depends(editor)):
+    check_csrf(user, data.get("csrf_token"))
+    form = CustomerForm.from_form(data)
+    if form.check():
+        try:
+            with request.app.state.db.write() as session:
+                draft = customers.CustomerDraft(**form.changes())
+                customer_id = customers.create_customer(session, draft).id
+            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+        except AtivaError as error:
+            _field_error(form.errors, error)
+    return render(request, "customer_new.html", 422, user=user, form=form)
+
+
+def _field_error(errors: dict[str, str], error: AtivaError) -> None:
+    if isinstance(error, DuplicateDocument):
+        errors["document"] = labels.error_message(error)
+    elif isinstance(error, DuplicateExternalRef):
+        errors["external_ref"] = labels.error_message(error)
+    else:
+        errors["form"] = labels.error_message(error)
+
+
+def _customer_context(request: Request, session, customer_id: int) -> dict:
+    settings = request.app.state.settings
+    customer = customers.get_customer(session, customer_id)
+    services = customer_services.list_services(session, customer_id)
+    changes = history.customer_history(session, customer_id, limit=50)
+    return {"customer": customer, "services": services, "changes": changes,
+            "busy": _effects_running(changes),
+            "standing": standing.standing(session, customer_id, settings, provider_today(settings.timezone))}
+
+
+def _effects_running(changes) -> bool:
+    return any(e.state == EffectState.PENDING.value for change in changes for e in change.effects)
+
+
+@router.get("/clientes/{customer_id}")
+def customer_page(request: Request, customer_id: int = CustomerId, salvo: int = 0,
+                  user: WebUser = Depends(signed_in_user)):
+    with request.app.state.db.read() as session:
+        try:
+            context = _customer_context(request, session, customer_id)
+        except NotFound:
+            return _not_found(request, user, customer_id)
+        return render(request, "customer.html", user=user, saved=bool(salvo), **context)
+
+
+@router.get("/clientes/{customer_id}/atividade")
+def customer_activity(request: Request, customer_id: int = CustomerId,
+                      user: WebUser = Depends(signed_in_user)):
+    """Services and history, polled by the page until every effect has finished."""
+    with request.app.state.db.read() as session:
+        try:
+            context = _customer_context(request, session, customer_id)
+        except NotFound:
+            return _not_found(request, user, customer_id)
+        return render(request, "_activity.html", user=user, **context)
+
+
+@router.get("/clientes/{customer_id}/editar")
+def edit_form(request: Request, customer_id: int = CustomerId, user: WebUser = Depends(editor)):
+    with request.app.state.db.read() as session:
+        try:
+            customer = customers.get_customer(session, customer_id)
+        except NotFound:
+            return _not_found(request, user, customer_id)
+        choice = StatusChoice(active="sim" if customer.status == CustomerStatus.ACTIVE else "nao")
+        return render(request, "customer_edit.html", user=user, customer=customer,
+                      form=CustomerForm.from_customer(customer), choice=choice, version=customer.version,
+                      current=None, message=None)
+
+
+@router.post("/clientes/{customer_id}/editar")
+def save_edit(request: Request, customer_id: int = CustomerId, data: FormData = Depends(form_data),
+              user: WebUser = Depends(editor)):
+    """Salvar: field edits and, when Ativo changed, the transition, in one transaction."""
+    check_csrf(user, data.get("csrf_token"))
+    form, choice = CustomerForm.from_form(data), StatusChoice.from_form(data)
+    version = int(data["version"]) if (data.get("version") or "").isdigit() else None
+    with request.app.state.db.read() as session:
+        try:
+            saved = customers.get_customer(session, customer_id)
+        except NotFound:
+            return _not_found(request, user, customer_id)
+        session.expunge(saved)
+    form.check()
+    edit = _edit_from(form, choice, saved, version)
+    message = None
+    if not form.errors and not choice.errors:
+        try:
+            with request.app.state.db.write() as session:
+                customers.edit_customer(session, customer_id, edit, user.actor, Source.UI)
+            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+        except StaleVersion as error:
+            message = labels.error_message(error)
+        except GuardFailed as error:
+            choice.errors[RULE_FIELDS.get(error.rule, "form")] = labels.error_message(error)
+        except InvalidInput as error:
+            choice.errors["motivo" if "reason" in error.detail else "form"] = labels.error_message(error)
+        except AtivaError as error:
+            _field_error(form.errors, error)
+    return _edit_again(request, user, customer_id, form, choice, version, message)
+
+
+def _edit_from(form: CustomerForm, choice: StatusChoice, saved, version: int | None) -> customers.CustomerEdit:
+    target = {"sim": CustomerStatus.ACTIVE.value, "nao": CustomerStatus.INACTIVE.value}.get(choice.active)
+    if target is None:
+        choice.errors["ativo"] = "Escolha Sim ou Não."
+    changes_status = target is not None and target != saved.status
+    if not changes_status and choice.reason:
+        choice.errors["motivo"] = "O motivo só vale quando o campo Ativo muda. Deixe em branco ou mude o Ativo."
+    if changes_status and not choice.reason:
+        choice.errors["motivo"] = labels.GUARD_MESSAGES["reason_required"]
+    days, until = choice.parsed_days(), choice.parsed_until()
+    return customers.CustomerEdit(
+        changes=form.changes(), status=target if changes_status else None,
+        reason=choice.reason or None if changes_status else None,
+        note=choice.note or None if changes_status else None,
+        force=choice.force and changes_status, version=version,
+        days=days if changes_status else None, until=until if changes_status else None,
+    )
+
+
+def _edit_again(request: Request, user: WebUser, customer_id: int, form: CustomerForm,
+                choice: StatusChoice, version: int | None, message: str | None):
+    """The form again, with what was typed; after a conflict, also what is saved now."""
+    with request.app.state.db.read() as session:
+        current = customers.get_customer(session, customer_id)
+        conflict = message is not None
+        return render(request, "customer_edit.html", 409 if conflict else 422, user=user, customer=current,
+                      form=form, choice=choice, version=current.version if conflict else version,
+                      current=current if conflict else None, message=message)
+
+
+@router.post("/clientes/{customer_id}/desbloqueio")
+def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData = Depends(form_data),
+                 user: WebUser = Depends(editor)):
+    """Desbloqueio de confiança from the customer's page: active for a number of days."""
+    check_csrf(user, data.get("csrf_token"))
+    choice = StatusChoice(days=(data.get("dias") or "").strip(), note=(data.get("observacao") or "").strip())
+    days = choice.parsed_days()
+    error = choice.errors.get("dias")
+    if days is not None:
+        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, choice.note or None, False,
+                                     user.role, days=days)
+        try:
+            with request.app.state.db.write() as session:
+                transitions.transition_customer(session, customer_id, CustomerEvent.ACTIVATE, request_,
+                                                user.actor, Source.UI)
+            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+        except AtivaError as refused:
+            error = labels.error_message(refused)
+    return _page_with_error(request, user, customer_id, error or "Informe o número de dias.")
+
+
+@router.post("/clientes/{customer_id}/retorno")
+def change_return_date(request: Request, customer_id: int = CustomerId, data: FormData = Depends(form_data),
+                       user: WebUser = Depends(editor)):
+    """Change or clear (empty date) the return date of a suspension at the customer's request."""
+    check_csrf(user, data.get("csrf_token"))
+    choice = StatusChoice(until=(data.get("data_retorno") or "").strip())
+    until = choice.parsed_until()
+    if not choice.errors:
+        today = provider_today(request.app.state.settings.timezone)
+        try:
+            with request.app.state.db.write() as session:
+                timers.set_return_date(session, customer_id, until, today)
+            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+        except AtivaError as refused:
+            choice.errors["data_retorno"] = (
+                labels.GUARD_MESSAGES["return_date_not_in_future"] if isinstance(refused, InvalidInput)
+                else "Só um cliente suspenso a pedido dele tem data de retorno."
+            )
+    return _page_with_error(request, user, customer_id, choice.errors["data_retorno"])
+
+
+def _page_with_error(request: Request, user: WebUser, customer_id: int, error: str):
+    with request.app.state.db.read() as session:
+        try:
+            context = _customer_context(request, session, customer_id)
+        except NotFound:
+            return _not_found(request, user, customer_id)
+        return render(request, "customer.html", 422, user=user, saved=False, action_error=error, **context)

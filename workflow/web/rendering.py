@@ -1,0 +1,55 @@
+"""Jinja2 templates and the filters that write dates, money and documents the Brazilian way."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from . import labels
+from .forms import format_document
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Pages change with every save: never serve one from a cache after logout or on "back".
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _local(value: datetime | str | None, request: Request) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(ZoneInfo(request.app.state.settings.timezone))
+
+
+def brazilian_money(value: Decimal | str | int | float | None) -> str:
+    if value is None:
+        return "—"
+    whole, _, cents = f"{Decimal(str(value)):,.2f}".partition(".")
+    return f"R$ {whole.replace(',', '.')},{cents}"
+
+
+def brazilian_date(value: date | str | None) -> str:
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return value.strftime("%d/%m/%Y")
+
+
+def render(request: Request, template: str, status_code: int = 200, **context):
+    def when(value) -> str:
+        local = _local(value, request)
+        return local.strftime("%d/%m/%Y %H:%M:%S") if local else "—"
+
+    context.setdefault("user", None)
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"labels": labels, "when": when, "money": brazilian_money, "day": brazilian_date,
+         "document": format_document, **context},
+        status_code=status_code,
+        headers=NO_STORE,
+    )
