@@ -182,7 +182,8 @@ def serve(
         first_user = users.create_first_admin(session)
         if first_user:
             out.print("No web user existed: created user 'admin' for the UI at "
-                      f"http://{host or settings.host}:{port or settings.port}/ . Its password is shown only once:")
+                      f"http://{host or settings.host}:{port or settings.port}/ ; its password is shown "
+                      "only once:", soft_wrap=True, markup=False, highlight=False)
             print(first_user[1], flush=True)
     install_publisher()
     worker = None

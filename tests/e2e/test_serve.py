@@ -20,9 +20,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(cwd: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
+def start(cwd: Path, port: int, log: Path, *extra: str, env_extra: dict | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(env_extra or {})
     with log.open("a") as out:
         # Its own session, so the test can reap the worker child too whatever happens.
         return subprocess.Popen(
@@ -80,6 +81,10 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
     marker = next(i for i, line in enumerate(lines) if "shown only once" in line)
     token = lines[marker + 1].strip()
     assert token.startswith("ativa_")
+    user_marker = next(i for i, line in enumerate(lines) if "user 'admin'" in line)
+    assert "shown only once" in lines[user_marker]
+    admin_password = lines[user_marker + 1].strip()
+    assert len(admin_password) >= 12
 
     process = start(tmp_path, port, second_log)
     try:
@@ -109,9 +114,19 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
         assert [(s["status"], s["suspension_cause"]) for s in services] == [("suspended", "customer_inactive")]
         customer = httpx.get(f"{base}/api/v1/customers/{cid}", headers=headers).json()
         assert customer["invoicing_enabled"] is False
+
+        # The generated admin password signs in to the web UI served on the same port.
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/entrar").text
+            csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+            signed = browser.post("/entrar", data={"username": "admin", "password": admin_password,
+                                                   "csrf_token": csrf, "next": f"/clientes/{cid}"})
+            assert signed.status_code == 303 and signed.headers["location"] == f"/clientes/{cid}"
+            page = browser.get(f"/clientes/{cid}").text
+            assert "Dona Rosa" in page and "Suspender serviços: <strong>Concluído</strong>" in page
     finally:
         stop(process)
     second_output = second_log.read_text()
     assert "shown only once" not in second_output
-    assert token not in second_output  # the secret is never logged again
+    assert token not in second_output and admin_password not in second_output  # never logged again
     assert (tmp_path / "var" / "ativa.db").exists()

@@ -1,0 +1,332 @@
+"""The operator's guide, word for word, in a real browser (Debian's chromium, headless) against
+`ativa serve` as a real process, whose worker carries the effects out.
+
+  Acesse o menu Sistema > Cadastros > Clientes; encontre o cadastro do cliente desejado e clique
+  em "Editar"; localize o campo "Ativo" e selecione a opção "Sim" (ou "Não"); clique em "Salvar".
+
+Screenshots of the main pages go to test-artifacts/screenshots (docs/guia-do-operador.md uses them).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REQUIRE_SERVICES, VALID_CPFS, add_invoice
+from tests.e2e.test_serve import free_port, start, stop, wait_healthy
+from workflow.db.engine import Database
+from workflow.services.clock import provider_today
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("ATIVA_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "screenshots"))
+ATIVA = Path(sys.executable).with_name("ativa")
+PASSWORDS = {"maria": "maria-opera-2026", "vitor": "vitor-consulta-2026", "ana": "ana-admin-2026"}
+EFFECTS_TIMEOUT_MS = 30_000
+
+if not Path(CHROMIUM).exists():
+    if REQUIRE_SERVICES:
+        raise RuntimeError(f"ATIVA_REQUIRE_SERVICES=1 but there is no browser at {CHROMIUM} "
+                           "(.ci/run installs Debian's chromium)")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+class Server:
+    """`ativa serve` in a folder of its own, plus what the tests seed through the API."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "serve.log"
+
+    def start(self):
+        # No cut on a weekday that is not today, so "Executar inadimplência agora" cuts today.
+        other_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(provider_today().weekday() + 3) % 7]
+        self.process = start(self.folder, self.port, self.log, env_extra={"ATIVA_NO_CUT_WEEKDAYS": other_day})
+        wait_healthy(self.base, self.process, self.log)
+        lines = self.log.read_text().splitlines()
+        token_line = next(i for i, line in enumerate(lines) if "admin token" in line)
+        self.token = lines[token_line + 1].strip()
+        for username, role in (("maria", "operator"), ("vitor", "viewer"), ("ana", "admin")):
+            self.cli("users", "create", "--username", username, "--role", role, "--password-stdin",
+                     stdin=PASSWORDS[username] + "\n")
+        self.db = Database(f"sqlite:///{self.folder / 'var' / 'ativa.db'}")
+        return self
+
+    def cli(self, *args: str, stdin: str = ""):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
+        done = subprocess.run([str(ATIVA), *args], cwd=self.folder, env=env, input=stdin, text=True,
+                              capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def api(self, method: str, path: str, **kw):
+        response = httpx.request(method, f"{self.base}{path}", timeout=10,
+                                 headers={"Authorization": f"Bearer {self.token}"}, **kw)
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def customer_with_services(self, n: int, name: str, ref: str) -> int:
+        customer = self.api("POST", "/api/v1/customers", json={
+            "name": name, "document": VALID_CPFS[n], "external_ref": ref, "email": f"{ref.lower()}@exemplo.com.br"})
+        for plan in ("Fibra 500 Mega", "Telefone fixo"):
+            self.api("POST", f"/api/v1/customers/{customer['id']}/services", json={"name": plan})
+        return customer["id"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = Server(tmp_path_factory.mktemp("ui")).start()
+    yield running
+    running.db.dispose()
+    stop(running.process)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="pt-BR", viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def shot(page, name: str, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def sign_in(page, server, username):
+    page.goto(f"{server.base}/entrar")
+    page.get_by_label("Usuário").fill(username)
+    page.get_by_label("Senha").fill(PASSWORDS[username])
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_role("heading", name="Clientes")).to_be_visible()
+
+
+def open_clientes_from_the_menu(page):
+    """Acesse o menu Sistema > Cadastros > Clientes."""
+    menu = page.get_by_role("navigation", name="Menu principal")
+    menu.get_by_text("Sistema", exact=True).click()
+    menu.get_by_text("Cadastros", exact=True).click()
+    menu.get_by_role("link", name="Clientes", exact=True).click()
+    expect(page.get_by_role("heading", name="Clientes")).to_be_visible()
+
+
+def find_and_edit(page, search: str, name: str):
+    """Encontre o cadastro do cliente desejado e clique em "Editar"."""
+    page.get_by_label("Buscar").fill(search)
+    page.get_by_role("button", name="Buscar").click()
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_have_count(1)
+    row.get_by_role("link", name="Editar").click()
+    expect(page.get_by_role("heading", name="Editar cliente")).to_be_visible()
+
+
+def expect_effects_finished(page, count: int):
+    history = page.locator("#historico tbody tr").first
+    expect(history.locator("li.effect")).to_have_count(count)
+    expect(history.locator("li.effect.pending")).to_have_count(0, timeout=EFFECTS_TIMEOUT_MS)
+
+
+def test_the_guide_inactivates_then_activates_a_customer(server, page):
+    customer_id = server.customer_with_services(0, "Joana Pereira", "CLI-1001")
+    page.goto(f"{server.base}/entrar")
+    shot(page, "01-entrar")
+    sign_in(page, server, "maria")
+    open_clientes_from_the_menu(page)
+    shot(page, "02-clientes")
+
+    # Inactivation: Ativo = Não, at the customer's request.
+    find_and_edit(page, "529.982.247-25", "Joana Pereira")  # by CPF, with punctuation
+    ativo = page.get_by_label("Ativo", exact=True)
+    expect(ativo).to_have_value("sim")
+    ativo.select_option(label="Não")
+    page.get_by_label("Motivo").select_option(label="Suspensão a pedido do cliente")
+    page.get_by_label("Observação").fill("Cliente viaja por 2 meses; ligou pedindo a suspensão.")
+    shot(page, "03-editar-inativar")
+    page.get_by_role("button", name="Salvar").click()
+
+    expect(page.get_by_text("Alterações salvas.")).to_be_visible()
+    assert page.url.endswith(f"/clientes/{customer_id}?salvo=1")
+    expect(page.locator("#situacao-cliente")).to_have_text("Inativo")
+    expect_effects_finished(page, 3)  # the page updates itself until the worker is done
+    services = page.locator("#servicos tbody tr")
+    expect(services).to_have_count(2)
+    expect(services.filter(has_text="Suspenso")).to_have_count(2)
+    expect(page.locator("#faturamento")).to_have_text("Faturamento: Pausado")
+    latest = page.locator("#historico tbody tr").first
+    for text in ("maria", "Tela", "Inativação: Ativo Sim → Não", "Suspensão a pedido do cliente",
+                 "Cliente viaja por 2 meses", "Suspender serviços: Concluído", "Pausar faturamento: Concluído"):
+        expect(latest).to_contain_text(text)
+    shot(page, "04-cliente-inativado")
+
+    # Activation: the same steps, Ativo = Sim, the customer came back.
+    open_clientes_from_the_menu(page)
+    find_and_edit(page, "Joana", "Joana Pereira")
+    page.get_by_label("Ativo", exact=True).select_option(label="Sim")
+    page.get_by_label("Motivo").select_option(label="Retorno do cliente")
+    shot(page, "05-editar-ativar")
+    page.get_by_role("button", name="Salvar").click()
+
+    expect(page.locator("#situacao-cliente")).to_have_text("Ativo")
+    expect_effects_finished(page, 3)
+    expect(page.locator("#servicos tbody tr").filter(has_text="Ativo")).to_have_count(2)
+    expect(page.locator("#faturamento")).to_have_text("Faturamento: Ativo")
+    latest = page.locator("#historico tbody tr").first
+    for text in ("Ativação: Ativo Não → Sim", "Retorno do cliente", "Restabelecer serviços: Concluído",
+                 "Retomar faturamento: Concluído"):
+        expect(latest).to_contain_text(text)
+    expect(page.locator("#historico tbody tr")).to_have_count(2)
+    shot(page, "06-cliente-reativado")
+
+    # The same facts through the API: the UI used the real transition service.
+    history = server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"]
+    assert [(h["event"], h["reason"], h["source"], h["actor"]) for h in history] == [
+        ("activate", "customer_return", "ui", "user:maria"),
+        ("inactivate", "customer_request", "ui", "user:maria"),
+    ]
+
+
+def test_a_guard_refusal_is_shown_on_the_form_and_nothing_typed_is_lost(server, page):
+    customer_id = server.customer_with_services(1, "Carlos Dívida", "CLI-2002")
+    add_invoice(server.db, customer_id, days_overdue=30, amount="129.90")
+    server.api("POST", f"/api/v1/customers/{customer_id}/inactivate", json={"reason": "delinquency"})
+    sign_in(page, server, "maria")
+    open_clientes_from_the_menu(page)
+    find_and_edit(page, "CLI-2002", "Carlos Dívida")
+    page.get_by_label("Ativo", exact=True).select_option(label="Sim")
+    page.get_by_label("Motivo").select_option(label="Liberação manual")
+    page.get_by_label("Observação").fill("Disse que pagou ontem no caixa.")
+    page.get_by_role("button", name="Salvar").click()
+
+    expect(page.get_by_text("O cliente ainda tem faturas vencidas em aberto.")).to_be_visible()
+    expect(page.get_by_label("Observação")).to_have_value("Disse que pagou ontem no caixa.")
+    expect(page.get_by_label("Motivo")).to_have_value("manual")
+    shot(page, "07-recusa-faturas-vencidas")
+    assert server.api("GET", f"/api/v1/customers/{customer_id}")["status"] == "inactive"
+
+    # The customer's page explains why and offers the trust unlock instead.
+    page.goto(f"{server.base}/clientes/{customer_id}")
+    expect(page.locator("#pendencias").locator("..")).to_contain_text("R$ 129,90")
+    page.get_by_label("Dias de desbloqueio").fill("2")
+    page.get_by_role("button", name="Liberar por confiança").click()
+    expect(page.locator("#situacao-cliente")).to_have_text("Ativo")
+    expect(page.get_by_text("Desbloqueio de confiança até")).to_be_visible()
+    expect_effects_finished(page, 3)
+    shot(page, "08-desbloqueio-de-confianca")
+
+
+def test_wrong_password_is_refused(server, page):
+    page.goto(f"{server.base}/entrar")
+    page.get_by_label("Usuário").fill("maria")
+    page.get_by_label("Senha").fill("senha-errada")
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_role("alert")).to_have_text("Usuário ou senha incorretos.")
+    expect(page.get_by_label("Usuário")).to_have_value("maria")
+    page.goto(f"{server.base}/clientes")
+    assert "/entrar" in page.url  # still not signed in
+
+
+def test_a_form_with_a_forged_csrf_token_is_refused(server, page):
+    customer_id = server.customer_with_services(2, "Rita Alvo", "CLI-3003")
+    sign_in(page, server, "maria")
+    page.goto(f"{server.base}/clientes/{customer_id}/editar")
+    page.get_by_label("Ativo", exact=True).select_option(label="Não")
+    page.get_by_label("Motivo").select_option(label="Outro")
+    page.get_by_label("Observação").fill("teste")
+    page.locator("#editar input[name=csrf_token]").evaluate("input => input.value = 'forjado'")
+    page.get_by_role("button", name="Salvar").click()
+    expect(page.get_by_role("heading", name="Acesso negado")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("proteção CSRF")
+    assert server.api("GET", f"/api/v1/customers/{customer_id}")["status"] == "active"
+
+
+def test_a_viewer_sees_but_cannot_edit(server, page):
+    customer_id = server.customer_with_services(3, "Paulo Consulta", "CLI-4004")
+    sign_in(page, server, "vitor")
+    expect(page.get_by_role("link", name="Novo cliente")).to_have_count(0)
+    expect(page.get_by_role("link", name="Editar")).to_have_count(0)
+    page.get_by_role("link", name="Paulo Consulta").click()
+    expect(page.get_by_role("heading", name="Histórico")).to_be_visible()
+    expect(page.get_by_role("link", name="Editar")).to_have_count(0)
+    shot(page, "09-perfil-consulta")
+    page.goto(f"{server.base}/clientes/{customer_id}/editar")
+    expect(page.get_by_role("heading", name="Acesso negado")).to_be_visible()
+    # Even a POST with the viewer's own valid CSRF token is refused by the server.
+    page.goto(f"{server.base}/clientes")
+    token = page.locator("input[name=csrf_token]").first.input_value()
+    response = page.request.post(f"{server.base}/clientes/{customer_id}/editar", form={
+        "csrf_token": token, "name": "Paulo Consulta", "document": VALID_CPFS[3], "ativo": "nao",
+        "motivo": "other", "observacao": "tentativa"})
+    assert response.status == 403
+    assert server.api("GET", f"/api/v1/customers/{customer_id}")["status"] == "active"
+
+
+def test_new_customer_form_and_the_delinquency_run(server, page):
+    sign_in(page, server, "ana")
+    page.get_by_role("link", name="Novo cliente").click()
+    page.get_by_label("Nome").fill("Padaria Pão Quente")
+    page.get_by_label("CPF/CNPJ").fill("11.222.333/0001-80")
+    page.get_by_role("button", name="Salvar").click()
+    expect(page.get_by_text("CNPJ inválido: os dígitos verificadores não conferem.")).to_be_visible()
+    expect(page.get_by_label("Nome")).to_have_value("Padaria Pão Quente")
+    shot(page, "10-novo-cliente-cnpj-invalido")
+    page.get_by_label("CPF/CNPJ").fill("11.222.333/0001-81")
+    page.get_by_label("Código").fill("CLI-5005")
+    page.get_by_role("button", name="Salvar").click()
+    expect(page.get_by_text("Alterações salvas.")).to_be_visible()
+    customer_id = int(page.url.split("/clientes/")[1].split("?")[0])
+    add_invoice(server.db, customer_id, days_overdue=45, amount="310.00")
+
+    menu = page.get_by_role("navigation", name="Menu principal")
+    menu.get_by_text("Sistema", exact=True).click()
+    menu.get_by_role("link", name="Inadimplência").click()
+    row = page.locator("#previa tbody tr").filter(has_text="Padaria Pão Quente")
+    expect(row).to_contain_text("R$ 310,00")
+    expect(row).to_contain_text("45")
+    shot(page, "11-inadimplencia")
+    holiday = page.locator(".alert.warning")
+    if holiday.count():  # a national holiday today: the run must not cut anyone
+        expect(holiday).to_contain_text("feriado")
+        return
+    page.get_by_role("button", name="Executar inadimplência agora").click()
+    expect(page.get_by_role("status")).to_contain_text("entregue(s) aos workers")
+    deadline = time.monotonic() + EFFECTS_TIMEOUT_MS / 1000  # a worker runs the batch
+    while server.api("GET", f"/api/v1/customers/{customer_id}")["status"] != "inactive":
+        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+        time.sleep(0.3)
+    page.goto(f"{server.base}/clientes/{customer_id}")
+    expect(page.locator("#situacao-cliente")).to_have_text("Inativo")
+    expect(page.locator("#historico tbody tr").first).to_contain_text("Inadimplência")
+    expect(page.locator("#historico tbody tr").first).to_contain_text("Agendamento")
+
+
+def test_usable_on_a_phone(server, browser):
+    context = browser.new_context(locale="pt-BR", viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        sign_in(page, server, "maria")
+        open_clientes_from_the_menu(page)
+        # Nothing wider than the screen but the tables, which scroll inside their own box.
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        expect(page.get_by_role("link", name="Editar").first).to_be_visible()
+        shot(page, "12-celular-clientes", full_page=False)
+    finally:
+        context.close()
