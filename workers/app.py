@@ -7,6 +7,8 @@ from celery.schedules import crontab
 from celery.signals import after_setup_logger, worker_process_init
 
 from workflow.services import effect_bus
+
+from . import folder_broker
 from workflow.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,10 @@ def daily_at(settings: Settings, app: Celery) -> crontab:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("ativa", broker=settings.resolved_broker_url, include=["workers.tasks"])
+    broker_url = settings.resolved_broker_url
     transport_options: dict = {"visibility_timeout": VISIBILITY_TIMEOUT}
-    if settings.resolved_broker_url.startswith("filesystem://"):
+    if broker_url.startswith("filesystem://"):
+        broker_url = folder_broker.register()
         folder = settings.broker_folder
         (folder / "queue").mkdir(parents=True, exist_ok=True)
         # One folder in and out: the transport requires data_folder_in == data_folder_out.
@@ -36,6 +39,7 @@ def make_celery(settings: Settings) -> Celery:
             "store_processed": False,
             "polling_interval": 0.05,
         }
+    app = Celery("ativa", broker=broker_url, include=["workers.tasks"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,  # capped by the effect's own attempt counter
