@@ -74,7 +74,7 @@ def _clean_name(name: str | None) -> str:
     return name
 
 
-def _clean_email(email: str | None) -> str | None:
+def clean_email(email: str | None) -> str | None:
     if email is None or not email.strip():
         return None
     try:
@@ -83,7 +83,7 @@ def _clean_email(email: str | None) -> str | None:
         raise InvalidInput(f"email {email!r} is invalid: {error}") from None
 
 
-def _clean_phone(phone: str | None) -> str | None:
+def clean_phone(phone: str | None) -> str | None:
     if phone is None or not phone.strip():
         return None
     phone = phone.strip()
@@ -103,9 +103,9 @@ def _clean(field_name: str, value: Any) -> dict[str, Any]:
         doc = parse_document(value or "")
         return {"document": doc.digits, "document_type": doc.type}
     if field_name == "email":
-        return {"email": _clean_email(value)}
+        return {"email": clean_email(value)}
     if field_name == "phone":
-        return {"phone": _clean_phone(value)}
+        return {"phone": clean_phone(value)}
     if field_name == "external_ref":
         return {"external_ref": _clean_ref(value)}
     if field_name == "auto_block_exempt":

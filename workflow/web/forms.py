@@ -10,6 +10,7 @@ from datetime import date
 from validate_docbr import CNPJ, CPF
 
 from ..domain.documents import only_digits
+from ..domain.errors import InvalidInput
 from ..services import customers as customer_register
 
 CUSTOMER_FIELDS = ("name", "document", "email", "phone", "external_ref")
@@ -74,20 +75,21 @@ def format_document(digits: str | None) -> str:
     return digits
 
 
-def _email_ok(email: str) -> bool:
+def _accepted(clean, value: str) -> bool:
+    """Whether the register's own cleaning accepts the value (one rule, two languages)."""
     try:
-        customer_register._clean_email(email)
-    except Exception:
+        clean(value)
+    except InvalidInput:
         return False
     return True
+
+
+def _email_ok(email: str) -> bool:
+    return _accepted(customer_register.clean_email, email)
 
 
 def _phone_ok(phone: str) -> bool:
-    try:
-        customer_register._clean_phone(phone)
-    except Exception:
-        return False
-    return True
+    return _accepted(customer_register.clean_phone, phone)
 
 
 @dataclass

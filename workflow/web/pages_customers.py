@@ -101,27 +101,27 @@ def _effects_running(changes) -> bool:
     return any(e.state == EffectState.PENDING.value for change in changes for e in change.effects)
 
 
-@router.get("/clientes/{customer_id}")
-def customer_page(request: Request, customer_id: int = CustomerId, salvo: int = 0,
-                  user: WebUser = Depends(signed_in_user)):
+def _render_customer(request: Request, user: WebUser, customer_id: int, template: str,
+                     status_code: int = 200, **extra):
     with request.app.state.db.read() as session:
         try:
             context = _customer_context(request, session, customer_id)
         except NotFound:
             return _not_found(request, user, customer_id)
-        return render(request, "customer.html", user=user, saved=bool(salvo), **context)
+        return render(request, template, status_code, user=user, **extra, **context)
+
+
+@router.get("/clientes/{customer_id}")
+def customer_page(request: Request, customer_id: int = CustomerId, salvo: int = 0,
+                  user: WebUser = Depends(signed_in_user)):
+    return _render_customer(request, user, customer_id, "customer.html", saved=bool(salvo))
 
 
 @router.get("/clientes/{customer_id}/atividade")
 def customer_activity(request: Request, customer_id: int = CustomerId,
                       user: WebUser = Depends(signed_in_user)):
     """Services and history, polled by the page until every effect has finished."""
-    with request.app.state.db.read() as session:
-        try:
-            context = _customer_context(request, session, customer_id)
-        except NotFound:
-            return _not_found(request, user, customer_id)
-        return render(request, "_activity.html", user=user, **context)
+    return _render_customer(request, user, customer_id, "_activity.html")
 
 
 @router.get("/clientes/{customer_id}/editar")
@@ -242,9 +242,5 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
 
 
 def _page_with_error(request: Request, user: WebUser, customer_id: int, error: str):
-    with request.app.state.db.read() as session:
-        try:
-            context = _customer_context(request, session, customer_id)
-        except NotFound:
-            return _not_found(request, user, customer_id)
-        return render(request, "customer.html", 422, user=user, saved=False, action_error=error, **context)
+    return _render_customer(request, user, customer_id, "customer.html", 422, saved=False,
+                            action_error=error)
