@@ -189,3 +189,41 @@ def test_an_ambiguous_customer_argument_is_refused(cli):
     assert as_json(cli("customers", "show", "ref:2", "--json"))["id"] == 1
     assert as_json(cli("customers", "show", "id:2", "--json"))["id"] == 2
     assert as_json(cli("customers", "show", "1", "--json"))["id"] == 1  # not ambiguous
+
+
+def test_web_users_are_created_listed_repassworded_and_disabled(cli, db):
+    from workflow.db.models import WebSession
+    from workflow.services import users
+
+    runner = CliRunner()
+    created = runner.invoke(app, ["users", "create", "--username", "Maria", "--role", "operator",
+                                  "--password-stdin"], input="uma-senha-longa\n")
+    assert created.exit_code == 0 and "user 1 'maria' (operator) created" in created.stdout
+    with db.write() as session:
+        signed = users.sign_in(session, "maria", "uma-senha-longa", None, max_failures=5, lockout_seconds=60)
+        assert signed.user and signed.user.password_hash.startswith("$argon2id$")
+        users.open_session(session, signed.user, 1)
+    listed = cli("users", "list", "--json").stdout
+    assert json.loads(listed)[0]["username"] == "maria" and "argon2" not in listed
+
+    short = runner.invoke(app, ["users", "create", "--username", "joao", "--role", "viewer",
+                                "--password-stdin"], input="curta\n")
+    assert short.exit_code == 1 and "at least 8 characters" in short.stderr
+    billing = runner.invoke(app, ["users", "create", "--username", "joao", "--role", "billing",
+                                  "--password-stdin"], input="uma-senha-longa\n")
+    assert billing.exit_code == 1 and "is for API tokens" in billing.stderr
+    no_tty = runner.invoke(app, ["users", "create", "--username", "joao", "--role", "viewer"], input="")
+    assert no_tty.exit_code == 1 and "--password-stdin" in no_tty.stderr
+    twice = runner.invoke(app, ["users", "create", "--username", "maria", "--role", "viewer",
+                                "--password-stdin"], input="uma-senha-longa\n")
+    assert twice.exit_code == 1 and "already exists" in twice.stderr
+
+    changed = runner.invoke(app, ["users", "password", "maria", "--password-stdin"], input="outra-senha-longa\n")
+    assert changed.exit_code == 0
+    with db.write() as session:
+        assert session.query(WebSession).count() == 0  # sessions ended with the old password
+        assert users.sign_in(session, "maria", "uma-senha-longa", None, max_failures=5, lockout_seconds=60).user is None
+        assert users.sign_in(session, "maria", "outra-senha-longa", None, max_failures=5, lockout_seconds=60).user
+    cli("users", "disable", "maria")
+    with db.write() as session:
+        assert users.sign_in(session, "maria", "outra-senha-longa", None, max_failures=5, lockout_seconds=60).user is None
