@@ -109,7 +109,7 @@ def test_repeated_failures_lock_the_user_out_even_with_the_right_password(web):
     assert sign_in(web, "otto").status_code == 429  # right password, still locked
     with web.db.write() as session:  # the lockout ends by itself
         from workflow.db.models import LoginThrottle
-        for row in session.query(LoginThrottle):
+        for row in session.query(LoginThrottle).filter(LoginThrottle.locked_until.is_not(None)):
             row.locked_until = row.locked_until - timedelta(seconds=121)
     assert sign_in(web, "otto").status_code == 303
 
@@ -289,3 +289,21 @@ def test_delinquency_page_is_for_admins_and_previews_who_and_why(web):
     web.cookies.clear()
     signed_in(web, "otto")
     assert web.get("/inadimplencia").status_code == 403
+
+
+def test_an_address_is_locked_after_more_failures_than_a_username(db):
+    """Many usernames tried from one address: the address is locked too, later than a user."""
+    from workflow.services.users import ADDRESS_ALLOWANCE
+
+    with db.write() as session:
+        users.create_user(session, "bia", "operator", PASSWORD)
+    attempts = 2 * ADDRESS_ALLOWANCE  # max_failures=2: the address locks at 8 failures
+    for n in range(attempts - 1):
+        with db.write() as session:
+            failed = users.sign_in(session, f"nome{n}", "x", "10.0.0.7", max_failures=2, lockout_seconds=60)
+            assert failed.user is None and failed.locked_for == 0  # no single name failed twice
+    with db.write() as session:
+        assert users.sign_in(session, "outro", "x", "10.0.0.7", max_failures=2, lockout_seconds=60).locked_for
+    with db.write() as session:  # the right password from that address waits too; elsewhere it works
+        assert users.sign_in(session, "bia", PASSWORD, "10.0.0.7", max_failures=2, lockout_seconds=60).locked_for
+        assert users.sign_in(session, "bia", PASSWORD, "10.0.0.8", max_failures=2, lockout_seconds=60).user

@@ -158,14 +158,20 @@ def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
     )
 
 
+# Operators of one office often share one public address (NAT): an address gets more tries than
+# a username before it is locked, so one clumsy colleague does not lock everybody out.
+ADDRESS_ALLOWANCE = 4
+
+
 def _record_failure(session: Session, keys: list[str], now: datetime, max_failures: int,
                     lockout: timedelta) -> None:
     for key in keys:
+        limit = max_failures * ADDRESS_ALLOWANCE if key.startswith("addr:") else max_failures
         row = _throttle_row(session, key, now)
         if now - row.first_failure_at > lockout:  # old failures no longer count
             row.failures, row.first_failure_at = 0, now
         row.failures += 1
-        if row.failures >= max_failures:
+        if row.failures >= limit:
             row.locked_until, row.failures, row.first_failure_at = now + lockout, 0, now
 
 
