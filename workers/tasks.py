@@ -17,28 +17,39 @@ log = logging.getLogger(__name__)
 
 @app.task(name="workers.tasks.run_effects", acks_late=True)
 def run_effects(effect_ids: list[int]) -> list[str]:
-    """Each effect on its own: one failing never holds back the others of its transition."""
-    return [_run_one(effect_id) for effect_id in effect_ids]
-
-
-def _run_one(effect_id: int) -> str:
+    """Claimed together, then each on its own: one failing never holds back the others of its
+    transition. The provisioning calls an effect makes run right after it, in this task."""
     settings = get_settings()
     try:
-        result = effects.run_effect(
-            runtime.db(), effect_id, settings, lambda delivery: webhooks.deliver(delivery, settings)
+        work = effects.claim_effects(runtime.db(), effect_ids, settings)
+    except Exception:  # noqa: BLE001 - any claim taken lapses; the relay publishes them again
+        log.exception("claiming effects %s failed", effect_ids)
+        return ["error"] * len(effect_ids)
+    states = []
+    while work:
+        item = work.pop(0)
+        result = item if isinstance(item, effects.RunResult) else _carry_out(item, settings)
+        work[:0] = result.follow_ups
+        states.append(result.state)
+    return states
+
+
+def _carry_out(claim: effects.Claim, settings) -> effects.RunResult:
+    try:
+        result = effects.carry_out(
+            runtime.db(), claim, settings, lambda delivery: webhooks.deliver(delivery, settings)
         )
     except Exception as error:  # noqa: BLE001 - recorded; the claim lapses and the relay retries
-        log.exception("effect %s raised", effect_id)
+        log.exception("effect %s raised", claim.effect_id)
         try:
-            effects.record_error(runtime.db(), effect_id, error)
+            effects.record_error(runtime.db(), claim.effect_id, error)
         except Exception:  # noqa: BLE001 - the database itself may be what failed
-            log.exception("could not record the failure of effect %s", effect_id)
-        return "error"
-    # Effects this one created (provisioning calls) were published by the commit hook.
+            log.exception("could not record the failure of effect %s", claim.effect_id)
+        return effects.RunResult(claim.effect_id, "error")
     if result.retry_in is not None:
-        log.info("effect %s failed, retry in %.1fs", effect_id, result.retry_in)
-        run_effects.apply_async(([effect_id],), countdown=result.retry_in)
-    return result.state
+        log.info("effect %s failed, retry in %.1fs", claim.effect_id, result.retry_in)
+        run_effects.apply_async(([claim.effect_id],), countdown=result.retry_in)
+    return result
 
 
 @app.task(name="workers.tasks.relay")

@@ -8,8 +8,9 @@ never leave a payment recorded without the reactivation it earned.
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from ..domain.vocabulary import (
     Source,
 )
 from .clock import provider_today
-from .transitions import Actor, count_overdue_invoices, lock_customer, transition_customer
+from .transitions import LOCK_CUSTOMER, Actor, count_overdue_invoices, transition_locked
 
 EVENT_TYPES = ("invoice.created", "invoice.paid", "invoice.cancelled")
 BILLING_ACTOR = Actor(name="billing", role=Role.BILLING)
@@ -55,54 +56,81 @@ class EventOutcome:
     transition_id: int | None = None
 
 
+# Every billing event takes this path, so it speaks Core with prebuilt statements, as transitions
+# do: the ORM's loads and flushes cost more than the database work here (bench/payments.py).
+_events = BillingEvent.__table__
+_customers = Customer.__table__
+_invoices = Invoice.__table__
+_SEEN = select(_events.c.id).where(_events.c.webhook_id == bindparam("webhook_id"))
+_RECORD_EVENT = insert(_events)
+# The same columns as LOCK_CUSTOMER, found by the billing system's reference instead.
+_LOCK_BY_REF = (
+    select(_customers).where(_customers.c.external_ref == bindparam("customer_ref")).with_for_update()
+)
+_LOCK_INVOICE = (
+    select(_invoices.c.customer_id, _invoices.c.amount, _invoices.c.amount_paid, _invoices.c.due_date,
+           _invoices.c.status, _invoices.c.paid_at)
+    .where(_invoices.c.external_id == bindparam("invoice_id"))
+    .with_for_update()
+)
+_NEW_INVOICE = insert(_invoices)
+_SAVE_INVOICE = (
+    update(_invoices)
+    .where(_invoices.c.external_id == bindparam("invoice_id"))
+    .values(amount=bindparam("amount"), amount_paid=bindparam("amount_paid"),
+            due_date=bindparam("due_date"), status=bindparam("status"), paid_at=bindparam("paid_at"),
+            updated_at=bindparam("now"))
+)
+
+
 def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) -> EventOutcome:
     try:
         with db.write() as session:
-            if session.scalar(select(BillingEvent.id).where(BillingEvent.webhook_id == event.webhook_id)):
+            conn = session.connection()
+            if conn.execute(_SEEN, {"webhook_id": event.webhook_id}).first():
                 return EventOutcome(duplicate=True)
-            customer = _lock_customer_of(session, event)
-            invoice = _apply_to_ledger(session, customer, event)
+            customer = _lock_customer_of(conn, event)
+            invoice = _apply_to_ledger(conn, customer, event)
             outcome = EventOutcome(False, customer.id, invoice.status)
             _reactivate_if_paid_up(session, customer, event, outcome, today or provider_today())
-            session.add(BillingEvent(
-                webhook_id=event.webhook_id, type=event.type, customer_id=customer.id,
-                invoice_external_id=event.invoice_id, outcome=_describe(outcome), received_at=utcnow(),
-            ))
-            session.flush()
+            conn.execute(_RECORD_EVENT, {
+                "webhook_id": event.webhook_id, "type": event.type, "customer_id": customer.id,
+                "invoice_external_id": event.invoice_id, "outcome": _describe(outcome),
+                "received_at": utcnow(),
+            })
             return outcome
     except IntegrityError:
         # The same webhook-id committed concurrently: this delivery is the duplicate.
         with db.read() as session:
-            if session.scalar(select(BillingEvent.id).where(BillingEvent.webhook_id == event.webhook_id)):
+            if session.connection().execute(_SEEN, {"webhook_id": event.webhook_id}).first():
                 return EventOutcome(duplicate=True)
         raise
 
 
-def _lock_customer_of(session: Session, event: InvoiceEvent) -> Customer:
+def _lock_customer_of(conn: Connection, event: InvoiceEvent):
     """The customer row is locked first, as transitions and the sweep do: one order, no deadlock."""
     if event.customer_id is not None:
-        customer_id = event.customer_id
+        row = conn.execute(LOCK_CUSTOMER, {"customer_id": event.customer_id}).one_or_none()
     elif event.customer_ref:
-        customer_id = session.scalar(select(Customer.id).where(Customer.external_ref == event.customer_ref))
+        row = conn.execute(_LOCK_BY_REF, {"customer_ref": event.customer_ref}).one_or_none()
     else:
         raise InvalidInput("data needs customer_id or customer_ref")
-    if customer_id is None or session.get(Customer, customer_id) is None:
+    if row is None:
         raise InvalidInput(f"unknown customer {event.customer_id or event.customer_ref!r}")
-    return lock_customer(session, customer_id)
+    return row
 
 
-def _apply_to_ledger(session: Session, customer: Customer, event: InvoiceEvent) -> Invoice:
-    invoice = session.scalar(
-        select(Invoice).where(Invoice.external_id == event.invoice_id).with_for_update()
-    )
+def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> SimpleNamespace:
+    """The invoice after the event (locked, then written in one statement)."""
+    row = conn.execute(_LOCK_INVOICE, {"invoice_id": event.invoice_id}).one_or_none()
     now = utcnow()
-    if invoice is None:
-        invoice = Invoice(external_id=event.invoice_id, customer_id=customer.id, amount=None,
-                          amount_paid=Decimal("0"), due_date=None, status=InvoiceStatus.OPEN.value,
-                          created_at=now, updated_at=now)
-        session.add(invoice)
-    elif invoice.customer_id != customer.id:
+    if row is None:
+        invoice = SimpleNamespace(customer_id=customer.id, amount=None, amount_paid=Decimal("0"),
+                                  due_date=None, status=InvoiceStatus.OPEN.value, paid_at=None)
+    elif row.customer_id != customer.id:
         raise InvalidInput(f"invoice {event.invoice_id!r} belongs to another customer")
+    else:
+        invoice = SimpleNamespace(**row._asdict())
 
     if event.type == "invoice.created":
         # Events come out of order: a creation after the payment only fills in what was unknown.
@@ -117,8 +145,14 @@ def _apply_to_ledger(session: Session, customer: Customer, event: InvoiceEvent) 
             invoice.status = InvoiceStatus.CANCELLED.value
         else:
             invoice.status = _settled_status(invoice, event)
-    invoice.updated_at = now
-    session.flush()
+
+    values = {"amount": invoice.amount, "amount_paid": invoice.amount_paid, "due_date": invoice.due_date,
+              "status": invoice.status, "paid_at": invoice.paid_at}
+    if row is None:
+        conn.execute(_NEW_INVOICE, {**values, "external_id": event.invoice_id, "customer_id": customer.id,
+                                    "created_at": now, "updated_at": now})
+    else:
+        conn.execute(_SAVE_INVOICE, {**values, "invoice_id": event.invoice_id, "now": now})
     return invoice
 
 
@@ -134,7 +168,7 @@ def _settled_status(invoice: Invoice, event: InvoiceEvent) -> str:
     return InvoiceStatus.PAID.value if invoice.amount_paid >= invoice.amount else InvoiceStatus.OPEN.value
 
 
-def _reactivate_if_paid_up(session: Session, customer: Customer, event: InvoiceEvent,
+def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
                            outcome: EventOutcome, today: date) -> None:
     """Only a customer inactive *for delinquency* comes back with a payment; never one who asked
     to leave, whose contract ended, or was inactivated for another reason."""
@@ -142,13 +176,16 @@ def _reactivate_if_paid_up(session: Session, customer: Customer, event: InvoiceE
         return
     if customer.status != CustomerStatus.INACTIVE or customer.inactivation_reason != InactivationReason.DELINQUENCY:
         return
-    if count_overdue_invoices(session, customer.id, today):
+    # Counted after the invoice was written, in this unit and under the customer's lock: the
+    # transition below takes these facts as they are instead of locking and counting again.
+    overdue = count_overdue_invoices(session.connection(), customer.id, today)
+    if overdue:
         return
-    result = transition_customer(
-        session, customer.id, CustomerEvent.ACTIVATE,
+    result = transition_locked(
+        session, customer, CustomerEvent.ACTIVATE,
         TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"billing event {event.webhook_id}",
                           False, BILLING_ACTOR.role),
-        BILLING_ACTOR, Source.BILLING, today=today,
+        BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
     )
     outcome.reactivated = True
     outcome.transition_id = result.transition.id

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..db.engine import Database
@@ -61,7 +62,9 @@ class RunResult:
     effect_id: int
     state: str
     retry_in: float | None = None
-    new_effect_ids: list[int] = field(default_factory=list)
+    # Outbound calls this effect made, claimed and described in its own transaction: the caller
+    # carries them out next (carry_out) instead of queueing them behind the broker's backlog.
+    follow_ups: list["Claim"] = field(default_factory=list)
 
 
 @dataclass
@@ -70,54 +73,93 @@ class _Outcome:
     note: str
 
 
+@dataclass
+class Claim:
+    """An effect this worker holds until `until`; an outbound call carries its description
+    (a Delivery, or the outcome that makes the call unnecessary) when it was made in the claim's
+    transaction."""
+
+    effect_id: int
+    name: str
+    attempt: int
+    customer_id: int
+    transition_id: int | None
+    until: datetime
+    delivery: "Delivery | _Outcome | None" = None
+
+
 def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Deliver) -> RunResult:
-    claim = _claim(db, effect_id, settings)
-    if isinstance(claim, RunResult):
-        return claim
+    """Claim one effect and carry it out, with the calls it makes; returns its own result."""
+    claimed = claim_effects(db, [effect_id], settings)[0]
+    if isinstance(claimed, RunResult):
+        return claimed
+    result = carry_out(db, claimed, settings, deliver)
+    for follow_up in result.follow_ups:
+        carry_out(db, follow_up, settings, deliver)
+    return result
+
+
+def carry_out(db: Database, claim: Claim, settings: Settings, deliver: Deliver) -> RunResult:
     name = Effect(claim.name)
     if name in _LOCAL:
-        return _run_local(db, effect_id, name, claim, settings)
-    return _run_delivery(db, effect_id, name, claim.attempt, settings, deliver)
+        return _run_local(db, name, claim, settings)
+    return _run_delivery(db, name, claim, settings, deliver)
 
 
 # -- claim ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Claim:
-    name: str
-    attempt: int
-    customer_id: int
-    transition_id: int | None
-
-
 _fx = OutboxEffect.__table__
-# The common case in one statement; anything it does not match goes the slow way below.
+# The common case, for a whole batch, in one statement; anything it does not match goes the slow
+# way below, one by one.
 _CLAIM = (
     update(_fx)
     .where(
-        _fx.c.id == bindparam("effect_id"),
+        _fx.c.id.in_(bindparam("effect_ids", expanding=True)),
         _fx.c.state == EffectState.PENDING.value,
         or_(_fx.c.claimed_until.is_(None), _fx.c.claimed_until <= bindparam("now")),
         or_(_fx.c.next_attempt_at.is_(None), _fx.c.next_attempt_at <= bindparam("due_by")),
         _fx.c.attempts < bindparam("max_attempts"),
     )
     .values(attempts=_fx.c.attempts + 1, claimed_until=bindparam("until"))
-    .returning(_fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id)
+    .returning(_fx.c.id, _fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id)
 )
 
 
-def _claim(db: Database, effect_id: int, settings: Settings) -> "_Claim | RunResult":
+def claim_effects(db: Database, effect_ids: list[int], settings: Settings) -> "list[Claim | RunResult]":
+    """Claim the effects, in order: one transaction for all that are free and due, in which the
+    outbound calls among them are described too, so a call needs no transaction of its own before
+    it is made. The claims commit before anything acts on them (see the module's docstring)."""
     now = utcnow()
-    with db.write() as session:
-        claimed = session.connection().execute(_CLAIM, {
-            "effect_id": effect_id, "now": now, "due_by": now + timedelta(seconds=0.5),
-            "max_attempts": settings.effect_max_attempts,
-            "until": now + timedelta(seconds=settings.effect_claim_seconds),
-        }).one_or_none()
-        if claimed is not None:
-            return _Claim(claimed.name, claimed.attempts, claimed.customer_id, claimed.transition_id)
-    with db.write() as session:  # why not: gone, settled, busy, or out of attempts
+    until = now + timedelta(seconds=settings.effect_claim_seconds)
+    with db.write_core() as conn:
+        rows = conn.execute(_CLAIM, {
+            "effect_ids": list(effect_ids), "now": now, "due_by": now + timedelta(seconds=0.5),
+            "max_attempts": settings.effect_max_attempts, "until": until,
+        }).all()
+        claims = {row.id: Claim(row.id, row.name, row.attempts, row.customer_id, row.transition_id, until)
+                  for row in rows}
+        for claim in claims.values():
+            if Effect(claim.name) not in _LOCAL:
+                claim.delivery = _describe_in_claim(conn, claim, settings)
+    return [claims.get(effect_id) or _claim_slow(db, effect_id, settings) for effect_id in effect_ids]
+
+
+def _describe_in_claim(conn: Connection, claim: Claim, settings: Settings):
+    """The common calls only (the rare warning is described by _run_delivery). A description
+    that fails for a reason other than the database is left to _run_delivery too, so the claims
+    still commit and the failure counts as an attempt of that effect alone."""
+    try:
+        return _describe_fast(conn, claim.effect_id, Effect(claim.name), settings)
+    except SQLAlchemyError:
+        raise
+    except Exception:  # noqa: BLE001 - raised again, and recorded, when the effect runs
+        return None
+
+
+def _claim_slow(db: Database, effect_id: int, settings: Settings) -> "Claim | RunResult":
+    now = utcnow()
+    with db.write() as session:  # why the fast claim did not match: gone, settled, busy, or out of attempts
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
         if effect is None:
             return RunResult(effect_id, GONE)
@@ -133,7 +175,8 @@ def _claim(db: Database, effect_id: int, settings: Settings) -> "_Claim | RunRes
             return RunResult(effect_id, EffectState.FAILED.value)
         effect.attempts += 1
         effect.claimed_until = now + timedelta(seconds=settings.effect_claim_seconds)
-        return _Claim(effect.name, effect.attempts, effect.customer_id, effect.transition_id)
+        return Claim(effect.id, effect.name, effect.attempts, effect.customer_id, effect.transition_id,
+                     effect.claimed_until)
 
 
 def _gave_up(effect: OutboxEffect, settings: Settings) -> str:
@@ -157,7 +200,7 @@ _customers = Customer.__table__
 _services = Service.__table__
 # Customer first, then the effect row: the order transitions lock in.
 _LOCK_CUSTOMER = (
-    select(_customers.c.id, _customers.c.status, _customers.c.invoicing_enabled)
+    select(_customers.c.id, _customers.c.status, _customers.c.invoicing_enabled, _customers.c.external_ref)
     .where(_customers.c.id == bindparam("customer_id"))
     .with_for_update()
 )
@@ -175,36 +218,45 @@ class _Overtaken(Exception):
     """Our claim lapsed and another attempt settled the effect: undo what we did."""
 
 
-def _run_local(db: Database, effect_id: int, name: Effect, claim: "_Claim", settings: Settings) -> RunResult:
+def _run_local(db: Database, name: Effect, claim: Claim, settings: Settings) -> RunResult:
     try:
-        with db.write() as session:
-            conn = session.connection()
+        with db.write_core() as conn:
             customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claim.customer_id}).one()
-            outcome, new_ids = _LOCAL[name](conn, customer, claim, settings)
+            outcome, follow_ups = _LOCAL[name](conn, customer, claim, settings)
             settled = conn.execute(_SETTLE, {
-                "effect_id": effect_id, "attempt": claim.attempt, "new_state": outcome.state.value,
+                "effect_id": claim.effect_id, "attempt": claim.attempt, "new_state": outcome.state.value,
                 "new_note": outcome.note, "now": utcnow(),
             }).one_or_none()
             if settled is None:
                 raise _Overtaken
-            publish_after_commit(session, new_ids)
     except _Overtaken:
-        return RunResult(effect_id, BUSY)
-    return RunResult(effect_id, outcome.state.value, new_effect_ids=new_ids)
+        return RunResult(claim.effect_id, BUSY)
+    return RunResult(claim.effect_id, outcome.state.value, follow_ups=follow_ups)
 
 
 def _superseded(customer) -> _Outcome:
     return _Outcome(EffectState.SKIPPED, f"superseded: the customer is {customer.status} now")
 
 
-def _service_changes(conn, claim: "_Claim", service_ids: list[int], effect: Effect, settings: Settings) -> list[int]:
-    if not settings.provisioning_webhook_url or not service_ids:
+def _provisioning_calls(conn, customer, claim: Claim, services, effect: Effect, status: ServiceStatus,
+                        settings: Settings) -> list[Claim]:
+    """One provisioning call per service changed, written already claimed (attempt 1) and
+    described from what this transaction just wrote. If the worker dies before making them, their
+    claim lapses and the relay publishes them like any other pending effect."""
+    if not settings.provisioning_webhook_url or not services:
         return []
     now = utcnow()
+    until = now + timedelta(seconds=settings.effect_claim_seconds)
     # Same transition as the effect that caused them, so the history shows them together.
-    rows = [new_effect(effect, claim.customer_id, now, transition_id=claim.transition_id,
-                       service_id=sid, origin="effect") for sid in service_ids]
-    return list(conn.execute(QUEUE_EFFECTS, rows).scalars())
+    rows = [{**new_effect(effect, customer.id, now, transition_id=claim.transition_id, service_id=s.id,
+                          origin="effect"), "attempts": 1, "claimed_until": until} for s in services]
+    ids = conn.execute(QUEUE_EFFECTS, rows).scalars()
+    return [
+        Claim(effect_id, effect.value, 1, customer.id, claim.transition_id, until,
+              _provisioning_delivery(effect, effect_id, now, service.id, service.external_ref,
+                                     customer.id, customer.external_ref, status))
+        for effect_id, service in zip(ids, services)
+    ]
 
 
 _SUSPEND = (
@@ -213,7 +265,7 @@ _SUSPEND = (
            _services.c.status == ServiceStatus.ACTIVE.value)
     .values(status=ServiceStatus.SUSPENDED.value, suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
             suspension_note=None, suspended_at=bindparam("now"), updated_at=bindparam("now"))
-    .returning(_services.c.id)
+    .returning(_services.c.id, _services.c.external_ref)
 )
 _RESTORE = (
     update(_services)
@@ -222,7 +274,7 @@ _RESTORE = (
            _services.c.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE.value)
     .values(status=ServiceStatus.ACTIVE.value, suspension_cause=None, suspension_note=None,
             suspended_at=None, updated_at=bindparam("now"))
-    .returning(_services.c.id)
+    .returning(_services.c.id, _services.c.external_ref)
 )
 _SET_INVOICING = (
     update(_customers)
@@ -231,19 +283,19 @@ _SET_INVOICING = (
 )
 
 
-def _change_services(statement, wanted: CustomerStatus, provision: Effect, verb: str):
-    def apply(conn, customer, claim: "_Claim", settings: Settings):
+def _change_services(statement, wanted: CustomerStatus, provision: Effect, now_status: ServiceStatus, verb: str):
+    def apply(conn, customer, claim: Claim, settings: Settings):
         if customer.status != wanted:
             return _superseded(customer), []
-        ids = list(conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).scalars())
-        new = _service_changes(conn, claim, ids, provision, settings)
-        return _Outcome(EffectState.DONE, f"{len(ids)} service(s) {verb}"), new
+        services = conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).all()
+        calls = _provisioning_calls(conn, customer, claim, services, provision, now_status, settings)
+        return _Outcome(EffectState.DONE, f"{len(services)} service(s) {verb}"), calls
 
     return apply
 
 
 def _set_invoicing(enabled: bool, wanted: CustomerStatus):
-    def apply(conn, customer, claim: "_Claim", settings: Settings):
+    def apply(conn, customer, claim: Claim, settings: Settings):
         if customer.status != wanted:
             return _superseded(customer), []
         if customer.invoicing_enabled == enabled:
@@ -255,8 +307,10 @@ def _set_invoicing(enabled: bool, wanted: CustomerStatus):
 
 
 _LOCAL = {
-    Effect.SUSPEND_SERVICES: _change_services(_SUSPEND, CustomerStatus.INACTIVE, Effect.PROVISION_SUSPEND, "suspended"),
-    Effect.RESTORE_SERVICES: _change_services(_RESTORE, CustomerStatus.ACTIVE, Effect.PROVISION_RESTORE, "restored"),
+    Effect.SUSPEND_SERVICES: _change_services(_SUSPEND, CustomerStatus.INACTIVE, Effect.PROVISION_SUSPEND,
+                                              ServiceStatus.SUSPENDED, "suspended"),
+    Effect.RESTORE_SERVICES: _change_services(_RESTORE, CustomerStatus.ACTIVE, Effect.PROVISION_RESTORE,
+                                              ServiceStatus.ACTIVE, "restored"),
     Effect.PAUSE_INVOICING: _set_invoicing(False, CustomerStatus.INACTIVE),
     Effect.RESUME_INVOICING: _set_invoicing(True, CustomerStatus.ACTIVE),
 }
@@ -264,16 +318,24 @@ _LOCAL = {
 
 # -- outbound calls: claim committed, call outside any transaction, record the outcome -------------
 
+_RENEW = (
+    update(_fx)
+    .where(_fx.c.id == bindparam("effect_id"), _fx.c.state == EffectState.PENDING.value,
+           _fx.c.attempts == bindparam("attempt"))
+    .values(claimed_until=bindparam("until"))
+    .returning(_fx.c.id)
+)
 
-def _run_delivery(
-    db: Database, effect_id: int, name: Effect, attempt: int, settings: Settings, deliver: Deliver
-) -> RunResult:
-    with db.read() as session:
-        delivery = _describe_fast(session, effect_id, name, settings)
-        if delivery is None:  # the warning, the rare kind, goes the ORM way
-            delivery = _describe(session, session.get(OutboxEffect, effect_id), name, settings)
+
+def _run_delivery(db: Database, name: Effect, claim: Claim, settings: Settings, deliver: Deliver) -> RunResult:
+    if not _lease_lasts_a_call(db, claim, settings):
+        return RunResult(claim.effect_id, BUSY)  # our claim lapsed and another attempt took over
+    delivery = claim.delivery
+    if delivery is None:
+        with db.read() as session:
+            delivery = _describe_any(session, claim.effect_id, name, settings)
     if isinstance(delivery, _Outcome):
-        return _settle_core(db, effect_id, attempt, delivery.state, delivery.note)
+        return _settle_core(db, claim.effect_id, claim.attempt, delivery.state, delivery.note)
 
     error = None
     try:
@@ -282,11 +344,33 @@ def _run_delivery(
         error = str(failure)[:1000]
 
     if error is None:
-        return _settle_core(db, effect_id, attempt, EffectState.DONE, f"delivered to {delivery.target}")
+        return _settle_core(db, claim.effect_id, claim.attempt, EffectState.DONE, f"delivered to {delivery.target}")
+    return _record_failed_call(db, claim, error, settings)
+
+
+def _lease_lasts_a_call(db: Database, claim: Claim, settings: Settings) -> bool:
+    """A call waiting behind others of its batch may find its claim nearly spent: renew it, and
+    drop the description so the call is described again as the world is now."""
+    call = timedelta(seconds=4 * settings.webhook_timeout_seconds)  # as Settings checks the claim
+    if claim.until - utcnow() > call:
+        return True
+    until = utcnow() + timedelta(seconds=settings.effect_claim_seconds)
+    with db.write_core() as conn:
+        renewed = conn.execute(
+            _RENEW, {"effect_id": claim.effect_id, "attempt": claim.attempt, "until": until}
+        ).one_or_none()
+    if renewed is None:
+        return False
+    claim.until, claim.delivery = until, None
+    return True
+
+
+def _record_failed_call(db: Database, claim: Claim, error: str, settings: Settings) -> RunResult:
     now = utcnow()
+    effect_id = claim.effect_id
     with db.write() as session:
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
-        if effect.state != EffectState.PENDING or effect.attempts != attempt:
+        if effect.state != EffectState.PENDING or effect.attempts != claim.attempt:
             # Our claim lapsed and another attempt took over: its outcome stands, not ours.
             return RunResult(effect_id, BUSY)
         effect.last_error = error
@@ -302,8 +386,8 @@ def _run_delivery(
 
 def _settle_core(db: Database, effect_id: int, attempt: int, state: EffectState, note: str) -> RunResult:
     """Record an outcome in one statement, only if this attempt still owns the effect."""
-    with db.write() as session:
-        settled = session.connection().execute(_SETTLE, {
+    with db.write_core() as conn:
+        settled = conn.execute(_SETTLE, {
             "effect_id": effect_id, "attempt": attempt, "new_state": state.value, "new_note": note,
             "now": utcnow(),
         }).one_or_none()
@@ -335,9 +419,15 @@ _PROVISION_FACTS = (
 )
 
 
-def _describe_fast(session: Session, effect_id: int, name: Effect, settings: Settings):
+def _describe_any(session: Session, effect_id: int, name: Effect, settings: Settings):
+    delivery = _describe_fast(session.connection(), effect_id, name, settings)
+    if delivery is None:  # the warning, the rare kind, goes the ORM way
+        delivery = _describe(session, session.get(OutboxEffect, effect_id), name, settings)
+    return delivery
+
+
+def _describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Settings):
     """The two common outbound calls, described with one Core query each (same rules as _describe)."""
-    conn = session.connection()
     if name is Effect.NOTIFY_BILLING:
         row = conn.execute(_NOTIFY_FACTS, {"effect_id": effect_id}).one()
         if row.transition_id != row.latest_transition:
@@ -358,15 +448,21 @@ def _describe_fast(session: Session, effect_id: int, name: Effect, settings: Set
             return _Outcome(EffectState.SKIPPED, f"superseded: the service is {row.status} now")
         if not settings.provisioning_webhook_url:
             return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_PROVISIONING_WEBHOOK_URL is not set")
-        return Delivery("provisioning", f"effect_{effect_id}", {
-            "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
-            "sequence": effect_id,
-            "timestamp": row.created_at.isoformat(),
-            "data": {"service_id": row.service_id, "external_ref": row.external_ref,
-                     "customer_id": row.customer_id, "customer_external_ref": row.customer_ref,
-                     "status": row.status},
-        })
+        return _provisioning_delivery(name, effect_id, row.created_at, row.service_id, row.external_ref,
+                                      row.customer_id, row.customer_ref, row.status)
     return None
+
+
+def _provisioning_delivery(name: Effect, effect_id: int, created_at: datetime, service_id: int,
+                           service_ref: str | None, customer_id: int, customer_ref: str | None,
+                           status: str) -> Delivery:
+    return Delivery("provisioning", f"effect_{effect_id}", {
+        "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
+        "sequence": effect_id,
+        "timestamp": created_at.isoformat(),
+        "data": {"service_id": service_id, "external_ref": service_ref, "customer_id": customer_id,
+                 "customer_external_ref": customer_ref, "status": str(status)},
+    })
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:

@@ -48,7 +48,7 @@ _OVERDUE = (
 # FOR UPDATE is not rendered on SQLite, whose write unit already holds the database lock.
 # The guards' facts are read by a separate statement *after* the lock: on PostgreSQL a statement
 # that waited for the lock keeps its old snapshot for everything but the locked row.
-_LOCK = select(_customers).where(_customers.c.id == bindparam("customer_id")).with_for_update()
+LOCK_CUSTOMER = select(_customers).where(_customers.c.id == bindparam("customer_id")).with_for_update()
 _APPLY = (
     update(_customers)
     .where(_customers.c.id == bindparam("customer_id"))
@@ -128,6 +128,14 @@ def count_overdue_invoices(db: Session | Connection, customer_id: int, today: da
     return db.execute(_OVERDUE, {"customer_id": customer_id, "today": today}).scalar_one()
 
 
+def lock_customer_row(db: Connection, customer_id: int):
+    """The customer's row under its lock (Core), as transition_locked takes it."""
+    row = db.execute(LOCK_CUSTOMER, {"customer_id": customer_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    return row
+
+
 def transition_customer(
     session: Session,
     customer_id: int,
@@ -140,19 +148,35 @@ def transition_customer(
     today: date | None = None,
 ) -> TransitionOutcome:
     db = session.connection()  # Core on the unit's connection: no ORM bookkeeping on this path
-    row = db.execute(_LOCK, {"customer_id": customer_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"customer {customer_id} does not exist")
+    row = lock_customer_row(db, customer_id)
     check_version(row, expected_version)
+    today = today or provider_today()
+    return transition_locked(session, row, event, request, actor, source,
+                             overdue=count_overdue_invoices(db, customer_id, today), today=today)
 
+
+def transition_locked(
+    session: Session,
+    row,
+    event: CustomerEvent,
+    request: TransitionRequest,
+    actor: Actor,
+    source: Source,
+    *,
+    overdue: int,
+    today: date,
+) -> TransitionOutcome:
+    """The transition of a customer whose row this unit already locked (`row`, read by
+    LOCK_CUSTOMER) and whose overdue invoices it counted after taking the lock."""
+    db = session.connection()
+    customer_id = row.id
     state = LifecycleState(row.status, row.inactivation_reason, row.trust_unlock_until,
                            row.trust_unlocks_used, row.return_on)
     machine = CustomerLifecycle(state)  # refuses an unknown stored status
     settings = get_settings()
-    today = today or provider_today()
     now = utcnow()
     facts = CustomerFacts(
-        count_overdue_invoices(db, customer_id, today), now=now, today=today,
+        overdue, now=now, today=today,
         trust=TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode),
     )
     try:
