@@ -418,7 +418,7 @@ def test_the_sweep_runs_on_the_workers(stack_factory, receiver):
     run = stack.http.post("/api/v1/delinquency/run", json={"as_of": today.isoformat()})
     assert run.status_code == 202 and run.json()["candidates"] == 3
     wait_for(lambda: all(stack.http.get(f"/api/v1/customers/{cid}").json()["status"] == "inactive" for cid in due)
-             and all(stack.settled(cid) for cid in due), what="the sweep batches")
+             and all(stack.settled(cid) for cid in due), what="the sweep batches", timeout=60)
     for cid in due:
         latest = stack.history(cid)[0]
         assert (latest["reason"], latest["source"]) == ("delinquency", "scheduler")
