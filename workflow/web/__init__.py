@@ -13,15 +13,6 @@ from .pages_delinquency import router as delinquency_router
 from .rendering import render
 
 STATIC = Path(__file__).parent / "static"
-# Everything the pages load comes from this server; nothing inline runs, nothing frames them.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-                               "form-action 'self'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-API_PREFIXES = ("/api/", "/healthz", "/metrics", "/docs", "/openapi.json", "/redoc")
 
 
 def install(app: FastAPI) -> None:
@@ -39,11 +30,3 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, error: Forbidden):
         return render(request, "message.html", 403, title="Acesso negado", message=error.message)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        if not request.url.path.startswith(API_PREFIXES):
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response

@@ -12,8 +12,17 @@ from . import labels
 from .forms import format_document
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-# Pages change with every save: never serve one from a cache after logout or on "back".
-NO_STORE = {"Cache-Control": "no-store"}
+# Every page: never from a cache (after logout, on "back"); everything it loads comes from this
+# server, nothing inline runs, nothing frames it. Set here rather than by a middleware, which would
+# cost every API request too.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def _local(value: datetime | str | None, request: Request) -> datetime | None:
@@ -51,5 +60,5 @@ def render(request: Request, template: str, status_code: int = 200, **context):
         {"labels": labels, "when": when, "money": brazilian_money, "day": brazilian_date,
          "document": format_document, **context},
         status_code=status_code,
-        headers=NO_STORE,
+        headers=PAGE_HEADERS,
     )
