@@ -9,16 +9,17 @@ services/billing.py). Running the sweep twice cuts nobody twice.
 """
 
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 import holidays
-from sqlalchemy import BigInteger, Connection, bindparam, func, select, type_coerce
+from sqlalchemy import BigInteger, Connection, bindparam, func, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
 
+from ..db.bulk import insert_rows
 from ..db.engine import Database
-from ..db.models import Customer, Invoice
+from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy, parse_weekdays
@@ -28,8 +29,6 @@ from ..settings import Settings
 from .effect_bus import publish_after_commit
 from .transitions import (
     APPLY_TO_MANY,
-    QUEUE_EFFECTS,
-    RECORD_CHANGES,
     Actor,
     Decision,
     decide,
@@ -205,39 +204,49 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
     """Write the cuts of (locked row, overdue facts) pairs exactly as transition_customer writes one
     (the same statement columns and row builders), many rows per statement; returns the effect ids."""
     now = utcnow()
-    decisions = _decide_each_prior_state(due, today, now)
-    for prior, decision in decisions.items():
-        ids = [row.id for row, _ in due if _prior(row) == prior]
-        conn.execute(APPLY_TO_MANY, {"customer_ids": ids, **new_state_values(decision.state, now)})
-    changes = [
-        history_row(row.id, row.version + 1, CustomerEvent.INACTIVATE, row.status, decisions[_prior(row)],
-                    cut_request(today, facts), SCHEDULER, Source.SCHEDULER, now)
-        for row, facts in due
-    ]
-    change_ids = conn.execute(RECORD_CHANGES, changes).scalars().all()
+    changes: list[tuple[dict, Decision]] = []
+    for members in _group_by_prior_state(due).values():
+        decision = _decide_cut(*members[0], today, now)
+        conn.execute(APPLY_TO_MANY, {"customer_ids": [row.id for row, _ in members],
+                                     **new_state_values(decision.state, now)})
+        changes += [
+            (history_row(row.id, row.version + 1, CustomerEvent.INACTIVATE, row.status, decision,
+                         cut_request(today, facts), SCHEDULER, Source.SCHEDULER, now), decision)
+            for row, facts in members
+        ]
+    insert_rows(conn, StatusChange.__table__, [change for change, _ in changes])
+    change_ids = _change_ids(conn, [change for change, _ in changes])
     effects = [
-        new_effect(effect, row.id, now, transition_id=change_id)
-        for (row, _), change_id in zip(due, change_ids, strict=True)
-        for effect in decisions[_prior(row)].effects
+        new_effect(effect, change["customer_id"], now, transition_id=change_ids[change["customer_id"]])
+        for change, decision in changes
+        for effect in decision.effects
     ]
-    return list(conn.execute(QUEUE_EFFECTS, effects).scalars())
+    insert_rows(conn, OutboxEffect.__table__, effects)
+    return list(conn.scalars(
+        select(OutboxEffect.id).where(OutboxEffect.transition_id.in_(change_ids.values())).order_by(OutboxEffect.id)
+    ))
 
 
-def _prior(row) -> tuple:
-    return astuple(state_of(row))
+def _change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
+    """customer id -> id of the history row just written (customer and version are unique)."""
+    written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(
+        [(change["customer_id"], change["customer_version"]) for change in changes]
+    )
+    return {row.customer_id: row.id for row in conn.execute(select(StatusChange.customer_id, StatusChange.id).where(written))}
 
 
-def _decide_each_prior_state(due: list[tuple], today: date, now) -> dict[tuple, Decision]:
+def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:
     """The state machine stays the authority over the cut. The delinquency rule is re-expressed in
     SQL only to check a whole batch in one statement (a machine per customer costs more than the
     writes); the machine then decides once per distinct prior state in the batch (nearly always
     one), since a cut's outcome depends on that state and the request, not on the amount owed.
     test_sweep.py checks that the SQL rule and the Python policy pick the same customers."""
-    decisions: dict[tuple, Decision] = {}
+    groups: dict[tuple, list[tuple]] = {}
     for row, facts in due:
-        if _prior(row) not in decisions:
-            decisions[_prior(row)] = _decide_cut(row, facts, today, now)
-    return decisions
+        prior = (row.status, row.inactivation_reason, row.trust_unlock_until, row.trust_unlocks_used,
+                 row.return_on)
+        groups.setdefault(prior, []).append((row, facts))
+    return groups
 
 
 def _decide_cut(row, facts: Candidate, today: date, now) -> Decision:

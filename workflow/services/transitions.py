@@ -68,7 +68,7 @@ APPLY_TO_MANY = (
     .values(_NEW_STATE)
 )
 # Only ids come back: every other value is known here, and wide RETURNING rows cost real CPU.
-RECORD_CHANGES = insert(_changes).returning(_changes.c.id, sort_by_parameter_order=True)
+_RECORD = insert(_changes).returning(_changes.c.id)
 QUEUE_EFFECTS = insert(_effects).returning(_effects.c.id, sort_by_parameter_order=True)
 
 
@@ -220,7 +220,7 @@ def transition_customer(
     )
     change = history_row(customer_id, customer.version, event, row.status, decision, request, actor,
                          source, now)
-    change["id"] = db.execute(RECORD_CHANGES, change).scalar_one()
+    change["id"] = db.execute(_RECORD, change).scalar_one()
     effects = [new_effect(effect, customer_id, now, transition_id=change["id"])
                for effect in decision.effects]
     for effect, effect_id in zip(effects, db.execute(QUEUE_EFFECTS, effects).scalars()):
