@@ -10,7 +10,7 @@ services/billing.py). Running the sweep twice cuts nobody twice.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import holidays
@@ -188,7 +188,10 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
     with db.write() as session:
         conn = session.connection()
         # The re-check is a statement of its own *after* the lock: on PostgreSQL a statement that
-        # waited for a lock keeps its old snapshot for everything but the locked rows.
+        # waited for a lock keeps its old snapshot for everything but the locked rows. It states
+        # the rule (Policy.is_due and the machine's delinquency guard) in SQL for speed, one
+        # statement per batch instead of a machine and two reads per customer; test_sweep.py
+        # checks that it picks exactly the customers the Python rules pick.
         locked = {row.id: row for row in conn.execute(_LOCK_BATCH, {"customer_ids": customer_ids})}
         due = candidates(conn, policy, today, among=sorted(locked))
         for customer_id in set(customer_ids) - {c.customer_id for c in due}:
@@ -222,9 +225,8 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
         for effect in decision.effects
     ]
     insert_rows(conn, OutboxEffect.__table__, effects)
-    return list(conn.scalars(
-        select(OutboxEffect.id).where(OutboxEffect.transition_id.in_(change_ids.values())).order_by(OutboxEffect.id)
-    ))
+    queued = select(OutboxEffect.id).where(OutboxEffect.transition_id.in_(change_ids.values()))
+    return list(conn.scalars(queued.order_by(OutboxEffect.id)))
 
 
 def _change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
@@ -232,15 +234,14 @@ def _change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
     written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(
         [(change["customer_id"], change["customer_version"]) for change in changes]
     )
-    return {row.customer_id: row.id for row in conn.execute(select(StatusChange.customer_id, StatusChange.id).where(written))}
+    rows = conn.execute(select(StatusChange.customer_id, StatusChange.id).where(written))
+    return {row.customer_id: row.id for row in rows}
 
 
 def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:
-    """The state machine stays the authority over the cut. The delinquency rule is re-expressed in
-    SQL only to check a whole batch in one statement (a machine per customer costs more than the
-    writes); the machine then decides once per distinct prior state in the batch (nearly always
-    one), since a cut's outcome depends on that state and the request, not on the amount owed.
-    test_sweep.py checks that the SQL rule and the Python policy pick the same customers."""
+    """The state machine stays the authority over the cut: it decides once per distinct prior
+    lifecycle state in the batch (nearly always one), since a cut's outcome depends on that state
+    and the request, not on the amount owed. A refusal fails the whole batch."""
     groups: dict[tuple, list[tuple]] = {}
     for row, facts in due:
         prior = (row.status, row.inactivation_reason, row.trust_unlock_until, row.trust_unlocks_used,
@@ -249,7 +250,7 @@ def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:
     return groups
 
 
-def _decide_cut(row, facts: Candidate, today: date, now) -> Decision:
+def _decide_cut(row, facts: Candidate, today: date, now: datetime) -> Decision:
     try:
         return decide(row.id, state_of(row), CustomerEvent.INACTIVATE, cut_request(today, facts),
                       guard_facts(facts.overdue_invoices, now, today))
