@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import holidays
-from sqlalchemy import BigInteger, Connection, bindparam, func, select, tuple_, type_coerce
+from sqlalchemy import BigInteger, Connection, func, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
 
-from ..db.bulk import insert_rows
+from ..db.bulk import id_list, insert_rows
 from ..db.engine import Database
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
@@ -90,7 +90,7 @@ def _due(policy: Policy, today: date, among: list[int] | None = None):
     narrows the invoice aggregate itself (the planner would not push an IN list into it)."""
     invoices = _overdue_by_customer(today)
     if among is not None:
-        invoices = invoices.where(Invoice.customer_id.in_(among))
+        invoices = invoices.where(Invoice.customer_id.in_(id_list("among", among)))
     overdue = invoices.having(
         func.min(Invoice.due_date) < today - timedelta(days=policy.grace_days),
         func.sum(func.coalesce(type_coerce(Invoice.amount, BigInteger), 0)
@@ -165,7 +165,7 @@ _LOCK_BATCH = (
     select(Customer.id, Customer.status, Customer.auto_block_exempt, Customer.version,
            Customer.inactivation_reason, Customer.trust_unlock_until, Customer.trust_unlocks_used,
            Customer.return_on)
-    .where(Customer.id.in_(bindparam("customer_ids", expanding=True)))
+    .where(Customer.id.in_(id_list("customer_ids")))
     .order_by(Customer.id)  # every batch locks in id order: two overlapping batches cannot deadlock
     .with_for_update()
 )
@@ -225,15 +225,15 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
         for effect in decision.effects
     ]
     insert_rows(conn, OutboxEffect.__table__, effects)
-    queued = select(OutboxEffect.id).where(OutboxEffect.transition_id.in_(change_ids.values()))
+    queued = select(OutboxEffect.id).where(OutboxEffect.transition_id.in_(id_list("changes", list(change_ids.values()))))
     return list(conn.scalars(queued.order_by(OutboxEffect.id)))
 
 
 def _change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
     """customer id -> id of the history row just written (customer and version are unique)."""
-    written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(
-        [(change["customer_id"], change["customer_version"]) for change in changes]
-    )
+    written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(id_list(
+        "written", [(change["customer_id"], change["customer_version"]) for change in changes]
+    ))
     rows = conn.execute(select(StatusChange.customer_id, StatusChange.id).where(written))
     return {row.customer_id: row.id for row in rows}
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
+from ..db.bulk import id_list
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain.customer_machine import (
@@ -64,7 +65,7 @@ _NEW_STATE = {
 _APPLY = update(_customers).where(_customers.c.id == bindparam("customer_id")).values(_NEW_STATE)
 APPLY_TO_MANY = (
     update(_customers)
-    .where(_customers.c.id.in_(bindparam("customer_ids", expanding=True)))
+    .where(_customers.c.id.in_(id_list("customer_ids")))
     .values(_NEW_STATE)
 )
 # Only ids come back: every other value is known here, and wide RETURNING rows cost real CPU.
