@@ -52,9 +52,10 @@ of outbox_effects.transition_id and keeps it, so every outbox insert scans all o
 the run slows down quadratically (measured: 31 ms instead of 1.3 ms for one history row and its
 three outbox rows once status_changes holds 100k rows; the first default run took 1,338 s so).
 
-The default (1M customers, 100k cut) does not fit in 6 minutes on 2 cores: about 8 to 9, of which
-the real run 5 to 6 and the paged dry run over one; the real run prints its progress with an
-estimate of its end (stderr). ``--customers 100000 --delinquent 10000`` takes about a minute.
+The default (1M customers, 100k cut) takes about 3 minutes on 2 cores, of which seeding about 80 s
+and the real run 30 to 60 s depending on what else the machine runs; the real run prints its
+progress with an estimate of its end (stderr). ``--customers 100000 --delinquent 10000`` takes
+about 20 s.
 """
 
 from __future__ import annotations
