@@ -18,17 +18,19 @@ does not know yet (the schema moves on) is filled with a neutral value of its ty
 Measured, with the policy of the Settings defaults (grace 15 days, minimum R$ 0.01, no cuts on
 sat/sun, national holidays) on --as-of, a Tuesday that is no Brazilian holiday:
 
-1. dry run: ``delinquency.candidates(session, policy, today)`` in one call, and the same paged by
-   after_id/limit batches of --batch, each page in its own read unit, as ``run_sweep`` pages.
+1. dry run: ``delinquency.candidates(session, policy, today)`` in one call (what the preview shows),
+   and ``run_sweep`` with a dispatch that only collects the batches of --batch ids (what the
+   scheduled run does before the workers cut: the due ids in one query, then batches).
 2. real run: --processes worker processes (default: the CPU count), each with its own Database built
    in the child, take batches of --batch ids from a shared queue, filled beforehand from the dry
    run's candidate list, and run ``delinquency.inactivate_due(db, policy, batch, today)``: one
-   transaction per customer with the row lock, the re-check, the transition, the history row and
-   three outbox rows. This stands in for several Celery workers sharing the sweep's batches; Celery
+   transaction per batch that locks the batch's rows, re-checks the rule under the lock and writes
+   every cut with multi-row statements (customers, history rows, three outbox rows each). This
+   stands in for several Celery workers sharing the sweep's batches; Celery
    itself is not started (no broker, no publisher installed: the effect ids recorded for
    publish-after-commit are dropped). The clock starts when every process is connected and
-   waiting, and stops when the last batch is done. In production the beat pages candidates while the
-   workers cut, so a sweep takes at least max(paged dry run, real run).
+   waiting, and stops when the last batch is done. In production the beat hands out the batches
+   (step 1's second figure) before the workers can finish, so a sweep takes about the sum.
 3. baseline, in the same run, on the clone of the seeded database (same state as before step 2):
    one set-based ``UPDATE customers SET status='inactive', inactivation_reason='delinquency',
    version=version+1 WHERE id IN (<the candidate query>)``, no history, no outbox. It runs before
@@ -50,9 +52,10 @@ of outbox_effects.transition_id and keeps it, so every outbox insert scans all o
 the run slows down quadratically (measured: 31 ms instead of 1.3 ms for one history row and its
 three outbox rows once status_changes holds 100k rows; the first default run took 1,338 s so).
 
-The default (1M customers, 100k cut) does not fit in 6 minutes on 2 cores: about 8 to 9, of which
-the real run 5 to 6 and the paged dry run over one; the real run prints its progress with an
-estimate of its end (stderr). ``--customers 100000 --delinquent 10000`` takes about a minute.
+The default (1M customers, 100k cut) takes about 3 minutes on 2 cores, of which seeding about 80 s
+and the real run 30 to 60 s depending on what else the machine runs; the real run prints its
+progress with an estimate of its end (stderr). ``--customers 100000 --delinquent 10000`` takes
+about 20 s.
 """
 
 from __future__ import annotations
@@ -273,18 +276,12 @@ def dry_run(db: Database, policy: Policy, today: date) -> tuple[list[int], float
     return [c.customer_id for c in found], time.perf_counter() - began
 
 
-def dry_run_paged(db: Database, policy: Policy, today: date, batch: int) -> tuple[int, int, float]:
-    """As run_sweep pages: (customers, pages, seconds)."""
+def dry_run_batched(db: Database, policy: Policy, today: date, batch: int) -> tuple[int, int, float]:
+    """As the scheduled run hands batches out, without cutting: (customers, batches, seconds)."""
     began = time.perf_counter()
-    after, total, pages = 0, 0, 0
-    while True:
-        with db.read() as session:
-            page = delinquency.candidates(session, policy, today, after_id=after, limit=batch)
-        if not page:
-            return total, pages, time.perf_counter() - began
-        after = page[-1].customer_id
-        total += len(page)
-        pages += 1
+    batches: list[list[int]] = []
+    run = delinquency.run_sweep(db, policy, today, batch, dispatch=batches.append)
+    return run.candidates, len(batches), time.perf_counter() - began
 
 
 def worker(url: str, today: date, tasks, results, go, release) -> None:
@@ -555,11 +552,11 @@ def main() -> int:
         ids, one_shot = dry_run(db, policy, today)
         if len(ids) != d:
             raise AssertionError(f"the dry run found {len(ids)} candidates, expected {d}")
-        paged, pages, paged_seconds = dry_run_paged(db, policy, today, args.batch)
-        if paged != d:
-            raise AssertionError(f"the paged dry run found {paged} candidates, expected {d}")
+        batched, batches, batched_seconds = dry_run_batched(db, policy, today, args.batch)
+        if batched != d:
+            raise AssertionError(f"run_sweep handed out {batched} candidates, expected {d}")
         db.dispose()
-        print(f"  dry run: {one_shot:.2f} s in one query, {paged_seconds:.2f} s in {pages} pages",
+        print(f"  dry run: {one_shot:.2f} s in one query, {batched_seconds:.2f} s as {batches} batches",
               file=sys.stderr, flush=True)
 
         # The baseline first, on the clone, so that the real run's WAL and checkpoints do not land on
@@ -581,7 +578,7 @@ def main() -> int:
 
         rows = [
             ("dry run: `candidates()`, one query", d, one_shot),
-            (f"dry run: `candidates()` paged by {args.batch} ({pages} pages, as `run_sweep`)", d, paged_seconds),
+            (f"dry run: `run_sweep` handing out {batches} batches of {args.batch}", d, batched_seconds),
             (f"real run: `inactivate_due`, {args.processes} processes, batches of {args.batch}", d,
              real["seconds"]),
             ("baseline: one set-based `UPDATE customers`", d, base_seconds),

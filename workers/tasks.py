@@ -79,6 +79,7 @@ def sweep(as_of: str | None = None) -> int:
 
 @app.task(name="workers.tasks.sweep_batch", acks_late=True)
 def sweep_batch(customer_ids: list[int], as_of: str) -> int:
+    """One transaction for the whole batch: those still due under the lock are cut."""
     settings = get_settings()
     done = delinquency.inactivate_due(
         runtime.db(), delinquency.policy_from(settings), customer_ids, date.fromisoformat(as_of)

@@ -1,15 +1,19 @@
-"""The delinquency sweep on SQLite and PostgreSQL: who is due, cuts as normal transitions,
-idempotence, cut days, exemptions, and payments racing the run."""
+"""The delinquency sweep on SQLite and PostgreSQL: who is due, the set-based batch cut writing what
+normal transitions write, the SQL re-check against the Python rules, idempotence, cut days,
+exemptions, and payments racing the run."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 
 from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect, StatusChange
 from workflow.domain.customer_machine import TransitionRequest
+from workflow.db.types import utcnow
 from workflow.domain.delinquency import Policy, parse_weekdays
+from workflow.domain.errors import AtivaError
 from workflow.domain.vocabulary import CustomerEvent, InvoiceStatus, Role, Source
 from workflow.services import customers, delinquency, transitions
 
@@ -157,3 +161,229 @@ def test_a_payment_racing_the_sweep_never_leaves_a_paid_customer_inactive(db):
             session.execute(update(Customer).where(Customer.id == cid).values(document=f"9000000000{round_}"))
     # Either order happened: no cut (paid first) or a cut then a reactivation by the payment.
     assert all(n in (0, 2) for n in outcomes)
+
+
+# -- the set-based batch cut ----------------------------------------------------------------------
+
+
+def bare_customer(db, n: int, **values) -> int:
+    """A customer row written directly: many of them, beyond the few valid CPFs of the fixtures."""
+    now = utcnow()
+    with db.write() as session:
+        columns = {"name": f"Batch {n}", "document": f"{n:011d}", "document_type": "cpf", "status": "active",
+                   "status_changed_at": now, "invoicing_enabled": True, "version": 1, "created_at": now,
+                   "updated_at": now}
+        row = Customer(**(columns | values))
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def invoice(db, customer_id: int, *, days_overdue: int, amount: str | None, paid: str = "0",
+            status: str = "open") -> None:
+    with db.write() as session:
+        session.add(Invoice(external_id=f"b-{customer_id}-{days_overdue}-{amount}-{status}",
+                            customer_id=customer_id, amount=None if amount is None else Decimal(amount),
+                            amount_paid=Decimal(paid), due_date=TUESDAY - timedelta(days=days_overdue),
+                            status=status, created_at=utcnow(), updated_at=utcnow()))
+
+
+VARIED = {  # name: (customer columns, invoices as (days overdue, amount, paid, status))
+    "due": ({}, [(20, "80.00", "0", "open")]),
+    "one day past the grace": ({}, [(16, "50.00", "0", "open")]),
+    "last day of grace": ({}, [(15, "500.00", "0", "open")]),
+    "due today, not overdue": ({}, [(0, "500.00", "0", "open")]),
+    "exactly the minimum": ({}, [(30, "50.00", "0", "open")]),
+    "a cent under the minimum": ({}, [(30, "49.99", "0", "open")]),
+    "two small invoices reach the minimum": ({}, [(40, "25.00", "0", "open"), (5, "25.00", "0", "open")]),
+    "a recent invoice, an old one paid": ({}, [(3, "90.00", "0", "open"), (60, "90.00", "90.00", "paid")]),
+    "partly paid under the minimum": ({}, [(60, "100.00", "60.00", "open")]),
+    "partly paid still due": ({}, [(60, "100.00", "40.00", "open")]),
+    "amount unknown": ({}, [(60, None, "0", "open")]),
+    "cancelled": ({}, [(60, "300.00", "0", "cancelled")]),
+    "no invoices": ({}, []),
+    "exempt": ({"auto_block_exempt": True}, [(60, "300.00", "0", "open")]),
+    "already inactive": ({"status": "inactive", "inactivation_reason": "customer_request", "version": 2},
+                         [(60, "300.00", "0", "open")]),
+    "active on a trust unlock": ({"trust_unlock_until": utcnow() + timedelta(days=2), "trust_unlocks_used": 1},
+                                 [(60, "300.00", "0", "open")]),
+}
+
+
+def seed_varied(db) -> dict[str, int]:
+    ids = {}
+    for n, (name, (columns, invoices)) in enumerate(VARIED.items(), start=1):
+        ids[name] = bare_customer(db, n, **columns)
+        for days, amount, paid, status in invoices:
+            invoice(db, ids[name], days_overdue=days, amount=amount, paid=paid, status=status)
+    return ids
+
+
+def due_by_the_python_rules(db, customer_id: int) -> bool:
+    """The rule as the domain states it: the policy on the invoices' facts, and the machine."""
+    with db.read() as session:
+        row = session.get(Customer, customer_id)
+        overdue = [i for i in session.scalars(select(Invoice).where(Invoice.customer_id == customer_id))
+                   if i.status == "open" and i.due_date < TUESDAY]
+    if row.status != "active" or row.auto_block_exempt or not overdue:
+        return False
+    total = sum((i.amount or Decimal("0")) - i.amount_paid for i in overdue)
+    if not POLICY.is_due(min(i.due_date for i in overdue), total, TUESDAY):
+        return False
+    try:
+        transitions.decide(customer_id, transitions.state_of(row), CustomerEvent.INACTIVATE,
+                           TransitionRequest("delinquency", None, False, Role.ADMIN),
+                           transitions.guard_facts(len(overdue), utcnow(), TUESDAY))
+    except AtivaError:
+        return False
+    return True
+
+
+def test_the_sql_recheck_and_the_python_rules_pick_the_same_customers(db):
+    ids = seed_varied(db)
+    with db.read() as session:
+        by_sql = {c.customer_id for c in delinquency.candidates(session.connection(), POLICY, TUESDAY,
+                                                                 among=list(ids.values()))}
+    by_python = {cid for cid in ids.values() if due_by_the_python_rules(db, cid)}
+    names = {cid: name for name, cid in ids.items()}
+    assert sorted(names[c] for c in by_sql) == sorted(names[c] for c in by_python)
+    assert {names[c] for c in by_python} == {  # the set is not trivially empty or full
+        "due", "one day past the grace", "exactly the minimum", "two small invoices reach the minimum",
+        "partly paid still due", "active on a trust unlock"}
+
+
+def comparable(row, *left_out: str) -> dict:
+    return {k: v for k, v in row._asdict().items() if k not in left_out}
+
+
+def written_for(db, customer_id: int) -> tuple[dict, list[dict], list[dict]]:
+    """The customer, its history and its outbox rows, without what differs between two customers."""
+    with db.read() as session:
+        conn = session.connection()
+        customer = conn.execute(select(Customer.__table__).where(Customer.id == customer_id)).one()
+        changes = conn.execute(select(StatusChange.__table__).where(StatusChange.customer_id == customer_id)
+                               .order_by(StatusChange.id)).all()
+        effects = conn.execute(select(OutboxEffect.__table__).where(OutboxEffect.customer_id == customer_id)
+                               .order_by(OutboxEffect.id)).all()
+    (change,) = changes
+    moment = customer.status_changed_at  # one clock reading per transition, on every row it writes
+    assert customer.updated_at == change.created_at == moment
+    assert all(e.transition_id == change.id and e.created_at == e.next_attempt_at == moment for e in effects)
+    return (comparable(customer, "id", "name", "document", "created_at", "updated_at", "status_changed_at"),
+            [comparable(change, "id", "customer_id", "created_at")],
+            [comparable(e, "id", "transition_id", "customer_id", "created_at", "next_attempt_at") for e in effects])
+
+
+def test_the_batch_cut_writes_what_a_single_transition_writes(db):
+    before = {"plain": {}, "on a trust unlock": {"trust_unlock_until": utcnow() + timedelta(days=1),
+                                                 "trust_unlocks_used": 1, "version": 4}}
+    pairs = {}
+    for n, (kind, columns) in enumerate(before.items()):
+        pairs[kind] = (bare_customer(db, 10 + n, **columns), bare_customer(db, 20 + n, **columns))
+        for cid in pairs[kind]:
+            invoice(db, cid, days_overdue=30, amount="120.00")
+            invoice(db, cid, days_overdue=2, amount="120.00")
+    by_batch = [batch for batch, _ in pairs.values()]
+    assert delinquency.inactivate_due(db, POLICY, by_batch, TUESDAY).inactivated == by_batch
+    for _, single in pairs.values():
+        with db.write() as session:
+            (facts,) = delinquency.candidates(session.connection(), POLICY, TUESDAY, among=[single])
+            transitions.transition_customer(session, single, CustomerEvent.INACTIVATE,
+                                            delinquency.cut_request(TUESDAY, facts), delinquency.SCHEDULER,
+                                            Source.SCHEDULER, today=TUESDAY)
+    for batch, single in pairs.values():
+        assert written_for(db, batch) == written_for(db, single)
+    customer, (change,), effects = written_for(db, pairs["on a trust unlock"][0])
+    assert (customer["status"], customer["trust_unlock_until"], customer["trust_unlocks_used"],
+            customer["version"]) == ("inactive", None, 1, 5)
+    assert change["note"] == "sweep of 2026-12-01: 2 invoice(s) overdue, R$ 240.00 since 2026-11-01"
+    assert [e["name"] for e in effects] == ["suspend_services", "pause_invoicing", "notify_billing"]
+
+
+def test_the_batch_cut_publishes_its_effects_after_commit(db, monkeypatch):
+    from workflow.services import effect_bus
+
+    published = []
+    monkeypatch.setattr(effect_bus, "_publisher", published.extend)
+    cids = [bare_customer(db, 30 + n) for n in range(3)]
+    for cid in cids:
+        invoice(db, cid, days_overdue=30, amount="99.90")
+    assert delinquency.inactivate_due(db, POLICY, cids, TUESDAY).inactivated == cids
+    with db.read() as session:
+        queued = list(session.scalars(select(OutboxEffect.id).order_by(OutboxEffect.id)))
+    assert len(queued) == 9 and sorted(published) == queued
+
+
+def test_a_batch_the_machine_refuses_fails_loudly_and_writes_nothing(db, monkeypatch):
+    from workflow.domain import customer_machine
+    from workflow.domain.errors import GuardFailed
+
+    cids = [bare_customer(db, 40 + n) for n in range(2)]
+    for cid in cids:
+        invoice(db, cid, days_overdue=30, amount="99.90")
+
+    def refuse(self, request, facts):
+        raise GuardFailed("drifted", "a rule the SQL re-check does not know")
+
+    monkeypatch.setattr(customer_machine.CustomerLifecycle, "check_inactivation", refuse)
+    with pytest.raises(delinquency.SweepRuleDrift, match="drifted|SQL re-check does not know"):
+        delinquency.inactivate_due(db, POLICY, cids, TUESDAY)
+    with db.read() as session:
+        assert {c.status for c in session.scalars(select(Customer))} == {"active"}
+        assert session.scalar(select(func.count()).select_from(StatusChange)) == 0
+        assert session.scalar(select(func.count()).select_from(OutboxEffect)) == 0
+
+
+def test_a_batch_skips_with_reasons_and_cuts_nobody_twice(db):
+    ids = seed_varied(db)
+    batch = [*ids.values(), 999_999]
+    first = delinquency.inactivate_due(db, POLICY, batch, TUESDAY)
+    assert len(first.inactivated) == 6
+    assert first.skipped[ids["exempt"]] == "exempt from automatic blocks"
+    assert first.skipped[ids["already inactive"]] == "already inactive"
+    assert first.skipped[ids["last day of grace"]].startswith("no longer due")
+    assert first.skipped[999_999] == "customer 999999 does not exist"
+    again = delinquency.inactivate_due(db, POLICY, batch, TUESDAY)
+    assert again.inactivated == [] and all(again.skipped[c] == "already inactive" for c in first.inactivated)
+
+
+def test_a_payment_racing_a_batch_never_leaves_the_payer_inactive(db):
+    import threading
+
+    from workflow.services import billing
+
+    for round_ in range(4):
+        batch = [bare_customer(db, 100 + 10 * round_ + n) for n in range(5)]
+        for cid in batch:
+            invoice(db, cid, days_overdue=30, amount="90.00")
+        payer = batch[2]
+        with db.read() as session:
+            external = session.scalar(select(Invoice.external_id).where(Invoice.customer_id == payer))
+        start = threading.Barrier(2)
+        errors = []
+
+        def sweep():
+            start.wait()
+            delinquency.inactivate_due(db, POLICY, batch, TUESDAY)
+
+        def pay():
+            start.wait()
+            try:
+                billing.apply_event(db, billing.InvoiceEvent(f"batch-race-{round_}", "invoice.paid", external, payer,
+                                                             None, None, None, None), today=TUESDAY)
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+
+        threads = [threading.Thread(target=sweep), threading.Thread(target=pay)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with db.read() as session:
+            status = {c: session.get(Customer, c).status for c in batch}
+            payer_changes = session.scalar(select(func.count()).select_from(StatusChange)
+                                           .where(StatusChange.customer_id == payer))
+        assert status.pop(payer) == "active", f"round {round_}: paid but inactive"
+        assert set(status.values()) == {"inactive"}
+        assert payer_changes in (0, 2)  # not cut (paid first), or cut then reactivated by the payment

@@ -46,7 +46,7 @@ class RunIn(BaseModel):
 @router.post("/run", status_code=202, responses=PROBLEMS)
 def run(request: Request, body: RunIn | None = None, _: Principal = Depends(is_admin),
         idem: Idempotent = Depends(idempotent)):
-    """Hands the due customers to the workers in batches; each cut re-checks under its row lock."""
+    """Hands the due customers to the workers in batches; each batch re-checks under its rows' lock."""
     from workers.tasks import sweep_batch
 
     settings = request.app.state.settings

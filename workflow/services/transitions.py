@@ -8,7 +8,7 @@ This is the hot path of every transition, so it speaks SQLAlchemy Core with preb
 the ORM's unit of work cost four times the database work here (see bench/transitions.py).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from types import SimpleNamespace
 
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
+from ..db.bulk import id_list
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain.customer_machine import (
@@ -49,19 +50,23 @@ _OVERDUE = (
 # The guards' facts are read by a separate statement *after* the lock: on PostgreSQL a statement
 # that waited for the lock keeps its old snapshot for everything but the locked row.
 LOCK_CUSTOMER = select(_customers).where(_customers.c.id == bindparam("customer_id")).with_for_update()
-_APPLY = (
+# The columns a transition sets, shared by the one-customer and the whole-batch statements so the
+# sweep's set-based cut can never write a customer differently from a single transition.
+_NEW_STATE = {
+    "status": bindparam("new_status"),
+    "inactivation_reason": bindparam("new_reason"),
+    "trust_unlock_until": bindparam("new_trust_until"),
+    "trust_unlocks_used": bindparam("new_trust_used"),
+    "return_on": bindparam("new_return_on"),
+    "status_changed_at": bindparam("now"),
+    "updated_at": bindparam("now"),
+    "version": _customers.c.version + 1,
+}
+_APPLY = update(_customers).where(_customers.c.id == bindparam("customer_id")).values(_NEW_STATE)
+APPLY_TO_MANY = (
     update(_customers)
-    .where(_customers.c.id == bindparam("customer_id"))
-    .values(
-        status=bindparam("new_status"),
-        inactivation_reason=bindparam("new_reason"),
-        trust_unlock_until=bindparam("new_trust_until"),
-        trust_unlocks_used=bindparam("new_trust_used"),
-        return_on=bindparam("new_return_on"),
-        status_changed_at=bindparam("now"),
-        updated_at=bindparam("now"),
-        version=_customers.c.version + 1,
-    )
+    .where(_customers.c.id.in_(id_list("customer_ids")))
+    .values(_NEW_STATE)
 )
 # Only ids come back: every other value is known here, and wide RETURNING rows cost real CPU.
 _RECORD = insert(_changes).returning(_changes.c.id)
@@ -128,6 +133,62 @@ def count_overdue_invoices(db: Session | Connection, customer_id: int, today: da
     return db.execute(_OVERDUE, {"customer_id": customer_id, "today": today}).scalar_one()
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What the machine made of one event: the customer's lifecycle state after it, whether force
+    overrode a guard, and the effects to queue."""
+
+    state: LifecycleState
+    forced: bool
+    effects: tuple[Effect, ...]
+
+
+def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, request: TransitionRequest,
+           facts: CustomerFacts) -> Decision:
+    """Run a fresh machine on a copy of `before`; a refused event raises TransitionNotAllowed."""
+    state = replace(before)
+    machine = CustomerLifecycle(state)  # refuses an unknown stored status
+    try:
+        machine.send(event.value, request=request, facts=facts)
+    except MachineRefused:
+        raise TransitionNotAllowed(
+            f"customer {customer_id} is already {before.status}; '{event}' is not allowed and "
+            "nothing was changed"
+        ) from None
+    return Decision(state, machine.forced, tuple(machine.effects))
+
+
+def state_of(row) -> LifecycleState:
+    return LifecycleState(row.status, row.inactivation_reason, row.trust_unlock_until,
+                          row.trust_unlocks_used, row.return_on)
+
+
+def guard_facts(overdue_invoices: int, now: datetime, today: date) -> CustomerFacts:
+    settings = get_settings()
+    return CustomerFacts(
+        overdue_invoices, now=now, today=today,
+        trust=TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode),
+    )
+
+
+def new_state_values(state: LifecycleState, now: datetime) -> dict:
+    """Parameters of _APPLY and APPLY_TO_MANY."""
+    return {"new_status": state.status, "new_reason": state.inactivation_reason,
+            "new_trust_until": state.trust_unlock_until, "new_trust_used": state.trust_unlocks_used,
+            "new_return_on": state.return_on, "now": now}
+
+
+def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_status: str,
+                decision: Decision, request: TransitionRequest, actor: Actor, source: Source,
+                now: datetime) -> dict:
+    """The values of the status_changes row that records one transition."""
+    note = request.note.strip() if request.note and request.note.strip() else None
+    return {"customer_id": customer_id, "customer_version": new_version,
+            "event": event.value, "from_status": from_status, "to_status": decision.state.status,
+            "reason": request.reason, "note": note, "forced": decision.forced,
+            "actor": actor.name, "source": source.value, "created_at": now}
+
+
 def lock_customer_row(db: Connection, customer_id: int):
     """The customer's row under its lock (Core), as transition_locked takes it."""
     row = db.execute(LOCK_CUSTOMER, {"customer_id": customer_id}).one_or_none()
@@ -170,43 +231,23 @@ def transition_locked(
     LOCK_CUSTOMER) and whose overdue invoices it counted after taking the lock."""
     db = session.connection()
     customer_id = row.id
-    state = LifecycleState(row.status, row.inactivation_reason, row.trust_unlock_until,
-                           row.trust_unlocks_used, row.return_on)
-    machine = CustomerLifecycle(state)  # refuses an unknown stored status
-    settings = get_settings()
     now = utcnow()
-    facts = CustomerFacts(
-        overdue, now=now, today=today,
-        trust=TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode),
-    )
-    try:
-        machine.send(event.value, request=request, facts=facts)
-    except MachineRefused:
-        raise TransitionNotAllowed(
-            f"customer {customer_id} is already {row.status}; '{event}' is not allowed and "
-            "nothing was changed"
-        ) from None
+    facts = guard_facts(overdue, now, today)
+    decision = decide(customer_id, state_of(row), event, request, facts)
+    state = decision.state
 
-    db.execute(
-        _APPLY,
-        {"customer_id": customer_id, "new_status": state.status,
-         "new_reason": state.inactivation_reason, "new_trust_until": state.trust_unlock_until,
-         "new_trust_used": state.trust_unlocks_used, "new_return_on": state.return_on, "now": now},
-    )
+    db.execute(_APPLY, {"customer_id": customer_id, **new_state_values(state, now)})
     customer = SimpleNamespace(
         **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
            "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
            "return_on": state.return_on, "status_changed_at": now, "updated_at": now,
            "version": row.version + 1}
     )
-    note = request.note.strip() if request.note and request.note.strip() else None
-    change = {"customer_id": customer_id, "customer_version": customer.version,
-              "event": event.value, "from_status": row.status, "to_status": state.status,
-              "reason": request.reason, "note": note, "forced": machine.forced,
-              "actor": actor.name, "source": source.value, "created_at": now}
+    change = history_row(customer_id, customer.version, event, row.status, decision, request, actor,
+                         source, now)
     change["id"] = db.execute(_RECORD, change).scalar_one()
     effects = [new_effect(effect, customer_id, now, transition_id=change["id"])
-               for effect in machine.effects]
+               for effect in decision.effects]
     for effect, effect_id in zip(effects, db.execute(QUEUE_EFFECTS, effects).scalars()):
         effect["id"] = effect_id
     publish_after_commit(session, [e["id"] for e in effects])
