@@ -607,6 +607,12 @@ def database_transactions(conn: psycopg.Connection, database: str) -> int:
                         (database,)).fetchone()[0]
 
 
+def database_sessions(conn: psycopg.Connection, database: str) -> int:
+    """Sessions opened on the database so far (pg_stat_database, PostgreSQL 14+): a backend that
+    starts and exits during the run is missed by the CPU accounting, so this tells how much was."""
+    return conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (database,)).fetchone()[0]
+
+
 def printable_command() -> str:
     interpreter = os.path.relpath(sys.executable)
     if interpreter.startswith(".."):
@@ -766,12 +772,14 @@ def main() -> int:
         shots = build_schedule(customers, args.rate, duplicates)
         cpu_before = cpu_snapshot(api.pid, worker.pid, name)
         xacts_before, polls_before = database_transactions(conn, name), POLLS
+        sessions_before = database_sessions(conn, name)
         sched_began, last_answer = run_schedule(clients, inbound_secret, shots)
         settled_at = wait_settled(conn, api, worker)
         run_cpu = cpu_delta(cpu_before, cpu_snapshot(api.pid, worker.pid, name))
         time.sleep(1.5)  # late duplicate webhook deliveries would land here; backends flush their stats
         # minus this script's own: the polls and the first reading
         xacts = database_transactions(conn, name) - xacts_before - (POLLS - polls_before) - 1
+        sessions = database_sessions(conn, name) - sessions_before
         print(f"  sent {len(shots)} requests in {last_answer - sched_began:.2f} s; all effects settled "
               f"{settled_at - last_answer:.2f} s after the last answer", flush=True)
 
@@ -927,6 +935,8 @@ def main() -> int:
         print(f"| effects of the measured transitions (all done, 1st attempt) | {len(all_fx)} |")
         print(f"| PostgreSQL transactions per event (API + worker, pg_stat_database) | "
               f"{xacts / len(shots):.1f} |")
+        print(f"| PostgreSQL sessions opened during the run (CPU of those that exited is missed) | "
+              f"{sessions} |")
         print()
         if run_cpu.get("_total"):
             seconds = settled_at - sched_began
