@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `ativa serve` listens on.")
     port: int = Field(8000, description="Port `ativa serve` listens on.")
+    access_log: bool = Field(True, description="`ativa serve` logs one line per request (uvicorn's access log).")
     max_body_bytes: int = Field(65536, description="Largest accepted request body.")
     idempotency_ttl_hours: int = Field(
         24, description="How long an Idempotency-Key replays its first response."

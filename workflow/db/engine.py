@@ -20,8 +20,13 @@ def make_engine(url: str, **kwargs) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", False)
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
+        # At most 30 connections, as before (10 + 20 overflow), but all kept once opened: the
+        # API's threads (anyio's 40) hold up to 30 under load, and overflow connections were
+        # closed at every check-in and opened again by the next request (a PostgreSQL backend
+        # started, its catalog caches and prepared statements lost, per request). Opened lazily:
+        # a worker process that needs one connection still opens one.
+        kwargs.setdefault("pool_size", 30)
+        kwargs.setdefault("max_overflow", 0)
         return create_engine(url, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":

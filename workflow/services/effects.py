@@ -222,16 +222,43 @@ def _run_local(db: Database, name: Effect, claim: Claim, settings: Settings) -> 
     try:
         with db.write_core() as conn:
             customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claim.customer_id}).one()
-            outcome, follow_ups = _LOCAL[name](conn, customer, claim, settings)
-            settled = conn.execute(_SETTLE, {
-                "effect_id": claim.effect_id, "attempt": claim.attempt, "new_state": outcome.state.value,
-                "new_note": outcome.note, "now": utcnow(),
-            }).one_or_none()
-            if settled is None:
-                raise _Overtaken
+            result = _apply_local(conn, customer, name, claim, settings)
     except _Overtaken:
         return RunResult(claim.effect_id, BUSY)
+    return result
+
+
+def _apply_local(conn: Connection, customer, name: Effect, claim: Claim, settings: Settings) -> RunResult:
+    outcome, follow_ups = _LOCAL[name](conn, customer, claim, settings)
+    settled = conn.execute(_SETTLE, {
+        "effect_id": claim.effect_id, "attempt": claim.attempt, "new_state": outcome.state.value,
+        "new_note": outcome.note, "now": utcnow(),
+    }).one_or_none()
+    if settled is None:
+        raise _Overtaken
     return RunResult(claim.effect_id, outcome.state.value, follow_ups=follow_ups)
+
+
+def is_local(claim: "Claim | RunResult") -> bool:
+    return isinstance(claim, Claim) and Effect(claim.name) in _LOCAL
+
+
+def run_locals_together(db: Database, claims: list[Claim], settings: Settings) -> list[RunResult] | None:
+    """The local effects of one customer (restore_services and resume_invoicing after a payment)
+    in one transaction: the customer locked once, each effect applied and settled under its own
+    claim, as _run_local does. All or nothing: None if any of them fails or was overtaken, and
+    then nothing was written; the caller runs them one at a time, so each outcome, error and
+    attempt stays its own."""
+    if len({c.customer_id for c in claims}) != 1 or len({c.effect_id for c in claims}) != len(claims):
+        return None
+    try:
+        with db.write_core() as conn:
+            customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claims[0].customer_id}).one()
+            # The row locked above stays what each effect reads: none of them changes what
+            # another one checks (the status), and each reads invoicing_enabled only for itself.
+            return [_apply_local(conn, customer, Effect(c.name), c, settings) for c in claims]
+    except Exception:  # noqa: BLE001 - rolled back; one at a time shows whose fault it was
+        return None
 
 
 def _superseded(customer) -> _Outcome:
@@ -328,6 +355,33 @@ _RENEW = (
 
 
 def _run_delivery(db: Database, name: Effect, claim: Claim, settings: Settings, deliver: Deliver) -> RunResult:
+    done = make_call(db, claim, settings, deliver)
+    if isinstance(done, Settlement):
+        return _settle_core(db, done.effect_id, done.attempt, done.state, done.note)
+    return done
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The outcome of an outbound call (made, or found unnecessary), not recorded yet."""
+
+    effect_id: int
+    attempt: int
+    state: EffectState
+    note: str
+    until: datetime  # the claim's end: recorded before it could lapse (outlasts_a_call)
+
+
+def outlasts_a_call(until: datetime, settings: Settings) -> bool:
+    """Whether a claim ending at `until` outlasts one more call (as Settings checks the claim)."""
+    return until - utcnow() > timedelta(seconds=4 * settings.webhook_timeout_seconds)
+
+
+def make_call(db: Database, claim: Claim, settings: Settings, deliver: Deliver) -> "Settlement | RunResult":
+    """Make the call of a claimed effect. A failed call is recorded here (retry or give up); a
+    call made, or found unnecessary, returns the outcome for the caller to settle: alone
+    (_settle_core) or with the other calls of its message (settle_together)."""
+    name = Effect(claim.name)
     if not _lease_lasts_a_call(db, claim, settings):
         return RunResult(claim.effect_id, BUSY)  # our claim lapsed and another attempt took over
     delivery = claim.delivery
@@ -335,7 +389,7 @@ def _run_delivery(db: Database, name: Effect, claim: Claim, settings: Settings, 
         with db.read() as session:
             delivery = _describe_any(session, claim.effect_id, name, settings)
     if isinstance(delivery, _Outcome):
-        return _settle_core(db, claim.effect_id, claim.attempt, delivery.state, delivery.note)
+        return Settlement(claim.effect_id, claim.attempt, delivery.state, delivery.note, claim.until)
 
     error = None
     try:
@@ -344,15 +398,36 @@ def _run_delivery(db: Database, name: Effect, claim: Claim, settings: Settings, 
         error = str(failure)[:1000]
 
     if error is None:
-        return _settle_core(db, claim.effect_id, claim.attempt, EffectState.DONE, f"delivered to {delivery.target}")
+        return Settlement(claim.effect_id, claim.attempt, EffectState.DONE, f"delivered to {delivery.target}",
+                          claim.until)
     return _record_failed_call(db, claim, error, settings)
+
+
+def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResult]:
+    """Record several outcomes in one transaction, each only if its attempt still owns the
+    effect (the same statement as _settle_core). Raises if the transaction fails: nothing was
+    recorded then, and the caller settles them one at a time."""
+    now = utcnow()
+    with db.write_core() as conn:
+        settled = [
+            conn.execute(_SETTLE, {
+                "effect_id": s.effect_id, "attempt": s.attempt, "new_state": s.state.value,
+                "new_note": s.note, "now": now,
+            }).one_or_none()
+            for s in settlements
+        ]
+    return [RunResult(s.effect_id, s.state.value if row is not None else BUSY)
+            for s, row in zip(settlements, settled)]
+
+
+def settle_one(db: Database, settlement: Settlement) -> RunResult:
+    return _settle_core(db, settlement.effect_id, settlement.attempt, settlement.state, settlement.note)
 
 
 def _lease_lasts_a_call(db: Database, claim: Claim, settings: Settings) -> bool:
     """A call waiting behind others of its batch may find its claim nearly spent: renew it, and
     drop the description so the call is described again as the world is now."""
-    call = timedelta(seconds=4 * settings.webhook_timeout_seconds)  # as Settings checks the claim
-    if claim.until - utcnow() > call:
+    if outlasts_a_call(claim.until, settings):
         return True
     until = utcnow() + timedelta(seconds=settings.effect_claim_seconds)
     with db.write_core() as conn:
