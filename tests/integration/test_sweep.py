@@ -2,6 +2,7 @@
 normal transitions write, the SQL re-check against the Python rules, idempotence, cut days,
 exemptions, and payments racing the run."""
 
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,15 @@ import holidays
 TUESDAY = date(2026, 12, 1)
 POLICY = Policy(15, Decimal("50.00"), parse_weekdays("sat,sun"), holidays.country_holidays("BR").get)
 
+
+
+def run_at_once(*targets) -> None:
+    """Start every target in its own thread, then wait for all."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 def customer(db, n, **kw) -> int:
     with db.write() as session:
@@ -147,11 +157,7 @@ def test_a_payment_racing_the_sweep_never_leaves_a_paid_customer_inactive(db):
             except Exception as error:  # noqa: BLE001
                 errors.append(error)
 
-        threads = [threading.Thread(target=sweep), threading.Thread(target=pay)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_at_once(sweep, pay)
         assert errors == []
         with db.read() as session:
             row = session.get(Customer, cid)
@@ -374,11 +380,7 @@ def test_a_payment_racing_a_batch_never_leaves_the_payer_inactive(db):
             except Exception as error:  # noqa: BLE001
                 errors.append(error)
 
-        threads = [threading.Thread(target=sweep), threading.Thread(target=pay)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_at_once(sweep, pay)
         assert errors == []
         with db.read() as session:
             status = {c: session.get(Customer, c).status for c in batch}
