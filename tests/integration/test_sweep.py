@@ -213,6 +213,8 @@ VARIED = {  # name: (customer columns, invoices as (days overdue, amount, paid, 
                          [(60, "300.00", "0", "open")]),
     "active on a trust unlock": ({"trust_unlock_until": utcnow() + timedelta(days=2), "trust_unlocks_used": 1},
                                  [(60, "300.00", "0", "open")]),
+    "trust unlock ended": ({"trust_unlock_until": utcnow() - timedelta(minutes=1), "trust_unlocks_used": 1},
+                           [(60, "300.00", "0", "open")]),
 }
 
 
@@ -233,6 +235,8 @@ def due_by_the_python_rules(db, customer_id: int) -> bool:
                    if i.status == "open" and i.due_date < TUESDAY]
     if row.status != "active" or row.auto_block_exempt or not overdue:
         return False
+    if row.trust_unlock_until is not None and row.trust_unlock_until > utcnow():
+        return False  # the trust unlock holds until its deadline
     total = sum((i.amount or Decimal("0")) - i.amount_paid for i in overdue)
     if not POLICY.is_due(min(i.due_date for i in overdue), total, TUESDAY):
         return False
@@ -255,7 +259,7 @@ def test_the_sql_recheck_and_the_python_rules_pick_the_same_customers(db):
     assert sorted(names[c] for c in by_sql) == sorted(names[c] for c in by_python)
     assert {names[c] for c in by_python} == {  # the set is not trivially empty or full
         "due", "one day past the grace", "exactly the minimum", "two small invoices reach the minimum",
-        "partly paid still due", "active on a trust unlock"}
+        "partly paid still due", "trust unlock ended"}
 
 
 def comparable(row, *left_out: str) -> dict:
@@ -281,7 +285,8 @@ def written_for(db, customer_id: int) -> tuple[dict, list[dict], list[dict]]:
 
 
 def test_the_batch_cut_writes_what_a_single_transition_writes(db):
-    before = {"plain": {}, "on a trust unlock": {"trust_unlock_until": utcnow() + timedelta(days=1),
+    # A trust unlock past its deadline (not cut by the timers yet): the cut clears it.
+    before = {"plain": {}, "on a trust unlock": {"trust_unlock_until": utcnow() - timedelta(minutes=1),
                                                  "trust_unlocks_used": 1, "version": 4}}
     pairs = {}
     for n, (kind, columns) in enumerate(before.items()):
@@ -389,3 +394,18 @@ def test_a_payment_racing_a_batch_never_leaves_the_payer_inactive(db):
         assert status.pop(payer) == "active", f"round {round_}: paid but inactive"
         assert set(status.values()) == {"inactive"}
         assert payer_changes in (0, 2)  # not cut (paid first), or cut then reactivated by the payment
+
+
+def test_a_customer_on_a_trust_unlock_is_not_cut_before_its_deadline(db):
+    """The sweep leaves a trust unlock alone; the timers cut it at the deadline if still unpaid."""
+    on_unlock = bare_customer(db, 1, trust_unlock_until=utcnow() + timedelta(days=2), trust_unlocks_used=1)
+    invoice(db, on_unlock, days_overdue=60, amount="300.00")
+    # Listed by an earlier run, then unlocked before its batch ran: the re-check under lock skips it.
+    done = delinquency.inactivate_due(db, POLICY, [on_unlock], TUESDAY)
+    assert done.inactivated == [] and done.skipped == {on_unlock: "on a trust unlock until its deadline"}
+    with db.read() as session:
+        assert delinquency.candidates(session, POLICY, TUESDAY) == []
+    with db.write() as session:
+        session.execute(update(Customer).where(Customer.id == on_unlock)
+                        .values(trust_unlock_until=utcnow() - timedelta(seconds=1)))
+    assert delinquency.inactivate_due(db, POLICY, [on_unlock], TUESDAY).inactivated == [on_unlock]

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import holidays
-from sqlalchemy import BigInteger, Connection, func, select, tuple_, type_coerce
+from sqlalchemy import BigInteger, Connection, func, or_, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
 
 from ..db.bulk import id_list, insert_rows
@@ -100,7 +100,9 @@ def _due(policy: Policy, today: date, among: list[int] | None = None):
         select(Customer.id, Customer.name, Customer.external_ref, overdue.c.oldest_due, overdue.c.cents,
                overdue.c.invoices)
         .join(overdue, overdue.c.customer_id == Customer.id)
-        .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False))
+        .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False),
+               # A trust unlock holds until its deadline; the timers cut it then if still unpaid.
+               or_(Customer.trust_unlock_until.is_(None), Customer.trust_unlock_until <= utcnow()))
         .order_by(Customer.id)
     )
 
@@ -178,6 +180,8 @@ def _why_not_due(customer_id: int, locked) -> str:
         return f"already {locked.status}"
     if locked.auto_block_exempt:
         return "exempt from automatic blocks"
+    if locked.trust_unlock_until is not None and locked.trust_unlock_until > utcnow():
+        return "on a trust unlock until its deadline"
     return "no longer due (paid or within the grace period)"
 
 
