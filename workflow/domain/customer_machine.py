@@ -11,7 +11,7 @@ from typing import Protocol
 
 from statemachine import State, StateMachine
 
-from .errors import GuardFailed, InvalidInput, UnknownStoredStatus
+from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
 from .vocabulary import (
     ActivationReason,
     CustomerEvent,
@@ -190,7 +190,7 @@ def _parse_reason(kind, value: str | None, event: CustomerEvent):
         return kind(value)
     except ValueError:
         allowed = ", ".join(r.value for r in kind)
-        raise InvalidInput(f"reason {value!r} is not valid for '{event}'; use one of: {allowed}")
+        raise InvalidReason(f"reason {value!r} is not valid for '{event}'; use one of: {allowed}")
 
 
 def ensure_known_status(value: object) -> None:

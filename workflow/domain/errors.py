@@ -13,6 +13,10 @@ class InvalidInput(AtivaError):
     code = "validation_error"
 
 
+class InvalidReason(InvalidInput):
+    """A reason that does not belong to the event (same code: clients see a validation error)."""
+
+
 class NotFound(AtivaError):
     code = "not_found"
 

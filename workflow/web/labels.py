@@ -1,6 +1,6 @@
 """The operator's words: Portuguese labels for the domain's vocabulary and its refusals."""
 
-from ..domain.errors import AtivaError, GuardFailed
+from ..domain.errors import AtivaError, GuardFailed, InvalidReason
 from ..domain.vocabulary import (
     ActivationReason,
     CustomerStatus,
@@ -89,7 +89,7 @@ def error_message(error: AtivaError) -> str:
     """A refusal in Portuguese; the English detail stays in the logs and the API."""
     if isinstance(error, GuardFailed):
         return GUARD_MESSAGES.get(error.rule, "A mudança foi recusada pelas regras do cadastro.")
-    if error.code == "validation_error" and "reason" in error.detail and "not valid for" in error.detail:
+    if isinstance(error, InvalidReason):
         return "O motivo escolhido não combina com a mudança do campo Ativo."
     return ERROR_MESSAGES.get(error.code, "Não foi possível salvar. Confira os campos.")
 

@@ -11,6 +11,7 @@ from ..domain.errors import (
     DuplicateExternalRef,
     GuardFailed,
     InvalidInput,
+    InvalidReason,
     NotFound,
     StaleVersion,
 )
@@ -163,7 +164,7 @@ def save_edit(request: Request, customer_id: int = CustomerId, data: FormData = 
         except GuardFailed as error:
             choice.errors[RULE_FIELDS.get(error.rule, "form")] = labels.error_message(error)
         except InvalidInput as error:
-            choice.errors["motivo" if "reason" in error.detail else "form"] = labels.error_message(error)
+            choice.errors["motivo" if isinstance(error, InvalidReason) else "form"] = labels.error_message(error)
         except AtivaError as error:
             _field_error(form.errors, error)
     return _edit_again(request, user, customer_id, form, choice, version, message)
