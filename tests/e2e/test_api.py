@@ -1223,9 +1223,11 @@ def test_healthz_needs_no_auth(api):
     assert response.json() == {"status": "ok"}
 
 
-def test_openapi_needs_no_auth_and_lists_the_routes(api):
-    response = api.client.get("/openapi.json")
-    spec = assert_ok(response)
+def test_openapi_needs_a_token_of_any_role_and_lists_the_routes(api):
+    assert_problem(api.client.get("/openapi.json"), 401, "unauthorized")
+    wrong = api.client.get("/openapi.json", headers={"Authorization": f"Bearer {api.tokens[Role.ADMIN]}x"})
+    assert_problem(wrong, 401, "unauthorized")
+    spec = assert_ok(api.get("/openapi.json", role=Role.VIEWER))
     for path in (
         CUSTOMERS,
         "/api/v1/customers/{customer_id}",
@@ -1238,6 +1240,16 @@ def test_openapi_needs_no_auth_and_lists_the_routes(api):
     ):
         assert path in spec["paths"], path
     assert "post" in spec["paths"]["/api/v1/customers/{customer_id}/inactivate"]
+    assert "/openapi.json" not in spec["paths"] and "/docs" not in spec["paths"]
+
+
+def test_the_docs_page_needs_a_token_or_a_session(api):
+    anonymous = api.client.get("/docs", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/entrar?next=/docs"
+    assert api.client.get("/redoc").status_code == 404  # not served at all
+    page = api.get("/docs", role=Role.VIEWER)
+    assert page.status_code == 200 and "/openapi.json" in page.text
 
 
 def test_wrong_method_is_a_problem(api):
@@ -1260,7 +1272,7 @@ def test_no_token_ever_appears_in_a_response(api):
         api.get(TOKENS, role=Role.OPERATOR),
         api.client.get(CUSTOMERS, headers={"Authorization": f"Basic {api.tokens[Role.ADMIN]}"}),
         api.client.get(CUSTOMERS, headers={"Authorization": f"Bearer {api.tokens[Role.ADMIN]}x"}),
-        api.client.get("/openapi.json"),
+        api.get("/openapi.json"),
     ]
     viewer_id = token_id(api, Role.VIEWER)
     responses.append(api.post(f"{TOKENS}/{viewer_id}/revoke"))

@@ -78,6 +78,17 @@ def test_every_page_needs_a_session_and_static_files_come_from_this_server(web):
     assert "https://" not in login.text  # no CDN
 
 
+def test_a_signed_in_operator_reads_the_api_docs_with_the_session(web):
+    assert web.get("/openapi.json").status_code == 401
+    signed_in(web, "vera")
+    page = web.get("/docs")
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assert "/api/v1/customers" in web.get("/openapi.json").json()["paths"]
+    web.cookies.set("ativa_session", "forged")
+    assert web.get("/openapi.json").status_code == 401
+    assert web.get("/docs").headers["location"] == "/entrar?next=/docs"
+
+
 def test_sign_in_sets_a_hardened_cookie_and_sign_out_ends_the_session(web):
     response = sign_in(web, "ana")
     cookie = response.headers["set-cookie"]

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from ..db.engine import Database
 from ..settings import Settings, get_settings
 from .. import web
-from . import billing, customers, delinquency, effects, metrics, problems, services, tokens
+from . import billing, customers, delinquency, docs, effects, metrics, problems, services, tokens
 from .body_limit import BodyLimit
 
 
@@ -15,9 +15,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app = FastAPI(
         title="Ativa",
         version="0.1.0",
+        # Served by `docs` instead, behind authentication.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
         description="Customer lifecycle (Ativo/Inativo) for internet providers. "
         "Every API route but /healthz needs `Authorization: Bearer <token>`; the operator UI at / "
-        "uses a sign-in session instead.",
+        "uses a sign-in session instead. This document needs either.",
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url)
@@ -43,5 +47,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(metrics.router)
     app.include_router(billing.router)
     app.include_router(delinquency.router)
+    app.include_router(docs.router)
     web.install(app)  # the operator UI at /
     return app
