@@ -25,6 +25,7 @@ class LeasedScheduler(Scheduler):
         super().__init__(*args, **kwargs)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_seconds = get_settings().scheduler_lease_seconds
+        self.holding = False
 
     def tick(self, *args, **kwargs):
         renew_every = self.lease_seconds / 3
@@ -33,6 +34,12 @@ class LeasedScheduler(Scheduler):
         except Exception:  # noqa: BLE001 - a database hiccup must not kill the scheduler for good
             logger.exception("scheduler lease check failed; retrying in %.0fs", renew_every)
             return renew_every
+        if held != self.holding:  # an SRE wants to see which scheduler runs the jobs, and when
+            self.holding = held
+            if held:
+                logger.info("scheduler %s holds the lease: running the periodic jobs", self.holder)
+            else:
+                logger.warning("scheduler %s lost the lease: another one runs the jobs", self.holder)
         if not held:
             return renew_every
         return min(super().tick(*args, **kwargs), renew_every)

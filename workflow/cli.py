@@ -1,14 +1,11 @@
 """The `ativa` command: serve, migrate, manage tokens, customers and services."""
 
-import ctypes
 import getpass
 import json
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import typer
@@ -33,6 +30,7 @@ from .domain.vocabulary import (
 )
 from .services import customer_services, customers, history, tokens, transitions, users
 from .settings import Settings, get_settings
+from .supervisor import Supervisor, serve_children
 
 out = Console()
 err = Console(stderr=True)
@@ -186,39 +184,28 @@ def serve(
                       "only once:", soft_wrap=True, markup=False, highlight=False)
             print(first_user[1], flush=True)
     install_publisher()
-    worker = None
+    children = None
     if not no_worker:
-        # A child process, so a crash of the worker never takes the API down with it.
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "workflow", "worker", "--beat"], preexec_fn=_die_with_parent
-        )
-    try:
-        uvicorn.run(
-            create_app(settings, db),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_level="info",
-            access_log=settings.access_log,
-        )
-    finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        # Child processes, so a crash of either never takes the API down, and each is started
+        # again if it dies.
+        children = Supervisor(serve_children(), log=lambda line: err.print(f"ativa serve: {line}",
+                                                                            markup=False)).start()
 
+    @asynccontextmanager
+    async def stop_children_on_shutdown(_app):
+        # uvicorn re-raises SIGTERM once it has stopped, so code after uvicorn.run never runs
+        # then: the application's shutdown is the last moment to stop the children in order.
+        yield
+        if children is not None:
+            children.stop()
 
-def _die_with_parent() -> None:
-    """Linux: the kernel sends SIGTERM to the worker when `ativa serve` dies, however it dies
-    (uvicorn re-raises SIGTERM after its shutdown, so a `finally` alone is not enough)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-PR_SET_PDEATHSIG = 1
+    uvicorn.run(
+        create_app(settings, db, lifespan=stop_children_on_shutdown),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        access_log=settings.access_log,
+    )
 
 
 @app.command()

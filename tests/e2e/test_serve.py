@@ -45,26 +45,45 @@ def wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the server alone: it must stop its worker itself."""
+    """SIGTERM the server alone: it must stop its worker and scheduler (and their pools) itself."""
+    family = [process.pid, *_descendants(process.pid)]
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=40)
     finally:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _group_alive(process.pid):
+        while time.monotonic() < deadline and _alive(family):
             time.sleep(0.2)
-        leftover = _group_alive(process.pid)
-        if leftover:
-            os.killpg(process.pid, signal.SIGKILL)
-        assert not leftover, "the worker outlived `ativa serve`"
+        leftover = _alive(family)
+        for pid in leftover:
+            os.kill(int(pid.split()[0]), signal.SIGKILL)
+        assert not leftover, f"these outlived `ativa serve`: {leftover}"
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _alive(pids: list[int]) -> list[str]:
+    """The processes still running (zombies are gone already), with their command lines."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if state != "Z":
+            alive.append(f"{pid} {cmdline.strip()}")
+    return alive
 
 
 def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
@@ -130,3 +149,73 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
     assert "shown only once" not in second_output
     assert token not in second_output and admin_password not in second_output  # never logged again
     assert (tmp_path / "var" / "ativa.db").exists()
+
+
+def _children(pid: int) -> dict[str, int]:
+    """The processes `ativa serve` started, by role ("worker", "beat"), from /proc."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if b"workflow" in argv and len(argv) > 3:
+                found[argv[3].decode()] = int(child)
+    return found
+
+
+def _wait_for(predicate, what: str, log: Path, timeout: float = 40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen; log:\n{log.read_text()[-4000:]}")
+
+
+def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    process = start(tmp_path, port, log, env_extra={"ATIVA_SCHEDULER_LEASE_SECONDS": "2"})
+    try:
+        wait_healthy(base, process, log)
+        token = next(line.strip() for line in log.read_text().splitlines() if line.startswith("ativa_"))
+        headers = {"Authorization": f"Bearer {token}"}
+        first = _wait_for(lambda: (lambda c: c if {"worker", "beat"} <= set(c) else None)(_children(process.pid)),
+                          "worker and scheduler started", log)
+        _wait_for(lambda: "holds the lease" in log.read_text(), "the scheduler taking the lease", log)
+
+        os.kill(first["worker"], signal.SIGKILL)
+        os.kill(first["beat"], signal.SIGKILL)
+        _wait_for(lambda: "the worker exited with code -9; starting it again in 1 s" in log.read_text(),
+                  "the worker's restart announced", log)
+        _wait_for(lambda: "the scheduler exited with code -9" in log.read_text(),
+                  "the scheduler's restart announced", log)
+        again = _wait_for(
+            lambda: (lambda c: c if {"worker", "beat"} <= set(c) and c["worker"] != first["worker"]
+                     and c["beat"] != first["beat"] else None)(_children(process.pid)),
+            "new worker and scheduler processes", log)
+        # The new scheduler takes the lease once the killed one's has run out.
+        _wait_for(lambda: log.read_text().count("holds the lease") >= 2, "the new scheduler's lease", log)
+        assert process.poll() is None  # the API never went down
+
+        # The new worker carries out effects.
+        cid = httpx.post(f"{base}/api/v1/customers", headers=headers,
+                         json={"name": "Seu Jorge", "document": "39053344705"}).json()["id"]
+        httpx.post(f"{base}/api/v1/customers/{cid}/services", headers=headers, json={"name": "Fibra"})
+        moved = httpx.post(f"{base}/api/v1/customers/{cid}/inactivate", headers=headers,
+                           json={"reason": "customer_request"})
+        assert moved.status_code == 200, moved.text
+
+        def settled():
+            effects = httpx.get(f"{base}/api/v1/customers/{cid}/history",
+                                headers=headers).json()["items"][0]["effects"]
+            return all(e["state"] != "pending" for e in effects) and effects
+
+        effects = _wait_for(settled, "the effects carried out by the new worker", log)
+        assert {e["name"]: e["state"] for e in effects}["suspend_services"] == "done"
+    finally:
+        stop(process)  # asserts the new worker and scheduler stopped with it

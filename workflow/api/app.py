@@ -1,5 +1,7 @@
 """The FastAPI application."""
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
@@ -10,9 +12,11 @@ from . import billing, customers, delinquency, docs, effects, metrics, problems,
 from .body_limit import BodyLimit
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, db: Database | None = None,
+               lifespan: Callable | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="Ativa",
         version="0.1.0",
         # Served by `docs` instead, behind authentication.
