@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .clock import follow_database_clock, measure_now
+
 _WRITE_OPTION = "ativa_write_lock"
 
 
@@ -27,7 +29,10 @@ def make_engine(url: str, **kwargs) -> Engine:
         # a worker process that needs one connection still opens one.
         kwargs.setdefault("pool_size", 30)
         kwargs.setdefault("max_overflow", 0)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        follow_database_clock(engine)
+        measure_now(engine)
+        return engine
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

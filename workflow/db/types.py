@@ -1,6 +1,6 @@
 """Column types that behave the same on SQLite and PostgreSQL."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, DateTime
@@ -47,5 +47,20 @@ class Money(TypeDecorator):
         return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
-def utcnow() -> datetime:
+# This host's clock minus the database's, measured by db.clock on PostgreSQL (workers and APIs on
+# several hosts compare each other's claims and leases: they must read one clock).
+_clock_offset = timedelta(0)
+
+
+def _host_clock() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def utcnow() -> datetime:
+    """Now on the database's clock: this host's, corrected by the last measured offset."""
+    return _host_clock() - _clock_offset
+
+
+def set_clock_offset(offset: timedelta) -> None:
+    global _clock_offset
+    _clock_offset = offset

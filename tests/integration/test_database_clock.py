@@ -1,0 +1,56 @@
+"""Hosts with wrong clocks still agree on claims and leases: they follow PostgreSQL's clock."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from tests.integration.test_relay import _pending_effects
+from workflow.db import types
+from workflow.db.engine import Database
+from workflow.services import effects, leases
+from workflow.settings import Settings
+
+SETTINGS = Settings()  # claims of ATIVA_EFFECT_CLAIM_SECONDS (default 60 s)
+
+
+@pytest.fixture
+def fast_host(monkeypatch):
+    """From here on this process is a host whose clock runs ten minutes ahead."""
+    monkeypatch.setattr(types, "_host_clock", lambda: datetime.now(timezone.utc) + timedelta(minutes=10))
+    yield
+    monkeypatch.undo()
+    types.set_clock_offset(timedelta(0))  # what this (true) host measures anyway
+
+
+def _database_now(db: Database) -> datetime:
+    with db.read() as session:
+        return session.execute(text("SELECT clock_timestamp()")).scalar_one()
+
+
+def test_a_host_ten_minutes_fast_reads_the_database_clock(pg_db, fast_host):
+    skewed = Database(pg_db.url)  # a process started on that host
+    try:
+        assert abs(types.utcnow() - _database_now(skewed)) < timedelta(seconds=1)
+    finally:
+        skewed.dispose()
+
+
+def test_a_claim_held_elsewhere_is_not_taken_by_a_host_whose_clock_runs_ahead(pg_db, fast_host):
+    # Claimed on a host with the right clock, for 30 s.
+    types.set_clock_offset(timedelta(minutes=10))  # the right clock, while _host_clock runs ahead
+    effect_id = _pending_effects(pg_db)[0]
+    [claim] = effects.claim_effects(pg_db, [effect_id], SETTINGS)
+    assert isinstance(claim, effects.Claim)
+    held = leases.acquire_or_renew(pg_db, "beat", "right-host", 30)
+    assert held
+
+    types.set_clock_offset(timedelta(0))  # the fast host, before it measured anything
+    skewed = Database(pg_db.url)
+    try:
+        # Uncorrected, it would read the claim and the lease as ten minutes expired.
+        assert effects.claim_effects(skewed, [effect_id], SETTINGS) == [
+            effects.RunResult(effect_id, effects.BUSY)]
+        assert leases.acquire_or_renew(skewed, "beat", "fast-host", 30) is False
+    finally:
+        skewed.dispose()
