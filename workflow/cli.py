@@ -191,21 +191,29 @@ def serve(
         children = Supervisor(serve_children(), log=lambda line: err.print(f"ativa serve: {line}",
                                                                             markup=False)).start()
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            # At the first signal: uvicorn may wait a long time for open connections before the
+            # application's shutdown, and the children must not be started again meanwhile.
+            if children is not None:
+                children.request_stop()
+            super().handle_exit(sig, frame)
+
     @asynccontextmanager
     async def stop_children_on_shutdown(_app):
-        # uvicorn re-raises SIGTERM once it has stopped, so code after uvicorn.run never runs
-        # then: the application's shutdown is the last moment to stop the children in order.
+        # uvicorn re-raises SIGTERM once it has stopped, so code after it never runs then: the
+        # application's shutdown is the last moment to wait for the children.
         yield
         if children is not None:
             children.stop()
 
-    uvicorn.run(
+    Server(uvicorn.Config(
         create_app(settings, db, lifespan=stop_children_on_shutdown),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
         access_log=settings.access_log,
-    )
+    )).run()
 
 
 @app.command()

@@ -1241,6 +1241,10 @@ def test_openapi_needs_a_token_of_any_role_and_lists_the_routes(api):
         assert path in spec["paths"], path
     assert "post" in spec["paths"]["/api/v1/customers/{customer_id}/inactivate"]
     assert "/openapi.json" not in spec["paths"] and "/docs" not in spec["paths"]
+    bearer = spec["components"]["securitySchemes"]["bearer"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    assert spec["paths"][CUSTOMERS]["post"]["security"] == [{"bearer": []}]
+    assert "security" not in spec["paths"]["/healthz"]["get"]
 
 
 def test_the_docs_page_needs_a_token_or_a_session(api):
@@ -1250,6 +1254,10 @@ def test_the_docs_page_needs_a_token_or_a_session(api):
     assert api.client.get("/redoc").status_code == 404  # not served at all
     page = api.get("/docs", role=Role.VIEWER)
     assert page.status_code == 200 and "/openapi.json" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "https://" not in page.text and "<script>" not in page.text  # no CDN, nothing inline
+    script = api.client.get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
 
 
 def test_wrong_method_is_a_problem(api):

@@ -65,7 +65,7 @@ def _descendants(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             children = [int(c) for c in (task / "children").read_text().split()]
-        except FileNotFoundError:
+        except OSError:
             continue
         for child in children:
             found += [child, *_descendants(child)]
@@ -79,7 +79,7 @@ def _alive(pids: list[int]) -> list[str]:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
+        except (OSError, IndexError):
             continue
         if state != "Z":
             alive.append(f"{pid} {cmdline.strip()}")
@@ -155,10 +155,14 @@ def _children(pid: int) -> dict[str, int]:
     """The processes `ativa serve` started, by role ("worker", "beat"), from /proc."""
     found = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:  # threads come and go (anyio's idle ones end after 10 s)
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
             try:
                 argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except FileNotFoundError:
+            except OSError:
                 continue
             if b"workflow" in argv and len(argv) > 3:
                 found[argv[3].decode()] = int(child)

@@ -84,6 +84,9 @@ def test_a_signed_in_operator_reads_the_api_docs_with_the_session(web):
     page = web.get("/docs")
     assert page.status_code == 200 and "swagger" in page.text.lower()
     assert "/api/v1/customers" in web.get("/openapi.json").json()["paths"]
+    # A proxy's own Basic auth in front of Ativa does not hide the session.
+    assert web.get("/openapi.json", headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code == 200
+    assert web.get("/openapi.json", headers={"Authorization": "Bearer wrong"}).status_code == 401
     web.cookies.set("ativa_session", "forged")
     assert web.get("/openapi.json").status_code == 401
     assert web.get("/docs").headers["location"] == "/entrar?next=/docs"

@@ -279,6 +279,22 @@ def test_a_viewer_sees_but_cannot_edit(server, page):
     assert server.api("GET", f"/api/v1/customers/{customer_id}")["status"] == "active"
 
 
+def test_the_api_docs_open_for_a_signed_in_user_from_this_server_alone(server, page):
+    requested, errors = [], []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto(f"{server.base}/docs")
+    assert "/entrar" in page.url  # signed out: to the sign-in page first
+    sign_in(page, server, "vitor")
+    page.goto(f"{server.base}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Ativa")
+    expect(page.get_by_text("/api/v1/customers/{customer_id}/activate", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Authorize")).to_be_visible()
+    shot(page, "11-api-docs", full_page=False)
+    assert all(url.startswith(server.base) or url.startswith("data:") for url in requested), requested
+    assert errors == []  # nothing refused by the page's CSP
+
+
 def test_new_customer_form_and_the_delinquency_run(server, page):
     sign_in(page, server, "ana")
     page.get_by_role("link", name="Novo cliente").click()

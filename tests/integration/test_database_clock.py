@@ -54,3 +54,19 @@ def test_a_claim_held_elsewhere_is_not_taken_by_a_host_whose_clock_runs_ahead(pg
         assert leases.acquire_or_renew(skewed, "beat", "fast-host", 30) is False
     finally:
         skewed.dispose()
+
+
+def test_a_failed_clock_reading_leaves_the_connection_usable(pg_db, monkeypatch):
+    from workflow.db import clock
+
+    def failing(dbapi_connection, samples=3):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1 / 0")  # leaves the transaction aborted
+
+    monkeypatch.setattr(clock, "measure_offset", failing)
+    fresh = Database(pg_db.url)  # its first checkouts read the clock, and fail
+    try:
+        with fresh.read() as session:
+            assert session.execute(text("SELECT 41 + 1")).scalar_one() == 42
+    finally:
+        fresh.dispose()

@@ -2,26 +2,30 @@
 
 FastAPI serves both without authentication by default; here an integrator fetches the document
 with a bearer token (any role), and a person signed in to the operator UI opens /docs in the
-browser, whose page then fetches the document with the session cookie.
+browser, whose page then fetches the document with the session cookie. The page's Swagger UI
+comes from this server (`/static/swagger-ui/`) under the UI's strict CSP, never from a CDN.
 """
 
-from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..web.auth import LoginRequired, login_url, signed_in_user
+from ..web.rendering import render
 from .auth import current_principal
 
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
+PUBLIC_PATHS = ("/healthz",)
 
 router = APIRouter(include_in_schema=False)
 
 
 def _authenticated(request: Request) -> bool:
     """A bearer token when one is sent (a wrong one is a 401, never a fallback to the cookie),
-    else an operator session; False when neither is there."""
-    if request.headers.get("authorization"):
+    else an operator session; False when neither is there. Other Authorization schemes (a proxy's
+    Basic auth) are not ours: the session decides."""
+    scheme, _, _ = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
         current_principal(request)
         return True
     try:
@@ -31,16 +35,32 @@ def _authenticated(request: Request) -> bool:
     return True
 
 
+def openapi_with_bearer(app: FastAPI) -> dict:
+    """The generated document, with the bearer scheme declared on every operation that needs it,
+    so tools (and the page's Authorize button) send the token."""
+    if app.openapi_schema is None:
+        schema = app.openapi()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API token, made by an admin with `ativa tokens create`."},
+        }
+        for path, operations in schema["paths"].items():
+            if path not in PUBLIC_PATHS:
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 @router.get(OPENAPI_PATH)
 def openapi_document(request: Request):
     if not _authenticated(request):
         current_principal(request)  # the usual 401 problem, with WWW-Authenticate
-    return JSONResponse(request.app.openapi())
+    return JSONResponse(openapi_with_bearer(request.app), headers={"Cache-Control": "no-store"})
 
 
 @router.get(DOCS_PATH)
 def docs_page(request: Request):
     if not _authenticated(request):
         return RedirectResponse(login_url(DOCS_PATH), status_code=303)
-    return get_swagger_ui_html(openapi_url=OPENAPI_PATH, title="Ativa API")
-
+    return render(request, "api_docs.html", openapi_url=OPENAPI_PATH)

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta, timezone
 
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from . import types
 
@@ -24,19 +24,26 @@ WARN_ABOVE = timedelta(seconds=1)
 logger = logging.getLogger(__name__)
 
 
-def measure_offset(dbapi_connection) -> timedelta:
-    """This host's clock minus the database's, taken at the middle of one round trip."""
-    before = types._host_clock()
+def measure_offset(dbapi_connection, samples: int = 3) -> timedelta:
+    """This host's clock minus the database's, taken at the middle of the quickest of a few
+    round trips (the uncertainty is half a round trip)."""
+    best = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("SELECT clock_timestamp()")
-        database_now = cursor.fetchone()[0]
+        for _ in range(samples):
+            before = types._host_clock()
+            cursor.execute("SELECT clock_timestamp()")
+            database_now = cursor.fetchone()[0]
+            after = types._host_clock()
+            if best is None or after - before < best[0]:
+                best = (after - before, before + (after - before) / 2 - _aware(database_now))
     finally:
         cursor.close()
-    after = types._host_clock()
-    if database_now.tzinfo is None:
-        database_now = database_now.replace(tzinfo=timezone.utc)
-    return before + (after - before) / 2 - database_now
+    return best[1]
+
+
+def _aware(moment):
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def follow_database_clock(engine: Engine) -> None:
@@ -48,9 +55,15 @@ def follow_database_clock(engine: Engine) -> None:
             return
         try:
             offset = measure_offset(dbapi_connection)
-            dbapi_connection.rollback()  # end the measuring transaction (psycopg opened one)
-        except Exception:  # noqa: BLE001 - a broken connection fails its real work, not this check
+        except Exception:  # noqa: BLE001 - the real work decides; the clock is read later
             logger.debug("could not read the database's clock; trying on the next checkout", exc_info=True)
+            offset = None
+        try:
+            dbapi_connection.rollback()  # end the transaction the measurement opened, failed or not
+        except Exception as error:  # noqa: BLE001
+            # The connection is broken: the pool replaces it and tries another.
+            raise DisconnectionError("connection lost while reading the database's clock") from error
+        if offset is None:
             return
         last_check[0] = time.monotonic()
         if abs(offset) < NEGLIGIBLE:
