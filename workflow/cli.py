@@ -207,13 +207,19 @@ def serve(
         if children is not None:
             children.stop()
 
-    Server(uvicorn.Config(
+    server = Server(uvicorn.Config(
         create_app(settings, db, lifespan=stop_children_on_shutdown),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
         access_log=settings.access_log,
-    )).run()
+    ))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # a second Ctrl-C: the children get their parent-death signal
+        pass
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run: the error is logged above
 
 
 @app.command()
