@@ -16,7 +16,7 @@ from workflow.settings import get_settings
 
 from . import runtime
 
-LEASE = "beat"
+LEASE = leases.SCHEDULER_LEASE
 logger = logging.getLogger(__name__)
 
 

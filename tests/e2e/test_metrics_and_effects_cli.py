@@ -46,6 +46,16 @@ def test_metrics_report_transitions_effects_latency_and_relay_lag(api):
     assert _sample(text, "ativa_effects", name="notify_billing", state="pending") == 2
     assert 1.9 < _sample(text, "ativa_effect_latency_seconds", quantile="0.5") < 2.5
     assert 29 < _sample(text, "ativa_relay_lag_seconds") < 60
+    assert _sample(text, "ativa_scheduler_lease_seconds_left") == 0  # no scheduler running
+
+
+def test_metrics_show_the_scheduler_lease_while_one_holds_it(api):
+    from workflow.services import leases
+
+    assert leases.acquire_or_renew(api.db, leases.SCHEDULER_LEASE, "host:1:abc", 15)
+    assert 13 < _sample(api.get("/metrics").text, "ativa_scheduler_lease_seconds_left") <= 15
+    leases.release(api.db, leases.SCHEDULER_LEASE, "host:1:abc")
+    assert _sample(api.get("/metrics").text, "ativa_scheduler_lease_seconds_left") == 0
 
 
 def test_effects_endpoints_are_for_admins(api):

@@ -39,6 +39,11 @@ class _SnapshotCollector:
             "ativa_relay_lag_seconds", "Age of the oldest due effect still pending",
             value=self.snap.relay_lag_seconds,
         )
+        yield GaugeMetricFamily(
+            "ativa_scheduler_lease_seconds_left",
+            "Until the scheduler's lease runs out; 0 when no scheduler holds it",
+            value=self.snap.scheduler_lease_seconds_left,
+        )
 
 
 @router.get("/metrics", response_class=Response)

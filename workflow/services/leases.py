@@ -8,6 +8,8 @@ from ..db.engine import Database
 from ..db.models import SchedulerLease
 from ..db.types import utcnow
 
+SCHEDULER_LEASE = "beat"  # the periodic jobs' lease (workers.beat)
+
 
 def acquire_or_renew(db: Database, name: str, holder: str, ttl_seconds: float) -> bool:
     """True if `holder` holds the lease `name` for the next `ttl_seconds`."""

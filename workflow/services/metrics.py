@@ -4,9 +4,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ..db.models import OutboxEffect, StatusChange
+from ..db.models import OutboxEffect, SchedulerLease, StatusChange
 from ..db.types import utcnow
 from ..domain.vocabulary import EffectState
+from .leases import SCHEDULER_LEASE
 from sqlalchemy.orm import Session
 
 LATENCY_SAMPLE = 1000
@@ -18,6 +19,9 @@ class Snapshot:
     effects: dict[tuple[str, str], int]  # (name, state) -> count
     latency_quantiles: dict[float, float]  # over the last LATENCY_SAMPLE completed effects
     relay_lag_seconds: float  # age of the oldest effect that is due and still pending
+    # Until the scheduler's lease runs out; 0 when no scheduler holds it (none running: no relay,
+    # no sweep, no timers). A live scheduler renews it every third of its length.
+    scheduler_lease_seconds_left: float
 
 
 def snapshot(session: Session) -> Snapshot:
@@ -55,4 +59,6 @@ def snapshot(session: Session) -> Snapshot:
         )
     )
     lag = (now - oldest).total_seconds() if oldest else 0.0
-    return Snapshot(transitions, effects, quantiles, max(lag, 0.0))
+    lease_expires = session.scalar(select(SchedulerLease.expires_at).where(SchedulerLease.name == SCHEDULER_LEASE))
+    lease_left = (lease_expires - now).total_seconds() if lease_expires else 0.0
+    return Snapshot(transitions, effects, quantiles, max(lag, 0.0), max(lease_left, 0.0))
