@@ -173,6 +173,7 @@ def test_payment_reactivates_a_delinquent_customer_in_the_same_transaction(db, b
         change = session.scalar(select(StatusChange).order_by(StatusChange.id.desc()))
         assert (change.event, change.reason, change.source, change.actor) == (
             "activate", "payment_received", "billing", "billing")
+        assert change.note == "Nenhuma fatura vencida em aberto após o evento pay-1 da cobrança."
         recorded = session.scalar(select(BillingEvent).where(BillingEvent.webhook_id == "pay-1"))
         assert "reactivated" in recorded.outcome
     assert invoice(db, inv).status == "paid"

@@ -298,8 +298,13 @@ def test_delinquency_page_is_for_admins_and_previews_who_and_why(web):
     add_invoice(web.db, customer_id, days_overdue=40, amount="150.00")
     page = web.get("/inadimplencia", params={"data": "2026-12-02"})  # a Wednesday, no holiday
     assert page.status_code == 200 and "Maria Souza" in page.text and "R$ 150,00" in page.text
-    christmas = web.get("/inadimplencia", params={"data": "2026-12-25"})
-    assert "é feriado (Natal)" in christmas.text
+    christmas = web.get("/inadimplencia", params={"data": "2026-12-25"})  # a Friday, then the weekend
+    assert "25/12/2026 é feriado (Natal): não há corte." in christmas.text
+    assert "No próximo dia de corte (28/12/2026) seriam inativados: 1 cliente(s)" in christmas.text
+    assert "Maria Souza" in christmas.text and "seriam inativados em 25/12/2026" not in christmas.text
+    saturday = web.get("/inadimplencia", params={"data": "2026-12-26"})
+    assert "26/12/2026 é sábado, dia sem corte." in saturday.text
+    assert "No próximo dia de corte (28/12/2026)" in saturday.text
     web.cookies.clear()
     signed_in(web, "otto")
     assert web.get("/inadimplencia").status_code == 403

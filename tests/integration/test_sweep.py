@@ -76,7 +76,7 @@ def test_the_run_cuts_through_normal_transitions_and_is_idempotent(db):
         change = session.scalar(select(StatusChange))
         assert (change.customer_id, change.reason, change.source, change.actor) == (
             ids["due"], "delinquency", "scheduler", "scheduler")
-        assert "R$ 160.00" in change.note
+        assert "R$ 160,00" in change.note
         assert session.query(OutboxEffect).filter_by(transition_id=change.id).count() == 3
     again = delinquency.run_sweep(db, POLICY, TUESDAY, batch_size=2)
     assert (again.candidates, again.inactivated) == (0, [])
@@ -307,7 +307,8 @@ def test_the_batch_cut_writes_what_a_single_transition_writes(db):
     customer, (change,), effects = written_for(db, pairs["on a trust unlock"][0])
     assert (customer["status"], customer["trust_unlock_until"], customer["trust_unlocks_used"],
             customer["version"]) == ("inactive", None, 1, 5)
-    assert change["note"] == "sweep of 2026-12-01: 2 invoice(s) overdue, R$ 240.00 since 2026-11-01"
+    assert change["note"] == ("Corte automático de 01/12/2026: 2 fatura(s) vencida(s), total R$ 240,00, "
+                              "a mais antiga vencida em 01/11/2026.")
     assert [e["name"] for e in effects] == ["suspend_services", "pause_invoicing", "notify_billing"]
 
 

@@ -72,6 +72,7 @@ def test_expiry_unpaid_cuts_again_and_a_second_unlock_is_refused(api):
     assert run.changed == [cid]
     latest = api.get(f"/api/v1/customers/{cid}/history").json()["items"][0]
     assert (latest["event"], latest["reason"], latest["source"]) == ("inactivate", "delinquency", "scheduler")
+    assert latest["note"] == "Fim do Desbloqueio de confiança com fatura ainda vencida."
     assert customer_row(api, cid).trust_unlock_until is None
     _refused(trust(api, cid), "trust_unlock_used")
     standing = api.get(f"/api/v1/customers/{cid}/standing").json()
@@ -110,6 +111,7 @@ def test_suspension_with_a_return_date(api):
     assert timers.return_suspended(api.db, tomorrow).changed == [cid]
     latest = api.get(f"/api/v1/customers/{cid}/history").json()["items"][0]
     assert (latest["reason"], latest["source"]) == ("customer_return", "scheduler")
+    assert latest["note"] == f"Retorno programado para {tomorrow.strftime('%d/%m/%Y')}."
     assert customer_row(api, cid).return_on is None
     assert timers.return_suspended(api.db, tomorrow).changed == []
 

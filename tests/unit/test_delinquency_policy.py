@@ -6,7 +6,7 @@ from decimal import Decimal
 import holidays
 import pytest
 
-from workflow.domain.delinquency import Policy, parse_weekdays
+from workflow.domain.delinquency import NoCut, Policy, parse_weekdays
 
 BR = holidays.country_holidays("BR")
 POLICY = Policy(15, Decimal("50.00"), parse_weekdays("sat,sun"), BR.get)
@@ -43,6 +43,14 @@ def test_projected_cut_skips_weekends_and_holidays():
     assert POLICY.projected_cut(date(2026, 12, 9), TUESDAY) == date(2026, 12, 28)
     # Already overdue for long: the next cut day from today.
     assert POLICY.projected_cut(date(2026, 1, 1), date(2026, 12, 5)) == date(2026, 12, 7)
+
+
+def test_next_cut_day_and_why_a_day_has_none():
+    assert POLICY.next_cut_day(TUESDAY) == TUESDAY
+    assert POLICY.next_cut_day(date(2026, 12, 25)) == date(2026, 12, 28)  # Christmas, then the weekend
+    assert POLICY.no_cut(TUESDAY) is None
+    assert POLICY.no_cut(date(2026, 12, 5)) == NoCut(date(2026, 12, 5), weekday=5)
+    assert POLICY.no_cut(date(2026, 12, 25)) == NoCut(date(2026, 12, 25), holiday="Christmas Day")
 
 
 def test_configurable_weekdays():

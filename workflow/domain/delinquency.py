@@ -13,19 +13,37 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
+class NoCut:
+    """Why a day has no cuts: a weekday without cuts, or a holiday (named in the calendar's language)."""
+
+    day: date
+    weekday: int | None = None  # date.weekday(), when the weekday has no cuts
+    holiday: str | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     grace_days: int
     min_overdue_amount: Decimal
     no_cut_weekdays: frozenset[int]  # date.weekday() numbers
     is_holiday: Callable[[date], str | None]  # the holiday's name, or None
 
-    def why_not_a_cut_day(self, day: date) -> str | None:
+    def no_cut(self, day: date) -> NoCut | None:
+        """None on a cut day; otherwise why there is no cut that day."""
         if day.weekday() in self.no_cut_weekdays:
-            return f"{day.isoformat()} is a {WEEKDAYS[day.weekday()]}, a day without cuts"
+            return NoCut(day, weekday=day.weekday())
         holiday = self.is_holiday(day)
         if holiday:
-            return f"{day.isoformat()} is a holiday ({holiday})"
+            return NoCut(day, holiday=holiday)
         return None
+
+    def why_not_a_cut_day(self, day: date) -> str | None:
+        reason = self.no_cut(day)
+        if reason is None:
+            return None
+        if reason.weekday is not None:
+            return f"{day.isoformat()} is a {WEEKDAYS[reason.weekday]}, a day without cuts"
+        return f"{day.isoformat()} is a holiday ({reason.holiday})"
 
     def is_due(self, oldest_due: date, overdue_total: Decimal, today: date) -> bool:
         """More than `grace_days` past the oldest open invoice's due date, and enough owed."""
@@ -34,14 +52,17 @@ class Policy:
     def first_due_day(self, oldest_due: date) -> date:
         return oldest_due + timedelta(days=self.grace_days + 1)
 
-    def projected_cut(self, oldest_due: date, today: date) -> date:
-        """The first cut day on which the customer would be due (if nothing is paid)."""
-        day = max(self.first_due_day(oldest_due), today)
+    def next_cut_day(self, day: date) -> date:
+        """`day` itself when it is a cut day, else the first cut day after it."""
         for _ in range(60):  # a calendar never has 60 days without a cut day
-            if self.why_not_a_cut_day(day) is None:
+            if self.no_cut(day) is None:
                 return day
             day += timedelta(days=1)
         return day
+
+    def projected_cut(self, oldest_due: date, today: date) -> date:
+        """The first cut day on which the customer would be due (if nothing is paid)."""
+        return self.next_cut_day(max(self.first_due_day(oldest_due), today))
 
 
 FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

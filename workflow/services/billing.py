@@ -183,7 +183,7 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
         return
     result = transition_locked(
         session, customer, CustomerEvent.ACTIVATE,
-        TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"billing event {event.webhook_id}",
+        TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
                           False, BILLING_ACTOR.role),
         BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
     )

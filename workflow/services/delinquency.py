@@ -21,6 +21,7 @@ from ..db.bulk import id_list, insert_rows
 from ..db.engine import Database
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
+from ..domain import brazilian
 from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy, parse_weekdays
 from ..domain.errors import AtivaError
@@ -157,9 +158,11 @@ class SweepRuleDrift(RuntimeError):
 
 
 def cut_request(today: date, facts: Candidate) -> TransitionRequest:
-    """The request of a sweep cut: reason delinquency, with the debt that justified it as note."""
-    note = (f"sweep of {today.isoformat()}: {facts.overdue_invoices} invoice(s) overdue, "
-            f"R$ {facts.overdue_total} since {facts.oldest_due.isoformat()}")
+    """The request of a sweep cut: reason delinquency, with the debt that justified it as note
+    (in Portuguese: operators read it in the history)."""
+    note = (f"Corte automático de {brazilian.day(today)}: {facts.overdue_invoices} fatura(s) vencida(s), "
+            f"total {brazilian.money(facts.overdue_total)}, a mais antiga vencida em "
+            f"{brazilian.day(facts.oldest_due)}.")
     return TransitionRequest("delinquency", note, False, SCHEDULER.role)
 
 

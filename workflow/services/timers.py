@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..db.engine import Database
 from ..db.models import Customer
 from ..db.types import utcnow
+from ..domain import brazilian
 from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy
 from ..domain.errors import AtivaError, InvalidInput, TransitionNotAllowed
@@ -54,7 +55,7 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                     transition_customer(
                         session, customer_id, CustomerEvent.INACTIVATE,
                         TransitionRequest(InactivationReason.DELINQUENCY.value,
-                                          "trust unlock ended with an invoice still past due", False, SCHEDULER.role),
+                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", False, SCHEDULER.role),
                         SCHEDULER, Source.SCHEDULER, today=today,
                     )
                     run.changed.append(customer_id)
@@ -83,7 +84,7 @@ def return_suspended(db: Database, today: date) -> TimerRun:
                 transition_customer(
                     session, customer_id, CustomerEvent.ACTIVATE,
                     TransitionRequest(ActivationReason.CUSTOMER_RETURN.value,
-                                      f"scheduled return on {customer.return_on.isoformat()}", False, SCHEDULER.role),
+                                      f"Retorno programado para {brazilian.day(customer.return_on)}.", False, SCHEDULER.role),
                     SCHEDULER, Source.SCHEDULER, today=today,
                 )
                 run.changed.append(customer_id)

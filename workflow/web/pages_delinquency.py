@@ -7,39 +7,42 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from ..domain.delinquency import Policy
+from ..domain import brazilian
+from ..domain.delinquency import NoCut
 from ..services import delinquency
 from ..services.clock import provider_today
 from .auth import WebUser, admin, check_csrf
 from .pages_customers import form_data
-from .rendering import brazilian_date, render
+from .rendering import render
 
 router = APIRouter(include_in_schema=False)
 WEEKDAY_NAMES = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira",
                  "sábado", "domingo")
 
 
-def why_no_cut(policy: Policy, day: date, subdivision: str | None) -> str | None:
-    if day.weekday() in policy.no_cut_weekdays:
-        return f"{brazilian_date(day)} é {WEEKDAY_NAMES[day.weekday()]}, dia sem corte."
-    if policy.is_holiday(day):
-        # The policy's calendar speaks English (API messages); the operator reads the Brazilian name.
-        name = holidays.country_holidays("BR", subdiv=subdivision, language="pt_BR").get(day)
-        return f"{brazilian_date(day)} é feriado ({name}): não há corte."
-    return None
+def no_cut_message(no_cut: NoCut, subdivision: str | None) -> str:
+    """The policy's reason for a day without cuts, in the operator's words."""
+    if no_cut.weekday is not None:
+        return f"{brazilian.day(no_cut.day)} é {WEEKDAY_NAMES[no_cut.weekday]}, dia sem corte."
+    # The policy's calendar speaks English (API messages); the operator reads the Brazilian name.
+    name = holidays.country_holidays("BR", subdiv=subdivision, language="pt_BR").get(no_cut.day)
+    return f"{brazilian.day(no_cut.day)} é feriado ({name or no_cut.holiday}): não há corte."
 
 
 @router.get("/inadimplencia")
 def preview(request: Request, data: date | None = Query(None), executado: int = -1,
             lotes: int = 0, user: WebUser = Depends(admin)):
+    """Who a run on the chosen day would cut; on a day without cuts, who the next cut day would."""
     settings = request.app.state.settings
     policy = delinquency.policy_from(settings)
     as_of = data or provider_today(settings.timezone)
+    no_cut = policy.no_cut(as_of)
+    cut_day = policy.next_cut_day(as_of)
     with request.app.state.db.read() as session:
-        found = delinquency.candidates(session, policy, as_of)
-    return render(request, "delinquency.html", user=user, as_of=as_of, candidates=found,
-                  no_cut=why_no_cut(policy, as_of, settings.holiday_subdivision), policy=policy, settings=settings,
-                  dispatched=executado, batches=lotes)
+        found = delinquency.candidates(session, policy, cut_day)
+    return render(request, "delinquency.html", user=user, as_of=as_of, cut_day=cut_day, candidates=found,
+                  no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
+                  policy=policy, settings=settings, dispatched=executado, batches=lotes)
 
 
 @router.post("/inadimplencia/executar")

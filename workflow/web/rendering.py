@@ -1,13 +1,13 @@
 """Jinja2 templates and the filters that write dates, money and documents the Brazilian way."""
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from ..domain import brazilian
 from . import labels
 from .forms import format_document
 
@@ -33,21 +33,6 @@ def _local(value: datetime | str | None, request: Request) -> datetime | None:
     return value.astimezone(ZoneInfo(request.app.state.settings.timezone))
 
 
-def brazilian_money(value: Decimal | str | int | float | None) -> str:
-    if value is None:
-        return "—"
-    whole, _, cents = f"{Decimal(str(value)):,.2f}".partition(".")
-    return f"R$ {whole.replace(',', '.')},{cents}"
-
-
-def brazilian_date(value: date | str | None) -> str:
-    if not value:
-        return "—"
-    if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
-    return value.strftime("%d/%m/%Y")
-
-
 def render(request: Request, template: str, status_code: int = 200, **context):
     def when(value) -> str:
         local = _local(value, request)
@@ -57,7 +42,7 @@ def render(request: Request, template: str, status_code: int = 200, **context):
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        {"labels": labels, "when": when, "money": brazilian_money, "day": brazilian_date,
+        {"labels": labels, "when": when, "money": brazilian.money, "day": brazilian.day,
          "document": format_document, **context},
         status_code=status_code,
         headers=PAGE_HEADERS,

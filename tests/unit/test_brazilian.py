@@ -1,0 +1,25 @@
+"""Money and dates as a Brazilian reader writes them, in every page and generated note."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from workflow.domain import brazilian
+
+
+@pytest.mark.parametrize("value, written", [
+    (Decimal("199.8"), "R$ 199,80"),
+    (Decimal("1234.56"), "R$ 1.234,56"),
+    ("1234567.891", "R$ 1.234.567,89"),
+    (0, "R$ 0,00"),
+    (Decimal("-5.5"), "-R$ 5,50"),
+    (None, "—"),
+])
+def test_money(value, written):
+    assert brazilian.money(value) == written
+
+
+def test_day():
+    assert brazilian.day(date(2026, 12, 1)) == "01/12/2026" == brazilian.day("2026-12-01T10:00:00")
+    assert brazilian.day(None) == "—"
