@@ -5,12 +5,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..domain.errors import AtivaError, GuardFailed
 
 MEDIA_TYPE = "application/problem+json"
+# Machine paths answer problem+json; every other path is the operator's UI, which answers with a
+# page in Portuguese (app.state.ui_error_page, installed by the UI).
+MACHINE_PATHS = ("/api", "/openapi.json", "/docs", "/healthz", "/metrics")
 
 STATUS_BY_CODE = {
     "validation_error": 422,
@@ -60,6 +63,14 @@ def body_for_error(error: AtivaError) -> dict:
     return problem_body(error.code, error.detail, **extra)
 
 
+def ui_error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response | None:
+    """The UI's error page for a path of the UI; None for the API's paths (or without a UI)."""
+    render = getattr(request.app.state, "ui_error_page", None)
+    if render is None or request.url.path.startswith(MACHINE_PATHS):
+        return None
+    return render(request, status, headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AtivaError)
     async def _domain(_request: Request, error: AtivaError):
@@ -70,7 +81,11 @@ def install(app: FastAPI) -> None:
         return problem_response(problem_body(error.code, error.detail), error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, error: RequestValidationError):
+    async def _validation(request: Request, error: RequestValidationError):
+        # In the UI only an address can be invalid: a bad id in the path is a page that does not exist.
+        in_path = any(e.get("loc", ("",))[0] == "path" for e in error.errors())
+        if (page := ui_error_page(request, 404 if in_path else 400)) is not None:
+            return page
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in error.errors()
@@ -79,13 +94,17 @@ def install(app: FastAPI) -> None:
         return problem_response(problem_body("validation_error", detail or "invalid request", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException):
+    async def _http(request: Request, error: StarletteHTTPException):
+        if (page := ui_error_page(request, error.status_code, error.headers)) is not None:
+            return page
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
             error.status_code, "http_error"
         )
         return problem_response(problem_body(code, str(error.detail), status=error.status_code))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, _error: Exception):
+    async def _unexpected(request: Request, _error: Exception):
         # Never leak internals (or secrets in them); the server log has the traceback.
+        if (page := ui_error_page(request, 500)) is not None:
+            return page
         return problem_response(problem_body("internal_error", "unexpected server error"))

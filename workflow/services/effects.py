@@ -689,10 +689,10 @@ def list_effects(session: Session, state: str | None = None, customer_id: int | 
     return list(session.scalars(query))
 
 
-def retry_effect(session: Session, effect_id: int, actor: str) -> OutboxEffect:
-    """Give a failed effect a fresh set of attempts."""
+def retry_effect(session: Session, effect_id: int, actor: str, customer_id: int | None = None) -> OutboxEffect:
+    """Give a failed effect a fresh set of attempts (of `customer_id`'s effects only, when given)."""
     effect = session.get(OutboxEffect, effect_id, with_for_update=True)
-    if effect is None:
+    if effect is None or (customer_id is not None and effect.customer_id != customer_id):
         raise NotFound(f"effect {effect_id} does not exist")
     if effect.state != EffectState.FAILED:
         raise TransitionNotAllowed(f"effect {effect_id} is {effect.state}; only a failed effect can be retried")

@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from .auth import Forbidden, LoginRequired, login_url
+from .errors import error_page
 from .pages_auth import router as auth_router
 from .pages_customers import router as customers_router
 from .pages_delinquency import router as delinquency_router
@@ -23,6 +24,7 @@ def install(app: FastAPI) -> None:
     app.include_router(auth_router)
     app.include_router(customers_router)
     app.include_router(delinquency_router)
+    app.state.ui_error_page = error_page  # api/problems.py answers the UI's paths with it
 
     @app.exception_handler(LoginRequired)
     def to_login(request: Request, error: LoginRequired):

@@ -94,8 +94,14 @@ def error_message(error: AtivaError) -> str:
     return ERROR_MESSAGES.get(error.code, "Não foi possível salvar. Confira os campos.")
 
 
+# The system's own actors (services/delinquency.py, services/billing.py), by their recorded name.
+SYSTEM_ACTORS = {"scheduler": "Agendador automático", "billing": "Sistema de cobrança"}
+
+
 def actor_label(actor: str) -> str:
-    """'user:maria' → 'maria'; 'token:erp' → 'token erp'; anything else as recorded."""
+    """'user:maria' → 'maria'; 'token:erp' → 'token erp'; 'scheduler' → 'Agendador automático'."""
+    if actor in SYSTEM_ACTORS:
+        return SYSTEM_ACTORS[actor]
     kind, _, name = actor.partition(":")
     if kind == "user" and name:
         return name

@@ -1,7 +1,6 @@
 """Sistema > Cadastros > Clientes: the list, Novo cliente, the customer's page and Editar."""
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from ..domain.customer_machine import TransitionRequest
@@ -15,17 +14,19 @@ from ..domain.errors import (
     NotFound,
     StaleVersion,
 )
-from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, Source
-from ..services import customer_services, customers, history, standing, timers, transitions
+from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
+from ..services import customer_services, customers, effects, history, standing, timers, transitions
 from ..services.clock import provider_today
-from . import labels
-from .auth import WebUser, check_csrf, editor, signed_in_user
+from . import flash, labels
+from .auth import WebUser, admin, check_csrf, editor, signed_in_user
 from .forms import CustomerForm, StatusChoice
 from .rendering import render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
+HISTORY_PER_PAGE = 20
 CustomerId = Path(ge=1, le=customers.MAX_ID)
+EffectId = Path(ge=1, le=2**63 - 1)
 # Fields of the form that a refusal names, so the message appears beside the right control.
 RULE_FIELDS = {"reason_required": "motivo", "note_required": "observacao", "overdue_invoices": "motivo",
                "no_overdue_invoice": "motivo", "trust_unlock_days_required": "dias",
@@ -38,6 +39,11 @@ async def form_data(request: Request) -> FormData:
     return await request.form()
 
 
+def page_number(raw: str) -> int:
+    """A page number from the address bar: anything but a plain positive number is page 1."""
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else 1
+
+
 def _not_found(request: Request, user: WebUser, customer_id: int):
     return render(request, "message.html", 404, user=user, title="Cliente não encontrado",
                   message=f"Não existe cliente com o número {customer_id}.")
@@ -46,17 +52,24 @@ def _not_found(request: Request, user: WebUser, customer_id: int):
 @router.get("/clientes")
 def customer_list(
     request: Request,
-    q: str = Query("", max_length=200),
-    situacao: str = Query("", pattern="^(|ativo|inativo)$"),
-    pagina: int = Query(1, ge=1, le=100_000),
+    q: str = "",
+    situacao: str = "",
+    pagina: str = "1",
     user: WebUser = Depends(signed_in_user),
 ):
+    # Values typed or edited in the address bar: an odd one means "all" or "first page", never an error.
+    q = q[:200]
     status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
+    situacao = situacao if status else ""
+    page = page_number(pagina)
     with request.app.state.db.read() as session:
-        rows, total = customers.search_customers(session, status=status, q=q, page=pagina, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
+        rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
+        pages = max(1, -(-total // PER_PAGE))
+        if page > pages:  # past the end (the list shrank since the link was made): the last page
+            page = pages
+            rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
     return render(request, "customers.html", user=user, customers=rows, total=total, q=q,
-                  situacao=situacao, page=pagina, pages=pages)
+                  situacao=situacao, page=page, pages=pages)
 
 
 @router.get("/clientes/novo")
@@ -73,7 +86,7 @@ def create_customer(request: Request, data: FormData = Depends(form_data), user:
             with request.app.state.db.write() as session:
                 draft = customers.CustomerDraft(**form.changes())
                 customer_id = customers.create_customer(session, draft).id
-            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+            return flash.redirect_with(request, f"/clientes/{customer_id}", "criado")
         except AtivaError as error:
             _field_error(form.errors, error)
     return render(request, "customer_new.html", 422, user=user, form=form)
@@ -88,13 +101,17 @@ def _field_error(errors: dict[str, str], error: AtivaError) -> None:
         errors["form"] = labels.error_message(error)
 
 
-def _customer_context(request: Request, session, customer_id: int) -> dict:
+def _customer_context(request: Request, session, customer_id: int, history_page: int = 1) -> dict:
     settings = request.app.state.settings
     customer = customers.get_customer(session, customer_id)
     services = customer_services.list_services(session, customer_id)
-    changes = history.customer_history(session, customer_id, limit=50)
-    return {"customer": customer, "services": services, "changes": changes,
-            "busy": _effects_running(changes),
+    changes = history.history_page(session, customer_id, history_page, HISTORY_PER_PAGE)
+    # Cancelled services never change again: folded away, so a long-time customer's page stays short.
+    return {"customer": customer,
+            "services": [s for s in services if s.status != ServiceStatus.CANCELLED],
+            "cancelled_services": [s for s in services if s.status == ServiceStatus.CANCELLED],
+            "service_names": {s.id: s.name for s in services},
+            "history": changes, "changes": changes.changes, "busy": _effects_running(changes.changes),
             "standing": standing.standing(session, customer_id, settings, provider_today(settings.timezone))}
 
 
@@ -103,26 +120,30 @@ def _effects_running(changes) -> bool:
 
 
 def _render_customer(request: Request, user: WebUser, customer_id: int, template: str,
-                     status_code: int = 200, **extra):
+                     status_code: int = 200, history_page: int = 1, **extra):
     with request.app.state.db.read() as session:
         try:
-            context = _customer_context(request, session, customer_id)
+            context = _customer_context(request, session, customer_id, history_page)
         except NotFound:
             return _not_found(request, user, customer_id)
         return render(request, template, status_code, user=user, **extra, **context)
 
 
 @router.get("/clientes/{customer_id}")
-def customer_page(request: Request, customer_id: int = CustomerId, salvo: int = 0,
+def customer_page(request: Request, customer_id: int = CustomerId, historico: str = "1",
                   user: WebUser = Depends(signed_in_user)):
-    return _render_customer(request, user, customer_id, "customer.html", saved=bool(salvo))
+    message = flash.pending(request)
+    response = _render_customer(request, user, customer_id, "customer.html",
+                                history_page=page_number(historico), flash=message)
+    flash.consume(request, response)
+    return response
 
 
 @router.get("/clientes/{customer_id}/atividade")
-def customer_activity(request: Request, customer_id: int = CustomerId,
+def customer_activity(request: Request, customer_id: int = CustomerId, historico: str = "1",
                       user: WebUser = Depends(signed_in_user)):
     """Services and history, polled by the page until every effect has finished."""
-    return _render_customer(request, user, customer_id, "_activity.html")
+    return _render_customer(request, user, customer_id, "_activity.html", history_page=page_number(historico))
 
 
 @router.get("/clientes/{customer_id}/editar")
@@ -158,7 +179,7 @@ def save_edit(request: Request, customer_id: int = CustomerId, data: FormData = 
         try:
             with request.app.state.db.write() as session:
                 customers.edit_customer(session, customer_id, edit, user.actor, Source.UI)
-            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+            return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except StaleVersion as error:
             message = labels.error_message(error)
         except GuardFailed as error:
@@ -215,7 +236,7 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
             with request.app.state.db.write() as session:
                 transitions.transition_customer(session, customer_id, CustomerEvent.ACTIVATE, request_,
                                                 user.actor, Source.UI)
-            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+            return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except AtivaError as refused:
             error = labels.error_message(refused)
     return _page_with_error(request, user, customer_id, error or "Informe o número de dias.")
@@ -233,7 +254,7 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
         try:
             with request.app.state.db.write() as session:
                 timers.set_return_date(session, customer_id, until, today)
-            return RedirectResponse(f"/clientes/{customer_id}?salvo=1", status_code=303)
+            return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except AtivaError as refused:
             choice.errors["data_retorno"] = (
                 labels.GUARD_MESSAGES["return_date_not_in_future"] if isinstance(refused, InvalidInput)
@@ -242,6 +263,22 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
     return _page_with_error(request, user, customer_id, choice.errors["data_retorno"])
 
 
-def _page_with_error(request: Request, user: WebUser, customer_id: int, error: str):
-    return _render_customer(request, user, customer_id, "customer.html", 422, saved=False,
-                            action_error=error)
+@router.post("/clientes/{customer_id}/efeitos/{effect_id}/tentar-de-novo")
+def retry_effect(request: Request, customer_id: int = CustomerId, effect_id: int = EffectId,
+                 data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
+    """Tentar de novo (admin): a failed effect gets a fresh set of attempts, as `ativa effects retry`."""
+    check_csrf(user, data.get("csrf_token"))
+    try:
+        with request.app.state.db.write() as session:
+            effects.retry_effect(session, effect_id, user.actor.name, customer_id=customer_id)
+    except NotFound:
+        return render(request, "message.html", 404, user=user, title="Efeito não encontrado",
+                      message=f"O cliente {customer_id} não tem efeito com o número {effect_id}.")
+    except AtivaError:
+        return _page_with_error(request, user, customer_id, "Este efeito não está mais como Falhou "
+                                "(alguém já pediu outra tentativa); nada foi feito.", 409)
+    return flash.redirect_with(request, f"/clientes/{customer_id}", "nova_tentativa")
+
+
+def _page_with_error(request: Request, user: WebUser, customer_id: int, error: str, status_code: int = 422):
+    return _render_customer(request, user, customer_id, "customer.html", status_code, action_error=error)

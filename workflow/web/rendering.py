@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 
 from ..domain import brazilian
 from . import labels
+from .effect_notes import effect_detail
 from .forms import format_document
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -43,6 +44,7 @@ def render(request: Request, template: str, status_code: int = 200, **context):
         request,
         template,
         {"labels": labels, "when": when, "money": brazilian.money, "day": brazilian.day,
+         "effect_detail": lambda effect: effect_detail(effect, labels.actor_label),
          "document": format_document, **context},
         status_code=status_code,
         headers=PAGE_HEADERS,
