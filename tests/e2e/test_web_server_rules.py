@@ -10,7 +10,11 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
 from workflow.api.app import create_app
-from workflow.db.models import StatusChange, WebSession
+from sqlalchemy import select
+
+from workflow.db.models import Customer, OutboxEffect, StatusChange, WebSession
+from workflow.db.types import utcnow
+from workflow.domain.vocabulary import Role
 from workflow.services import users
 from workflow.services.clock import provider_today
 from workflow.settings import Settings
@@ -326,3 +330,172 @@ def test_an_address_is_locked_after_more_failures_than_a_username(db):
     with db.write() as session:  # the right password from that address waits too; elsewhere it works
         assert users.sign_in(session, "bia", PASSWORD, "10.0.0.7", max_failures=2, lockout_seconds=60).locked_for
         assert users.sign_in(session, "bia", PASSWORD, "10.0.0.8", max_failures=2, lockout_seconds=60).user
+
+
+def effect_row(db, effect_id):
+    with db.read() as session:
+        effect = session.get(OutboxEffect, effect_id)
+        session.expunge(effect)
+        return effect
+
+
+def test_the_message_after_a_save_shows_once_and_names_what_happened(web):
+    signed_in(web, "otto")
+    page = web.get("/clientes/novo")
+    created = web.post("/clientes/novo", data={"name": "Maria Souza", "document": VALID_CPFS[0],
+                                               "csrf_token": csrf_of(page.text)})
+    assert created.status_code == 303 and re.fullmatch(r"/clientes/\d+", created.headers["location"])
+    customer_id = int(created.headers["location"].rsplit("/", 1)[1])
+    first = web.get(f"/clientes/{customer_id}")
+    assert "Cliente criado." in first.text and "Alterações salvas." not in first.text
+    reload = web.get(f"/clientes/{customer_id}")
+    assert "Cliente criado." not in reload.text and "Alterações salvas." not in reload.text
+    assert edit(web, customer_id, name="Maria S. Souza").status_code == 303
+    assert "Alterações salvas." in web.get(f"/clientes/{customer_id}").text
+    assert "Alterações salvas." not in web.get(f"/clientes/{customer_id}").text
+    web.cookies.set("ativa_flash", "<b>texto forjado</b>")  # only known messages are ever shown
+    assert "texto forjado" not in web.get(f"/clientes/{customer_id}").text
+
+
+def test_ui_addresses_that_do_not_exist_or_are_odd_get_pages_in_portuguese(web):
+    unknown = web.get("/nada-aqui")  # signed out too
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "Página não encontrada" in unknown.text and "default-src 'self'" in unknown.headers["content-security-policy"]
+    signed_in(web, "otto")
+    for path in ("/clientes/abc", "/clientes/0", "/clientes/abc/editar", "/nada-aqui"):
+        page = web.get(path)
+        assert page.status_code == 404 and "Página não encontrada" in page.text, path
+        assert page.headers["content-type"].startswith("text/html") and '"detail"' not in page.text, path
+    assert "Cliente não encontrado" in web.get("/clientes/999").text
+    for query in ({"pagina": "0"}, {"pagina": "abc"}, {"pagina": "-3"}, {"situacao": "talvez"}, {"q": "x" * 300}):
+        listing = web.get("/clientes", params=query)
+        assert listing.status_code == 200 and "Clientes" in listing.text, query
+    sign_out = web.get("/sair")  # a POST-only address
+    assert sign_out.status_code == 405 and "Ação não permitida" in sign_out.text and "POST" in sign_out.headers["allow"]
+    web.cookies.clear()
+    signed_in(web, "ana")
+    bad_day = web.get("/inadimplencia", params={"data": "ontem"})
+    assert bad_day.status_code == 400 and "Endereço inválido" in bad_day.text
+    # The machines' paths keep their problem+json.
+    for path in ("/api/v1/customers/abc", "/api/v1/nada"):
+        problem = web.get(path, headers={"Authorization": "Bearer x"})
+        assert problem.headers["content-type"] == "application/problem+json", path
+
+
+def test_history_is_paged_and_cancelled_services_are_folded(web):
+    from workflow.domain.customer_machine import TransitionRequest
+    from workflow.domain.vocabulary import CustomerEvent, ServiceEvent, Source
+    from workflow.services import customer_services, transitions
+
+    signed_in(web, "vera")
+    with web.db.write() as session:
+        customer_id = session.scalar(insert_customer(session))
+        services = [customer_services.add_service(session, customer_id, f"Plano {n}").id for n in range(3)]
+        for service_id in services[1:]:
+            customer_services.change_service(session, service_id, ServiceEvent.CANCEL)
+    actor = transitions.Actor(name="user:otto", role=Role.OPERATOR)
+    for n in range(25):  # 25 changes: pages of 20
+        event, reason = ((CustomerEvent.INACTIVATE, "customer_request") if n % 2 == 0
+                         else (CustomerEvent.ACTIVATE, "customer_return"))
+        with web.db.write() as session:
+            transitions.transition_customer(session, customer_id, event,
+                                            TransitionRequest(reason, f"mudança {n}", False, Role.OPERATOR),
+                                            actor, Source.UI)
+    first = web.get(f"/clientes/{customer_id}")
+    assert len(re.findall(r"<tr data-transition-id=", first.text)) == 20
+    assert "mudança 24" in first.text and "mudança 4" not in first.text
+    assert "Mais antigas" in first.text and "Mais recentes" not in first.text
+    assert f'href="/clientes/{customer_id}?historico=2#historico-titulo"' in first.text
+    # Effects are pending (no worker here): the page polls, and keeps its page of the history.
+    assert f'hx-get="/clientes/{customer_id}/atividade?historico=1"' in first.text
+    second = web.get(f"/clientes/{customer_id}", params={"historico": 2})
+    assert len(re.findall(r"<tr data-transition-id=", second.text)) == 5
+    assert "mudança 0" in second.text and "mudança 5" not in second.text and "Mais recentes" in second.text
+    assert f'hx-get="/clientes/{customer_id}/atividade?historico=2"' in second.text
+    poll = web.get(f"/clientes/{customer_id}/atividade", params={"historico": 2})
+    assert len(re.findall(r"<tr data-transition-id=", poll.text)) == 5
+    assert "mudança 0" in web.get(f"/clientes/{customer_id}", params={"historico": 99}).text  # the last page
+    assert "mudança 24" in web.get(f"/clientes/{customer_id}", params={"historico": "0"}).text
+    services_table = first.text.split('id="servicos"', 1)[1].split("</table>", 1)[0]
+    assert "Plano 0" in services_table and "Plano 1" not in services_table
+    folded = re.search(r'<details class="folded" id="servicos-cancelados">.*?</details>', first.text, re.S).group(0)
+    assert "2 serviços cancelados" in folded and "Plano 1" in folded and "Plano 2" in folded
+
+
+def insert_customer(session):
+    from sqlalchemy import select
+
+    from workflow.services import customers
+
+    customer = customers.create_customer(session, customers.CustomerDraft(name="Maria Souza", document=VALID_CPFS[0]))
+    return select(Customer.id).where(Customer.id == customer.id)
+
+
+def test_per_service_effects_name_their_service_and_the_scheduler_speaks_portuguese(web):
+    from workflow.domain.vocabulary import Effect
+    from workflow.services import customer_services, delinquency
+    from workflow.services.transitions import new_effect
+
+    signed_in(web, "vera")
+    with web.db.write() as session:
+        customer_id = session.scalar(insert_customer(session))
+        services = {name: customer_services.add_service(session, customer_id, name).id
+                    for name in ("Fibra 500 Mega", "Telefone fixo")}
+    add_invoice(web.db, customer_id, days_overdue=40, amount="1234.5")
+    settings = Settings(database_url=web.db.url, no_cut_weekdays="")
+    today = provider_today()
+    assert delinquency.inactivate_due(web.db, delinquency.policy_from(settings), [customer_id], today).inactivated
+    with web.db.write() as session:
+        change_id = session.scalar(select(StatusChange.id).where(StatusChange.customer_id == customer_id))
+        for service_id in services.values():
+            session.add(OutboxEffect(**new_effect(Effect.PROVISION_SUSPEND, customer_id, utcnow(),
+                                                  transition_id=change_id, service_id=service_id, origin="effect")))
+    page = web.get(f"/clientes/{customer_id}").text
+    row = page.split(f'data-transition-id="{change_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "Bloquear no provisionamento (Fibra 500 Mega)" in row
+    assert "Bloquear no provisionamento (Telefone fixo)" in row
+    assert "Agendador automático" in row and "scheduler" not in row
+    assert f"Corte automático de {today.strftime('%d/%m/%Y')}: 1 fatura(s) vencida(s), total R$ 1.234,50" in row
+
+
+def test_tentar_de_novo_is_for_admins_and_gives_a_failed_effect_new_attempts(web):
+    signed_in(web, "otto")
+    customer_id = new_customer(web)
+    other_id = new_customer(web, name="Pedro", document=VALID_CPFS[2], external_ref="C-9")
+    assert edit(web, customer_id, ativo="nao", motivo="customer_request").status_code == 303
+    with web.db.write() as session:
+        effect = session.scalar(select(OutboxEffect).where(OutboxEffect.customer_id == customer_id,
+                                                           OutboxEffect.name == "notify_billing"))
+        effect.state, effect.attempts, effect.completed_at = "failed", 8, utcnow()
+        effect.last_error = "gave up after 8 attempt(s) (limit 8); last error: HTTP 503 from billing: busy"
+        effect_id = effect.id
+    retry_path = f"/clientes/{customer_id}/efeitos/{effect_id}/tentar-de-novo"
+
+    for username in ("otto", "vera"):  # no button, and the server refuses them anyway
+        web.cookies.clear()
+        signed_in(web, username)
+        page = web.get(f"/clientes/{customer_id}")
+        assert "Tentar de novo</button>" not in page.text and retry_path not in page.text
+        tooltip = re.search(rf'data-effect-id="{effect_id}" title="([^"]+)"', page.text).group(1)
+        assert tooltip == ("Falhou depois de 8 tentativa(s): o sistema de cobrança respondeu com erro HTTP 503. "
+                           "O Ativa não tenta mais sozinho; um administrador pode usar Tentar de novo.")
+        assert web.post(retry_path, data={"csrf_token": csrf_of(page.text)}).status_code == 403
+    assert effect_row(web.db, effect_id).state == "failed"
+
+    web.cookies.clear()
+    signed_in(web, "ana")
+    page = web.get(f"/clientes/{customer_id}")
+    assert f'action="{retry_path}"' in page.text and "Tentar de novo</button>" in page.text
+    assert web.post(retry_path, data={"csrf_token": "forjado"}).status_code == 403
+    assert web.post(f"/clientes/{other_id}/efeitos/{effect_id}/tentar-de-novo",
+                    data={"csrf_token": csrf_of(page.text)}).status_code == 404
+    assert effect_row(web.db, effect_id).state == "failed"
+    retried = web.post(retry_path, data={"csrf_token": csrf_of(page.text)})
+    assert retried.status_code == 303 and retried.headers["location"] == f"/clientes/{customer_id}"
+    effect = effect_row(web.db, effect_id)
+    assert (effect.state, effect.attempts, effect.note.startswith("retried by user:ana")) == ("pending", 0, True)
+    after = web.get(f"/clientes/{customer_id}").text
+    assert "Nova tentativa pedida" in after and "Tentar de novo</button>" not in after
+    assert "Nova tentativa pedida por ana." in re.search(rf'data-effect-id="{effect_id}" title="([^"]+)"', after).group(1)
+    again = web.post(retry_path, data={"csrf_token": csrf_of(page.text)})
+    assert again.status_code == 409 and "não está mais como Falhou" in again.text
