@@ -8,6 +8,7 @@ Screenshots of the main pages go to test-artifacts/screenshots (docs/guia-do-ope
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sqlalchemy import select
+
 from tests.conftest import REQUIRE_SERVICES, VALID_CPFS, add_invoice
+from workflow.db.models import OutboxEffect
 from tests.e2e.test_serve import free_port, start, stop, wait_healthy
 from workflow.db.engine import Database
 from workflow.services.clock import provider_today
@@ -74,9 +78,10 @@ class Server:
         assert response.status_code < 300, response.text
         return response.json()
 
-    def customer_with_services(self, n: int, name: str, ref: str) -> int:
+    def customer_with_services(self, n: int, name: str, ref: str, document: str | None = None) -> int:
         customer = self.api("POST", "/api/v1/customers", json={
-            "name": name, "document": VALID_CPFS[n], "external_ref": ref, "email": f"{ref.lower()}@exemplo.com.br"})
+            "name": name, "document": document or VALID_CPFS[n], "external_ref": ref,
+            "email": f"{ref.lower()}@exemplo.com.br"})
         for plan in ("Fibra 500 Mega", "Telefone fixo"):
             self.api("POST", f"/api/v1/customers/{customer['id']}/services", json={"name": plan})
         return customer["id"]
@@ -157,14 +162,21 @@ def test_the_guide_inactivates_then_activates_a_customer(server, page):
     find_and_edit(page, "529.982.247-25", "Joana Pereira")  # by CPF, with punctuation
     ativo = page.get_by_label("Ativo", exact=True)
     expect(ativo).to_have_value("sim")
+    days, return_date = page.get_by_label("Dias de desbloqueio"), page.get_by_label("Data de retorno")
+    expect(days).to_be_hidden()  # each extra field shows only with its reason
+    expect(return_date).to_be_hidden()
     ativo.select_option(label="Não")
+    page.get_by_label("Motivo").select_option(label="Outro")
+    expect(return_date).to_be_hidden()
     page.get_by_label("Motivo").select_option(label="Suspensão a pedido do cliente")
+    expect(return_date).to_be_visible()
+    expect(days).to_be_hidden()
     page.get_by_label("Observação").fill("Cliente viaja por 2 meses; ligou pedindo a suspensão.")
     shot(page, "03-editar-inativar")
     page.get_by_role("button", name="Salvar").click()
 
     expect(page.get_by_text("Alterações salvas.")).to_be_visible()
-    assert page.url.endswith(f"/clientes/{customer_id}?salvo=1")
+    assert page.url.endswith(f"/clientes/{customer_id}")
     expect(page.locator("#situacao-cliente")).to_have_text("Inativo")
     expect_effects_finished(page, 3)  # the page updates itself until the worker is done
     services = page.locator("#servicos tbody tr")
@@ -182,6 +194,8 @@ def test_the_guide_inactivates_then_activates_a_customer(server, page):
     find_and_edit(page, "Joana", "Joana Pereira")
     page.get_by_label("Ativo", exact=True).select_option(label="Sim")
     page.get_by_label("Motivo").select_option(label="Retorno do cliente")
+    expect(page.get_by_label("Dias de desbloqueio")).to_be_hidden()
+    expect(page.get_by_label("Data de retorno")).to_be_hidden()
     shot(page, "05-editar-ativar")
     page.get_by_role("button", name="Salvar").click()
 
@@ -195,6 +209,8 @@ def test_the_guide_inactivates_then_activates_a_customer(server, page):
         expect(latest).to_contain_text(text)
     expect(page.locator("#historico tbody tr")).to_have_count(2)
     shot(page, "06-cliente-reativado")
+    page.reload()  # the message was for the save, not for every visit
+    expect(page.get_by_text("Alterações salvas.")).to_have_count(0)
 
     # The same facts through the API: the UI used the real transition service.
     history = server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"]
@@ -212,7 +228,12 @@ def test_a_guard_refusal_is_shown_on_the_form_and_nothing_typed_is_lost(server, 
     open_clientes_from_the_menu(page)
     find_and_edit(page, "CLI-2002", "Carlos Dívida")
     page.get_by_label("Ativo", exact=True).select_option(label="Sim")
+    page.get_by_label("Motivo").select_option(label="Desbloqueio de confiança")
+    expect(page.get_by_label("Dias de desbloqueio")).to_be_visible()
+    expect(page.get_by_label("Data de retorno")).to_be_hidden()
+    page.get_by_label("Dias de desbloqueio").fill("2")
     page.get_by_label("Motivo").select_option(label="Liberação manual")
+    expect(page.get_by_label("Dias de desbloqueio")).to_be_hidden()  # and its 2 days are not sent
     page.get_by_label("Observação").fill("Disse que pagou ontem no caixa.")
     page.get_by_role("button", name="Salvar").click()
 
@@ -307,7 +328,8 @@ def test_new_customer_form_and_the_delinquency_run(server, page):
     page.get_by_label("CPF/CNPJ").fill("11.222.333/0001-81")
     page.get_by_label("Código").fill("CLI-5005")
     page.get_by_role("button", name="Salvar").click()
-    expect(page.get_by_text("Alterações salvas.")).to_be_visible()
+    expect(page.get_by_text("Cliente criado.")).to_be_visible()
+    expect(page.get_by_text("Alterações salvas.")).to_have_count(0)
     customer_id = int(page.url.split("/clientes/")[1].split("?")[0])
     add_invoice(server.db, customer_id, days_overdue=45, amount="310.00")
 
@@ -330,8 +352,9 @@ def test_new_customer_form_and_the_delinquency_run(server, page):
         time.sleep(0.3)
     page.goto(f"{server.base}/clientes/{customer_id}")
     expect(page.locator("#situacao-cliente")).to_have_text("Inativo")
-    expect(page.locator("#historico tbody tr").first).to_contain_text("Inadimplência")
-    expect(page.locator("#historico tbody tr").first).to_contain_text("Agendamento")
+    latest = page.locator("#historico tbody tr").first
+    for text in ("Inadimplência", "Agendamento", "Agendador automático", "1 fatura(s) vencida(s), total R$ 310,00"):
+        expect(latest).to_contain_text(text)
 
 
 def test_usable_on_a_phone(server, browser):
@@ -352,3 +375,28 @@ def test_usable_on_a_phone(server, browser):
         shot(page, "12-celular-clientes", full_page=False)
     finally:
         context.close()
+
+
+def test_an_admin_retries_a_failed_effect_from_the_customer_page(server, page):
+    customer_id = server.customer_with_services(0, "Beatriz Falha", "CLI-7007", document="86288366757")
+    server.api("POST", f"/api/v1/customers/{customer_id}/inactivate", json={"reason": "other", "note": "teste"})
+    deadline = time.monotonic() + EFFECTS_TIMEOUT_MS / 1000
+    while any(e["state"] == "pending" for e in server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"][0]["effects"]):
+        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+        time.sleep(0.3)
+    with server.db.write() as session:  # as if the worker had given up on it
+        effect = session.scalar(select(OutboxEffect).where(OutboxEffect.customer_id == customer_id,
+                                                           OutboxEffect.name == "suspend_services"))
+        effect.state, effect.attempts = "failed", 8
+        effect.last_error = "gave up after 8 attempt(s) (limit 8); last error: OperationalError: disk I/O error"
+    sign_in(page, server, "ana")
+    page.goto(f"{server.base}/clientes/{customer_id}")
+    failed = page.locator("#historico li.effect.failed")
+    expect(failed).to_contain_text("Suspender serviços: Falhou (8 tentativas)")
+    expect(failed).to_have_attribute("title", re.compile(r"^Falhou depois de 8 tentativa\(s\): erro inesperado"))
+    shot(page, "13-tentar-de-novo")
+    failed.get_by_role("button", name="Tentar de novo").click()
+    expect(page.get_by_role("status").first).to_contain_text("Nova tentativa pedida")
+    latest = page.locator("#historico tbody tr").first
+    expect(latest).to_contain_text("Suspender serviços: Concluído", timeout=EFFECTS_TIMEOUT_MS)  # the worker ran it
+    expect(latest.get_by_role("button", name="Tentar de novo")).to_have_count(0)
