@@ -12,6 +12,7 @@ from .errors import error_page
 from .pages_auth import router as auth_router
 from .pages_customers import router as customers_router
 from .pages_delinquency import router as delinquency_router
+from .pages_effects import router as effects_router
 from .rendering import render
 
 STATIC = Path(__file__).parent / "static"
@@ -24,6 +25,7 @@ def install(app: FastAPI) -> None:
     app.include_router(auth_router)
     app.include_router(customers_router)
     app.include_router(delinquency_router)
+    app.include_router(effects_router)
     app.state.ui_error_page = error_page  # api/problems.py answers the UI's paths with it
 
     @app.exception_handler(LoginRequired)

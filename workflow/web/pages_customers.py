@@ -1,6 +1,6 @@
 """Sistema > Cadastros > Clientes: the list, Novo cliente, the customer's page and Editar."""
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.datastructures import FormData
 
 from ..domain.customer_machine import TransitionRequest
@@ -15,10 +15,10 @@ from ..domain.errors import (
     StaleVersion,
 )
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
-from ..services import customer_services, customers, effects, history, standing, timers, transitions
+from ..services import customer_services, customers, history, standing, timers, transitions
 from ..services.clock import provider_today
 from . import flash, labels
-from .auth import WebUser, admin, check_csrf, editor, signed_in_user
+from .auth import WebUser, check_csrf, editor, signed_in_user
 from .forms import CustomerForm, StatusChoice
 from .rendering import render
 
@@ -26,7 +26,6 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
 HISTORY_PER_PAGE = 20
 CustomerId = Path(ge=1, le=customers.MAX_ID)
-EffectId = Path(ge=1, le=2**63 - 1)
 # Fields of the form that a refusal names, so the message appears beside the right control.
 RULE_FIELDS = {"reason_required": "motivo", "note_required": "observacao", "overdue_invoices": "motivo",
                "no_overdue_invoice": "motivo", "trust_unlock_days_required": "dias",
@@ -239,7 +238,7 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
             return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except AtivaError as refused:
             error = labels.error_message(refused)
-    return _page_with_error(request, user, customer_id, error or "Informe o número de dias.")
+    return page_with_error(request, user, customer_id, error or "Informe o número de dias.")
 
 
 @router.post("/clientes/{customer_id}/retorno")
@@ -260,25 +259,8 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
                 labels.GUARD_MESSAGES["return_date_not_in_future"] if isinstance(refused, InvalidInput)
                 else "Só um cliente suspenso a pedido dele tem data de retorno."
             )
-    return _page_with_error(request, user, customer_id, choice.errors["data_retorno"])
+    return page_with_error(request, user, customer_id, choice.errors["data_retorno"])
 
 
-@router.post("/clientes/{customer_id}/efeitos/{effect_id}/tentar-de-novo")
-def retry_effect(request: Request, customer_id: int = CustomerId, effect_id: int = EffectId,
-                 data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
-    """Tentar de novo (admin): a failed effect gets a fresh set of attempts, as `ativa effects retry`."""
-    check_csrf(user, data.get("csrf_token"))
-    try:
-        with request.app.state.db.write() as session:
-            effects.retry_effect(session, effect_id, user.actor.name, customer_id=customer_id)
-    except NotFound:
-        return render(request, "message.html", 404, user=user, title="Efeito não encontrado",
-                      message=f"O cliente {customer_id} não tem efeito com o número {effect_id}.")
-    except AtivaError:
-        return _page_with_error(request, user, customer_id, "Este efeito não está mais como Falhou "
-                                "(alguém já pediu outra tentativa); nada foi feito.", 409)
-    return flash.redirect_with(request, f"/clientes/{customer_id}", "nova_tentativa")
-
-
-def _page_with_error(request: Request, user: WebUser, customer_id: int, error: str, status_code: int = 422):
+def page_with_error(request: Request, user: WebUser, customer_id: int, error: str, status_code: int = 422):
     return _render_customer(request, user, customer_id, "customer.html", status_code, action_error=error)
