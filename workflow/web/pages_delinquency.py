@@ -37,7 +37,8 @@ def preview(request: Request, data: date | None = Query(None), executado: int = 
     as_of = data or provider_today(settings.timezone)
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, as_of)
-    return render(request, "delinquency.html", user=user, as_of=as_of, candidates=found,
+        held = delinquency.held_candidates(session, policy, as_of)
+    return render(request, "delinquency.html", user=user, as_of=as_of, candidates=found, held=held,
                   no_cut=why_no_cut(policy, as_of, settings.holiday_subdivision), policy=policy, settings=settings,
                   dispatched=executado, batches=lotes)
 
