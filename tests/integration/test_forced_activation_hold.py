@@ -195,5 +195,26 @@ def test_the_warning_announces_the_cut_at_the_holds_end(api):
     assert timers.queue_warnings(api.db, POLICY, hold - timedelta(days=4), warning_days=5) == [cid]
     assert timers.queue_warnings(api.db, POLICY, hold - timedelta(days=3), warning_days=5) == []  # once
     with api.db.read() as session:
-        warnings = session.scalars(select(OutboxEffect.origin).where(OutboxEffect.name == "warn_billing")).all()
+        warnings = list(session.scalars(select(OutboxEffect.id).where(OutboxEffect.name == "warn_billing")
+                                         .order_by(OutboxEffect.id)))
     assert len(warnings) == 2
+
+    # The warning tells the billing system the cut that comes after the hold.
+    from tests.pipeline import BILLING_SECRET, WebhookReceiver
+    from workers.connectors import webhooks
+    from workflow.services import effects
+    from workflow.settings import Settings
+
+    receiver = WebhookReceiver().start()
+    try:
+        settings = Settings(database_url=api.db.url, no_cut_weekdays="", billing_webhook_url=f"{receiver.url}/billing",
+                            billing_webhook_secret=BILLING_SECRET)
+        result = effects.run_effect(api.db, warnings[-1], settings, lambda d: webhooks.deliver(d, settings))
+        assert result.state == "done"
+        (sent,) = receiver.at("/billing")
+    finally:
+        receiver.stop()
+    oldest = today - timedelta(days=20)
+    assert sent.verified and sent.body["type"] == "customer.delinquency_warning"
+    projected = date.fromisoformat(sent.body["data"]["projected_cut"])
+    assert projected > hold and projected == delinquency.policy_from(settings).projected_cut(oldest, today, hold)
