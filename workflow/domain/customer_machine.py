@@ -135,22 +135,25 @@ class CustomerLifecycle(StateMachine):
             return self._check_trust_unlock(request, facts)
         if request.days is not None:
             raise GuardFailed("days_only_for_trust_unlock", "days go with the reason 'trust_unlock'")
-        if not request.force:
-            if delinquent and facts.overdue_invoices:
-                raise GuardFailed(
-                    "overdue_invoices",
-                    f"the customer was inactivated for delinquency and still has "
-                    f"{facts.overdue_invoices} open invoice(s) past due; "
-                    "an operator may send force with a note",
-                )
-        else:
+        if request.force:
             if request.actor_role not in FORCE_ROLES:
                 raise GuardFailed("force_not_permitted", "only an operator or an admin may force")
             if not _clean_note(request.note):
                 raise GuardFailed("note_required", "a forced activation needs a note")
+        elif delinquent and facts.overdue_invoices:
+            raise GuardFailed(
+                "overdue_invoices",
+                f"the customer was inactivated for delinquency and still has "
+                f"{facts.overdue_invoices} open invoice(s) past due; "
+                "an operator may send force with a note",
+            )
         if request.hold_until is not None:
-            self._check_hold(request.hold_until, request.force and delinquent and facts.overdue_invoices > 0,
-                             facts)
+            self._check_hold(request.hold_until, self._overrides_debts(request, facts), facts)
+
+    def _overrides_debts(self, request: TransitionRequest, facts: CustomerFacts) -> bool:
+        """Forced only when force overrode something: a plain activation sent with force stays plain."""
+        delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
+        return bool(request.force and delinquent and facts.overdue_invoices)
 
     @staticmethod
     def _check_hold(hold_until: date, forced: bool, facts: CustomerFacts) -> None:
@@ -193,9 +196,7 @@ class CustomerLifecycle(StateMachine):
         self.effects = list(EFFECTS[CustomerEvent.INACTIVATE])
 
     def on_activate(self, request: TransitionRequest, facts: CustomerFacts) -> None:
-        # Forced only when force overrode something: a plain activation sent with force stays plain.
-        was_delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
-        self.forced = bool(request.force and was_delinquent and facts.overdue_invoices)
+        self.forced = self._overrides_debts(request, facts)
         # A forced activation leaves the automatic cuts out until its hold date; any other
         # activation (a payment, a trust unlock with its own deadline) has no hold.
         holds = self.forced and request.reason != ActivationReason.TRUST_UNLOCK
