@@ -193,6 +193,7 @@ def test_console_script_bootstraps_the_embedded_database(tmp_path):
         ("ATIVA_PORT", "abc", "invalid configuration: ATIVA_PORT"),
         ("ATIVA_TIMEZONE", "Mars/Base", "unknown time zone"),
         ("ATIVA_DATABASE_URL", "nonsense", "invalid ATIVA_DATABASE_URL"),
+        ("ATIVA_FORCED_ACTIVATION_HOLD_DAYS", "91", "ATIVA_FORCED_ACTIVATION_HOLD_DAYS: Value error, must be at most 90"),
     ],
 )
 def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value, message):
