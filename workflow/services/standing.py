@@ -74,11 +74,10 @@ def _next_action(customer: Customer, policy, settings: Settings, oldest, total, 
                     "why": "the trust unlock ends; the customer is inactivated again if an invoice is "
                            "still past due then"}
         if oldest and not customer.auto_block_exempt and total >= policy.min_overdue_amount:
-            held = is_held(customer.forced_hold_until, today)
-            cut = policy.projected_cut(oldest, today, held_until=customer.forced_hold_until if held else None)
+            cut = policy.projected_cut(oldest, today, held_until=customer.forced_hold_until)
             why = (f"R$ {total} overdue since {oldest.isoformat()}; cut after {policy.grace_days} days "
                    "of grace, on the next cut day")
-            if held:
+            if is_held(customer.forced_hold_until, today):
                 why = (f"held by a forced activation through {customer.forced_hold_until.isoformat()}; "
                        f"then {why}")
             return {"action": "inactivate", "on": cut.isoformat(),
