@@ -473,8 +473,9 @@ def customers_edit(
 
 
 def _transition(customer: str, event: CustomerEvent, reason: str, note: str | None, force: bool, as_json: bool,
-                days: int | None = None, until=None):
-    request = TransitionRequest(reason, note, force, CLI_ACTOR.role, days=days, until=until)
+                days: int | None = None, until=None, hold_until=None):
+    request = TransitionRequest(reason, note, force, CLI_ACTOR.role, days=days, until=until,
+                                hold_until=hold_until)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
         outcome = transitions.transition_customer(
@@ -488,6 +489,8 @@ def _transition(customer: str, event: CustomerEvent, reason: str, note: str | No
     effects = ", ".join(e["name"] for e in t["effects"])
     out.print(f"customer {data['customer']['id']}: {t['from_status']} → {t['to_status']} "
               f"({t['reason']}); effects queued: {effects}")
+    if t["hold_until"]:
+        out.print(f"no automatic cut through {t['hold_until']} (forced activation)")
 
 
 @app.command()
@@ -510,10 +513,15 @@ def activate(
     note: str = typer.Option(None, "--note"),
     force: bool = typer.Option(False, "--force", help="Override overdue invoices (needs --note)."),
     days: int = typer.Option(None, "--days", help="trust_unlock: how many days."),
+    hold_until: str = typer.Option(
+        None, "--hold-until",
+        help="With --force: no automatic cut through this date (YYYY-MM-DD); default "
+             "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today."),
     as_json: bool = JSON_OPTION,
 ):
     """Set Ativo = Sim: restore the services, resume invoicing."""
-    _transition(customer, CustomerEvent.ACTIVATE, reason.value, note, force, as_json, days=days)
+    _transition(customer, CustomerEvent.ACTIVATE, reason.value, note, force, as_json, days=days,
+                hold_until=_date_option("--hold-until", hold_until))
 
 
 def _date_option(name: str, value: str | None):
@@ -567,6 +575,10 @@ def standing(customer: str = typer.Argument(..., help="Id or external_ref."), as
               + (f" ({data['inactivation_reason']})" if data["inactivation_reason"] else ""))
     out.print(f"overdue: R$ {overdue['total']} in {len(overdue['invoices'])} invoice(s)"
               + (f", oldest due {overdue['oldest_due']} ({overdue['days_overdue']} days)" if overdue["oldest_due"] else ""))
+    hold = data["forced_hold"]
+    if hold:
+        out.print(f"forced activation: no automatic cut through {hold['until']}; "
+                  f"the normal rule applies from {hold['normal_rule_from']}")
     action = data["next_action"]
     out.print("next automatic action: " + (
         f"{action['action']} {action.get('on') or action.get('at') or ''} ({action['why']})" if action else "none"))
@@ -737,16 +749,22 @@ def sweep(
     if dry_run:
         with unit() as session:
             found = delinquency.candidates(session, policy, today)
+            held = delinquency.held_candidates(session, policy, today)
         rows = [{**vars(c), "overdue_total": str(c.overdue_total), "oldest_due": c.oldest_due.isoformat()}
                 for c in found]
         if as_json:
+            skipped = [{**vars(c), "overdue_total": str(c.overdue_total), "oldest_due": c.oldest_due.isoformat(),
+                        "held_until": c.held_until.isoformat()} for c in held]
             return _print_json({"as_of": today.isoformat(), "cut_day": why_not is None,
-                                "not_a_cut_day": why_not, "candidates": rows})
+                                "not_a_cut_day": why_not, "candidates": rows, "skipped": skipped})
         if why_not:
             out.print(f"no cuts on {today}: {why_not}")
         _table(f"Due for a cut on {today}", ["customer", "name", "ref", "overdue R$", "oldest due", "days", "invoices"],
                [[r["customer_id"], r["name"], r["external_ref"], r["overdue_total"], r["oldest_due"],
                  r["days_overdue"], r["overdue_invoices"]] for r in rows])
+        for c in held:
+            out.print(f"skipped: customer {c.customer_id} ({c.name}), held by a forced activation "
+                      f"through {c.held_until}")
         return
     from workers.app import install_publisher  # the cuts' effects are published after commit
 

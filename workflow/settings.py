@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     trust_unlock_uses_per_episode: int = Field(
         1, ge=0, description="Trust unlocks per delinquency episode (until the debt is paid)."
     )
+    forced_activation_hold_days: int = Field(
+        10, ge=0, description="A forced activation's default hold: no automatic cut for this many days "
+        "(0: no hold unless the operator gives a date)."
+    )
     sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
     sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
 
@@ -69,6 +73,15 @@ class Settings(BaseSettings):
         from .domain.delinquency import parse_weekdays
 
         parse_weekdays(value)
+        return value
+
+    @field_validator("forced_activation_hold_days")
+    @classmethod
+    def _hold_within_the_maximum(cls, value: int) -> int:
+        from .domain.delinquency import FORCED_HOLD_MAX_DAYS
+
+        if value > FORCED_HOLD_MAX_DAYS:
+            raise ValueError(f"must be at most {FORCED_HOLD_MAX_DAYS} (the longest hold)")
         return value
 
     @field_validator("sweep_local_time")

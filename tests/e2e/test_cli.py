@@ -110,6 +110,28 @@ def test_forced_activation_of_a_delinquent_customer(cli, db):
     assert forced["transition"]["forced"] is True
 
 
+def test_forced_activation_with_a_hold_date_and_standing(cli, db):
+    from datetime import timedelta
+
+    from workflow.services.clock import provider_today
+
+    hold = (provider_today() + timedelta(days=20)).isoformat()
+    cid = str(as_json(cli("customers", "add", "--name", "Davi", "--document", VALID_CPFS[3], "--json"))["id"])
+    add_invoice(db, int(cid), days_overdue=20)
+    cli("inactivate", cid, "--reason", "delinquency")
+    unforced = cli("activate", cid, "--reason", "manual", "--hold-until", hold, ok=False)
+    assert unforced.exit_code == 1 and "[guard_failed]" in unforced.stderr
+    bad = cli("activate", cid, "--reason", "manual", "--force", "--note", "x", "--hold-until", "15/12/2026", ok=False)
+    assert bad.exit_code == 2 and "--hold-until" in bad.stderr
+    done = cli("activate", cid, "--reason", "manual", "--force", "--note", "Gerente autorizou", "--hold-until", hold)
+    assert f"no automatic cut through {hold}" in done.stdout
+    assert as_json(cli("customers", "show", cid, "--json"))["forced_hold_until"] == hold
+    standing = cli("standing", cid).stdout
+    assert f"no automatic cut through {hold}" in standing
+    dry = as_json(cli("sweep", "--dry-run", "--json"))
+    assert dry["candidates"] == [] and [(c["customer_id"], c["held_until"]) for c in dry["skipped"]] == [(int(cid), hold)]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -171,6 +193,7 @@ def test_console_script_bootstraps_the_embedded_database(tmp_path):
         ("ATIVA_PORT", "abc", "invalid configuration: ATIVA_PORT"),
         ("ATIVA_TIMEZONE", "Mars/Base", "unknown time zone"),
         ("ATIVA_DATABASE_URL", "nonsense", "invalid ATIVA_DATABASE_URL"),
+        ("ATIVA_FORCED_ACTIVATION_HOLD_DAYS", "91", "ATIVA_FORCED_ACTIVATION_HOLD_DAYS: Value error, must be at most 90"),
     ],
 )
 def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value, message):

@@ -252,6 +252,37 @@ def test_guard_refusal_on_activation_with_overdue_invoices_then_forced(web):
             "active", "manual", True, "user:otto", "ui")
 
 
+def test_forced_activation_with_a_hold_date_from_the_edit_form(web):
+    signed_in(web, "otto")
+    customer_id = new_customer(web)
+    add_invoice(web.db, customer_id, days_overdue=20)
+    assert edit(web, customer_id, ativo="nao", motivo="delinquency").status_code == 303
+    form = web.get(f"/clientes/{customer_id}/editar").text
+    assert 'name="sem_corte_ate" type="date"' in form and "Em branco: 10 dia(s)" in form
+    forced = {"ativo": "sim", "motivo": "manual", "observacao": "Gerente autorizou", "forcar": "on"}
+    garbled = edit(web, customer_id, **forced, sem_corte_ate="31/02/2026")
+    assert garbled.status_code == 422 and "Data inválida" in garbled.text and 'value="31/02/2026"' in garbled.text
+    today = provider_today()
+    past = edit(web, customer_id, **forced, sem_corte_ate=today.isoformat())
+    assert past.status_code == 422 and "sem corte automático precisa ser depois de hoje" in past.text
+    far = edit(web, customer_id, **forced, sem_corte_ate=(today + timedelta(days=91)).isoformat())
+    assert far.status_code == 422 and "no máximo 90 dias" in far.text
+    unforced = edit(web, customer_id, **{**forced, "forcar": ""}, sem_corte_ate=(today + timedelta(days=5)).isoformat())
+    assert unforced.status_code == 422 and "ainda tem faturas vencidas" in unforced.text
+    hold = today + timedelta(days=15)
+    assert edit(web, customer_id, **forced, sem_corte_ate=hold.isoformat()).status_code == 303
+    page = web.get(f"/clientes/{customer_id}").text
+    shown = hold.strftime("%d/%m/%Y")
+    assert f"sem corte automático até <strong>{shown}</strong>" in page  # Pendências e próxima ação
+    assert f"Sem corte automático até {shown}" in page  # Histórico
+    not_changing = edit(web, customer_id, sem_corte_ate=hold.isoformat())
+    assert not_changing.status_code == 422 and "só vale ao ativar com Forçar ativação" in not_changing.text
+    web.cookies.clear()
+    signed_in(web, "ana")
+    preview = web.get("/inadimplencia").text
+    assert "Fora do corte: 1 cliente(s) com ativação forçada" in preview and shown in preview
+
+
 def test_a_save_by_someone_else_in_between_is_detected_and_explained(web):
     signed_in(web, "otto")
     customer_id = new_customer(web)

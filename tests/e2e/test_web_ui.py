@@ -254,6 +254,32 @@ def test_a_guard_refusal_is_shown_on_the_form_and_nothing_typed_is_lost(server, 
     shot(page, "08-desbloqueio-de-confianca")
 
 
+def test_a_forced_activation_holds_the_cuts_until_the_chosen_date(server, page):
+    from datetime import timedelta
+
+    customer = server.api("POST", "/api/v1/customers", json={
+        "name": "Beto Acordo", "document": "123.456.789-09", "external_ref": "CLI-7007"})
+    add_invoice(server.db, customer["id"], days_overdue=30, amount="89.90")
+    server.api("POST", f"/api/v1/customers/{customer['id']}/inactivate", json={"reason": "delinquency"})
+    hold = provider_today() + timedelta(days=15)
+    sign_in(page, server, "maria")
+    open_clientes_from_the_menu(page)
+    find_and_edit(page, "CLI-7007", "Beto Acordo")
+    page.get_by_label("Ativo", exact=True).select_option(label="Sim")
+    page.get_by_label("Motivo").select_option(label="Liberação manual")
+    page.get_by_label("Observação").fill("Gerente autorizou")
+    page.get_by_label("Forçar ativação mesmo com faturas vencidas").check()
+    page.get_by_label("Sem corte automático até").fill(hold.isoformat())
+    shot(page, "13-ativacao-forcada-sem-corte")
+    page.get_by_role("button", name="Salvar").click()
+
+    expect(page.locator("#situacao-cliente")).to_have_text("Ativo")
+    shown = hold.strftime("%d/%m/%Y")
+    expect(page.locator("#sem-corte")).to_contain_text(f"sem corte automático até {shown}")
+    expect(page.locator("#historico tbody tr").first).to_contain_text(f"Sem corte automático até {shown}")
+    assert server.api("GET", f"/api/v1/customers/{customer['id']}")["forced_hold_until"] == hold.isoformat()
+
+
 def test_wrong_password_is_refused(server, page):
     page.goto(f"{server.base}/entrar")
     page.get_by_label("Usuário").fill("maria")

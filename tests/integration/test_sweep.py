@@ -13,7 +13,7 @@ from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect, StatusChange
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.db.types import utcnow
-from workflow.domain.delinquency import Policy, parse_weekdays
+from workflow.domain.delinquency import Policy, is_held, parse_weekdays
 from workflow.domain.errors import AtivaError
 from workflow.domain.vocabulary import CustomerEvent, InvoiceStatus, Role, Source
 from workflow.services import customers, delinquency, transitions
@@ -215,6 +215,10 @@ VARIED = {  # name: (customer columns, invoices as (days overdue, amount, paid, 
                                  [(60, "300.00", "0", "open")]),
     "trust unlock ended": ({"trust_unlock_until": utcnow() - timedelta(minutes=1), "trust_unlocks_used": 1},
                            [(60, "300.00", "0", "open")]),
+    "held by a forced activation": ({"forced_hold_until": TUESDAY + timedelta(days=5)},
+                                    [(60, "300.00", "0", "open")]),
+    "hold ends today": ({"forced_hold_until": TUESDAY}, [(60, "300.00", "0", "open")]),
+    "hold ended yesterday": ({"forced_hold_until": TUESDAY - timedelta(days=1)}, [(60, "300.00", "0", "open")]),
 }
 
 
@@ -237,6 +241,8 @@ def due_by_the_python_rules(db, customer_id: int) -> bool:
         return False
     if row.trust_unlock_until is not None and row.trust_unlock_until > utcnow():
         return False  # the trust unlock holds until its deadline
+    if is_held(row.forced_hold_until, TUESDAY):
+        return False  # a forced activation holds the cuts through its date
     total = sum((i.amount or Decimal("0")) - i.amount_paid for i in overdue)
     if not POLICY.is_due(min(i.due_date for i in overdue), total, TUESDAY):
         return False
@@ -259,7 +265,7 @@ def test_the_sql_recheck_and_the_python_rules_pick_the_same_customers(db):
     assert sorted(names[c] for c in by_sql) == sorted(names[c] for c in by_python)
     assert {names[c] for c in by_python} == {  # the set is not trivially empty or full
         "due", "one day past the grace", "exactly the minimum", "two small invoices reach the minimum",
-        "partly paid still due", "trust unlock ended"}
+        "partly paid still due", "trust unlock ended", "hold ended yesterday"}
 
 
 def comparable(row, *left_out: str) -> dict:
@@ -287,7 +293,8 @@ def written_for(db, customer_id: int) -> tuple[dict, list[dict], list[dict]]:
 def test_the_batch_cut_writes_what_a_single_transition_writes(db):
     # A trust unlock past its deadline (not cut by the timers yet): the cut clears it.
     before = {"plain": {}, "on a trust unlock": {"trust_unlock_until": utcnow() - timedelta(minutes=1),
-                                                 "trust_unlocks_used": 1, "version": 4}}
+                                                 "trust_unlocks_used": 1, "version": 4},
+              "after a forced activation's hold": {"forced_hold_until": TUESDAY - timedelta(days=1), "version": 3}}
     pairs = {}
     for n, (kind, columns) in enumerate(before.items()):
         pairs[kind] = (bare_customer(db, 10 + n, **columns), bare_customer(db, 20 + n, **columns))
@@ -307,6 +314,9 @@ def test_the_batch_cut_writes_what_a_single_transition_writes(db):
     customer, (change,), effects = written_for(db, pairs["on a trust unlock"][0])
     assert (customer["status"], customer["trust_unlock_until"], customer["trust_unlocks_used"],
             customer["version"]) == ("inactive", None, 1, 5)
+    held_before, (held_change,), _ = written_for(db, pairs["after a forced activation's hold"][0])
+    assert (held_before["status"], held_before["forced_hold_until"], held_change["hold_until"]) == (
+        "inactive", None, None)
     assert change["note"] == ("Corte automático de 01/12/2026: 2 fatura(s) vencida(s), total R$ 240,00, "
                               "a mais antiga vencida em 01/11/2026.")
     assert [e["name"] for e in effects] == ["suspend_services", "pause_invoicing", "notify_billing"]
@@ -350,7 +360,8 @@ def test_a_batch_skips_with_reasons_and_cuts_nobody_twice(db):
     ids = seed_varied(db)
     batch = [*ids.values(), 999_999]
     first = delinquency.inactivate_due(db, POLICY, batch, TUESDAY)
-    assert len(first.inactivated) == 6
+    assert len(first.inactivated) == 7
+    assert first.skipped[ids["hold ends today"]] == "held by a forced activation through 2026-12-01"
     assert first.skipped[ids["exempt"]] == "exempt from automatic blocks"
     assert first.skipped[ids["already inactive"]] == "already inactive"
     assert first.skipped[ids["last day of grace"]].startswith("no longer due")

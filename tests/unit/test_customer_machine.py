@@ -206,3 +206,57 @@ def test_return_date_guards(reason, until, rule):
             machine.send("inactivate", request=request, facts=facts)
         assert refused.value.rule == rule
         assert state.status == "active"
+
+
+# -- the hold of a forced activation ------------------------------------------------------------
+
+DEFAULT_HOLD = TODAY + _timedelta(days=10)
+HOLD_FACTS = CustomerFacts(2, now=NOW, today=TODAY, default_hold_until=DEFAULT_HOLD)
+
+
+@pytest.mark.parametrize(
+    "reason, force, note, hold_until, facts, rule, held",
+    [
+        ("manual", True, "Gerente autorizou", None, HOLD_FACTS, None, DEFAULT_HOLD),
+        ("manual", True, "Gerente autorizou", TODAY + _timedelta(days=14), HOLD_FACTS, None,
+         TODAY + _timedelta(days=14)),
+        ("manual", True, "ok", TODAY + _timedelta(days=90), HOLD_FACTS, None, TODAY + _timedelta(days=90)),
+        ("manual", True, "ok", TODAY + _timedelta(days=91), HOLD_FACTS, "hold_too_long", None),
+        ("manual", True, "ok", TODAY, HOLD_FACTS, "hold_not_in_future", None),
+        ("manual", False, "ok", TODAY + _timedelta(days=5), HOLD_FACTS, "overdue_invoices", None),
+        # Nothing overdue: force overrides nothing, so there is nothing to hold.
+        ("manual", True, "ok", TODAY + _timedelta(days=5), CustomerFacts(0, now=NOW, today=TODAY),
+         "hold_requires_forced_activation", None),
+        ("manual", True, "ok", None, CustomerFacts(0, now=NOW, today=TODAY, default_hold_until=DEFAULT_HOLD),
+         None, None),
+        ("trust_unlock", False, None, TODAY + _timedelta(days=2), HOLD_FACTS,
+         "hold_requires_forced_activation", None),
+        # ATIVA_FORCED_ACTIVATION_HOLD_DAYS=0: no default hold.
+        ("manual", True, "ok", None, CustomerFacts(2, now=NOW, today=TODAY), None, None),
+    ],
+)
+def test_a_forced_activation_holds_the_automatic_cuts(reason, force, note, hold_until, facts, rule, held):
+    state = LifecycleState("inactive", "delinquency", None, 0, None)
+    request = TransitionRequest(reason, note, force, Role.OPERATOR, days=2 if reason == "trust_unlock" else None,
+                                hold_until=hold_until)
+    machine = CustomerLifecycle(state)
+    if rule is None:
+        machine.send("activate", request=request, facts=facts)
+        assert (state.status, state.forced_hold_until) == ("active", held)
+    else:
+        with pytest.raises(GuardFailed) as refused:
+            machine.send("activate", request=request, facts=facts)
+        assert refused.value.rule == rule
+        assert (state.status, state.forced_hold_until) == ("inactive", None)
+
+
+def test_a_hold_goes_only_with_a_delinquent_customer_and_any_inactivation_ends_it():
+    other = LifecycleState("inactive", "other", None, 0, None)
+    with pytest.raises(GuardFailed) as refused:
+        CustomerLifecycle(other).send("activate", request=TransitionRequest(
+            "manual", "ok", True, Role.OPERATOR, hold_until=TODAY + _timedelta(days=3)), facts=HOLD_FACTS)
+    assert refused.value.rule == "hold_requires_forced_activation"
+    held = LifecycleState("active", None, forced_hold_until=DEFAULT_HOLD)
+    CustomerLifecycle(held).send("inactivate", request=TransitionRequest("customer_request", None, False, Role.OPERATOR),
+                                 facts=HOLD_FACTS)
+    assert held.forced_hold_until is None

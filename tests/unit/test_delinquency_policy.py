@@ -57,3 +57,14 @@ def test_configurable_weekdays():
     assert parse_weekdays("Fri, sat,SUN") == frozenset({4, 5, 6})
     with pytest.raises(ValueError, match="funday"):
         parse_weekdays("fri,funday")
+
+
+def test_a_hold_lasts_through_its_date_and_moves_the_projected_cut():
+    from workflow.domain.delinquency import is_held
+
+    hold = date(2026, 12, 11)  # a Friday
+    assert is_held(hold, date(2026, 12, 1)) and is_held(hold, hold)
+    assert not is_held(hold, date(2026, 12, 12)) and not is_held(None, TUESDAY)
+    # Long overdue: without the hold the cut is today; with it, the first cut day after it.
+    assert POLICY.projected_cut(date(2026, 1, 1), TUESDAY) == TUESDAY
+    assert POLICY.projected_cut(date(2026, 1, 1), TUESDAY, held_until=hold) == date(2026, 12, 14)

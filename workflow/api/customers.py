@@ -91,6 +91,7 @@ def edit_customer(
         note=body.note,
         force=body.force,
         version=body.version,
+        hold_until=body.hold_until,
     )
     with _db(request).write() as session:
         outcome = customers.edit_customer(session, customer_id, edit, principal.actor, Source.API)
@@ -104,7 +105,8 @@ def edit_customer(
 
 def _transition(customer_id: int, event: CustomerEvent, body, principal: Principal, idem: Idempotent):
     request = TransitionRequest(body.reason.value, body.note, body.force, principal.role,
-                                days=getattr(body, "days", None), until=getattr(body, "until", None))
+                                days=getattr(body, "days", None), until=getattr(body, "until", None),
+                                hold_until=getattr(body, "hold_until", None))
 
     def handler(session: Session) -> dict:
         outcome = transitions.transition_customer(

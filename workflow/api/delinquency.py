@@ -4,7 +4,7 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ..services import delinquency
@@ -21,6 +21,8 @@ class PreviewOut(BaseModel):
     cut_day: bool
     not_a_cut_day: str | None
     candidates: list[delinquency.Candidate]
+    skipped: list[delinquency.HeldCandidate] = Field(
+        description="Due by the rule, but held by a forced activation through held_until")
 
 
 def _today(request: Request, as_of: date | None) -> date:
@@ -34,9 +36,10 @@ def preview(request: Request, as_of: date | None = Query(None), _: Principal = D
     today = _today(request, as_of)
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, today)
+        held = delinquency.held_candidates(session, policy, today)
     why_not = policy.why_not_a_cut_day(today)
     return PreviewOut(as_of=today, cut_day=why_not is None, not_a_cut_day=why_not,
-                      candidates=found)
+                      candidates=found, skipped=held)
 
 
 class RunIn(BaseModel):

@@ -33,6 +33,7 @@ class CustomerPatch(Strict):
     reason: str | None = Field(None, max_length=40)
     note: str | None = Field(None, max_length=2000)
     force: bool = False
+    hold_until: date | None = Field(None, description="Forced activation: no automatic cut through this date")
     version: int | None = Field(None, ge=1, description="Refuse the save if the customer changed since")
 
 
@@ -48,6 +49,9 @@ class ActivateIn(Strict):
     note: str | None = Field(None, max_length=2000)
     force: bool = False
     days: int | None = Field(None, ge=1, le=365, description="trust_unlock: how many days")
+    hold_until: date | None = Field(
+        None, description="Forced activation: no automatic cut through this date (default: "
+        "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today)")
 
 
 class ReturnDateIn(Strict):
@@ -79,6 +83,7 @@ class CustomerOut(BaseModel):
     trust_unlock_until: datetime | None = None
     trust_unlocks_used: int = 0
     return_on: date | None = None
+    forced_hold_until: date | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -129,6 +134,7 @@ class TransitionOut(BaseModel):
     reason: str
     note: str | None
     forced: bool
+    hold_until: date | None = None
     actor: str
     source: str
     created_at: datetime

@@ -41,6 +41,8 @@ class Customer(Base):
     trust_unlock_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     trust_unlocks_used: Mapped[int] = mapped_column(Integer, default=0)
     return_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # A forced activation's hold: no automatic cut through this date (provider's business date).
+    forced_hold_until: Mapped[date | None] = mapped_column(Date)
     # The due date of the oldest overdue invoice a warning was sent for: one warning per episode.
     warned_for_due: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -104,6 +106,7 @@ class StatusChange(Base):
     reason: Mapped[str] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    hold_until: Mapped[date | None] = mapped_column(Date)  # the hold a forced activation set
     actor: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from statemachine import State, StateMachine
 
+from .delinquency import FORCED_HOLD_MAX_DAYS
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
 from .vocabulary import (
     ActivationReason,
@@ -50,6 +51,7 @@ class LifecycleState:
     trust_unlock_until: datetime | None = None
     trust_unlocks_used: int = 0  # in the current delinquency episode; a payment resets it
     return_on: date | None = None  # a suspension at the customer's request ends that day
+    forced_hold_until: date | None = None  # a forced activation: no automatic cut through that day
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class TransitionRequest:
     actor_role: Role  # required: whether `force` is allowed depends on it
     days: int | None = None  # trust unlock: how long
     until: date | None = None  # suspension at the customer's request: the return date
+    hold_until: date | None = None  # forced activation: no automatic cut through that day
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class CustomerFacts:
     now: datetime | None = None
     today: date | None = None
     trust: TrustUnlockLimits = TrustUnlockLimits(3, 1)
+    default_hold_until: date | None = None  # a forced activation's hold when none is asked for
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -125,22 +129,45 @@ class CustomerLifecycle(StateMachine):
         if request.until is not None:
             raise GuardFailed("until_only_for_suspension", "a return date goes with an inactivation")
         if reason is ActivationReason.TRUST_UNLOCK:
+            if request.hold_until is not None:
+                raise GuardFailed("hold_requires_forced_activation",
+                                  "a trust unlock has its own deadline (days), not hold_until")
             return self._check_trust_unlock(request, facts)
         if request.days is not None:
             raise GuardFailed("days_only_for_trust_unlock", "days go with the reason 'trust_unlock'")
-        if not request.force:
-            if delinquent and facts.overdue_invoices:
-                raise GuardFailed(
-                    "overdue_invoices",
-                    f"the customer was inactivated for delinquency and still has "
-                    f"{facts.overdue_invoices} open invoice(s) past due; "
-                    "an operator may send force with a note",
-                )
-            return
-        if request.actor_role not in FORCE_ROLES:
-            raise GuardFailed("force_not_permitted", "only an operator or an admin may force")
-        if not _clean_note(request.note):
-            raise GuardFailed("note_required", "a forced activation needs a note")
+        if request.force:
+            if request.actor_role not in FORCE_ROLES:
+                raise GuardFailed("force_not_permitted", "only an operator or an admin may force")
+            if not _clean_note(request.note):
+                raise GuardFailed("note_required", "a forced activation needs a note")
+        elif delinquent and facts.overdue_invoices:
+            raise GuardFailed(
+                "overdue_invoices",
+                f"the customer was inactivated for delinquency and still has "
+                f"{facts.overdue_invoices} open invoice(s) past due; "
+                "an operator may send force with a note",
+            )
+        if request.hold_until is not None:
+            self._check_hold(request.hold_until, self._overrides_debts(request, facts), facts)
+
+    def _overrides_debts(self, request: TransitionRequest, facts: CustomerFacts) -> bool:
+        """Forced only when force overrode something: a plain activation sent with force stays plain."""
+        delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
+        return bool(request.force and delinquent and facts.overdue_invoices)
+
+    @staticmethod
+    def _check_hold(hold_until: date, forced: bool, facts: CustomerFacts) -> None:
+        """The hold goes with a forced activation only: it records a person's decision about the
+        debts that force overrode."""
+        if not forced:
+            raise GuardFailed("hold_requires_forced_activation",
+                              "hold_until goes with a forced activation (force, with a note) of a customer "
+                              "inactive for delinquency with invoices past due")
+        if facts.today is None or hold_until <= facts.today:
+            raise GuardFailed("hold_not_in_future", "hold_until must be after today")
+        if (hold_until - facts.today).days > FORCED_HOLD_MAX_DAYS:
+            raise GuardFailed("hold_too_long",
+                              f"hold_until may be at most {FORCED_HOLD_MAX_DAYS} days after today")
 
     def _check_trust_unlock(self, request: TransitionRequest, facts: CustomerFacts) -> None:
         """Desbloqueio de confiança: a time-boxed release while a payment settles."""
@@ -165,12 +192,15 @@ class CustomerLifecycle(StateMachine):
         self.model.inactivation_reason = request.reason
         self.model.return_on = request.until
         self.model.trust_unlock_until = None
+        self.model.forced_hold_until = None
         self.effects = list(EFFECTS[CustomerEvent.INACTIVATE])
 
     def on_activate(self, request: TransitionRequest, facts: CustomerFacts) -> None:
-        # Forced only when force overrode something: a plain activation sent with force stays plain.
-        was_delinquent = self.model.inactivation_reason == InactivationReason.DELINQUENCY
-        self.forced = bool(request.force and was_delinquent and facts.overdue_invoices)
+        self.forced = self._overrides_debts(request, facts)
+        # A forced activation leaves the automatic cuts out until its hold date; any other
+        # activation (a payment, a trust unlock with its own deadline) has no hold.
+        holds = self.forced and request.reason != ActivationReason.TRUST_UNLOCK
+        self.model.forced_hold_until = (request.hold_until or facts.default_hold_until) if holds else None
         if request.reason == ActivationReason.TRUST_UNLOCK:
             self.model.trust_unlock_until = facts.now + timedelta(days=request.days)
             self.model.trust_unlocks_used += 1

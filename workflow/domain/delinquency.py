@@ -10,6 +10,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The longest hold a forced activation may set: a person's decision, not a permanent exemption
+# (that is auto_block_exempt).
+FORCED_HOLD_MAX_DAYS = 90
+
+
+def is_held(hold_until: date | None, today: date) -> bool:
+    """A forced activation's hold: no automatic cut, trust-unlock cut or early warning through
+    `hold_until` (inclusive, the provider's business date); the normal rule applies from the next
+    day. The sweep's SQL states the same rule (services/delinquency.py, _not_held)."""
+    return hold_until is not None and today <= hold_until
 
 
 @dataclass(frozen=True)
@@ -60,9 +70,13 @@ class Policy:
             day += timedelta(days=1)
         return day
 
-    def projected_cut(self, oldest_due: date, today: date) -> date:
-        """The first cut day on which the customer would be due (if nothing is paid)."""
-        return self.next_cut_day(max(self.first_due_day(oldest_due), today))
+    def projected_cut(self, oldest_due: date, today: date, held_until: date | None = None) -> date:
+        """The first cut day on which the customer would be due (if nothing is paid), after the
+        hold of a forced activation if there is one."""
+        day = max(self.first_due_day(oldest_due), today)
+        if held_until is not None:
+            day = max(day, held_until + timedelta(days=1))
+        return self.next_cut_day(day)
 
 
 FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

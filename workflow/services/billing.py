@@ -54,6 +54,7 @@ class EventOutcome:
     invoice_status: str | None = None
     reactivated: bool = False
     transition_id: int | None = None
+    hold_ended: bool = False
 
 
 # Every billing event takes this path, so it speaks Core with prebuilt statements, as transitions
@@ -74,6 +75,10 @@ _LOCK_INVOICE = (
     .with_for_update()
 )
 _NEW_INVOICE = insert(_invoices)
+_END_HOLD = (
+    update(_customers).where(_customers.c.id == bindparam("customer_id"))
+    .values(forced_hold_until=None, updated_at=bindparam("now"))
+)
 _SAVE_INVOICE = (
     update(_invoices)
     .where(_invoices.c.external_id == bindparam("invoice_id"))
@@ -93,6 +98,7 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
             invoice = _apply_to_ledger(conn, customer, event)
             outcome = EventOutcome(False, customer.id, invoice.status)
             _reactivate_if_paid_up(session, customer, event, outcome, today or provider_today())
+            _end_hold_if_paid_up(conn, customer, event, outcome, today or provider_today())
             conn.execute(_RECORD_EVENT, {
                 "webhook_id": event.webhook_id, "type": event.type, "customer_id": customer.id,
                 "invoice_external_id": event.invoice_id, "outcome": _describe(outcome),
@@ -191,6 +197,22 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
     outcome.transition_id = result.transition.id
 
 
+def _end_hold_if_paid_up(conn: Connection, customer, event: InvoiceEvent, outcome: EventOutcome,
+                         today: date) -> None:
+    """A forced activation's hold was a decision about the debts of that moment: once a payment
+    or cancellation leaves nothing past due, it ends, and a later debt follows the normal rule."""
+    if event.type not in ("invoice.paid", "invoice.cancelled") or outcome.reactivated:
+        return
+    if customer.status != CustomerStatus.ACTIVE or customer.forced_hold_until is None:
+        return
+    if count_overdue_invoices(conn, customer.id, today):
+        return
+    conn.execute(_END_HOLD, {"customer_id": customer.id, "now": utcnow()})
+    outcome.hold_ended = True
+
+
 def _describe(outcome: EventOutcome) -> str:
     text = f"invoice {outcome.invoice_status}"
+    if outcome.hold_ended:
+        text += "; forced-activation hold ended (nothing past due)"
     return text + (f"; customer reactivated (transition {outcome.transition_id})" if outcome.reactivated else "")

@@ -59,6 +59,7 @@ class CustomerEdit:
     version: int | None = None
     days: int | None = None  # trust unlock length
     until: date | None = None  # return date of a suspension at the customer's request
+    hold_until: date | None = None  # forced activation: no automatic cut through that day
 
 
 @dataclass
@@ -279,8 +280,10 @@ def edit_customer(
     values = {k: v for k, v in values.items() if getattr(customer, k) != v}
 
     outcome = None
-    if edit.status is None and (edit.reason or edit.note or edit.force or edit.days or edit.until):
-        raise InvalidInput("reason, note, force, days and until go with a status change; send status too")
+    if edit.status is None and (edit.reason or edit.note or edit.force or edit.days or edit.until
+                                or edit.hold_until):
+        raise InvalidInput("reason, note, force, days, until and hold_until go with a status change; "
+                           "send status too")
     wants_transition = edit.status is not None and edit.status != customer.status
     if edit.status == customer.status and edit.reason:
         raise TransitionNotAllowed(
@@ -303,7 +306,7 @@ def edit_customer(
             raise InvalidInput(f"status {edit.status!r} is not one of: active, inactive") from None
         event = CustomerEvent.INACTIVATE if target is CustomerStatus.INACTIVE else CustomerEvent.ACTIVATE
         request = TransitionRequest(edit.reason, edit.note, edit.force, actor.role,
-                                    days=edit.days, until=edit.until)
+                                    days=edit.days, until=edit.until, hold_until=edit.hold_until)
         # Same transaction, row already locked; the transition bumps the version once for the save.
         outcome = transition_customer(session, customer.id, event, request, actor, source)
         session.expire(customer)  # the transition wrote the row behind the ORM's back

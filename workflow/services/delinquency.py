@@ -23,7 +23,7 @@ from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain import brazilian
 from ..domain.customer_machine import TransitionRequest
-from ..domain.delinquency import Policy, parse_weekdays
+from ..domain.delinquency import Policy, is_held, parse_weekdays
 from ..domain.errors import AtivaError
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings
@@ -64,6 +64,19 @@ class Candidate:
     overdue_invoices: int
 
 
+@dataclass(frozen=True)
+class HeldCandidate(Candidate):
+    """Due by the rule, but a forced activation holds the cuts off through `held_until`."""
+
+    held_until: date
+    reason: str = "forced_activation_hold"
+
+
+def _not_held(today: date):
+    """SQL form of domain.delinquency.is_held, negated: no hold, or its date has passed."""
+    return or_(Customer.forced_hold_until.is_(None), Customer.forced_hold_until < today)
+
+
 def _overdue_by_customer(today: date):
     cents_due = func.coalesce(type_coerce(Invoice.amount, BigInteger), 0) - type_coerce(Invoice.amount_paid, BigInteger)
     return (
@@ -86,9 +99,10 @@ def _money(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def _due(policy: Policy, today: date, among: list[int] | None = None):
+def _due(policy: Policy, today: date, among: list[int] | None = None, *, held: bool = False):
     """Active, non-exempt customers due for a cut on `today`, with their overdue facts; `among`
-    narrows the invoice aggregate itself (the planner would not push an IN list into it)."""
+    narrows the invoice aggregate itself (the planner would not push an IN list into it). With
+    `held`, those who would be due but whom a forced activation's hold leaves alone instead."""
     invoices = _overdue_by_customer(today)
     if among is not None:
         invoices = invoices.where(Invoice.customer_id.in_(id_list("among", among)))
@@ -99,11 +113,12 @@ def _due(policy: Policy, today: date, among: list[int] | None = None):
     ).subquery()
     return (
         select(Customer.id, Customer.name, Customer.external_ref, overdue.c.oldest_due, overdue.c.cents,
-               overdue.c.invoices)
+               overdue.c.invoices, Customer.forced_hold_until)
         .join(overdue, overdue.c.customer_id == Customer.id)
         .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False),
                # A trust unlock holds until its deadline; the timers cut it then if still unpaid.
-               or_(Customer.trust_unlock_until.is_(None), Customer.trust_unlock_until <= utcnow()))
+               or_(Customer.trust_unlock_until.is_(None), Customer.trust_unlock_until <= utcnow()),
+               ~_not_held(today) if held else _not_held(today))
         .order_by(Customer.id)
     )
 
@@ -118,6 +133,13 @@ def candidates(session: Session | Connection, policy: Policy, today: date,
     """Active, non-exempt customers due for a cut on `today` (whether or not it is a cut day), in
     one query; `among` limits it to those customers."""
     return [_candidate(row, today) for row in session.execute(_due(policy, today, among))]
+
+
+def held_candidates(session: Session | Connection, policy: Policy, today: date) -> list[HeldCandidate]:
+    """Customers the rule would cut on `today` but a forced activation's hold skips (the preview
+    lists them, with the hold's date)."""
+    return [HeldCandidate(**vars(_candidate(row, today)), held_until=row.forced_hold_until)
+            for row in session.execute(_due(policy, today, held=True))]
 
 
 def due_customer_ids(session: Session, policy: Policy, today: date) -> list[int]:
@@ -169,14 +191,14 @@ def cut_request(today: date, facts: Candidate) -> TransitionRequest:
 _LOCK_BATCH = (
     select(Customer.id, Customer.status, Customer.auto_block_exempt, Customer.version,
            Customer.inactivation_reason, Customer.trust_unlock_until, Customer.trust_unlocks_used,
-           Customer.return_on)
+           Customer.return_on, Customer.forced_hold_until)
     .where(Customer.id.in_(id_list("customer_ids")))
     .order_by(Customer.id)  # every batch locks in id order: two overlapping batches cannot deadlock
     .with_for_update()
 )
 
 
-def _why_not_due(customer_id: int, locked) -> str:
+def _why_not_due(customer_id: int, locked, today: date) -> str:
     if locked is None:
         return f"customer {customer_id} does not exist"
     if locked.status != CustomerStatus.ACTIVE:
@@ -185,6 +207,8 @@ def _why_not_due(customer_id: int, locked) -> str:
         return "exempt from automatic blocks"
     if locked.trust_unlock_until is not None and locked.trust_unlock_until > utcnow():
         return "on a trust unlock until its deadline"
+    if is_held(locked.forced_hold_until, today):
+        return f"held by a forced activation through {locked.forced_hold_until.isoformat()}"
     return "no longer due (paid or within the grace period)"
 
 
@@ -202,7 +226,7 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         locked = {row.id: row for row in conn.execute(_LOCK_BATCH, {"customer_ids": customer_ids})}
         due = candidates(conn, policy, today, among=sorted(locked))
         for customer_id in set(customer_ids) - {c.customer_id for c in due}:
-            result.skipped[customer_id] = _why_not_due(customer_id, locked.get(customer_id))
+            result.skipped[customer_id] = _why_not_due(customer_id, locked.get(customer_id), today)
         if due:
             effect_ids = _cut(conn, [(locked[c.customer_id], c) for c in due], today)
             publish_after_commit(session, effect_ids)
@@ -252,7 +276,7 @@ def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:
     groups: dict[tuple, list[tuple]] = {}
     for row, facts in due:
         prior = (row.status, row.inactivation_reason, row.trust_unlock_until, row.trust_unlocks_used,
-                 row.return_on)
+                 row.return_on, row.forced_hold_until)
         groups.setdefault(prior, []).append((row, facts))
     return groups
 

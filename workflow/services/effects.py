@@ -572,7 +572,7 @@ def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer
         return _Outcome(EffectState.SKIPPED, "not sent: the customer paid or is no longer active")
     if not settings.billing_webhook_url:
         return _Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
-    cut = policy_from(settings).projected_cut(oldest, today)
+    cut = policy_from(settings).projected_cut(oldest, today, held_until=customer.forced_hold_until)
     return Delivery("billing", f"effect_{effect.id}", {
         "type": "customer.delinquency_warning",
         "timestamp": effect.created_at.isoformat(),

@@ -1,7 +1,7 @@
 """One answer to "why is this customer where it is, and what happens next?"."""
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from ..domain.customer_machine import (
     TransitionRequest,
     TrustUnlockLimits,
 )
+from ..domain.delinquency import is_held
 from ..domain.errors import AtivaError, GuardFailed
 from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, InvoiceStatus, Role
 from ..settings import Settings
@@ -51,9 +52,18 @@ def standing(session: Session, customer_id: int, settings: Settings, today: date
         "auto_block_exempt": customer.auto_block_exempt,
         "trust_unlock_until": customer.trust_unlock_until.isoformat() if customer.trust_unlock_until else None,
         "return_on": customer.return_on.isoformat() if customer.return_on else None,
+        "forced_hold": _forced_hold(customer, today),
         "next_action": _next_action(customer, policy, settings, oldest, total, today),
         "trust_unlock": _trust_unlock(customer, settings, count, today),
     }
+
+
+def _forced_hold(customer: Customer, today: date) -> dict | None:
+    """The hold of a forced activation, while it lasts: no automatic cut through `until`."""
+    if customer.status != CustomerStatus.ACTIVE or not is_held(customer.forced_hold_until, today):
+        return None
+    return {"until": customer.forced_hold_until.isoformat(),
+            "normal_rule_from": (customer.forced_hold_until + timedelta(days=1)).isoformat()}
 
 
 def _next_action(customer: Customer, policy, settings: Settings, oldest, total, today: date) -> dict | None:
@@ -64,11 +74,15 @@ def _next_action(customer: Customer, policy, settings: Settings, oldest, total, 
                     "why": "the trust unlock ends; the customer is inactivated again if an invoice is "
                            "still past due then"}
         if oldest and not customer.auto_block_exempt and total >= policy.min_overdue_amount:
-            cut = policy.projected_cut(oldest, today)
+            cut = policy.projected_cut(oldest, today, held_until=customer.forced_hold_until)
+            why = (f"R$ {total} overdue since {oldest.isoformat()}; cut after {policy.grace_days} days "
+                   "of grace, on the next cut day")
+            if is_held(customer.forced_hold_until, today):
+                why = (f"held by a forced activation through {customer.forced_hold_until.isoformat()}; "
+                       f"then {why}")
             return {"action": "inactivate", "on": cut.isoformat(),
                     "warning_on": max(today, date.fromordinal(cut.toordinal() - settings.warning_days)).isoformat(),
-                    "why": f"R$ {total} overdue since {oldest.isoformat()}; cut after {policy.grace_days} days "
-                           "of grace, on the next cut day"}
+                    "why": why}
         return None
     if customer.inactivation_reason == InactivationReason.CUSTOMER_REQUEST and customer.return_on:
         return {"action": "activate", "on": customer.return_on.isoformat(), "why": "scheduled return"}
@@ -81,7 +95,7 @@ def _next_action(customer: Customer, policy, settings: Settings, oldest, total, 
 def _trust_unlock(customer: Customer, settings: Settings, overdue: int, today: date) -> dict:
     """Ask the machine itself, on a copy: the same guards as a real trust unlock."""
     state = LifecycleState(customer.status, customer.inactivation_reason, customer.trust_unlock_until,
-                           customer.trust_unlocks_used, customer.return_on)
+                           customer.trust_unlocks_used, customer.return_on, customer.forced_hold_until)
     limits = TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode)
     request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, False, Role.OPERATOR,
                                 days=settings.trust_unlock_max_days)

@@ -13,7 +13,7 @@ from ..db.models import Customer
 from ..db.types import utcnow
 from ..domain import brazilian
 from ..domain.customer_machine import TransitionRequest
-from ..domain.delinquency import Policy
+from ..domain.delinquency import Policy, is_held
 from ..domain.errors import AtivaError, InvalidInput, TransitionNotAllowed
 from ..domain.vocabulary import (
     ActivationReason,
@@ -36,7 +36,8 @@ class TimerRun:
 
 def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
     """A trust unlock past its deadline: cut again if an invoice is still past due, else it simply
-    ends (the customer paid and stays active)."""
+    ends (the customer paid and stays active). A customer a forced activation holds is not cut:
+    the person's decision outranks the deadline, and the normal rule applies after the hold."""
     now = utcnow()
     with db.read() as session:
         due = list(session.scalars(
@@ -51,7 +52,11 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                 if customer.status != CustomerStatus.ACTIVE:
                     customer.trust_unlock_until = None
                     continue
-                if count_overdue_invoices(session, customer_id, today):
+                if is_held(customer.forced_hold_until, today):
+                    customer.trust_unlock_until = None
+                    run.kept[customer_id] = (f"held by a forced activation through "
+                                             f"{customer.forced_hold_until.isoformat()}: not cut")
+                elif count_overdue_invoices(session, customer_id, today):
                     transition_customer(
                         session, customer_id, CustomerEvent.INACTIVATE,
                         TransitionRequest(InactivationReason.DELINQUENCY.value,
@@ -109,7 +114,8 @@ def set_return_date(session: Session, customer_id: int, until: date | None, toda
 
 def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int) -> list[int]:
     """`customer.delinquency_warning` goes out once per episode (per oldest overdue invoice),
-    `warning_days` before the projected cut. Returns the customers warned now."""
+    `warning_days` before the projected cut; for a customer a forced activation holds, before the
+    cut after the hold (the hold starts a new episode). Returns the customers warned now."""
     from .delinquency import candidates_for_warning
 
     with db.read() as session:
@@ -123,7 +129,7 @@ def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int)
             oldest, total, _count = overdue_facts(session, customer_id, today)
             if oldest is None or total < policy.min_overdue_amount or customer.warned_for_due == oldest:
                 continue
-            cut = policy.projected_cut(oldest, today)
+            cut = policy.projected_cut(oldest, today, held_until=customer.forced_hold_until)
             if (cut - today).days > warning_days:
                 continue
             customer.warned_for_due = oldest

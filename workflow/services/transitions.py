@@ -9,7 +9,7 @@ the ORM's unit of work cost four times the database work here (see bench/transit
 """
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -58,6 +58,7 @@ _NEW_STATE = {
     "trust_unlock_until": bindparam("new_trust_until"),
     "trust_unlocks_used": bindparam("new_trust_used"),
     "return_on": bindparam("new_return_on"),
+    "forced_hold_until": bindparam("new_forced_hold_until"),
     "status_changed_at": bindparam("now"),
     "updated_at": bindparam("now"),
     "version": _customers.c.version + 1,
@@ -70,6 +71,10 @@ APPLY_TO_MANY = (
 )
 # Only ids come back: every other value is known here, and wide RETURNING rows cost real CPU.
 _RECORD = insert(_changes).returning(_changes.c.id)
+# A hold moves the cut to after its date: the customer is warned again before that cut.
+_NEW_WARNING_EPISODE = (
+    update(_customers).where(_customers.c.id == bindparam("customer_id")).values(warned_for_due=None)
+)
 QUEUE_EFFECTS = insert(_effects).returning(_effects.c.id, sort_by_parameter_order=True)
 
 
@@ -160,14 +165,16 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
 
 def state_of(row) -> LifecycleState:
     return LifecycleState(row.status, row.inactivation_reason, row.trust_unlock_until,
-                          row.trust_unlocks_used, row.return_on)
+                          row.trust_unlocks_used, row.return_on, row.forced_hold_until)
 
 
 def guard_facts(overdue_invoices: int, now: datetime, today: date) -> CustomerFacts:
     settings = get_settings()
+    hold_days = settings.forced_activation_hold_days
     return CustomerFacts(
         overdue_invoices, now=now, today=today,
         trust=TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode),
+        default_hold_until=today + timedelta(days=hold_days) if hold_days else None,
     )
 
 
@@ -175,7 +182,7 @@ def new_state_values(state: LifecycleState, now: datetime) -> dict:
     """Parameters of _APPLY and APPLY_TO_MANY."""
     return {"new_status": state.status, "new_reason": state.inactivation_reason,
             "new_trust_until": state.trust_unlock_until, "new_trust_used": state.trust_unlocks_used,
-            "new_return_on": state.return_on, "now": now}
+            "new_return_on": state.return_on, "new_forced_hold_until": state.forced_hold_until, "now": now}
 
 
 def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_status: str,
@@ -186,6 +193,7 @@ def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_s
     return {"customer_id": customer_id, "customer_version": new_version,
             "event": event.value, "from_status": from_status, "to_status": decision.state.status,
             "reason": request.reason, "note": note, "forced": decision.forced,
+            "hold_until": decision.state.forced_hold_until,  # set only by a forced activation
             "actor": actor.name, "source": source.value, "created_at": now}
 
 
@@ -237,10 +245,15 @@ def transition_locked(
     state = decision.state
 
     db.execute(_APPLY, {"customer_id": customer_id, **new_state_values(state, now)})
+    warned_for_due = row.warned_for_due
+    if state.forced_hold_until is not None:
+        db.execute(_NEW_WARNING_EPISODE, {"customer_id": customer_id})
+        warned_for_due = None
     customer = SimpleNamespace(
         **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
            "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
-           "return_on": state.return_on, "status_changed_at": now, "updated_at": now,
+           "return_on": state.return_on, "forced_hold_until": state.forced_hold_until,
+           "warned_for_due": warned_for_due, "status_changed_at": now, "updated_at": now,
            "version": row.version + 1}
     )
     change = history_row(customer_id, customer.version, event, row.status, decision, request, actor,

@@ -102,13 +102,15 @@ class StatusChoice:
     days: str = ""
     until: str = ""
     force: bool = False
+    hold: str = ""  # Sem corte automático até (a forced activation's hold)
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_form(cls, form) -> "StatusChoice":
         return cls(active=form.get("ativo", ""), reason=form.get("motivo", ""),
                    note=(form.get("observacao") or "").strip(), days=(form.get("dias") or "").strip(),
-                   until=(form.get("data_retorno") or "").strip(), force=form.get("forcar") == "on")
+                   until=(form.get("data_retorno") or "").strip(), force=form.get("forcar") == "on",
+                   hold=(form.get("sem_corte_ate") or "").strip())
 
     def parsed_days(self) -> int | None:
         if not self.days:
@@ -119,10 +121,16 @@ class StatusChoice:
         return int(self.days)
 
     def parsed_until(self) -> date | None:
-        if not self.until:
+        return self._date(self.until, "data_retorno")
+
+    def parsed_hold(self) -> date | None:
+        return self._date(self.hold, "sem_corte_ate")
+
+    def _date(self, text: str, field_name: str) -> date | None:
+        if not text:
             return None
         try:
-            return date.fromisoformat(self.until)
+            return date.fromisoformat(text)
         except ValueError:
-            self.errors["data_retorno"] = "Data inválida. Use o seletor de data (dd/mm/aaaa)."
+            self.errors[field_name] = "Data inválida. Use o seletor de data (dd/mm/aaaa)."
             return None

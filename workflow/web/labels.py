@@ -1,5 +1,6 @@
 """The operator's words: Portuguese labels for the domain's vocabulary and its refusals."""
 
+from ..domain.delinquency import FORCED_HOLD_MAX_DAYS
 from ..domain.errors import AtivaError, GuardFailed, InvalidReason
 from ..domain.vocabulary import (
     ActivationReason,
@@ -68,6 +69,10 @@ GUARD_MESSAGES = {
     "trust_unlock_days_required": "Informe por quantos dias vale o Desbloqueio de confiança (1 ou mais).",
     "trust_unlock_too_long": "O Desbloqueio de confiança passa do máximo de dias permitido.",
     "trust_unlock_used": "O cliente já usou o Desbloqueio de confiança desta dívida; ele volta ao pagar.",
+    "hold_requires_forced_activation": "A data sem corte automático só vale ao ativar com Forçar ativação "
+                                       "um cliente cortado por inadimplência que ainda tem faturas vencidas.",
+    "hold_not_in_future": "A data sem corte automático precisa ser depois de hoje.",
+    "hold_too_long": f"A data sem corte automático pode ser no máximo {FORCED_HOLD_MAX_DAYS} dias depois de hoje.",
 }
 
 ERROR_MESSAGES = {

@@ -31,7 +31,9 @@ RULE_FIELDS = {"reason_required": "motivo", "note_required": "observacao", "over
                "no_overdue_invoice": "motivo", "trust_unlock_days_required": "dias",
                "trust_unlock_too_long": "dias", "days_only_for_trust_unlock": "dias",
                "return_date_not_in_future": "data_retorno", "until_only_for_suspension": "data_retorno",
-               "return_date_requires_customer_request": "data_retorno"}
+               "return_date_requires_customer_request": "data_retorno",
+               "hold_requires_forced_activation": "sem_corte_ate", "hold_not_in_future": "sem_corte_ate",
+               "hold_too_long": "sem_corte_ate"}
 
 
 async def form_data(request: Request) -> FormData:
@@ -155,7 +157,7 @@ def edit_form(request: Request, customer_id: int = CustomerId, user: WebUser = D
         choice = StatusChoice(active="sim" if customer.status == CustomerStatus.ACTIVE else "nao")
         return render(request, "customer_edit.html", user=user, customer=customer,
                       form=CustomerForm.from_customer(customer), choice=choice, version=customer.version,
-                      current=None, message=None)
+                      current=None, message=None, hold_days=request.app.state.settings.forced_activation_hold_days)
 
 
 @router.post("/clientes/{customer_id}/editar")
@@ -199,13 +201,16 @@ def _edit_from(form: CustomerForm, choice: StatusChoice, saved, version: int | N
         choice.errors["motivo"] = "O motivo só vale quando o campo Ativo muda. Deixe em branco ou mude o Ativo."
     if changes_status and not choice.reason:
         choice.errors["motivo"] = labels.GUARD_MESSAGES["reason_required"]
-    days, until = choice.parsed_days(), choice.parsed_until()
+    days, until, hold = choice.parsed_days(), choice.parsed_until(), choice.parsed_hold()
+    if hold is not None and not (changes_status and target == CustomerStatus.ACTIVE.value):
+        choice.errors["sem_corte_ate"] = labels.GUARD_MESSAGES["hold_requires_forced_activation"]
     return customers.CustomerEdit(
         changes=form.changes(), status=target if changes_status else None,
         reason=choice.reason or None if changes_status else None,
         note=choice.note or None if changes_status else None,
         force=choice.force and changes_status, version=version,
         days=days if changes_status else None, until=until if changes_status else None,
+        hold_until=hold if changes_status else None,
     )
 
 
@@ -217,7 +222,8 @@ def _edit_again(request: Request, user: WebUser, customer_id: int, form: Custome
         conflict = message is not None
         return render(request, "customer_edit.html", 409 if conflict else 422, user=user, customer=current,
                       form=form, choice=choice, version=current.version if conflict else version,
-                      current=current if conflict else None, message=message)
+                      current=current if conflict else None, message=message,
+                      hold_days=request.app.state.settings.forced_activation_hold_days)
 
 
 @router.post("/clientes/{customer_id}/desbloqueio")

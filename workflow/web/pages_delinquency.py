@@ -40,8 +40,9 @@ def preview(request: Request, data: date | None = Query(None), executado: int = 
     cut_day = policy.next_cut_day(as_of)
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, cut_day)
+        held = delinquency.held_candidates(session, policy, cut_day)
     return render(request, "delinquency.html", user=user, as_of=as_of, cut_day=cut_day, candidates=found,
-                  no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
+                  held=held, no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
                   policy=policy, settings=settings, dispatched=executado, batches=lotes)
 
 
