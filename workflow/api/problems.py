@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from ..domain.errors import AtivaError, GuardFailed
 
@@ -60,6 +61,31 @@ def body_for_error(error: AtivaError) -> dict:
     return problem_body(error.code, error.detail, **extra)
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods some route answers on this path (FastAPI gives each method a route of its own;
+    Starlette's 405 would name one route's). Mounted static files answer GET and HEAD only."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    allowed = [method for method in HTTP_METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)]
+    return ", ".join(allowed or ("GET", "HEAD"))
+
+
+def framework_problem(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """An HTTPException raised by Starlette or FastAPI themselves, as a problem."""
+    if error.status_code == 400:  # FastAPI could not read the body (not UTF-8, not JSON)
+        return problem_response(problem_body("validation_error", "body: the request body is not valid JSON"))
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+        error.status_code, "http_error"
+    )
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return problem_response(problem_body(code, str(error.detail), status=error.status_code), headers or None)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AtivaError)
     async def _domain(_request: Request, error: AtivaError):
@@ -79,11 +105,8 @@ def install(app: FastAPI) -> None:
         return problem_response(problem_body("validation_error", detail or "invalid request", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
-            error.status_code, "http_error"
-        )
-        return problem_response(problem_body(code, str(error.detail), status=error.status_code))
+    async def _http(request: Request, error: StarletteHTTPException):
+        return framework_problem(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _error: Exception):

@@ -1,5 +1,6 @@
 """The operator's words: Portuguese labels for the domain's vocabulary and its refusals."""
 
+from ..domain import limits
 from ..domain.errors import AtivaError, GuardFailed, InvalidReason
 from ..domain.vocabulary import (
     ActivationReason,
@@ -69,6 +70,9 @@ GUARD_MESSAGES = {
     "trust_unlock_too_long": "O Desbloqueio de confiança passa do máximo de dias permitido.",
     "trust_unlock_used": "O cliente já usou o Desbloqueio de confiança desta dívida; ele volta ao pagar.",
 }
+
+RETURN_DATE_TOO_FAR = (f"A data de retorno pode ser no máximo {limits.MAX_RETURN_DAYS} dias depois de hoje: "
+                       f"uma suspensão a pedido do cliente dura até um ano.")
 
 ERROR_MESSAGES = {
     "stale_version": "Outra pessoa salvou este cliente enquanto você editava. Confira os dados "

@@ -1,5 +1,6 @@
 """Inadimplência (admin): who the next run cuts and why, and a button to run it now."""
 
+import re
 from datetime import date
 
 import holidays
@@ -8,6 +9,8 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from ..domain.delinquency import Policy
+from ..domain.errors import OutOfRange
+from ..domain.limits import date_window
 from ..services import delinquency
 from ..services.clock import provider_today
 from .auth import WebUser, admin, check_csrf
@@ -15,6 +18,7 @@ from .pages_customers import form_data
 from .rendering import brazilian_date, render
 
 router = APIRouter(include_in_schema=False)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what the date picker sends
 WEEKDAY_NAMES = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira",
                  "sábado", "domingo")
 
@@ -29,17 +33,35 @@ def why_no_cut(policy: Policy, day: date, subdivision: str | None) -> str | None
     return None
 
 
+def _preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
+    """The day to preview, and what is wrong with the typed one (then today is shown instead)."""
+    today = provider_today(timezone)
+    if not typed:
+        return today, None
+    try:
+        if not ISO_DATE.fullmatch(typed):
+            raise ValueError(typed)
+        return delinquency.business_day(date.fromisoformat(typed), timezone), None
+    except ValueError:
+        return today, "Data inválida. Use o seletor de data (dd/mm/aaaa). Abaixo, a prévia de hoje."
+    except OutOfRange:
+        first, last = date_window(today)
+        return today, (f"Escolha uma data entre {brazilian_date(first)} e {brazilian_date(last)}. "
+                       f"Abaixo, a prévia de hoje.")
+
+
 @router.get("/inadimplencia")
-def preview(request: Request, data: date | None = Query(None), executado: int = -1,
+def preview(request: Request, data: str = Query("", max_length=40), executado: int = -1,
             lotes: int = 0, user: WebUser = Depends(admin)):
     settings = request.app.state.settings
     policy = delinquency.policy_from(settings)
-    as_of = data or provider_today(settings.timezone)
+    as_of, date_error = _preview_day(data.strip(), settings.timezone)
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, as_of)
-    return render(request, "delinquency.html", user=user, as_of=as_of, candidates=found,
-                  no_cut=why_no_cut(policy, as_of, settings.holiday_subdivision), policy=policy, settings=settings,
-                  dispatched=executado, batches=lotes)
+    return render(request, "delinquency.html", 422 if date_error else 200, user=user, as_of=as_of,
+                  candidates=found, no_cut=why_no_cut(policy, as_of, settings.holiday_subdivision),
+                  policy=policy, settings=settings, dispatched=executado, batches=lotes,
+                  date_error=date_error, typed_date=data)
 
 
 @router.post("/inadimplencia/executar")
