@@ -191,6 +191,14 @@ def test_control_characters_in_services_are_refused(api):
     assert api.get(f"{CUSTOMERS}/{customer_id}/services").json()["items"][0]["status"] == "active"
 
 
+def test_a_control_character_in_an_idempotency_key_is_refused(api):
+    # A tab is legal in an HTTP header value, so it can reach us from a real client.
+    response = api.post(CUSTOMERS, json={"name": "Ana", "document": VALID_CPFS[0]},
+                        headers={"Idempotency-Key": "pedido\t42"})
+    refused(response, "Idempotency-Key")
+    assert count(api.db, Customer) == 0
+
+
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.ADMIN])
 def test_a_search_for_a_nul_is_refused_for_every_role(api, role):
     api.new_customer()
@@ -278,6 +286,8 @@ def test_the_sweep_run_refuses_unknown_fields(api):
     ("GET", f"{CUSTOMERS}/1/inactivate", "POST"),
     ("GET", BILLING_URL, "POST"),
     ("DELETE", "/metrics", "GET"),
+    ("DELETE", "/clientes", "GET"),
+    ("POST", "/static/ativa.css", "GET, HEAD"),
 ])
 def test_a_405_says_which_methods_are_allowed(api, method, path, allow):
     response = api.client.request(method, path, headers=api.headers())
@@ -376,6 +386,14 @@ def web(db):
         yield client
 
 
+def new_customer_in_ui(web) -> int:
+    form = web.get("/clientes/novo")
+    created = web.post("/clientes/novo", data={"name": "Maria Souza", "document": "52998224725",
+                                               "external_ref": "C-1", "csrf_token": csrf_of(form.text)})
+    assert created.status_code == 303, created.text
+    return int(re.search(r"/clientes/(\d+)", created.headers["location"]).group(1))
+
+
 def field_error(page: str, field: str) -> str:
     found = re.search(rf'<p class="field-error" id="{field}-erro"[^>]*>([^<]+)</p>', page)
     assert found, page
@@ -418,10 +436,7 @@ def test_a_new_customer_with_a_nul_stays_on_the_form(web):
 
 def test_salvar_refuses_control_characters_and_keeps_the_input(web):
     signed_in(web, "ana")
-    form = web.get("/clientes/novo")
-    created = web.post("/clientes/novo", data={"name": "Maria Souza", "document": "52998224725",
-                                               "external_ref": "C-1", "csrf_token": csrf_of(form.text)})
-    customer_id = int(created.headers["location"].split("/")[2].split("?")[0])
+    customer_id = new_customer_in_ui(web)
     before = customer_row(web.db, customer_id)
 
     page = edit(web, customer_id, name="Maria\x00Souza")
@@ -435,14 +450,23 @@ def test_salvar_refuses_control_characters_and_keeps_the_input(web):
 
 def test_a_return_date_years_ahead_is_refused_in_the_ui(web):
     signed_in(web, "ana")
-    form = web.get("/clientes/novo")
-    created = web.post("/clientes/novo", data={"name": "Maria Souza", "document": "52998224725",
-                                               "external_ref": "C-1", "csrf_token": csrf_of(form.text)})
-    customer_id = int(created.headers["location"].split("/")[2].split("?")[0])
+    customer_id = new_customer_in_ui(web)
     page = edit(web, customer_id, ativo="nao", motivo="customer_request", data_retorno="3984-01-01")
     assert page.status_code == 422
     assert "no máximo 366 dias" in page.text
     assert customer_row(web.db, customer_id)["status"] == "active"
+
+
+@pytest.mark.parametrize("fields", [{"version": "²"}, {"ativo": "nao", "motivo": "other", "dias": "²"}],
+                         ids=["version", "dias"])
+def test_digits_that_int_cannot_read_are_not_a_500(web, fields):
+    # "²".isdigit() is True, int("²") raises: the form must not trust isdigit() alone.
+    signed_in(web, "ana")
+    customer_id = new_customer_in_ui(web)
+    page = edit(web, customer_id, **fields)
+    assert page.status_code in (303, 422), page.text
+    if "dias" in fields:
+        assert page.status_code == 422 and "Informe um número de dias entre 1 e 365." in page.text
 
 
 def test_a_sign_in_with_a_nul_in_the_username_is_refused(web):

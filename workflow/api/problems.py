@@ -75,8 +75,8 @@ def allowed_methods(request: Request) -> str:
 
 def framework_problem(request: Request, error: StarletteHTTPException) -> JSONResponse:
     """An HTTPException raised by Starlette or FastAPI themselves, as a problem."""
-    if error.status_code == 400:  # FastAPI could not read the body (not UTF-8, not JSON)
-        return problem_response(problem_body("validation_error", "body: the request body is not valid JSON"))
+    if error.status_code == 400:  # FastAPI could not parse the body (not UTF-8, say)
+        return problem_response(problem_body("validation_error", "body: cannot be parsed; send UTF-8 JSON"))
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
         error.status_code, "http_error"
     )

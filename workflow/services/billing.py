@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from ..db.engine import Database
 from ..db.models import BillingEvent, Customer, Invoice
 from ..db.types import utcnow
-from ..domain.customer_machine import TransitionRequest
 from ..domain import limits
+from ..domain.customer_machine import TransitionRequest
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import (
     ActivationReason,

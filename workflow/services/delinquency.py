@@ -21,8 +21,8 @@ from ..db.bulk import id_list, insert_rows
 from ..db.engine import Database
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
-from ..domain.customer_machine import TransitionRequest
 from ..domain import limits
+from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy, parse_weekdays
 from ..domain.errors import AtivaError
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source

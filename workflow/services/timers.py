@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from ..db.engine import Database
 from ..db.models import Customer
 from ..db.types import utcnow
-from ..domain.customer_machine import TransitionRequest
 from ..domain import limits
+from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy
 from ..domain.errors import AtivaError, InvalidInput, TransitionNotAllowed
 from ..domain.vocabulary import (

@@ -52,7 +52,8 @@ def login(
                            error="O formulário expirou. Digite a senha de novo.")
     if limits.forbidden_character(username):  # no user has one: refused before the database
         return _login_page(request, next, username=username, status_code=422,
-                           error="O usuário tem um caractere de controle que não existe em nenhum nome de usuário.")
+                           error="O usuário digitado tem um caractere de controle, que nenhum nome de "
+                                 "usuário tem. Digite-o de novo.")
     settings = request.app.state.settings
     address = request.client.host if request.client else None
     with request.app.state.db.write() as session:
