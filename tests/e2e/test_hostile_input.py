@@ -365,7 +365,13 @@ def test_every_authenticated_operation_documents_401_and_403(api):
         if "{" not in path and method == "get":
             response = api.client.get(path)
             assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer", path
-    assert "401" in doc["paths"][BILLING_URL]["post"]["responses"]
+    billing = doc["paths"][BILLING_URL]["post"]
+    assert "401" in billing["responses"]
+    headers = {p["name"]: p["schema"] for p in billing["parameters"]}
+    assert headers["webhook-id"]["maxLength"] == 255
+    event = billing["requestBody"]["content"]["application/json"]["schema"]
+    assert "$ref" not in str(event) and event["properties"]["data"]["properties"]["customer_id"]["anyOf"][0][
+        "maximum"] == limits.MAX_ROW_ID
     assert api.get("/metrics", role=Role.VIEWER).status_code == 200
 
 
