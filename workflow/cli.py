@@ -736,12 +736,14 @@ def sweep(
     """Inactivate customers due for a cut (reason delinquency, source scheduler)."""
     from datetime import date as _date
 
+    from .domain.errors import OutOfRange
     from .services import delinquency
-    from .services.clock import provider_today
 
     settings = get_settings()
     try:
-        today = _date.fromisoformat(as_of) if as_of else provider_today(settings.timezone)
+        today = delinquency.business_day(_date.fromisoformat(as_of) if as_of else None, settings.timezone)
+    except OutOfRange as error:
+        _fail(f"--as-of: {error.detail}", 2)
     except ValueError:
         _fail(f"--as-of {as_of!r} is not a date like 2026-12-01", 2)
     policy = delinquency.policy_from(settings)

@@ -1,6 +1,5 @@
 """POST /api/v1/billing/events: the billing system's signed events (Standard Webhooks)."""
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -10,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from standardwebhooks import Webhook
 from starlette.concurrency import run_in_threadpool
 
+from ..db.models import BillingEvent
+from ..domain import limits
 from ..services import billing
+from .customers import PROBLEMS
+from .fields import IdValue, IsoDate, IsoDateTime, Line
 from .problems import ApiProblem, problem_body, problem_response
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
@@ -19,12 +22,12 @@ router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 class EventData(BaseModel):
     model_config = ConfigDict(extra="ignore")  # billing systems add fields; we read what we know
 
-    invoice_id: str = Field(min_length=1, max_length=100)
-    customer_id: int | None = Field(None, ge=1, le=2**31 - 1)
-    customer_ref: str | None = Field(None, min_length=1, max_length=100)
+    invoice_id: Line = Field(min_length=1, max_length=100)
+    customer_id: IdValue | None = None
+    customer_ref: Line | None = Field(None, min_length=1, max_length=100)
     amount: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
-    due_date: date | None = None
-    paid_at: datetime | None = None
+    due_date: IsoDate | None = None
+    paid_at: IsoDateTime | None = None
 
     @model_validator(mode="after")
     def _has_customer(self):
@@ -56,22 +59,67 @@ def _verify(request: Request, raw: bytes) -> None:
     raise ApiProblem("unauthorized", "signature does not match, or the timestamp is outside ±5 minutes")
 
 
+MAX_WEBHOOK_ID = BillingEvent.__table__.c.webhook_id.type.length
+
+
+def _webhook_id(request: Request) -> str:
+    """The deduplication key, refused before the database if its column could not hold it."""
+    webhook_id = request.headers["webhook-id"]
+    if len(webhook_id) > MAX_WEBHOOK_ID:
+        raise ApiProblem("validation_error", f"webhook-id must be at most {MAX_WEBHOOK_ID} characters")
+    bad = limits.forbidden_character(webhook_id)
+    if bad:
+        raise ApiProblem("validation_error", f"webhook-id must not contain control characters ({bad})")
+    return webhook_id
+
+
+def _inlined(schema: dict) -> dict:
+    """A model's JSON schema with its $defs put in place, to stand alone inside an operation."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        return [resolve(item) for item in node] if isinstance(node, list) else node
+
+    return resolve(schema)
+
+
+# The body is read raw (the signature covers its bytes), so FastAPI cannot see it: declared here.
+SIGNED_EVENT = {
+    "parameters": [
+        {"name": "webhook-id", "in": "header", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_WEBHOOK_ID}},
+        {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+        {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"}},
+    ],
+    "requestBody": {"required": True,
+                    "content": {"application/json": {"schema": _inlined(EventIn.model_json_schema())}}},
+}
+
+
 @router.post(
     "/events",
     status_code=202,
-    responses={200: {"description": "duplicate"}, 401: {"description": "bad signature"},
-               422: {"description": "malformed body or unknown customer"}},
+    openapi_extra=SIGNED_EVENT,
+    responses={200: {"description": "duplicate"},
+               401: {**PROBLEMS[401], "description": "bad or missing signature"},
+               413: PROBLEMS[413],
+               422: {**PROBLEMS[422], "description": "malformed body or unknown customer"}},
 )
 async def billing_event(request: Request):
     raw = await request.body()
     _verify(request, raw)
+    webhook_id = _webhook_id(request)
     try:
         body = EventIn.model_validate_json(raw)
     except ValidationError as error:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         return problem_response(problem_body("validation_error", detail or "invalid event"))
     event = billing.InvoiceEvent(
-        webhook_id=request.headers["webhook-id"], type=body.type, invoice_id=body.data.invoice_id,
+        webhook_id=webhook_id, type=body.type, invoice_id=body.data.invoice_id,
         customer_id=body.data.customer_id, customer_ref=body.data.customer_ref,
         amount=body.data.amount, due_date=body.data.due_date, paid_at=body.data.paid_at,
     )

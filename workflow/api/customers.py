@@ -1,15 +1,14 @@
 """/api/v1/customers: the register, its transitions, history and services."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from ..domain.customer_machine import TransitionRequest
-from ..domain.vocabulary import CustomerEvent, Source
+from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
 from ..services import customer_services, customers, history, standing, timers, transitions
 from ..services.clock import provider_today
 from .auth import Principal, can_read, can_write
+from .fields import Line, RowId
 from .idempotency import Idempotent, idempotent
 from .schemas import (
     ActivateIn,
@@ -30,8 +29,6 @@ from .schemas import (
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
-# Ids beyond 32 bits cannot exist: a clean 422 instead of a database overflow.
-RowId = Annotated[int, Path(ge=1, le=customers.MAX_ID)]
 CustomerId = RowId
 
 PROBLEMS = {
@@ -60,15 +57,15 @@ def create_customer(
 @router.get("", response_model=CustomerPage, responses=PROBLEMS)
 def list_customers(
     request: Request,
-    status: str | None = Query(None, description="active or inactive"),
-    q: str | None = Query(None, max_length=200, description="name, CPF/CNPJ, external_ref or e-mail"),
+    status: CustomerStatus | None = Query(None),
+    q: Line | None = Query(None, max_length=200, description="name, CPF/CNPJ, external_ref or e-mail"),
     limit: int = Query(50, ge=1, le=customers.MAX_PAGE),
-    cursor: str | None = Query(None, max_length=100),
+    cursor: Line | None = Query(None, max_length=100),
     _: Principal = Depends(can_read),
 ):
     with _db(request).read() as session:
         items, next_cursor = customers.list_customers(
-            session, status=status, q=q, limit=limit, cursor=cursor
+            session, status=status.value if status else None, q=q, limit=limit, cursor=cursor
         )
         return CustomerPage(items=[CustomerOut.of(c) for c in items], next_cursor=next_cursor)
 
@@ -86,8 +83,8 @@ def edit_customer(
     fields = body.model_dump(exclude_unset=True, include=set(customers.EDITABLE_FIELDS))
     edit = customers.CustomerEdit(
         changes=fields,
-        status=body.status,
-        reason=body.reason,
+        status=body.status.value if body.status else None,
+        reason=body.reason.value if body.reason else None,
         note=body.note,
         force=body.force,
         version=body.version,

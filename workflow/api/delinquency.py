@@ -8,9 +8,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ..services import delinquency
-from ..services.clock import provider_today
 from .auth import Principal, can_read, is_admin
 from .customers import PROBLEMS
+from .fields import IsoDate
+from .schemas import Strict
 from .idempotency import Idempotent, idempotent
 
 router = APIRouter(prefix="/api/v1/delinquency", tags=["delinquency"])
@@ -26,11 +27,11 @@ class PreviewOut(BaseModel):
 
 
 def _today(request: Request, as_of: date | None) -> date:
-    return as_of or provider_today(request.app.state.settings.timezone)
+    return delinquency.business_day(as_of, request.app.state.settings.timezone)
 
 
 @router.get("/preview", response_model=PreviewOut, responses=PROBLEMS)
-def preview(request: Request, as_of: date | None = Query(None), _: Principal = Depends(can_read)):
+def preview(request: Request, as_of: IsoDate | None = Query(None), _: Principal = Depends(can_read)):
     settings = request.app.state.settings
     policy = delinquency.policy_from(settings)
     today = _today(request, as_of)
@@ -42,8 +43,8 @@ def preview(request: Request, as_of: date | None = Query(None), _: Principal = D
                       candidates=found, skipped=held)
 
 
-class RunIn(BaseModel):
-    as_of: date | None = None
+class RunIn(Strict):
+    as_of: IsoDate | None = None
 
 
 @router.post("/run", status_code=202, responses=PROBLEMS)

@@ -15,7 +15,14 @@ from .auth import current_principal
 
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
-PUBLIC_PATHS = ("/healthz",)
+# Operations without a bearer token: the health check, and billing events (signed instead).
+PUBLIC_PATHS = ("/healthz", "/api/v1/billing/events")
+AUTH_PROBLEMS = {
+    "401": {"description": "missing, unknown or revoked token (problem+json, WWW-Authenticate: Bearer)",
+            "content": {"application/problem+json": {}}},
+    "403": {"description": "the token's role may not do this (problem+json)",
+            "content": {"application/problem+json": {}}},
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,7 +44,7 @@ def _authenticated(request: Request) -> bool:
 
 def openapi_with_bearer(app: FastAPI) -> dict:
     """The generated document, with the bearer scheme declared on every operation that needs it,
-    so tools (and the page's Authorize button) send the token."""
+    so tools (and the page's Authorize button) send the token, and its 401 and 403 answers."""
     if app.openapi_schema is None:
         schema = app.openapi()
         schema.setdefault("components", {})["securitySchemes"] = {
@@ -48,6 +55,8 @@ def openapi_with_bearer(app: FastAPI) -> dict:
             if path not in PUBLIC_PATHS:
                 for operation in operations.values():
                     operation["security"] = [{"bearer": []}]
+                    for status, response in AUTH_PROBLEMS.items():
+                        operation.setdefault("responses", {}).setdefault(status, response)
         app.openapi_schema = schema
     return app.openapi_schema
 

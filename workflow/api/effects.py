@@ -3,9 +3,11 @@
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from ..domain.vocabulary import EffectState
 from ..services import effects
 from .auth import Principal, is_admin
-from .customers import PROBLEMS, RowId
+from .customers import PROBLEMS
+from .fields import IdValue, RowId
 from .idempotency import Idempotent, idempotent
 from .schemas import EffectDetail, EffectPage
 
@@ -15,13 +17,13 @@ router = APIRouter(prefix="/api/v1/effects", tags=["effects"])
 @router.get("", response_model=EffectPage, responses=PROBLEMS)
 def list_effects(
     request: Request,
-    state: str | None = Query(None, description="pending, done, failed or skipped"),
-    customer_id: int | None = Query(None),
+    state: EffectState | None = Query(None),
+    customer_id: IdValue | None = Query(None),
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(is_admin),
 ):
     with request.app.state.db.read() as session:
-        items = effects.list_effects(session, state, customer_id, limit)
+        items = effects.list_effects(session, state.value if state else None, customer_id, limit)
         return EffectPage(items=[EffectDetail.of(e) for e in items])
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import IdempotencyRecord
 from ..db.types import utcnow
+from ..domain import limits
 from ..domain.errors import AtivaError
 from .auth import Principal, current_principal
 from .problems import MEDIA_TYPE, ApiProblem, body_for_error, problem_response
@@ -114,6 +115,9 @@ async def idempotent(request: Request, principal: Principal = Depends(current_pr
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ApiProblem("validation_error", f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
+        bad = limits.forbidden_character(key)
+        if bad:
+            raise ApiProblem("validation_error", f"{HEADER} must not contain control characters ({bad})")
     return Idempotent(request, principal, key, _fingerprint(request, await request.body()))
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from ..domain.errors import AtivaError, GuardFailed
 
@@ -71,6 +72,31 @@ def ui_error_page(request: Request, status: int, headers: dict[str, str] | None 
     return render(request, status, headers)
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods some route answers on this path (FastAPI gives each method a route of its own;
+    Starlette's 405 would name one route's). Mounted static files answer GET and HEAD only."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    allowed = [method for method in HTTP_METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)]
+    return ", ".join(allowed or ("GET", "HEAD"))
+
+
+def framework_problem(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """An HTTPException raised by Starlette or FastAPI themselves, as a problem."""
+    if error.status_code == 400:  # FastAPI could not parse the body (not UTF-8, say)
+        return problem_response(problem_body("validation_error", "body: cannot be parsed; send UTF-8 JSON"))
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+        error.status_code, "http_error"
+    )
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return problem_response(problem_body(code, str(error.detail), status=error.status_code), headers or None)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AtivaError)
     async def _domain(_request: Request, error: AtivaError):
@@ -95,12 +121,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException):
-        if (page := ui_error_page(request, error.status_code, error.headers)) is not None:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        if (page := ui_error_page(request, error.status_code, headers or None)) is not None:
             return page
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
-            error.status_code, "http_error"
-        )
-        return problem_response(problem_body(code, str(error.detail), status=error.status_code))
+        return framework_problem(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, _error: Exception):

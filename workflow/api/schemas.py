@@ -6,7 +6,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..db.models import ApiToken, Customer, OutboxEffect, Service, StatusChange
-from ..domain.vocabulary import ActivationReason, InactivationReason
+from ..domain.vocabulary import (
+    ActivationReason,
+    CustomerEvent,
+    CustomerStatus,
+    Effect,
+    EffectState,
+    InactivationReason,
+    Role,
+    ServiceStatus,
+    Source,
+    SuspensionCause,
+)
+from .fields import IdValue, IsoDate, Line, Text, one_of
 
 
 class Strict(BaseModel):
@@ -14,57 +26,57 @@ class Strict(BaseModel):
 
 
 class CustomerIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    document: str = Field(min_length=1, max_length=32, description="CPF or CNPJ, punctuation allowed")
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=32)
-    external_ref: str | None = Field(None, max_length=100)
+    name: Line = Field(min_length=1, max_length=200)
+    document: Line = Field(min_length=1, max_length=32, description="CPF or CNPJ, punctuation allowed")
+    email: Line | None = Field(None, max_length=254)
+    phone: Line | None = Field(None, max_length=32)
+    external_ref: Line | None = Field(None, max_length=100)
     auto_block_exempt: bool = Field(False, description="The delinquency sweep never cuts this customer")
 
 
 class CustomerPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    document: str | None = Field(None, min_length=1, max_length=32)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=32)
-    external_ref: str | None = Field(None, max_length=100)
+    name: Line | None = Field(None, min_length=1, max_length=200)
+    document: Line | None = Field(None, min_length=1, max_length=32)
+    email: Line | None = Field(None, max_length=254)
+    phone: Line | None = Field(None, max_length=32)
+    external_ref: Line | None = Field(None, max_length=100)
     auto_block_exempt: bool | None = None
-    status: Literal["active", "inactive"] | None = None
-    reason: str | None = Field(None, max_length=40)
-    note: str | None = Field(None, max_length=2000)
+    status: CustomerStatus | None = None
+    reason: InactivationReason | ActivationReason | None = None
+    note: Text | None = Field(None, max_length=2000)
     force: bool = False
-    hold_until: date | None = Field(None, description="Forced activation: no automatic cut through this date")
-    version: int | None = Field(None, ge=1, description="Refuse the save if the customer changed since")
+    hold_until: IsoDate | None = Field(None, description="Forced activation: no automatic cut through this date")
+    version: IdValue | None = Field(None, description="Refuse the save if the customer changed since")
 
 
 class InactivateIn(Strict):
     reason: InactivationReason
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
     force: bool = False
-    until: date | None = Field(None, description="customer_request: the customer comes back that day")
+    until: IsoDate | None = Field(None, description="customer_request: the customer comes back that day")
 
 
 class ActivateIn(Strict):
     reason: ActivationReason
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
     force: bool = False
     days: int | None = Field(None, ge=1, le=365, description="trust_unlock: how many days")
-    hold_until: date | None = Field(
+    hold_until: IsoDate | None = Field(
         None, description="Forced activation: no automatic cut through this date (default: "
         "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today)")
 
 
 class ReturnDateIn(Strict):
-    until: date | None = Field(description="The new return date, or null to clear it")
+    until: IsoDate | None = Field(description="The new return date, or null to clear it")
 
 
 class ServiceIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    external_ref: str | None = Field(None, max_length=100)
+    name: Line = Field(min_length=1, max_length=200)
+    external_ref: Line | None = Field(None, max_length=100)
 
 
 class SuspendIn(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class CustomerOut(BaseModel):
@@ -75,8 +87,8 @@ class CustomerOut(BaseModel):
     email: str | None
     phone: str | None
     external_ref: str | None
-    status: str
-    inactivation_reason: str | None
+    status: one_of(CustomerStatus)
+    inactivation_reason: one_of(InactivationReason) | None
     status_changed_at: datetime
     invoicing_enabled: bool
     auto_block_exempt: bool
@@ -95,8 +107,8 @@ class CustomerOut(BaseModel):
 
 class EffectOut(BaseModel):
     id: int
-    name: str
-    state: str
+    name: one_of(Effect)
+    state: one_of(EffectState)
     attempts: int
     last_error: str | None
     note: str | None
@@ -128,15 +140,15 @@ class TransitionOut(BaseModel):
     id: int
     customer_id: int
     customer_version: int
-    event: str
-    from_status: str
-    to_status: str
-    reason: str
+    event: one_of(CustomerEvent)
+    from_status: one_of(CustomerStatus)
+    to_status: one_of(CustomerStatus)
+    reason: one_of(InactivationReason, ActivationReason)
     note: str | None
     forced: bool
     hold_until: date | None = None
     actor: str
-    source: str
+    source: one_of(Source)
     created_at: datetime
     effects: list[EffectOut]
 
@@ -170,8 +182,8 @@ class ServiceOut(BaseModel):
     customer_id: int
     name: str
     external_ref: str | None
-    status: str
-    suspension_cause: str | None
+    status: one_of(ServiceStatus)
+    suspension_cause: one_of(SuspensionCause) | None
     suspension_note: str | None
     suspended_at: datetime | None
     cancelled_at: datetime | None
@@ -189,7 +201,7 @@ class ServicePage(BaseModel):
 class TokenOut(BaseModel):
     id: int
     name: str
-    role: str
+    role: one_of(Role)
     prefix: str
     created_at: datetime
     revoked_at: datetime | None

@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session
 from ..domain.vocabulary import ServiceEvent
 from ..services import customer_services
 from .auth import Principal, can_write
-from .customers import PROBLEMS, RowId
+from .customers import PROBLEMS
+from .fields import RowId
 from .idempotency import Idempotent, idempotent
 from .schemas import ServiceOut, SuspendIn
 

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from ..services import tokens
 from .auth import Principal, is_admin
-from .customers import PROBLEMS, RowId
+from .customers import PROBLEMS
+from .fields import RowId
 from .idempotency import Idempotent, idempotent
 from .schemas import TokenOut
 

@@ -12,6 +12,7 @@ from typing import Protocol
 from statemachine import State, StateMachine
 
 from .delinquency import FORCED_HOLD_MAX_DAYS
+from . import limits
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
 from .vocabulary import (
     ActivationReason,
@@ -122,6 +123,7 @@ class CustomerLifecycle(StateMachine):
                                   "a return date goes with the reason 'customer_request'")
             if facts.today is None or request.until <= facts.today:
                 raise GuardFailed("return_date_not_in_future", "the return date must be after today")
+            limits.check_return_date("until", request.until, facts.today)
 
     def check_activation(self, request: TransitionRequest, facts: CustomerFacts) -> None:
         reason = _parse_reason(ActivationReason, request.reason, CustomerEvent.ACTIVATE)

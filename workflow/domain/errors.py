@@ -13,6 +13,14 @@ class InvalidInput(AtivaError):
     code = "validation_error"
 
 
+class OutOfRange(InvalidInput):
+    """A date outside the accepted window (domain/limits.py); same code as any validation error."""
+
+
+class UnsafeText(InvalidInput):
+    """Text holding a control character or a lone surrogate (domain/limits.py)."""
+
+
 class InvalidReason(InvalidInput):
     """A reason that does not belong to the event (same code: clients see a validation error)."""
 

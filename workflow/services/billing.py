@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..db.engine import Database
 from ..db.models import BillingEvent, Customer, Invoice
 from ..db.types import utcnow
+from ..domain import limits
 from ..domain.customer_machine import TransitionRequest
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import (
@@ -89,6 +90,12 @@ _SAVE_INVOICE = (
 
 
 def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) -> EventOutcome:
+    today = today or provider_today()
+    for name, text in (("webhook-id", event.webhook_id), ("data.invoice_id", event.invoice_id),
+                       ("data.customer_ref", event.customer_ref)):
+        limits.check_text(name, text)
+    limits.check_date("data.due_date", event.due_date, today)
+    limits.check_date("data.paid_at", event.paid_at, today)
     try:
         with db.write() as session:
             conn = session.connection()
@@ -97,8 +104,8 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
             customer = _lock_customer_of(conn, event)
             invoice = _apply_to_ledger(conn, customer, event)
             outcome = EventOutcome(False, customer.id, invoice.status)
-            _reactivate_if_paid_up(session, customer, event, outcome, today or provider_today())
-            _end_hold_if_paid_up(conn, customer, event, outcome, today or provider_today())
+            _reactivate_if_paid_up(session, customer, event, outcome, today)
+            _end_hold_if_paid_up(conn, customer, event, outcome, today)
             conn.execute(_RECORD_EVENT, {
                 "webhook_id": event.webhook_id, "type": event.type, "customer_id": customer.id,
                 "invoice_external_id": event.invoice_id, "outcome": _describe(outcome),
@@ -123,6 +130,12 @@ def _lock_customer_of(conn: Connection, event: InvoiceEvent):
         raise InvalidInput("data needs customer_id or customer_ref")
     if row is None:
         raise InvalidInput(f"unknown customer {event.customer_id or event.customer_ref!r}")
+    if event.customer_id is not None and event.customer_ref and row.external_ref != event.customer_ref:
+        # Two ids that disagree: booking the invoice to either one would be a guess.
+        raise InvalidInput(
+            f"customer_id {event.customer_id} and customer_ref {event.customer_ref!r} name different "
+            f"customers (customer {event.customer_id} has external_ref {row.external_ref!r})"
+        )
     return row
 
 

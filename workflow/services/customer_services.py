@@ -7,6 +7,7 @@ from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
 from ..db.models import Service
 from ..db.types import utcnow
+from ..domain import limits
 from ..domain.errors import (
     CustomerInactive,
     DuplicateExternalRef,
@@ -29,6 +30,8 @@ def add_service(
         raise CustomerInactive(
             f"customer {customer_id} is {customer.status}: an inactive customer cannot get a new service"
         )
+    limits.check_text("name", name)
+    limits.check_text("external_ref", external_ref)
     name = (name or "").strip()
     if not name:
         raise InvalidInput("service name must not be empty")
@@ -63,6 +66,7 @@ def list_services(session: Session, customer_id: int) -> list[Service]:
 def change_service(
     session: Session, service_id: int, event: ServiceEvent, reason: str | None = None
 ) -> Service:
+    limits.check_text("reason", reason, multiline=True)
     service = session.get(Service, service_id)
     if service is None:
         raise NotFound(f"service {service_id} does not exist")

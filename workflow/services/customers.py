@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Customer
 from ..db.types import utcnow
+from ..domain import limits
 from ..domain.customer_machine import TransitionRequest
 from ..domain.documents import only_digits, parse_document
 from ..domain.errors import (
@@ -34,7 +35,7 @@ from .transitions import (
 
 EDITABLE_FIELDS = ("name", "document", "email", "phone", "external_ref", "auto_block_exempt")
 MAX_PAGE = 200
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+MAX_ID = limits.MAX_ROW_ID
 
 
 @dataclass
@@ -98,6 +99,8 @@ def _clean_ref(ref: str | None) -> str | None:
 
 
 def _clean(field_name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        limits.check_text(field_name, value)
     if field_name == "name":
         return {"name": _clean_name(value)}
     if field_name == "document":
@@ -188,7 +191,8 @@ def find_customer(session: Session, id_or_ref: str) -> Customer:
 
 
 def _by_id(session: Session, value: str) -> Customer | None:
-    return session.get(Customer, int(value)) if value.isdigit() and int(value) <= MAX_ID else None
+    digits = value.isascii() and value.isdigit()  # "²" is a digit to isdigit(), not to int()
+    return session.get(Customer, int(value)) if digits and int(value) <= MAX_ID else None
 
 
 def _by_ref(session: Session, value: str) -> Customer | None:
@@ -219,7 +223,7 @@ def _matching(status: str | None, q: str | None) -> list:
         except ValueError:
             raise InvalidInput(f"status {status!r} is not one of: active, inactive") from None
     if q and q.strip():
-        term = q.strip()
+        term = limits.check_text("q", q.strip())
         # autoescape: a "%" or "_" typed by a user is a character, not a wildcard.
         found_in = [
             Customer.name.icontains(term, autoescape=True),

@@ -22,11 +22,13 @@ from ..db.engine import Database
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain import brazilian
+from ..domain import limits
 from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy, is_held, parse_weekdays
 from ..domain.errors import AtivaError
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings
+from .clock import provider_today
 from .effect_bus import publish_after_commit
 from .transitions import (
     APPLY_TO_MANY,
@@ -41,6 +43,13 @@ from .transitions import (
 )
 
 SCHEDULER = Actor(name="scheduler", role=Role.ADMIN)
+
+
+def business_day(as_of: date | None, timezone: str) -> date:
+    """The day a sweep or its preview is for: `as_of` when given (within the accepted dates),
+    else today in the provider's time zone."""
+    today = provider_today(timezone)
+    return today if as_of is None else limits.check_date("as_of", as_of, today)
 
 
 def policy_from(settings: Settings) -> Policy:

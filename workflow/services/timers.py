@@ -12,6 +12,7 @@ from ..db.engine import Database
 from ..db.models import Customer
 from ..db.types import utcnow
 from ..domain import brazilian
+from ..domain import limits
 from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy, is_held
 from ..domain.errors import AtivaError, InvalidInput, TransitionNotAllowed
@@ -105,6 +106,7 @@ def set_return_date(session: Session, customer_id: int, until: date | None, toda
         raise TransitionNotAllowed("only a customer suspended at their own request has a return date")
     if until is not None and until <= today:
         raise InvalidInput("the return date must be after today")
+    limits.check_return_date("until", until, today)
     customer.return_on = until
     customer.updated_at = utcnow()
     customer.version += 1

@@ -19,6 +19,7 @@ from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 from ..db.bulk import id_list
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
+from ..domain import limits
 from ..domain.customer_machine import (
     CustomerFacts,
     CustomerLifecycle,
@@ -216,6 +217,7 @@ def transition_customer(
     expected_version: int | None = None,
     today: date | None = None,
 ) -> TransitionOutcome:
+    limits.check_text("note", request.note, multiline=True)
     db = session.connection()  # Core on the unit's connection: no ORM bookkeeping on this path
     row = lock_customer_row(db, customer_id)
     check_version(row, expected_version)

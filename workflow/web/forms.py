@@ -9,6 +9,7 @@ from datetime import date
 
 from validate_docbr import CNPJ, CPF
 
+from ..domain import limits
 from ..domain.documents import only_digits
 from ..domain.errors import InvalidInput
 from ..services import customers as customer_register
@@ -34,7 +35,10 @@ class CustomerForm:
         return cls(values, auto_block_exempt=customer.auto_block_exempt)
 
     def check(self) -> bool:
-        self.errors = {}
+        self.errors = {name: message for name in CUSTOMER_FIELDS
+                       if (message := unsafe_text_message(self.values.get(name, "")))}
+        if self.errors:
+            return False
         if not self.values.get("name"):
             self.errors["name"] = "Informe o nome."
         document_error = document_message(self.values.get("document", ""))
@@ -49,6 +53,15 @@ class CustomerForm:
     def changes(self) -> dict:
         return {**{name: self.values.get(name) or None for name in CUSTOMER_FIELDS},
                 "auto_block_exempt": self.auto_block_exempt}
+
+
+def unsafe_text_message(text: str, *, multiline: bool = False) -> str | None:
+    """None when the text can be saved; else what to do, in the operator's words."""
+    bad = limits.forbidden_character(text or "", multiline=multiline)
+    if bad is None:
+        return None
+    return (f"O texto tem um caractere de controle que não pode ser gravado ({bad.code_point}, "
+            f"na posição {bad.position}). Apague-o e digite de novo.")
 
 
 def document_message(raw: str) -> str | None:
@@ -112,10 +125,18 @@ class StatusChoice:
                    until=(form.get("data_retorno") or "").strip(), force=form.get("forcar") == "on",
                    hold=(form.get("sem_corte_ate") or "").strip())
 
+    def parsed_note(self) -> str | None:
+        message = unsafe_text_message(self.note, multiline=True)
+        if message:
+            self.errors["observacao"] = message
+            return None
+        return self.note or None
+
     def parsed_days(self) -> int | None:
         if not self.days:
             return None
-        if not self.days.isdigit() or not 1 <= int(self.days) <= 365:
+        # isascii: "²" is a digit to isdigit() but not to int()
+        if not (self.days.isascii() and self.days.isdigit()) or not 1 <= int(self.days) <= 365:
             self.errors["dias"] = "Informe um número de dias entre 1 e 365."
             return None
         return int(self.days)

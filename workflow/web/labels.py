@@ -1,6 +1,7 @@
 """The operator's words: Portuguese labels for the domain's vocabulary and its refusals."""
 
 from ..domain.delinquency import FORCED_HOLD_MAX_DAYS
+from ..domain import limits
 from ..domain.errors import AtivaError, GuardFailed, InvalidReason
 from ..domain.vocabulary import (
     ActivationReason,
@@ -74,6 +75,9 @@ GUARD_MESSAGES = {
     "hold_not_in_future": "A data sem corte automático precisa ser depois de hoje.",
     "hold_too_long": f"A data sem corte automático pode ser no máximo {FORCED_HOLD_MAX_DAYS} dias depois de hoje.",
 }
+
+RETURN_DATE_TOO_FAR = (f"A data de retorno pode ser no máximo {limits.MAX_RETURN_DAYS} dias depois de hoje: "
+                       f"uma suspensão a pedido do cliente dura até um ano.")
 
 ERROR_MESSAGES = {
     "stale_version": "Outra pessoa salvou este cliente enquanto você editava. Confira os dados "

@@ -5,6 +5,7 @@ import logging
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from ..domain import limits
 from ..services import users
 from .auth import (
     SESSION_COOKIE,
@@ -49,6 +50,10 @@ def login(
     if not check_login_csrf(request, csrf_token):
         return _login_page(request, next, username=username, status_code=403,
                            error="O formulário expirou. Digite a senha de novo.")
+    if limits.forbidden_character(username):  # no user has one: refused before the database
+        return _login_page(request, next, username=username, status_code=422,
+                           error="O usuário digitado tem um caractere de controle, que nenhum nome de "
+                                 "usuário tem. Digite-o de novo.")
     settings = request.app.state.settings
     address = request.client.host if request.client else None
     with request.app.state.db.write() as session:

@@ -12,6 +12,7 @@ from ..domain.errors import (
     InvalidInput,
     InvalidReason,
     NotFound,
+    OutOfRange,
     StaleVersion,
 )
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
@@ -19,7 +20,7 @@ from ..services import customer_services, customers, history, standing, timers, 
 from ..services.clock import provider_today
 from . import flash, labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
-from .forms import CustomerForm, StatusChoice
+from .forms import CustomerForm, StatusChoice, unsafe_text_message
 from .rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -63,6 +64,10 @@ def customer_list(
     status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
     situacao = situacao if status else ""
     page = page_number(pagina)
+    q_error = unsafe_text_message(q)
+    if q_error:  # nothing to search for: the term could never be stored
+        return render(request, "customers.html", 422, user=user, customers=[], total=0, q=q,
+                      situacao=situacao, page=1, pages=1, q_error=q_error)
     with request.app.state.db.read() as session:
         rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
         pages = max(1, -(-total // PER_PAGE))
@@ -70,7 +75,7 @@ def customer_list(
             page = pages
             rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
     return render(request, "customers.html", user=user, customers=rows, total=total, q=q,
-                  situacao=situacao, page=page, pages=pages)
+                  situacao=situacao, page=page, pages=pages, q_error=None)
 
 
 @router.get("/clientes/novo")
@@ -166,7 +171,8 @@ def save_edit(request: Request, customer_id: int = CustomerId, data: FormData = 
     """Salvar: field edits and, when Ativo changed, the transition, in one transaction."""
     check_csrf(user, data.get("csrf_token"))
     form, choice = CustomerForm.from_form(data), StatusChoice.from_form(data)
-    version = int(data["version"]) if (data.get("version") or "").isdigit() else None
+    typed_version = data.get("version") or ""
+    version = int(typed_version) if typed_version.isascii() and typed_version.isdigit() else None
     with request.app.state.db.read() as session:
         try:
             saved = customers.get_customer(session, customer_id)
@@ -185,6 +191,8 @@ def save_edit(request: Request, customer_id: int = CustomerId, data: FormData = 
             message = labels.error_message(error)
         except GuardFailed as error:
             choice.errors[RULE_FIELDS.get(error.rule, "form")] = labels.error_message(error)
+        except OutOfRange:  # only the return date has bounds on this form
+            choice.errors["data_retorno"] = labels.RETURN_DATE_TOO_FAR
         except InvalidInput as error:
             choice.errors["motivo" if isinstance(error, InvalidReason) else "form"] = labels.error_message(error)
         except AtivaError as error:
@@ -207,7 +215,7 @@ def _edit_from(form: CustomerForm, choice: StatusChoice, saved, version: int | N
     return customers.CustomerEdit(
         changes=form.changes(), status=target if changes_status else None,
         reason=choice.reason or None if changes_status else None,
-        note=choice.note or None if changes_status else None,
+        note=choice.parsed_note() if changes_status else None,
         force=choice.force and changes_status, version=version,
         days=days if changes_status else None, until=until if changes_status else None,
         hold_until=hold if changes_status else None,
@@ -232,10 +240,10 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
     """Desbloqueio de confiança from the customer's page: active for a number of days."""
     check_csrf(user, data.get("csrf_token"))
     choice = StatusChoice(days=(data.get("dias") or "").strip(), note=(data.get("observacao") or "").strip())
-    days = choice.parsed_days()
-    error = choice.errors.get("dias")
-    if days is not None:
-        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, choice.note or None, False,
+    days, note = choice.parsed_days(), choice.parsed_note()
+    error = choice.errors.get("observacao") or choice.errors.get("dias")
+    if days is not None and not error:
+        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, False,
                                      user.role, days=days)
         try:
             with request.app.state.db.write() as session:
@@ -261,10 +269,12 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
                 timers.set_return_date(session, customer_id, until, today)
             return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except AtivaError as refused:
-            choice.errors["data_retorno"] = (
-                labels.GUARD_MESSAGES["return_date_not_in_future"] if isinstance(refused, InvalidInput)
-                else "Só um cliente suspenso a pedido dele tem data de retorno."
-            )
+            if isinstance(refused, OutOfRange):
+                choice.errors["data_retorno"] = labels.RETURN_DATE_TOO_FAR
+            elif isinstance(refused, InvalidInput):
+                choice.errors["data_retorno"] = labels.GUARD_MESSAGES["return_date_not_in_future"]
+            else:
+                choice.errors["data_retorno"] = "Só um cliente suspenso a pedido dele tem data de retorno."
     return page_with_error(request, user, customer_id, choice.errors["data_retorno"])
 
 

@@ -1,5 +1,6 @@
 """Inadimplência (admin): who the next run cuts and why, and a button to run it now."""
 
+import re
 from datetime import date
 
 import holidays
@@ -9,6 +10,8 @@ from starlette.datastructures import FormData
 
 from ..domain import brazilian
 from ..domain.delinquency import NoCut
+from ..domain.errors import OutOfRange
+from ..domain.limits import date_window
 from ..services import delinquency
 from ..services.clock import provider_today
 from .auth import WebUser, admin, check_csrf
@@ -16,6 +19,7 @@ from .pages_customers import form_data
 from .rendering import render
 
 router = APIRouter(include_in_schema=False)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what the date picker sends
 WEEKDAY_NAMES = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira",
                  "sábado", "domingo")
 
@@ -29,21 +33,40 @@ def no_cut_message(no_cut: NoCut, subdivision: str | None) -> str:
     return f"{brazilian.day(no_cut.day)} é feriado ({name or no_cut.holiday}): não há corte."
 
 
+def _preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
+    """The day to preview, and what is wrong with the typed one (then today is shown instead)."""
+    today = provider_today(timezone)
+    if not typed:
+        return today, None
+    try:
+        if not ISO_DATE.fullmatch(typed):
+            raise ValueError(typed)
+        return delinquency.business_day(date.fromisoformat(typed), timezone), None
+    except ValueError:
+        return today, "Data inválida. Use o seletor de data (dd/mm/aaaa). Abaixo, a prévia de hoje."
+    except OutOfRange:
+        first, last = date_window(today)
+        return today, (f"Escolha uma data entre {brazilian.day(first)} e {brazilian.day(last)}. "
+                       f"Abaixo, a prévia de hoje.")
+
+
 @router.get("/inadimplencia")
-def preview(request: Request, data: date | None = Query(None), executado: int = -1,
+def preview(request: Request, data: str = Query("", max_length=40), executado: int = -1,
             lotes: int = 0, user: WebUser = Depends(admin)):
     """Who a run on the chosen day would cut; on a day without cuts, who the next cut day would."""
     settings = request.app.state.settings
     policy = delinquency.policy_from(settings)
-    as_of = data or provider_today(settings.timezone)
+    as_of, date_error = _preview_day(data.strip(), settings.timezone)
     no_cut = policy.no_cut(as_of)
     cut_day = policy.next_cut_day(as_of)
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, cut_day)
         held = delinquency.held_candidates(session, policy, cut_day)
-    return render(request, "delinquency.html", user=user, as_of=as_of, cut_day=cut_day, candidates=found,
-                  held=held, no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
-                  policy=policy, settings=settings, dispatched=executado, batches=lotes)
+    return render(request, "delinquency.html", 422 if date_error else 200, user=user, as_of=as_of,
+                  cut_day=cut_day, candidates=found, held=held,
+                  no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
+                  policy=policy, settings=settings, dispatched=executado, batches=lotes,
+                  date_error=date_error, typed_date=data)
 
 
 @router.post("/inadimplencia/executar")
