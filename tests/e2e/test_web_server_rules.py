@@ -406,7 +406,8 @@ def test_ui_addresses_that_do_not_exist_or_are_odd_get_pages_in_portuguese(web):
     web.cookies.clear()
     signed_in(web, "ana")
     bad_day = web.get("/inadimplencia", params={"data": "ontem"})
-    assert bad_day.status_code == 400 and "Endereço inválido" in bad_day.text
+    # A typed date that is not a date: said beside the field, today's preview below.
+    assert bad_day.status_code == 422 and "Data inválida" in bad_day.text and "ontem" in bad_day.text
     # The machines' paths keep their problem+json.
     for path in ("/api/v1/customers/abc", "/api/v1/nada"):
         problem = web.get(path, headers={"Authorization": "Bearer x"})
