@@ -133,6 +133,8 @@ WIDE_OPTION = typer.Option(False, "--wide", help="All columns, as wide as they n
 CUSTOMER_ARGUMENT = typer.Argument(..., help="Id or external_ref.", parser=accept.ANY_TEXT)
 NOTE_OPTION = typer.Option(None, "--note", parser=accept.NOTE)
 AnyReason = Literal[tuple([*InactivationReason, *ActivationReason])]  # type: ignore[valid-type]
+
+
 def _login() -> str:
     try:
         return getpass.getuser()

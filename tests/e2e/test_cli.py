@@ -173,6 +173,8 @@ def test_console_script_bootstraps_the_embedded_database(tmp_path):
         ("ATIVA_PORT", "abc", "invalid configuration: ATIVA_PORT"),
         ("ATIVA_TIMEZONE", "Mars/Base", "unknown time zone"),
         ("ATIVA_DATABASE_URL", "nonsense", "invalid ATIVA_DATABASE_URL"),
+        ("ATIVA_WORKER_POOL", "bogus", "invalid configuration: ATIVA_WORKER_POOL"),
+        ("ATIVA_WORKER_CONCURRENCY", "0", "invalid configuration: ATIVA_WORKER_CONCURRENCY"),
     ],
 )
 def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value, message):
@@ -376,6 +378,7 @@ def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypa
                   "11222333000181", "ERP-998877", "active"):
         assert whole in listed, whole
     assert "external_ref" in cli("customers", "list", "--wide").stdout
+    assert [c["id"] for c in as_json(cli("customers", "list", "--status", "inactive", "--json"))["items"]] == [maria]
 
     shown = _fits_80(cli("customers", "show", str(maria)).stdout)
     created = as_json(cli("customers", "show", str(maria), "--json"))["created_at"]
