@@ -5,7 +5,6 @@ Tables fit the terminal (80 columns included): a cell wraps between words and a 
 in the provider's time zone, as in the web UI; JSON output stays UTC ISO 8601.
 """
 
-import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -43,7 +42,7 @@ def print_table(console: Console, title: str, headers: Sequence[str], rows: Sequ
     needed = sum(natural) + _GAP * (len(headers) - 1)
     if wide:
         widths: list[int] | None = natural
-        console = Console(file=sys.stdout, width=max(console.width, needed), markup=False, highlight=False)
+        console = Console(file=console.file, width=max(console.width, needed), markup=False, highlight=False)
     else:
         widths = _fit(columns, natural, console.width - _GAP * (len(headers) - 1))
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
