@@ -6,7 +6,6 @@ database's integer range. Choices are Enum or Literal annotations; numbers take 
 """
 
 import re
-import unicodedata
 from collections.abc import Callable
 from datetime import date
 
@@ -17,9 +16,11 @@ from .services.customers import MAX_ID
 
 PORT_MAX = 65535
 NOTE_MAX = 2000  # as the API's note and suspension reason
-# Cc: NUL, line breaks, tabs, escapes (what could garble a table or a terminal, or that
-# PostgreSQL refuses in text); Zl/Zp: Unicode line and paragraph separators.
-_REFUSED_CATEGORIES = {"Cc", "Zl", "Zp"}
+# The API's rule (workflow/domain/limits.py on main): C0 controls (NUL breaks PostgreSQL, escapes
+# garble a terminal) and lone surrogates (invalid UTF-8 in argv becomes those: they cannot be
+# stored); a note may hold tabs and line breaks.
+_FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\ud800-\udfff]")
+_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -29,13 +30,15 @@ def _refuse(message: str) -> PydanticCustomError:
     return PydanticCustomError("ativa_cli", message)
 
 
-def text(max_length: int | None = None) -> Callable[[str], str]:
-    """One line of text: no control characters, at most `max_length` characters."""
+def text(max_length: int | None = None, *, multiline: bool = False) -> Callable[[str], str]:
+    """Text a person typed: no control characters (one line unless `multiline`), at most
+    `max_length` characters."""
 
     def parse(value: str) -> str:
-        bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+        bad = (_FORBIDDEN_IN_TEXT if multiline else _FORBIDDEN_IN_LINE).search(value)
         if bad is not None:
-            raise _refuse(f"must be one line without control characters (found U+{ord(bad):04X})")
+            raise _refuse(f"must not contain control characters or lone surrogates "
+                          f"(U+{ord(bad.group()):04X} at position {bad.start() + 1})")
         if max_length is not None and len(value) > max_length:
             raise _refuse(f"at most {max_length} characters (got {len(value)})")
         return value
@@ -65,5 +68,5 @@ PHONE = column_text(Customer.phone)
 DOCUMENT = text(32)  # punctuation allowed: 18 characters for a CNPJ, some room for spaces
 SERVICE_NAME = column_text(Service.name)
 TOKEN_NAME = column_text(ApiToken.name)
-NOTE = text(NOTE_MAX)
+NOTE = text(NOTE_MAX, multiline=True)
 ANY_TEXT = text(None)  # a search, a cursor, a customer id or ref, a user name: looked up, not stored

@@ -260,6 +260,7 @@ BAD_INVOCATIONS = [
     (["users", "disable", "maria\r"], "U+000D"),
     (["customers", "add", "--name", "Ana\x00", "--document", VALID_CPFS[0]], "'--name'"),
     (["customers", "add", "--name", "A" * 201, "--document", VALID_CPFS[0]], "at most 200"),
+    (["customers", "add", "--name", "Jos\udce9", "--document", VALID_CPFS[0]], "U+DCE9"),  # argv not UTF-8
     (["customers", "add", "--name", "Ana", "--document", VALID_CPFS[0], "--email", "a\n@example.com"], "'--email'"),
     (["customers", "add", "--name", "Ana", "--document", VALID_CPFS[0], "--external-ref", "R" * 101], "at most 100"),
     (["customers", "add", "--name", "Ana"], "'--document'"),
@@ -348,7 +349,7 @@ def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypa
                           "--external-ref", "SVC-000123-0001", "--json"))["id"]
     cli("services", "suspend", str(service), "--reason", "Equipamento em manutenção no endereço do cliente")
     cli("inactivate", str(maria), "--reason", "contract_termination", "--note",
-        "cliente mudou de cidade e pediu o encerramento do contrato")
+        "cliente mudou de cidade\ne pediu o encerramento do contrato")  # a note may have line breaks
     cli("tokens", "create", "--name", "erp-integration", "--role", "billing")
     add_invoice(db, vale, days_overdue=40, amount="1234.56", today=TUESDAY)
     # 15:04:05 UTC is 12:04:05 in São Paulo (UTC-3 all year since 2019).
@@ -364,7 +365,8 @@ def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypa
     assert "America/Sao_Paulo" in history and "2026-03-10" in history and "12:04:05" in history
     assert "15:04:05" not in history
     for whole in ("inactivate", "active → inactive", "contract_termination", "suspend_services: done at",
-                  "12:04:09", "notify_billing: failed", "upstream timeout"):
+                  "12:04:09", "notify_billing: failed", "upstream", "timeout", "note: cliente mudou de",
+                  "e pediu o encerramento"):
         assert whole in history, whole
     assert as_json(cli("history", str(maria), "--json"))["items"][0]["created_at"].startswith("2026-03-10T15:04:05")
 
