@@ -6,16 +6,19 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 from typer.core import TyperGroup
 
+from . import cli_input as accept
+from . import cli_tables
+from .cli_output import local_time, print_table
 from .db import migrate
 from .db.engine import Database
 from .domain.customer_machine import TransitionRequest, mermaid_diagram
@@ -23,29 +26,43 @@ from .domain.errors import AtivaError
 from .domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
+    CustomerStatus,
+    EffectState,
     InactivationReason,
     Role,
     ServiceEvent,
     Source,
 )
 from .services import customer_services, customers, history, tokens, transitions, users
-from .settings import Settings, get_settings
+from .settings import WORKER_CONCURRENCY_MAX, Settings, WorkerPool, get_settings
 from .supervisor import Supervisor, serve_children
 
-out = Console()
+out = Console(markup=False)  # a name like "[/b]" is printed as written, never read as markup
 err = Console(stderr=True)
+# Read from the environment, not Settings: it must work when the configuration itself is broken.
+DEBUG_VARIABLE = "ATIVA_DEBUG"  # =1: an unexpected failure prints its traceback too
 
 
 class FriendlyErrors(TyperGroup):
     """Turn known failures into one line and a non-zero exit, never a traceback."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as error:  # `ativa --bogus`: before any command runs
+            _usage_error(error)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as error:  # a bad option or argument of a subcommand
+            _usage_error(error)
         except AtivaError as error:
             _fail(f"{error.detail} [{error.code}]")
         except OperationalError as error:
-            if os.environ.get("ATIVA_DEBUG"):
+            if _debug():
                 raise
             reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
             _fail(f"database error: {reason}")
@@ -56,11 +73,39 @@ class FriendlyErrors(TyperGroup):
             _fail(f"invalid configuration: {problems}")
         except ArgumentError as error:
             _fail(f"invalid ATIVA_DATABASE_URL: {error}")
+        except Exception as error:
+            _unexpected(error)
 
 
 def _fail(message: str, exit_code: int = 1):
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _usage_error(error) -> None:
+    """One line instead of typer's usage box; 'ativa tokens' alone still prints its help."""
+    if type(error).__name__ == "NoArgsIsHelpError":
+        raise error
+    message = _one_line(error.format_message()).replace("Value error, ", "")
+    ctx = getattr(error, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+    _fail(f"{where}{message}{hint}", error.exit_code)
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "").lower() not in ("", "0", "false", "no")
+
+
+def _unexpected(error: Exception) -> None:
+    if _debug():
+        raise error
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    _fail(f"unexpected {type(error).__name__}: {first_line} (set {DEBUG_VARIABLE}=1 to see the traceback)")
 
 
 def _app(help_text: str) -> typer.Typer:
@@ -83,7 +128,13 @@ app.add_typer(services_app, name="services")
 app.add_typer(effects_app, name="effects")
 app.add_typer(users_app, name="users")
 
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts.")
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts (times in UTC).")
+WIDE_OPTION = typer.Option(False, "--wide", help="All columns, as wide as they need (for wide terminals).")
+CUSTOMER_ARGUMENT = typer.Argument(..., help="Id or external_ref.", parser=accept.ANY_TEXT)
+NOTE_OPTION = typer.Option(None, "--note", parser=accept.NOTE)
+AnyReason = Literal[tuple([*InactivationReason, *ActivationReason])]  # type: ignore[valid-type]
+
+
 def _login() -> str:
     try:
         return getpass.getuser()
@@ -124,26 +175,13 @@ def _print_json(data: Any) -> None:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
+    print_table(out, title, columns, rows)
 
 
 def _customer_json(customer) -> dict:
     from .api.schemas import CustomerOut
 
     return CustomerOut.of(customer).model_dump(mode="json")
-
-
-def _customer_rows(items) -> None:
-    _table(
-        "Customers",
-        ["id", "name", "document", "external_ref", "status", "reason", "version"],
-        [[c.id, c.name, c.document, c.external_ref, c.status, c.inactivation_reason, c.version] for c in items],
-    )
 
 
 def _transition_json(change, effects) -> dict:
@@ -157,8 +195,8 @@ def _transition_json(change, effects) -> dict:
 
 @app.command()
 def serve(
-    host: str = typer.Option(None, help="Listen address (default ATIVA_HOST)."),
-    port: int = typer.Option(None, help="Listen port (default ATIVA_PORT)."),
+    host: str = typer.Option(None, help="Listen address (default ATIVA_HOST).", parser=accept.ANY_TEXT),
+    port: int = typer.Option(None, help="Listen port (default ATIVA_PORT).", min=1, max=accept.PORT_MAX),
     no_worker: bool = typer.Option(
         False, "--no-worker", help="Serve the API alone (workers and beat run elsewhere)."
     ),
@@ -225,8 +263,9 @@ def serve(
 @app.command()
 def worker(
     beat: bool = typer.Option(False, "--beat", help="Also run the scheduler (one runs at a time)."),
-    concurrency: int = typer.Option(None, help="Tasks at once (default ATIVA_WORKER_CONCURRENCY)."),
-    pool: str = typer.Option(None, help="prefork, threads or solo (default ATIVA_WORKER_POOL)."),
+    concurrency: int = typer.Option(None, help="Tasks at once (default ATIVA_WORKER_CONCURRENCY).",
+                                    min=1, max=WORKER_CONCURRENCY_MAX),
+    pool: WorkerPool = typer.Option(None, help="prefork, threads or solo (default ATIVA_WORKER_POOL)."),
 ):
     """Run a Celery worker that carries out the effects."""
     from workers.app import app as celery_app
@@ -289,7 +328,7 @@ def diagram():
 
 @tokens_app.command("create")
 def tokens_create(
-    name: str = typer.Option(..., "--name", help="Who or what uses the token."),
+    name: str = typer.Option(..., "--name", help="Who or what uses the token.", parser=accept.TOKEN_NAME),
     role: Role = typer.Option(..., "--role", help="admin, operator, billing or viewer."),
 ):
     """Create a token; it is printed alone on the last line, once."""
@@ -300,7 +339,7 @@ def tokens_create(
 
 
 @tokens_app.command("list")
-def tokens_list(as_json: bool = JSON_OPTION):
+def tokens_list(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION):
     """List tokens (never their secret)."""
     with unit() as session:
         items = tokens.list_tokens(session)
@@ -312,11 +351,12 @@ def tokens_list(as_json: bool = JSON_OPTION):
         ]
     if as_json:
         return _print_json(rows)
-    _table("API tokens", list(rows[0]) if rows else ["id"], [list(r.values()) for r in rows])
+    cli_tables.tokens(out, rows, get_settings().timezone, wide=wide)
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token_id: int = typer.Argument(..., help="Token id from `ativa tokens list`.")):
+def tokens_revoke(token_id: int = typer.Argument(..., help="Token id from `ativa tokens list`.",
+                                                min=1, max=accept.MAX_ID)):
     """Revoke a token at once."""
     with unit(write=True) as session:
         token = tokens.revoke_token(session, token_id)
@@ -341,19 +381,20 @@ def _read_password(from_stdin: bool) -> str:
 
 @users_app.command("create")
 def users_create(
-    username: str = typer.Option(..., "--username", help="Sign-in name (letters, digits, . _ -)."),
-    role: str = typer.Option(..., "--role", help=UI_ROLE_HELP),
+    username: str = typer.Option(..., "--username", help="Sign-in name (letters, digits, . _ -).",
+                                 parser=accept.ANY_TEXT),
+    role: Role = typer.Option(..., "--role", help=UI_ROLE_HELP),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ):
     """Create a web user; the password comes from a prompt or stdin, never the command line."""
     password = _read_password(password_stdin)
     with unit(write=True) as session:
-        user = users.create_user(session, username, role, password)
+        user = users.create_user(session, username, role.value, password)
         out.print(f"user {user.id} '{user.username}' ({user.role}) created")
 
 
 @users_app.command("list")
-def users_list(as_json: bool = JSON_OPTION):
+def users_list(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION):
     """List web users (never their password hash)."""
     with unit() as session:
         rows = [
@@ -364,12 +405,12 @@ def users_list(as_json: bool = JSON_OPTION):
         ]
     if as_json:
         return _print_json(rows)
-    _table("Web users", list(rows[0]) if rows else ["id"], [list(r.values()) for r in rows])
+    cli_tables.users(out, rows, get_settings().timezone, wide=wide)
 
 
 @users_app.command("password")
 def users_password(
-    username: str = typer.Argument(..., help="Sign-in name."),
+    username: str = typer.Argument(..., help="Sign-in name.", parser=accept.ANY_TEXT),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ):
     """Set a new password; the user's open sessions end."""
@@ -380,7 +421,7 @@ def users_password(
 
 
 @users_app.command("disable")
-def users_disable(username: str = typer.Argument(..., help="Sign-in name.")):
+def users_disable(username: str = typer.Argument(..., help="Sign-in name.", parser=accept.ANY_TEXT)):
     """The user can no longer sign in and is signed out at once."""
     with unit(write=True) as session:
         user = users.disable_user(session, username)
@@ -392,11 +433,13 @@ def users_disable(username: str = typer.Argument(..., help="Sign-in name.")):
 
 @customers_app.command("add")
 def customers_add(
-    name: str = typer.Option(..., "--name"),
-    document: str = typer.Option(..., "--document", help="CPF or CNPJ, punctuation allowed."),
-    email: str = typer.Option(None, "--email"),
-    phone: str = typer.Option(None, "--phone"),
-    external_ref: str = typer.Option(None, "--external-ref", help="The id other systems use."),
+    name: str = typer.Option(..., "--name", parser=accept.CUSTOMER_NAME),
+    document: str = typer.Option(..., "--document", help="CPF or CNPJ, punctuation allowed.",
+                                 parser=accept.DOCUMENT),
+    email: str = typer.Option(None, "--email", parser=accept.EMAIL),
+    phone: str = typer.Option(None, "--phone", parser=accept.PHONE),
+    external_ref: str = typer.Option(None, "--external-ref", help="The id other systems use.",
+                                     parser=accept.EXTERNAL_REF),
     as_json: bool = JSON_OPTION,
 ):
     """Register a customer (Ativo)."""
@@ -412,11 +455,12 @@ def customers_add(
 
 @customers_app.command("list")
 def customers_list(
-    status: str = typer.Option(None, "--status", help="active or inactive"),
-    q: str = typer.Option(None, "--q", help="Search name, CPF/CNPJ, external_ref, e-mail."),
-    limit: int = typer.Option(50, "--limit"),
-    cursor: str = typer.Option(None, "--cursor"),
+    status: CustomerStatus = typer.Option(None, "--status", help="active or inactive"),
+    q: str = typer.Option(None, "--q", help="Search name, CPF/CNPJ, external_ref, e-mail.", parser=accept.ANY_TEXT),
+    limit: int = typer.Option(50, "--limit", min=1, max=customers.MAX_PAGE),
+    cursor: str = typer.Option(None, "--cursor", parser=accept.ANY_TEXT),
     as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ):
     """List customers."""
     with unit() as session:
@@ -424,8 +468,8 @@ def customers_list(
             session, status=status, q=q, limit=limit, cursor=cursor
         )
         data = [_customer_json(c) for c in items]
-        if not as_json:
-            _customer_rows(items)
+    if not as_json:
+        cli_tables.customers(out, data, wide=wide)
     if as_json:
         return _print_json({"items": data, "next_cursor": next_cursor})
     if next_cursor:
@@ -433,28 +477,29 @@ def customers_list(
 
 
 @customers_app.command("show")
-def customers_show(customer: str = typer.Argument(..., help="Id or external_ref."), as_json: bool = JSON_OPTION):
+def customers_show(customer: str = CUSTOMER_ARGUMENT, as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION):
     """Show one customer."""
     with unit() as session:
         data = _customer_json(customers.find_customer(session, customer))
     if as_json:
         return _print_json(data)
-    _table(f"Customer {data['id']}", ["field", "value"], [[k, v] for k, v in data.items()])
+    cli_tables.fields(out, f"Customer {data['id']}", data, get_settings().timezone, wide=wide)
 
 
 @customers_app.command("edit")
 def customers_edit(
-    customer: str = typer.Argument(..., help="Id or external_ref."),
-    name: str = typer.Option(None, "--name"),
-    document: str = typer.Option(None, "--document"),
-    email: str = typer.Option(None, "--email"),
-    phone: str = typer.Option(None, "--phone"),
-    external_ref: str = typer.Option(None, "--external-ref"),
-    status: str = typer.Option(None, "--status", help="active or inactive: changes Ativo."),
-    reason: str = typer.Option(None, "--reason"),
-    note: str = typer.Option(None, "--note"),
+    customer: str = CUSTOMER_ARGUMENT,
+    name: str = typer.Option(None, "--name", parser=accept.CUSTOMER_NAME),
+    document: str = typer.Option(None, "--document", parser=accept.DOCUMENT),
+    email: str = typer.Option(None, "--email", parser=accept.EMAIL),
+    phone: str = typer.Option(None, "--phone", parser=accept.PHONE),
+    external_ref: str = typer.Option(None, "--external-ref", parser=accept.EXTERNAL_REF),
+    status: CustomerStatus = typer.Option(None, "--status", help="active or inactive: changes Ativo."),
+    reason: AnyReason = typer.Option(None, "--reason", help="One that fits the change of --status."),
+    note: str = NOTE_OPTION,
     force: bool = typer.Option(False, "--force"),
-    version: int = typer.Option(None, "--version", help="Refuse if the customer changed since."),
+    version: int = typer.Option(None, "--version", help="Refuse if the customer changed since.",
+                                min=1, max=accept.MAX_ID),
     as_json: bool = JSON_OPTION,
 ):
     """Edit fields and, with --status, change Ativo (the Editar → Salvar path)."""
@@ -495,50 +540,39 @@ def _transition(customer: str, event: CustomerEvent, reason: str, note: str | No
 
 @app.command()
 def inactivate(
-    customer: str = typer.Argument(..., help="Id or external_ref."),
+    customer: str = CUSTOMER_ARGUMENT,
     reason: InactivationReason = typer.Option(..., "--reason"),
-    note: str = typer.Option(None, "--note"),
-    until: str = typer.Option(None, "--until", help="customer_request: return date (YYYY-MM-DD)."),
+    note: str = NOTE_OPTION,
+    until: date = typer.Option(None, "--until", help="customer_request: return date (YYYY-MM-DD).",
+                               parser=accept.iso_date),
     as_json: bool = JSON_OPTION,
 ):
     """Set Ativo = Não: suspend the services, pause invoicing."""
-    _transition(customer, CustomerEvent.INACTIVATE, reason.value, note, False, as_json,
-                until=_date_option("--until", until))
+    _transition(customer, CustomerEvent.INACTIVATE, reason.value, note, False, as_json, until=until)
 
 
 @app.command()
 def activate(
-    customer: str = typer.Argument(..., help="Id or external_ref."),
+    customer: str = CUSTOMER_ARGUMENT,
     reason: ActivationReason = typer.Option(..., "--reason"),
-    note: str = typer.Option(None, "--note"),
+    note: str = NOTE_OPTION,
     force: bool = typer.Option(False, "--force", help="Override overdue invoices (needs --note)."),
-    days: int = typer.Option(None, "--days", help="trust_unlock: how many days."),
-    hold_until: str = typer.Option(
+    days: int = typer.Option(None, "--days", help="trust_unlock: how many days.", min=1, max=365),
+    hold_until: date = typer.Option(
         None, "--hold-until",
         help="With --force: no automatic cut through this date (YYYY-MM-DD); default "
-             "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today."),
+             "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today.", parser=accept.iso_date),
     as_json: bool = JSON_OPTION,
 ):
     """Set Ativo = Sim: restore the services, resume invoicing."""
     _transition(customer, CustomerEvent.ACTIVATE, reason.value, note, force, as_json, days=days,
-                hold_until=_date_option("--hold-until", hold_until))
-
-
-def _date_option(name: str, value: str | None):
-    from datetime import date as _date
-
-    if value is None:
-        return None
-    try:
-        return _date.fromisoformat(value)
-    except ValueError:
-        _fail(f"{name} {value!r} is not a date like 2026-12-01", 2)
+                hold_until=hold_until)
 
 
 @app.command("return-date")
 def return_date(
-    customer: str = typer.Argument(..., help="Id or external_ref."),
-    until: str = typer.Option(None, "--until", help="New return date (YYYY-MM-DD)."),
+    customer: str = CUSTOMER_ARGUMENT,
+    until: date = typer.Option(None, "--until", help="New return date (YYYY-MM-DD).", parser=accept.iso_date),
     clear: bool = typer.Option(False, "--clear", help="Remove the return date."),
     as_json: bool = JSON_OPTION,
 ):
@@ -550,7 +584,7 @@ def return_date(
         _fail("give either --until DATE or --clear", 2)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
-        changed = timers.set_return_date(session, target.id, _date_option("--until", until),
+        changed = timers.set_return_date(session, target.id, until,
                                          provider_today(get_settings().timezone))
         data = _customer_json(changed)
     if as_json:
@@ -559,7 +593,7 @@ def return_date(
 
 
 @app.command()
-def standing(customer: str = typer.Argument(..., help="Id or external_ref."), as_json: bool = JSON_OPTION):
+def standing(customer: str = CUSTOMER_ARGUMENT, as_json: bool = JSON_OPTION):
     """Why the customer is where it is, and what happens next."""
     from .services import standing as standing_service
     from .services.clock import provider_today
@@ -580,39 +614,23 @@ def standing(customer: str = typer.Argument(..., help="Id or external_ref."), as
         out.print(f"forced activation: no automatic cut through {hold['until']}; "
                   f"the normal rule applies from {hold['normal_rule_from']}")
     action = data["next_action"]
+    at = action and action.get("at") and f"{local_time(action['at'], settings.timezone)} {settings.timezone}"
     out.print("next automatic action: " + (
-        f"{action['action']} {action.get('on') or action.get('at') or ''} ({action['why']})" if action else "none"))
+        f"{action['action']} {action.get('on') or at or ''} ({action['why']})" if action else "none"))
     trust = data["trust_unlock"]
     out.print("trust unlock: " + ("allowed, up to " + str(trust["max_days"]) + " day(s)" if trust["allowed"]
                                   else f"not allowed: {trust['why_not']}"))
 
 
-def _effect_line(effect: dict) -> str:
-    line = f"{effect['name']}: {effect['state']}"
-    if effect["attempts"] != 1:
-        line += f" ({effect['attempts']} attempts)"
-    if effect["state"] != "done" and effect["last_error"]:
-        line += f" {effect['last_error']}"
-    if effect["completed_at"]:
-        line += f" at {effect['completed_at'][11:19]}"
-    return line
-
-
 @app.command("history")
-def show_history(customer: str = typer.Argument(..., help="Id or external_ref."), as_json: bool = JSON_OPTION):
+def show_history(customer: str = CUSTOMER_ARGUMENT, as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION):
     """A customer's transitions, newest first, with their effects."""
     with unit() as session:
         target = customers.find_customer(session, customer)
         items = [_transition_json(t, t.effects) for t in history.customer_history(session, target.id)]
     if as_json:
         return _print_json({"items": items})
-    _table(
-        f"History of customer {target.id}",
-        ["when", "event", "from → to", "reason", "note", "actor", "source", "effects"],
-        [[t["created_at"], t["event"] + (" (forced)" if t["forced"] else ""),
-          f"{t['from_status']} → {t['to_status']}", t["reason"], t["note"], t["actor"], t["source"],
-          "\n".join(_effect_line(e) for e in t["effects"])] for t in items],
-    )
+    cli_tables.history(out, target.id, items, get_settings().timezone, wide=wide)
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -626,9 +644,9 @@ def _service_json(service) -> dict:
 
 @services_app.command("add")
 def services_add(
-    customer: str = typer.Argument(..., help="Customer id or external_ref."),
-    name: str = typer.Option(..., "--name", help="Plan or service name."),
-    external_ref: str = typer.Option(None, "--external-ref"),
+    customer: str = typer.Argument(..., help="Customer id or external_ref.", parser=accept.ANY_TEXT),
+    name: str = typer.Option(..., "--name", help="Plan or service name.", parser=accept.SERVICE_NAME),
+    external_ref: str = typer.Option(None, "--external-ref", parser=accept.EXTERNAL_REF),
     as_json: bool = JSON_OPTION,
 ):
     """Add a service to an active customer."""
@@ -641,19 +659,21 @@ def services_add(
 
 
 @services_app.command("list")
-def services_list(customer: str = typer.Argument(..., help="Customer id or external_ref."), as_json: bool = JSON_OPTION):
+def services_list(
+    customer: str = typer.Argument(..., help="Customer id or external_ref.", parser=accept.ANY_TEXT),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
+):
     """List a customer's services."""
     with unit() as session:
         target = customers.find_customer(session, customer)
         items = [_service_json(s) for s in customer_services.list_services(session, target.id)]
     if as_json:
         return _print_json({"items": items})
-    _table(
-        f"Services of customer {target.id}",
-        ["id", "name", "external_ref", "status", "cause", "note"],
-        [[s["id"], s["name"], s["external_ref"], s["status"], s["suspension_cause"], s["suspension_note"]]
-         for s in items],
-    )
+    cli_tables.services(out, target.id, items, wide=wide)
+
+
+SERVICE_ID = typer.Argument(..., help="Service id from `ativa services list`.", min=1, max=accept.MAX_ID)
 
 
 def _service_change(service_id: int, event: ServiceEvent, reason: str | None, as_json: bool):
@@ -665,19 +685,20 @@ def _service_change(service_id: int, event: ServiceEvent, reason: str | None, as
 
 
 @services_app.command("suspend")
-def services_suspend(service_id: int, reason: str = typer.Option(..., "--reason"), as_json: bool = JSON_OPTION):
+def services_suspend(service_id: int = SERVICE_ID, reason: str = typer.Option(..., "--reason", parser=accept.NOTE),
+                     as_json: bool = JSON_OPTION):
     """Suspend one service (not undone by the customer's activation)."""
     _service_change(service_id, ServiceEvent.SUSPEND, reason, as_json)
 
 
 @services_app.command("resume")
-def services_resume(service_id: int, as_json: bool = JSON_OPTION):
+def services_resume(service_id: int = SERVICE_ID, as_json: bool = JSON_OPTION):
     """Resume a suspended service."""
     _service_change(service_id, ServiceEvent.RESUME, None, as_json)
 
 
 @services_app.command("cancel")
-def services_cancel(service_id: int, as_json: bool = JSON_OPTION):
+def services_cancel(service_id: int = SERVICE_ID, as_json: bool = JSON_OPTION):
     """Cancel a service for good."""
     _service_change(service_id, ServiceEvent.CANCEL, None, as_json)
 
@@ -693,10 +714,11 @@ def _effect_json(effect) -> dict:
 
 @effects_app.command("list")
 def effects_list(
-    state: str = typer.Option(None, "--state", help="pending, done, failed or skipped"),
-    customer: str = typer.Option(None, "--customer", help="Customer id or external_ref."),
-    limit: int = typer.Option(100, "--limit"),
+    state: EffectState = typer.Option(None, "--state", help="pending, done, failed or skipped"),
+    customer: str = typer.Option(None, "--customer", help="Customer id or external_ref.", parser=accept.ANY_TEXT),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000),
     as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ):
     """List effects, newest first."""
     from .services import effects
@@ -706,16 +728,11 @@ def effects_list(
         items = [_effect_json(e) for e in effects.list_effects(session, state, customer_id, limit)]
     if as_json:
         return _print_json({"items": items})
-    _table(
-        "Effects",
-        ["id", "customer", "transition", "name", "state", "attempts", "last error", "note", "completed"],
-        [[e["id"], e["customer_id"], e["transition_id"], e["name"], e["state"], e["attempts"],
-          e["last_error"], e["note"], e["completed_at"]] for e in items],
-    )
+    cli_tables.effects(out, items, get_settings().timezone, wide=wide)
 
 
 @effects_app.command("retry")
-def effects_retry(effect_id: int = typer.Argument(..., help="A failed effect's id.")):
+def effects_retry(effect_id: int = typer.Argument(..., help="A failed effect's id.", min=1, max=accept.MAX_ID)):
     """Give a failed effect a fresh set of attempts."""
     from .services import effects
 
@@ -789,4 +806,10 @@ def sweep(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as error:  # outside any command (each group catches its commands' errors)
+        try:
+            _unexpected(error)
+        except typer.Exit as stop:
+            sys.exit(stop.exit_code)

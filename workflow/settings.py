@@ -3,11 +3,15 @@
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WorkerPool = Literal["prefork", "threads", "solo"]
+WORKER_CONCURRENCY_MAX = 1000  # a sanity bound: a typo must not fork thousands of processes
 
 
 class Settings(BaseSettings):
@@ -96,8 +100,10 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Celery broker, e.g. redis://127.0.0.1:6379/0; default: a folder broker."
     )
-    worker_concurrency: int = Field(4, description="Effect tasks one worker runs at once.")
-    worker_pool: str = Field("prefork", description="Celery pool: prefork, threads or solo.")
+    worker_concurrency: int = Field(
+        4, ge=1, le=WORKER_CONCURRENCY_MAX, description="Effect tasks one worker runs at once."
+    )
+    worker_pool: WorkerPool = Field("prefork", description="Celery pool: prefork, threads or solo.")
     billing_webhook_url: str | None = Field(None, description="Where customer events are POSTed.")
     billing_webhook_secret: SecretStr | None = Field(
         None, description="Standard Webhooks secret (whsec_…) signing billing notifications."

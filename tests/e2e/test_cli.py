@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from workflow.services.tokens import authenticate
 from workflow.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+TUESDAY = date(2026, 12, 1)
 ATIVA = Path(sys.executable).with_name("ativa")
 
 
@@ -194,6 +196,8 @@ def test_console_script_bootstraps_the_embedded_database(tmp_path):
         ("ATIVA_TIMEZONE", "Mars/Base", "unknown time zone"),
         ("ATIVA_DATABASE_URL", "nonsense", "invalid ATIVA_DATABASE_URL"),
         ("ATIVA_FORCED_ACTIVATION_HOLD_DAYS", "91", "ATIVA_FORCED_ACTIVATION_HOLD_DAYS: Value error, must be at most 90"),
+        ("ATIVA_WORKER_POOL", "bogus", "invalid configuration: ATIVA_WORKER_POOL"),
+        ("ATIVA_WORKER_CONCURRENCY", "0", "invalid configuration: ATIVA_WORKER_CONCURRENCY"),
     ],
 )
 def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value, message):
@@ -250,3 +254,186 @@ def test_web_users_are_created_listed_repassworded_and_disabled(cli, db):
     cli("users", "disable", "maria")
     with db.write() as session:
         assert users.sign_in(session, "maria", "outra-senha-longa", None, max_failures=5, lockout_seconds=60).user is None
+
+
+# -- usage errors: one line, exit 2, for every command ---------------------------------------------
+
+TOO_BIG_ID = "2147483648"  # ids are 32-bit integers on PostgreSQL
+BAD_INVOCATIONS = [
+    (["--bogus"], "No such option"),
+    (["nosuch"], "No such command"),
+    (["serve", "--port", "-1"], "'--port'"),  # not 0: without the check, that would serve forever
+    (["serve", "--port", "65536"], "'--port'"),
+    (["serve", "--host", "local\nhost"], "'--host'"),
+    (["worker", "--pool", "bogus"], "'--pool'"),
+    (["worker", "--concurrency", "-1"], "'--concurrency'"),
+    (["worker", "--concurrency", "many"], "'--concurrency'"),
+    (["beat", "--bogus"], "No such option"),
+    (["db", "upgrade", "extra"], "unexpected extra argument"),
+    (["diagram", "--bogus"], "No such option"),
+    (["tokens", "create", "--name", "erp", "--role", "root"], "'--role'"),
+    (["tokens", "create", "--name", "e\x00rp", "--role", "admin"], "U+0000"),
+    (["tokens", "create", "--name", "e" * 101, "--role", "admin"], "at most 100"),
+    (["tokens", "revoke", TOO_BIG_ID], "2147483647"),
+    (["tokens", "revoke", "0"], "greater than or equal to 1"),
+    (["tokens", "list", "--wide", "extra"], "unexpected extra argument"),
+    (["users", "create", "--username", "maria", "--role", "root"], "'--role'"),
+    (["users", "create", "--username", "ma\x1bria", "--role", "viewer"], "U+001B"),
+    (["users", "password", "maria\x00"], "U+0000"),
+    (["users", "disable", "maria\r"], "U+000D"),
+    (["customers", "add", "--name", "Ana\x00", "--document", VALID_CPFS[0]], "'--name'"),
+    (["customers", "add", "--name", "A" * 201, "--document", VALID_CPFS[0]], "at most 200"),
+    (["customers", "add", "--name", "Jos\udce9", "--document", VALID_CPFS[0]], "U+DCE9"),  # argv not UTF-8
+    (["customers", "add", "--name", "Ana", "--document", VALID_CPFS[0], "--email", "a\n@example.com"], "'--email'"),
+    (["customers", "add", "--name", "Ana", "--document", VALID_CPFS[0], "--external-ref", "R" * 101], "at most 100"),
+    (["customers", "add", "--name", "Ana"], "'--document'"),
+    (["customers", "list", "--status", "deleted"], "'--status'"),
+    (["customers", "list", "--limit", "0"], "'--limit'"),
+    (["customers", "list", "--limit", "201"], "'--limit'"),
+    (["customers", "list", "--q", "a\x00"], "'--q'"),
+    (["customers", "show", "1\x00"], "U+0000"),
+    (["customers", "edit", "1", "--status", "paused"], "'--status'"),
+    (["customers", "edit", "1", "--reason", "vacation"], "'--reason'"),
+    (["customers", "edit", "1", "--version", TOO_BIG_ID], "'--version'"),
+    (["customers", "edit", "1", "--note", "n" * 2001], "at most 2000"),
+    (["inactivate", "1", "--reason", "vacation"], "'--reason'"),
+    (["inactivate", "1", "--reason", "customer_request", "--until", "2026-02-30"], "not a date"),
+    (["inactivate", "1", "--reason", "customer_request", "--until", "01/12/2026"], "not a date"),
+    (["inactivate", "1", "--reason", "other", "--note", "a\x00b"], "'--note'"),
+    (["activate", "1", "--reason", "manual", "--days", "0"], "'--days'"),
+    (["activate", "1", "--reason", "trust_unlock", "--days", "366"], "'--days'"),
+    (["return-date", "1", "--until", "tomorrow"], "not a date"),
+    (["return-date", "1"], "--until DATE or --clear"),
+    (["standing", "1\x1b[2J"], "U+001B"),
+    (["history", "1", "--bogus"], "No such option"),
+    (["services", "add", "1", "--name", "S" * 201], "at most 200"),
+    (["services", "suspend", TOO_BIG_ID, "--reason", "manutenção"], "2147483647"),
+    (["services", "suspend", "1", "--reason", "a\x00"], "'--reason'"),
+    (["services", "resume", "0"], "greater than or equal to 1"),
+    (["services", "cancel", "abc"], "valid integer"),
+    (["effects", "list", "--state", "nope"], "'nope' is not one of"),
+    (["effects", "list", "--limit", "-5"], "'--limit'"),
+    (["effects", "list", "--customer", "a\x00"], "'--customer'"),
+    (["effects", "retry", "99999999999"], "2147483647"),
+    (["sweep", "--bogus"], "No such option"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INVOCATIONS, ids=[" ".join(a)[:60] for a, _ in BAD_INVOCATIONS])
+def test_a_usage_error_is_one_line_and_exit_2(cli, args, message):
+    result = cli(*args, ok=False)
+    assert result.exit_code == 2, (result.output, result.stderr, result.exception)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.output + result.stderr and result.stdout == ""
+
+
+def test_no_arguments_still_prints_the_help():
+    result = CliRunner().invoke(app, ["tokens"])
+    assert "create" in result.output and "revoke" in result.output and "error:" not in result.output
+
+
+def test_an_unexpected_failure_is_one_line_unless_ativa_debug(tmp_path):
+    (tmp_path / "junk.db").write_bytes(os.urandom(4096))  # not an SQLite file
+    broken = {"ATIVA_DATABASE_URL": f"sqlite:///{tmp_path / 'junk.db'}"}
+    result = _run_console(["customers", "list"], broken, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: unexpected DatabaseError:") and "ATIVA_DEBUG=1" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+    debug = _run_console(["customers", "list"], {**broken, "ATIVA_DEBUG": "1"}, tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "file is not a database" in debug.stderr
+
+
+# -- tables at 80 columns, times in the provider's zone -------------------------------------------
+
+
+def _fits_80(text: str) -> str:
+    too_long = [line for line in text.splitlines() if len(line) > 80]
+    assert not too_long, too_long
+    assert "…" not in text
+    return text
+
+
+def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypatch):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from workflow.db.models import OutboxEffect, StatusChange
+
+    monkeypatch.setenv("COLUMNS", "80")
+    maria = as_json(cli("customers", "add", "--name", "Maria Aparecida dos Santos Oliveira [/]", "--document",
+                        VALID_CPFS[0], "--external-ref", "IXC-000123-ABCDEF", "--email",
+                        "maria.aparecida@example.com", "--json"))["id"]
+    vale = as_json(cli("customers", "add", "--name", "Provedor de Internet Comunicações do Vale Ltda",
+                       "--document", "11.222.333/0001-81", "--external-ref", "ERP-998877", "--json"))["id"]
+    service = as_json(cli("services", "add", str(maria), "--name", "Fibra 500 Mega com Wi-Fi 6",
+                          "--external-ref", "SVC-000123-0001", "--json"))["id"]
+    cli("services", "suspend", str(service), "--reason", "Equipamento em manutenção no endereço do cliente")
+    cli("inactivate", str(maria), "--reason", "contract_termination", "--note",
+        "cliente mudou de cidade\ne pediu o encerramento do contrato")  # a note may have line breaks
+    cli("tokens", "create", "--name", "erp-integration", "--role", "billing")
+    add_invoice(db, vale, days_overdue=40, amount="1234.56", today=TUESDAY)
+    # 15:04:05 UTC is 12:04:05 in São Paulo (UTC-3 all year since 2019).
+    when = datetime(2026, 3, 10, 15, 4, 5, tzinfo=timezone.utc)
+    with db.write() as session:
+        session.execute(update(StatusChange).values(created_at=when))
+        session.execute(update(OutboxEffect).where(OutboxEffect.name == "notify_billing").values(
+            state="failed", attempts=8, last_error="HTTP 502 from billing: upstream timeout"))
+        session.execute(update(OutboxEffect).where(OutboxEffect.name == "suspend_services").values(
+            state="done", attempts=1, completed_at=when.replace(second=9)))
+
+    history = _fits_80(cli("history", str(maria)).stdout)
+    assert "America/Sao_Paulo" in history and "2026-03-10" in history and "12:04:05" in history
+    assert "15:04:05" not in history
+    for whole in ("inactivate", "active → inactive", "contract_termination", "suspend_services: done at",
+                  "12:04:09", "notify_billing: failed", "upstream", "timeout", "note: cliente mudou de",
+                  "e pediu o encerramento"):
+        assert whole in history, whole
+    assert as_json(cli("history", str(maria), "--json"))["items"][0]["created_at"].startswith("2026-03-10T15:04:05")
+
+    wide = cli("history", str(maria), "--wide").stdout
+    assert "2026-03-10 12:04:05   inactivate   active → inactive   contract_termination" in wide
+    assert all(header in wide for header in ("from → to", "note", "actor", "source"))
+    assert max(len(line) for line in wide.splitlines()) > 80
+
+    listed = _fits_80(cli("customers", "list").stdout)
+    for whole in ("Oliveira [/]", "52998224725", "IXC-000123-ABCDEF", "inactive", "(contract_termination)",
+                  "11222333000181", "ERP-998877", "active"):
+        assert whole in listed, whole
+    assert "external_ref" in cli("customers", "list", "--wide").stdout
+    assert [c["id"] for c in as_json(cli("customers", "list", "--status", "inactive", "--json"))["items"]] == [maria]
+
+    shown = _fits_80(cli("customers", "show", str(maria)).stdout)
+    created = as_json(cli("customers", "show", str(maria), "--json"))["created_at"]
+    assert re.search(rf"created_at +{_sao_paulo(created)}", shown) and "America/Sao_Paulo" in shown
+
+    services = _fits_80(cli("services", "list", str(maria)).stdout)
+    for whole in ("SVC-000123-0001", "suspended", "manual", "manutenção"):
+        assert whole in services, whole
+
+    effects = _fits_80(cli("effects", "list").stdout)
+    for whole in ("America/Sao_Paulo", "suspend_services", "2026-03-10", "12:04:09", "notify_billing", "failed",
+                  "upstream", "pause_invoicing", "pending"):
+        assert whole in effects, whole
+
+    tokens = _fits_80(cli("tokens", "list").stdout)
+    token_created = as_json(cli("tokens", "list", "--json"))[0]["created_at"]
+    assert "erp-integration" in tokens and "billing" in tokens and _sao_paulo(token_created) in tokens
+
+    users_table = _fits_80(cli("users", "list").stdout)
+    assert "America/Sao_Paulo" in users_table and "last sign-in" in users_table
+
+    sweep = _fits_80(cli("sweep", "--dry-run", "--as-of", "2026-12-01").stdout)
+    for whole in ("Provedor", "ERP-998877", "1234.56", "2026-10-22", "40"):
+        assert whole in sweep, whole
+
+    _fits_80(cli("standing", str(vale)).stdout)
+
+
+def _sao_paulo(iso: str) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo("America/Sao_Paulo")).strftime("%Y-%m-%d %H:%M:%S")

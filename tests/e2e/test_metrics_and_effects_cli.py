@@ -98,6 +98,6 @@ def test_effects_cli_lists_failed_and_retries_and_history_shows_attempts(db, mon
         again = runner.invoke(app, ["effects", "retry", str(effect_id)])
         assert again.exit_code == 1 and "[transition_not_allowed]" in again.stderr
         bad = runner.invoke(app, ["effects", "list", "--state", "nope"])
-        assert bad.exit_code == 1 and "[validation_error]" in bad.stderr
+        assert bad.exit_code == 2 and "'nope' is not one of" in bad.stderr  # a usage error
     finally:
         get_settings.cache_clear()

@@ -69,7 +69,8 @@ def test_sweep_cli_dry_run_then_real_run(db, monkeypatch):
 
 
 def test_standing_trust_unlock_and_return_date_in_the_cli(db, monkeypatch):
-    from datetime import timedelta
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from workflow.services.clock import provider_today
 
@@ -88,6 +89,10 @@ def test_standing_trust_unlock_and_return_date_in_the_cli(db, monkeypatch):
         assert unlocked["customer"]["trust_unlock_until"] is not None
         standing = json.loads(runner.invoke(app, ["standing", str(cid), "--json"]).stdout)
         assert standing["next_action"]["action"] == "inactivate" and standing["trust_unlock"]["allowed"] is False
+        # The end of the unlock in the provider's time zone, named (the JSON keeps UTC).
+        ends = datetime.fromisoformat(standing["next_action"]["at"]).astimezone(ZoneInfo("America/Sao_Paulo"))
+        text = runner.invoke(app, ["standing", str(cid)], env={"COLUMNS": "200"}).stdout
+        assert f"next automatic action: inactivate {ends:%Y-%m-%d %H:%M:%S} America/Sao_Paulo (" in text
 
         other = json.loads(runner.invoke(app, ["customers", "add", "--name", "Bia", "--document", "39053344705",
                                                "--json"]).stdout)["id"]

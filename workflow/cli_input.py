@@ -1,0 +1,72 @@
+"""What the `ativa` command accepts, checked while its arguments are parsed.
+
+A bad value is a usage error (one line, exit 2) before any service or database sees it: text
+without control characters and within its column's length, dates as YYYY-MM-DD, ids within the
+database's integer range. Choices are Enum or Literal annotations; numbers take min/max.
+"""
+
+import re
+from collections.abc import Callable
+from datetime import date
+
+from pydantic_core import PydanticCustomError
+
+from .db.models import ApiToken, Customer, Service
+from .services.customers import MAX_ID
+
+PORT_MAX = 65535
+NOTE_MAX = 2000  # as the API's note and suspension reason
+# The API's rule (workflow/domain/limits.py on main): C0 controls (NUL breaks PostgreSQL, escapes
+# garble a terminal) and lone surrogates (invalid UTF-8 in argv becomes those: they cannot be
+# stored); a note may hold tabs and line breaks.
+_FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\ud800-\udfff]")
+_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _refuse(message: str) -> PydanticCustomError:
+    # Typer shows a validation error's message as is ("Invalid value for '--x': <message>");
+    # a plain ValueError would read "Value error, <message>".
+    return PydanticCustomError("ativa_cli", message)
+
+
+def text(max_length: int | None = None, *, multiline: bool = False) -> Callable[[str], str]:
+    """Text a person typed: no control characters (one line unless `multiline`), at most
+    `max_length` characters."""
+
+    def parse(value: str) -> str:
+        bad = (_FORBIDDEN_IN_TEXT if multiline else _FORBIDDEN_IN_LINE).search(value)
+        if bad is not None:
+            raise _refuse(f"must not contain control characters or lone surrogates "
+                          f"(U+{ord(bad.group()):04X} at position {bad.start() + 1})")
+        if max_length is not None and len(value) > max_length:
+            raise _refuse(f"at most {max_length} characters (got {len(value)})")
+        return value
+
+    return parse
+
+
+def column_text(column) -> Callable[[str], str]:
+    """Text that fits a String(n) column of the models."""
+    return text(column.type.length)
+
+
+def iso_date(value: str) -> date:
+    if _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _refuse(f"{value!r} is not a date like 2026-12-01 (YYYY-MM-DD)")
+
+
+# The lengths the database holds (PostgreSQL refuses longer values).
+CUSTOMER_NAME = column_text(Customer.name)
+EXTERNAL_REF = column_text(Customer.external_ref)
+EMAIL = column_text(Customer.email)
+PHONE = column_text(Customer.phone)
+DOCUMENT = text(32)  # punctuation allowed: 18 characters for a CNPJ, some room for spaces
+SERVICE_NAME = column_text(Service.name)
+TOKEN_NAME = column_text(ApiToken.name)
+NOTE = text(NOTE_MAX, multiline=True)
+ANY_TEXT = text(None)  # a search, a cursor, a customer id or ref, a user name: looked up, not stored
