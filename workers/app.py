@@ -33,9 +33,11 @@ def make_celery(settings: Settings) -> Celery:
         folder = settings.broker_folder
         (folder / "queue").mkdir(parents=True, exist_ok=True)
         # One folder in and out: the transport requires data_folder_in == data_folder_out.
+        # The exchange table too, which kombu would otherwise keep in ./control of the cwd.
         transport_options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
             "polling_interval": 0.05,
         }
@@ -52,6 +54,10 @@ def make_celery(settings: Settings) -> Celery:
         timezone=settings.timezone,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
+        # Ride out a broker outage however long it lasts (Celery gives up after 100 attempts,
+        # about 45 min, by default); effects wait in the outbox meanwhile.
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
         broker_connection_timeout=3,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
