@@ -8,7 +8,7 @@ from celery.signals import after_setup_logger, worker_process_init
 
 from workflow.services import effect_bus
 
-from . import folder_broker
+from . import folder_broker, redis_broker
 from workflow.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ def daily_at(settings: Settings, app: Celery) -> crontab:
 def make_celery(settings: Settings) -> Celery:
     broker_url = settings.resolved_broker_url
     transport_options: dict = {"visibility_timeout": VISIBILITY_TIMEOUT}
+    if broker_url.startswith("redis://"):
+        broker_url = redis_broker.register(broker_url)  # survives Redis dying mid-work
     if broker_url.startswith("filesystem://"):
         broker_url = folder_broker.register()
         folder = settings.broker_folder
