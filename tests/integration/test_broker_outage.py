@@ -1,7 +1,7 @@
 """A Redis broker that dies and comes back: workers ride the outage out, nothing is lost."""
 
-import shutil
 import os
+import shutil
 import signal
 import subprocess
 import threading
