@@ -167,3 +167,42 @@ def test_connections_terminated_under_load_cost_no_error_and_lose_nothing(pg, tm
         db.dispose()
     assert set(created) <= stored_customers
     assert set(moved) <= stored_changes
+
+
+@pytest.mark.parametrize("committed_first", [False, True])
+def test_a_request_is_run_again_only_if_it_committed_nothing(pg, committed_first):
+    """Run again after a write unit committed, a request would repeat that write: never."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from workflow.api.reconnect import RetryOnLostConnection
+
+    db = Database(pg)
+    runs = []
+    app = FastAPI()
+    app.add_middleware(RetryOnLostConnection)
+
+    @app.post("/work")
+    def work():
+        runs.append(len(runs) + 1)
+        if committed_first:
+            with db.write() as session:
+                session.execute(text("SELECT 1"))
+        with db.read() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            if len(runs) == 1:  # the first run loses its connection in the middle of the unit
+                with admin_connection(pg) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    wait_for(lambda: gone(admin, [pid]), what="the backend to end")
+            session.execute(text("SELECT 1"))
+        return {"runs": len(runs)}
+
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.post("/work", json={"any": "body"})
+    finally:
+        db.dispose()
+    if committed_first:
+        assert (response.status_code, runs) == (500, [1])
+    else:
+        assert (response.status_code, response.json(), runs) == (200, {"runs": 2}, [1, 2])
