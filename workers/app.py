@@ -8,7 +8,7 @@ from celery.signals import after_setup_logger, worker_process_init
 
 from workflow.services import effect_bus
 
-from . import folder_broker
+from . import folder_broker, redis_broker
 from workflow.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -28,14 +28,18 @@ def daily_at(settings: Settings, app: Celery) -> crontab:
 def make_celery(settings: Settings) -> Celery:
     broker_url = settings.resolved_broker_url
     transport_options: dict = {"visibility_timeout": VISIBILITY_TIMEOUT}
+    if broker_url.startswith("redis://"):
+        broker_url = redis_broker.register(broker_url)  # survives Redis dying mid-work
     if broker_url.startswith("filesystem://"):
         broker_url = folder_broker.register()
         folder = settings.broker_folder
         (folder / "queue").mkdir(parents=True, exist_ok=True)
         # One folder in and out: the transport requires data_folder_in == data_folder_out.
+        # The exchange table too, which kombu would otherwise keep in ./control of the cwd.
         transport_options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
             "polling_interval": 0.05,
         }
@@ -52,6 +56,10 @@ def make_celery(settings: Settings) -> Celery:
         timezone=settings.timezone,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
+        # Ride out a broker outage however long it lasts (Celery gives up after 100 attempts,
+        # about 45 min, by default); effects wait in the outbox meanwhile.
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
         broker_connection_timeout=3,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,

@@ -7,6 +7,7 @@ others wait and take over within a lease period if it stops.
 import logging
 import os
 import socket
+import time
 import uuid
 
 from celery.beat import Scheduler
@@ -20,12 +21,47 @@ LEASE = leases.SCHEDULER_LEASE
 logger = logging.getLogger(__name__)
 
 
+class BrokerOutage:
+    """What the scheduler says while it cannot publish: one line per failed publish (Celery's own
+    logs a full traceback for each, dozens for a short outage), then one summary when a publish
+    goes through again."""
+
+    def __init__(self):
+        self.since: float | None = None
+        self.failed = 0
+
+    def publish_failed(self, job: str, error: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+        self.failed += 1
+        # Celery wraps the broker's error in a SchedulingError; the broker's says what happened.
+        cause = error.__context__ or error
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        logger.error("could not publish the %s job: %s", job, reason)
+
+    def published(self) -> None:
+        if self.since is None:
+            return
+        logger.warning("broker back after %.0f s, %d publishes failed", time.monotonic() - self.since,
+                       self.failed)
+        self.since, self.failed = None, 0
+
+
 class LeasedScheduler(Scheduler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_seconds = get_settings().scheduler_lease_seconds
         self.holding = False
+        self.outage = BrokerOutage()
+
+    def apply_entry(self, entry, producer=None):
+        try:
+            self.apply_async(entry, producer=producer, advance=False)
+        except Exception as error:  # noqa: BLE001 - the job runs again at its next time
+            self.outage.publish_failed(entry.name, error)
+        else:
+            self.outage.published()
 
     def tick(self, *args, **kwargs):
         renew_every = self.lease_seconds / 3

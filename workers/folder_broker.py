@@ -39,4 +39,6 @@ class Transport(filesystem.Transport):
 def register() -> str:
     """Make `ativafs://` resolve to this transport; returns the broker URL to give Celery."""
     TRANSPORT_ALIASES[SCHEME] = f"{__name__}:Transport"
-    return f"{SCHEME}://"
+    # A host the transport ignores: without one kombu warns "No hostname was supplied" at every
+    # connection.
+    return f"{SCHEME}://localhost/"

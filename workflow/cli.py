@@ -282,11 +282,7 @@ def worker(
     ]
     if beat:
         argv.append("--beat")
-    code = 0
-    try:
-        celery_app.worker_main(argv)
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 0
+    code = _run_celery(celery_app, argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # The worker has shut down by now. billiard's atexit finalizer can deadlock on a queue lock
@@ -302,7 +298,28 @@ def beat():
 
     open_database(get_settings()).dispose()
     install_publisher()
-    celery_app.start(["beat", "--loglevel=INFO"])
+    raise typer.Exit(_run_celery(celery_app, ["beat", "--loglevel=INFO"]))
+
+
+def _run_celery(celery_app, argv: list[str]) -> int:
+    """Run a Celery command and return its exit status: non-zero when it stopped on an error, so
+    that whatever supervises it (docker compose, systemd, `ativa serve`) starts it again.
+    (`app.worker_main` and `app.start` both drop the status the command returns.)"""
+    import click
+    from celery.bin.celery import celery as celery_command
+
+    celery_command.params[0].default = celery_app  # what `app.start` does: -A is this app
+    try:
+        code = celery_command.main(args=argv, standalone_mode=False)
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except click.ClickException as error:
+        err.print(f"error: {error.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        code = error.exit_code
+    except Exception as error:  # noqa: BLE001 - one line and a non-zero exit, never a silent 0
+        err.print(f"error: {argv[0]} stopped: {error!r}", markup=False, highlight=False, soft_wrap=True)
+        code = 1
+    return code or 0
 
 
 @db_app.command("upgrade")

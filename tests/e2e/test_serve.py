@@ -183,7 +183,10 @@ def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    process = start(tmp_path, port, log, env_extra={"ATIVA_SCHEDULER_LEASE_SECONDS": "2"})
+    cwd = tmp_path / "elsewhere"  # everything the server writes belongs under ATIVA_DATA_DIR
+    cwd.mkdir()
+    process = start(cwd, port, log, env_extra={"ATIVA_SCHEDULER_LEASE_SECONDS": "2",
+                                               "ATIVA_DATA_DIR": str(tmp_path / "data")})
     try:
         wait_healthy(base, process, log)
         token = next(line.strip() for line in log.read_text().splitlines() if line.startswith("ativa_"))
@@ -223,3 +226,7 @@ def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
         assert {e["name"]: e["state"] for e in effects}["suspend_services"] == "done"
     finally:
         stop(process)  # asserts the new worker and scheduler stopped with it
+    assert list(cwd.iterdir()) == []  # the embedded broker's control folder included
+    assert (tmp_path / "data" / "broker" / "control").is_dir()
+    output = log.read_text()
+    assert "celery@" in output and "No hostname was supplied" not in output  # workers started, quietly

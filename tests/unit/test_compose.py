@@ -203,6 +203,17 @@ def test_healthy_dependencies_have_healthchecks(services):
     assert not problems, "\n".join(problems)
 
 
+def test_long_running_services_are_started_again_when_they_stop_on_an_error(services):
+    """`ativa worker` and `ativa beat` exit non-zero when they stop on an error (a broker fault
+    Celery gives up on): only a restart policy brings them back."""
+    problems = [
+        f"service {name!r} has restart: {services[name].get('restart', 'no')!r}"
+        for name in ("api", "worker", "beat")
+        if str(services[name].get("restart", "no")).split(":")[0] not in ("always", "unless-stopped", "on-failure")
+    ]
+    assert not problems, "\n".join(problems)
+
+
 # -- the checkers catch mistakes ------------------------------------------------------------------
 
 

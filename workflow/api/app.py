@@ -10,6 +10,7 @@ from ..settings import Settings, get_settings
 from .. import web
 from . import billing, customers, delinquency, docs, effects, metrics, problems, services, tokens
 from .body_limit import BodyLimit
+from .reconnect import RetryOnLostConnection
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url)
     problems.install(app)
+    app.add_middleware(RetryOnLostConnection)  # inside BodyLimit, which bounds what it keeps
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["health"])

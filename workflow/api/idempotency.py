@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import IdempotencyRecord
+from ..db.reconnect import guarded_by_idempotency_key
 from ..db.types import utcnow
 from ..domain import limits
 from ..domain.errors import AtivaError
@@ -39,6 +40,10 @@ class Idempotent:
         if self.key is None:
             with self.db.write() as session:
                 return JSONResponse(handler(session), status_code=status_code)
+        with guarded_by_idempotency_key():  # run again, the key replays what was committed
+            return self._run_keyed(status_code, handler)
+
+    def _run_keyed(self, status_code: int, handler: Handler) -> JSONResponse:
         stored = self._replay()
         if stored is not None:
             return stored

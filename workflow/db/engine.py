@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import follow_database_clock, measure_now
+from .reconnect import reaching_commit, replace_connections_closed_by_the_server
 
 _WRITE_OPTION = "ativa_write_lock"
 
@@ -30,6 +31,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         kwargs.setdefault("pool_size", 30)
         kwargs.setdefault("max_overflow", 0)
         engine = create_engine(url, **kwargs)
+        replace_connections_closed_by_the_server(engine)
         follow_database_clock(engine)
         measure_now(engine)
         return engine
@@ -78,6 +80,7 @@ class Database:
         """A unit of work that will write: commits on success, rolls back on any error."""
         with self._writer() as session, session.begin():
             yield session
+            reaching_commit()
 
     @contextmanager
     def write_core(self) -> Iterator[Connection]:
@@ -85,6 +88,7 @@ class Database:
         nothing: no Session to build and tear down. Commits on success, rolls back on error."""
         with self._write_engine.begin() as connection:
             yield connection
+            reaching_commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,59 @@
+"""A request that lost its database connection before it changed anything is run once more, on a
+fresh connection, and the client never sees the fault (see workflow/db/reconnect.py for when that
+is safe)."""
+
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..db import reconnect
+
+log = logging.getLogger(__name__)
+
+
+class RetryOnLostConnection:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        body = await _whole_body(receive)  # kept for a second run (BodyLimit bounds its size)
+        answered = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal answered
+            answered = True
+            await send(message)
+
+        for attempt in (1, 2):
+            delivered = False
+
+            async def replay() -> Message:
+                nonlocal delivered
+                if not delivered:
+                    delivered = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            with reconnect.tracking() as units:
+                try:
+                    return await self.app(scope, replay, send_tracked)
+                except Exception as error:
+                    if (attempt == 2 or answered or not units.repeatable
+                            or not reconnect.lost_connection(error)):
+                        raise
+            log.warning("%s %s lost its database connection before committing; running it again",
+                        scope["method"], scope["path"])
+
+
+async def _whole_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
