@@ -15,7 +15,7 @@ from .auth import current_principal
 
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
-PUBLIC_PATHS = ("/healthz",)
+PUBLIC_PATHS = ("/healthz", "/readyz")
 
 router = APIRouter(include_in_schema=False)
 
