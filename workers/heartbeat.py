@@ -5,7 +5,7 @@ the process is gone: its claims are taken over (workflow.services.heartbeats).
 
 The main process forks pool processes (and the embedded beat) at any time, and a SQLite
 connection open across a fork breaks the child's locking ("locking protocol"). So the main
-process opens a connection for each beat only, closes it, and no fork happens during a beat.
+process closes its connection after each beat, and no fork happens during a beat.
 """
 
 import logging
@@ -36,6 +36,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._last_complaint = float("-inf")
         self._thread = threading.Thread(target=self._run, name="ativa-heartbeat", daemon=True)
+        self._main_db: Database | None = None  # the main process's own, connected only during a beat
 
     @contextmanager
     def _database(self) -> Iterator[Database]:
@@ -43,11 +44,12 @@ class Heartbeat:
             yield runtime.db()  # a pool process never forks
             return
         with _NO_FORK:
-            database = Database(get_settings().resolved_database_url)
+            if self._main_db is None:
+                self._main_db = Database(get_settings().resolved_database_url)
             try:
-                yield database
+                yield self._main_db
             finally:
-                database.dispose()
+                self._main_db.engine.dispose()  # closes the connection, keeps the engine
 
     def start(self) -> "Heartbeat":
         self._beat()  # before the first task: every claim's owner has a row
@@ -56,6 +58,8 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)  # a beat in flight would write the row again
         try:
             with self._database() as database:
                 heartbeats.forget(database, self.process_id)

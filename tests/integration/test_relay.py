@@ -196,3 +196,18 @@ def test_the_reconciler_tells_billing_the_latest_status_once(db):
     with db.write() as session:
         session.execute(update(OutboxEffect).where(OutboxEffect.id == created[0]).values(state="failed"))
     assert effects.reconcile_notifications(db) == []
+
+
+def test_a_long_parked_notification_never_overrides_a_newer_status(db):
+    settings = Settings(**BILLING, effect_retry_schedule="0,10h")
+    cid = _customer(db)
+    old = _notify(_move(db, cid, CustomerEvent.INACTIVATE, "customer_request"))
+    assert effects.run_effect(db, old, settings, _billing_down).state == "pending"  # parked for 10 h
+    newer = _move(db, cid, CustomerEvent.ACTIVATE, "customer_return")
+    delivered = []
+    assert effects.run_effect(db, _notify(newer), settings, delivered.append).state == "done"
+    _age(db, [old], 6)  # ten hours later, the relay wakes the old one
+    assert effects.relay_pending(db, settings) == [old]
+    assert effects.run_effect(db, old, settings, delivered.append).state == "skipped"
+    assert [d.payload["data"]["status"] for d in delivered] == ["active"]  # billing never hears "inactive" again
+    assert f"superseded by transition {newer.transition.id}" in _effect(db, old).note
