@@ -144,7 +144,7 @@ def test_a_claim_of_a_dead_worker_is_taken_over_at_once_and_says_it_may_have_bee
     assert result.state == "skipped"
     settled = _effect(db, effect_id)
     assert settled.attempts == 2
-    assert settled.note.startswith("pode ter sido entregue pela tentativa 1")
+    assert settled.note.startswith("may have been delivered by attempt 1")
     assert "superseded" in settled.note
 
 

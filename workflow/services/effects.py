@@ -205,10 +205,13 @@ def _gave_up(effect: OutboxEffect, settings: Settings) -> str:
     return f"gave up after {effect.attempts} attempt(s) (limit {settings.effect_max_attempts}){last}{doubt}"
 
 
+MAYBE_DELIVERED = "may have been delivered by attempt {attempt} (cut off before recording its outcome)"
+
+
 def maybe_delivered(attempt: int) -> str:
-    """What is known of an attempt that was cut off between its call and its record (shown to
-    operators as-is, hence Portuguese)."""
-    return f"pode ter sido entregue pela tentativa {attempt} (interrompida antes de registrar o resultado)"
+    """What is known of an attempt that was cut off between its call and its record. In English
+    like every note (API, CLI, logs); the operator UI words it in Portuguese."""
+    return MAYBE_DELIVERED.format(attempt=attempt)
 
 
 def _with_doubt(claim: "Claim", outcome: "_Outcome") -> str:
@@ -216,7 +219,7 @@ def _with_doubt(claim: "Claim", outcome: "_Outcome") -> str:
     attempt cut off earlier: the note says so instead of a plain "not sent"."""
     if not claim.unsettled_attempt:
         return outcome.note
-    return f"{maybe_delivered(claim.unsettled_attempt)}; não reenviada: {outcome.note}"
+    return f"{maybe_delivered(claim.unsettled_attempt)}; not sent again: {outcome.note}"
 
 
 def _settle(effect: OutboxEffect, state: EffectState, now: datetime, *, note=None, error=None) -> None:
