@@ -165,7 +165,7 @@ class Stack:
             "ATIVA_RELAY_GRACE_SECONDS": "1",
             # The Standard Webhooks schedule's shape, in seconds instead of hours.
             "ATIVA_EFFECT_RETRY_SCHEDULE": "0,0.2s,0.4s,0.8s,1s,1s,1s,1s",
-            "ATIVA_WORKER_HEARTBEAT_SECONDS": "0.5",
+            "ATIVA_WORKER_HEARTBEAT_SECONDS": "1",  # dead after 3 s of silence
             "ATIVA_SCHEDULER_LEASE_SECONDS": "3",
             "ATIVA_RECONCILE_INTERVAL_SECONDS": "3600",
         })

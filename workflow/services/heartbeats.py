@@ -46,7 +46,8 @@ def beat(db: Database, process_id: str, role: str) -> None:
     now = utcnow()
     with db.write() as session:
         updated = session.execute(
-            update(WorkerHeartbeat).where(WorkerHeartbeat.id == process_id).values(last_seen=now)
+            # role too: a pid reused by another kind of process takes the row over
+            update(WorkerHeartbeat).where(WorkerHeartbeat.id == process_id).values(last_seen=now, role=role)
         ).rowcount
         if not updated:
             node, _, pid = process_id.rpartition(":")
