@@ -47,6 +47,7 @@ class Received:
     webhook_id: str
     verified: bool
     body: dict
+    answer: int | str | None = None  # what the receiver answered
 
 
 @dataclass
@@ -77,10 +78,11 @@ class WebhookReceiver:
                 except Exception:
                     verified = False
                 webhook_id = self.headers.get("webhook-id", "")
+                record = Received(self.path, webhook_id, verified, json.loads(raw))
                 with receiver.lock:
-                    receiver.received.append(Received(self.path, webhook_id, verified, json.loads(raw)))
+                    receiver.received.append(record)
                     seen = sum(1 for r in receiver.received if r.webhook_id == webhook_id)
-                answer = receiver.behaviour(self.path, seen)
+                answer = record.answer = receiver.behaviour(self.path, seen)
                 if answer == "hang":
                     receiver.hanging_client_port = self.client_address[1]
                     receiver.hanging.set()
@@ -106,6 +108,10 @@ class WebhookReceiver:
     def at(self, prefix: str) -> list[Received]:
         with self.lock:
             return [r for r in self.received if r.path.startswith(prefix)]
+
+    def accepted(self, prefix: str) -> list[Received]:
+        """The calls answered with a 2xx: what the receiver applied."""
+        return [r for r in self.at(prefix) if isinstance(r.answer, int) and 200 <= r.answer < 300]
 
 
 class Process:
@@ -157,8 +163,9 @@ class Stack:
             "ATIVA_WEBHOOK_TIMEOUT_SECONDS": "1",
             "ATIVA_RELAY_INTERVAL_SECONDS": "0.5",
             "ATIVA_RELAY_GRACE_SECONDS": "1",
-            "ATIVA_EFFECT_RETRY_BASE_SECONDS": "0.2",
-            "ATIVA_EFFECT_RETRY_MAX_SECONDS": "1",
+            # The Standard Webhooks schedule's shape, in seconds instead of hours.
+            "ATIVA_EFFECT_RETRY_SCHEDULE": "0,0.2s,0.4s,0.8s,1s,1s,1s,1s",
+            "ATIVA_WORKER_HEARTBEAT_SECONDS": "1",  # dead after 3 s of silence
             "ATIVA_SCHEDULER_LEASE_SECONDS": "3",
             "ATIVA_RECONCILE_INTERVAL_SECONDS": "3600",
         })

@@ -14,7 +14,7 @@ from workflow.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 EFFECTS_QUEUE = "ativa"
-# Longer than any retry countdown (effect_retry_max_seconds), so Redis never redelivers a waiting one.
+# Longer than any retry countdown (effects.COUNTDOWN_LIMIT_SECONDS), so Redis never redelivers a waiting one.
 VISIBILITY_TIMEOUT = 3600
 
 
@@ -113,6 +113,9 @@ def _after_fork(**_):
     from . import runtime
 
     runtime.reset()
+
+
+from . import heartbeat  # noqa: E402,F401 - after _after_fork: its handlers need the fresh engine
 
 
 @after_setup_logger.connect

@@ -98,6 +98,8 @@ def _guarded(effect_id: int, run):
     if isinstance(result, effects.RunResult) and result.retry_in is not None:
         log.info("effect %s failed, retry in %.1fs", effect_id, result.retry_in)
         run_effects.apply_async(([effect_id],), countdown=result.retry_in)
+    elif isinstance(result, effects.RunResult) and result.state == "pending":
+        log.info("effect %s failed; parked until its next attempt is due (the relay publishes it)", effect_id)
     return result
 
 
@@ -164,4 +166,4 @@ def reconcile() -> int:
     ids = effects.reconcile(runtime.db())  # published by the commit hook
     if ids:
         log.warning("reconciler: %d effect(s) created to repair drift", len(ids))
-    return len(ids)
+    return len(ids) + len(effects.reconcile_notifications(runtime.db()))

@@ -115,9 +115,14 @@ class Settings(BaseSettings):
         None, description="Standard Webhooks secret (whsec_…) signing provisioning calls."
     )
     webhook_timeout_seconds: float = Field(10.0, description="Timeout of one outbound call.")
-    effect_max_attempts: int = Field(8, description="Attempts before an effect is `failed`.")
-    effect_retry_base_seconds: float = Field(1.0, description="First retry delay (doubles, jittered).")
-    effect_retry_max_seconds: float = Field(60.0, description="Longest retry delay.")
+    effect_retry_schedule: str = Field(
+        "0,5s,5m,30m,2h,5h,10h,10h",
+        description="Delay before each attempt of an outbound call (jittered); its length is the "
+        "number of attempts. Units s, m, h, d; a bare number is seconds.",
+    )
+    effect_max_attempts: int | None = Field(
+        None, ge=1, description="Attempts before an effect is `failed`; default: the schedule's length."
+    )
     effect_claim_seconds: float = Field(
         60.0, description="How long a worker owns a running effect before others may take it over."
     )
@@ -132,6 +137,13 @@ class Settings(BaseSettings):
     scheduler_lease_seconds: float = Field(
         15.0, description="Lease that lets only one scheduler run periodic jobs."
     )
+    worker_heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often each worker process records that it is alive; one silent "
+        "for 3 beats is dead, and its running effects are taken over."
+    )
+    ready_max_relay_lag_seconds: float = Field(
+        120.0, gt=0, description="/readyz fails when a due effect has waited longer than this."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -142,14 +154,27 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)")
         return value
 
-    @field_validator("effect_retry_max_seconds")
+    @field_validator("effect_retry_schedule")
     @classmethod
-    def _below_visibility_timeout(cls, value: float) -> float:
-        # Redis redelivers a message not acked within its visibility timeout (1 h here): a
-        # countdown longer than that would run the same retry twice.
-        if value >= 3000:
-            raise ValueError("must stay below 3000 s (the Redis visibility timeout is 3600 s)")
+    def _readable_schedule(cls, value: str) -> str:
+        parse_schedule(value)
         return value
+
+    @model_validator(mode="after")
+    def _attempts_from_schedule(self) -> "Settings":
+        if self.effect_max_attempts is None:
+            self.effect_max_attempts = len(self.retry_delays)
+        return self
+
+    @property
+    def retry_delays(self) -> list[float]:
+        """Seconds to wait before each attempt (the first is usually 0: at once)."""
+        return parse_schedule(self.effect_retry_schedule)
+
+    @property
+    def worker_stale_seconds(self) -> float:
+        """A worker process silent this long is dead (three missed heartbeats)."""
+        return 3 * self.worker_heartbeat_seconds
 
     @model_validator(mode="after")
     def _claim_outlasts_a_call(self) -> "Settings":
@@ -178,6 +203,24 @@ class Settings(BaseSettings):
     @property
     def is_embedded_database(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_schedule(text: str) -> list[float]:
+    """"0,5s,5m,2h" -> [0, 5, 300, 7200]."""
+    delays = []
+    for entry in (part.strip().lower() for part in text.split(",")):
+        number, unit = (entry[:-1], entry[-1]) if entry[-1:] in _UNITS else (entry, "s")
+        try:
+            seconds = float(number) * _UNITS[unit]
+        except ValueError:
+            raise ValueError(f"{entry!r} is not a delay like 0, 5s, 5m, 2h or 1d") from None
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"{entry!r} is not a delay like 0, 5s, 5m, 2h or 1d")
+        delays.append(seconds)
+    return delays
 
 
 @lru_cache

@@ -44,6 +44,19 @@ def wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError("ativa serve did not become healthy")
 
 
+def wait_ready(base: str, process: subprocess.Popen, log: Path) -> dict:
+    """/readyz turns 200 once the worker beats and the scheduler holds the lease."""
+    deadline = time.monotonic() + 40
+    last = None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        last = httpx.get(f"{base}/readyz", timeout=2)
+        if last.status_code == 200:
+            return last.json()
+        time.sleep(0.2)
+    raise AssertionError(f"ativa serve never became ready: {last.text if last else ''}")
+
+
 def stop(process: subprocess.Popen) -> None:
     """SIGTERM the server alone: it must stop its worker and scheduler (and their pools) itself."""
     family = [process.pid, *_descendants(process.pid)]
@@ -93,6 +106,8 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
     process = start(tmp_path, port, first_log, "--no-worker")
     try:
         wait_healthy(base, process, first_log)
+        not_ready = httpx.get(f"{base}/readyz")  # alive, but nothing carries effects out
+        assert not_ready.status_code == 503 and "no worker" in not_ready.json()["detail"]
         assert httpx.get(f"{base}/api/v1/customers").status_code == 401
     finally:
         stop(process)
@@ -108,6 +123,8 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
     process = start(tmp_path, port, second_log)
     try:
         wait_healthy(base, process, second_log)
+        ready = wait_ready(base, process, second_log)  # API, worker and scheduler all run
+        assert ready["checks"]["workers_alive"] == 1 and ready["checks"]["scheduler_lease_seconds_left"] > 0
         headers = {"Authorization": f"Bearer {token}"}
         created = httpx.post(f"{base}/api/v1/customers", headers=headers,
                              json={"name": "Dona Rosa", "document": "39053344705"})
@@ -208,6 +225,7 @@ def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
         # The new scheduler takes the lease once the killed one's has run out.
         _wait_for(lambda: log.read_text().count("holds the lease") >= 2, "the new scheduler's lease", log)
         assert process.poll() is None  # the API never went down
+        wait_ready(base, process, log)
 
         # The new worker carries out effects.
         cid = httpx.post(f"{base}/api/v1/customers", headers=headers,

@@ -183,7 +183,9 @@ def test_an_effect_that_keeps_failing_is_failed_then_retried_by_an_admin(stack_f
 @pytest.mark.parametrize("victim", ["whole worker", "pool processes"])
 def test_a_worker_killed_mid_effect_finishes_it_after_a_restart_once(stack_factory, receiver, victim):
     receiver.behaviour = lambda path, n: "hang" if path.startswith("/billing") and n == 1 else 200
-    stack = stack_factory(effect_claim_seconds="3", webhook_timeout_seconds="0.5")
+    # A claim far longer than the wait below: the dead worker's claim is taken over as soon as
+    # it is known dead (its pid gone, or its heartbeat silent), not when the claim ends.
+    stack = stack_factory(effect_claim_seconds="300", webhook_timeout_seconds="0.5")
     worker = stack.start_worker()
     cid = stack.customer(3)
     stack.move(cid, "inactivate", "customer_request")
@@ -208,6 +210,102 @@ def test_a_worker_killed_mid_effect_finishes_it_after_a_restart_once(stack_facto
     # The cut call and the completed one carry the same id: the receiver applies it once.
     assert [d.webhook_id for d in deliveries] == [f"effect_{notify['id']}"] * 2
     assert all(e["state"] == "done" for e in effects)
+
+
+def test_a_call_cut_off_by_a_dead_worker_is_recorded_as_maybe_delivered(stack_factory, receiver):
+    hung = []
+
+    def hang_the_first_billing_call(path, n):
+        if path.startswith("/billing") and not hung:
+            hung.append(path)
+            return "hang"
+        return 200
+
+    receiver.behaviour = hang_the_first_billing_call
+    stack = stack_factory(effect_claim_seconds="300", webhook_timeout_seconds="0.5")
+    worker = stack.start_worker()
+    cid = stack.customer(4)
+    first = stack.move(cid, "inactivate", "customer_request")
+    assert receiver.hanging.wait(30), "the billing call never started"
+    latest = stack.move(cid, "activate", "customer_return")  # the hanging call is superseded now
+    wait_for(lambda: any(r.body["data"]["transition_id"] == latest["id"] for r in receiver.accepted("/billing")),
+             what="the newer notification, on the other pool process")
+    # The pool process dies after its call reached billing, before recording it.
+    children = subprocess.run(["pgrep", "-P", str(worker.popen.pid)], capture_output=True, text=True)
+    busy = pid_with_connection_from(receiver.hanging_client_port, [int(p) for p in children.stdout.split()])
+    assert busy, "no pool process holds the billing call"
+    os.kill(busy, signal.SIGKILL)
+    receiver.release.set()
+
+    effects = wait_for(lambda: stack.settled(cid), timeout=60, what="the cut-off call's retry")
+    cut = next(e for e in effects if e["name"] == "notify_billing" and e["transition_id"] == first["id"])
+    assert (cut["state"], cut["attempts"]) == ("skipped", 2)
+    assert cut["note"].startswith("may have been delivered by attempt 1"), cut["note"]
+    history = {t["id"]: t for t in stack.history(cid)}
+    noted = next(e for e in history[first["id"]]["effects"] if e["name"] == "notify_billing")
+    assert "may have been delivered by attempt 1" in noted["note"]
+
+
+def test_billing_down_past_the_old_retry_window_loses_nothing(stack_factory, receiver):
+    # These tests' old backoff (8 attempts, 0.2 s doubling to 1 s, jittered) gave up within
+    # 5.4 s. Billing is down for 8 s here; the schedule spreads 5 attempts over about 15 s, the
+    # way the default spreads 8 over a day.
+    up_at = [float("inf")]
+    receiver.behaviour = lambda path, n: 503 if path.startswith("/billing") and time.monotonic() < up_at[0] else 200
+    stack = stack_factory(effect_retry_schedule="0,1s,2s,4s,8s")
+    stack.start_worker()
+    moves = {stack.customer(0): ["inactivate", "activate", "inactivate"],
+             stack.customer(1): ["inactivate"],
+             stack.customer(2): ["inactivate", "activate"]}
+    wait_for(lambda: stack.http.get("/readyz").status_code == 200, what="worker and scheduler ready")
+    up_at[0] = time.monotonic() + 8
+    for cid, events in moves.items():
+        for event in events:  # every request answered 200 (Stack.move asserts it): no 5xx
+            stack.move(cid, event, "customer_request" if event == "inactivate" else "customer_return")
+    wait_for(lambda: any(r.answer == 503 for r in receiver.at("/billing")), what="billing refusing calls")
+    ready = stack.http.get("/readyz")  # a receiver's outage is not the pipeline's
+    assert ready.status_code == 200, ready.text
+
+    wait_for(lambda: all(stack.settled(cid) for cid in moves), timeout=60, what="every effect settled")
+    assert time.monotonic() >= up_at[0]
+    for cid in moves:
+        effects = stack.effects(cid)
+        assert {e["state"] for e in effects} <= {"done", "skipped"}, effects  # none failed, none lost
+        latest = stack.history(cid)[0]
+        notify = next(e for e in latest["effects"] if e["name"] == "notify_billing")
+        assert notify["state"] == "done" and notify["attempts"] >= 2 and "503" in notify["last_error"]
+        customer = stack.http.get(f"/api/v1/customers/{cid}").json()
+        applied = max((r for r in receiver.accepted("/billing") if r.body["data"]["customer_id"] == cid),
+                      key=lambda r: r.body["sequence"])
+        assert (applied.body["data"]["status"], applied.body["sequence"]) == (customer["status"], customer["version"])
+    ids = [r.webhook_id for r in receiver.accepted("/billing")]
+    assert len(ids) == len(set(ids))
+
+
+def test_billing_learns_the_latest_status_after_the_attempts_ran_out(stack_factory, receiver):
+    down = [True]
+    receiver.behaviour = lambda path, n: 503 if path.startswith("/billing") and down[0] else 200
+    stack = stack_factory(effect_retry_schedule="0,0.2s", reconcile_interval_seconds="1")
+    stack.start_worker()
+    cid = stack.customer(3)
+    stack.move(cid, "inactivate", "customer_request")
+    latest = stack.move(cid, "activate", "customer_return")
+
+    def latest_notification_failed():
+        return any(e["name"] == "notify_billing" and e["transition_id"] == latest["id"] and e["state"] == "failed"
+                   for e in stack.effects(cid))
+
+    wait_for(latest_notification_failed, what="the latest notification to run out of attempts")
+    down[0] = False
+    wait_for(lambda: stack.settled(cid) and any(r.body["data"]["transition_id"] == latest["id"]
+                                                for r in receiver.accepted("/billing")),
+             timeout=30, what="the reconciler's notification")
+    applied = max(receiver.accepted("/billing"), key=lambda r: r.body["sequence"])
+    assert (applied.body["data"]["status"], applied.body["sequence"]) == ("active", latest["customer_version"])
+    again = [e for e in stack.effects(cid) if e["origin"] == "reconciler"]
+    assert again and {e["name"] for e in again} == {"notify_billing"}
+    assert [e["state"] for e in again][-1] == "done"
+    assert {e["transition_id"] for e in again} == {latest["id"]}  # never the older transition's
 
 
 def test_a_stale_effect_never_undoes_a_newer_transition(stack_factory, receiver):

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from ..db.engine import Database
+from ..services import readiness
 from ..settings import Settings, get_settings
 from .. import web
 from . import billing, customers, delinquency, docs, effects, metrics, problems, services, tokens
@@ -25,7 +26,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         docs_url=None,
         redoc_url=None,
         description="Customer lifecycle (Ativo/Inativo) for internet providers. "
-        "Every API route but /healthz needs `Authorization: Bearer <token>`; the operator UI at / "
+        "Every API route but /healthz and /readyz needs `Authorization: Bearer <token>`; the operator UI at / "
         "uses a sign-in session instead. This document needs either.",
     )
     app.state.settings = settings
@@ -45,6 +46,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
                 problems.problem_body("database_unavailable", "the database is unreachable", status=503)
             )
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(request: Request):
+        # The whole pipeline, not this process: /healthz is the liveness probe (restart me);
+        # this one says whether effects are carried out (alert, or hold traffic back).
+        state = readiness.check(request.app.state.db, request.app.state.settings)
+        if not state.ready:
+            return problems.problem_response(problems.problem_body(
+                "not_ready", "; ".join(state.problems), status=503, checks=state.details()))
+        return {"status": "ready", "checks": state.details()}
 
     app.include_router(customers.router)
     app.include_router(services.router)

@@ -16,7 +16,7 @@ from .auth import current_principal
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 # Operations without a bearer token: the health check, and billing events (signed instead).
-PUBLIC_PATHS = ("/healthz", "/api/v1/billing/events")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/api/v1/billing/events")
 AUTH_PROBLEMS = {
     "401": {"description": "missing, unknown or revoked token (problem+json, WWW-Authenticate: Bearer)",
             "content": {"application/problem+json": {}}},

@@ -36,7 +36,7 @@ class _SnapshotCollector:
             latency.add_metric([str(q)], value)
         yield latency
         yield GaugeMetricFamily(
-            "ativa_relay_lag_seconds", "Age of the oldest due effect still pending",
+            "ativa_relay_lag_seconds", "Age of the oldest due effect still pending and not running",
             value=self.snap.relay_lag_seconds,
         )
         yield GaugeMetricFamily(
@@ -44,12 +44,16 @@ class _SnapshotCollector:
             "Until the scheduler's lease runs out; 0 when no scheduler holds it",
             value=self.snap.scheduler_lease_seconds_left,
         )
+        yield GaugeMetricFamily(
+            "ativa_workers_alive", "Worker processes heard from within three heartbeats",
+            value=self.snap.workers_alive,
+        )
 
 
 @router.get("/metrics", response_class=Response)
 def metrics(request: Request, _: Principal = Depends(can_read)):
     with request.app.state.db.read() as session:
-        snap = snapshot(session)
+        snap = snapshot(session, request.app.state.settings)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_SnapshotCollector(snap))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -145,6 +145,11 @@ class OutboxEffect(Base):
     relay_count: Mapped[int] = mapped_column(Integer, default=0)
     relay_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The worker process holding the claim ("host:pid"): once it is dead (WorkerHeartbeat) the
+    # claim is taken over at once instead of waiting for claimed_until.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    # The last attempt whose claim was taken over unsettled: it may have made its call.
+    unsettled_attempt: Mapped[int | None] = mapped_column(Integer)
 
     transition: Mapped[StatusChange | None] = relationship(back_populates="effects", lazy="raise")
 
@@ -157,6 +162,20 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WorkerHeartbeat(Base):
+    """One row per worker process (main and pool processes), written every few seconds while it
+    lives: a claim whose owner went silent is taken over, and /readyz counts the live ones."""
+
+    __tablename__ = "worker_heartbeats"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # "host:pid", as claimed_by
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))  # "worker" (main process) | "pool"
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class BillingEvent(Base):

@@ -4,17 +4,20 @@ Effects are level-triggered: each one makes the world match the customer's *curr
 running one twice, late or out of order changes nothing it should not. An effect whose transition
 has been overtaken by a newer one is recorded as `skipped` with the reason, never applied.
 
-The claim (attempts + 1, a time-boxed lease) commits before anything happens, so a worker killed
-mid-effect leaves a visible attempt, another worker can take over when the lease ends, and a task
-that keeps killing its worker stops after `effect_max_attempts`.
+The claim (attempts + 1, a time-boxed lease, the owning process) commits before anything
+happens, so a worker killed mid-effect leaves a visible attempt, another worker takes over as soon
+as the owner is known dead (heartbeats) or the lease ends, and a task that keeps killing its
+worker stops after `effect_max_attempts`. A claim taken over unsettled may have made its call:
+the outcome recorded later says so.
 """
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -30,6 +33,7 @@ from ..domain.vocabulary import (
     SuspensionCause,
 )
 from ..settings import Settings
+from . import heartbeats
 from .effect_bus import publish_after_commit
 from .transitions import QUEUE_EFFECTS, new_effect
 
@@ -39,6 +43,11 @@ CUSTOMER_EVENT_TYPES = {
 }
 BUSY = "busy"  # another worker holds the claim, or the retry is not due yet
 GONE = "gone"
+# A retry due within this is a Celery countdown; a later one is parked (next_attempt_at) and the
+# relay publishes it when due: a countdown near Redis' visibility timeout (1 h) would run twice.
+COUNTDOWN_LIMIT_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ Deliver = Callable[[Delivery], None]
 class RunResult:
     effect_id: int
     state: str
-    retry_in: float | None = None
+    retry_in: float | None = None  # a short retry: publish it again with this countdown
     # Outbound calls this effect made, claimed and described in its own transaction: the caller
     # carries them out next (carry_out) instead of queueing them behind the broker's backlog.
     follow_ups: list["Claim"] = field(default_factory=list)
@@ -86,6 +95,7 @@ class Claim:
     transition_id: int | None
     until: datetime
     delivery: "Delivery | _Outcome | None" = None
+    unsettled_attempt: int | None = None  # an earlier attempt that may have made the call
 
 
 def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Deliver) -> RunResult:
@@ -121,8 +131,12 @@ _CLAIM = (
         or_(_fx.c.next_attempt_at.is_(None), _fx.c.next_attempt_at <= bindparam("due_by")),
         _fx.c.attempts < bindparam("max_attempts"),
     )
-    .values(attempts=_fx.c.attempts + 1, claimed_until=bindparam("until"))
-    .returning(_fx.c.id, _fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id)
+    .values(attempts=_fx.c.attempts + 1, claimed_until=bindparam("until"), claimed_by=bindparam("owner"),
+            # A lapsed claim (never settled nor released): that attempt may have made its call.
+            unsettled_attempt=case((and_(_fx.c.claimed_until.is_not(None), _fx.c.attempts > 0), _fx.c.attempts),
+                                   else_=_fx.c.unsettled_attempt))
+    .returning(_fx.c.id, _fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id,
+               _fx.c.unsettled_attempt)
 )
 
 
@@ -135,9 +149,10 @@ def claim_effects(db: Database, effect_ids: list[int], settings: Settings) -> "l
     with db.write_core() as conn:
         rows = conn.execute(_CLAIM, {
             "effect_ids": list(effect_ids), "now": now, "due_by": now + timedelta(seconds=0.5),
-            "max_attempts": settings.effect_max_attempts, "until": until,
+            "max_attempts": settings.effect_max_attempts, "until": until, "owner": heartbeats.this_process(),
         }).all()
-        claims = {row.id: Claim(row.id, row.name, row.attempts, row.customer_id, row.transition_id, until)
+        claims = {row.id: Claim(row.id, row.name, row.attempts, row.customer_id, row.transition_id, until,
+                                unsettled_attempt=row.unsettled_attempt)
                   for row in rows}
         for claim in claims.values():
             if Effect(claim.name) not in _LOCAL:
@@ -166,27 +181,50 @@ def _claim_slow(db: Database, effect_id: int, settings: Settings) -> "Claim | Ru
         if effect.state != EffectState.PENDING:
             return RunResult(effect_id, effect.state)  # already settled: a duplicate delivery
         if effect.claimed_until and effect.claimed_until > now:
-            return RunResult(effect_id, BUSY)
+            if not heartbeats.owner_is_dead(session, effect.claimed_by, settings.worker_stale_seconds, now):
+                return RunResult(effect_id, BUSY)
+            log.warning("effect %s: its claim's owner %s is dead; taking it over", effect_id, effect.claimed_by)
         if effect.next_attempt_at and effect.next_attempt_at > now + timedelta(seconds=0.5):
             return RunResult(effect_id, BUSY)  # an early duplicate of a scheduled retry
+        if effect.claimed_until is not None and effect.attempts > 0:
+            effect.unsettled_attempt = effect.attempts  # it may have made its call
         if effect.attempts >= settings.effect_max_attempts:
             # Claimed that many times without an outcome: the worker died each time.
             _settle(effect, EffectState.FAILED, now, error=_gave_up(effect, settings))
             return RunResult(effect_id, EffectState.FAILED.value)
         effect.attempts += 1
         effect.claimed_until = now + timedelta(seconds=settings.effect_claim_seconds)
+        effect.claimed_by = heartbeats.this_process()
         return Claim(effect.id, effect.name, effect.attempts, effect.customer_id, effect.transition_id,
-                     effect.claimed_until)
+                     effect.claimed_until, unsettled_attempt=effect.unsettled_attempt)
 
 
 def _gave_up(effect: OutboxEffect, settings: Settings) -> str:
     last = f"; last error: {effect.last_error}" if effect.last_error else ""
-    return f"gave up after {effect.attempts} attempt(s) (limit {settings.effect_max_attempts}){last}"
+    doubt = f"; {maybe_delivered(effect.unsettled_attempt)}" if effect.unsettled_attempt else ""
+    return f"gave up after {effect.attempts} attempt(s) (limit {settings.effect_max_attempts}){last}{doubt}"
+
+
+MAYBE_DELIVERED = "may have been delivered by attempt {attempt} (cut off before recording its outcome)"
+
+
+def maybe_delivered(attempt: int) -> str:
+    """What is known of an attempt that was cut off between its call and its record. In English
+    like every note (API, CLI, logs); the operator UI words it in Portuguese."""
+    return MAYBE_DELIVERED.format(attempt=attempt)
+
+
+def _with_doubt(claim: "Claim", outcome: "_Outcome") -> str:
+    """A call found unnecessary now (superseded, not configured) may still have been made by an
+    attempt cut off earlier: the note says so instead of a plain "not sent"."""
+    if not claim.unsettled_attempt:
+        return outcome.note
+    return f"{maybe_delivered(claim.unsettled_attempt)}; not sent again: {outcome.note}"
 
 
 def _settle(effect: OutboxEffect, state: EffectState, now: datetime, *, note=None, error=None) -> None:
     effect.state = state.value
-    effect.claimed_until = None
+    effect.claimed_until = effect.claimed_by = None
     effect.completed_at = now
     if note is not None:
         effect.note = note
@@ -209,7 +247,7 @@ _SETTLE = (
     .where(_fx.c.id == bindparam("effect_id"), _fx.c.state == EffectState.PENDING.value,
            _fx.c.attempts == bindparam("attempt"))
     .values(state=bindparam("new_state"), note=bindparam("new_note"), completed_at=bindparam("now"),
-            claimed_until=None)
+            claimed_until=None, claimed_by=None)
     .returning(_fx.c.id)
 )
 
@@ -276,7 +314,8 @@ def _provisioning_calls(conn, customer, claim: Claim, services, effect: Effect, 
     until = now + timedelta(seconds=settings.effect_claim_seconds)
     # Same transition as the effect that caused them, so the history shows them together.
     rows = [{**new_effect(effect, customer.id, now, transition_id=claim.transition_id, service_id=s.id,
-                          origin="effect"), "attempts": 1, "claimed_until": until} for s in services]
+                          origin="effect"), "attempts": 1, "claimed_until": until,
+             "claimed_by": heartbeats.this_process()} for s in services]
     ids = conn.execute(QUEUE_EFFECTS, rows).scalars()
     return [
         Claim(effect_id, effect.value, 1, customer.id, claim.transition_id, until,
@@ -389,7 +428,7 @@ def make_call(db: Database, claim: Claim, settings: Settings, deliver: Deliver) 
         with db.read() as session:
             delivery = _describe_any(session, claim.effect_id, name, settings)
     if isinstance(delivery, _Outcome):
-        return Settlement(claim.effect_id, claim.attempt, delivery.state, delivery.note, claim.until)
+        return Settlement(claim.effect_id, claim.attempt, delivery.state, _with_doubt(claim, delivery), claim.until)
 
     error = None
     try:
@@ -453,10 +492,13 @@ def _record_failed_call(db: Database, claim: Claim, error: str, settings: Settin
             _settle(effect, EffectState.FAILED, now, error=_gave_up(effect, settings))
             return RunResult(effect_id, EffectState.FAILED.value)
         delay = retry_delay(effect.attempts, settings)
-        effect.claimed_until = None
+        effect.claimed_until = effect.claimed_by = None
         effect.next_attempt_at = now + timedelta(seconds=delay)
-        effect.relay_count, effect.relay_after = 0, None  # the countdown is its fast path now
-        return RunResult(effect_id, EffectState.PENDING.value, retry_in=delay)
+        # A short retry goes out as a countdown; a long one waits parked here, and the relay
+        # publishes it once due (it takes due rows whose relay backoff has not started).
+        effect.relay_count, effect.relay_after = 0, None
+        return RunResult(effect_id, EffectState.PENDING.value,
+                         retry_in=delay if delay <= COUNTDOWN_LIMIT_SECONDS else None)
 
 
 def _settle_core(db: Database, effect_id: int, attempt: int, state: EffectState, note: str) -> RunResult:
@@ -550,9 +592,10 @@ def record_error(db: Database, effect_id: int, error: BaseException) -> None:
 
 
 def retry_delay(attempt: int, settings: Settings) -> float:
-    """Exponential backoff with jitter: base·2^(n-1), capped, then scaled by 50–100 %."""
-    ceiling = min(settings.effect_retry_max_seconds, settings.effect_retry_base_seconds * 2 ** (attempt - 1))
-    return ceiling * (0.5 + random.random() / 2)
+    """The wait after attempt `attempt` failed: the schedule's entry for the next attempt (its
+    last entry once past its end), scaled by 80–120 % so retries of one outage spread out."""
+    delays = settings.retry_delays
+    return delays[min(attempt, len(delays) - 1)] * (0.8 + 0.4 * random.random())
 
 
 def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Settings):
@@ -595,8 +638,9 @@ RELAY_BACKOFF_CAP_SECONDS = 300.0
 
 
 def relay_pending(db: Database, settings: Settings, limit: int = 1000) -> list[int]:
-    """Effects due for longer than the grace period, not running, and not relayed recently:
-    publish them again. Each relay of the same effect waits twice as long as the previous one."""
+    """Effects due for longer than the grace period, not running (or claimed by a dead worker),
+    and not relayed recently: publish them again. Each relay of the same effect waits twice as
+    long as the previous one. Parked retries are published here once due."""
     now = utcnow()
     cutoff = now - timedelta(seconds=settings.relay_grace_seconds)
     with db.write() as session:
@@ -605,7 +649,8 @@ def relay_pending(db: Database, settings: Settings, limit: int = 1000) -> list[i
             .where(
                 OutboxEffect.state == EffectState.PENDING,
                 OutboxEffect.next_attempt_at <= cutoff,
-                (OutboxEffect.claimed_until.is_(None)) | (OutboxEffect.claimed_until < now),
+                (OutboxEffect.claimed_until.is_(None)) | (OutboxEffect.claimed_until < now)
+                | OutboxEffect.claimed_by.in_(heartbeats.silent_owners(settings.worker_stale_seconds, now)),
                 (OutboxEffect.relay_after.is_(None)) | (OutboxEffect.relay_after <= now),
             )
             .order_by(OutboxEffect.id)
@@ -627,9 +672,11 @@ def relay_pending(db: Database, settings: Settings, limit: int = 1000) -> list[i
 
 def reconcile(db: Database, limit: int = 500) -> list[int]:
     """Customers whose services or invoicing disagree with their status, with nothing pending to
-    fix it, get new effects (origin `reconciler`). Returns the ids created."""
+    fix it, get new effects (origin `reconciler`). Returns the ids created. A pending outbound
+    call (a notification waiting out a billing outage) does not count: it fixes nothing here."""
     pending = select(OutboxEffect.id).where(
-        OutboxEffect.customer_id == Customer.id, OutboxEffect.state == EffectState.PENDING
+        OutboxEffect.customer_id == Customer.id, OutboxEffect.state == EffectState.PENDING,
+        OutboxEffect.name.in_([name.value for name in _LOCAL]),
     ).exists()
     active_service = select(Service.id).where(
         Service.customer_id == Customer.id, Service.status == ServiceStatus.ACTIVE
@@ -675,6 +722,44 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
     return created
 
 
+def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
+    """Billing must learn each customer's latest status. When every notify_billing of a
+    customer's latest transition has failed (its attempts ran out during a long outage), a new one
+    for that transition goes out (origin `reconciler`, a full set of attempts): one at a time
+    per customer, only while none is pending or done. Older transitions are never notified again:
+    billing wants the current status, not the story. Returns the ids created."""
+    notify = Effect.NOTIFY_BILLING.value
+    latest = (select(func.max(StatusChange.id)).where(StatusChange.customer_id == OutboxEffect.customer_id)
+              .scalar_subquery())
+    with db.read() as session:
+        candidates = session.execute(
+            select(OutboxEffect.customer_id, OutboxEffect.transition_id).distinct()
+            .where(OutboxEffect.name == notify, OutboxEffect.state == EffectState.FAILED,
+                   OutboxEffect.transition_id == latest)
+            .limit(limit)
+        ).all()
+
+    created: list[int] = []
+    for customer_id, transition_id in candidates:
+        with db.write() as session:
+            session.get(Customer, customer_id, with_for_update=True)  # as transitions lock
+            newest = session.scalar(select(func.max(StatusChange.id)).where(StatusChange.customer_id == customer_id))
+            others = session.scalar(select(func.count()).select_from(OutboxEffect).where(
+                OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
+                OutboxEffect.state != EffectState.FAILED))
+            if newest != transition_id or others:
+                continue  # a newer transition notifies, or a notification is already on its way
+            row = new_effect(Effect.NOTIFY_BILLING, customer_id, utcnow(), transition_id=transition_id,
+                             origin="reconciler")
+            effect_id = session.execute(QUEUE_EFFECTS, [row]).scalar_one()
+            publish_after_commit(session, [effect_id])
+            created.append(effect_id)
+    if created:
+        log.warning("reconciler: billing never learned the latest status of %d customer(s); notifying again",
+                    len(created))
+    return created
+
+
 def list_effects(session: Session, state: str | None = None, customer_id: int | None = None,
                  limit: int = 100) -> list[OutboxEffect]:
     query = select(OutboxEffect).order_by(OutboxEffect.id.desc()).limit(limit)
@@ -700,7 +785,7 @@ def retry_effect(session: Session, effect_id: int, actor: str, customer_id: int 
     effect.state = EffectState.PENDING.value
     effect.attempts = 0
     effect.completed_at = None
-    effect.claimed_until = None
+    effect.claimed_until = effect.claimed_by = None
     effect.next_attempt_at = now
     effect.relay_count, effect.relay_after = 0, None
     effect.note = f"retried by {actor} at {now.isoformat()}"

@@ -7,6 +7,8 @@ from sqlalchemy import func, select
 from ..db.models import OutboxEffect, SchedulerLease, StatusChange
 from ..db.types import utcnow
 from ..domain.vocabulary import EffectState
+from ..settings import Settings
+from . import heartbeats
 from .leases import SCHEDULER_LEASE
 from sqlalchemy.orm import Session
 
@@ -18,13 +20,32 @@ class Snapshot:
     transitions: dict[tuple[str, str], int]  # (event, source) -> count
     effects: dict[tuple[str, str], int]  # (name, state) -> count
     latency_quantiles: dict[float, float]  # over the last LATENCY_SAMPLE completed effects
-    relay_lag_seconds: float  # age of the oldest effect that is due and still pending
+    relay_lag_seconds: float  # age of the oldest effect that is due, pending and not running
     # Until the scheduler's lease runs out; 0 when no scheduler holds it (none running: no relay,
     # no sweep, no timers). A live scheduler renews it every third of its length.
     scheduler_lease_seconds_left: float
+    workers_alive: int  # worker processes (main ones) heard from within three heartbeats
 
 
-def snapshot(session: Session) -> Snapshot:
+def relay_lag_seconds(session: Session, now) -> float:
+    """How long the oldest effect that is due, pending and not running has waited: it grows when
+    no worker takes effects (stopped, behind, or the broker lost them and no relay runs). A
+    retry parked for later is not due, so a long outage of a receiver does not count."""
+    oldest = session.scalar(
+        select(func.min(OutboxEffect.next_attempt_at)).where(
+            OutboxEffect.state == EffectState.PENDING, OutboxEffect.next_attempt_at <= now,
+            OutboxEffect.claimed_until.is_(None) | (OutboxEffect.claimed_until < now),
+        )
+    )
+    return max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
+
+
+def scheduler_lease_seconds_left(session: Session, now) -> float:
+    expires = session.scalar(select(SchedulerLease.expires_at).where(SchedulerLease.name == SCHEDULER_LEASE))
+    return max((expires - now).total_seconds(), 0.0) if expires else 0.0
+
+
+def snapshot(session: Session, settings: Settings) -> Snapshot:
     transitions = {
         (event, source): count
         for event, source, count in session.execute(
@@ -53,12 +74,6 @@ def snapshot(session: Session) -> Snapshot:
         for q in (0.5, 0.9, 0.99):
             quantiles[q] = latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     now = utcnow()
-    oldest = session.scalar(
-        select(func.min(OutboxEffect.next_attempt_at)).where(
-            OutboxEffect.state == EffectState.PENDING, OutboxEffect.next_attempt_at <= now
-        )
-    )
-    lag = (now - oldest).total_seconds() if oldest else 0.0
-    lease_expires = session.scalar(select(SchedulerLease.expires_at).where(SchedulerLease.name == SCHEDULER_LEASE))
-    lease_left = (lease_expires - now).total_seconds() if lease_expires else 0.0
-    return Snapshot(transitions, effects, quantiles, max(lag, 0.0), max(lease_left, 0.0))
+    return Snapshot(transitions, effects, quantiles, relay_lag_seconds(session, now),
+                    scheduler_lease_seconds_left(session, now),
+                    heartbeats.live_workers(session, settings.worker_stale_seconds, now))

@@ -11,6 +11,8 @@ from ..domain.vocabulary import EffectState
 TARGETS = {"notify_billing": "o sistema de cobrança", "warn_billing": "o sistema de cobrança",
            "provision_suspend": "o provisionamento", "provision_restore": "o provisionamento"}
 RETRIED = re.compile(r"^retried by (?P<actor>\S+) at ")
+# services.effects.maybe_delivered: a call cut off between being made and being recorded.
+MAYBE_DELIVERED = re.compile(r"may have been delivered by attempt (?P<attempt>\d+)")
 
 
 def effect_detail(effect, actor_label) -> str:
@@ -18,7 +20,7 @@ def effect_detail(effect, actor_label) -> str:
     state = effect.state
     if state == EffectState.FAILED.value:
         return (f"Falhou depois de {effect.attempts} tentativa(s): {_cause(effect.name, effect.last_error)}. "
-                "O Ativa não tenta mais sozinho; um administrador pode usar Tentar de novo.")
+                f"O Ativa não tenta mais sozinho; um administrador pode usar Tentar de novo.{_doubt(effect.last_error)}")
     if state == EffectState.SKIPPED.value:
         return f"Dispensado: {_why_skipped(effect.note or '')}."
     if state == EffectState.PENDING.value:
@@ -47,7 +49,18 @@ def _cause(name: str, error: str | None) -> str:
     return "erro inesperado (o detalhe técnico está em `ativa effects list --state failed`)"
 
 
+def _doubt(text: str | None) -> str:
+    """The warning that an earlier attempt may have reached the receiver, when the note has it."""
+    found = MAYBE_DELIVERED.search(text or "")
+    return (f" A tentativa {found['attempt']} pode ter sido entregue (foi interrompida antes de "
+            "registrar o resultado).") if found else ""
+
+
 def _why_skipped(note: str) -> str:
+    if found := MAYBE_DELIVERED.match(note):
+        rest = note.split("not sent again: ", 1)[-1]
+        return (f"não foi enviado de novo porque {_why_skipped(rest)}; a tentativa {found['attempt']} "
+                "pode ter sido entregue (foi interrompida antes de registrar o resultado)")
     if note.startswith("superseded"):
         return "uma mudança mais recente já tornou este efeito desnecessário"
     if note.endswith("_WEBHOOK_URL is not set"):
