@@ -203,6 +203,8 @@ def test_a_request_is_run_again_only_if_it_committed_nothing(pg, committed_first
     finally:
         db.dispose()
     if committed_first:
-        assert (response.status_code, runs) == (500, [1])
+        # Never run twice, and the client learns the outcome is unknown (not a bare 500).
+        assert (response.status_code, response.json()["code"], runs) == (503, "database_unavailable", [1])
+        assert response.headers["content-type"] == "application/problem+json"
     else:
         assert (response.status_code, response.json(), runs) == (200, {"runs": 2}, [1, 2])

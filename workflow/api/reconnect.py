@@ -7,6 +7,7 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..db import reconnect
+from .problems import problem_body, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,23 @@ class RetryOnLostConnection:
                 try:
                     return await self.app(scope, replay, send_tracked)
                 except Exception as error:
-                    if (attempt == 2 or answered or not units.repeatable
-                            or not reconnect.lost_connection(error)):
+                    if answered or not reconnect.lost_connection(error):
                         raise
+                    if attempt == 2 or not units.repeatable:
+                        # A COMMIT cut off may or may not have gone through: say so, never guess.
+                        log.warning("%s %s lost its database connection %s", scope["method"], scope["path"],
+                                    "again" if units.repeatable else "while committing")
+                        return await _outcome_unknown(scope, receive, send)
             log.warning("%s %s lost its database connection before committing; running it again",
                         scope["method"], scope["path"])
+
+
+async def _outcome_unknown(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(problem_body(
+        "database_unavailable", "the database connection was lost; whether the change was saved is "
+        "unknown: read it back, or send the request again with the same Idempotency-Key", status=503),
+        {"Retry-After": "1"})
+    await response(scope, receive, send)
 
 
 async def _whole_body(receive: Receive) -> bytes:
