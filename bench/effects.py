@@ -646,7 +646,10 @@ def main() -> int:
         from workers.app import install_publisher
 
         install_publisher()
-        assert celery_app.conf.broker_url == args.redis_url, celery_app.conf.broker_url
+        # The same Redis server, through Ativa's repaired transport (workers/redis_broker.py).
+        from workers.redis_broker import register
+
+        assert celery_app.conf.broker_url == register(args.redis_url), celery_app.conf.broker_url
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
         env.update({
