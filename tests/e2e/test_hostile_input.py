@@ -36,8 +36,7 @@ class Target:
     token: str
     customer_id: int
     service_id: int
-    effect_id: int
-    token_id: int
+    away_customer_id: int  # inactive at their own request: their return date may change
     db: object
 
     def send(self, method: str, path: str, *, content: bytes | None = None, content_type: str | None = None,
@@ -74,19 +73,18 @@ def target(db) -> Iterator[Target]:
 
     with db.write() as session:
         token = create_token(session, "hostile", Role.ADMIN.value)[1]
-        spare = create_token(session, "spare", Role.VIEWER.value)[0].id
     app = create_app(Settings(database_url=db.url, billing_inbound_secret=SECRET), db)
     with TestClient(app, raise_server_exceptions=False) as client:
-        headers = {"Authorization": f"Bearer {token}"}
-        customer = client.post("/api/v1/customers", headers=headers,
-                               json={"name": "Dona Rosa", "document": VALID_CPFS[0]}).json()["id"]
-        service = client.post(f"/api/v1/customers/{customer}/services", headers=headers,
-                              json={"name": "Fibra"}).json()["id"]
-        moved = client.post(f"/api/v1/customers/{customer}/inactivate", headers=headers,
-                            json={"reason": "customer_request"}).json()
-        effect = moved["transition"]["effects"][0]["id"]
-        client.post(f"/api/v1/customers/{customer}/activate", headers=headers, json={"reason": "manual"})
-        yield Target(client, token, customer, service, effect, spare, db)
+        def post(path: str, body: dict) -> dict:
+            response = client.post(path, headers={"Authorization": f"Bearer {token}"}, json=body)
+            assert response.status_code in (200, 201), response.text
+            return response.json()
+
+        customer = post("/api/v1/customers", {"name": "Dona Rosa", "document": VALID_CPFS[0]})["id"]
+        service = post(f"/api/v1/customers/{customer}/services", {"name": "Fibra"})["id"]
+        away = post("/api/v1/customers", {"name": "Seu Jorge", "document": VALID_CPFS[2]})["id"]
+        post(f"/api/v1/customers/{away}/inactivate", {"reason": "customer_request"})
+        yield Target(client, token, customer, service, away, db)
 
 
 def snapshot(db) -> dict[str, list[tuple]]:
@@ -240,7 +238,8 @@ def test_far_dates_and_numbers_as_dates_are_refused(target, day):
         ("POST delinquency run as_of", lambda: t.post_json("/api/v1/delinquency/run", json_bytes({"as_of": day}))),
         ("POST inactivate until", lambda: t.post_json(f"{customer}/inactivate",
                                                       json_bytes({"reason": "customer_request", "until": day}))),
-        ("POST return-date until", lambda: t.post_json(f"{customer}/return-date", json_bytes({"until": day}))),
+        ("POST return-date until", lambda: t.post_json(f"/api/v1/customers/{t.away_customer_id}/return-date",
+                                                       json_bytes({"until": day}))),
         ("billing due_date", lambda: t.billing(json_bytes(
             {"type": "invoice.created", "data": {"invoice_id": "inv-far", "customer_id": t.customer_id,
                                                  "amount": "10.00", "due_date": day}}))),
