@@ -29,7 +29,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261130
 # Per operation and phase: both databases take about two minutes together on two cores.
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 100
 HOOKS = "tests.e2e.schemathesis_hooks"
 
 
