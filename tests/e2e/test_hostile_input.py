@@ -129,25 +129,26 @@ def json_bytes(value) -> bytes:
 
 
 def text_field_bodies(t: Target, value: str) -> list[tuple[str, str, bytes]]:
-    """(label, path, raw JSON body) with `value` in each free-text field of each write endpoint."""
-    c, doc = t.customer_id, VALID_CPFS[1]
-    customer = f"/api/v1/customers/{c}"
+    """(label, path, raw JSON body) with `value` in each free-text field of each write endpoint,
+    each with its own document and the transitions last, so that on a server that wrongly accepts
+    one case the next ones still fail for their own reason."""
+    customer = f"/api/v1/customers/{t.customer_id}"
     return [
-        ("POST customers name", "/api/v1/customers", json_bytes({"name": f"Ana{value}", "document": doc})),
+        ("POST customers name", "/api/v1/customers", json_bytes({"name": f"Ana{value}", "document": VALID_CPFS[1]})),
         ("POST customers external_ref", "/api/v1/customers",
-         json_bytes({"name": "Ana", "document": doc, "external_ref": f"ref{value}"})),
+         json_bytes({"name": "Ana", "document": VALID_CPFS[3], "external_ref": f"ref{value}"})),
         ("POST customers email", "/api/v1/customers",
-         json_bytes({"name": "Ana", "document": doc, "email": f"ana{value}@example.com"})),
+         json_bytes({"name": "Ana", "document": VALID_CPFS[4], "email": f"ana{value}@example.com"})),
         ("PATCH customer name", customer, json_bytes({"name": f"Ana{value}"})),
-        ("PATCH customer external_ref", customer, json_bytes({"external_ref": f"ref{value}"})),
-        ("PATCH customer note", customer,
-         json_bytes({"status": "inactive", "reason": "customer_request", "note": f"pediu{value}"})),
-        ("POST inactivate note", f"{customer}/inactivate",
-         json_bytes({"reason": "customer_request", "note": f"pediu{value}"})),
+        ("PATCH customer external_ref", customer, json_bytes({"external_ref": f"patched{value}"})),
         ("POST services name", f"{customer}/services", json_bytes({"name": f"Fibra{value}"})),
         ("POST services external_ref", f"{customer}/services",
          json_bytes({"name": "Fibra", "external_ref": f"svc{value}"})),
         ("POST suspend reason", f"/api/v1/services/{t.service_id}/suspend", json_bytes({"reason": f"obra{value}"})),
+        ("POST inactivate note", f"{customer}/inactivate",
+         json_bytes({"reason": "customer_request", "note": f"pediu{value}"})),
+        ("PATCH customer note", f"/api/v1/customers/{t.away_customer_id}",
+         json_bytes({"status": "active", "reason": "manual", "note": f"voltou{value}"})),
     ]
 
 
