@@ -20,7 +20,6 @@ import httpx
 from sqlalchemy import update
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS
-from tests.e2e.schemathesis_hooks import SIGN_ME
 from tests.pipeline import BILLING_SECRET, Process, free_port, wait_for
 from workflow.db.models import OutboxEffect
 from workflow.services.tokens import create_token
@@ -61,10 +60,6 @@ def _config(ids: dict[str, list[int]], hooks: str) -> str:
         '"path.effect_id" = { dictionary = "effect_ids", probability = 0.5 }',
         '"path.token_id" = { dictionary = "token_ids", probability = 0.5 }',
         '"body.document" = { dictionary = "documents", probability = 0.5 }',
-        "",
-        "[[operations]]",
-        'include-name = "POST /api/v1/billing/events"',
-        f'headers = {{ webhook-signature = "{SIGN_ME}" }}',
         "",
     ]
     for operation, rule in BUSINESS_RULE_422.items():

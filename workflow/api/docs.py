@@ -43,14 +43,11 @@ def openapi_with_bearer(app: FastAPI) -> dict:
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer",
                        "description": "An API token, made by an admin with `ativa tokens create`."},
-            "webhookSignature": {"type": "apiKey", "in": "header", "name": "webhook-signature",
-                                 "description": "Standard Webhooks signature with the shared secret."},
         }
         for path, operations in schema["paths"].items():
             if path not in PUBLIC_PATHS:
                 for operation in operations.values():
-                    # An operation that declares its own scheme (the signed billing events) keeps it.
-                    operation.setdefault("security", [{"bearer": []}])
+                    operation["security"] = [{"bearer": []}]
         app.openapi_schema = schema
     return app.openapi_schema
 
