@@ -28,7 +28,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261130
 # Per operation and phase: both databases take about two minutes together on two cores.
-MAX_EXAMPLES = 100
+MAX_EXAMPLES = 250
 HOOKS = "tests.e2e.schemathesis_hooks"
 
 
@@ -39,7 +39,10 @@ BUSINESS_RULE_422 = {
     "POST /api/v1/customers": "CPF/CNPJ check digits, e-mail and phone rules",
     "PATCH /api/v1/customers/{customer_id}": "the same field rules, and status changes need a known reason",
     "POST /api/v1/customers/{customer_id}/return-date": "the return date must be after today",
-    "POST /api/v1/billing/events": "the customer must exist; the amount a decimal with two places",
+    "POST /api/v1/billing/events": "the customer must exist; the amount a decimal with two places; "
+                                   "dates within ten years of today",
+    "GET /api/v1/delinquency/preview": "as_of within ten years of today",
+    "POST /api/v1/delinquency/run": "as_of within ten years of today",
 }
 
 
