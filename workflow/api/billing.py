@@ -111,6 +111,9 @@ SIGNED_EVENT = {
 )
 async def billing_event(request: Request):
     raw = await request.body()
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+        # Standard Webhooks events are JSON: a text/plain or form body is refused, never parsed.
+        return problem_response(problem_body("validation_error", "content-type must be application/json"))
     _verify(request, raw)
     webhook_id = _webhook_id(request)
     try:
