@@ -27,8 +27,22 @@ def _text_rule(multiline: bool):
     return AfterValidator(check)
 
 
-Line = Annotated[str, _text_rule(multiline=False)]  # names, references, search terms
-Text = Annotated[str, _text_rule(multiline=True)]  # notes: tab and line breaks allowed
+class _Documented:
+    """Puts the characters a text refuses into the OpenAPI document as a `pattern`, so clients
+    (and fuzzers) know the rule. Written with escapes: the document holds no control character.
+    Lone surrogates are left out: a JSON Schema regex cannot name them portably."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        return {**handler(core_schema), "pattern": self.pattern}
+
+
+# names, references, search terms
+Line = Annotated[str, _text_rule(multiline=False), _Documented(r"^[^\x00-\x1f]*$")]
+# notes: tab and line breaks allowed
+Text = Annotated[str, _text_rule(multiline=True), _Documented(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*")
