@@ -97,7 +97,13 @@ def _guarded(effect_id: int, run):
         return effects.RunResult(effect_id, "error")
     if isinstance(result, effects.RunResult) and result.retry_in is not None:
         log.info("effect %s failed, retry in %.1fs", effect_id, result.retry_in)
-        run_effects.apply_async(([effect_id],), countdown=result.retry_in)
+        try:
+            run_effects.apply_async(([effect_id],), countdown=result.retry_in, retry=True,
+                                    retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
+        except Exception as error:  # noqa: BLE001 - a broker outage: one line, no traceback
+            # The effect is pending with its next attempt recorded: the relay publishes it when due.
+            log.warning("effect %s: retry not scheduled, the broker is unavailable (%s: %s); the relay "
+                        "publishes it", effect_id, type(error).__name__, error)
     elif isinstance(result, effects.RunResult) and result.state == "pending":
         log.info("effect %s failed; parked until its next attempt is due (the relay publishes it)", effect_id)
     return result

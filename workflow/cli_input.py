@@ -12,15 +12,11 @@ from datetime import date
 from pydantic_core import PydanticCustomError
 
 from .db.models import ApiToken, Customer, Service
-from .services.customers import MAX_ID
+from .domain import limits
 
+MAX_ID = limits.MAX_ROW_ID  # ids and versions: the columns are 32-bit integers
 PORT_MAX = 65535
 NOTE_MAX = 2000  # as the API's note and suspension reason
-# The API's rule (workflow/domain/limits.py on main): C0 controls (NUL breaks PostgreSQL, escapes
-# garble a terminal) and lone surrogates (invalid UTF-8 in argv becomes those: they cannot be
-# stored); a note may hold tabs and line breaks.
-_FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\ud800-\udfff]")
-_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -35,10 +31,11 @@ def text(max_length: int | None = None, *, multiline: bool = False) -> Callable[
     `max_length` characters."""
 
     def parse(value: str) -> str:
-        bad = (_FORBIDDEN_IN_TEXT if multiline else _FORBIDDEN_IN_LINE).search(value)
+        # The rule of every entry point (domain/limits.py); invalid UTF-8 in argv arrives as
+        # lone surrogates, which it refuses too.
+        bad = limits.forbidden_character(value, multiline=multiline)
         if bad is not None:
-            raise _refuse(f"must not contain control characters or lone surrogates "
-                          f"(U+{ord(bad.group()):04X} at position {bad.start() + 1})")
+            raise _refuse(f"must not contain control characters or lone surrogates ({bad})")
         if max_length is not None and len(value) > max_length:
             raise _refuse(f"at most {max_length} characters (got {len(value)})")
         return value
