@@ -521,6 +521,10 @@ def test_tentar_de_novo_is_for_admins_and_gives_a_failed_effect_new_attempts(web
     assert web.post(retry_path, data={"csrf_token": "forjado"}).status_code == 403
     assert web.post(f"/clientes/{other_id}/efeitos/{effect_id}/tentar-de-novo",
                     data={"csrf_token": csrf_of(page.text)}).status_code == 404
+    for huge in (2**31, 2**63, 10**20):  # past the INTEGER column: a page, never a 500 (PostgreSQL)
+        beyond = web.post(f"/clientes/{customer_id}/efeitos/{huge}/tentar-de-novo",
+                          data={"csrf_token": csrf_of(page.text)})
+        assert beyond.status_code == 404 and "Página não encontrada" in beyond.text, huge
     assert effect_row(web.db, effect_id).state == "failed"
     retried = web.post(retry_path, data={"csrf_token": csrf_of(page.text)})
     assert retried.status_code == 303 and retried.headers["location"] == f"/clientes/{customer_id}"

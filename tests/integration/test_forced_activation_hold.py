@@ -104,6 +104,11 @@ def test_patch_sets_the_hold_with_the_status_change(api):
     assert saved.status_code == 200, saved.text
     assert saved.json()["customer"]["forced_hold_until"] == hold
     assert saved.json()["transition"]["hold_until"] == hold
+    # Already active: a hold date with no status change is refused, never dropped silently.
+    later = (today + timedelta(days=30)).isoformat()
+    same = api.patch(f"/api/v1/customers/{cid}", json={"status": "active", "hold_until": later})
+    assert same.status_code == 409 and same.json()["code"] == "transition_not_allowed", same.text
+    assert api.get(f"/api/v1/customers/{cid}").json()["forced_hold_until"] == hold
 
 
 def test_a_payment_that_clears_the_debts_ends_the_hold(api):

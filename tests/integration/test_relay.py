@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from tests.conftest import VALID_CPFS
 from workflow.db.models import OutboxEffect, WorkerHeartbeat
@@ -211,3 +211,18 @@ def test_a_long_parked_notification_never_overrides_a_newer_status(db):
     assert effects.run_effect(db, old, settings, delivered.append).state == "skipped"
     assert [d.payload["data"]["status"] for d in delivered] == ["active"]  # billing never hears "inactive" again
     assert f"superseded by transition {newer.transition.id}" in _effect(db, old).note
+
+
+def test_the_reconciler_gives_up_on_a_notification_billing_keeps_refusing(db):
+    settings = Settings(**BILLING, effect_retry_schedule="0")
+    cid = _customer(db)
+    latest = _move(db, cid, CustomerEvent.INACTIVATE, "customer_request")
+    assert effects.run_effect(db, _notify(latest), settings, _billing_down).state == "failed"
+    for _ in range(effects.RENOTIFY_MAX):
+        (created,) = effects.reconcile_notifications(db)
+        assert effects.run_effect(db, created, settings, _billing_down).state == "failed"
+    assert effects.reconcile_notifications(db) == []  # a person looks at it now, not a loop
+    with db.read() as session:
+        tries = session.scalar(select(func.count()).select_from(OutboxEffect).where(
+            OutboxEffect.transition_id == latest.transition.id, OutboxEffect.name == "notify_billing"))
+    assert tries == 1 + effects.RENOTIFY_MAX

@@ -260,3 +260,23 @@ def test_a_hold_goes_only_with_a_delinquent_customer_and_any_inactivation_ends_i
     CustomerLifecycle(held).send("inactivate", request=TransitionRequest("customer_request", None, False, Role.OPERATOR),
                                  facts=HOLD_FACTS)
     assert held.forced_hold_until is None
+
+
+@pytest.mark.parametrize("hold_until, automatic, refused", [
+    (TODAY, True, True),  # held through today: the scheduler may not cut
+    (TODAY + _timedelta(days=5), True, True),
+    (TODAY - _timedelta(days=1), True, False),  # the hold has passed: the normal rule applies
+    (None, True, False),
+    (TODAY + _timedelta(days=5), False, False),  # a person may still inactivate by hand
+])
+def test_the_machine_refuses_an_automatic_cut_while_a_forced_activation_holds(hold_until, automatic, refused):
+    held = LifecycleState("active", None, forced_hold_until=hold_until)
+    request = TransitionRequest("delinquency", "Corte automático", False, Role.ADMIN, automatic=automatic)
+    if refused:
+        with pytest.raises(GuardFailed) as error:
+            CustomerLifecycle(held).send("inactivate", request=request, facts=HOLD_FACTS)
+        assert error.value.rule == "forced_activation_hold"
+        assert (held.status, held.forced_hold_until) == ("active", hold_until)
+    else:
+        CustomerLifecycle(held).send("inactivate", request=request, facts=HOLD_FACTS)
+        assert (held.status, held.forced_hold_until) == ("inactive", None)

@@ -14,7 +14,7 @@ from ..domain.errors import AtivaError, GuardFailed
 MEDIA_TYPE = "application/problem+json"
 # Machine paths answer problem+json; every other path is the operator's UI, which answers with a
 # page in Portuguese (app.state.ui_error_page, installed by the UI).
-MACHINE_PATHS = ("/api", "/openapi.json", "/docs", "/healthz", "/metrics")
+MACHINE_PATHS = ("/api", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics")
 
 STATUS_BY_CODE = {
     "validation_error": 422,

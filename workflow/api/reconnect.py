@@ -7,7 +7,9 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..db import reconnect
-from .problems import problem_body, problem_response
+from starlette.requests import Request
+
+from .problems import problem_body, problem_response, ui_error_page
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,11 @@ class RetryOnLostConnection:
 
 
 async def _outcome_unknown(scope: Scope, receive: Receive, send: Send) -> None:
-    response = problem_response(problem_body(
+    headers = {"Retry-After": "1"}
+    response = ui_error_page(Request(scope), 503, headers) or problem_response(problem_body(
         "database_unavailable", "the database connection was lost; whether the change was saved is "
         "unknown: read it back, or send the request again with the same Idempotency-Key", status=503),
-        {"Retry-After": "1"})
+        headers)
     await response(scope, receive, send)
 
 

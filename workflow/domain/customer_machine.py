@@ -11,7 +11,7 @@ from typing import Protocol
 
 from statemachine import State, StateMachine
 
-from .delinquency import FORCED_HOLD_MAX_DAYS
+from .delinquency import FORCED_HOLD_MAX_DAYS, is_held
 from . import limits
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
 from .vocabulary import (
@@ -64,6 +64,7 @@ class TransitionRequest:
     days: int | None = None  # trust unlock: how long
     until: date | None = None  # suspension at the customer's request: the return date
     hold_until: date | None = None  # forced activation: no automatic cut through that day
+    automatic: bool = False  # asked by the scheduler (sweep, timers), not by a person
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ class CustomerLifecycle(StateMachine):
                 "no_overdue_invoice",
                 "reason 'delinquency' needs an open invoice past its due date; the customer has none",
             )
+        if request.automatic and facts.today is not None and is_held(self.model.forced_hold_until, facts.today):
+            raise GuardFailed("forced_activation_hold",
+                              f"a forced activation holds automatic cuts off through "
+                              f"{self.model.forced_hold_until.isoformat()}")
         if request.force:
             raise GuardFailed("force_not_applicable", "force applies only to activation")
         if request.days is not None:

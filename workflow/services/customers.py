@@ -289,7 +289,7 @@ def edit_customer(
         raise InvalidInput("reason, note, force, days, until and hold_until go with a status change; "
                            "send status too")
     wants_transition = edit.status is not None and edit.status != customer.status
-    if edit.status == customer.status and edit.reason:
+    if edit.status == customer.status and (edit.reason or edit.days or edit.until or edit.hold_until):
         raise TransitionNotAllowed(
             f"customer {customer.id} is already {customer.status}; nothing was changed"
         )

@@ -722,11 +722,17 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
     return created
 
 
+# Full schedules of attempts the reconciler adds to one transition's notification (each ~28 h by
+# default) before it leaves the failure to a person (ativa effects list --state failed).
+RENOTIFY_MAX = 3
+
+
 def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
     """Billing must learn each customer's latest status. When every notify_billing of a
     customer's latest transition has failed (its attempts ran out during a long outage), a new one
     for that transition goes out (origin `reconciler`, a full set of attempts): one at a time
-    per customer, only while none is pending or done. Older transitions are never notified again:
+    per customer, only while none is pending or done, at most RENOTIFY_MAX times per transition.
+    Older transitions are never notified again:
     billing wants the current status, not the story. Returns the ids created."""
     notify = Effect.NOTIFY_BILLING.value
     latest = (select(func.max(StatusChange.id)).where(StatusChange.customer_id == OutboxEffect.customer_id)
@@ -747,8 +753,13 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
             others = session.scalar(select(func.count()).select_from(OutboxEffect).where(
                 OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
                 OutboxEffect.state != EffectState.FAILED))
+            renotified = session.scalar(select(func.count()).select_from(OutboxEffect).where(
+                OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
+                OutboxEffect.origin == "reconciler"))
             if newest != transition_id or others:
                 continue  # a newer transition notifies, or a notification is already on its way
+            if renotified >= RENOTIFY_MAX:
+                continue  # billing keeps refusing it (days of attempts): a person must look, not a loop
             row = new_effect(Effect.NOTIFY_BILLING, customer_id, utcnow(), transition_id=transition_id,
                              origin="reconciler")
             effect_id = session.execute(QUEUE_EFFECTS, [row]).scalar_one()

@@ -61,7 +61,8 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                     transition_customer(
                         session, customer_id, CustomerEvent.INACTIVATE,
                         TransitionRequest(InactivationReason.DELINQUENCY.value,
-                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", False, SCHEDULER.role),
+                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", False, SCHEDULER.role,
+                                          automatic=True),
                         SCHEDULER, Source.SCHEDULER, today=today,
                     )
                     run.changed.append(customer_id)

@@ -70,6 +70,7 @@ GUARD_MESSAGES = {
     "trust_unlock_days_required": "Informe por quantos dias vale o Desbloqueio de confiança (1 ou mais).",
     "trust_unlock_too_long": "O Desbloqueio de confiança passa do máximo de dias permitido.",
     "trust_unlock_used": "O cliente já usou o Desbloqueio de confiança desta dívida; ele volta ao pagar.",
+    "forced_activation_hold": "Uma ativação forçada impede cortes automáticos até a data combinada.",
     "hold_requires_forced_activation": "A data sem corte automático só vale ao ativar com Forçar ativação "
                                        "um cliente cortado por inadimplência que ainda tem faturas vencidas.",
     "hold_not_in_future": "A data sem corte automático precisa ser depois de hoje.",

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.datastructures import FormData
 
+from ..domain import limits
 from ..domain.errors import AtivaError, NotFound
 from ..services import effects
 from . import flash
@@ -11,7 +12,7 @@ from .pages_customers import CustomerId, form_data, page_with_error
 from .rendering import render
 
 router = APIRouter(include_in_schema=False)
-EffectId = Path(ge=1, le=2**63 - 1)
+EffectId = Path(ge=1, le=limits.MAX_ROW_ID)  # an INTEGER column: a larger id is a 404 page, not a 500
 
 
 @router.post("/clientes/{customer_id}/efeitos/{effect_id}/tentar-de-novo")
