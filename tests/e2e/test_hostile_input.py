@@ -361,7 +361,7 @@ def test_every_authenticated_operation_documents_401_and_403(api):
     operations = [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
     bearer = [(path, method, op) for path, method, op in operations if op.get("security") == [{"bearer": []}]]
     assert {(path, method) for path, method, _ in operations} - {(p, m) for p, m, _ in bearer} == {
-        ("/healthz", "get"), (BILLING_URL, "post")}
+        ("/healthz", "get"), ("/readyz", "get"), (BILLING_URL, "post")}
     for path, method, op in bearer:
         assert {"401", "403"} <= set(op["responses"]), (path, method)
         # The document and the behaviour agree: no token is a 401 problem.

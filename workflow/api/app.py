@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             )
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: {
+        "description": "part of the pipeline does not run (problem+json `not_ready`, with `checks`)",
+        "content": {"application/problem+json": {}}}})
     def readyz(request: Request):
         # The whole pipeline, not this process: /healthz is the liveness probe (restart me);
         # this one says whether effects are carried out (alert, or hold traffic back).
