@@ -404,7 +404,7 @@ def test_usable_on_a_phone(server, browser):
 
 
 def test_an_admin_retries_a_failed_effect_from_the_customer_page(server, page):
-    customer_id = server.customer_with_services(0, "Beatriz Falha", "CLI-7007", document="86288366757")
+    customer_id = server.customer_with_services(0, "Beatriz Falha", "CLI-8008", document="86288366757")
     server.api("POST", f"/api/v1/customers/{customer_id}/inactivate", json={"reason": "other", "note": "teste"})
     deadline = time.monotonic() + EFFECTS_TIMEOUT_MS / 1000
     while any(e["state"] == "pending" for e in server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"][0]["effects"]):
