@@ -52,8 +52,8 @@ the original's answer is in; they must get ``200 {"status": "duplicate"}`` and c
 Per event (wall clocks of the same machine, UTC):
 * HTTP latency: request sent → response received (perf_counter).
 * accepted: wall time the 202 was received by the sender.
-* The activation transition it caused is the status_changes row with note ``billing event <id>``
-  (written by workflow.services.billing); its effects are restore_services, resume_invoicing,
+* The activation transition it caused is the customer's status_changes row with source ``billing``
+  (written by workflow.services.billing; one customer per event); its effects are restore_services, resume_invoicing,
   notify_billing and the provision_restore that restore_services creates.
 * accepted → services restored = restore_services.completed_at − accepted (the worker stamps
   completed_at just before its COMMIT). It can be negative: the API publishes the task after its
@@ -787,11 +787,13 @@ def main() -> int:
         originals = [s for s in shots if s.original is None]
         dupes = [s for s in shots if s.original is not None]
         by_id = {s.webhook_id: s for s in originals}
+        # Each customer is paid by exactly one original event (webhook-id pay-<customer id>); the
+        # verification below fails if any customer got more than its one billing activation.
         transitions_of = {
-            note.removeprefix("billing event "): (tid, created.timestamp())
-            for tid, note, created in conn.execute(
-                "SELECT id, note, created_at FROM status_changes WHERE event = 'activate' "
-                "AND note LIKE 'billing event %%' AND customer_id = ANY(%s)", (customers,)).fetchall()
+            f"pay-{cid}": (tid, created.timestamp())
+            for tid, cid, created in conn.execute(
+                "SELECT id, customer_id, created_at FROM status_changes WHERE event = 'activate' "
+                "AND source = 'billing' AND customer_id = ANY(%s)", (customers,)).fetchall()
         }
         effects = load_transition_effects(conn, [tid for tid, _ in transitions_of.values()])
         restored_ms, told_ms, all_ms, stamp_to_202_ms = [], [], [], []

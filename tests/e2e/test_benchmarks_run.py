@@ -17,10 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
          "ratio service/baseline throughput"),
         ("bench/effects.py", ["--transitions", "40", "--noop-tasks", "100"],
          "ratio effect throughput / no-op throughput"),
+        ("bench/payments.py", ["--events", "40", "--rate", "20", "--threads", "4", "--concurrency", "2"],
+         "accepted (202) → services restored"),
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
-    if script.endswith("effects.py"):
+    if script.endswith(("effects.py", "payments.py")):
         import redis
 
         try:
