@@ -1,5 +1,6 @@
 """Every relative link in README.md and docs/*.md leads somewhere: the file (or folder) exists and,
-when the link names an anchor, the target Markdown file has a heading with that anchor."""
+when the link names an anchor, the target Markdown file has a heading with that anchor. And every
+Markdown file the code cites (a comment's "see docs/architecture.md") exists."""
 
 import re
 from pathlib import Path
@@ -7,6 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+CITED_MD = re.compile(r"(?<![\w./-])([\w./-]+\.md)\b")
+SOURCE_FOLDERS = ("workflow", "workers", "bench", "tests")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 
 
@@ -51,6 +54,34 @@ def broken_links(document: Path, root: Path) -> list[str]:
 def test_every_relative_link_in_the_manuals_resolves():
     problems = [problem for document in documents(ROOT) for problem in broken_links(document, ROOT)]
     assert not problems, "\n".join(problems)
+
+
+def cited_but_missing(root: Path) -> list[str]:
+    """Markdown files named in Python sources, as paths from the project's root, that do not exist."""
+    problems = []
+    for folder in SOURCE_FOLDERS:
+        for source in sorted((root / folder).rglob("*.py")):
+            if source.name == Path(__file__).name:  # this file names made-up documents on purpose
+                continue
+            for name in CITED_MD.findall(source.read_text(encoding="utf-8")):
+                if not (root / name).is_file():
+                    problems.append(f"{source.relative_to(root)} cites {name}, which is not in the project")
+    return problems
+
+
+def test_every_markdown_file_the_code_cites_exists():
+    problems = cited_but_missing(ROOT)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_citation_checker_reports_a_missing_file(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "architecture.md").write_text("# A\n")
+    (tmp_path / "workers").mkdir()
+    (tmp_path / "workers" / "app.py").write_text(
+        '"""See docs/architecture.md and ARCHITECTURE.md traps."""\n'
+    )
+    assert cited_but_missing(tmp_path) == ["workers/app.py cites ARCHITECTURE.md, which is not in the project"]
 
 
 def test_the_docs_folder_holds_the_manuals_the_readme_links_to():
