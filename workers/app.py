@@ -1,4 +1,4 @@
-"""The Celery app: configuration that makes effects survive crashes (see ARCHITECTURE.md traps)."""
+"""The Celery app: configuration that makes effects survive crashes (see docs/architecture.md, Library traps)."""
 
 import logging
 
