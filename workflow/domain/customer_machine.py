@@ -12,9 +12,9 @@ from typing import Protocol
 from statemachine import State, StateMachine
 
 from .delinquency import FORCED_HOLD_MAX_DAYS, is_held
-from .machine_binding import ResolvedOnce
 from . import limits
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
+from .machine_binding import ResolvedOnce
 from .vocabulary import (
     ActivationReason,
     CustomerEvent,

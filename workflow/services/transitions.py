@@ -9,8 +9,8 @@ the ORM's unit of work cost four times the database work here (see bench/transit
 """
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 
 from sqlalchemy import Connection, bindparam, func, insert, literal_column, null, select, text, update
@@ -153,7 +153,8 @@ def _written_in(value):
         return null()
     if type(value) is int or (type(value) is str and "'" not in value and "\\" not in value):
         return literal_column(repr(value) if type(value) is str else str(value))
-    return value  # anything else stays a bound value
+    # A bound constant would leave the text statement a parameter nobody passes: say so at once.
+    raise TypeError(f"cannot write {value!r} into the outbox INSERT; bind it as a shared value")
 
 
 @lru_cache(maxsize=8)
