@@ -14,6 +14,7 @@ from statemachine import State, StateMachine
 from .delinquency import FORCED_HOLD_MAX_DAYS, is_held
 from . import limits
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
+from .machine_binding import ResolvedOnce
 from .vocabulary import (
     ActivationReason,
     CustomerEvent,
@@ -88,7 +89,7 @@ def _clean_note(note: str | None) -> str | None:
     return note.strip() if note and note.strip() else None
 
 
-class CustomerLifecycle(StateMachine):
+class CustomerLifecycle(ResolvedOnce, StateMachine):
     # StateMachine (not StateChart) keeps the safe defaults: refused events raise, callback
     # errors propagate, and the status never passes through None mid-transition.
     active = State("Ativo", value="active", initial=True)

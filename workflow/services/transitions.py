@@ -10,9 +10,10 @@ the ORM's unit of work cost four times the database work here (see bench/transit
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, literal_column, null, select, text, update
 from sqlalchemy.orm import Session
 from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
@@ -132,6 +133,62 @@ def new_effect(
         "claimed_until": None, "published_at": None, "completed_at": None, "relay_count": 0,
         "relay_after": None,
     }
+
+
+# The outbox rows of one transition as one multi-row INSERT, prebuilt per row count: the rows share
+# the transition, the customer and the time (bound once) and differ by the effect's name; every
+# other column is new_effect's constant. QUEUE_EFFECTS' executemany path (rendered anew on each
+# call, ids sorted back into parameter order) cost more client CPU than all other statements.
+_SHARED_EFFECT_VALUES = {
+    "transition_id": bindparam("transition_id", type_=_effects.c.transition_id.type),
+    "customer_id": bindparam("customer_id", type_=_effects.c.customer_id.type),
+    "created_at": bindparam("now", type_=_effects.c.created_at.type),
+    "next_attempt_at": bindparam("now", type_=_effects.c.next_attempt_at.type),
+}
+
+
+def _written_in(value):
+    """A constant of new_effect written into the SQL (no parameter to bind on every call)."""
+    if value is None:
+        return null()
+    if type(value) is int or (type(value) is str and "'" not in value and "\\" not in value):
+        return literal_column(repr(value) if type(value) is str else str(value))
+    # A bound constant would leave the text statement a parameter nobody passes: say so at once.
+    raise TypeError(f"cannot write {value!r} into the outbox INSERT; bind it as a shared value")
+
+
+@lru_cache(maxsize=8)
+def _queue_transition_effects(count: int):
+    template = new_effect(Effect.NOTIFY_BILLING, 0, utcnow(), transition_id=0)
+    constant = {k: _written_in(v) for k, v in template.items()
+                if k not in _SHARED_EFFECT_VALUES and k != "name"}
+    rows = [{**constant, **_SHARED_EFFECT_VALUES,
+             "name": bindparam(f"name_{n}", type_=_effects.c.name.type)} for n in range(count)]
+    statement = insert(_effects).values(rows).returning(_effects.c.id, _effects.c.name)
+    # SQLAlchemy compiles a multi-row VALUES anew on every call (no cache key); the same statement
+    # as text (named parameters, rendered by any dialect) is compiled once and cached.
+    return (text(str(statement)).bindparams(*_SHARED_EFFECT_VALUES.values())
+            .columns(_effects.c.id, _effects.c.name))
+
+
+def queue_transition_effects(db: Connection, transition_id: int, customer_id: int, now: datetime,
+                             names: tuple[Effect, ...]) -> list[dict]:
+    """The outbox rows of one transition (values as new_effect gives them, with their ids)."""
+    effects = [new_effect(name, customer_id, now, transition_id=transition_id) for name in names]
+    if not effects:
+        return effects
+    params = {"transition_id": transition_id, "customer_id": customer_id, "now": now}
+    params.update((f"name_{n}", effect["name"]) for n, effect in enumerate(effects))
+    if len({effect["name"] for effect in effects}) == len(effects):
+        # RETURNING's row order is not promised for a multi-row VALUES: ids are matched by name.
+        ids = dict((name, effect_id) for effect_id, name in
+                   db.execute(_queue_transition_effects(len(effects)), params))
+        for effect in effects:
+            effect["id"] = ids[effect["name"]]
+    else:  # the same effect twice: only the executemany path returns ids in row order
+        for effect, effect_id in zip(effects, db.execute(QUEUE_EFFECTS, effects).scalars()):
+            effect["id"] = effect_id
+    return effects
 
 
 def count_overdue_invoices(db: Session | Connection, customer_id: int, today: date) -> int:
@@ -261,10 +318,7 @@ def transition_locked(
     change = history_row(customer_id, customer.version, event, row.status, decision, request, actor,
                          source, now)
     change["id"] = db.execute(_RECORD, change).scalar_one()
-    effects = [new_effect(effect, customer_id, now, transition_id=change["id"])
-               for effect in decision.effects]
-    for effect, effect_id in zip(effects, db.execute(QUEUE_EFFECTS, effects).scalars()):
-        effect["id"] = effect_id
+    effects = queue_transition_effects(db, change["id"], customer_id, now, decision.effects)
     publish_after_commit(session, [e["id"] for e in effects])
     return TransitionOutcome(
         customer, SimpleNamespace(**change), [SimpleNamespace(**e) for e in effects]
