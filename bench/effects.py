@@ -23,7 +23,7 @@ Set-up
   the fast path lost would stay pending and fail the verification. --beat adds the relay, which
   republishes any effect still pending after ATIVA_RELAY_GRACE_SECONDS (5 s): under a backlog it
   re-queues effects that are merely waiting in the queue.
-* This process installs the fast-path publisher (workers.app.install_publisher) after pointing
+* This process installs the fast-path publisher (workers.app.install_adapters) after pointing
   ATIVA_BROKER_URL / ATIVA_DATABASE_URL at the throwaway database and broker, as ``ativa serve`` does.
 
 Readiness and warm-up (not measured)
@@ -643,9 +643,9 @@ def main() -> int:
 
         get_settings.cache_clear()
         from workers.app import app as celery_app
-        from workers.app import install_publisher
+        from workers.app import install_adapters
 
-        install_publisher()
+        install_adapters()
         # The same Redis server, through Ativa's repaired transport (workers/redis_broker.py).
         from workers.redis_broker import register
 

@@ -173,7 +173,7 @@ class ApiClient:
 def api(db) -> Iterator[ApiClient]:
     from fastapi.testclient import TestClient
 
-    from workflow.api.app import create_app
+    from workflow.application import create_app
     from workflow.services.tokens import create_token
     from workflow.settings import Settings
 

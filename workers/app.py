@@ -1,12 +1,13 @@
 """The Celery app: configuration that makes effects survive crashes (see docs/architecture.md, Library traps)."""
 
 import logging
+from datetime import date
 
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import after_setup_logger, worker_process_init
 
-from workflow.services import effect_bus
+from workflow.services import effect_bus, sweep_dispatch
 
 from . import folder_broker, redis_broker
 from workflow.settings import Settings, get_settings
@@ -99,12 +100,21 @@ def publish_effects(effect_ids: list[int]) -> None:
         )
 
 
-def install_publisher() -> None:
+def dispatch_sweep_batch(customer_ids: list[int], as_of: date) -> None:
+    """One batch of the delinquency sweep, for whichever worker takes it first."""
+    from .tasks import sweep_batch
+
+    sweep_batch.delay(customer_ids, as_of.isoformat())
+
+
+def install_adapters() -> None:
+    """Celery behind the service layer's ports: effects published after commit, sweep batches queued."""
     effect_bus.install_publisher(publish_effects)
+    sweep_dispatch.install_dispatcher(dispatch_sweep_batch)
 
 
 # Whatever imports the Celery app (a worker, `ativa serve`, the CLI) publishes after commit.
-install_publisher()
+install_adapters()
 
 
 @worker_process_init.connect

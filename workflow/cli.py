@@ -159,9 +159,9 @@ def open_database(settings: Settings) -> Database:
 def unit(write: bool = False) -> Iterator[Session]:
     if write:
         # Effects a write creates are published after commit (the relay catches any miss).
-        from workers.app import install_publisher
+        from .application import connect_workers
 
-        install_publisher()
+        connect_workers()
     db = open_database(get_settings())
     try:
         with db.write() if write else db.read() as session:
@@ -179,13 +179,13 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def _customer_json(customer) -> dict:
-    from .api.schemas import CustomerOut
+    from .services.representations import CustomerOut
 
     return CustomerOut.of(customer).model_dump(mode="json")
 
 
 def _transition_json(change, effects) -> dict:
-    from .api.schemas import TransitionOut
+    from .services.representations import TransitionOut
 
     return TransitionOut.of(change, effects).model_dump(mode="json")
 
@@ -204,9 +204,7 @@ def serve(
     """Start the HTTP API and, unless --no-worker, a worker with the scheduler beside it."""
     import uvicorn
 
-    from workers.app import install_publisher
-
-    from .api.app import create_app
+    from .application import create_app
 
     settings = get_settings()
     db = open_database(settings)
@@ -221,7 +219,6 @@ def serve(
                       f"http://{host or settings.host}:{port or settings.port}/ ; its password is shown "
                       "only once:", soft_wrap=True, markup=False, highlight=False)
             print(first_user[1], flush=True)
-    install_publisher()
     children = None
     if not no_worker:
         # Child processes, so a crash of either never takes the API down, and each is started
@@ -268,12 +265,11 @@ def worker(
     pool: WorkerPool = typer.Option(None, help="prefork, threads or solo (default ATIVA_WORKER_POOL)."),
 ):
     """Run a Celery worker that carries out the effects."""
-    from workers.app import app as celery_app
-    from workers.app import install_publisher
+    from .application import celery_app, connect_workers
 
     settings = get_settings()
     open_database(settings).dispose()
-    install_publisher()
+    connect_workers()
     argv = [
         "worker", "--loglevel=INFO", "-Q", "ativa",
         f"--concurrency={concurrency or settings.worker_concurrency}",
@@ -282,7 +278,7 @@ def worker(
     ]
     if beat:
         argv.append("--beat")
-    code = _run_celery(celery_app, argv)
+    code = _run_celery(celery_app(), argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # The worker has shut down by now. billiard's atexit finalizer can deadlock on a queue lock
@@ -293,12 +289,11 @@ def worker(
 @app.command()
 def beat():
     """Run the scheduler alone (relay, reconciler); extra ones wait for the lease."""
-    from workers.app import app as celery_app
-    from workers.app import install_publisher
+    from .application import celery_app, connect_workers
 
     open_database(get_settings()).dispose()
-    install_publisher()
-    raise typer.Exit(_run_celery(celery_app, ["beat", "--loglevel=INFO"]))
+    connect_workers()
+    raise typer.Exit(_run_celery(celery_app(), ["beat", "--loglevel=INFO"]))
 
 
 def _run_celery(celery_app, argv: list[str]) -> int:
@@ -654,7 +649,7 @@ def show_history(customer: str = CUSTOMER_ARGUMENT, as_json: bool = JSON_OPTION,
 
 
 def _service_json(service) -> dict:
-    from .api.schemas import ServiceOut
+    from .services.representations import ServiceOut
 
     return ServiceOut.of(service).model_dump(mode="json")
 
@@ -724,7 +719,7 @@ def services_cancel(service_id: int = SERVICE_ID, as_json: bool = JSON_OPTION):
 
 
 def _effect_json(effect) -> dict:
-    from .api.schemas import EffectDetail
+    from .services.representations import EffectDetail
 
     return EffectDetail.of(effect).model_dump(mode="json")
 
@@ -802,9 +797,9 @@ def sweep(
             out.print(f"skipped: customer {c.customer_id} ({c.name}), held by a forced activation "
                       f"through {c.held_until}")
         return
-    from workers.app import install_publisher  # the cuts' effects are published after commit
+    from .application import connect_workers  # the cuts' effects are published after commit
 
-    install_publisher()
+    connect_workers()
     db = open_database(settings)
     try:
         result = delinquency.run_sweep(db, policy, today, settings.sweep_batch_size)

@@ -23,7 +23,7 @@ URL = "/api/v1/billing/events"
 def client_for(db, secret):
     from fastapi.testclient import TestClient
 
-    from workflow.api.app import create_app
+    from workflow.application import create_app
     from workflow.settings import Settings
 
     return TestClient(create_app(Settings(database_url=db.url, billing_inbound_secret=secret), db))

@@ -16,7 +16,7 @@ from tests.conftest import VALID_CPFS
 from tests.e2e.test_billing_events import NEW_SECRET, invoice, new_customer, send
 from tests.e2e.test_billing_events import URL as BILLING_URL
 from tests.e2e.test_web_server_rules import csrf_of, edit, signed_in
-from workflow.api.app import create_app
+from workflow.application import create_app
 from workflow.cli import app as cli_app
 from workflow.db.models import BillingEvent, Customer, Invoice, StatusChange
 from workflow.domain import limits

@@ -67,7 +67,7 @@ class Target:
 def target(db) -> Iterator[Target]:
     from fastapi.testclient import TestClient
 
-    from workflow.api.app import create_app
+    from workflow.application import create_app
     from workflow.services.tokens import create_token
     from workflow.settings import Settings
 

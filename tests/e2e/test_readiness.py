@@ -62,7 +62,7 @@ def test_readyz_names_each_missing_part_and_is_200_when_all_run(api):
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(tmp_path):
-    from workflow.api.app import create_app
+    from workflow.application import create_app
     from workflow.db.engine import Database
     from workflow.settings import Settings
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
-from workflow.api.app import create_app
+from workflow.application import create_app
 from sqlalchemy import select
 
 from workflow.db.models import Customer, OutboxEffect, StatusChange, WebSession

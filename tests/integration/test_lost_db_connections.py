@@ -54,7 +54,7 @@ def test_a_unit_never_gets_a_pooled_connection_the_server_closed(pg):
 def test_a_request_whose_connection_dies_before_it_commits_is_run_again(pg):
     from fastapi.testclient import TestClient
 
-    from workflow.api.app import create_app
+    from workflow.application import create_app
     from workflow.services.tokens import create_token
     from workflow.settings import Settings
 

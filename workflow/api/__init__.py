@@ -1,1 +1,11 @@
 """REST API (FastAPI): routers, schemas, authentication, problem+json errors."""
+
+from fastapi import FastAPI
+
+from . import billing, customers, delinquency, effects, health, metrics, services, tokens
+
+
+def install(app: FastAPI) -> None:
+    """The API's routes; the application (workflow.application) sets the errors and request guards."""
+    for module in (health, customers, services, tokens, effects, metrics, billing, delinquency):
+        app.include_router(module.router)

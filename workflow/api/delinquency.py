@@ -3,7 +3,6 @@
 from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -51,16 +50,12 @@ class RunIn(Strict):
 def run(request: Request, body: RunIn | None = None, _: Principal = Depends(is_admin),
         idem: Idempotent = Depends(idempotent)):
     """Hands the due customers to the workers in batches; each batch re-checks under its rows' lock."""
-    from workers.tasks import sweep_batch
-
     settings = request.app.state.settings
     today = _today(request, body.as_of if body else None)
 
     def handler(_session: Session) -> dict:
-        result = delinquency.run_sweep(
-            request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size,
-            dispatch=lambda ids: sweep_batch.delay(ids, today.isoformat()),
-        )
+        result = delinquency.dispatch_sweep(
+            request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size)
         return {"as_of": today.isoformat(), "not_a_cut_day": result.not_a_cut_day,
                 "candidates": result.candidates, "batches": result.batches}
 

@@ -3,12 +3,11 @@ carries is checked here, before anything reaches the database, and refused as a 
 
 import re
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from annotated_types import Interval
 from fastapi import Path
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from ..domain import limits
 
@@ -63,10 +62,3 @@ def _iso(pattern: re.Pattern, example: str):
 
 IsoDate = Annotated[date, _iso(_ISO_DATE, "2026-12-01")]
 IsoDateTime = Annotated[AwareDatetime, _iso(_ISO_DATETIME, "2026-12-01T14:30:00-03:00")]
-
-
-def one_of(*enums: type[StrEnum]) -> Any:
-    """A response field documented with the domain's enum(s), yet read as stored: a row holding an
-    unknown value (which the writes refuse as `unknown_status`) is still shown, never a 500."""
-    values = [member.value for enum in enums for member in enum]
-    return Annotated[str, WithJsonSchema({"type": "string", "enum": values})]

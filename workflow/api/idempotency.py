@@ -2,7 +2,8 @@
 
 The key is recorded in the same transaction as the change it answers, so a crash cannot leave a
 change without its record (or the reverse); two concurrent requests with one key race on a unique
-index and the loser replays the winner's response.
+index and the loser replays the winner's response. The records themselves are kept by the service
+layer (workflow/services/idempotency.py); here, the header, the replayed response and the problems.
 """
 
 import hashlib
@@ -12,15 +13,13 @@ from datetime import timedelta
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.models import IdempotencyRecord
 from ..db.reconnect import guarded_by_idempotency_key
-from ..db.types import utcnow
 from ..domain import limits
 from ..domain.errors import AtivaError
+from ..services import idempotency
 from .auth import Principal, current_principal
 from .problems import MEDIA_TYPE, ApiProblem, body_for_error, problem_response
 
@@ -34,7 +33,8 @@ class Idempotent:
     def __init__(self, request: Request, principal: Principal, key: str | None, fingerprint: str):
         self.db = request.app.state.db
         self.ttl = timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
-        self.principal, self.key, self.fingerprint = principal, key, fingerprint
+        self.key = key
+        self.use = idempotency.KeyUse(principal.token_id, key, fingerprint) if key is not None else None
 
     def run(self, status_code: int, handler: Handler) -> JSONResponse:
         if self.key is None:
@@ -70,48 +70,25 @@ class Idempotent:
             return problem_response(problem)
 
     def _record(self, session: Session, status_code: int, body: dict) -> None:
-        session.add(
-            IdempotencyRecord(
-                token_id=self.principal.token_id,
-                key=self.key,
-                fingerprint=self.fingerprint,
-                status_code=status_code,
-                response_body=body,
-                created_at=utcnow(),
-            )
-        )
-        session.flush()
+        idempotency.record_answer(session, self.use, status_code, body)
 
     def _replay(self) -> JSONResponse | None:
         with self.db.write() as session:
-            # Expired keys are forgotten here, lazily, by the writes that would collide with them.
-            session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.token_id == self.principal.token_id,
-                    IdempotencyRecord.key == self.key,
-                    IdempotencyRecord.created_at < utcnow() - self.ttl,
-                )
+            stored = idempotency.stored_answer(session, self.use, self.ttl)
+        if stored is None:
+            return None
+        if stored.fingerprint != self.use.fingerprint:
+            raise ApiProblem(
+                "idempotency_key_reused",
+                f"{HEADER} {self.key!r} was already used for a different request",
             )
-            record = session.scalar(
-                select(IdempotencyRecord).where(
-                    IdempotencyRecord.token_id == self.principal.token_id,
-                    IdempotencyRecord.key == self.key,
-                )
-            )
-            if record is None:
-                return None
-            if record.fingerprint != self.fingerprint:
-                raise ApiProblem(
-                    "idempotency_key_reused",
-                    f"{HEADER} {self.key!r} was already used for a different request",
-                )
-            media = MEDIA_TYPE if record.status_code >= 400 else "application/json"
-            return JSONResponse(
-                record.response_body,
-                status_code=record.status_code,
-                media_type=media,
-                headers={"Idempotent-Replayed": "true"},
-            )
+        media = MEDIA_TYPE if stored.status_code >= 400 else "application/json"
+        return JSONResponse(
+            stored.body,
+            status_code=stored.status_code,
+            media_type=media,
+            headers={"Idempotent-Replayed": "true"},
+        )
 
 
 async def idempotent(request: Request, principal: Principal = Depends(current_principal)) -> Idempotent:

@@ -8,7 +8,6 @@ never leave a payment recorded without the reactivation it earned.
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -139,17 +138,30 @@ def _lock_customer_of(conn: Connection, event: InvoiceEvent):
     return row
 
 
-def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> SimpleNamespace:
+@dataclass(slots=True)
+class LedgerInvoice:
+    """An invoice as the event leaves it: read under its lock (_LOCK_INVOICE), changed here, then
+    written back in one statement."""
+
+    customer_id: int
+    amount: Decimal | None
+    amount_paid: Decimal
+    due_date: date | None
+    status: str
+    paid_at: datetime | None
+
+
+def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerInvoice:
     """The invoice after the event (locked, then written in one statement)."""
     row = conn.execute(_LOCK_INVOICE, {"invoice_id": event.invoice_id}).one_or_none()
     now = utcnow()
     if row is None:
-        invoice = SimpleNamespace(customer_id=customer.id, amount=None, amount_paid=Decimal("0"),
-                                  due_date=None, status=InvoiceStatus.OPEN.value, paid_at=None)
+        invoice = LedgerInvoice(customer_id=customer.id, amount=None, amount_paid=Decimal("0"),
+                                due_date=None, status=InvoiceStatus.OPEN.value, paid_at=None)
     elif row.customer_id != customer.id:
         raise InvalidInput(f"invoice {event.invoice_id!r} belongs to another customer")
     else:
-        invoice = SimpleNamespace(**row._asdict())
+        invoice = LedgerInvoice(**row._asdict())
 
     if event.type == "invoice.created":
         # Events come out of order: a creation after the payment only fills in what was unknown.
@@ -175,7 +187,7 @@ def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> SimpleN
     return invoice
 
 
-def _settled_status(invoice: Invoice, event: InvoiceEvent) -> str:
+def _settled_status(invoice: "LedgerInvoice", event: InvoiceEvent) -> str:
     if event.type == "invoice.created" and invoice.status == InvoiceStatus.PAID and invoice.amount_paid == 0:
         return InvoiceStatus.PAID.value  # paid in full (amount not told) before it was created
     paid_something = invoice.amount_paid > 0 or event.type == "invoice.paid"

@@ -2,7 +2,6 @@
 
 import base64
 import binascii
-from types import SimpleNamespace
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -32,6 +31,7 @@ from .transitions import (
     lock_customer,
     transition_customer,
 )
+from .written_rows import CustomerRow
 
 EDITABLE_FIELDS = ("name", "document", "email", "phone", "external_ref", "auto_block_exempt")
 MAX_PAGE = 200
@@ -65,7 +65,7 @@ class CustomerEdit:
 
 @dataclass
 class EditOutcome:
-    customer: Customer | SimpleNamespace  # the ORM object, or what the transition wrote
+    customer: Customer | CustomerRow  # the ORM object, or what the transition wrote
     transition: TransitionOutcome | None
 
 

@@ -28,6 +28,7 @@ from ..domain.delinquency import Policy, is_held, parse_weekdays
 from ..domain.errors import AtivaError
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings
+from . import sweep_dispatch
 from .clock import provider_today
 from .effect_bus import publish_after_commit
 from .transitions import (
@@ -331,3 +332,10 @@ def run_sweep(db: Database, policy: Policy, today: date, batch_size: int,
         run.inactivated += done.inactivated
         run.skipped.update(done.skipped)
     return run
+
+
+def dispatch_sweep(db: Database, policy: Policy, today: date, batch_size: int) -> SweepRun:
+    """The run the API and the UI start: the batches go to the workers through the installed
+    dispatcher (sweep_dispatch), several workers sharing them."""
+    dispatch = sweep_dispatch.installed_dispatcher()  # refused before anything is queued
+    return run_sweep(db, policy, today, batch_size, dispatch=lambda ids: dispatch(ids, today))

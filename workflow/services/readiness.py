@@ -27,6 +27,16 @@ class Readiness:
                 "scheduler_lease_seconds_left": self.scheduler_lease_seconds_left}
 
 
+def database_answers(db: Database) -> bool:
+    """For GET /healthz: whether this process can reach its database."""
+    try:
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure to read means the database is not usable
+        return False
+    return True
+
+
 def check(db: Database, settings: Settings) -> Readiness:
     try:
         with db.read() as session:

@@ -11,7 +11,6 @@ the ORM's unit of work cost four times the database work here (see bench/transit
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from types import SimpleNamespace
 
 from sqlalchemy import Connection, bindparam, func, insert, literal_column, null, select, text, update
 from sqlalchemy.orm import Session
@@ -33,6 +32,7 @@ from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatu
 from ..settings import get_settings
 from .clock import provider_today
 from .effect_bus import publish_after_commit
+from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
 _customers = Customer.__table__
 _invoices = Invoice.__table__
@@ -91,9 +91,9 @@ class TransitionOutcome:
     """What was written, attribute by attribute as in the tables (customers, status_changes,
     outbox_effects), without a second read."""
 
-    customer: SimpleNamespace
-    transition: SimpleNamespace
-    effects: list[SimpleNamespace]
+    customer: CustomerRow
+    transition: StatusChangeRow
+    effects: list[OutboxEffectRow]
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
@@ -308,7 +308,7 @@ def transition_locked(
     if state.forced_hold_until is not None:
         db.execute(_NEW_WARNING_EPISODE, {"customer_id": customer_id})
         warned_for_due = None
-    customer = SimpleNamespace(
+    customer = CustomerRow(
         **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
            "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
            "return_on": state.return_on, "forced_hold_until": state.forced_hold_until,
@@ -321,5 +321,5 @@ def transition_locked(
     effects = queue_transition_effects(db, change["id"], customer_id, now, decision.effects)
     publish_after_commit(session, [e["id"] for e in effects])
     return TransitionOutcome(
-        customer, SimpleNamespace(**change), [SimpleNamespace(**e) for e in effects]
+        customer, StatusChangeRow(**change), [OutboxEffectRow(**e) for e in effects]
     )

@@ -73,14 +73,10 @@ def preview(request: Request, data: str = Query("", max_length=40), executado: i
 def run_now(request: Request, data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
     """The same run as the daily job: batches handed to the workers, each cut re-checked under
     the customer's row lock, so a payment arriving meanwhile is never cut."""
-    from workers.tasks import sweep_batch
-
     check_csrf(user, data.get("csrf_token"))
     settings = request.app.state.settings
     today = provider_today(settings.timezone)
-    result = delinquency.run_sweep(
-        request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size,
-        dispatch=lambda ids: sweep_batch.delay(ids, today.isoformat()),
-    )
+    result = delinquency.dispatch_sweep(
+        request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size)
     return RedirectResponse(f"/inadimplencia?executado={result.candidates}&lotes={result.batches}",
                             status_code=303)

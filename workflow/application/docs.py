@@ -4,14 +4,15 @@ FastAPI serves both without authentication by default; here an integrator fetche
 with a bearer token (any role), and a person signed in to the operator UI opens /docs in the
 browser, whose page then fetches the document with the session cookie. The page's Swagger UI
 comes from this server (`/static/swagger-ui/`) under the UI's strict CSP, never from a CDN.
+Both sign-ins open it, so it belongs to the application rather than to the API or the UI.
 """
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from ..api.auth import current_principal
 from ..web.auth import LoginRequired, login_url, signed_in_user
 from ..web.rendering import render
-from .auth import current_principal
 
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
