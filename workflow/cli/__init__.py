@@ -8,6 +8,8 @@ import sys
 
 import typer
 
+# isort: off
+# The order of `ativa --help` (tests/unit/test_cli_commands.py holds it).
 from . import (  # noqa: F401 - imported for the commands they add
     processes,
     schema,
@@ -19,6 +21,7 @@ from . import (  # noqa: F401 - imported for the commands they add
     effects,
     sweep,
 )
+# isort: on
 from .errors import unexpected
 from .groups import root as app
 
