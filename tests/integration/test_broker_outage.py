@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import signal
 import threading
 import time
 from pathlib import Path
