@@ -3,13 +3,7 @@ a real database and a loopback HTTP server standing in for billing and provision
 
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,27 +12,12 @@ from pathlib import Path
 import httpx
 from standardwebhooks import Webhook
 
+from tests.support import Process, free_port, wait_for
 from workflow.db.engine import Database
 from workflow.services.tokens import create_token
 
 BILLING_SECRET = "whsec_" + "YmlsbGluZy1zZWNyZXQtZm9yLXRlc3RzLTEyMzQ1Ng=="
 PROVISIONING_SECRET = "whsec_" + "cHJvdmlzaW9uaW5nLXNlY3JldC1mb3ItdGVzdHMtMTI="
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 @dataclass
@@ -112,33 +91,6 @@ class WebhookReceiver:
     def accepted(self, prefix: str) -> list[Received]:
         """The calls answered with a 2xx: what the receiver applied."""
         return [r for r in self.at(prefix) if isinstance(r.answer, int) and 200 <= r.answer < 300]
-
-
-class Process:
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path):
-        self.log = log
-        with log.open("a") as out:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "workflow", *args], env=env, cwd=cwd,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
-        if not self.alive():
-            return
-        try:
-            os.killpg(self.popen.pid, sig)
-            self.popen.wait(timeout=timeout)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # children included
-        except ProcessLookupError:
-            pass
-        self.popen.wait(timeout=10)
 
 
 class Stack:
@@ -231,29 +183,3 @@ class Stack:
     def settled(self, customer_id: int) -> list[dict] | None:
         effects = self.effects(customer_id)
         return effects if effects and all(e["state"] != "pending" for e in effects) else None
-
-
-def redis_server_binary() -> str | None:
-    return shutil.which("redis-server")
-
-
-def pid_with_connection_from(local_port: int, candidates: list[int]) -> int | None:
-    """Which of `candidates` owns the TCP socket bound to `local_port` (Linux /proc)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == local_port:
-                inodes.add(f"socket:[{fields[9]}]")
-    for pid in candidates:
-        try:
-            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
-        except OSError:
-            continue
-        if links & inodes:
-            return pid
-    return None

@@ -20,7 +20,8 @@ import httpx
 from sqlalchemy import update
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS
-from tests.pipeline import BILLING_SECRET, Process, free_port, wait_for
+from tests.pipeline import BILLING_SECRET
+from tests.support import Process, free_port, wait_for
 from workflow.db.models import OutboxEffect
 from workflow.services.tokens import create_token
 

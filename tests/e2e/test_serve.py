@@ -3,114 +3,26 @@ and the worker it starts beside itself carries out the effects (the `make run` p
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-ATIVA = Path(sys.executable).with_name("ativa")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cwd: Path, port: int, log: Path, *extra: str, env_extra: dict | None = None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(env_extra or {})
-    with log.open("a") as out:
-        # Its own session, so the test can reap the worker child too whatever happens.
-        return subprocess.Popen(
-            [str(ATIVA), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-
-def wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("ativa serve did not become healthy")
-
-
-def wait_ready(base: str, process: subprocess.Popen, log: Path) -> dict:
-    """/readyz turns 200 once the worker beats and the scheduler holds the lease."""
-    deadline = time.monotonic() + 40
-    last = None
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        last = httpx.get(f"{base}/readyz", timeout=2)
-        if last.status_code == 200:
-            return last.json()
-        time.sleep(0.2)
-    raise AssertionError(f"ativa serve never became ready: {last.text if last else ''}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the server alone: it must stop its worker and scheduler (and their pools) itself."""
-    family = [process.pid, *_descendants(process.pid)]
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=40)
-    finally:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _alive(family):
-            time.sleep(0.2)
-        leftover = _alive(family)
-        for pid in leftover:
-            os.kill(int(pid.split()[0]), signal.SIGKILL)
-        assert not leftover, f"these outlived `ativa serve`: {leftover}"
-
-
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *_descendants(child)]
-    return found
-
-
-def _alive(pids: list[int]) -> list[str]:
-    """The processes still running (zombies are gone already), with their command lines."""
-    alive = []
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError):
-            continue
-        if state != "Z":
-            alive.append(f"{pid} {cmdline.strip()}")
-    return alive
+from tests.support import free_port, start_serve, stop_serve, wait_for, wait_healthy, wait_ready
 
 
 def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    process = start(tmp_path, port, first_log, "--no-worker")
+    process = start_serve(tmp_path, port, first_log, "--no-worker")
     try:
         wait_healthy(base, process, first_log)
         not_ready = httpx.get(f"{base}/readyz")  # alive, but nothing carries effects out
         assert not_ready.status_code == 503 and "no worker" in not_ready.json()["detail"]
         assert httpx.get(f"{base}/api/v1/customers").status_code == 401
     finally:
-        stop(process)
+        stop_serve(process)
     lines = first_log.read_text().splitlines()
     marker = next(i for i, line in enumerate(lines) if "shown only once" in line)
     token = lines[marker + 1].strip()
@@ -120,7 +32,7 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
     admin_password = lines[user_marker + 1].strip()
     assert len(admin_password) >= 12
 
-    process = start(tmp_path, port, second_log)
+    process = start_serve(tmp_path, port, second_log)
     try:
         wait_healthy(base, process, second_log)
         ready = wait_ready(base, process, second_log)  # API, worker and scheduler all run
@@ -161,7 +73,7 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
             page = browser.get(f"/clientes/{cid}").text
             assert "Dona Rosa" in page and "Suspender serviços: <strong>Concluído</strong>" in page
     finally:
-        stop(process)
+        stop_serve(process)
     second_output = second_log.read_text()
     assert "shown only once" not in second_output
     assert token not in second_output and admin_password not in second_output  # never logged again
@@ -186,14 +98,9 @@ def _children(pid: int) -> dict[str, int]:
     return found
 
 
-def _wait_for(predicate, what: str, log: Path, timeout: float = 40):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen; log:\n{log.read_text()[-4000:]}")
+def wait_in_log(predicate, what: str, log: Path):
+    """A process restart on a busy machine: up to 40 s, with the server's log on timeout."""
+    return wait_for(predicate, timeout=40, interval=0.2, what=what, log=log)
 
 
 def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
@@ -202,28 +109,28 @@ def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
     log = tmp_path / "serve.log"
     cwd = tmp_path / "elsewhere"  # everything the server writes belongs under ATIVA_DATA_DIR
     cwd.mkdir()
-    process = start(cwd, port, log, env_extra={"ATIVA_SCHEDULER_LEASE_SECONDS": "2",
-                                               "ATIVA_DATA_DIR": str(tmp_path / "data")})
+    process = start_serve(cwd, port, log, env_extra={"ATIVA_SCHEDULER_LEASE_SECONDS": "2",
+                                                     "ATIVA_DATA_DIR": str(tmp_path / "data")})
     try:
         wait_healthy(base, process, log)
         token = next(line.strip() for line in log.read_text().splitlines() if line.startswith("ativa_"))
         headers = {"Authorization": f"Bearer {token}"}
-        first = _wait_for(lambda: (lambda c: c if {"worker", "beat"} <= set(c) else None)(_children(process.pid)),
-                          "worker and scheduler started", log)
-        _wait_for(lambda: "holds the lease" in log.read_text(), "the scheduler taking the lease", log)
+        first = wait_in_log(lambda: (lambda c: c if {"worker", "beat"} <= set(c) else None)(_children(process.pid)),
+                            "worker and scheduler started", log)
+        wait_in_log(lambda: "holds the lease" in log.read_text(), "the scheduler taking the lease", log)
 
         os.kill(first["worker"], signal.SIGKILL)
         os.kill(first["beat"], signal.SIGKILL)
-        _wait_for(lambda: "the worker exited with code -9; starting it again in 1 s" in log.read_text(),
-                  "the worker's restart announced", log)
-        _wait_for(lambda: "the scheduler exited with code -9" in log.read_text(),
-                  "the scheduler's restart announced", log)
-        again = _wait_for(
+        wait_in_log(lambda: "the worker exited with code -9; starting it again in 1 s" in log.read_text(),
+                    "the worker's restart announced", log)
+        wait_in_log(lambda: "the scheduler exited with code -9" in log.read_text(),
+                    "the scheduler's restart announced", log)
+        again = wait_in_log(
             lambda: (lambda c: c if {"worker", "beat"} <= set(c) and c["worker"] != first["worker"]
                      and c["beat"] != first["beat"] else None)(_children(process.pid)),
             "new worker and scheduler processes", log)
         # The new scheduler takes the lease once the killed one's has run out.
-        _wait_for(lambda: log.read_text().count("holds the lease") >= 2, "the new scheduler's lease", log)
+        wait_in_log(lambda: log.read_text().count("holds the lease") >= 2, "the new scheduler's lease", log)
         assert process.poll() is None  # the API never went down
         wait_ready(base, process, log)
 
@@ -240,10 +147,10 @@ def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
                                 headers=headers).json()["items"][0]["effects"]
             return all(e["state"] != "pending" for e in effects) and effects
 
-        effects = _wait_for(settled, "the effects carried out by the new worker", log)
+        effects = wait_in_log(settled, "the effects carried out by the new worker", log)
         assert {e["name"]: e["state"] for e in effects}["suspend_services"] == "done"
     finally:
-        stop(process)  # asserts the new worker and scheduler stopped with it
+        stop_serve(process)  # asserts the new worker and scheduler stopped with it
     assert list(cwd.iterdir()) == []  # the embedded broker's control folder included
     assert (tmp_path / "data" / "broker" / "control").is_dir()
     output = log.read_text()

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import REQUIRE_SERVICES, VALID_CPFS, add_invoice
+from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
 from workflow.db.models import OutboxEffect
-from tests.e2e.test_serve import free_port, start, stop, wait_healthy
 from workflow.db.engine import Database
 from workflow.services.clock import provider_today
 
@@ -33,7 +32,6 @@ expect.set_options(timeout=15_000)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("ATIVA_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "screenshots"))
-ATIVA = Path(sys.executable).with_name("ativa")
 PASSWORDS = {"maria": "maria-opera-2026", "vitor": "vitor-consulta-2026", "ana": "ana-admin-2026"}
 EFFECTS_TIMEOUT_MS = 30_000
 
@@ -54,7 +52,7 @@ class Server:
     def start(self):
         # No cut on a weekday that is not today, so "Executar inadimplência agora" cuts today.
         other_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(provider_today().weekday() + 3) % 7]
-        self.process = start(self.folder, self.port, self.log, env_extra={"ATIVA_NO_CUT_WEEKDAYS": other_day})
+        self.process = start_serve(self.folder, self.port, self.log, env_extra={"ATIVA_NO_CUT_WEEKDAYS": other_day})
         wait_healthy(self.base, self.process, self.log)
         lines = self.log.read_text().splitlines()
         token_line = next(i for i, line in enumerate(lines) if "admin token" in line)
@@ -92,7 +90,7 @@ def server(tmp_path_factory):
     running = Server(tmp_path_factory.mktemp("ui")).start()
     yield running
     running.db.dispose()
-    stop(running.process)
+    stop_serve(running.process)
 
 
 @pytest.fixture(scope="module")

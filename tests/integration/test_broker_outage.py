@@ -2,8 +2,6 @@
 
 import os
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -11,43 +9,8 @@ from pathlib import Path
 import pytest
 import redis as redis_client
 
-from tests.conftest import service_missing
-from tests.pipeline import Process, Stack, WebhookReceiver, free_port, redis_server_binary, wait_for
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a free port, to kill and start again on that port."""
-
-    def __init__(self, folder: Path):
-        self.binary = redis_server_binary()
-        if self.binary is None:
-            service_missing("redis-server", FileNotFoundError("redis-server"))
-        self.port = free_port()
-        self.folder = folder
-        folder.mkdir(exist_ok=True)
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "PrivateRedis":
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.up, what="the private redis-server")
-        return self
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def up(self) -> bool:
-        try:
-            return redis_client.Redis(port=self.port, socket_connect_timeout=0.5).ping()
-        except redis_client.ConnectionError:
-            return False
+from tests.pipeline import Stack, WebhookReceiver
+from tests.support import PrivateRedis, Process, wait_for
 
 
 @pytest.fixture

@@ -11,14 +11,8 @@ import redis as redis_client
 from sqlalchemy import select, text
 
 from tests.conftest import REQUIRE_SERVICES, service_missing
-from tests.pipeline import (
-    Stack,
-    WebhookReceiver,
-    free_port,
-    pid_with_connection_from,
-    redis_server_binary,
-    wait_for,
-)
+from tests.pipeline import Stack, WebhookReceiver
+from tests.support import PrivateRedis, Process, pid_with_connection_from, wait_for
 from workflow.db.models import OutboxEffect
 
 # Overridable so two checkouts can run the suite at once without sharing queues.
@@ -361,27 +355,12 @@ def test_the_reconciler_repairs_drift(stack_factory, receiver):
 
 @pytest.mark.parametrize("stack_factory", ["redis-postgresql"], indirect=True)
 def test_broker_down_while_200_transitions_are_saved(stack_factory, receiver, tmp_path):
-    binary = redis_server_binary()
-    if binary is None:
-        service_missing("redis-server", FileNotFoundError("redis-server"))
-    port = free_port()
-    redis_dir = tmp_path / "redis"
-    redis_dir.mkdir()
-
-    def start_redis():
-        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", str(redis_dir)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _redis_up(port), what="the private redis-server")
-        return process
-
-    redis_process = start_redis()
+    redis = PrivateRedis(tmp_path / "redis").start()
     try:
-        stack = stack_factory(broker_url=f"redis://127.0.0.1:{port}/0")
+        stack = stack_factory(broker_url=redis.url)
         stack.start_worker()
         customers = [stack.customer(i) for i in range(5)]
-        redis_process.terminate()
-        redis_process.wait(10)
+        redis.stop()
 
         saved = 0
         for round_ in range(40):  # 200 transitions, all committed while the broker is down
@@ -394,7 +373,7 @@ def test_broker_down_while_200_transitions_are_saved(stack_factory, receiver, tm
             pending = session.scalars(select(OutboxEffect.state)).all()
         assert len(pending) == 600 and set(pending) == {"pending"}  # nothing ran without a broker
 
-        redis_process = start_redis()
+        redis.start()
         wait_for(lambda: all(stack.settled(cid) for cid in customers), timeout=90, what="all effects")
         with stack.db.read() as session:
             states = session.scalars(select(OutboxEffect.state)).all()
@@ -405,14 +384,8 @@ def test_broker_down_while_200_transitions_are_saved(stack_factory, receiver, tm
         ids = [r.webhook_id for r in receiver.at("/billing")]
         assert len(ids) == len(set(ids)) >= 5
     finally:
-        redis_process.terminate()
-
-
-def _redis_up(port: int) -> bool:
-    try:
-        return redis_client.Redis(port=port, socket_connect_timeout=0.5).ping()
-    except redis_client.ConnectionError:
-        return False
+        if redis.process.poll() is None:
+            redis.stop()
 
 
 def test_lost_messages_are_published_again_by_the_relay(stack_factory, receiver, tmp_path):
@@ -439,8 +412,6 @@ def test_lost_messages_are_published_again_by_the_relay(stack_factory, receiver,
 @pytest.mark.parametrize("stack_factory", ["embedded-sqlite"], indirect=True)
 def test_two_schedulers_one_lease_and_a_takeover(stack_factory):
     from workflow.db.models import SchedulerLease
-    from tests.pipeline import Process
-
     stack = stack_factory()
     beats = [Process(["beat"], stack.env, stack.tmp, stack.tmp / f"beat{i}.log") for i in range(2)]
     try:

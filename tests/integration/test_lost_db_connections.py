@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from tests.pipeline import Stack, WebhookReceiver, wait_for
+from tests.pipeline import Stack, WebhookReceiver
+from tests.support import wait_for
 from workflow.db.engine import Database
 from workflow.db.models import Customer, StatusChange
 

@@ -4,16 +4,12 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support import wait_for
 from workflow.supervisor import Supervisor
 
 
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def wait_until(predicate, timeout: float = 10.0):
+    return wait_for(predicate, timeout=timeout, interval=0.05)
 
 
 def test_a_child_that_keeps_dying_is_started_again_with_a_growing_delay(tmp_path):

@@ -6,7 +6,7 @@ import re
 import pytest
 from rich.console import Console
 
-from workflow.cli_output import WHOLE_WORD, local_time, print_table
+from workflow.cli.output import WHOLE_WORD, local_time, print_table
 
 HEADERS = ["id", "name", "state", "completed", "reason", "detail"]
 ROW = ["1234", "Maria Aparecida dos Santos Oliveira", "failed (8 attempts)", "2026-03-10 12:04:09",

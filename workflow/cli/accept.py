@@ -11,8 +11,8 @@ from datetime import date
 
 from pydantic_core import PydanticCustomError
 
-from .db.models import ApiToken, Customer, Service
-from .domain import limits
+from ..db.models import ApiToken, Customer, Service
+from ..domain import limits
 
 MAX_ID = limits.MAX_ROW_ID  # ids and versions: the columns are 32-bit integers
 PORT_MAX = 65535

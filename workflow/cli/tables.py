@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from .cli_output import local_time, print_table, times_in
+from .output import local_time, print_table, times_in
 
 
 def _with_reason(status: str, reason: str | None) -> str:

@@ -1,0 +1,27 @@
+"""The `ativa` command tree: the root and its command groups. Each command module adds its
+commands to these (see __init__.py for the order)."""
+
+import typer
+
+from .errors import FriendlyErrors
+
+
+def command_group(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        cls=FriendlyErrors, help=help_text, no_args_is_help=True, pretty_exceptions_enable=False
+    )
+
+
+root = command_group("Ativa: customer lifecycle (Ativo/Inativo) for internet providers.")
+db = command_group("Database schema.")
+tokens = command_group("API tokens.")
+customers = command_group("The customer register.")
+services = command_group("Services (plans) of a customer.")
+effects = command_group("Effects of transitions (outbox).")
+users = command_group("People who sign in to the web UI.")
+root.add_typer(db, name="db")
+root.add_typer(tokens, name="tokens")
+root.add_typer(customers, name="customers")
+root.add_typer(services, name="services")
+root.add_typer(effects, name="effects")
+root.add_typer(users, name="users")
