@@ -16,12 +16,24 @@ SCHEME = "ativaredis"
 
 
 class QoS(redis.QoS):
-    def restore_unacked(self, client=None):
+    def _detached(self) -> bool:
         transport = self.channel.connection
-        if client is None and (transport is None or transport.client is None):
+        return transport is None or transport.client is None
+
+    def restore_unacked(self, client=None):
+        if client is None and self._detached():
             self._delivered.clear()  # the connection they came on is gone; Redis keeps them
             return None
         return super().restore_unacked(client)
+
+    def ack(self, delivery_tag):
+        # A task that finishes after the connection died acks into the void (the same crash, in
+        # `_remove_from_indices`). Redis still holds the message as unacked and delivers it again
+        # later; the effect is done by then, so that run only finds it settled.
+        if self._detached():
+            self._delivered.pop(delivery_tag, None)
+            return None
+        return super().ack(delivery_tag)
 
 
 class Channel(redis.Channel):
