@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ...db.engine import Database
 from ...db.models import OutboxEffect
 from ...db.types import utcnow
+from ...domain.status_alignment import LOCAL_EFFECTS
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
@@ -23,10 +24,6 @@ from .descriptions import describe_fast
 from .outcomes import BUSY, GONE, Claim, RunResult, Settlement, maybe_delivered
 
 log = logging.getLogger(__name__)
-
-LOCAL_EFFECTS = frozenset({Effect.SUSPEND_SERVICES, Effect.RESTORE_SERVICES, Effect.PAUSE_INVOICING,
-                           Effect.RESUME_INVOICING})
-
 
 def is_local(claim: "Claim | RunResult") -> bool:
     """A claimed effect that changes our own records (no outbound call)."""

@@ -1,19 +1,21 @@
-"""Local effects: make the customer's services and invoicing match its current status, in one
-transaction with the record of the effect's outcome. A service changed here may need a
-provisioning call: it is written already claimed, for the caller to make next."""
+"""Local effects: make the customer's services and invoicing match its current status (as the
+domain's ALIGNMENT table says), in one transaction with the record of the effect's outcome. A
+service changed here may need a provisioning call: it is written already claimed, for the caller
+to make next."""
 
 from datetime import timedelta
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, select, update
 
 from ...db.engine import Database
 from ...db.models import Customer, Service
 from ...db.types import utcnow
+from ...domain.status_alignment import ALIGNMENT, ServicesInLine
 from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceStatus, SuspensionCause
 from ...settings import Settings
 from .. import heartbeats
 from ..transitions import QUEUE_EFFECTS, new_effect
-from .claims import LOCAL_EFFECTS, SETTLE
+from .claims import SETTLE
 from .descriptions import provisioning_delivery
 from .outcomes import BUSY, Claim, Outcome, RunResult
 
@@ -97,37 +99,47 @@ def _provisioning_calls(conn, customer, claim: Claim, services, effect: Effect, 
     ]
 
 
-_SUSPEND = (
-    update(_services)
-    .where(_services.c.customer_id == bindparam("owner_id"),
-           _services.c.status == ServiceStatus.ACTIVE.value)
-    .values(status=ServiceStatus.SUSPENDED.value, suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
-            suspension_note=None, suspended_at=bindparam("now"), updated_at=bindparam("now"))
-    .returning(_services.c.id, _services.c.external_ref)
-)
-_RESTORE = (
-    update(_services)
-    .where(_services.c.customer_id == bindparam("owner_id"),
-           _services.c.status == ServiceStatus.SUSPENDED.value,
-           _services.c.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE.value)
-    .values(status=ServiceStatus.ACTIVE.value, suspension_cause=None, suspension_note=None,
-            suspended_at=None, updated_at=bindparam("now"))
-    .returning(_services.c.id, _services.c.external_ref)
-)
+def services_out_of_line(line: ServicesInLine) -> ColumnElement[bool]:
+    """The services (of any customer: the caller says whose) that disagree with the status this
+    line belongs to: those its local effect changes, and those the reconciler counts as drift."""
+    clauses = [_services.c.status == line.out_of_line.value]
+    if line.out_of_line_cause is not None:
+        clauses.append(_services.c.suspension_cause == line.out_of_line_cause.value)
+    return and_(*clauses)
+
+
+def _bring_in_line(line: ServicesInLine):
+    """One statement: the customer's services out of line take the status they should have; a
+    suspension records that the customer's status caused it (so an activation undoes only those)."""
+    suspends = line.becomes is ServiceStatus.SUSPENDED
+    return (
+        update(_services)
+        .where(_services.c.customer_id == bindparam("owner_id"), services_out_of_line(line))
+        .values(status=line.becomes.value,
+                suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value if suspends else None,
+                suspension_note=None, suspended_at=bindparam("now") if suspends else None,
+                updated_at=bindparam("now"))
+        .returning(_services.c.id, _services.c.external_ref)
+    )
+
+
 _SET_INVOICING = (
     update(_customers)
     .where(_customers.c.id == bindparam("customer_id"))
     .values(invoicing_enabled=bindparam("enabled"))
 )
+_VERBS = {ServiceStatus.SUSPENDED: "suspended", ServiceStatus.ACTIVE: "restored"}  # for the effect's note
 
 
-def _change_services(statement, wanted: CustomerStatus, provision: Effect, now_status: ServiceStatus, verb: str):
+def _change_services(wanted: CustomerStatus, line: ServicesInLine):
+    statement = _bring_in_line(line)
+
     def apply(conn, customer, claim: Claim, settings: Settings):
         if customer.status != wanted:
             return _superseded(customer), []
         services = conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).all()
-        calls = _provisioning_calls(conn, customer, claim, services, provision, now_status, settings)
-        return Outcome(EffectState.DONE, f"{len(services)} service(s) {verb}"), calls
+        calls = _provisioning_calls(conn, customer, claim, services, line.provisioning, line.becomes, settings)
+        return Outcome(EffectState.DONE, f"{len(services)} service(s) {_VERBS[line.becomes]}"), calls
 
     return apply
 
@@ -144,12 +156,12 @@ def _set_invoicing(enabled: bool, wanted: CustomerStatus):
     return apply
 
 
+# Each local effect acts only while the customer is in the status it serves (else: superseded).
 _LOCAL = {
-    Effect.SUSPEND_SERVICES: _change_services(_SUSPEND, CustomerStatus.INACTIVE, Effect.PROVISION_SUSPEND,
-                                              ServiceStatus.SUSPENDED, "suspended"),
-    Effect.RESTORE_SERVICES: _change_services(_RESTORE, CustomerStatus.ACTIVE, Effect.PROVISION_RESTORE,
-                                              ServiceStatus.ACTIVE, "restored"),
-    Effect.PAUSE_INVOICING: _set_invoicing(False, CustomerStatus.INACTIVE),
-    Effect.RESUME_INVOICING: _set_invoicing(True, CustomerStatus.ACTIVE),
+    effect: apply
+    for status, alignment in ALIGNMENT.items()
+    for effect, apply in (
+        (alignment.services.effect, _change_services(status, alignment.services)),
+        (alignment.invoicing.effect, _set_invoicing(alignment.invoicing.enabled, status)),
+    )
 }
-assert set(_LOCAL) == LOCAL_EFFECTS

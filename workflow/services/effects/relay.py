@@ -1,21 +1,23 @@
 """The safety nets: the relay publishes again what the fast path lost, the reconciler repairs a
-customer whose services or invoicing drifted from its status, and the notifications reconciler
+customer whose services or invoicing drifted from its status (the domain's ALIGNMENT table, the one
+the local effects apply), and the notifications reconciler
 makes sure billing learns each customer's latest status."""
 
 import logging
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from ...db.engine import Database
 from ...db.models import Customer, OutboxEffect, Service, StatusChange
 from ...db.types import utcnow
-from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceStatus, SuspensionCause
+from ...domain.status_alignment import ALIGNMENT, LOCAL_EFFECTS, ServicesInLine
+from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
 from ..effect_bus import publish_after_commit
 from ..transitions import QUEUE_EFFECTS, new_effect
-from .claims import LOCAL_EFFECTS
+from .local import services_out_of_line
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ def relay_pending(db: Database, settings: Settings, limit: int = 1000) -> list[i
     return [effect_id for effect_id, _ in rows]
 
 
+def _services_out_of_line(line: ServicesInLine):
+    """The services of the outer query's customer that its status's local effect would change."""
+    return select(Service.id).where(Service.customer_id == Customer.id, services_out_of_line(line))
+
+
 def reconcile(db: Database, limit: int = 500) -> list[int]:
     """Customers whose services or invoicing disagree with their status, with nothing pending to
     fix it, get new effects (origin `reconciler`). Returns the ids created. A pending outbound
@@ -63,17 +70,12 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
         OutboxEffect.customer_id == Customer.id, OutboxEffect.state == EffectState.PENDING,
         OutboxEffect.name.in_(sorted(name.value for name in LOCAL_EFFECTS)),
     ).exists()
-    active_service = select(Service.id).where(
-        Service.customer_id == Customer.id, Service.status == ServiceStatus.ACTIVE
-    ).exists()
-    held_service = select(Service.id).where(
-        Service.customer_id == Customer.id,
-        Service.status == ServiceStatus.SUSPENDED,
-        Service.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE,
-    ).exists()
-    drifted = (
-        (Customer.status == CustomerStatus.INACTIVE) & (active_service | Customer.invoicing_enabled)
-    ) | ((Customer.status == CustomerStatus.ACTIVE) & (held_service | ~Customer.invoicing_enabled))
+    drifted = or_(*(
+        (Customer.status == status.value)
+        & (_services_out_of_line(alignment.services).exists()
+           | (Customer.invoicing_enabled != alignment.invoicing.enabled))
+        for status, alignment in ALIGNMENT.items()
+    ))
     with db.read() as session:
         candidates = list(session.scalars(select(Customer.id).where(drifted, ~pending).limit(limit)))
 
@@ -83,20 +85,16 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
             customer = session.get(Customer, customer_id, with_for_update=True)
             if session.scalar(select(pending.where(Customer.id == customer_id))):
                 continue
-            inactive = customer.status == CustomerStatus.INACTIVE
-            services = session.scalar(
-                select(func.count()).select_from(Service).where(
-                    Service.customer_id == customer_id,
-                    *( (Service.status == ServiceStatus.ACTIVE,) if inactive else (
-                        Service.status == ServiceStatus.SUSPENDED,
-                        Service.suspension_cause == SuspensionCause.CUSTOMER_INACTIVE)),
-                )
-            )
+            alignment = ALIGNMENT.get(customer.status)
+            if alignment is None:
+                continue  # not a lifecycle status: the transition service refuses it too
+            services = session.scalar(select(func.count()).select_from(Service).where(
+                Service.customer_id == customer_id, services_out_of_line(alignment.services)))
             names = []
             if services:
-                names.append(Effect.SUSPEND_SERVICES if inactive else Effect.RESTORE_SERVICES)
-            if customer.invoicing_enabled == inactive:
-                names.append(Effect.PAUSE_INVOICING if inactive else Effect.RESUME_INVOICING)
+                names.append(alignment.services.effect)
+            if customer.invoicing_enabled != alignment.invoicing.enabled:
+                names.append(alignment.invoicing.effect)
             if not names:
                 continue
             now = utcnow()
