@@ -56,3 +56,11 @@ SERVES: dict[Effect, CustomerStatus] = {
     effect: status for status, alignment in ALIGNMENT.items() for effect in alignment.local_effects
 }
 LOCAL_EFFECTS = frozenset(SERVES)
+
+
+def alignment_for(status: str) -> StatusAlignment | None:
+    """None for a stored value that is not a lifecycle status (the machine refuses it too)."""
+    try:
+        return ALIGNMENT[CustomerStatus(status)]
+    except ValueError:
+        return None

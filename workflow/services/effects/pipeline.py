@@ -6,6 +6,8 @@ ids of a message; `run_effect` carries out one effect alone (tests, tools)."""
 
 import logging
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from ...db.engine import Database
 from ...domain.vocabulary import EffectState
@@ -27,6 +29,8 @@ RetryLater = Callable[[int, float], None]
 # Calls made but not recorded yet are made again if the worker dies (the receiver deduplicates
 # on webhook-id, as it must anyway): a few at most.
 SETTLE_TOGETHER = 8
+
+_Done = TypeVar("_Done", RunResult, RunResult | Settlement)
 
 
 def process_effects(db: Database, effect_ids: list[int], settings: Settings, deliver: Deliver,
@@ -90,7 +94,7 @@ class _Message:
         done = run_locals_together(self.db, group, self.settings) if len(group) > 1 else None
         if done is not None:
             return done
-        return [self._guarded(c.effect_id, lambda c=c: run_local(self.db, c, self.settings)) for c in group]
+        return [self._guarded(c.effect_id, partial(run_local, self.db, c, self.settings)) for c in group]
 
     def _calls(self, calls: list[Claim]) -> list[RunResult]:
         results: list[RunResult] = []
@@ -102,8 +106,7 @@ class _Message:
                     outlasts_a_call(s.until, self.settings) for s in settlements)):
                 results += self._settle(settlements)
                 settlements = []
-            outcome = self._guarded(claim.effect_id,
-                                    lambda c=claim: make_call(self.db, c, self.settings, self.deliver))
+            outcome = self._guarded(claim.effect_id, partial(make_call, self.db, claim, self.settings, self.deliver))
             if isinstance(outcome, Settlement):
                 settlements.append(outcome)
             else:
@@ -116,9 +119,9 @@ class _Message:
                 return settle_together(self.db, settlements)
             except Exception:  # noqa: BLE001 - nothing recorded; one at a time below
                 log.warning("settling %d calls together failed; one at a time", len(settlements), exc_info=True)
-        return [self._guarded(s.effect_id, lambda s=s: settle_one(self.db, s)) for s in settlements]
+        return [self._guarded(s.effect_id, partial(settle_one, self.db, s)) for s in settlements]
 
-    def _guarded(self, effect_id: int, run: Callable[[], "RunResult | Settlement"]) -> "RunResult | Settlement":
+    def _guarded(self, effect_id: int, run: Callable[[], _Done]) -> _Done | RunResult:
         try:
             result = run()
         except Exception as error:  # noqa: BLE001 - recorded; the claim lapses and the relay retries

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select, update
 from ...db.engine import Database
 from ...db.models import Customer, OutboxEffect, Service, StatusChange
 from ...db.types import utcnow
-from ...domain.status_alignment import ALIGNMENT, LOCAL_EFFECTS, ServicesInLine
+from ...domain.status_alignment import ALIGNMENT, LOCAL_EFFECTS, ServicesInLine, alignment_for
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
@@ -85,7 +85,7 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
             customer = session.get(Customer, customer_id, with_for_update=True)
             if session.scalar(select(pending.where(Customer.id == customer_id))):
                 continue
-            alignment = ALIGNMENT.get(customer.status)
+            alignment = alignment_for(customer.status)
             if alignment is None:
                 continue  # not a lifecycle status: the transition service refuses it too
             services = session.scalar(select(func.count()).select_from(Service).where(
