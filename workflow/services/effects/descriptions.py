@@ -1,0 +1,124 @@
+"""What an outbound call says, described from the world as it is now: a Delivery to make, or the
+Outcome that makes the call unnecessary (superseded, or its URL not set)."""
+
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.orm import Session
+
+from ...db.models import Customer, OutboxEffect, Service, StatusChange
+from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceStatus
+from ...settings import Settings
+from .outcomes import Delivery, Outcome
+
+CUSTOMER_EVENT_TYPES = {
+    CustomerStatus.INACTIVE.value: "customer.inactivated",
+    CustomerStatus.ACTIVE.value: "customer.activated",
+}
+
+_fx = OutboxEffect.__table__
+_customers = Customer.__table__
+_services = Service.__table__
+_changes = StatusChange.__table__
+_later = _changes.alias("later")  # its own alias: the outer query joins status_changes too
+_NOTIFY_FACTS = (
+    select(
+        _fx.c.id, _fx.c.transition_id, _customers.c.id.label("customer_id"), _customers.c.external_ref,
+        _changes.c.to_status, _changes.c.reason, _changes.c.created_at, _changes.c.customer_version,
+        select(func.max(_later.c.id)).where(_later.c.customer_id == _fx.c.customer_id)
+        .scalar_subquery().label("latest_transition"),
+    )
+    .join(_customers, _customers.c.id == _fx.c.customer_id)
+    .join(_changes, _changes.c.id == _fx.c.transition_id)
+    .where(_fx.c.id == bindparam("effect_id"))
+)
+_PROVISION_FACTS = (
+    select(
+        _fx.c.id, _fx.c.created_at, _services.c.id.label("service_id"), _services.c.external_ref,
+        _services.c.status, _customers.c.id.label("customer_id"),
+        _customers.c.external_ref.label("customer_ref"),
+    )
+    .join(_services, _services.c.id == _fx.c.service_id)
+    .join(_customers, _customers.c.id == _fx.c.customer_id)
+    .where(_fx.c.id == bindparam("effect_id"))
+)
+
+
+def describe_any(session: Session, effect_id: int, name: Effect, settings: Settings) -> Delivery | Outcome:
+    delivery = describe_fast(session.connection(), effect_id, name, settings)
+    if delivery is None:  # the warning, the rare kind, goes the ORM way
+        delivery = _describe(session, session.get(OutboxEffect, effect_id), name, settings)
+    return delivery
+
+
+def describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Settings) -> Delivery | Outcome | None:
+    """The two common outbound calls, described with one Core query each (same rules as _describe)."""
+    if name is Effect.NOTIFY_BILLING:
+        row = conn.execute(_NOTIFY_FACTS, {"effect_id": effect_id}).one()
+        if row.transition_id != row.latest_transition:
+            return Outcome(EffectState.SKIPPED, f"superseded by transition {row.latest_transition}")
+        if not settings.billing_webhook_url:
+            return Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
+        return Delivery("billing", f"effect_{effect_id}", {
+            "type": CUSTOMER_EVENT_TYPES[row.to_status],
+            "timestamp": row.created_at.isoformat(),
+            "sequence": row.customer_version,
+            "data": {"customer_id": row.customer_id, "external_ref": row.external_ref,
+                     "status": row.to_status, "reason": row.reason, "transition_id": row.transition_id},
+        })
+    if name in (Effect.PROVISION_SUSPEND, Effect.PROVISION_RESTORE):
+        row = conn.execute(_PROVISION_FACTS, {"effect_id": effect_id}).one()
+        wanted = ServiceStatus.SUSPENDED if name is Effect.PROVISION_SUSPEND else ServiceStatus.ACTIVE
+        if row.status != wanted:
+            return Outcome(EffectState.SKIPPED, f"superseded: the service is {row.status} now")
+        if not settings.provisioning_webhook_url:
+            return Outcome(EffectState.SKIPPED, "not sent: ATIVA_PROVISIONING_WEBHOOK_URL is not set")
+        return provisioning_delivery(name, effect_id, row.created_at, row.service_id, row.external_ref,
+                                     row.customer_id, row.customer_ref, row.status)
+    return None
+
+
+def provisioning_delivery(name: Effect, effect_id: int, created_at: datetime, service_id: int,
+                          service_ref: str | None, customer_id: int, customer_ref: str | None,
+                          status: str) -> Delivery:
+    return Delivery("provisioning", f"effect_{effect_id}", {
+        "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
+        "sequence": effect_id,
+        "timestamp": created_at.isoformat(),
+        "data": {"service_id": service_id, "external_ref": service_ref, "customer_id": customer_id,
+                 "customer_external_ref": customer_ref, "status": str(status)},
+    })
+
+
+def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Settings) -> Delivery | Outcome:
+    """Outbound calls describe_fast does not cover: the delinquency warning."""
+    if name is not Effect.WARN_BILLING:
+        raise ValueError(f"effect {effect.id}: {name} is not an outbound call")
+    return _describe_warning(session, effect, session.get(Customer, effect.customer_id), settings)
+
+
+def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer,
+                      settings: Settings) -> Delivery | Outcome:
+    from ..clock import provider_today
+    from ..delinquency import overdue_facts, policy_from
+
+    today = provider_today(settings.timezone)
+    oldest, total, count = overdue_facts(session, customer.id, today)
+    if customer.status != CustomerStatus.ACTIVE or oldest is None:
+        return Outcome(EffectState.SKIPPED, "not sent: the customer paid or is no longer active")
+    if not settings.billing_webhook_url:
+        return Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
+    cut = policy_from(settings).projected_cut(oldest, today, held_until=customer.forced_hold_until)
+    return Delivery("billing", f"effect_{effect.id}", {
+        "type": "customer.delinquency_warning",
+        "timestamp": effect.created_at.isoformat(),
+        "sequence": customer.version,
+        "data": {
+            "customer_id": customer.id,
+            "external_ref": customer.external_ref,
+            "overdue_total": str(total),
+            "overdue_invoices": count,
+            "oldest_due": oldest.isoformat(),
+            "projected_cut": cut.isoformat(),
+        },
+    })

@@ -1,0 +1,167 @@
+"""Local effects: make the customer's services and invoicing match its current status (as the
+domain's ALIGNMENT table says), in one transaction with the record of the effect's outcome. A
+service changed here may need a provisioning call: it is written already claimed, for the caller
+to make next."""
+
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, select, update
+
+from ...db.engine import Database
+from ...db.models import Customer, Service
+from ...db.types import utcnow
+from ...domain.status_alignment import ALIGNMENT, ServicesInLine
+from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceStatus, SuspensionCause
+from ...settings import Settings
+from .. import heartbeats
+from ..transitions import QUEUE_EFFECTS, new_effect
+from .claims import SETTLE
+from .descriptions import provisioning_delivery
+from .outcomes import BUSY, Claim, Outcome, RunResult
+
+_customers = Customer.__table__
+_services = Service.__table__
+# Customer first, then the effect row: the order transitions lock in.
+_LOCK_CUSTOMER = (
+    select(_customers.c.id, _customers.c.status, _customers.c.invoicing_enabled, _customers.c.external_ref)
+    .where(_customers.c.id == bindparam("customer_id"))
+    .with_for_update()
+)
+
+
+class _Overtaken(Exception):
+    """Our claim lapsed and another attempt settled the effect: undo what we did."""
+
+
+def run_local(db: Database, claim: Claim, settings: Settings) -> RunResult:
+    """One local effect in its own transaction."""
+    try:
+        with db.write_core() as conn:
+            customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claim.customer_id}).one()
+            result = _apply_local(conn, customer, claim, settings)
+    except _Overtaken:
+        return RunResult(claim.effect_id, BUSY)
+    return result
+
+
+def run_locals_together(db: Database, claims: list[Claim], settings: Settings) -> list[RunResult] | None:
+    """The local effects of one customer (restore_services and resume_invoicing after a payment)
+    in one transaction: the customer locked once, each effect applied and settled under its own
+    claim, as run_local does. All or nothing: None if any of them fails or was overtaken, and
+    then nothing was written; the caller runs them one at a time, so each outcome, error and
+    attempt stays its own."""
+    if len({c.customer_id for c in claims}) != 1 or len({c.effect_id for c in claims}) != len(claims):
+        return None
+    try:
+        with db.write_core() as conn:
+            customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claims[0].customer_id}).one()
+            # The row locked above stays what each effect reads: none of them changes what
+            # another one checks (the status), and each reads invoicing_enabled only for itself.
+            return [_apply_local(conn, customer, c, settings) for c in claims]
+    except Exception:  # noqa: BLE001 - rolled back; one at a time shows whose fault it was
+        return None
+
+
+def _apply_local(conn: Connection, customer, claim: Claim, settings: Settings) -> RunResult:
+    outcome, follow_ups = _LOCAL[Effect(claim.name)](conn, customer, claim, settings)
+    settled = conn.execute(SETTLE, {
+        "effect_id": claim.effect_id, "attempt": claim.attempt, "new_state": outcome.state.value,
+        "new_note": outcome.note, "now": utcnow(),
+    }).one_or_none()
+    if settled is None:
+        raise _Overtaken
+    return RunResult(claim.effect_id, outcome.state.value, follow_ups=follow_ups)
+
+
+def _superseded(customer) -> Outcome:
+    return Outcome(EffectState.SKIPPED, f"superseded: the customer is {customer.status} now")
+
+
+def _provisioning_calls(conn, customer, claim: Claim, services, effect: Effect, status: ServiceStatus,
+                        settings: Settings) -> list[Claim]:
+    """One provisioning call per service changed, written already claimed (attempt 1) and
+    described from what this transaction just wrote. If the worker dies before making them, their
+    claim lapses and the relay publishes them like any other pending effect."""
+    if not settings.provisioning_webhook_url or not services:
+        return []
+    now = utcnow()
+    until = now + timedelta(seconds=settings.effect_claim_seconds)
+    # Same transition as the effect that caused them, so the history shows them together.
+    rows = [{**new_effect(effect, customer.id, now, transition_id=claim.transition_id, service_id=s.id,
+                          origin="effect"), "attempts": 1, "claimed_until": until,
+             "claimed_by": heartbeats.this_process()} for s in services]
+    ids = conn.execute(QUEUE_EFFECTS, rows).scalars()
+    return [
+        Claim(effect_id, effect.value, 1, customer.id, claim.transition_id, until,
+              provisioning_delivery(effect, effect_id, now, service.id, service.external_ref,
+                                    customer.id, customer.external_ref, status))
+        for effect_id, service in zip(ids, services)
+    ]
+
+
+def services_out_of_line(line: ServicesInLine) -> ColumnElement[bool]:
+    """The services (of any customer: the caller says whose) that disagree with the status this
+    line belongs to: those its local effect changes, and those the reconciler counts as drift."""
+    clauses = [_services.c.status == line.out_of_line.value]
+    if line.out_of_line_cause is not None:
+        clauses.append(_services.c.suspension_cause == line.out_of_line_cause.value)
+    return and_(*clauses)
+
+
+def _bring_in_line(line: ServicesInLine):
+    """One statement: the customer's services out of line take the status they should have; a
+    suspension records that the customer's status caused it (so an activation undoes only those)."""
+    suspends = line.becomes is ServiceStatus.SUSPENDED
+    return (
+        update(_services)
+        .where(_services.c.customer_id == bindparam("owner_id"), services_out_of_line(line))
+        .values(status=line.becomes.value,
+                suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value if suspends else None,
+                suspension_note=None, suspended_at=bindparam("now") if suspends else None,
+                updated_at=bindparam("now"))
+        .returning(_services.c.id, _services.c.external_ref)
+    )
+
+
+_SET_INVOICING = (
+    update(_customers)
+    .where(_customers.c.id == bindparam("customer_id"))
+    .values(invoicing_enabled=bindparam("enabled"))
+)
+_VERBS = {ServiceStatus.SUSPENDED: "suspended", ServiceStatus.ACTIVE: "restored"}  # for the effect's note
+
+
+def _change_services(wanted: CustomerStatus, line: ServicesInLine):
+    statement = _bring_in_line(line)
+
+    def apply(conn, customer, claim: Claim, settings: Settings):
+        if customer.status != wanted:
+            return _superseded(customer), []
+        services = conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).all()
+        calls = _provisioning_calls(conn, customer, claim, services, line.provisioning, line.becomes, settings)
+        return Outcome(EffectState.DONE, f"{len(services)} service(s) {_VERBS[line.becomes]}"), calls
+
+    return apply
+
+
+def _set_invoicing(enabled: bool, wanted: CustomerStatus):
+    def apply(conn, customer, claim: Claim, settings: Settings):
+        if customer.status != wanted:
+            return _superseded(customer), []
+        if customer.invoicing_enabled == enabled:
+            return Outcome(EffectState.DONE, f"invoicing was already {'on' if enabled else 'paused'}"), []
+        conn.execute(_SET_INVOICING, {"customer_id": customer.id, "enabled": enabled})
+        return Outcome(EffectState.DONE, "invoicing resumed" if enabled else "invoicing paused"), []
+
+    return apply
+
+
+# Each local effect acts only while the customer is in the status it serves (else: superseded).
+_LOCAL = {
+    effect: apply
+    for status, alignment in ALIGNMENT.items()
+    for effect, apply in (
+        (alignment.services.effect, _change_services(status, alignment.services)),
+        (alignment.invoicing.effect, _set_invoicing(alignment.invoicing.enabled, status)),
+    )
+}

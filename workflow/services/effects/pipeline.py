@@ -1,0 +1,147 @@
+"""Carrying out the effects of one message: claim, act, record the outcome.
+
+A local effect runs in one transaction with the change it makes; an outbound call is made outside
+any transaction and its outcome recorded after. `process_effects` is what a worker calls with the
+ids of a message; `run_effect` carries out one effect alone (tests, tools)."""
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
+from ...db.engine import Database
+from ...domain.vocabulary import EffectState
+from ...settings import Settings
+from .calls import make_call, outlasts_a_call, run_call
+from .claims import claim_effects, is_local, record_error, settle_one, settle_together
+from .local import run_local, run_locals_together
+from .outcomes import Claim, Deliver, RunResult, Settlement
+
+log = logging.getLogger(__name__)
+
+ERROR = "error"  # the effect raised: its cause is on the row, its claim lapses, the relay retries it
+
+# Schedules effect `effect_id` to run again in `countdown` seconds (a short retry). It may raise
+# (the broker is down): the effect is pending with its next attempt recorded, and the relay
+# publishes it when due.
+RetryLater = Callable[[int, float], None]
+
+# Calls made but not recorded yet are made again if the worker dies (the receiver deduplicates
+# on webhook-id, as it must anyway): a few at most.
+SETTLE_TOGETHER = 8
+
+_Done = TypeVar("_Done", RunResult, RunResult | Settlement)
+
+
+def process_effects(db: Database, effect_ids: list[int], settings: Settings, deliver: Deliver,
+                    retry_later: RetryLater) -> list[RunResult]:
+    """The effects of one message, claimed together, then carried out: the local effects of one
+    customer in one transaction, then the outbound calls (those claimed, and the provisioning
+    calls the local effects made, first) one after the other, their outcomes recorded a few at a
+    time in one transaction. Whatever fails together is done again one at a time, so one failing
+    never holds back the others of its transition. An effect that raises is recorded as ERROR;
+    a failed call due again soon goes to `retry_later`, a later one waits for the relay."""
+    try:
+        work = claim_effects(db, effect_ids, settings)
+    except Exception:  # noqa: BLE001 - any claim taken lapses; the relay publishes them again
+        log.exception("claiming effects %s failed", effect_ids)
+        return [RunResult(effect_id, ERROR) for effect_id in effect_ids]
+    return _Message(db, settings, deliver, retry_later).carry_out(work)
+
+
+def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Deliver) -> RunResult:
+    """Claim one effect and carry it out, with the calls it makes; returns its own result. Errors
+    propagate and a retry is left to the relay: for tests and tools, not workers."""
+    claimed = claim_effects(db, [effect_id], settings)[0]
+    if isinstance(claimed, RunResult):
+        return claimed
+    result = carry_out(db, claimed, settings, deliver)
+    for follow_up in result.follow_ups:
+        carry_out(db, follow_up, settings, deliver)
+    return result
+
+
+def carry_out(db: Database, claim: Claim, settings: Settings, deliver: Deliver) -> RunResult:
+    if is_local(claim):
+        return run_local(db, claim, settings)
+    return run_call(db, claim, settings, deliver)
+
+
+class _Message:
+    def __init__(self, db: Database, settings: Settings, deliver: Deliver, retry_later: RetryLater):
+        self.db, self.settings, self.deliver, self.retry_later = db, settings, deliver, retry_later
+
+    def carry_out(self, work: "list[Claim | RunResult]") -> list[RunResult]:
+        results: list[RunResult] = []
+        calls: list[Claim] = []
+        by_customer: dict[int, list[Claim]] = {}
+        for item in work:
+            if isinstance(item, RunResult):
+                results.append(item)
+            elif is_local(item):
+                by_customer.setdefault(item.customer_id, []).append(item)
+            else:
+                calls.append(item)
+        made: list[Claim] = []
+        for group in by_customer.values():
+            for result in self._locals(group):
+                results.append(result)
+                made += result.follow_ups
+        results += self._calls(made + calls)  # the provisioning calls first: restoring is what the customer waits for
+        return results
+
+    def _locals(self, group: list[Claim]) -> list[RunResult]:
+        done = run_locals_together(self.db, group, self.settings) if len(group) > 1 else None
+        if done is not None:
+            return done
+        return [self._guarded(c.effect_id, partial(run_local, self.db, c, self.settings)) for c in group]
+
+    def _calls(self, calls: list[Claim]) -> list[RunResult]:
+        results: list[RunResult] = []
+        settlements: list[Settlement] = []
+        for claim in calls:
+            # Calls made are recorded before another one if it could outlive their claims (so no
+            # other worker makes them again), and a few at a time in a big batch (the relay's).
+            if settlements and (len(settlements) == SETTLE_TOGETHER or not all(
+                    outlasts_a_call(s.until, self.settings) for s in settlements)):
+                results += self._settle(settlements)
+                settlements = []
+            outcome = self._guarded(claim.effect_id, partial(make_call, self.db, claim, self.settings, self.deliver))
+            if isinstance(outcome, Settlement):
+                settlements.append(outcome)
+            else:
+                results.append(outcome)
+        return results + self._settle(settlements)
+
+    def _settle(self, settlements: list[Settlement]) -> list[RunResult]:
+        if len(settlements) > 1:
+            try:
+                return settle_together(self.db, settlements)
+            except Exception:  # noqa: BLE001 - nothing recorded; one at a time below
+                log.warning("settling %d calls together failed; one at a time", len(settlements), exc_info=True)
+        return [self._guarded(s.effect_id, partial(settle_one, self.db, s)) for s in settlements]
+
+    def _guarded(self, effect_id: int, run: Callable[[], _Done]) -> _Done | RunResult:
+        try:
+            result = run()
+        except Exception as error:  # noqa: BLE001 - recorded; the claim lapses and the relay retries
+            log.exception("effect %s raised", effect_id)
+            try:
+                record_error(self.db, effect_id, error)
+            except Exception:  # noqa: BLE001 - the database itself may be what failed
+                log.exception("could not record the failure of effect %s", effect_id)
+            return RunResult(effect_id, ERROR)
+        if isinstance(result, RunResult) and result.retry_in is not None:
+            self._retry_later(effect_id, result.retry_in)
+        elif isinstance(result, RunResult) and result.state == EffectState.PENDING:
+            log.info("effect %s failed; parked until its next attempt is due (the relay publishes it)", effect_id)
+        return result
+
+    def _retry_later(self, effect_id: int, countdown: float) -> None:
+        log.info("effect %s failed, retry in %.1fs", effect_id, countdown)
+        try:
+            self.retry_later(effect_id, countdown)
+        except Exception as error:  # noqa: BLE001 - a broker outage: one line, no traceback
+            # The effect is pending with its next attempt recorded: the relay publishes it when due.
+            log.warning("effect %s: retry not scheduled, the broker is unavailable (%s: %s); the relay "
+                        "publishes it", effect_id, type(error).__name__, error)
