@@ -4,11 +4,12 @@ is safe)."""
 
 import logging
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..db import reconnect
-from starlette.requests import Request
 
+from .body_limit import replaying
 from .problems import problem_body, problem_response, ui_error_page
 
 log = logging.getLogger(__name__)
@@ -30,18 +31,9 @@ class RetryOnLostConnection:
             await send(message)
 
         for attempt in (1, 2):
-            delivered = False
-
-            async def replay() -> Message:
-                nonlocal delivered
-                if not delivered:
-                    delivered = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
             with reconnect.tracking() as units:
                 try:
-                    return await self.app(scope, replay, send_tracked)
+                    return await self.app(scope, replaying(body, receive), send_tracked)
                 except Exception as error:
                     if answered or not reconnect.lost_connection(error):
                         raise
