@@ -84,16 +84,21 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(allowed or ("GET", "HEAD"))
 
 
-def framework_problem(request: Request, error: StarletteHTTPException) -> JSONResponse:
+def framework_headers(request: Request, error: StarletteHTTPException) -> dict[str, str]:
+    """The exception's headers, and on a 405 the `Allow` list of the path's methods."""
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return headers
+
+
+def framework_problem(error: StarletteHTTPException, headers: dict[str, str]) -> JSONResponse:
     """An HTTPException raised by Starlette or FastAPI themselves, as a problem."""
     if error.status_code == 400:  # FastAPI could not parse the body (not UTF-8, say)
         return problem_response(problem_body("validation_error", "body: cannot be parsed; send UTF-8 JSON"))
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
         error.status_code, "http_error"
     )
-    headers = dict(error.headers or {})
-    if error.status_code == 405:
-        headers["Allow"] = allowed_methods(request)
     return problem_response(problem_body(code, str(error.detail), status=error.status_code), headers or None)
 
 
@@ -121,12 +126,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException):
-        headers = dict(error.headers or {})
-        if error.status_code == 405:
-            headers["Allow"] = allowed_methods(request)
+        headers = framework_headers(request, error)
         if (page := ui_error_page(request, error.status_code, headers or None)) is not None:
             return page
-        return framework_problem(request, error)
+        return framework_problem(error, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, _error: Exception):
