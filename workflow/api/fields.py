@@ -28,8 +28,7 @@ def _text_rule(multiline: bool):
 
 class _Documented:
     """Puts the characters a text refuses into the OpenAPI document as a `pattern`, so clients
-    (and fuzzers) know the rule. Written with escapes: the document holds no control character.
-    Lone surrogates are left out: a JSON Schema regex cannot name them portably."""
+    (and fuzzers) know the rule (domain/limits.py states it)."""
 
     def __init__(self, pattern: str):
         self.pattern = pattern
@@ -39,9 +38,9 @@ class _Documented:
 
 
 # names, references, search terms
-Line = Annotated[str, _text_rule(multiline=False), _Documented(r"^[^\x00-\x1f]*$")]
+Line = Annotated[str, _text_rule(multiline=False), _Documented(limits.LINE_PATTERN)]
 # notes: tab and line breaks allowed
-Text = Annotated[str, _text_rule(multiline=True), _Documented(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
+Text = Annotated[str, _text_rule(multiline=True), _Documented(limits.TEXT_PATTERN)]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*")

@@ -17,9 +17,15 @@ MAX_ROW_ID = 2**31 - 1  # ids and versions are INTEGER columns: 32 bits signed o
 DATE_WINDOW_YEARS = 10  # as_of, due dates and payment dates: within this many years of today
 MAX_RETURN_DAYS = 366  # a suspension at the customer's request ends within a year
 
-# C0 controls and lone surrogates; multi-line text (notes) keeps tab and line breaks.
-_FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\ud800-\udfff]")
-_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# C0 controls and lone surrogates; multi-line text (notes) keeps tab and line breaks. The control
+# ranges are regex source (escapes), so the OpenAPI document can state them as patterns too.
+_LINE_CONTROLS = r"\x00-\x1f"
+_TEXT_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+_FORBIDDEN_IN_LINE = re.compile(f"[{_LINE_CONTROLS}\ud800-\udfff]")
+_FORBIDDEN_IN_TEXT = re.compile(f"[{_TEXT_CONTROLS}\ud800-\udfff]")
+# The same rules as JSON Schema patterns (lone surrogates left out: a schema regex cannot name them).
+LINE_PATTERN = f"^[^{_LINE_CONTROLS}]*$"
+TEXT_PATTERN = f"^[^{_TEXT_CONTROLS}]*$"
 
 
 @dataclass(frozen=True)
