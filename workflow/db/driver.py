@@ -1,0 +1,73 @@
+"""Hot statements run on the driver's cursor: compiled once, without SQLAlchemy's per-call work.
+
+`Connection.execute` of a compiled-cached statement still costs about 60–100 µs of client CPU per
+statement (execution context, parameter processing, result metadata): more than psycopg spends
+sending the statement and reading its answer. For the few statements every transition runs, a
+`DriverStatement` compiles the Core statement once per dialect, keeps the SQL text and the
+values the statement carries (literals bound by SQLAlchemy), and runs it on the DBAPI cursor of
+the unit's connection. Column result processors (UTCDateTime's) still apply, and a driver error
+goes through SQLAlchemy's own handling: wrapped as a DBAPIError, and a lost connection
+invalidated, exactly as for any statement (workflow/db/reconnect.py relies on that).
+
+PostgreSQL only (psycopg's named parameters; on SQLite, whose UTCDateTime binds need processing
+and whose driver is in-process anyway, `rows` is plain `Connection.execute`), and only for
+statements whose bound values need no bind processing beyond the driver's: plain strings, numbers,
+booleans, dates and aware datetimes (UTCDateTime on PostgreSQL stores what it is given) and lists
+of those.
+"""
+
+from collections import namedtuple
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.sql import ClauseElement
+
+
+class DriverStatement:
+    """A Core statement ready to run on the driver's cursor (one compilation per dialect)."""
+
+    def __init__(self, statement: ClauseElement, row_name: str = "Row"):
+        self.statement = statement
+        self.row_name = row_name
+        self._compiled: dict[str, tuple] = {}
+
+    def _for(self, conn: Connection) -> tuple:
+        dialect = conn.dialect
+        ready = self._compiled.get(dialect.name)
+        if ready is None:
+            compiled = self.statement.compile(dialect=dialect)
+            if compiled.positional:
+                raise TypeError(f"{dialect.name}: a DriverStatement needs named parameters")
+            carried = {compiled.bind_names[bind]: bind.effective_value
+                       for bind in compiled.binds.values()
+                       if bind.value is not None and not bind.callable}
+            columns = [(name, type_) for _key, name, _objects, type_ in compiled._result_columns]
+            processors = tuple(type_._cached_result_processor(dialect, None) for _, type_ in columns)
+            row = namedtuple(self.row_name, [name for name, _ in columns], rename=True) if columns else None
+            convert = any(processors)
+            ready = (compiled.string, carried, row, processors if convert else None)
+            self._compiled[dialect.name] = ready
+        return ready
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list:
+        """Run the statement in the connection's transaction; its rows (named tuples, or
+        SQLAlchemy rows off PostgreSQL: both have attributes and _asdict()), if any."""
+        if conn.dialect.name != "postgresql":
+            result = conn.execute(self.statement, params)
+            return result.all() if result.returns_rows else []
+        sql, carried, row, processors = self._for(conn)
+        parameters = {**carried, **params} if carried else params
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            fetched = cursor.fetchall() if row is not None else []
+        except conn.dialect.loaded_dbapi.Error as error:
+            # Wrapped, and the connection invalidated if it was lost, as Connection.execute does.
+            conn._handle_dbapi_exception(error, sql, parameters, cursor, None)
+        finally:
+            cursor.close()
+        if processors is None:
+            return [row._make(values) for values in fetched]
+        return [row._make([value if convert is None else convert(value)
+                           for convert, value in zip(processors, values)]) for values in fetched]
