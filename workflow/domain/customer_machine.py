@@ -104,6 +104,16 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         self.forced = False
         super().__init__(model=customer, state_field="status")
 
+    def restart(self, state: LifecycleState) -> None:
+        """Ready this machine, after a decision it took, for the next one from `state` (copied into
+        its own model): one machine per thread serves every transition, instead of one built per
+        transition (a machine is a web of objects whose building and collection cost as much as
+        its decision)."""
+        ensure_known_status(state.status)
+        vars(self.model).update(vars(state))
+        self.effects = []
+        self.forced = False
+
     # -- guards: raise GuardFailed naming the rule; the event is then refused, nothing changes --
 
     def check_inactivation(self, request: TransitionRequest, facts: CustomerFacts) -> None:

@@ -8,6 +8,7 @@ This is the hot path of every transition, so it speaks SQLAlchemy Core with preb
 the ORM's unit of work cost four times the database work here (see bench/transitions.py).
 """
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -226,11 +227,20 @@ class Decision:
     effects: tuple[Effect, ...]
 
 
+# A machine that decided without error waits here for the thread's next decision; one that raised
+# is dropped (its engine's queues are cleared by the library, but nothing is gained by trusting it).
+_spare = threading.local()
+
+
 def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, request: TransitionRequest,
            facts: CustomerFacts) -> Decision:
-    """Run a fresh machine on a copy of `before`; a refused event raises TransitionNotAllowed."""
-    state = replace(before)
-    machine = CustomerLifecycle(state)  # refuses an unknown stored status
+    """Run the machine on a copy of `before`; a refused event raises TransitionNotAllowed."""
+    machine = getattr(_spare, "machine", None)
+    if machine is None:
+        machine = CustomerLifecycle(replace(before))  # refuses an unknown stored status
+    else:
+        _spare.machine = None  # taken: a decision made meanwhile on this thread builds its own
+        machine.restart(before)  # refuses an unknown stored status
     try:
         machine.send(event.value, request=request, facts=facts)
     except MachineRefused:
@@ -238,7 +248,9 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
             f"customer {customer_id} is already {before.status}; '{event}' is not allowed and "
             "nothing was changed"
         ) from None
-    return Decision(state, machine.forced, tuple(machine.effects))
+    decision = Decision(replace(machine.model), machine.forced, tuple(machine.effects))
+    _spare.machine = machine
+    return decision
 
 
 def state_of(row) -> LifecycleState:
