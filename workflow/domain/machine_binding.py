@@ -82,7 +82,19 @@ class ResolvedOnce:
         if plan is not None and plan is not _UNSUPPORTED and not listeners \
                 and type(self.model) is plan.model_type:
             self._callbacks = plan.bind(self)
+            self._bound_functions = tuple((slot.method, getattr(machine_class, slot.method))
+                                          for slot in plan.slots)
             return
         super()._register_callbacks(listeners)  # type: ignore[misc]
         if plan is None and not listeners:
             machine_class._resolved_callbacks = _plan_of(self)
+        self._bound_functions = None
+
+    def callbacks_current(self) -> bool:
+        """Whether this machine's callbacks are still the class's methods, so that it may decide
+        again: a class whose methods were replaced since (tests do) needs a new machine. False for
+        a machine whose callbacks the library resolved."""
+        machine_class = type(self)
+        return self._bound_functions is not None and all(
+            getattr(machine_class, name) is function for name, function in self._bound_functions
+        )

@@ -236,10 +236,10 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
            facts: CustomerFacts) -> Decision:
     """Run the machine on a copy of `before`; a refused event raises TransitionNotAllowed."""
     machine = getattr(_spare, "machine", None)
-    if machine is None:
+    _spare.machine = None  # taken: a decision made meanwhile on this thread builds its own
+    if machine is None or not machine.callbacks_current():
         machine = CustomerLifecycle(replace(before))  # refuses an unknown stored status
     else:
-        _spare.machine = None  # taken: a decision made meanwhile on this thread builds its own
         machine.restart(before)  # refuses an unknown stored status
     try:
         machine.send(event.value, request=request, facts=facts)
