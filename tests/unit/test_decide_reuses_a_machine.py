@@ -1,0 +1,100 @@
+"""decide() lets one machine per thread serve every decision: each decision must be what a machine
+built for it alone decides, whatever the decisions before it on the same thread were (allowed,
+refused, forced, with other fields), and a decision already returned never changes afterwards."""
+
+import threading
+from dataclasses import replace
+from datetime import date, datetime, timezone
+
+import pytest
+
+from workflow.domain.customer_machine import (
+    CustomerFacts,
+    CustomerLifecycle,
+    LifecycleState,
+    TransitionRequest,
+    TrustUnlockLimits,
+)
+from workflow.domain.errors import GuardFailed, TransitionNotAllowed, UnknownStoredStatus
+from workflow.domain.vocabulary import CustomerEvent, Role
+from workflow.services import transitions
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+TODAY = date(2026, 12, 1)
+FACTS = CustomerFacts(0, now=NOW, today=TODAY, trust=TrustUnlockLimits(3, 1), default_hold_until=date(2026, 12, 8))
+OWING = replace(FACTS, overdue_invoices=2)
+DELINQUENT = LifecycleState("inactive", "delinquency", trust_unlocks_used=0, forced_hold_until=None)
+
+# (before, event, request, facts): a sequence whose every step leaves the machine in a state the
+# next step must not inherit (a hold, forced, a trust unlock's fields, a return date).
+STEPS = [
+    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("manual", "acordo", True, Role.OPERATOR), OWING),
+    (LifecycleState("active", None, trust_unlocks_used=1), CustomerEvent.INACTIVATE,
+     TransitionRequest("customer_request", None, False, Role.OPERATOR, until=date(2026, 12, 20)), FACTS),
+    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("trust_unlock", None, False, Role.OPERATOR, days=2), OWING),
+    (LifecycleState("inactive", "customer_request", return_on=date(2026, 12, 9)), CustomerEvent.ACTIVATE,
+     TransitionRequest("manual", None, False, Role.OPERATOR), FACTS),
+    (LifecycleState("active", None), CustomerEvent.INACTIVATE,
+     TransitionRequest("delinquency", None, False, Role.ADMIN, automatic=True), OWING),
+]
+
+
+def alone(before, event, request, facts) -> transitions.Decision:
+    """What a machine built for this decision only decides."""
+    state = replace(before)
+    machine = CustomerLifecycle(state)
+    machine.send(event.value, request=request, facts=facts)
+    return transitions.Decision(state, machine.forced, tuple(machine.effects))
+
+
+def test_each_decision_is_what_a_machine_of_its_own_decides_in_any_order():
+    for order in (STEPS, STEPS[::-1], STEPS + STEPS):
+        decisions = [transitions.decide(1, *step) for step in order]
+        assert decisions == [alone(*step) for step in order]
+
+
+def test_a_decision_returned_earlier_does_not_change_with_later_ones():
+    first = transitions.decide(1, *STEPS[0])
+    kept = replace(first.state)
+    for step in STEPS[1:]:
+        transitions.decide(1, *step)
+    assert first.state == kept and first.forced
+    assert first.state is not transitions.decide(1, *STEPS[0]).state
+
+
+def test_refusals_leave_nothing_behind_for_the_next_decision():
+    with pytest.raises(GuardFailed, match="force_not_permitted"):
+        transitions.decide(1, DELINQUENT, CustomerEvent.ACTIVATE,
+                           TransitionRequest("manual", "x", True, Role.VIEWER), OWING)
+    with pytest.raises(TransitionNotAllowed):
+        transitions.decide(1, LifecycleState("active", None), CustomerEvent.ACTIVATE,
+                           TransitionRequest("manual", None, False, Role.OPERATOR), FACTS)
+    with pytest.raises(UnknownStoredStatus):
+        transitions.decide(1, LifecycleState("frozen", None), CustomerEvent.ACTIVATE,
+                           TransitionRequest("manual", None, False, Role.OPERATOR), FACTS)
+    assert [transitions.decide(1, *step) for step in STEPS] == [alone(*step) for step in STEPS]
+
+
+def test_the_state_given_is_never_changed():
+    before = replace(DELINQUENT)
+    transitions.decide(1, before, *STEPS[0][1:])
+    assert before == DELINQUENT
+
+
+def test_threads_decide_on_machines_of_their_own():
+    results, errors = {}, []
+
+    def work(n: int) -> None:
+        try:
+            results[n] = [transitions.decide(1, *step) for step in STEPS * 20]
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    expected = [alone(*step) for step in STEPS * 20]
+    assert all(decisions == expected for decisions in results.values()) and len(results) == 4
