@@ -5,7 +5,9 @@ let the machine decide, then append the history row and one outbox row per effec
 the effects out after commit.
 
 This is the hot path of every transition, so it speaks SQLAlchemy Core with prebuilt statements:
-the ORM's unit of work cost four times the database work here (see bench/transitions.py).
+the ORM's unit of work cost four times the database work here (see bench/transitions.py). On
+PostgreSQL its statements run on the driver's cursor (db/driver.py), and the customer's update, the
+history row and the outbox rows are one statement; the machine that decides is reused by the thread.
 """
 
 import threading
@@ -357,7 +359,7 @@ def write_transition(db: Connection, customer_id: int, decision: Decision, chang
 
     On PostgreSQL the three writes are one statement (one round trip instead of three); elsewhere,
     or with `one_statement=False`, they are the generic statements. Both write the same rows
-    (tests/integration/test_transition_outbox.py compares them)."""
+    (tests/integration/test_transition_write_paths.py compares them)."""
     names = decision.effects
     if one_statement is None:
         # Ids come back matched by name: the single statement serves distinct effects only.
@@ -397,6 +399,7 @@ def _one_statement_write(resets_warning: bool) -> DriverStatement:
         column = table.c[name]
         return cast(bindparam(name, type_=column.type), column.type)
 
+    # The columns history_row fills, customer_id taken from the updated row.
     history = [name for name in history_row(0, 0, CustomerEvent.ACTIVATE, "", _TEMPLATE_DECISION,
                                             TransitionRequest(None, None, False, Role.ADMIN),
                                             Actor("", Role.ADMIN), Source.API, utcnow())
@@ -410,8 +413,8 @@ def _one_statement_write(resets_warning: bool) -> DriverStatement:
              .table_valued("name", with_ordinality="position").render_derived("effect_names"))
     template = new_effect(Effect.NOTIFY_BILLING, 0, utcnow(), transition_id=0)
     shared = {"transition_id": recorded.c.id, "customer_id": bound(_changes, "customer_id"),
-               "name": names.c.name, "created_at": cast(bindparam("now"), _effects.c.created_at.type),
-               "next_attempt_at": cast(bindparam("now"), _effects.c.next_attempt_at.type)}
+              "name": names.c.name, "created_at": cast(bindparam("now"), _effects.c.created_at.type),
+              "next_attempt_at": cast(bindparam("now"), _effects.c.next_attempt_at.type)}
     # In new_effect's column order; each constant of new_effect written into the SQL.
     values = {name: shared[name] if name in shared else cast(_written_in(value), _effects.c[name].type)
               for name, value in template.items()}
