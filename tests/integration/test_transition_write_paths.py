@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.driver import DriverStatement
@@ -161,3 +161,23 @@ def test_an_error_on_the_driver_is_sqlalchemy_s_and_the_unit_rolls_back(pg_db):
             twice.rows(session.connection(), {"c": cid})
     with pg_db.read() as session:
         assert session.scalar(select(StatusChange.id).where(StatusChange.customer_id == cid)) is None
+
+
+def test_a_connection_lost_under_a_driver_statement_is_invalidated_as_under_sqlalchemy(pg_db, postgres_url):
+    """reconnect.lost_connection() must recognise it, so that the request is run again."""
+    from tests.integration.test_lost_db_connections import admin_connection, gone
+    from tests.support import wait_for
+    from workflow.db.reconnect import lost_connection
+
+    cid = _customer(pg_db, 0, {})
+    with pg_db.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with admin_connection(postgres_url) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            wait_for(lambda: gone(admin, [pid]), what="the backend to end")
+        with pytest.raises(DBAPIError) as raised:
+            transitions.lock_customer_row(conn, cid)
+        assert conn.invalidated
+    assert raised.value.connection_invalidated and lost_connection(raised.value)
+    with pg_db.write() as session:  # the pool hands out a live connection again
+        assert transitions.lock_customer_row(session.connection(), cid).id == cid

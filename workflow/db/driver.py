@@ -62,8 +62,9 @@ class DriverStatement:
         try:
             cursor.execute(sql, parameters)
             fetched = cursor.fetchall() if row is not None else []
-        except conn.dialect.loaded_dbapi.Error as error:
-            # Wrapped, and the connection invalidated if it was lost, as Connection.execute does.
+        except BaseException as error:
+            # As Connection.execute does: a driver error wrapped, the connection invalidated if it
+            # was lost (or if an exit exception interrupted the statement), anything else re-raised.
             conn._handle_dbapi_exception(error, sql, parameters, cursor, None)
         finally:
             cursor.close()
