@@ -30,11 +30,11 @@ class DriverStatement:
     def __init__(self, statement: ClauseElement, row_name: str = "Row"):
         self.statement = statement
         self.row_name = row_name
-        self._compiled: dict[str, tuple] = {}
+        self._compiled: dict[type, tuple] = {}  # per dialect class (its paramstyle and casts)
 
     def _for(self, conn: Connection) -> tuple:
         dialect = conn.dialect
-        ready = self._compiled.get(dialect.name)
+        ready = self._compiled.get(type(dialect))
         if ready is None:
             compiled = self.statement.compile(dialect=dialect)
             if compiled.positional:
@@ -47,7 +47,7 @@ class DriverStatement:
             row = namedtuple(self.row_name, [name for name, _ in columns], rename=True) if columns else None
             convert = any(processors)
             ready = (compiled.string, carried, row, processors if convert else None)
-            self._compiled[dialect.name] = ready
+            self._compiled[type(dialect)] = ready
         return ready
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list:
