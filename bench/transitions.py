@@ -10,9 +10,10 @@ migrates it with workflow.db.migrate.upgrade, and drops it (WITH (FORCE)) when i
 Two paths, each with --threads threads, every thread alternating inactivate/activate on its own
 customer (fresh customers for every run, so no two threads ever wait on the same row lock):
 
-* baseline ("raw driver"): one psycopg 3 connection per thread, no ORM, the same statements the
-  service issues: BEGIN; SELECT ... FOR UPDATE; overdue-invoice count; UPDATE customers;
-  INSERT status_changes RETURNING id; INSERT outbox_effects (3 rows); COMMIT.
+* baseline ("raw driver"): one psycopg 3 connection per thread, no ORM, the same work as the
+  service in plain statements: BEGIN; SELECT ... FOR UPDATE; overdue-invoice count; UPDATE customers;
+  INSERT status_changes RETURNING id; INSERT outbox_effects (3 rows); COMMIT. (The service, on
+  PostgreSQL, writes the update and both inserts in one statement.)
 * service: ``with db.write() as session: transitions.transition_customer(...)``, the code the API
   and the CLI run.
 
