@@ -24,7 +24,7 @@ from ..domain.vocabulary import (
     InactivationReason,
     Source,
 )
-from .delinquency import SCHEDULER, overdue_facts
+from .delinquency import SCHEDULER, cut_facts, overdue_facts
 from .effect_bus import publish_after_commit
 from .transitions import QUEUE_EFFECTS, count_overdue_invoices, lock_customer, new_effect, transition_customer
 
@@ -118,7 +118,8 @@ def set_return_date(session: Session, customer_id: int, until: date | None, toda
 def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int) -> list[int]:
     """`customer.delinquency_warning` goes out once per episode (per oldest overdue invoice),
     `warning_days` before the projected cut; for a customer a forced activation holds, before the
-    cut after the hold (the hold starts a new episode). Returns the customers warned now."""
+    cut after the hold (the hold starts a new episode): the domain's Policy.warning_due, asked under
+    each customer's lock. Returns the customers warned now."""
     from .delinquency import candidates_for_warning
 
     with db.read() as session:
@@ -127,15 +128,10 @@ def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int)
     for customer_id in candidate_ids:
         with db.write() as session:
             customer = lock_customer(session, customer_id)
-            if customer.status != CustomerStatus.ACTIVE or customer.auto_block_exempt:
+            overdue = overdue_facts(session, customer_id, today)
+            if policy.warning_due(cut_facts(customer), overdue, today, warning_days) is None:
                 continue
-            oldest, total, _count = overdue_facts(session, customer_id, today)
-            if oldest is None or total < policy.min_overdue_amount or customer.warned_for_due == oldest:
-                continue
-            cut = policy.projected_cut(oldest, today, held_until=customer.forced_hold_until)
-            if (cut - today).days > warning_days:
-                continue
-            customer.warned_for_due = oldest
+            customer.warned_for_due = overdue.oldest_due
             ids = list(session.connection().execute(
                 QUEUE_EFFECTS, [new_effect(Effect.WARN_BILLING, customer_id, utcnow(), origin="scheduler")]
             ).scalars())
