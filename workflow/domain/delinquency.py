@@ -43,7 +43,7 @@ class InvoiceFacts:
     """What the cut rule reads of one invoice."""
 
     status: str
-    due_date: date
+    due_date: date | None  # not known yet: never past due
     amount: Decimal | None  # not known yet: counts as nothing owed
     amount_paid: Decimal = Decimal("0")
 
@@ -61,7 +61,7 @@ NOTHING_OVERDUE = Overdue(None, Decimal("0.00"), 0)
 
 def is_overdue(invoice: InvoiceFacts, today: date) -> bool:
     """Open and past its due date (due today is not overdue yet)."""
-    return invoice.status == InvoiceStatus.OPEN and invoice.due_date < today
+    return invoice.status == InvoiceStatus.OPEN and invoice.due_date is not None and invoice.due_date < today
 
 
 def overdue_of(invoices: Iterable[InvoiceFacts], today: date) -> Overdue:
