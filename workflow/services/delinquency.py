@@ -144,7 +144,8 @@ def _due(policy: Policy, today: date, among: list[int] | None = None, *, held: b
         .join(overdue, overdue.c.customer_id == Customer.id)
         .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False),
                # A trust unlock holds until its deadline; the timers cut it then if still unpaid.
-               or_(Customer.trust_unlock_until.is_(None), Customer.trust_unlock_until <= (now or utcnow())),
+               or_(Customer.trust_unlock_until.is_(None),
+                   Customer.trust_unlock_until <= (utcnow() if now is None else now)),
                ~_not_held(today) if held else _not_held(today))
         .order_by(Customer.id)
     )
@@ -291,8 +292,8 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         # fast path of the domain's rule (Policy.not_due and the machine's delinquency guard), one
         # statement per batch instead of two reads per customer; the domain then confirms each
         # answer on the facts read, and test_due_rule_property.py proves the two equal.
-        now = utcnow()
         locked = {row.id: row for row in conn.execute(_LOCK_BATCH, {"customer_ids": customer_ids})}
+        now = utcnow()  # once the locks are held: the instant SQL and domain compare trust unlocks with
         due = candidates(conn, policy, today, among=sorted(locked), now=now)
         for facts in due:
             _confirm_due(policy, locked[facts.customer_id], facts, today, now)
