@@ -29,7 +29,8 @@ from ..domain.vocabulary import (
     Source,
 )
 from .clock import provider_today
-from .transitions import LOCK_CUSTOMER, Actor, count_overdue_invoices, transition_locked
+from .customer_locks import LOCK_CUSTOMER, lock_customer_by_ref
+from .transitions import Actor, count_overdue_invoices, transition_locked
 
 EVENT_TYPES = ("invoice.created", "invoice.paid", "invoice.cancelled")
 BILLING_ACTOR = Actor(name="billing", role=Role.BILLING)
@@ -64,10 +65,6 @@ _customers = Customer.__table__
 _invoices = Invoice.__table__
 _SEEN = select(_events.c.id).where(_events.c.webhook_id == bindparam("webhook_id"))
 _RECORD_EVENT = insert(_events)
-# The same columns as LOCK_CUSTOMER, found by the billing system's reference instead.
-_LOCK_BY_REF = (
-    select(_customers).where(_customers.c.external_ref == bindparam("customer_ref")).with_for_update()
-)
 _LOCK_INVOICE = (
     select(_invoices.c.customer_id, _invoices.c.amount, _invoices.c.amount_paid, _invoices.c.due_date,
            _invoices.c.status, _invoices.c.paid_at)
@@ -124,7 +121,7 @@ def _lock_customer_of(conn: Connection, event: InvoiceEvent):
     if event.customer_id is not None:
         row = conn.execute(LOCK_CUSTOMER, {"customer_id": event.customer_id}).one_or_none()
     elif event.customer_ref:
-        row = conn.execute(_LOCK_BY_REF, {"customer_ref": event.customer_ref}).one_or_none()
+        row = lock_customer_by_ref(conn, event.customer_ref)
     else:
         raise InvalidInput("data needs customer_id or customer_ref")
     if row is None:

@@ -30,6 +30,7 @@ from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Ro
 from ..settings import Settings
 from . import sweep_dispatch
 from .clock import provider_today
+from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
 from .transitions import (
     APPLY_TO_MANY,
@@ -198,16 +199,6 @@ def cut_request(today: date, facts: Candidate) -> TransitionRequest:
     return TransitionRequest("delinquency", note, False, SCHEDULER.role, automatic=True)
 
 
-_LOCK_BATCH = (
-    select(Customer.id, Customer.status, Customer.auto_block_exempt, Customer.version,
-           Customer.inactivation_reason, Customer.trust_unlock_until, Customer.trust_unlocks_used,
-           Customer.return_on, Customer.forced_hold_until)
-    .where(Customer.id.in_(id_list("customer_ids")))
-    .order_by(Customer.id)  # every batch locks in id order: two overlapping batches cannot deadlock
-    .with_for_update()
-)
-
-
 def _why_not_due(customer_id: int, locked, today: date) -> str:
     if locked is None:
         return f"customer {customer_id} does not exist"
@@ -233,7 +224,7 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         # the rule (Policy.is_due and the machine's delinquency guard) in SQL for speed, one
         # statement per batch instead of a machine and two reads per customer; test_sweep.py
         # checks that it picks exactly the customers the Python rules pick.
-        locked = {row.id: row for row in conn.execute(_LOCK_BATCH, {"customer_ids": customer_ids})}
+        locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
         due = candidates(conn, policy, today, among=sorted(locked))
         for customer_id in set(customer_ids) - {c.customer_id for c in due}:
             result.skipped[customer_id] = _why_not_due(customer_id, locked.get(customer_id), today)

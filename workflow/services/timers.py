@@ -26,7 +26,8 @@ from ..domain.vocabulary import (
 )
 from .delinquency import SCHEDULER, overdue_facts
 from .effect_bus import publish_after_commit
-from .transitions import QUEUE_EFFECTS, count_overdue_invoices, lock_customer, new_effect, transition_customer
+from .customer_locks import lock_customer
+from .transitions import QUEUE_EFFECTS, count_overdue_invoices, new_effect, transition_customer
 
 
 @dataclass

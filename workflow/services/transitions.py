@@ -27,10 +27,11 @@ from ..domain.customer_machine import (
     TransitionRequest,
     TrustUnlockLimits,
 )
-from ..domain.errors import NotFound, StaleVersion, TransitionNotAllowed
+from ..domain.errors import StaleVersion, TransitionNotAllowed
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from ..settings import get_settings
 from .clock import provider_today
+from .customer_locks import lock_customer_row
 from .effect_bus import publish_after_commit
 from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
@@ -48,10 +49,6 @@ _OVERDUE = (
         _invoices.c.due_date < bindparam("today"),
     )
 )
-# FOR UPDATE is not rendered on SQLite, whose write unit already holds the database lock.
-# The guards' facts are read by a separate statement *after* the lock: on PostgreSQL a statement
-# that waited for the lock keeps its old snapshot for everything but the locked row.
-LOCK_CUSTOMER = select(_customers).where(_customers.c.id == bindparam("customer_id")).with_for_update()
 # The columns a transition sets, shared by the one-customer and the whole-batch statements so the
 # sweep's set-based cut can never write a customer differently from a single transition.
 _NEW_STATE = {
@@ -94,18 +91,6 @@ class TransitionOutcome:
     customer: CustomerRow
     transition: StatusChangeRow
     effects: list[OutboxEffectRow]
-
-
-def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Load the customer under a row lock (SQLite: the unit's write lock). populate_existing: an
-    object already in the session is refreshed with what the lock sees, never left stale."""
-    customer = session.scalar(
-        select(Customer).where(Customer.id == customer_id).with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if customer is None:
-        raise NotFound(f"customer {customer_id} does not exist")
-    return customer
 
 
 def check_version(customer, expected_version: int | None) -> None:
@@ -255,14 +240,6 @@ def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_s
             "actor": actor.name, "source": source.value, "created_at": now}
 
 
-def lock_customer_row(db: Connection, customer_id: int):
-    """The customer's row under its lock (Core), as transition_locked takes it."""
-    row = db.execute(LOCK_CUSTOMER, {"customer_id": customer_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"customer {customer_id} does not exist")
-    return row
-
-
 def transition_customer(
     session: Session,
     customer_id: int,
@@ -294,8 +271,8 @@ def transition_locked(
     overdue: int,
     today: date,
 ) -> TransitionOutcome:
-    """The transition of a customer whose row this unit already locked (`row`, read by
-    LOCK_CUSTOMER) and whose overdue invoices it counted after taking the lock."""
+    """The transition of a customer whose row this unit already locked (`row`, a whole customers
+    row read by customer_locks) and whose overdue invoices it counted after taking the lock."""
     db = session.connection()
     customer_id = row.id
     now = utcnow()

@@ -15,6 +15,7 @@ from ...domain.status_alignment import ALIGNMENT, LOCAL_EFFECTS, ServicesInLine,
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
+from ..customer_locks import lock_customer_row
 from ..effect_bus import publish_after_commit
 from ..transitions import QUEUE_EFFECTS, new_effect
 from .local import services_out_of_line
@@ -82,7 +83,7 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
     created: list[int] = []
     for customer_id in candidates:
         with db.write() as session:
-            customer = session.get(Customer, customer_id, with_for_update=True)
+            customer = lock_customer_row(session.connection(), customer_id)
             if session.scalar(select(pending.where(Customer.id == customer_id))):
                 continue
             alignment = alignment_for(customer.status)
@@ -131,7 +132,7 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
     created: list[int] = []
     for customer_id, transition_id in candidates:
         with db.write() as session:
-            session.get(Customer, customer_id, with_for_update=True)  # as transitions lock
+            lock_customer_row(session.connection(), customer_id)  # as transitions lock
             newest = session.scalar(select(func.max(StatusChange.id)).where(StatusChange.customer_id == customer_id))
             others = session.scalar(select(func.count()).select_from(OutboxEffect).where(
                 OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
