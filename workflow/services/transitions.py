@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Connection, bindparam, func, insert, literal_column, null, select, text, update
+from sqlalchemy import Connection, bindparam, case, func, insert, literal_column, null, select, text, update
 from sqlalchemy.orm import Session
 from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
@@ -21,6 +21,7 @@ from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain import limits
 from ..domain.customer_machine import (
+    KEEPS_STATUS,
     CustomerFacts,
     CustomerLifecycle,
     LifecycleState,
@@ -58,7 +59,9 @@ _NEW_STATE = {
     "trust_unlocks_used": bindparam("new_trust_used"),
     "return_on": bindparam("new_return_on"),
     "forced_hold_until": bindparam("new_forced_hold_until"),
-    "status_changed_at": bindparam("now"),
+    # A change that keeps the status (the end of a trust unlock, say) leaves the status's time alone.
+    "status_changed_at": case((_customers.c.status == bindparam("new_status"), _customers.c.status_changed_at),
+                              else_=bindparam("now")),
     "updated_at": bindparam("now"),
     "version": _customers.c.version + 1,
 }
@@ -199,6 +202,10 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
     try:
         machine.send(event.value, request=request, facts=facts)
     except MachineRefused:
+        if event in KEEPS_STATUS:
+            raise TransitionNotAllowed(
+                f"customer {customer_id} is {before.status}; '{event}' does not apply and nothing was changed"
+            ) from None
         raise TransitionNotAllowed(
             f"customer {customer_id} is already {before.status}; '{event}' is not allowed and "
             "nothing was changed"
@@ -236,7 +243,7 @@ def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_s
     return {"customer_id": customer_id, "customer_version": new_version,
             "event": event.value, "from_status": from_status, "to_status": decision.state.status,
             "reason": request.reason, "note": note, "forced": decision.forced,
-            "hold_until": decision.state.forced_hold_until,  # set only by a forced activation
+            "hold_until": decision.state.forced_hold_until if decision.forced else None,  # the hold it set
             "actor": actor.name, "source": source.value, "created_at": now}
 
 
@@ -282,14 +289,15 @@ def transition_locked(
 
     db.execute(_APPLY, {"customer_id": customer_id, **new_state_values(state, now)})
     warned_for_due = row.warned_for_due
-    if state.forced_hold_until is not None:
+    if state.forced_hold_until is not None and state.forced_hold_until != row.forced_hold_until:
         db.execute(_NEW_WARNING_EPISODE, {"customer_id": customer_id})
         warned_for_due = None
     customer = CustomerRow(
         **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
            "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
            "return_on": state.return_on, "forced_hold_until": state.forced_hold_until,
-           "warned_for_due": warned_for_due, "status_changed_at": now, "updated_at": now,
+           "warned_for_due": warned_for_due,
+           "status_changed_at": row.status_changed_at if state.status == row.status else now, "updated_at": now,
            "version": row.version + 1}
     )
     change = history_row(customer_id, customer.version, event, row.status, decision, request, actor,

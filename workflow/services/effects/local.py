@@ -5,7 +5,7 @@ to make next."""
 
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, update
 
 from ...db.engine import Database
 from ...db.models import Customer, Service
