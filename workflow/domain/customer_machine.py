@@ -272,9 +272,9 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
 
 # The one reason each change that keeps the status is recorded with (its history row's `reason`).
 KEPT_STATUS_REASONS: dict[CustomerEvent, str] = {
-    CustomerEvent.END_TRUST_UNLOCK: ActivationReason.TRUST_UNLOCK,  # what ends
-    CustomerEvent.END_FORCED_HOLD: ActivationReason.PAYMENT_RECEIVED,  # a payment or cancellation
-    CustomerEvent.RESCHEDULE_RETURN: InactivationReason.CUSTOMER_REQUEST,  # the suspension it changes
+    CustomerEvent.END_TRUST_UNLOCK: ActivationReason.TRUST_UNLOCK.value,  # what ends
+    CustomerEvent.END_FORCED_HOLD: ActivationReason.PAYMENT_RECEIVED.value,  # a payment or cancellation
+    CustomerEvent.RESCHEDULE_RETURN: InactivationReason.CUSTOMER_REQUEST.value,  # the suspension it changes
 }
 
 
