@@ -280,3 +280,105 @@ def test_the_machine_refuses_an_automatic_cut_while_a_forced_activation_holds(ho
     else:
         CustomerLifecycle(held).send("inactivate", request=request, facts=HOLD_FACTS)
         assert (held.status, held.forced_hold_until) == ("inactive", None)
+
+
+# -- changes that keep the status (issue 11): recorded like any transition, no effects ------------
+
+from workflow.domain.customer_machine import KEPT_STATUS_REASONS, KEEPS_STATUS
+
+PASSED = NOW - _timedelta(seconds=1)
+
+
+def kept(event, state, facts, until=None):
+    machine = CustomerLifecycle(state)
+    machine.send(event, request=TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent(event)], "n", False, Role.ADMIN,
+                                                  until=until), facts=facts)
+    return machine
+
+
+@pytest.mark.parametrize("state, facts, after", [
+    # paid during the unlock: it ends, and so does the episode
+    (LifecycleState("active", None, PASSED, 1), CustomerFacts(0, now=NOW, today=TODAY), (None, 1 - 1)),
+    # a forced activation holds the cut: it ends, the debt (and its count) stays
+    (LifecycleState("active", None, PASSED, 1, forced_hold_until=TODAY), CustomerFacts(2, now=NOW, today=TODAY),
+     (None, 1)),
+    # a stale deadline on an inactive customer
+    (LifecycleState("inactive", "delinquency", PASSED, 1), CustomerFacts(2, now=NOW, today=TODAY), (None, 1)),
+])
+def test_a_trust_unlock_ends_at_its_deadline(state, facts, after):
+    status = state.status
+    machine = kept("end_trust_unlock", state, facts)
+    assert (state.status, machine.effects, machine.forced) == (status, [], False)
+    assert (state.trust_unlock_until, state.trust_unlocks_used) == after
+
+
+@pytest.mark.parametrize("state, facts, rule", [
+    (LifecycleState("active", None, PASSED, 1), CustomerFacts(1, now=NOW, today=TODAY), "trust_unlock_debt_unpaid"),
+    (LifecycleState("active", None, NOW + _timedelta(hours=1), 1), CustomerFacts(0, now=NOW, today=TODAY),
+     "trust_unlock_not_over"),
+    (LifecycleState("active", None, None, 1), CustomerFacts(0, now=NOW, today=TODAY), "no_trust_unlock"),
+    # the hold has passed: the normal rule applies, the customer is cut instead
+    (LifecycleState("active", None, PASSED, 1, forced_hold_until=TODAY - _timedelta(days=1)),
+     CustomerFacts(1, now=NOW, today=TODAY), "trust_unlock_debt_unpaid"),
+])
+def test_a_trust_unlock_that_may_not_end_yet_is_refused(state, facts, rule):
+    before = LifecycleState(**vars(state))
+    with pytest.raises(GuardFailed) as refused:
+        kept("end_trust_unlock", state, facts)
+    assert refused.value.rule == rule and state == before
+
+
+def test_a_forced_activations_hold_ends_when_nothing_is_past_due():
+    held = LifecycleState("active", None, forced_hold_until=DEFAULT_HOLD)
+    with pytest.raises(GuardFailed) as refused:
+        kept("end_forced_hold", held, CustomerFacts(1, now=NOW, today=TODAY))
+    assert refused.value.rule == "forced_hold_debt_unpaid" and held.forced_hold_until == DEFAULT_HOLD
+    machine = kept("end_forced_hold", held, CustomerFacts(0, now=NOW, today=TODAY))
+    assert (held.status, held.forced_hold_until, machine.effects) == ("active", None, [])
+    with pytest.raises(GuardFailed) as refused:
+        kept("end_forced_hold", held, CustomerFacts(0, now=NOW, today=TODAY))
+    assert refused.value.rule == "no_forced_hold"
+    with pytest.raises(TransitionNotAllowed):
+        kept("end_forced_hold", LifecycleState("inactive", "delinquency"), CustomerFacts(0, now=NOW, today=TODAY))
+
+
+@pytest.mark.parametrize("reason, until, rule", [
+    ("customer_request", TODAY + _timedelta(days=3), None),
+    ("customer_request", None, None),  # cleared
+    ("customer_request", TODAY, "return_date_not_in_future"),  # the same rule as with an inactivation
+    ("customer_request", TODAY - _timedelta(days=1), "return_date_not_in_future"),
+    ("delinquency", TODAY + _timedelta(days=3), "return_date_requires_customer_request"),
+])
+def test_a_return_date_is_rescheduled_by_the_machines_rule(reason, until, rule):
+    state = LifecycleState("inactive", reason, return_on=TODAY + _timedelta(days=1))
+    facts = CustomerFacts(0, now=NOW, today=TODAY)
+    if rule is None:
+        machine = kept("reschedule_return", state, facts, until=until)
+        assert (state.status, state.inactivation_reason, state.return_on, machine.effects) == (
+            "inactive", reason, until, [])
+    else:
+        with pytest.raises(GuardFailed) as refused:
+            kept("reschedule_return", state, facts, until=until)
+        assert refused.value.rule == rule and state.return_on == TODAY + _timedelta(days=1)
+
+
+def test_a_return_date_years_ahead_is_out_of_range_and_an_active_customer_has_none():
+    with pytest.raises(InvalidInput):
+        kept("reschedule_return", LifecycleState("inactive", "customer_request"),
+             CustomerFacts(0, now=NOW, today=TODAY), until=TODAY + _timedelta(days=400))
+    with pytest.raises(TransitionNotAllowed):
+        kept("reschedule_return", LifecycleState("active", None), CustomerFacts(0, now=NOW, today=TODAY),
+             until=TODAY + _timedelta(days=3))
+
+
+@pytest.mark.parametrize("event", sorted(KEEPS_STATUS))
+def test_a_change_that_keeps_the_status_has_one_reason_and_no_extras(event):
+    state = LifecycleState("active" if event != "reschedule_return" else "inactive", "customer_request"
+                           if event == "reschedule_return" else None, PASSED, 0, forced_hold_until=DEFAULT_HOLD)
+    facts = CustomerFacts(0, now=NOW, today=TODAY)
+    with pytest.raises(InvalidInput):
+        CustomerLifecycle(state).send(event, request=TransitionRequest("manual", None, False, Role.ADMIN), facts=facts)
+    with pytest.raises(GuardFailed) as refused:
+        CustomerLifecycle(state).send(event, request=TransitionRequest(KEPT_STATUS_REASONS[event], "n", True,
+                                                                       Role.ADMIN), facts=facts)
+    assert refused.value.rule == "force_not_applicable"

@@ -150,14 +150,15 @@ def change_return_date(
     customer_id: CustomerId,
     body: ReturnDateIn,
     request: Request,
-    _: Principal = Depends(can_write),
+    principal: Principal = Depends(can_write),
     idem: Idempotent = Depends(idempotent),
 ):
     """Change or clear (`until: null`) the return date of a suspension at the customer's request."""
     today = provider_today(request.app.state.settings.timezone)
 
     def handler(session: Session) -> dict:
-        return CustomerOut.of(timers.set_return_date(session, customer_id, body.until, today)).model_dump(mode="json")
+        customer = timers.set_return_date(session, customer_id, body.until, today, principal.actor, Source.API)
+        return CustomerOut.of(customer).model_dump(mode="json")
 
     return idem.run(200, handler)
 

@@ -93,7 +93,7 @@ def return_date(
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
         changed = timers.set_return_date(session, target.id, until,
-                                         provider_today(get_settings().timezone))
+                                         provider_today(get_settings().timezone), CLI_ACTOR, Source.CLI)
         data = customer_json(changed)
     if as_json:
         return print_json(data)

@@ -24,11 +24,11 @@ from ..domain.errors import (
     TransitionNotAllowed,
 )
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
+from .customer_locks import lock_customer
 from .transitions import (
     Actor,
     TransitionOutcome,
     check_version,
-    lock_customer,
     transition_customer,
 )
 from .written_rows import CustomerRow

@@ -40,6 +40,7 @@ from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Ro
 from ..settings import Settings
 from . import sweep_dispatch
 from .clock import provider_today
+from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
 from .transitions import (
     APPLY_TO_MANY,
@@ -232,16 +233,6 @@ def cut_request(today: date, facts: Candidate) -> TransitionRequest:
     return TransitionRequest("delinquency", note, False, SCHEDULER.role, automatic=True)
 
 
-_LOCK_BATCH = (
-    select(Customer.id, Customer.status, Customer.auto_block_exempt, Customer.version,
-           Customer.inactivation_reason, Customer.trust_unlock_until, Customer.trust_unlocks_used,
-           Customer.return_on, Customer.forced_hold_until)
-    .where(Customer.id.in_(id_list("customer_ids")))
-    .order_by(Customer.id)  # every batch locks in id order: two overlapping batches cannot deadlock
-    .with_for_update()
-)
-
-
 def why_skipped(not_due: NotDue) -> str:
     """A batch's skip, in words, from the domain's reason."""
     match not_due.reason:
@@ -292,7 +283,7 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         # fast path of the domain's rule (Policy.not_due and the machine's delinquency guard), one
         # statement per batch instead of two reads per customer; the domain then confirms each
         # answer on the facts read, and test_due_rule_property.py proves the two equal.
-        locked = {row.id: row for row in conn.execute(_LOCK_BATCH, {"customer_ids": customer_ids})}
+        locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
         now = utcnow()  # once the locks are held: the instant SQL and domain compare trust unlocks with
         due = candidates(conn, policy, today, among=sorted(locked), now=now)
         for facts in due:

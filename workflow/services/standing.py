@@ -1,27 +1,27 @@
 """One answer to "why is this customer where it is, and what happens next?"."""
 
-from dataclasses import replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
 from ..db.models import Customer, Invoice
 from ..db.types import utcnow
-from ..domain.customer_machine import (
-    CustomerFacts,
-    CustomerLifecycle,
-    LifecycleState,
-    TransitionRequest,
-    TrustUnlockLimits,
-)
+from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Overdue, Policy, is_held
-from ..domain.errors import AtivaError, GuardFailed
-from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, InvoiceStatus, Role
+from ..domain.errors import AtivaError, GuardFailed, TransitionNotAllowed
+from ..domain.vocabulary import (
+    ActivationReason,
+    CustomerEvent,
+    CustomerStatus,
+    InactivationReason,
+    InvoiceStatus,
+    Role,
+)
 from ..settings import Settings
 from .customers import get_customer
 from .delinquency import cut_facts, overdue_facts, policy_from
+from .transitions import decide, guard_facts, state_of
 
 
 def standing(session: Session, customer_id: int, settings: Settings, today: date) -> dict:
@@ -55,7 +55,7 @@ def standing(session: Session, customer_id: int, settings: Settings, today: date
         "return_on": customer.return_on.isoformat() if customer.return_on else None,
         "forced_hold": _forced_hold(customer, today),
         "next_action": _next_action(customer, policy, settings, overdue, today),
-        "trust_unlock": _trust_unlock(customer, settings, count, today),
+        "trust_unlock": _trust_unlock(customer, count, today),
     }
 
 
@@ -94,19 +94,17 @@ def _next_action(customer: Customer, policy: Policy, settings: Settings, overdue
     return None
 
 
-def _trust_unlock(customer: Customer, settings: Settings, overdue: int, today: date) -> dict:
-    """Ask the machine itself, on a copy: the same guards as a real trust unlock."""
-    state = LifecycleState(customer.status, customer.inactivation_reason, customer.trust_unlock_until,
-                           customer.trust_unlocks_used, customer.return_on, customer.forced_hold_until)
-    limits = TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode)
+def _trust_unlock(customer: Customer, overdue: int, today: date) -> dict:
+    """Ask the machine itself, on a copy (decide changes nothing): the same guards and the same
+    facts as a real trust unlock."""
+    facts = guard_facts(overdue, utcnow(), today)
     request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, False, Role.OPERATOR,
-                                days=settings.trust_unlock_max_days)
-    answer = {"max_days": limits.max_days,
-              "uses_left": max(0, limits.uses_per_episode - customer.trust_unlocks_used)}
+                                days=facts.trust.max_days)
+    answer = {"max_days": facts.trust.max_days,
+              "uses_left": max(0, facts.trust.uses_per_episode - customer.trust_unlocks_used)}
     try:
-        CustomerLifecycle(replace(state)).send(
-            "activate", request=request, facts=CustomerFacts(overdue, now=utcnow(), today=today, trust=limits))
-    except MachineRefused:
+        decide(customer.id, state_of(customer), CustomerEvent.ACTIVATE, request, facts)
+    except TransitionNotAllowed:
         return {**answer, "allowed": False, "why_not": f"the customer is {customer.status}",
                 "rule": "already_active"}
     except GuardFailed as refused:

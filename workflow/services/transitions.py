@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Connection, bindparam, func, insert, literal_column, null, select, text, update
+from sqlalchemy import Connection, bindparam, case, func, insert, literal_column, null, select, text, update
 from sqlalchemy.orm import Session
 from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
@@ -21,16 +21,18 @@ from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain import limits
 from ..domain.customer_machine import (
+    KEEPS_STATUS,
     CustomerFacts,
     CustomerLifecycle,
     LifecycleState,
     TransitionRequest,
     TrustUnlockLimits,
 )
-from ..domain.errors import NotFound, StaleVersion, TransitionNotAllowed
+from ..domain.errors import StaleVersion, TransitionNotAllowed
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from ..settings import get_settings
 from .clock import provider_today
+from .customer_locks import lock_customer_row
 from .effect_bus import publish_after_commit
 from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
@@ -48,10 +50,6 @@ _OVERDUE = (
         _invoices.c.due_date < bindparam("today"),
     )
 )
-# FOR UPDATE is not rendered on SQLite, whose write unit already holds the database lock.
-# The guards' facts are read by a separate statement *after* the lock: on PostgreSQL a statement
-# that waited for the lock keeps its old snapshot for everything but the locked row.
-LOCK_CUSTOMER = select(_customers).where(_customers.c.id == bindparam("customer_id")).with_for_update()
 # The columns a transition sets, shared by the one-customer and the whole-batch statements so the
 # sweep's set-based cut can never write a customer differently from a single transition.
 _NEW_STATE = {
@@ -61,7 +59,9 @@ _NEW_STATE = {
     "trust_unlocks_used": bindparam("new_trust_used"),
     "return_on": bindparam("new_return_on"),
     "forced_hold_until": bindparam("new_forced_hold_until"),
-    "status_changed_at": bindparam("now"),
+    # A change that keeps the status (the end of a trust unlock, say) leaves the status's time alone.
+    "status_changed_at": case((_customers.c.status == bindparam("new_status"), _customers.c.status_changed_at),
+                              else_=bindparam("now")),
     "updated_at": bindparam("now"),
     "version": _customers.c.version + 1,
 }
@@ -94,18 +94,6 @@ class TransitionOutcome:
     customer: CustomerRow
     transition: StatusChangeRow
     effects: list[OutboxEffectRow]
-
-
-def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Load the customer under a row lock (SQLite: the unit's write lock). populate_existing: an
-    object already in the session is refreshed with what the lock sees, never left stale."""
-    customer = session.scalar(
-        select(Customer).where(Customer.id == customer_id).with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if customer is None:
-        raise NotFound(f"customer {customer_id} does not exist")
-    return customer
 
 
 def check_version(customer, expected_version: int | None) -> None:
@@ -214,6 +202,10 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
     try:
         machine.send(event.value, request=request, facts=facts)
     except MachineRefused:
+        if event in KEEPS_STATUS:
+            raise TransitionNotAllowed(
+                f"customer {customer_id} is {before.status}; '{event}' does not apply and nothing was changed"
+            ) from None
         raise TransitionNotAllowed(
             f"customer {customer_id} is already {before.status}; '{event}' is not allowed and "
             "nothing was changed"
@@ -251,16 +243,8 @@ def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_s
     return {"customer_id": customer_id, "customer_version": new_version,
             "event": event.value, "from_status": from_status, "to_status": decision.state.status,
             "reason": request.reason, "note": note, "forced": decision.forced,
-            "hold_until": decision.state.forced_hold_until,  # set only by a forced activation
+            "hold_until": decision.state.forced_hold_until if decision.forced else None,  # the hold it set
             "actor": actor.name, "source": source.value, "created_at": now}
-
-
-def lock_customer_row(db: Connection, customer_id: int):
-    """The customer's row under its lock (Core), as transition_locked takes it."""
-    row = db.execute(LOCK_CUSTOMER, {"customer_id": customer_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"customer {customer_id} does not exist")
-    return row
 
 
 def transition_customer(
@@ -294,8 +278,8 @@ def transition_locked(
     overdue: int,
     today: date,
 ) -> TransitionOutcome:
-    """The transition of a customer whose row this unit already locked (`row`, read by
-    LOCK_CUSTOMER) and whose overdue invoices it counted after taking the lock."""
+    """The transition of a customer whose row this unit already locked (`row`, a whole customers
+    row read by customer_locks) and whose overdue invoices it counted after taking the lock."""
     db = session.connection()
     customer_id = row.id
     now = utcnow()
@@ -305,14 +289,15 @@ def transition_locked(
 
     db.execute(_APPLY, {"customer_id": customer_id, **new_state_values(state, now)})
     warned_for_due = row.warned_for_due
-    if state.forced_hold_until is not None:
+    if state.forced_hold_until is not None and state.forced_hold_until != row.forced_hold_until:
         db.execute(_NEW_WARNING_EPISODE, {"customer_id": customer_id})
         warned_for_due = None
     customer = CustomerRow(
         **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
            "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
            "return_on": state.return_on, "forced_hold_until": state.forced_hold_until,
-           "warned_for_due": warned_for_due, "status_changed_at": now, "updated_at": now,
+           "warned_for_due": warned_for_due,
+           "status_changed_at": row.status_changed_at if state.status == row.status else now, "updated_at": now,
            "version": row.version + 1}
     )
     change = history_row(customer_id, customer.version, event, row.status, decision, request, actor,

@@ -266,13 +266,13 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
         today = provider_today(request.app.state.settings.timezone)
         try:
             with request.app.state.db.write() as session:
-                timers.set_return_date(session, customer_id, until, today)
+                timers.set_return_date(session, customer_id, until, today, user.actor, Source.UI)
             return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except AtivaError as refused:
             if isinstance(refused, OutOfRange):
                 choice.errors["data_retorno"] = labels.RETURN_DATE_TOO_FAR
-            elif isinstance(refused, InvalidInput):
-                choice.errors["data_retorno"] = labels.GUARD_MESSAGES["return_date_not_in_future"]
+            elif isinstance(refused, GuardFailed):  # a date not after today, or not a suspension at request
+                choice.errors["data_retorno"] = labels.error_message(refused)
             else:
                 choice.errors["data_retorno"] = "Só um cliente suspenso a pedido dele tem data de retorno."
     return page_with_error(request, user, customer_id, choice.errors["data_retorno"])
