@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from tests.conftest import VALID_CPFS
+from tests.integration.effects_support import pending_effects
 from workflow.db.models import OutboxEffect, WorkerHeartbeat
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import TransitionRequest
@@ -15,17 +16,6 @@ from workflow.settings import Settings
 SETTINGS = Settings(relay_grace_seconds=5)
 
 
-def _pending_effects(db) -> list[int]:
-    actor = transitions.Actor("t", Role.OPERATOR)
-    with db.write() as session:
-        cid = customers.create_customer(session, customers.CustomerDraft("R", VALID_CPFS[0])).id
-    with db.write() as session:
-        outcome = transitions.transition_customer(
-            session, cid, CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, False, Role.OPERATOR), actor, Source.API)
-        return [e.id for e in outcome.effects]
-
-
 def _age(db, ids, seconds, **values):
     with db.write() as session:
         session.execute(update(OutboxEffect).where(OutboxEffect.id.in_(ids)).values(
@@ -33,7 +23,7 @@ def _age(db, ids, seconds, **values):
 
 
 def test_relay_takes_only_due_unclaimed_effects_and_backs_off(db):
-    ids = _pending_effects(db)
+    ids = pending_effects(db)
     assert effects.relay_pending(db, SETTINGS) == []  # fresh: the fast path has them
     _age(db, ids, 6)
     _age(db, ids[:1], 6, claimed_until=utcnow() + timedelta(seconds=30))  # running elsewhere
@@ -53,7 +43,7 @@ def test_relay_takes_only_due_unclaimed_effects_and_backs_off(db):
 
 
 def test_settled_effects_are_never_relayed(db):
-    ids = _pending_effects(db)
+    ids = pending_effects(db)
     _age(db, ids, 60, state="done")
     assert effects.relay_pending(db, SETTINGS) == []
 
