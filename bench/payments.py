@@ -473,7 +473,7 @@ def main() -> int:
         # This process seeds through the service layer. It never imports workers.app, so no
         # publisher is installed here and the seeded effects never reach the broker.
         from workflow.services import effect_bus, tokens
-        from workflow.services.clock import provider_today
+        from workflow.services.business_day import provider_today
 
         effect_bus.install_publisher(None)
         today = provider_today()  # ATIVA_TIMEZONE of this environment, as the API's

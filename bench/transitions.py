@@ -62,7 +62,7 @@ from workflow.domain.vocabulary import (  # noqa: E402
     Source,
 )
 from workflow.services import transitions  # noqa: E402
-from workflow.services.clock import provider_today  # noqa: E402
+from workflow.services.business_day import provider_today  # noqa: E402
 from workflow.services.customers import CustomerDraft, create_customer  # noqa: E402
 
 ACTOR = transitions.Actor("bench", Role.OPERATOR)

@@ -33,7 +33,7 @@ from workflow.domain.vocabulary import (
     SuspensionCause,
 )
 from workflow.services import users
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 from workflow.settings import Settings, get_settings
 
 API = "/api/v1"

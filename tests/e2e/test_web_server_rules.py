@@ -17,7 +17,7 @@ from workflow.db.models import Customer, OutboxEffect, StatusChange, WebSession
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Role
 from workflow.services import users
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 from workflow.settings import Settings
 
 @pytest.fixture

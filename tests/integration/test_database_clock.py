@@ -57,13 +57,13 @@ def test_a_claim_held_elsewhere_is_not_taken_by_a_host_whose_clock_runs_ahead(pg
 
 
 def test_a_failed_clock_reading_leaves_the_connection_usable(pg_db, monkeypatch):
-    from workflow.db import clock
+    from workflow.db import database_clock
 
     def failing(dbapi_connection, samples=3):
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1 / 0")  # leaves the transaction aborted
 
-    monkeypatch.setattr(clock, "measure_offset", failing)
+    monkeypatch.setattr(database_clock, "measure_offset", failing)
     fresh = Database(pg_db.url)  # its first checkouts read the clock, and fail
     try:
         with fresh.read() as session:

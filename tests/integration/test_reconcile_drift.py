@@ -32,7 +32,7 @@ def _move(db, cid: int, event: CustomerEvent, reason: str) -> None:
 
 
 def _run(db, ids: list[int]) -> list[str]:
-    return [effects.run_effect(db, i, SETTINGS, lambda d: None).state for i in ids]
+    return [effects.carry_out_effect(db, i, SETTINGS, lambda d: None).state for i in ids]
 
 
 def _names(db, ids: list[int]) -> list[str]:

@@ -9,7 +9,7 @@ from ..domain.customer_machine import TransitionRequest, mermaid_diagram
 from ..domain.vocabulary import ActivationReason, CustomerEvent, InactivationReason, Source
 from ..services import customers, history, timers, transitions
 from ..services import standing as standing_service
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from ..settings import get_settings
 from . import accept, tables
 from .console import out, print_json

@@ -28,7 +28,7 @@ from ..domain.vocabulary import (
     Role,
     Source,
 )
-from .clock import provider_today
+from .business_day import provider_today
 from .transitions import LOCK_CUSTOMER, Actor, count_overdue_invoices, transition_locked
 
 EVENT_TYPES = ("invoice.created", "invoice.paid", "invoice.cancelled")

@@ -29,7 +29,7 @@ from ..domain.errors import AtivaError
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings
 from . import sweep_dispatch
-from .clock import provider_today
+from .business_day import provider_today
 from .effect_bus import publish_after_commit
 from .transitions import (
     APPLY_TO_MANY,

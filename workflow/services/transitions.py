@@ -30,7 +30,7 @@ from ..domain.customer_machine import (
 from ..domain.errors import NotFound, StaleVersion, TransitionNotAllowed
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from ..settings import get_settings
-from .clock import provider_today
+from .business_day import provider_today
 from .effect_bus import publish_after_commit
 from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 

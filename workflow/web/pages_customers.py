@@ -17,7 +17,7 @@ from ..domain.errors import (
 )
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
 from ..services import customer_services, customers, history, standing, timers, transitions
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from . import flash, labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
 from .forms import CustomerForm, StatusChoice, unsafe_text_message
