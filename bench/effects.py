@@ -164,7 +164,7 @@ event.listen(Session, "after_commit", _stamp_commit, insert=True)
 # --------------------------------------------------------------------------------------------
 
 
-def seed_customers(db: Database, count: int, cpfs: set[str], with_service: bool) -> list[int]:
+def seed_customers(db: Database, count: int, cpfs: set[str], *, with_service: bool) -> list[int]:
     from workflow.services.customer_services import add_service
     from workflow.services.customers import CustomerDraft, create_customer
 
@@ -429,13 +429,13 @@ def main() -> int:
 
         env = workflow_environment(
             data_dir=str(tmp / "var"), database_url=url, broker_url=args.redis_url,
-            worker_concurrency=str(args.concurrency), **receiver.settings(args.provisioning),
+            worker_concurrency=str(args.concurrency), **receiver.settings(provisioning=args.provisioning),
         )
         worker = WorkflowProcess(["worker"] + (["--beat"] if args.beat else []), env, tmp / "worker.log")
 
         cpfs: set[str] = set()
-        warm_customers = seed_customers(db, 2 * args.concurrency, cpfs, args.provisioning)
-        customers = seed_customers(db, args.customers, cpfs, args.provisioning)
+        warm_customers = seed_customers(db, 2 * args.concurrency, cpfs, with_service=args.provisioning)
+        customers = seed_customers(db, args.customers, cpfs, with_service=args.provisioning)
         per_customer = args.transitions // args.customers
 
         # Ready: a first no-op task has been taken and acknowledged.

@@ -483,7 +483,7 @@ def main() -> int:
         env = workflow_environment(
             data_dir=str(tmp / "var"), database_url=url, broker_url=args.redis_url,
             billing_inbound_secret=inbound_secret, worker_concurrency=str(args.concurrency),
-            access_log="true" if args.access_log else "false", **receiver.settings(provisioning),
+            access_log="true" if args.access_log else "false", **receiver.settings(provisioning=provisioning),
         )
         port = free_port()
         worker = WorkflowProcess(["worker"], env, tmp / "worker.log")

@@ -136,7 +136,8 @@ class ThreadsStartingTogether:
         self.body = body
         self.errors: list[BaseException] = []
         self.barrier = threading.Barrier(count + 1)
-        self.threads = [threading.Thread(target=self._run, args=(i,), name=f"{name}-{i}") for i in range(count)]
+        self.threads = [threading.Thread(target=self._run, args=(i,), name=f"{name}-{i}")
+                        for i in range(count)]
 
     def _run(self, i: int) -> None:
         try:

@@ -61,7 +61,7 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def settings(self, provisioning: bool) -> dict[str, str]:
+    def settings(self, *, provisioning: bool) -> dict[str, str]:
         """The ATIVA_* settings (lower-case names) that send the outbound calls here."""
         found = {"billing_webhook_url": f"{self.url}/billing", "billing_webhook_secret": self.billing_secret}
         if provisioning:

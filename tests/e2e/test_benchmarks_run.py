@@ -22,6 +22,8 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
          "ratio effect throughput / no-op throughput"),
         ("bench/payments.py", ["--events", "40", "--rate", "20", "--threads", "4", "--concurrency", "2"],
          "accepted (202) → services restored"),
+        ("bench/sweep.py", ["--customers", "2000", "--delinquent", "200", "--processes", "2"],
+         "ratio real run / baseline time"),
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):

@@ -58,5 +58,7 @@ def test_the_check_finds_each_form_of_import(source):
 
 
 def test_the_check_leaves_support_modules_alone():
-    source = "from tests.e2e.billing_support import send\nfrom .api_support import API\nimport tests.support\n"
+    source = ("from tests.e2e.billing_support import send\n"
+              "from .api_support import API\n"
+              "import tests.support\n")
     assert test_modules_imported(source, "tests.e2e.test_hostile_input") == []
