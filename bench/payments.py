@@ -171,7 +171,7 @@ def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int 
 
     new_cpfs = fresh_cpfs(cpfs)
     actor = transitions.Actor("bench:seed", Role.OPERATOR)
-    request = TransitionRequest(InactivationReason.DELINQUENCY.value, "bench seed", False, Role.OPERATOR)
+    request = TransitionRequest(InactivationReason.DELINQUENCY.value, "bench seed", actor_role=Role.OPERATOR)
     ids: list[int] = []
     while len(ids) < count:
         now = utcnow()

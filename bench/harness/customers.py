@@ -13,7 +13,7 @@ REASONS = {
     CustomerEvent.INACTIVATE: InactivationReason.CUSTOMER_REQUEST.value,
     CustomerEvent.ACTIVATE: ActivationReason.MANUAL.value,
 }
-REQUESTS = {event: TransitionRequest(reason, None, False, Role.OPERATOR) for event, reason in REASONS.items()}
+REQUESTS = {event: TransitionRequest(reason, None, actor_role=Role.OPERATOR) for event, reason in REASONS.items()}
 
 
 def event_for(k: int) -> CustomerEvent:

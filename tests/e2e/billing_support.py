@@ -55,7 +55,7 @@ def inactivate(db, cid, reason):
     actor = transitions.Actor("token:ops", Role.OPERATOR)
     with db.write() as session:
         transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE,
-                                        TransitionRequest(reason, None, False, Role.OPERATOR), actor, Source.API)
+                                        TransitionRequest(reason, None, actor_role=Role.OPERATOR), actor, Source.API)
 
 
 def invoice(db, external_id) -> Invoice:

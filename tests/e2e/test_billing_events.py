@@ -135,7 +135,7 @@ def test_payment_never_undoes_another_kind_of_inactivation(db, billing, reason):
         actor = transitions.Actor("token:ops", Role.OPERATOR)
         with db.write() as session:
             transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE,
-                                            TransitionRequest("other", "fraud check", False, Role.OPERATOR),
+                                            TransitionRequest("other", "fraud check", actor_role=Role.OPERATOR),
                                             actor, Source.API)
     else:
         inactivate(db, cid, reason)

@@ -395,7 +395,7 @@ def test_history_is_paged_and_cancelled_services_are_folded(web):
                          else (CustomerEvent.ACTIVATE, "customer_return"))
         with web.db.write() as session:
             transitions.transition_customer(session, customer_id, event,
-                                            TransitionRequest(reason, f"mudança {n}", False, Role.OPERATOR),
+                                            TransitionRequest(reason, f"mudança {n}", actor_role=Role.OPERATOR),
                                             actor, Source.UI)
     first = web.get(f"/clientes/{customer_id}")
     assert len(re.findall(r"<tr data-transition-id=", first.text)) == 20

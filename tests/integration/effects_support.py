@@ -14,5 +14,5 @@ def pending_effects(db) -> list[int]:
     with db.write() as session:
         outcome = transitions.transition_customer(
             session, cid, CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, False, Role.OPERATOR), actor, Source.API)
+            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR), actor, Source.API)
         return [e.id for e in outcome.effects]

@@ -25,7 +25,7 @@ def _customer(db, n: int, services: int) -> tuple[int, list[int]]:
 def _move(db, cid: int, event: CustomerEvent, reason: str) -> None:
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, cid, event, TransitionRequest(reason, None, False, Role.OPERATOR),
+            session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR),
             transitions.Actor("t", Role.OPERATOR), Source.API)
         ids = [e.id for e in outcome.effects]
     _run(db, ids)

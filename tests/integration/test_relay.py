@@ -58,7 +58,7 @@ def _move(db, cid: int, event: CustomerEvent, reason: str):
     actor = transitions.Actor("t", Role.OPERATOR)
     with db.write() as session:
         return transitions.transition_customer(
-            session, cid, event, TransitionRequest(reason, None, False, Role.OPERATOR), actor, Source.API)
+            session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR), actor, Source.API)
 
 
 def _customer(db, n: int = 0) -> int:

@@ -101,7 +101,7 @@ def edit_customer(
 
 
 def _transition(customer_id: int, event: CustomerEvent, body, principal: Principal, idem: Idempotent):
-    request = TransitionRequest(body.reason.value, body.note, body.force, principal.role,
+    request = TransitionRequest(body.reason.value, body.note, force=body.force, actor_role=principal.role,
                                 days=getattr(body, "days", None), until=getattr(body, "until", None),
                                 hold_until=getattr(body, "hold_until", None))
 

@@ -215,7 +215,7 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
     result = transition_locked(
         session, customer, CustomerEvent.ACTIVATE,
         TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
-                          False, BILLING_ACTOR.role),
+                          actor_role=BILLING_ACTOR.role),
         BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
     )
     outcome.reactivated = True

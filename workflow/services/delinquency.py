@@ -195,7 +195,7 @@ def cut_request(today: date, facts: Candidate) -> TransitionRequest:
     note = (f"Corte automático de {brazilian.day(today)}: {facts.overdue_invoices} fatura(s) vencida(s), "
             f"total {brazilian.money(facts.overdue_total)}, a mais antiga vencida em "
             f"{brazilian.day(facts.oldest_due)}.")
-    return TransitionRequest("delinquency", note, False, SCHEDULER.role, automatic=True)
+    return TransitionRequest("delinquency", note, actor_role=SCHEDULER.role, automatic=True)
 
 
 _LOCK_BATCH = (

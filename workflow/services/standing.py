@@ -97,7 +97,7 @@ def _trust_unlock(customer: Customer, settings: Settings, overdue: int, today: d
     state = LifecycleState(customer.status, customer.inactivation_reason, customer.trust_unlock_until,
                            customer.trust_unlocks_used, customer.return_on, customer.forced_hold_until)
     limits = TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode)
-    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, False, Role.OPERATOR,
+    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, actor_role=Role.OPERATOR,
                                 days=settings.trust_unlock_max_days)
     answer = {"max_days": limits.max_days,
               "uses_left": max(0, limits.uses_per_episode - customer.trust_unlocks_used)}

@@ -61,7 +61,7 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                     transition_customer(
                         session, customer_id, CustomerEvent.INACTIVATE,
                         TransitionRequest(InactivationReason.DELINQUENCY.value,
-                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", False, SCHEDULER.role,
+                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", actor_role=SCHEDULER.role,
                                           automatic=True),
                         SCHEDULER, Source.SCHEDULER, today=today,
                     )
@@ -91,7 +91,7 @@ def return_suspended(db: Database, today: date) -> TimerRun:
                 transition_customer(
                     session, customer_id, CustomerEvent.ACTIVATE,
                     TransitionRequest(ActivationReason.CUSTOMER_RETURN.value,
-                                      f"Retorno programado para {brazilian.day(customer.return_on)}.", False, SCHEDULER.role),
+                                      f"Retorno programado para {brazilian.day(customer.return_on)}.", actor_role=SCHEDULER.role),
                     SCHEDULER, Source.SCHEDULER, today=today,
                 )
                 run.changed.append(customer_id)

@@ -243,8 +243,7 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
     days, note = choice.parsed_days(), choice.parsed_note()
     error = choice.errors.get("observacao") or choice.errors.get("dias")
     if days is not None and not error:
-        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, False,
-                                     user.role, days=days)
+        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, actor_role=user.role, days=days)
         try:
             with request.app.state.db.write() as session:
                 transitions.transition_customer(session, customer_id, CustomerEvent.ACTIVATE, request_,
