@@ -134,7 +134,7 @@ def add_invoice(
     today: date | None = None,
 ) -> int:
     """An invoice due `days_overdue` days before today (negative: due in the future)."""
-    from workflow.services.clock import provider_today
+    from workflow.services.business_day import provider_today
 
     due = (today or provider_today()) - timedelta(days=days_overdue)
     with database.write() as session:

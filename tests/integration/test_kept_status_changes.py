@@ -11,7 +11,7 @@ from tests.conftest import add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect, StatusChange
 from workflow.domain.vocabulary import Effect
 from workflow.services import billing, effects, timers
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 from workflow.services.effects.descriptions import describe_fast
 from workflow.services.effects.outcomes import Delivery
 from workflow.settings import Settings

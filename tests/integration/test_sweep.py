@@ -123,7 +123,7 @@ def test_exemption_and_status_are_rechecked_under_the_lock(db):
     actor = transitions.Actor("token:ops", Role.OPERATOR)
     with db.write() as session:
         transitions.transition_customer(session, ids["due"], CustomerEvent.INACTIVATE,
-                                        TransitionRequest("customer_request", None, False, Role.OPERATOR),
+                                        TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
                                         actor, Source.API)
     result = delinquency.inactivate_due(db, POLICY, [ids["due"]], TUESDAY)
     assert result.skipped == {ids["due"]: "already inactive"}
@@ -244,7 +244,7 @@ def due_by_the_python_rules(db, customer_id: int) -> bool:
         return False
     try:
         transitions.decide(customer_id, transitions.state_of(row), CustomerEvent.INACTIVATE,
-                           TransitionRequest("delinquency", None, False, Role.ADMIN),
+                           TransitionRequest("delinquency", None, actor_role=Role.ADMIN),
                            transitions.guard_facts(overdue.invoices, now, TUESDAY))
     except AtivaError:
         return False

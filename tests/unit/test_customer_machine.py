@@ -27,7 +27,7 @@ ONE_OVERDUE = CustomerFacts(overdue_invoices=1)
 
 def send(customer, event, reason, note=None, force=False, role=Role.OPERATOR, facts=NONE_OVERDUE):
     machine = CustomerLifecycle(customer)
-    machine.send(event, request=TransitionRequest(reason, note, force, role), facts=facts)
+    machine.send(event, request=TransitionRequest(reason, note, force=force, actor_role=role), facts=facts)
     return machine
 
 
@@ -164,7 +164,7 @@ LIMITS = TrustUnlockLimits(max_days=3, uses_per_episode=1)
 def test_trust_unlock_guards(reason, used, days, rule):
     state = LifecycleState("inactive", reason, None, used, None)
     machine = CustomerLifecycle(state)
-    request = TransitionRequest("trust_unlock", None, False, Role.OPERATOR, days=days)
+    request = TransitionRequest("trust_unlock", None, actor_role=Role.OPERATOR, days=days)
     facts = CustomerFacts(2, now=NOW, today=TODAY, trust=LIMITS)
     if rule is None:
         machine.send("activate", request=request, facts=facts)
@@ -180,7 +180,7 @@ def test_trust_unlock_guards(reason, used, days, rule):
 
 def test_payment_ends_the_episode_and_any_activation_ends_a_trust_unlock():
     state = LifecycleState("inactive", "delinquency", None, 1, None)
-    CustomerLifecycle(state).send("activate", request=TransitionRequest("payment_received", None, False, Role.BILLING),
+    CustomerLifecycle(state).send("activate", request=TransitionRequest("payment_received", None, actor_role=Role.BILLING),
                                   facts=CustomerFacts(0, now=NOW, today=TODAY))
     assert (state.trust_unlocks_used, state.trust_unlock_until) == (0, None)
 
@@ -196,7 +196,7 @@ def test_payment_ends_the_episode_and_any_activation_ends_a_trust_unlock():
 def test_return_date_guards(reason, until, rule):
     state = LifecycleState("active", None)
     machine = CustomerLifecycle(state)
-    request = TransitionRequest(reason, None, False, Role.OPERATOR, until=until)
+    request = TransitionRequest(reason, None, actor_role=Role.OPERATOR, until=until)
     facts = CustomerFacts(1, now=NOW, today=TODAY)
     if rule is None:
         machine.send("inactivate", request=request, facts=facts)
@@ -237,7 +237,7 @@ HOLD_FACTS = CustomerFacts(2, now=NOW, today=TODAY, default_hold_until=DEFAULT_H
 )
 def test_a_forced_activation_holds_the_automatic_cuts(reason, force, note, hold_until, facts, rule, held):
     state = LifecycleState("inactive", "delinquency", None, 0, None)
-    request = TransitionRequest(reason, note, force, Role.OPERATOR, days=2 if reason == "trust_unlock" else None,
+    request = TransitionRequest(reason, note, force=force, actor_role=Role.OPERATOR, days=2 if reason == "trust_unlock" else None,
                                 hold_until=hold_until)
     machine = CustomerLifecycle(state)
     if rule is None:
@@ -254,10 +254,10 @@ def test_a_hold_goes_only_with_a_delinquent_customer_and_any_inactivation_ends_i
     other = LifecycleState("inactive", "other", None, 0, None)
     with pytest.raises(GuardFailed) as refused:
         CustomerLifecycle(other).send("activate", request=TransitionRequest(
-            "manual", "ok", True, Role.OPERATOR, hold_until=TODAY + _timedelta(days=3)), facts=HOLD_FACTS)
+            "manual", "ok", force=True, actor_role=Role.OPERATOR, hold_until=TODAY + _timedelta(days=3)), facts=HOLD_FACTS)
     assert refused.value.rule == "hold_requires_forced_activation"
     held = LifecycleState("active", None, forced_hold_until=DEFAULT_HOLD)
-    CustomerLifecycle(held).send("inactivate", request=TransitionRequest("customer_request", None, False, Role.OPERATOR),
+    CustomerLifecycle(held).send("inactivate", request=TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
                                  facts=HOLD_FACTS)
     assert held.forced_hold_until is None
 
@@ -271,7 +271,7 @@ def test_a_hold_goes_only_with_a_delinquent_customer_and_any_inactivation_ends_i
 ])
 def test_the_machine_refuses_an_automatic_cut_while_a_forced_activation_holds(hold_until, automatic, refused):
     held = LifecycleState("active", None, forced_hold_until=hold_until)
-    request = TransitionRequest("delinquency", "Corte automático", False, Role.ADMIN, automatic=automatic)
+    request = TransitionRequest("delinquency", "Corte automático", actor_role=Role.ADMIN, automatic=automatic)
     if refused:
         with pytest.raises(GuardFailed) as error:
             CustomerLifecycle(held).send("inactivate", request=request, facts=HOLD_FACTS)
@@ -291,7 +291,7 @@ PASSED = NOW - _timedelta(seconds=1)
 
 def kept(event, state, facts, until=None):
     machine = CustomerLifecycle(state)
-    machine.send(event, request=TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent(event)], "n", False, Role.ADMIN,
+    machine.send(event, request=TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent(event)], "n", actor_role=Role.ADMIN,
                                                   until=until), facts=facts)
     return machine
 
@@ -377,8 +377,7 @@ def test_a_change_that_keeps_the_status_has_one_reason_and_no_extras(event):
                            if event == "reschedule_return" else None, PASSED, 0, forced_hold_until=DEFAULT_HOLD)
     facts = CustomerFacts(0, now=NOW, today=TODAY)
     with pytest.raises(InvalidInput):
-        CustomerLifecycle(state).send(event, request=TransitionRequest("manual", None, False, Role.ADMIN), facts=facts)
+        CustomerLifecycle(state).send(event, request=TransitionRequest("manual", None, actor_role=Role.ADMIN), facts=facts)
     with pytest.raises(GuardFailed) as refused:
-        CustomerLifecycle(state).send(event, request=TransitionRequest(KEPT_STATUS_REASONS[event], "n", True,
-                                                                       Role.ADMIN), facts=facts)
+        CustomerLifecycle(state).send(event, request=TransitionRequest(KEPT_STATUS_REASONS[event], "n", force=True, actor_role=Role.ADMIN), facts=facts)
     assert refused.value.rule == "force_not_applicable"

@@ -18,7 +18,7 @@ from workflow.domain.machine_binding import ResolvedOnce
 from workflow.domain.vocabulary import Effect, Role
 
 FACTS = CustomerFacts(0, now=datetime(2026, 1, 5, tzinfo=timezone.utc), today=date(2026, 1, 5))
-LEAVE = TransitionRequest("customer_request", None, False, Role.OPERATOR)
+LEAVE = TransitionRequest("customer_request", None, actor_role=Role.OPERATOR)
 
 
 def _slots(machine) -> dict:
@@ -51,7 +51,7 @@ def test_each_machine_runs_its_own_callbacks_on_its_own_model():
     )
     assert (first.effects, first_state.status, first_state.inactivation_reason) == ([], "active", None)
     with pytest.raises(GuardFailed):  # the guard reads the second machine's request, not a stale one
-        first.send("inactivate", request=TransitionRequest(None, None, False, Role.OPERATOR), facts=FACTS)
+        first.send("inactivate", request=TransitionRequest(None, None, actor_role=Role.OPERATOR), facts=FACTS)
     assert first_state.status == "active"
 
 

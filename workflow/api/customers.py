@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from ..domain.customer_machine import TransitionRequest
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
 from ..services import customer_services, customers, history, standing, timers, transitions
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from .auth import Principal, can_read, can_write
 from .fields import Line, RowId
 from .idempotency import Idempotent, idempotent
@@ -101,7 +101,7 @@ def edit_customer(
 
 
 def _transition(customer_id: int, event: CustomerEvent, body, principal: Principal, idem: Idempotent):
-    request = TransitionRequest(body.reason.value, body.note, body.force, principal.role,
+    request = TransitionRequest(body.reason.value, body.note, force=body.force, actor_role=principal.role,
                                 days=getattr(body, "days", None), until=getattr(body, "until", None),
                                 hold_until=getattr(body, "hold_until", None))
 

@@ -5,7 +5,7 @@ The machine decides and records intents; it never saves nor calls anything. The 
 the history row and one outbox row per effect in the same transaction.
 """
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -49,7 +49,8 @@ class LifecycleState:
 class TransitionRequest:
     reason: str | None
     note: str | None
-    force: bool
+    _: KW_ONLY  # the rest by name: `TransitionRequest(reason, note, force=True, actor_role=...)`
+    force: bool = False
     actor_role: Role  # required: whether `force` is allowed depends on it
     days: int | None = None  # trust unlock: how long
     until: date | None = None  # suspension at the customer's request: the return date

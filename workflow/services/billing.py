@@ -28,7 +28,7 @@ from ..domain.vocabulary import (
     Role,
     Source,
 )
-from .clock import provider_today
+from .business_day import provider_today
 from .customer_locks import LOCK_CUSTOMER, lock_customer_by_ref
 from .transitions import Actor, count_overdue_invoices, transition_locked
 
@@ -207,7 +207,7 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
     result = transition_locked(
         session, customer, CustomerEvent.ACTIVATE,
         TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
-                          False, BILLING_ACTOR.role),
+                          actor_role=BILLING_ACTOR.role),
         BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
     )
     outcome.reactivated = True
@@ -230,7 +230,7 @@ def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcom
         session, customer, CustomerEvent.END_FORCED_HOLD,
         TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD],
                           f"Fim do prazo sem corte automático da ativação forçada: nenhuma fatura vencida em "
-                          f"aberto após o evento {event.webhook_id} da cobrança.", False, BILLING_ACTOR.role),
+                          f"aberto após o evento {event.webhook_id} da cobrança.", actor_role=BILLING_ACTOR.role),
         BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
     )
     outcome.hold_ended = True

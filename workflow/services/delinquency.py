@@ -39,7 +39,7 @@ from ..domain.errors import AtivaError
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings
 from . import sweep_dispatch
-from .clock import provider_today
+from .business_day import provider_today
 from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
 from .transitions import (
@@ -230,7 +230,7 @@ def cut_request(today: date, facts: Candidate) -> TransitionRequest:
     note = (f"Corte automático de {brazilian.day(today)}: {facts.overdue_invoices} fatura(s) vencida(s), "
             f"total {brazilian.money(facts.overdue_total)}, a mais antiga vencida em "
             f"{brazilian.day(facts.oldest_due)}.")
-    return TransitionRequest("delinquency", note, False, SCHEDULER.role, automatic=True)
+    return TransitionRequest("delinquency", note, actor_role=SCHEDULER.role, automatic=True)
 
 
 def why_skipped(not_due: NotDue) -> str:

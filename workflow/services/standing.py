@@ -98,7 +98,7 @@ def _trust_unlock(customer: Customer, overdue: int, today: date) -> dict:
     """Ask the machine itself, on a copy (decide changes nothing): the same guards and the same
     facts as a real trust unlock."""
     facts = guard_facts(overdue, utcnow(), today)
-    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, False, Role.OPERATOR,
+    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, actor_role=Role.OPERATOR,
                                 days=facts.trust.max_days)
     answer = {"max_days": facts.trust.max_days,
               "uses_left": max(0, facts.trust.uses_per_episode - customer.trust_unlocks_used)}

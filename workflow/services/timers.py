@@ -65,7 +65,7 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                     transition_locked(
                         session, row, CustomerEvent.INACTIVATE,
                         TransitionRequest(InactivationReason.DELINQUENCY.value,
-                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", False, SCHEDULER.role,
+                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", actor_role=SCHEDULER.role,
                                           automatic=True),
                         SCHEDULER, Source.SCHEDULER, overdue=overdue, today=today,
                     )
@@ -76,7 +76,7 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                     run.kept[customer_id] = "paid during the trust unlock: stays active"
                 transition_locked(session, row, CustomerEvent.END_TRUST_UNLOCK,
                                   TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_TRUST_UNLOCK], note,
-                                                    False, SCHEDULER.role),
+                                                    actor_role=SCHEDULER.role),
                                   SCHEDULER, Source.SCHEDULER, overdue=overdue, today=today)
         except AtivaError as refused:
             run.kept[customer_id] = refused.detail
@@ -100,7 +100,7 @@ def return_suspended(db: Database, today: date) -> TimerRun:
                 transition_locked(
                     session, row, CustomerEvent.ACTIVATE,
                     TransitionRequest(ActivationReason.CUSTOMER_RETURN.value,
-                                      f"Retorno programado para {brazilian.day(row.return_on)}.", False, SCHEDULER.role),
+                                      f"Retorno programado para {brazilian.day(row.return_on)}.", actor_role=SCHEDULER.role),
                     SCHEDULER, Source.SCHEDULER, overdue=count_overdue_invoices(conn, customer_id, today), today=today,
                 )
                 run.changed.append(customer_id)
@@ -118,7 +118,7 @@ def set_return_date(session: Session, customer_id: int, until: date | None, toda
     before = f"de {brazilian.day(row.return_on)} " if row.return_on else ""
     note = (f"Data de retorno alterada {before}para {brazilian.day(until)}." if until
             else f"Data de retorno {before}removida.")
-    request = TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN], note, False, actor.role,
+    request = TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN], note, actor_role=actor.role,
                                 until=until)
     return transition_locked(session, row, CustomerEvent.RESCHEDULE_RETURN, request, actor, source,
                              overdue=count_overdue_invoices(session.connection(), customer_id, today),

@@ -31,7 +31,7 @@ from ..domain.customer_machine import (
 from ..domain.errors import StaleVersion, TransitionNotAllowed
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from ..settings import get_settings
-from .clock import provider_today
+from .business_day import provider_today
 from .customer_locks import lock_customer_row
 from .effect_bus import publish_after_commit
 from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow

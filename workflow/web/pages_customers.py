@@ -17,7 +17,7 @@ from ..domain.errors import (
 )
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
 from ..services import customer_services, customers, history, standing, timers, transitions
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from . import flash, labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
 from .forms import CustomerForm, StatusChoice, unsafe_text_message
@@ -243,8 +243,7 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
     days, note = choice.parsed_days(), choice.parsed_note()
     error = choice.errors.get("observacao") or choice.errors.get("dias")
     if days is not None and not error:
-        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, False,
-                                     user.role, days=days)
+        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, actor_role=user.role, days=days)
         try:
             with request.app.state.db.write() as session:
                 transitions.transition_customer(session, customer_id, CustomerEvent.ACTIVATE, request_,

@@ -109,7 +109,7 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
 
 def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer,
                       settings: Settings) -> Delivery | Outcome:
-    from ..clock import provider_today
+    from ..business_day import provider_today
     from ..delinquency import overdue_facts, policy_from
 
     today = provider_today(settings.timezone)
