@@ -85,190 +85,60 @@ unknown id, and every signature valid; duplicates are listed.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import re
-import secrets
-import shlex
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import redis
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from standardwebhooks import Webhook
-from validate_docbr import CPF
 
 ROOT = Path(__file__).resolve().parent.parent
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_database, drop_database, event_for, psycopg_dsn  # noqa: E402
+from bench.harness.cpu import cpu_delta, cpu_snapshot  # noqa: E402
+from bench.harness.customers import REQUESTS, event_for, fresh_cpfs  # noqa: E402
+from bench.harness.database import (  # noqa: E402
+    DEFAULT_ADMIN_URL,
+    create_database_or_report,
+    drop_database,
+    psycopg_dsn,
+)
+from bench.harness.processes import (  # noqa: E402
+    ThreadsStartingTogether,
+    WorkflowProcess,
+    check_alive,
+    close_broker_connections,
+    wait_settled,
+    wait_until,
+    workflow_environment,
+)
+from bench.harness.report import percentile, printable_command  # noqa: E402
+from bench.harness.webhooks import WebhookReceiver  # noqa: E402
 from workflow.db import migrate  # noqa: E402
 from workflow.db.engine import Database  # noqa: E402
-from workflow.domain.customer_machine import TransitionRequest  # noqa: E402
-from workflow.domain.vocabulary import (  # noqa: E402
-    ActivationReason,
-    CustomerEvent,
-    InactivationReason,
-    Role,
-    Source,
-)
+from workflow.domain.vocabulary import Role, Source  # noqa: E402
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 QUEUE = "ativa"  # workers.app.EFFECTS_QUEUE, the list key kombu's Redis transport uses
 STAGING_QUEUE = "ativa_bench_staging"
 UNACKED = "unacked"  # kombu.transport.redis.Channel.unacked_key
 NOOP_TASK = "celery.accumulate"
 
-REQUESTS = {
-    CustomerEvent.INACTIVATE: TransitionRequest(
-        InactivationReason.CUSTOMER_REQUEST.value, None, False, Role.OPERATOR
-    ),
-    CustomerEvent.ACTIVATE: TransitionRequest(ActivationReason.MANUAL.value, None, False, Role.OPERATOR),
-}
 
 
-# event_for, psycopg_dsn, create_database, drop_database: bench/common.py
-
-
-# --------------------------------------------------------------------------------------------
-# Webhook receiver
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    billing_secret: str
-    provisioning_secret: str
-    deliveries: Counter = field(default_factory=Counter)  # webhook-id -> count
-    bad_signatures: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the workers' httpx clients expect
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-                secret = (receiver.billing_secret if self.path.startswith("/billing")
-                          else receiver.provisioning_secret)
-                webhook_id = self.headers.get("webhook-id", "")
-                try:
-                    Webhook(secret).verify(raw, {k.lower(): v for k, v in self.headers.items()})
-                    verified = True
-                except Exception:  # noqa: BLE001 - counted, reported
-                    verified = False
-                with receiver.lock:
-                    receiver.deliveries[webhook_id] += 1
-                    if not verified:
-                        receiver.bad_signatures.append(webhook_id)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True, name="webhooks").start()
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-# --------------------------------------------------------------------------------------------
-# Worker subprocess
-# --------------------------------------------------------------------------------------------
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path, beat: bool):
-        self.log = log
-        args = [sys.executable, "-m", "workflow", "worker"] + (["--beat"] if beat else [])
-        with log.open("ab") as out:
-            self.popen = subprocess.Popen(
-                args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def errors(self) -> list[str]:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines()
-                if re.search(r"\b(ERROR|CRITICAL)\b|Traceback|NotRegistered", line)]
-
-    def relayed(self) -> int:
-        """Effects the relay published again (its log line), when the worker runs --beat."""
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return 0
-        return sum(int(n) for n in re.findall(r"relay: publishing (\d+) pending effect", text))
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)  # warm shutdown of the whole group
-                self.popen.wait(timeout=15)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # pool children included
-        except ProcessLookupError:
-            pass
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-def wait_until(predicate, timeout: float, what: str, worker: Worker, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not worker.alive():
-            raise RuntimeError(f"the worker exited while waiting for {what}:\n{worker.tail()}")
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}:\n{worker.tail()}")
+def relayed(worker: WorkflowProcess) -> int:
+    """Effects the relay published again (its log line), when the worker runs --beat."""
+    return sum(int(n) for n in re.findall(r"relay: publishing (\d+) pending effect", worker.log_text()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,18 +164,14 @@ event.listen(Session, "after_commit", _stamp_commit, insert=True)
 # --------------------------------------------------------------------------------------------
 
 
-def seed_customers(db: Database, count: int, cpfs: set[str], with_service: bool) -> list[int]:
+def seed_customers(db: Database, count: int, cpfs: set[str], *, with_service: bool) -> list[int]:
     from workflow.services.customer_services import add_service
     from workflow.services.customers import CustomerDraft, create_customer
 
-    generator = CPF()
+    new_cpfs = fresh_cpfs(cpfs)
     ids: list[int] = []
     with db.write() as session:
-        while len(ids) < count:
-            cpf = generator.generate()
-            if cpf in cpfs:
-                continue
-            cpfs.add(cpf)
+        for cpf in (next(new_cpfs) for _ in range(count)):
             n = len(cpfs)
             customer = create_customer(
                 session, CustomerDraft(name=f"Bench {n}", document=cpf, external_ref=f"bench-c{n}")
@@ -334,76 +200,35 @@ def run_transitions(db: Database, customers: list[int], per_customer: int, threa
     actor = transitions.Actor("bench", Role.OPERATOR)
     owned = [customers[i::threads] for i in range(threads)]
     results: list[list[Submitted]] = [[] for _ in range(threads)]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads + 1)
     slots = iter(range(10**9))
     slot_lock = threading.Lock()
     start = [0.0]
 
     def body(i: int) -> None:
         mine = results[i]
-        try:
-            barrier.wait()
-            for k in range(per_customer):
-                ev = event_for(k)
-                for cid in owned[i]:
-                    if rate:
-                        with slot_lock:
-                            slot = next(slots)
-                        delay = start[0] + slot / rate - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
-                    with db.write() as session:
-                        outcome = transitions.transition_customer(
-                            session, cid, ev, REQUESTS[ev], actor, Source.API
-                        )
-                        session.info[_TID_KEY] = outcome.transition.id
-                    mine.append(Submitted(outcome.transition.id, cid, time.time()))
-        except BaseException as error:  # surfaced by the main thread
-            errors.append(error)
-            barrier.abort()
+        for k in range(per_customer):
+            ev = event_for(k)
+            for cid in owned[i]:
+                if rate:
+                    with slot_lock:
+                        slot = next(slots)
+                    delay = start[0] + slot / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                with db.write() as session:
+                    outcome = transitions.transition_customer(
+                        session, cid, ev, REQUESTS[ev], actor, Source.API
+                    )
+                    session.info[_TID_KEY] = outcome.transition.id
+                mine.append(Submitted(outcome.transition.id, cid, time.time()))
 
-    pool = [threading.Thread(target=body, args=(i,), name=f"transitions-{i}") for i in range(threads)]
-    for thread in pool:
-        thread.start()
+    pool = ThreadsStartingTogether(threads, body, name="transitions").start()
     start[0] = time.monotonic()
     began = time.time()
-    try:
-        barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
-    for thread in pool:
-        thread.join()
+    pool.release()
+    pool.join()
     ended = time.time()
-    if errors:
-        raise errors[0]
     return [s for chunk in results for s in chunk], began, ended
-
-
-def effect_counts(conn: psycopg.Connection) -> tuple[int, int]:
-    pending, total = conn.execute(
-        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM outbox_effects"
-    ).fetchone()
-    return pending, total
-
-
-def wait_settled(conn: psycopg.Connection, worker: Worker, stall_timeout: float = 30.0) -> None:
-    """Until no effect is pending; fails if nothing settles for stall_timeout seconds."""
-    last_pending, last_change = None, time.monotonic()
-    while True:
-        if not worker.alive():
-            raise RuntimeError(f"the worker exited with effects pending:\n{worker.tail()}")
-        pending, _ = effect_counts(conn)
-        if pending == 0:
-            return
-        if pending != last_pending:
-            last_pending, last_change = pending, time.monotonic()
-        elif time.monotonic() - last_change > stall_timeout:
-            raise RuntimeError(
-                f"{pending} effect(s) still pending, none settled for {stall_timeout:.0f}s "
-                f"(without --beat nothing republishes a lost message)\n{worker.tail()}"
-            )
-        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,7 +241,7 @@ def broker_busy(r: redis.Redis) -> bool:
     return bool(queued or unacked)
 
 
-def noop_round_trip(celery_app, r: redis.Redis, worker: Worker, count: int) -> tuple[float, float]:
+def noop_round_trip(celery_app, r: redis.Redis, worker: WorkflowProcess, count: int) -> tuple[float, float]:
     """Publish `count` no-op tasks to a queue nobody consumes, RENAME it onto the worker's queue,
     time until queue and unacked are both empty. Returns (seconds, publish seconds)."""
     r.delete(STAGING_QUEUE)
@@ -437,8 +262,7 @@ def noop_round_trip(celery_app, r: redis.Redis, worker: Worker, count: int) -> t
             break
         if time.perf_counter() - began > 120:
             raise RuntimeError(f"no-op baseline did not drain in 120 s:\n{worker.tail()}")
-        if not worker.alive():
-            raise RuntimeError(f"the worker exited during the no-op baseline:\n{worker.tail()}")
+        check_alive(worker)
         time.sleep(0.002)
     return time.perf_counter() - began, publish_seconds
 
@@ -450,66 +274,27 @@ def noop_round_trip(celery_app, r: redis.Redis, worker: Worker, count: int) -> t
 CPU_CLASSES = ("worker pool", "worker main", "postgres", "redis", "bench process")
 
 
-def cpu_snapshot(worker_pid: int) -> dict:
-    """CPU seconds used so far by each process of interest (pid -> (class, seconds)), plus the
-    machine's busy and total seconds."""
-    tick = os.sysconf("SC_CLK_TCK")
+def process_class(worker_pid: int):
+    """Which of CPU_CLASSES a process is in, if any."""
     me = os.getpid()
-    procs: dict[int, tuple[str, float]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        pid = int(entry)
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+
+    def classify(pid: int, ppid: int, comm: str) -> str | None:
         if pid == worker_pid:
-            procs[pid] = ("worker main", seconds)
-        elif ppid == worker_pid:
-            procs[pid] = ("worker pool", seconds)
-        elif comm == "postgres":
-            procs[pid] = ("postgres", seconds)
-        elif comm.startswith("redis-server"):
-            procs[pid] = ("redis", seconds)
-        elif pid == me:
-            procs[pid] = ("bench process", seconds)
-    busy = total = 0.0
-    try:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:9]]
-        total = sum(values) / tick
-        busy = total - (values[3] + values[4]) / tick  # minus idle and iowait
-    except (OSError, ValueError, IndexError):
-        pass
-    return {"procs": procs, "busy": busy, "total": total}
+            return "worker main"
+        if ppid == worker_pid:
+            return "worker pool"
+        if comm == "postgres":
+            return "postgres"
+        if comm.startswith("redis-server"):
+            return "redis"
+        return "bench process" if pid == me else None
 
-
-def cpu_delta(before: dict, after: dict) -> dict[str, float]:
-    """Seconds per class between two snapshots (a process that exited in between is missed)."""
-    used = dict.fromkeys(CPU_CLASSES, 0.0)
-    for pid, (cls, seconds) in after["procs"].items():
-        used[cls] += seconds - before["procs"].get(pid, (cls, 0.0))[1]
-    used["_busy"], used["_total"] = after["busy"] - before["busy"], after["total"] - before["total"]
-    return used
+    return classify
 
 
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 @dataclass
@@ -555,14 +340,6 @@ def owner_transitions(conn: psycopg.Connection, effects: list[EffectRow]) -> dic
 # --------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------
-
-
-def printable_command() -> str:
-    interpreter = os.path.relpath(sys.executable)
-    if interpreter.startswith(".."):
-        interpreter = sys.executable
-    argv = [interpreter, *sys.argv]
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", shlex.join(argv))
 
 
 def parse_args() -> argparse.Namespace:
@@ -613,16 +390,15 @@ def main() -> int:
     except redis.RedisError as error:
         print(f"Redis is not reachable at {args.redis_url!r}: {error}", file=sys.stderr)
         return 2
-    try:
-        name, url = create_database(args.database_url)
-    except psycopg.OperationalError as error:
-        print(f"PostgreSQL is not reachable at {make_url(args.database_url)!r}: {error}", file=sys.stderr)
+    created = create_database_or_report(args.database_url)
+    if created is None:
         return 2
+    name, url = created
     r.flushdb()
 
     tmp = Path(tempfile.mkdtemp(prefix="ativa_bench_effects_"))
-    receiver: Receiver | None = None
-    worker: Worker | None = None
+    receiver: WebhookReceiver | None = None
+    worker: WorkflowProcess | None = None
     db: Database | None = None
     conn: psycopg.Connection | None = None
     ok = False
@@ -633,7 +409,7 @@ def main() -> int:
         pg_version = conn.execute("SHOW server_version").fetchone()[0]
         redis_version = r.info("server")["redis_version"]
 
-        receiver = Receiver(new_secret(), new_secret()).start()
+        receiver = WebhookReceiver().start()
 
         # This process: settings from the environment, read when workers.app is imported.
         os.environ["ATIVA_DATABASE_URL"] = url
@@ -651,24 +427,15 @@ def main() -> int:
 
         assert celery_app.conf.broker_url == register(args.redis_url), celery_app.conf.broker_url
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
-        env.update({
-            "PYTHONUNBUFFERED": "1",
-            "ATIVA_DATA_DIR": str(tmp / "var"),
-            "ATIVA_DATABASE_URL": url,
-            "ATIVA_BROKER_URL": args.redis_url,
-            "ATIVA_BILLING_WEBHOOK_URL": f"{receiver.url}/billing",
-            "ATIVA_BILLING_WEBHOOK_SECRET": receiver.billing_secret,
-            "ATIVA_WORKER_CONCURRENCY": str(args.concurrency),
-        })
-        if args.provisioning:
-            env["ATIVA_PROVISIONING_WEBHOOK_URL"] = f"{receiver.url}/provisioning"
-            env["ATIVA_PROVISIONING_WEBHOOK_SECRET"] = receiver.provisioning_secret
-        worker = Worker(env, tmp / "worker.log", args.beat)
+        env = workflow_environment(
+            data_dir=str(tmp / "var"), database_url=url, broker_url=args.redis_url,
+            worker_concurrency=str(args.concurrency), **receiver.settings(provisioning=args.provisioning),
+        )
+        worker = WorkflowProcess(["worker"] + (["--beat"] if args.beat else []), env, tmp / "worker.log")
 
         cpfs: set[str] = set()
-        warm_customers = seed_customers(db, 2 * args.concurrency, cpfs, args.provisioning)
-        customers = seed_customers(db, args.customers, cpfs, args.provisioning)
+        warm_customers = seed_customers(db, 2 * args.concurrency, cpfs, with_service=args.provisioning)
+        customers = seed_customers(db, args.customers, cpfs, with_service=args.provisioning)
         per_customer = args.transitions // args.customers
 
         # Ready: a first no-op task has been taken and acknowledged.
@@ -676,7 +443,7 @@ def main() -> int:
         wait_until(lambda: not broker_busy(r), 60, "the worker to take a first task", worker)
         # Warm-up: every pool process opens its connection and HTTP client.
         run_transitions(db, warm_customers, 2, min(args.threads, len(warm_customers)), None)
-        wait_settled(conn, worker)
+        wait_settled(conn, worker, interval=0.1)
 
         print(
             f"\nPostgreSQL {pg_version}, Redis {redis_version} ({args.redis_url}), database {name}; "
@@ -689,26 +456,26 @@ def main() -> int:
             flush=True,
         )
 
-        cpu_before = cpu_snapshot(worker.popen.pid)
+        cpu_before = cpu_snapshot(process_class(worker.pid))
         noop_seconds, noop_publish = noop_round_trip(celery_app, r, worker, args.noop_tasks)
         # Staging is done with the clock stopped; its CPU (this process, Redis) is in the window,
         # so only the worker's and PostgreSQL's shares of the no-op window are meaningful.
-        noop_cpu = cpu_delta(cpu_before, cpu_snapshot(worker.popen.pid))
+        noop_cpu = cpu_delta(cpu_before, cpu_snapshot(process_class(worker.pid)), CPU_CLASSES)
         noop_rate = args.noop_tasks / noop_seconds
         print(f"  no-op baseline: {args.noop_tasks} x {NOOP_TASK} in {noop_seconds:.2f} s "
               f"(staged in {noop_publish:.2f} s, not counted)", flush=True)
 
         COMMITTED.clear()
-        cpu_before = cpu_snapshot(worker.popen.pid)
+        cpu_before = cpu_snapshot(process_class(worker.pid))
         submitted, sub_began, sub_ended = run_transitions(
             db, customers, per_customer, args.threads, args.rate
         )
         print(f"  transitions: {len(submitted)} submitted in {sub_ended - sub_began:.2f} s "
               f"({len(submitted) / (sub_ended - sub_began):.0f}/s)", flush=True)
-        wait_settled(conn, worker)
+        wait_settled(conn, worker, interval=0.1)
         print(f"  all effects settled {time.time() - sub_ended:.2f} s after the last transition",
               flush=True)
-        run_cpu = cpu_delta(cpu_before, cpu_snapshot(worker.popen.pid))
+        run_cpu = cpu_delta(cpu_before, cpu_snapshot(process_class(worker.pid)), CPU_CLASSES)
         time.sleep(0.3)  # late duplicate deliveries, if any, would land here
 
         # -- measurements --
@@ -742,9 +509,10 @@ def main() -> int:
             problems.append(f"{len(measured) - len(latencies)} transition(s) without a settled effect")
         retried = [e for e in mine if e.attempts != 1]
         delivering = {"notify_billing", "provision_suspend", "provision_restore"}
-        with receiver.lock:
-            deliveries = Counter(receiver.deliveries)
-            bad_signatures = list(receiver.bad_signatures)
+        received, bad_signatures = receiver.received()
+        deliveries: Counter = Counter()
+        for (_, webhook_id), n in received.items():
+            deliveries[webhook_id] += n
         expected_ids = {f"effect_{e.id}" for e in effects if e.name in delivering and e.state == "done"}
         skipped_ids = {f"effect_{e.id}" for e in effects if e.name in delivering and e.state == "skipped"}
         missing = sorted(expected_ids - deliveries.keys())
@@ -804,7 +572,7 @@ def main() -> int:
         print("effects by name and state: " + ", ".join(
             f"{n} {s} {c}" for (n, s), c in sorted(by_name_state.items())))
         if args.beat:
-            print(f"relay: published {worker.relayed()} effect message(s) again (each one a task that "
+            print(f"relay: published {relayed(worker)} effect message(s) again (each one a task that "
                   "finds its effect claimed or settled, unless the fast-path message was lost)")
         print(f"attempts != 1: {len(retried)}"
               + (f" ({Counter(e.attempts for e in retried)})" if retried else ""))
@@ -832,11 +600,7 @@ def main() -> int:
             conn.close()
         if db is not None:
             db.dispose()
-        if "workers.app" in sys.modules:  # close this process's broker connections
-            try:
-                sys.modules["workers.app"].app.pool.force_close_all()
-            except Exception:  # noqa: BLE001 - best effort
-                pass
+        close_broker_connections()
         drop_database(args.database_url, name)
         r.flushdb()
         r.close()

@@ -84,15 +84,9 @@ Traceback in the API or worker log.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import re
-import secrets
-import shlex
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -101,25 +95,39 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import psycopg
 import redis
-from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
-from validate_docbr import CPF
 
 ROOT = Path(__file__).resolve().parent.parent
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_database, drop_database, psycopg_dsn  # noqa: E402
+from bench.harness.cpu import command_line, cpu_delta, cpu_snapshot  # noqa: E402
+from bench.harness.customers import fresh_cpfs  # noqa: E402
+from bench.harness.database import (  # noqa: E402
+    DEFAULT_ADMIN_URL,
+    create_database_or_report,
+    drop_database,
+    psycopg_dsn,
+)
+from bench.harness.processes import (  # noqa: E402
+    ThreadsStartingTogether,
+    WorkflowProcess,
+    close_broker_connections,
+    free_port,
+    wait_settled,
+    wait_until,
+    workflow_environment,
+)
+from bench.harness.report import percentile, printable_command  # noqa: E402
+from bench.harness.webhooks import BILLING, PROVISIONING, WebhookReceiver, new_secret  # noqa: E402
 from workflow.db import migrate  # noqa: E402
 from workflow.db.engine import Database  # noqa: E402
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
 EVENTS_PATH = "/api/v1/billing/events"
 INVOICE_AMOUNT = Decimal("99.90")
@@ -128,174 +136,6 @@ DUPLICATE_SHARE = 0.01
 DUPLICATE_DELAY = 1.0  # seconds after the original's due time
 AIM_P99_MS = 1000.0
 SEED_NOTE = "seeded: end state written by bench/payments.py"  # seeded effects: never delivered
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-# --------------------------------------------------------------------------------------------
-# Loopback webhook receiver (billing notifications, provisioning calls)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    billing_secret: str
-    provisioning_secret: str
-    deliveries: Counter = field(default_factory=Counter)  # (path, webhook-id) -> count
-    bad_signatures: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the workers' httpx clients expect
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-                billing = self.path.startswith("/billing")
-                secret = receiver.billing_secret if billing else receiver.provisioning_secret
-                webhook_id = self.headers.get("webhook-id", "")
-                try:
-                    Webhook(secret).verify(raw, {k.lower(): v for k, v in self.headers.items()})
-                    verified = True
-                except Exception:  # noqa: BLE001 - counted, reported
-                    verified = False
-                with receiver.lock:
-                    receiver.deliveries[("billing" if billing else "provisioning", webhook_id)] += 1
-                    if not verified:
-                        receiver.bad_signatures.append(webhook_id)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True, name="webhooks").start()
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-# --------------------------------------------------------------------------------------------
-# Subprocesses
-# --------------------------------------------------------------------------------------------
-
-
-class Process:
-    """`python -m workflow <args>` in its own session (process group), output to a log file."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path):
-        self.args = args
-        self.log = log
-        with log.open("ab") as out:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "workflow", *args], env=env, cwd=ROOT,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def errors(self) -> list[str]:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines()
-                if re.search(r"\b(ERROR|CRITICAL)\b|Traceback|NotRegistered", line)]
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)  # graceful shutdown of the whole group
-                self.popen.wait(timeout=15)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # children included (the worker's pool)
-        except ProcessLookupError:
-            pass
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-def check_alive(*processes: Process) -> None:
-    for process in processes:
-        if not process.alive():
-            raise RuntimeError(f"`python -m workflow {' '.join(process.args)}` exited "
-                               f"(code {process.popen.returncode}):\n{process.tail()}")
-
-
-def wait_until(predicate, timeout: float, what: str, *processes: Process, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        check_alive(*processes)
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-POLLS = 0  # queries wait_settled made: its own transactions, left out of the per-event count
-
-
-def wait_settled(conn: psycopg.Connection, *processes: Process, stall_timeout: float = 30.0) -> float:
-    """Until no effect is pending; fails if none settles for stall_timeout seconds. Returns the
-    wall time it saw none pending."""
-    global POLLS
-    last_pending, last_change = None, time.monotonic()
-    while True:
-        check_alive(*processes)
-        POLLS += 1
-        pending = conn.execute("SELECT count(*) FROM outbox_effects WHERE state = 'pending'").fetchone()[0]
-        if pending == 0:
-            return time.time()
-        if pending != last_pending:
-            last_pending, last_change = pending, time.monotonic()
-        elif time.monotonic() - last_change > stall_timeout:
-            raise RuntimeError(f"{pending} effect(s) still pending, none settled for {stall_timeout:.0f}s "
-                               "(no --beat: nothing republishes a lost message)")
-        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,19 +169,15 @@ def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int 
     )
     from workflow.services import transitions
 
-    generator = CPF()
+    new_cpfs = fresh_cpfs(cpfs)
     actor = transitions.Actor("bench:seed", Role.OPERATOR)
-    request = TransitionRequest(InactivationReason.DELINQUENCY.value, "bench seed", False, Role.OPERATOR)
+    request = TransitionRequest(InactivationReason.DELINQUENCY.value, "bench seed", actor_role=Role.OPERATOR)
     ids: list[int] = []
     while len(ids) < count:
         now = utcnow()
         rows: list[Customer] = []
         while len(rows) < min(batch, count - len(ids)):
-            cpf = generator.generate()
-            if cpf in cpfs:
-                continue
-            cpfs.add(cpf)
-            n, doc = len(cpfs), parse_document(cpf)
+            n, doc = len(cpfs), parse_document(next(new_cpfs))
             rows.append(Customer(
                 name=f"Bench {n}", document=doc.digits, document_type=doc.type, email=None, phone=None,
                 external_ref=f"bench-c{n}", status=CustomerStatus.ACTIVE.value, inactivation_reason=None,
@@ -448,63 +284,49 @@ def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) ->
     signer = Webhook(secret)
     position = iter(range(len(shots)))
     lock = threading.Lock()
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(clients) + 1)
     start = [0.0]
 
-    def body(client: httpx.Client) -> None:
-        try:
-            barrier.wait()
-            while True:
-                with lock:
-                    k = next(position, None)
-                if k is None:
-                    return
-                shot = shots[k]
-                delay = start[0] + shot.due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                if shot.original is not None and not shot.original.done.wait(60):
-                    shot.error = "original never answered"
-                    shot.done.set()
-                    continue
-                lateness = (time.monotonic() - start[0] - shot.due) * 1000
-                now = datetime.now(timezone.utc)
-                headers = {"content-type": "application/json", "webhook-id": shot.webhook_id,
-                           "webhook-timestamp": str(int(now.timestamp())),
-                           "webhook-signature": signer.sign(shot.webhook_id, now, shot.body)}
-                shot.lateness_ms = lateness
-                shot.sent = time.time()
-                t = time.perf_counter()
-                try:
-                    response = client.post(EVENTS_PATH, content=shot.body.encode(), headers=headers)
-                    shot.http_ms = (time.perf_counter() - t) * 1000
-                    shot.accepted = time.time()
-                    shot.status = response.status_code
-                    try:
-                        shot.answer = response.json()
-                    except ValueError:
-                        shot.answer = {"raw": response.text[:200]}
-                except httpx.HTTPError as error:
-                    shot.error = f"{type(error).__name__}: {error}"
+    def body(i: int) -> None:
+        client = clients[i]
+        while True:
+            with lock:
+                k = next(position, None)
+            if k is None:
+                return
+            shot = shots[k]
+            delay = start[0] + shot.due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if shot.original is not None and not shot.original.done.wait(60):
+                shot.error = "original never answered"
                 shot.done.set()
-        except BaseException as error:  # surfaced by the main thread
-            errors.append(error)
-            barrier.abort()
+                continue
+            lateness = (time.monotonic() - start[0] - shot.due) * 1000
+            now = datetime.now(timezone.utc)
+            headers = {"content-type": "application/json", "webhook-id": shot.webhook_id,
+                       "webhook-timestamp": str(int(now.timestamp())),
+                       "webhook-signature": signer.sign(shot.webhook_id, now, shot.body)}
+            shot.lateness_ms = lateness
+            shot.sent = time.time()
+            t = time.perf_counter()
+            try:
+                response = client.post(EVENTS_PATH, content=shot.body.encode(), headers=headers)
+                shot.http_ms = (time.perf_counter() - t) * 1000
+                shot.accepted = time.time()
+                shot.status = response.status_code
+                try:
+                    shot.answer = response.json()
+                except ValueError:
+                    shot.answer = {"raw": response.text[:200]}
+            except httpx.HTTPError as error:
+                shot.error = f"{type(error).__name__}: {error}"
+            shot.done.set()
 
-    pool = [threading.Thread(target=body, args=(c,), name=f"sender-{i}") for i, c in enumerate(clients)]
-    for thread in pool:
-        thread.start()
+    pool = ThreadsStartingTogether(len(clients), body, name="sender").start()
     start[0] = time.monotonic() + 0.05
     began = time.time() + 0.05
-    try:
-        barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
-    for thread in pool:
-        thread.join()
-    if errors:
-        raise errors[0]
+    pool.release()
+    pool.join()
     return began, max((s.accepted for s in shots if s.accepted), default=time.time())
 
 
@@ -517,62 +339,25 @@ CPU_CLASSES = ("api server", "worker main", "worker pool", "postgres, this datab
 ELSEWHERE = "everything else on the machine"
 
 
-def cpu_snapshot(api_pid: int, worker_pid: int, database: str) -> dict:
-    """CPU seconds so far of each process of interest; PostgreSQL backends count only when their
+def process_class(api_pid: int, worker_pid: int, database: str):
+    """Which of CPU_CLASSES a process is in, if any; PostgreSQL backends count only when their
     process title names this run's database (other sessions may share the server)."""
-    tick = os.sysconf("SC_CLK_TCK")
     me = os.getpid()
-    procs: dict[int, tuple[str, float]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        pid = int(entry)
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+
+    def classify(pid: int, ppid: int, comm: str) -> str | None:
         if pid == api_pid or ppid == api_pid:
-            procs[pid] = ("api server", seconds)
-        elif pid == worker_pid:
-            procs[pid] = ("worker main", seconds)
-        elif ppid == worker_pid:
-            procs[pid] = ("worker pool", seconds)
-        elif comm == "postgres":
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    title = f.read().decode(errors="replace")
-            except OSError:
-                continue
-            if f" {database} " in title:
-                procs[pid] = ("postgres, this database", seconds)
-        elif comm.startswith("redis-server"):
-            procs[pid] = ("redis", seconds)
-        elif pid == me:
-            procs[pid] = ("bench process", seconds)
-    busy = total = 0.0
-    try:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:9]]
-        total = sum(values) / tick
-        busy = total - (values[3] + values[4]) / tick  # minus idle and iowait
-    except (OSError, ValueError, IndexError):
-        pass
-    return {"procs": procs, "busy": busy, "total": total}
+            return "api server"
+        if pid == worker_pid:
+            return "worker main"
+        if ppid == worker_pid:
+            return "worker pool"
+        if comm == "postgres":
+            return "postgres, this database" if f" {database} " in command_line(pid) else None
+        if comm.startswith("redis-server"):
+            return "redis"
+        return "bench process" if pid == me else None
 
-
-def cpu_delta(before: dict, after: dict) -> dict[str, float]:
-    """Seconds per class between two snapshots (a process that exited in between is missed);
-    what the machine was busy with beyond them goes to ELSEWHERE."""
-    used = dict.fromkeys(CPU_CLASSES, 0.0)
-    for pid, (cls, seconds) in after["procs"].items():
-        used[cls] += seconds - before["procs"].get(pid, (cls, 0.0))[1]
-    used["_busy"], used["_total"] = after["busy"] - before["busy"], after["total"] - before["total"]
-    used[ELSEWHERE] = max(0.0, used["_busy"] - sum(used[c] for c in CPU_CLASSES))
-    return used
+    return classify
 
 
 # --------------------------------------------------------------------------------------------
@@ -611,14 +396,6 @@ def database_sessions(conn: psycopg.Connection, database: str) -> int:
     """Sessions opened on the database so far (pg_stat_database, PostgreSQL 14+): a backend that
     starts and exits during the run is missed by the CPU accounting, so this tells how much was."""
     return conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (database,)).fetchone()[0]
-
-
-def printable_command() -> str:
-    interpreter = os.path.relpath(sys.executable)
-    if interpreter.startswith(".."):
-        interpreter = sys.executable
-    argv = [interpreter, *sys.argv]
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", shlex.join(argv))
 
 
 def stats_row(label: str, values: list[float]) -> str:
@@ -670,16 +447,15 @@ def main() -> int:
     except redis.RedisError as error:
         print(f"Redis is not reachable at {args.redis_url!r}: {error}", file=sys.stderr)
         return 2
-    try:
-        name, url = create_database(args.database_url)
-    except psycopg.OperationalError as error:
-        print(f"PostgreSQL is not reachable at {make_url(args.database_url)!r}: {error}", file=sys.stderr)
+    created = create_database_or_report(args.database_url)
+    if created is None:
         return 2
+    name, url = created
 
     tmp = Path(tempfile.mkdtemp(prefix="ativa_bench_payments_"))
-    receiver: Receiver | None = None
-    api: Process | None = None
-    worker: Process | None = None
+    receiver: WebhookReceiver | None = None
+    api: WorkflowProcess | None = None
+    worker: WorkflowProcess | None = None
     db: Database | None = None
     conn: psycopg.Connection | None = None
     clients: list[httpx.Client] = []
@@ -691,37 +467,28 @@ def main() -> int:
         conn = psycopg.connect(psycopg_dsn(url), autocommit=True)
         pg_version = conn.execute("SHOW server_version").fetchone()[0]
         redis_version = r.info("server")["redis_version"]
-        receiver = Receiver(new_secret(), new_secret()).start()
+        receiver = WebhookReceiver().start()
         inbound_secret = new_secret()
 
         # This process seeds through the service layer. It never imports workers.app, so no
         # publisher is installed here and the seeded effects never reach the broker.
         from workflow.services import effect_bus, tokens
-        from workflow.services.clock import provider_today
+        from workflow.services.business_day import provider_today
 
         effect_bus.install_publisher(None)
         today = provider_today()  # ATIVA_TIMEZONE of this environment, as the API's
         with db.write() as session:  # so `serve` does not mint (and print) a first admin token
             tokens.create_token(session, "bench", "admin")
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
-        env.update({
-            "PYTHONUNBUFFERED": "1",
-            "ATIVA_DATA_DIR": str(tmp / "var"),
-            "ATIVA_DATABASE_URL": url,
-            "ATIVA_BROKER_URL": args.redis_url,
-            "ATIVA_BILLING_INBOUND_SECRET": inbound_secret,
-            "ATIVA_BILLING_WEBHOOK_URL": f"{receiver.url}/billing",
-            "ATIVA_BILLING_WEBHOOK_SECRET": receiver.billing_secret,
-            "ATIVA_WORKER_CONCURRENCY": str(args.concurrency),
-            "ATIVA_ACCESS_LOG": "true" if args.access_log else "false",
-        })
-        if provisioning:
-            env["ATIVA_PROVISIONING_WEBHOOK_URL"] = f"{receiver.url}/provisioning"
-            env["ATIVA_PROVISIONING_WEBHOOK_SECRET"] = receiver.provisioning_secret
+        env = workflow_environment(
+            data_dir=str(tmp / "var"), database_url=url, broker_url=args.redis_url,
+            billing_inbound_secret=inbound_secret, worker_concurrency=str(args.concurrency),
+            access_log="true" if args.access_log else "false", **receiver.settings(provisioning=provisioning),
+        )
         port = free_port()
-        worker = Process(["worker"], env, tmp / "worker.log")
-        api = Process(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "api.log")
+        worker = WorkflowProcess(["worker"], env, tmp / "worker.log")
+        api = WorkflowProcess(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env,
+                              tmp / "api.log")
         base_url = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:
@@ -770,15 +537,16 @@ def main() -> int:
         # -- measured run --
         duplicates = max(1, round(args.events * DUPLICATE_SHARE))
         shots = build_schedule(customers, args.rate, duplicates)
-        cpu_before = cpu_snapshot(api.pid, worker.pid, name)
-        xacts_before, polls_before = database_transactions(conn, name), POLLS
+        cpu_before = cpu_snapshot(process_class(api.pid, worker.pid, name))
+        xacts_before = database_transactions(conn, name)
         sessions_before = database_sessions(conn, name)
         sched_began, last_answer = run_schedule(clients, inbound_secret, shots)
-        settled_at = wait_settled(conn, api, worker)
-        run_cpu = cpu_delta(cpu_before, cpu_snapshot(api.pid, worker.pid, name))
+        settled_at, polls = wait_settled(conn, api, worker)
+        run_cpu = cpu_delta(cpu_before, cpu_snapshot(process_class(api.pid, worker.pid, name)), CPU_CLASSES,
+                            ELSEWHERE)
         time.sleep(1.5)  # late duplicate webhook deliveries would land here; backends flush their stats
         # minus this script's own: the polls and the first reading
-        xacts = database_transactions(conn, name) - xacts_before - (POLLS - polls_before) - 1
+        xacts = database_transactions(conn, name) - xacts_before - polls - 1
         sessions = database_sessions(conn, name) - sessions_before
         print(f"  sent {len(shots)} requests in {last_answer - sched_began:.2f} s; all effects settled "
               f"{settled_at - last_answer:.2f} s after the last answer", flush=True)
@@ -786,7 +554,6 @@ def main() -> int:
         # -- measurements --
         originals = [s for s in shots if s.original is None]
         dupes = [s for s in shots if s.original is not None]
-        by_id = {s.webhook_id: s for s in originals}
         # Each customer is paid by exactly one original event (webhook-id pay-<customer id>); the
         # verification below fails if any customer got more than its one billing activation.
         transitions_of = {
@@ -886,11 +653,9 @@ def main() -> int:
         leftover = conn.execute("SELECT count(*) FROM outbox_effects WHERE state <> 'done'").fetchone()[0]
         if leftover:
             problems.append(f"{leftover} effect(s) in the database not done")
-        with receiver.lock:
-            deliveries = Counter(receiver.deliveries)
-            bad_signatures = list(receiver.bad_signatures)
-        delivering = {"notify_billing": "billing", "provision_restore": "provisioning",
-                      "provision_suspend": "provisioning"}
+        deliveries, bad_signatures = receiver.received()
+        delivering = {"notify_billing": BILLING, "provision_restore": PROVISIONING,
+                      "provision_suspend": PROVISIONING}
         expected_deliveries = {
             (delivering[n], f"effect_{i}") for n, i in conn.execute(
                 "SELECT name, id FROM outbox_effects WHERE state = 'done' AND name = ANY(%s) "
@@ -981,11 +746,7 @@ def main() -> int:
             conn.close()
         if db is not None:
             db.dispose()
-        if "workers.app" in sys.modules:  # close this process's broker connections
-            try:
-                sys.modules["workers.app"].app.pool.force_close_all()
-            except Exception:  # noqa: BLE001 - best effort
-                pass
+        close_broker_connections()
         try:
             drop_database(args.database_url, name)
         finally:

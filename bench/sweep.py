@@ -64,8 +64,6 @@ import argparse
 import multiprocessing as mp
 import os
 import queue
-import re
-import shlex
 import sys
 import time
 import traceback
@@ -73,19 +71,25 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import create_database, drop_database, psycopg_dsn  # noqa: E402
+from bench.harness.cpu import cpu_snapshot, machine_cpu  # noqa: E402
+from bench.harness.database import (  # noqa: E402
+    DEFAULT_ADMIN_URL,
+    clone_database,
+    create_database_or_report,
+    drop_database,
+    psycopg_dsn,
+)
+from bench.harness.report import printable_command  # noqa: E402
 from workflow.db import migrate  # noqa: E402
 from workflow.db.engine import Database  # noqa: E402
 from workflow.domain.delinquency import Policy  # noqa: E402
 from workflow.services import delinquency  # noqa: E402
 from workflow.settings import Settings  # noqa: E402
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 AMOUNT_CENTS = 9990  # R$ 99.90
 DAYS_LATE = 30
 DAYS_AHEAD = 10
@@ -253,17 +257,6 @@ def checkpoint(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def clone_database(admin_url: str, template: str) -> tuple[str, str]:
-    """A file-level copy of `template` (no one may be connected to it): (name, url)."""
-    name = f"{template}_base"
-    with psycopg.connect(psycopg_dsn(admin_url), autocommit=True, connect_timeout=5) as conn:
-        if conn.info.server_version >= 150000:  # no WAL for the copy
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY = FILE_COPY')
-        else:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
 # --------------------------------------------------------------------------------------------
 # The measured steps
 # --------------------------------------------------------------------------------------------
@@ -308,29 +301,8 @@ def worker(url: str, today: date, tasks, results, go, release) -> None:
 def postgres_cpu() -> float:
     """CPU seconds used so far by the processes named postgres on this machine (0 if the server is
     elsewhere): the backends of the worker processes live through the whole real run."""
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if (proc / "comm").read_text().strip() != "postgres":
-                continue
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def machine_cpu() -> tuple[float, float, float]:
-    """(busy, stolen, total) CPU seconds of the whole machine since boot, from /proc/stat; busy
-    excludes idle, I/O wait and the time a hypervisor gave to other guests (stolen)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except OSError:
-        return 0.0, 0.0, 0.0
-    fields += [0] * (8 - len(fields))
-    ticks = os.sysconf("SC_CLK_TCK")
-    idle, steal = fields[3] + fields[4], fields[7]
-    return (sum(fields) - idle - steal) / ticks, steal / ticks, sum(fields) / ticks
+    snapshot = cpu_snapshot(lambda pid, ppid, comm: "postgres" if comm == "postgres" else None)
+    return sum(seconds for _, seconds in snapshot.processes.values())
 
 
 def real_run(url: str, ids: list[int], today: date, processes: int, batch: int) -> dict:
@@ -351,7 +323,7 @@ def real_run(url: str, ids: list[int], today: date, processes: int, batch: int) 
             if kind == "error":
                 raise RuntimeError(f"worker failed before the start:\n{payload}")
             ready += 1
-        busy0, steal0, total0 = machine_cpu()
+        machine0 = machine_cpu()
         server0 = postgres_cpu()
         began = time.perf_counter()
         go.set()
@@ -382,7 +354,7 @@ def real_run(url: str, ids: list[int], today: date, processes: int, batch: int) 
                       f"about {left:.0f} s to go (whole real run ~{now - began + left:.0f} s)",
                       file=sys.stderr, flush=True)
         seconds = time.perf_counter() - began
-        busy1, steal1, total1 = machine_cpu()
+        machine1 = machine_cpu()
         server1 = postgres_cpu()
     finally:
         release.set()
@@ -392,8 +364,8 @@ def real_run(url: str, ids: list[int], today: date, processes: int, batch: int) 
                 process.terminate()
     return {"inactivated": inactivated, "skipped": skipped, "reasons": reasons[:5],
             "seconds": seconds, "worker_cpu": worker_cpu, "server_cpu": server1 - server0,
-            "machine_busy": busy1 - busy0, "machine_steal": steal1 - steal0,
-            "machine_total": total1 - total0}
+            "machine_busy": machine1.busy_not_stolen - machine0.busy_not_stolen,
+            "machine_steal": machine1.stolen - machine0.stolen, "machine_total": machine1.total - machine0.total}
 
 
 def candidate_sql() -> str:
@@ -475,14 +447,6 @@ def verify(url: str, db: Database, policy: Policy, today: date, customers: int, 
 # --------------------------------------------------------------------------------------------
 
 
-def printable_command() -> str:
-    """The command line as run, with any password in a URL masked."""
-    interpreter = os.path.relpath(sys.executable)
-    if interpreter.startswith(".."):
-        interpreter = sys.executable
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", shlex.join([interpreter, *sys.argv]))
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -514,11 +478,10 @@ def main() -> int:
         print(f"--as-of {today}: {why}; the sweep would cut nobody", file=sys.stderr)
         return 2
     began = time.perf_counter()
-    try:
-        name, url = create_database(args.database_url)
-    except psycopg.OperationalError as error:
-        print(f"PostgreSQL is not reachable at {make_url(args.database_url)!r}: {error}", file=sys.stderr)
+    created = create_database_or_report(args.database_url)
+    if created is None:
         return 2
+    name, url = created
 
     names = [name]
     db: Database | None = None

@@ -29,70 +29,59 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shlex
-import statistics
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import make_url
-from validate_docbr import CPF
 
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import create_database, drop_database, event_for, psycopg_dsn  # noqa: E402
+from bench.harness.customers import REASONS, REQUESTS, event_for, fresh_cpfs  # noqa: E402
+from bench.harness.database import (  # noqa: E402
+    DEFAULT_ADMIN_URL,
+    create_database_or_report,
+    drop_database,
+    psycopg_dsn,
+    server_version,
+)
+from bench.harness.processes import ThreadsStartingTogether  # noqa: E402
+from bench.harness.report import printable_command  # noqa: E402
 from workflow.db import migrate  # noqa: E402
 from workflow.db.engine import Database  # noqa: E402
 from workflow.db.types import utcnow  # noqa: E402
-from workflow.domain.customer_machine import EFFECTS, TransitionRequest  # noqa: E402
+from workflow.domain.customer_machine import EFFECTS  # noqa: E402
 from workflow.domain.vocabulary import (  # noqa: E402
-    ActivationReason,
     CustomerEvent,
     CustomerStatus,
     EffectState,
-    InactivationReason,
     InvoiceStatus,
     Role,
     Source,
 )
 from workflow.services import transitions  # noqa: E402
-from workflow.services.clock import provider_today  # noqa: E402
+from workflow.services.business_day import provider_today  # noqa: E402
 from workflow.services.customers import CustomerDraft, create_customer  # noqa: E402
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ACTOR = transitions.Actor("bench", Role.OPERATOR)
 WARMUP_TRANSITIONS = 6  # per thread, per path; even, so customers end active
 
-# Thread i's k-th transition (k from 0): inactivate when k is even, activate when odd.
+# Thread i's k-th transition (k from 0): event_for(k), with its reason and the status it leads to.
 PLAN = {
-    CustomerEvent.INACTIVATE: (InactivationReason.CUSTOMER_REQUEST.value, CustomerStatus.INACTIVE),
-    CustomerEvent.ACTIVATE: (ActivationReason.MANUAL.value, CustomerStatus.ACTIVE),
+    CustomerEvent.INACTIVATE: (REASONS[CustomerEvent.INACTIVATE], CustomerStatus.INACTIVE),
+    CustomerEvent.ACTIVATE: (REASONS[CustomerEvent.ACTIVATE], CustomerStatus.ACTIVE),
 }
-REQUESTS = {
-    event: TransitionRequest(reason, None, False, Role.OPERATOR) for event, (reason, _) in PLAN.items()
-}
-
-
-# event_for, psycopg_dsn, create_database, drop_database: bench/common.py
 
 
 def seed_customers(db: Database, count: int, cpfs: set[str]) -> list[int]:
     """`count` new active customers with fresh valid CPFs, through the real create_customer."""
-    generator = CPF()
+    new_cpfs = fresh_cpfs(cpfs)
     ids = []
     with db.write() as session:
-        while len(ids) < count:
-            cpf = generator.generate()
-            if cpf in cpfs:
-                continue
-            cpfs.add(cpf)
+        for cpf in (next(new_cpfs) for _ in range(count)):
             customer = create_customer(session, CustomerDraft(name=f"Bench {len(cpfs)}", document=cpf))
             ids.append(customer.id)
     return ids
@@ -222,40 +211,25 @@ class RunResult:
 def run(path: str, workers: list[Callable], customers: list[int], per_thread: int) -> RunResult:
     """Every worker (thread) alternates inactivate/activate on its own customer; all start together."""
     threads = len(workers)
-    barrier = threading.Barrier(threads + 1)
     starts = [0.0] * threads
     ends = [0.0] * threads
     latencies: list[list[float]] = [[] for _ in range(threads)]
-    errors: list[BaseException] = []
 
     def body(i: int) -> None:
         work, cid, mine = workers[i], customers[i], latencies[i]
         clock = time.perf_counter
-        try:
-            barrier.wait()
-            starts[i] = clock()
-            for k in range(per_thread):
-                t0 = clock()
-                work(cid, event_for(k))
-                mine.append(clock() - t0)
-            ends[i] = clock()
-        except BaseException as error:  # surfaced by the main thread
-            errors.append(error)
-            barrier.abort()
+        starts[i] = clock()
+        for k in range(per_thread):
+            t0 = clock()
+            work(cid, event_for(k))
+            mine.append(clock() - t0)
+        ends[i] = clock()
 
-    pool = [threading.Thread(target=body, args=(i,), name=f"{path}-{i}") for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    try:
-        barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
+    pool = ThreadsStartingTogether(threads, body, name=path).start()
+    pool.release()
     cpu = time.process_time()
-    for thread in pool:
-        thread.join()
+    pool.join()
     cpu = time.process_time() - cpu
-    if errors:
-        raise errors[0]
     return RunResult(
         path, threads * per_thread, max(ends) - min(starts), [x for xs in latencies for x in xs], cpu
     )
@@ -338,15 +312,6 @@ def verify(url: str, customers: list[int], per_customer: int, label: str) -> int
 # --------------------------------------------------------------------------------------------
 
 
-def printable_command() -> str:
-    """The command line as run, with any password in a URL masked."""
-    interpreter = os.path.relpath(sys.executable)
-    if interpreter.startswith(".."):
-        interpreter = sys.executable
-    argv = [interpreter, *sys.argv]
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", shlex.join(argv))
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=8)
@@ -376,19 +341,17 @@ def main() -> int:
     print(f"$ {printable_command()}")
     began = time.perf_counter()
 
-    try:
-        name, url = create_database(args.database_url)
-    except psycopg.OperationalError as error:
-        print(f"PostgreSQL is not reachable at {make_url(args.database_url)!r}: {error}", file=sys.stderr)
+    created = create_database_or_report(args.database_url)
+    if created is None:
         return 2
+    name, url = created
 
     db: Database | None = None
     raw_workers: list[RawWorker] = []
     try:
         db = Database(url)
         migrate.upgrade(db.engine)
-        with psycopg.connect(psycopg_dsn(url)) as conn:
-            server = conn.execute("SHOW server_version").fetchone()[0]
+        server = server_version(url)
         print(
             f"\nPostgreSQL {server}, database {name}; {os.cpu_count()} CPU(s); Python "
             f"{sys.version.split()[0]}; {threads} threads x {per_thread} transitions per run, "

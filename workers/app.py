@@ -90,10 +90,10 @@ BATCH = 50
 def publish_effects(effect_ids: list[int]) -> None:
     """Fast path after commit: one message per transition's effects (not per effect), with a short
     retry policy so a dead broker does not stall requests."""
-    from .tasks import run_effects
+    from .tasks import hand_over_effects
 
     for start in range(0, len(effect_ids), BATCH):
-        run_effects.apply_async(
+        hand_over_effects.apply_async(
             (effect_ids[start:start + BATCH],),
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},

@@ -5,7 +5,7 @@ import logging
 from datetime import date
 
 from workflow.services import delinquency, effects, timers, tokens
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 from workflow.settings import get_settings
 
 from . import runtime
@@ -15,9 +15,10 @@ from .connectors import webhooks
 log = logging.getLogger(__name__)
 
 
+# The registered name is what queued messages carry: it stays, whatever the function is called.
 @app.task(name="workers.tasks.run_effects", acks_late=True)
-def run_effects(effect_ids: list[int]) -> list[str]:
-    """The effects of one message: the service claims, carries out and records them."""
+def hand_over_effects(effect_ids: list[int]) -> list[str]:
+    """Hands the effect ids of one message to the service, which claims, carries out and records them."""
     settings = get_settings()
     results = effects.process_effects(
         runtime.db(), effect_ids, settings,
@@ -29,7 +30,7 @@ def run_effects(effect_ids: list[int]) -> list[str]:
 
 def _retry_later(effect_id: int, countdown: float) -> None:
     """A short retry, as a countdown message (a longer one is parked: the relay publishes it)."""
-    run_effects.apply_async(([effect_id],), countdown=countdown, retry=True,
+    hand_over_effects.apply_async(([effect_id],), countdown=countdown, retry=True,
                             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
 
 

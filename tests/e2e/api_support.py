@@ -1,6 +1,7 @@
 """What the HTTP API tests share: paths, the fields of each record, and helpers that call the API
 or check its answers (problem+json, a state that a refusal must leave untouched)."""
 
+import re
 from datetime import datetime
 
 from sqlalchemy import text
@@ -130,3 +131,12 @@ def token_id(api, role: Role) -> int:
 def set_raw_status(api, customer_id: int, status: str) -> None:
     with api.db.write() as s:
         s.execute(text("UPDATE customers SET status=:s WHERE id=:i"), {"s": status, "i": customer_id})
+
+
+def metric_sample(metrics: str, metric: str, **labels: str) -> float:
+    """The value of one Prometheus sample in /metrics text, with exactly these labels."""
+    label_text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(f"{metric}{{{label_text}}}" if labels else metric) + r" ([0-9.e+-]+)"
+    match = re.search(pattern, metrics)
+    assert match, f"{metric} {labels} not in:\n{metrics}"
+    return float(match.group(1))

@@ -1,5 +1,6 @@
 """The benchmarks still run (tiny sizes): each one verifies its own work before printing."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,8 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parents[2]
+# The benchmarks FLUSHDB their broker database: the tests' own, never a bench default another run uses.
+REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
 @pytest.mark.parametrize(
@@ -19,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
          "ratio effect throughput / no-op throughput"),
         ("bench/payments.py", ["--events", "40", "--rate", "20", "--threads", "4", "--concurrency", "2"],
          "accepted (202) → services restored"),
+        ("bench/sweep.py", ["--customers", "2000", "--delinquent", "200", "--processes", "2"],
+         "ratio real run / baseline time"),
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
@@ -26,11 +31,12 @@ def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
         import redis
 
         try:
-            redis.Redis(socket_connect_timeout=2).ping()
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
         except redis.ConnectionError as error:
             from tests.conftest import service_missing
 
             service_missing("Redis", error)
+        args = [*args, "--redis-url", REDIS_URL]
     result = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert expected in result.stdout

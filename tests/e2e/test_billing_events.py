@@ -2,88 +2,36 @@
 invoice ledger, and reactivation of customers inactive for delinquency (and only them)."""
 
 import base64
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
-from standardwebhooks import Webhook
 
-from tests.conftest import VALID_CPFS, add_invoice
+from tests.conftest import add_invoice
+from tests.e2e.billing_support import (
+    NEW_SECRET,
+    OLD_SECRET,
+    URL,
+    client_for,
+    delinquent_customer,
+    event,
+    inactivate,
+    invoice,
+    new_customer,
+    send,
+    signed,
+    status,
+)
 from workflow.db.models import BillingEvent, Invoice, StatusChange
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customers, transitions
-
-OLD_SECRET = "whsec_" + base64.b64encode(b"old-billing-secret-32-bytes-long!").decode()
-NEW_SECRET = "whsec_" + base64.b64encode(b"new-billing-secret-32-bytes-long!").decode()
-URL = "/api/v1/billing/events"
-
-
-def client_for(db, secret):
-    from fastapi.testclient import TestClient
-
-    from workflow.application import create_app
-    from workflow.settings import Settings
-
-    return TestClient(create_app(Settings(database_url=db.url, billing_inbound_secret=secret), db))
+from workflow.services import transitions
 
 
 @pytest.fixture
 def billing(db):
     with client_for(db, f"{OLD_SECRET},{NEW_SECRET}") as client:
         yield client
-
-
-def signed(body: dict | bytes, webhook_id: str, secret: str = NEW_SECRET, at: datetime | None = None):
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    at = at or datetime.now(timezone.utc)
-    headers = {"webhook-id": webhook_id, "webhook-timestamp": str(int(at.timestamp())),
-               "webhook-signature": Webhook(secret).sign(webhook_id, at, raw.decode()),
-               "content-type": "application/json"}
-    return raw, headers
-
-
-def send(client, body, webhook_id, **kw):
-    raw, headers = signed(body, webhook_id, **kw)
-    return client.post(URL, content=raw, headers=headers)
-
-
-def event(kind, invoice, customer_id, **data):
-    return {"type": f"invoice.{kind}", "data": {"invoice_id": invoice, "customer_id": customer_id, **data}}
-
-
-def new_customer(db, n=0, ref=None) -> int:
-    with db.write() as session:
-        return customers.create_customer(session, customers.CustomerDraft(f"C{n}", VALID_CPFS[n], external_ref=ref)).id
-
-
-def inactivate(db, cid, reason):
-    actor = transitions.Actor("token:ops", Role.OPERATOR)
-    with db.write() as session:
-        transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE,
-                                        TransitionRequest(reason, None, False, Role.OPERATOR), actor, Source.API)
-
-
-def invoice(db, external_id) -> Invoice:
-    with db.read() as session:
-        return session.scalar(select(Invoice).where(Invoice.external_id == external_id))
-
-
-def status(db, cid) -> tuple[str, str | None]:
-    from workflow.db.models import Customer
-
-    with db.read() as session:
-        c = session.get(Customer, cid)
-        return c.status, c.inactivation_reason
-
-
-def delinquent_customer(db, n=0, *, amount="100.00", days=20) -> tuple[int, str]:
-    cid = new_customer(db, n)
-    inv_id = add_invoice(db, cid, days_overdue=days, amount=amount)
-    inactivate(db, cid, "delinquency")
-    with db.read() as session:
-        return cid, session.get(Invoice, inv_id).external_id
 
 
 # -- signatures ------------------------------------------------------------------------------------
@@ -187,7 +135,7 @@ def test_payment_never_undoes_another_kind_of_inactivation(db, billing, reason):
         actor = transitions.Actor("token:ops", Role.OPERATOR)
         with db.write() as session:
             transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE,
-                                            TransitionRequest("other", "fraud check", False, Role.OPERATOR),
+                                            TransitionRequest("other", "fraud check", actor_role=Role.OPERATOR),
                                             actor, Source.API)
     else:
         inactivate(db, cid, reason)

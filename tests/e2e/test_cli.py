@@ -115,7 +115,7 @@ def test_forced_activation_of_a_delinquent_customer(cli, db):
 def test_forced_activation_with_a_hold_date_and_standing(cli, db):
     from datetime import timedelta
 
-    from workflow.services.clock import provider_today
+    from workflow.services.business_day import provider_today
 
     hold = (provider_today() + timedelta(days=20)).isoformat()
     cid = str(as_json(cli("customers", "add", "--name", "Davi", "--document", VALID_CPFS[3], "--json"))["id"])

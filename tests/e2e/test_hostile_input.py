@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests.conftest import VALID_CPFS
-from tests.e2e.test_billing_events import NEW_SECRET, invoice, new_customer, send
-from tests.e2e.test_billing_events import URL as BILLING_URL
-from tests.e2e.test_web_server_rules import csrf_of, edit, signed_in
+from tests.e2e.billing_support import NEW_SECRET, invoice, new_customer, send
+from tests.e2e.billing_support import URL as BILLING_URL
+from tests.e2e.web_support import PASSWORD, csrf_of, edit, signed_in
 from workflow.application import create_app
 from workflow.cli import app as cli_app
 from workflow.db.models import BillingEvent, Customer, Invoice, StatusChange
@@ -33,13 +33,12 @@ from workflow.domain.vocabulary import (
     SuspensionCause,
 )
 from workflow.services import users
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 from workflow.settings import Settings, get_settings
 
 API = "/api/v1"
 CUSTOMERS = f"{API}/customers"
 PROBLEM_JSON = "application/problem+json"
-PASSWORD = "senha-forte-123"
 
 
 def refused(response, field: str, status: int = 422, code: str = "validation_error") -> dict:

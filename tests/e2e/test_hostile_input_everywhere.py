@@ -242,7 +242,9 @@ def test_far_dates_and_numbers_as_dates_are_refused(target, day):
          # A well-formed day in the past is the machine's guard to refuse, not a malformed value.
          {"expect_status": 409, "expect_code": "guard_failed"} if day == FAR_DATES[0] else {}),
         ("POST return-date until", lambda: t.post_json(f"/api/v1/customers/{t.away_customer_id}/return-date",
-                                                       json_bytes({"until": day}))),
+                                                       json_bytes({"until": day})),
+         # The same guard, the same refusal as the inactivation's (one rule, one error).
+         {"expect_status": 409, "expect_code": "guard_failed"} if day == FAR_DATES[0] else {}),
         ("billing due_date", lambda: t.billing(json_bytes(
             {"type": "invoice.created", "data": {"invoice_id": "inv-far", "customer_id": t.customer_id,
                                                  "amount": "10.00", "due_date": day}}))),

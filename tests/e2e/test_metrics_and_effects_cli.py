@@ -1,26 +1,18 @@
 """/metrics, the effects endpoints' roles, and `ativa effects` / `ativa history` on both databases."""
 
 import json
-import re
 from datetime import timedelta
 
 from sqlalchemy import update
 from typer.testing import CliRunner
 
 from tests.conftest import VALID_CPFS
+from tests.e2e.api_support import metric_sample
 from workflow.cli import app
 from workflow.db.models import OutboxEffect
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Role
 from workflow.settings import get_settings
-
-
-def _sample(text: str, metric: str, **labels: str) -> float:
-    label_text = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = re.escape(f"{metric}{{{label_text}}}" if labels else metric) + r" ([0-9.e+-]+)"
-    match = re.search(pattern, text)
-    assert match, f"{metric} {labels} not in:\n{text}"
-    return float(match.group(1))
 
 
 def test_metrics_report_transitions_effects_latency_and_relay_lag(api):
@@ -40,22 +32,22 @@ def test_metrics_report_transitions_effects_latency_and_relay_lag(api):
     response = api.get("/metrics", role=Role.VIEWER)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert _sample(text, "ativa_transitions_total", event="inactivate", source="api") == 1
-    assert _sample(text, "ativa_transitions_total", event="activate", source="api") == 1
-    assert _sample(text, "ativa_effects", name="suspend_services", state="done") == 1
-    assert _sample(text, "ativa_effects", name="notify_billing", state="pending") == 2
-    assert 1.9 < _sample(text, "ativa_effect_latency_seconds", quantile="0.5") < 2.5
-    assert 29 < _sample(text, "ativa_relay_lag_seconds") < 60
-    assert _sample(text, "ativa_scheduler_lease_seconds_left") == 0  # no scheduler running
+    assert metric_sample(text, "ativa_transitions_total", event="inactivate", source="api") == 1
+    assert metric_sample(text, "ativa_transitions_total", event="activate", source="api") == 1
+    assert metric_sample(text, "ativa_effects", name="suspend_services", state="done") == 1
+    assert metric_sample(text, "ativa_effects", name="notify_billing", state="pending") == 2
+    assert 1.9 < metric_sample(text, "ativa_effect_latency_seconds", quantile="0.5") < 2.5
+    assert 29 < metric_sample(text, "ativa_relay_lag_seconds") < 60
+    assert metric_sample(text, "ativa_scheduler_lease_seconds_left") == 0  # no scheduler running
 
 
 def test_metrics_show_the_scheduler_lease_while_one_holds_it(api):
     from workflow.services import leases
 
     assert leases.acquire_or_renew(api.db, leases.SCHEDULER_LEASE, "host:1:abc", 15)
-    assert 13 < _sample(api.get("/metrics").text, "ativa_scheduler_lease_seconds_left") <= 15
+    assert 13 < metric_sample(api.get("/metrics").text, "ativa_scheduler_lease_seconds_left") <= 15
     leases.release(api.db, leases.SCHEDULER_LEASE, "host:1:abc")
-    assert _sample(api.get("/metrics").text, "ativa_scheduler_lease_seconds_left") == 0
+    assert metric_sample(api.get("/metrics").text, "ativa_scheduler_lease_seconds_left") == 0
 
 
 def test_effects_endpoints_are_for_admins(api):

@@ -5,7 +5,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from tests.e2e.test_metrics_and_effects_cli import _sample
+from tests.e2e.api_support import metric_sample
 from workflow.db.models import OutboxEffect, WorkerHeartbeat
 from workflow.db.types import utcnow
 from workflow.services import heartbeats, leases
@@ -33,7 +33,7 @@ def test_readyz_names_each_missing_part_and_is_200_when_all_run(api):
     response = _ready(api)
     assert response.status_code == 200, response.text
     assert response.json()["checks"]["workers_alive"] == 1
-    assert _sample(api.get("/metrics").text, "ativa_workers_alive") == 1
+    assert metric_sample(api.get("/metrics").text, "ativa_workers_alive") == 1
 
     # An effect due for longer than ATIVA_READY_MAX_RELAY_LAG_SECONDS (120 s): nobody runs effects.
     cid = api.new_customer(0)["id"]
@@ -58,7 +58,7 @@ def test_readyz_names_each_missing_part_and_is_200_when_all_run(api):
         session.execute(update(WorkerHeartbeat).values(last_seen=utcnow() - timedelta(seconds=16)))
     response = _ready(api)
     assert response.status_code == 503 and "no worker has sent a heartbeat in the last 15 s" in response.json()["detail"]
-    assert _sample(api.get("/metrics").text, "ativa_workers_alive") == 0
+    assert metric_sample(api.get("/metrics").text, "ativa_workers_alive") == 0
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(tmp_path):

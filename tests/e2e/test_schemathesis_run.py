@@ -39,7 +39,8 @@ BUSINESS_RULE_422 = {
     "GET /api/v1/customers": "the cursor must be one the API returned",
     "POST /api/v1/customers": "CPF/CNPJ check digits, e-mail and phone rules",
     "PATCH /api/v1/customers/{customer_id}": "the same field rules, and status changes need a known reason",
-    "POST /api/v1/customers/{customer_id}/return-date": "the return date must be after today",
+    "POST /api/v1/customers/{customer_id}/return-date": "the return date at most a year ahead (one not after "
+                                                        "today is the machine's guard: 409)",
     "POST /api/v1/billing/events": "the customer must exist; the amount a decimal with two places; "
                                    "dates within ten years of today",
     "GET /api/v1/delinquency/preview": "as_of within ten years of today",

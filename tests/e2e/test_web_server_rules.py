@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
+from tests.e2e.web_support import PASSWORD, csrf_of, edit, new_customer, sign_in, signed_in
 from workflow.application import create_app
 from sqlalchemy import select
 
@@ -16,11 +17,8 @@ from workflow.db.models import Customer, OutboxEffect, StatusChange, WebSession
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Role
 from workflow.services import users
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 from workflow.settings import Settings
-
-PASSWORD = "senha-forte-123"
-
 
 @pytest.fixture
 def web(db):
@@ -32,40 +30,6 @@ def web(db):
                     follow_redirects=False) as client:
         client.db = db
         yield client
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def sign_in(client, username, password=PASSWORD):
-    form = client.get("/entrar")
-    return client.post("/entrar", data={"username": username, "password": password,
-                                        "csrf_token": csrf_of(form.text), "next": "/clientes"})
-
-
-def signed_in(client, username):
-    response = sign_in(client, username)
-    assert response.status_code == 303 and response.headers["location"] == "/clientes", response.text
-    return client
-
-
-def new_customer(client, **fields) -> int:
-    page = client.get("/clientes/novo")
-    data = {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@exemplo.com.br",
-            "phone": "(11) 99999-0000", "external_ref": "C-1", "csrf_token": csrf_of(page.text), **fields}
-    response = client.post("/clientes/novo", data=data)
-    assert response.status_code == 303, response.text
-    return int(re.search(r"/clientes/(\d+)", response.headers["location"]).group(1))
-
-
-def edit(client, customer_id, **fields):
-    page = client.get(f"/clientes/{customer_id}/editar")
-    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
-    data = {"name": "Maria Souza", "document": "52998224725", "email": "", "phone": "", "external_ref": "C-1",
-            "ativo": "sim", "motivo": "", "observacao": "", "csrf_token": csrf_of(page.text),
-            "version": version, **fields}
-    return client.post(f"/clientes/{customer_id}/editar", data=data)
 
 
 def test_every_page_needs_a_session_and_static_files_come_from_this_server(web):
@@ -431,7 +395,7 @@ def test_history_is_paged_and_cancelled_services_are_folded(web):
                          else (CustomerEvent.ACTIVATE, "customer_return"))
         with web.db.write() as session:
             transitions.transition_customer(session, customer_id, event,
-                                            TransitionRequest(reason, f"mudança {n}", False, Role.OPERATOR),
+                                            TransitionRequest(reason, f"mudança {n}", actor_role=Role.OPERATOR),
                                             actor, Source.UI)
     first = web.get(f"/clientes/{customer_id}")
     assert len(re.findall(r"<tr data-transition-id=", first.text)) == 20

@@ -35,7 +35,7 @@ def hammer(database: Database, threads: int, attempts: int) -> tuple[int, int, l
                 try:
                     with database.write() as session:
                         transitions.transition_customer(
-                            session, cid, event, TransitionRequest(REASONS[event], None, False, ACTOR.role),
+                            session, cid, event, TransitionRequest(REASONS[event], None, actor_role=ACTOR.role),
                             ACTOR, Source.API,
                         )
                     with lock:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from tests.integration.test_relay import _pending_effects
+from tests.integration.effects_support import pending_effects
 from workflow.db import types
 from workflow.db.engine import Database
 from workflow.services import effects, leases
@@ -39,7 +39,7 @@ def test_a_host_ten_minutes_fast_reads_the_database_clock(pg_db, fast_host):
 def test_a_claim_held_elsewhere_is_not_taken_by_a_host_whose_clock_runs_ahead(pg_db, fast_host):
     # Claimed on a host with the right clock, for 30 s.
     types.set_clock_offset(timedelta(minutes=10))  # the right clock, while _host_clock runs ahead
-    effect_id = _pending_effects(pg_db)[0]
+    effect_id = pending_effects(pg_db)[0]
     [claim] = effects.claim_effects(pg_db, [effect_id], SETTINGS)
     assert isinstance(claim, effects.Claim)
     held = leases.acquire_or_renew(pg_db, "beat", "right-host", 30)
@@ -57,13 +57,13 @@ def test_a_claim_held_elsewhere_is_not_taken_by_a_host_whose_clock_runs_ahead(pg
 
 
 def test_a_failed_clock_reading_leaves_the_connection_usable(pg_db, monkeypatch):
-    from workflow.db import clock
+    from workflow.db import database_clock
 
     def failing(dbapi_connection, samples=3):
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1 / 0")  # leaves the transaction aborted
 
-    monkeypatch.setattr(clock, "measure_offset", failing)
+    monkeypatch.setattr(database_clock, "measure_offset", failing)
     fresh = Database(pg_db.url)  # its first checkouts read the clock, and fail
     try:
         with fresh.read() as session:

@@ -315,7 +315,7 @@ def test_a_stale_effect_never_undoes_a_newer_transition(stack_factory, receiver)
 
     settings = Settings(_env_file=None, **{k.removeprefix("ATIVA_").lower(): v
                                            for k, v in stack.env.items() if k.startswith("ATIVA_")})
-    run = lambda effect_id: effect_service.run_effect(  # noqa: E731
+    run = lambda effect_id: effect_service.carry_out_effect(  # noqa: E731
         stack.db, effect_id, settings, lambda d: webhooks.deliver(d, settings))
     for effect in new["effects"]:
         assert run(effect["id"]).state in ("done", "skipped")
@@ -400,7 +400,7 @@ def test_lost_messages_are_published_again_by_the_relay(stack_factory, receiver,
             path.unlink()
     else:
         client = redis_client.Redis.from_url(stack.env["ATIVA_BROKER_URL"])
-        lost = [None] * client.llen("ativa")  # the queued run_effects messages
+        lost = [None] * client.llen("ativa")  # the queued effects messages (task workers.tasks.run_effects)
         client.flushdb()
     assert lost, "the fast path published nothing"
     stack.start_worker(beat=True)  # the relay runs under the scheduler
@@ -472,7 +472,7 @@ def test_the_sweep_runs_on_the_workers(stack_factory, receiver):
     from datetime import timedelta
 
     from tests.conftest import add_invoice
-    from workflow.services.clock import provider_today
+    from workflow.services.business_day import provider_today
 
     stack = stack_factory(no_cut_weekdays="", grace_days="10")
     stack.start_worker()
@@ -527,7 +527,7 @@ def test_trust_unlock_expiry_and_warnings_run_on_the_scheduler(stack_factory, re
     heading = stack.customer(2)
     add_invoice(stack.db, heading, days_overdue=3)
     from workflow.services import delinquency, timers
-    from workflow.services.clock import provider_today
+    from workflow.services.business_day import provider_today
     from workflow.settings import Settings
 
     settings = Settings(no_cut_weekdays="", warning_days=30)

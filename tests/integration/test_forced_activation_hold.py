@@ -11,7 +11,7 @@ from workflow.db.models import Customer, Invoice, OutboxEffect
 from workflow.domain.delinquency import Policy
 from workflow.domain.vocabulary import Role
 from workflow.services import billing, delinquency, timers
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 
 # Every day a cut day: the dates below are the rule's, not the calendar's.
 POLICY = Policy(15, Decimal("0.01"), frozenset(), lambda day: None)
@@ -214,7 +214,7 @@ def test_the_warning_announces_the_cut_at_the_holds_end(api):
     try:
         settings = Settings(database_url=api.db.url, no_cut_weekdays="", billing_webhook_url=f"{receiver.url}/billing",
                             billing_webhook_secret=BILLING_SECRET)
-        result = effects.run_effect(api.db, warnings[-1], settings, lambda d: webhooks.deliver(d, settings))
+        result = effects.carry_out_effect(api.db, warnings[-1], settings, lambda d: webhooks.deliver(d, settings))
         assert result.state == "done"
         (sent,) = receiver.at("/billing")
     finally:

@@ -30,7 +30,7 @@ def _inactivated(db, n: int = 0) -> dict[str, int]:
     with db.write() as session:
         outcome = transitions.transition_customer(
             session, cid, CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, False, Role.OPERATOR),
+            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
             transitions.Actor("t", Role.OPERATOR), Source.API)
         return {e.name: e.id for e in outcome.effects} | {"customer": cid}
 

@@ -25,14 +25,14 @@ def _customer(db, n: int, services: int) -> tuple[int, list[int]]:
 def _move(db, cid: int, event: CustomerEvent, reason: str) -> None:
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, cid, event, TransitionRequest(reason, None, False, Role.OPERATOR),
+            session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR),
             transitions.Actor("t", Role.OPERATOR), Source.API)
         ids = [e.id for e in outcome.effects]
     _run(db, ids)
 
 
 def _run(db, ids: list[int]) -> list[str]:
-    return [effects.run_effect(db, i, SETTINGS, lambda d: None).state for i in ids]
+    return [effects.carry_out_effect(db, i, SETTINGS, lambda d: None).state for i in ids]
 
 
 def _names(db, ids: list[int]) -> list[str]:

@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from tests.conftest import VALID_CPFS
+from tests.integration.effects_support import pending_effects
 from workflow.db.models import OutboxEffect, WorkerHeartbeat
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import TransitionRequest
@@ -15,17 +16,6 @@ from workflow.settings import Settings
 SETTINGS = Settings(relay_grace_seconds=5)
 
 
-def _pending_effects(db) -> list[int]:
-    actor = transitions.Actor("t", Role.OPERATOR)
-    with db.write() as session:
-        cid = customers.create_customer(session, customers.CustomerDraft("R", VALID_CPFS[0])).id
-    with db.write() as session:
-        outcome = transitions.transition_customer(
-            session, cid, CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, False, Role.OPERATOR), actor, Source.API)
-        return [e.id for e in outcome.effects]
-
-
 def _age(db, ids, seconds, **values):
     with db.write() as session:
         session.execute(update(OutboxEffect).where(OutboxEffect.id.in_(ids)).values(
@@ -33,7 +23,7 @@ def _age(db, ids, seconds, **values):
 
 
 def test_relay_takes_only_due_unclaimed_effects_and_backs_off(db):
-    ids = _pending_effects(db)
+    ids = pending_effects(db)
     assert effects.relay_pending(db, SETTINGS) == []  # fresh: the fast path has them
     _age(db, ids, 6)
     _age(db, ids[:1], 6, claimed_until=utcnow() + timedelta(seconds=30))  # running elsewhere
@@ -53,7 +43,7 @@ def test_relay_takes_only_due_unclaimed_effects_and_backs_off(db):
 
 
 def test_settled_effects_are_never_relayed(db):
-    ids = _pending_effects(db)
+    ids = pending_effects(db)
     _age(db, ids, 60, state="done")
     assert effects.relay_pending(db, SETTINGS) == []
 
@@ -68,7 +58,7 @@ def _move(db, cid: int, event: CustomerEvent, reason: str):
     actor = transitions.Actor("t", Role.OPERATOR)
     with db.write() as session:
         return transitions.transition_customer(
-            session, cid, event, TransitionRequest(reason, None, False, Role.OPERATOR), actor, Source.API)
+            session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR), actor, Source.API)
 
 
 def _customer(db, n: int = 0) -> int:
@@ -92,7 +82,7 @@ def _billing_down(delivery):
 def test_a_long_retry_is_parked_for_the_relay_never_a_countdown(db):
     settings = Settings(**BILLING, effect_retry_schedule="0,2h")
     effect_id = _notify(_move(db, _customer(db), CustomerEvent.INACTIVATE, "customer_request"))
-    result = effects.run_effect(db, effect_id, settings, _billing_down)
+    result = effects.carry_out_effect(db, effect_id, settings, _billing_down)
     assert (result.state, result.retry_in) == ("pending", None)  # no Celery countdown
     parked = _effect(db, effect_id)
     wait = (parked.next_attempt_at - utcnow()).total_seconds()
@@ -104,7 +94,7 @@ def test_a_long_retry_is_parked_for_the_relay_never_a_countdown(db):
 
     short = Settings(**BILLING, effect_retry_schedule="0,5s")
     other = _notify(_move(db, _customer(db, 1), CustomerEvent.INACTIVATE, "customer_request"))
-    result = effects.run_effect(db, other, short, _billing_down)
+    result = effects.carry_out_effect(db, other, short, _billing_down)
     assert result.state == "pending" and 4 <= result.retry_in <= 6  # short: a countdown
 
 
@@ -114,7 +104,7 @@ def test_the_schedule_sets_the_attempts_and_the_last_one_fails_the_effect(db):
     effect_id = _notify(_move(db, _customer(db), CustomerEvent.INACTIVATE, "customer_request"))
     for attempt in (1, 2, 3):
         _age(db, [effect_id], 0)
-        state = effects.run_effect(db, effect_id, settings, _billing_down).state
+        state = effects.carry_out_effect(db, effect_id, settings, _billing_down).state
         assert state == ("failed" if attempt == 3 else "pending")
     assert "gave up after 3 attempt(s)" in _effect(db, effect_id).last_error
 
@@ -130,7 +120,7 @@ def test_a_claim_of_a_dead_worker_is_taken_over_at_once_and_says_it_may_have_bee
     with db.write() as session:
         session.execute(update(OutboxEffect).where(OutboxEffect.id == effect_id).values(
             attempts=1, claimed_until=utcnow() + timedelta(seconds=290), claimed_by="other-host:4242"))
-    assert effects.run_effect(db, effect_id, settings, _billing_down).state == "busy"  # alive: its claim holds
+    assert effects.carry_out_effect(db, effect_id, settings, _billing_down).state == "busy"  # alive: its claim holds
     assert effects.relay_pending(db, settings) == []
 
     # It dies right after delivering; meanwhile the customer is activated again.
@@ -140,7 +130,7 @@ def test_a_claim_of_a_dead_worker_is_taken_over_at_once_and_says_it_may_have_bee
     _age(db, [effect_id], 6)
     assert effects.relay_pending(db, settings) == [effect_id]  # silent for 3 beats: republished
 
-    result = effects.run_effect(db, effect_id, settings, _billing_down)  # long before the claim's 300 s
+    result = effects.carry_out_effect(db, effect_id, settings, _billing_down)  # long before the claim's 300 s
     assert result.state == "skipped"
     settled = _effect(db, effect_id)
     assert settled.attempts == 2
@@ -164,7 +154,7 @@ def test_a_claim_of_a_dead_process_on_this_host_is_taken_over_without_waiting_fo
         session.execute(update(OutboxEffect).where(OutboxEffect.id == effect_id).values(
             attempts=1, claimed_until=utcnow() + timedelta(seconds=290), claimed_by=owner))
     delivered = []
-    assert effects.run_effect(db, effect_id, settings, delivered.append).state == "done"
+    assert effects.carry_out_effect(db, effect_id, settings, delivered.append).state == "done"
     assert [d.message_id for d in delivered] == [f"effect_{effect_id}"]
 
 
@@ -174,8 +164,8 @@ def test_the_reconciler_tells_billing_the_latest_status_once(db):
     old = _notify(_move(db, cid, CustomerEvent.INACTIVATE, "customer_request"))
     latest = _move(db, cid, CustomerEvent.ACTIVATE, "customer_return")
     _move(db, quiet, CustomerEvent.INACTIVATE, "customer_request")  # its notification is still pending
-    assert effects.run_effect(db, old, settings, _billing_down).state == "skipped"  # superseded
-    assert effects.run_effect(db, _notify(latest), settings, _billing_down).state == "failed"
+    assert effects.carry_out_effect(db, old, settings, _billing_down).state == "skipped"  # superseded
+    assert effects.carry_out_effect(db, _notify(latest), settings, _billing_down).state == "failed"
 
     created = effects.reconcile_notifications(db)
     assert len(created) == 1
@@ -185,14 +175,14 @@ def test_the_reconciler_tells_billing_the_latest_status_once(db):
     assert effects.reconcile_notifications(db) == []  # one on its way already
 
     delivered = []
-    assert effects.run_effect(db, created[0], settings, delivered.append).state == "done"
+    assert effects.carry_out_effect(db, created[0], settings, delivered.append).state == "done"
     assert [d.payload["data"]["status"] for d in delivered] == ["active"]
     assert delivered[0].payload["sequence"] == latest.customer.version
     assert effects.reconcile_notifications(db) == []  # billing knows now
 
     # A newer transition takes over: the failed one of an older transition is not sent again.
     newer = _move(db, cid, CustomerEvent.INACTIVATE, "customer_request")
-    assert effects.run_effect(db, _notify(newer), settings, delivered.append).state == "done"
+    assert effects.carry_out_effect(db, _notify(newer), settings, delivered.append).state == "done"
     with db.write() as session:
         session.execute(update(OutboxEffect).where(OutboxEffect.id == created[0]).values(state="failed"))
     assert effects.reconcile_notifications(db) == []
@@ -202,13 +192,13 @@ def test_a_long_parked_notification_never_overrides_a_newer_status(db):
     settings = Settings(**BILLING, effect_retry_schedule="0,10h")
     cid = _customer(db)
     old = _notify(_move(db, cid, CustomerEvent.INACTIVATE, "customer_request"))
-    assert effects.run_effect(db, old, settings, _billing_down).state == "pending"  # parked for 10 h
+    assert effects.carry_out_effect(db, old, settings, _billing_down).state == "pending"  # parked for 10 h
     newer = _move(db, cid, CustomerEvent.ACTIVATE, "customer_return")
     delivered = []
-    assert effects.run_effect(db, _notify(newer), settings, delivered.append).state == "done"
+    assert effects.carry_out_effect(db, _notify(newer), settings, delivered.append).state == "done"
     _age(db, [old], 6)  # ten hours later, the relay wakes the old one
     assert effects.relay_pending(db, settings) == [old]
-    assert effects.run_effect(db, old, settings, delivered.append).state == "skipped"
+    assert effects.carry_out_effect(db, old, settings, delivered.append).state == "skipped"
     assert [d.payload["data"]["status"] for d in delivered] == ["active"]  # billing never hears "inactive" again
     assert f"superseded by transition {newer.transition.id}" in _effect(db, old).note
 
@@ -217,10 +207,10 @@ def test_the_reconciler_gives_up_on_a_notification_billing_keeps_refusing(db):
     settings = Settings(**BILLING, effect_retry_schedule="0")
     cid = _customer(db)
     latest = _move(db, cid, CustomerEvent.INACTIVATE, "customer_request")
-    assert effects.run_effect(db, _notify(latest), settings, _billing_down).state == "failed"
+    assert effects.carry_out_effect(db, _notify(latest), settings, _billing_down).state == "failed"
     for _ in range(effects.RENOTIFY_MAX):
         (created,) = effects.reconcile_notifications(db)
-        assert effects.run_effect(db, created, settings, _billing_down).state == "failed"
+        assert effects.carry_out_effect(db, created, settings, _billing_down).state == "failed"
     assert effects.reconcile_notifications(db) == []  # a person looks at it now, not a loop
     with db.read() as session:
         tries = session.scalar(select(func.count()).select_from(OutboxEffect).where(

@@ -13,7 +13,7 @@ from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect, StatusChange
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.db.types import utcnow
-from workflow.domain.delinquency import Policy, is_held, parse_weekdays
+from workflow.domain.delinquency import InvoiceFacts, Policy, overdue_of, parse_weekdays
 from workflow.domain.errors import AtivaError
 from workflow.domain.vocabulary import CustomerEvent, InvoiceStatus, Role, Source
 from workflow.services import customers, delinquency, transitions
@@ -123,7 +123,7 @@ def test_exemption_and_status_are_rechecked_under_the_lock(db):
     actor = transitions.Actor("token:ops", Role.OPERATOR)
     with db.write() as session:
         transitions.transition_customer(session, ids["due"], CustomerEvent.INACTIVATE,
-                                        TransitionRequest("customer_request", None, False, Role.OPERATOR),
+                                        TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
                                         actor, Source.API)
     result = delinquency.inactivate_due(db, POLICY, [ids["due"]], TUESDAY)
     assert result.skipped == {ids["due"]: "already inactive"}
@@ -232,24 +232,20 @@ def seed_varied(db) -> dict[str, int]:
 
 
 def due_by_the_python_rules(db, customer_id: int) -> bool:
-    """The rule as the domain states it: the policy on the invoices' facts, and the machine."""
+    """The rule as the domain states it (Policy.not_due over the invoices' facts, with no SQL), and
+    the machine's own guards."""
     with db.read() as session:
         row = session.get(Customer, customer_id)
-        overdue = [i for i in session.scalars(select(Invoice).where(Invoice.customer_id == customer_id))
-                   if i.status == "open" and i.due_date < TUESDAY]
-    if row.status != "active" or row.auto_block_exempt or not overdue:
-        return False
-    if row.trust_unlock_until is not None and row.trust_unlock_until > utcnow():
-        return False  # the trust unlock holds until its deadline
-    if is_held(row.forced_hold_until, TUESDAY):
-        return False  # a forced activation holds the cuts through its date
-    total = sum((i.amount or Decimal("0")) - i.amount_paid for i in overdue)
-    if not POLICY.is_due(min(i.due_date for i in overdue), total, TUESDAY):
+        invoices = [InvoiceFacts(i.status, i.due_date, i.amount, i.amount_paid)
+                    for i in session.scalars(select(Invoice).where(Invoice.customer_id == customer_id))]
+    overdue = overdue_of(invoices, TUESDAY)
+    now = utcnow()
+    if POLICY.not_due(delinquency.cut_facts(row), overdue, TUESDAY, now) is not None:
         return False
     try:
         transitions.decide(customer_id, transitions.state_of(row), CustomerEvent.INACTIVATE,
-                           TransitionRequest("delinquency", None, False, Role.ADMIN),
-                           transitions.guard_facts(len(overdue), utcnow(), TUESDAY))
+                           TransitionRequest("delinquency", None, actor_role=Role.ADMIN),
+                           transitions.guard_facts(overdue.invoices, now, TUESDAY))
     except AtivaError:
         return False
     return True

@@ -25,7 +25,7 @@ def test_each_effect_of_the_outcome_is_its_own_row_as_new_effect_describes_it(db
     for event, reason in ((CustomerEvent.INACTIVATE, "customer_request"), (CustomerEvent.ACTIVATE, "manual")):
         with db.write() as session:
             outcome = transitions.transition_customer(
-                session, cid, event, TransitionRequest(reason, None, False, Role.OPERATOR), OPERATOR, Source.API
+                session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR), OPERATOR, Source.API
             )
         expected = {
             effect.id: {
@@ -46,7 +46,7 @@ def test_the_same_effect_twice_gets_two_rows_with_ids_in_row_order(db):
     with db.write() as session:
         outcome = transitions.transition_customer(
             session, cid, CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, False, Role.OPERATOR), OPERATOR, Source.API,
+            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR), OPERATOR, Source.API,
         )
         effects = transitions.queue_transition_effects(
             session.connection(), outcome.transition.id, cid, utcnow(),

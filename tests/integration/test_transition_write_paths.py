@@ -9,7 +9,7 @@ driver's cursor read what Connection.execute reads, and their errors are SQLAlch
 """
 
 from dataclasses import fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text, update
@@ -19,9 +19,9 @@ from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.driver import DriverStatement
 from workflow.db.models import Customer, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
-from workflow.domain.customer_machine import TransitionRequest
+from workflow.domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customers, transitions
+from workflow.services import customer_locks, customers, transitions
 from workflow.services.written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
 OPERATOR = transitions.Actor("token:ops", Role.OPERATOR)
@@ -31,27 +31,39 @@ DELINQUENT = {"status": "inactive", "inactivation_reason": "delinquency", "warne
 CASES = {
     "suspension with a return date": (
         {}, CustomerEvent.INACTIVATE, 0,
-        TransitionRequest("customer_request", None, False, Role.OPERATOR, until=TODAY + timedelta(days=9)),
+        TransitionRequest("customer_request", None, force=False, actor_role=Role.OPERATOR, until=TODAY + timedelta(days=9)),
     ),
     "inactivation for another reason, with a note": (
         {"warned_for_due": date(2026, 11, 20)}, CustomerEvent.INACTIVATE, 0,
-        TransitionRequest("other", "  contrato em revisão ", False, Role.OPERATOR),
+        TransitionRequest("other", "  contrato em revisão ", force=False, actor_role=Role.OPERATOR),
     ),
     "forced activation with a hold": (
         DELINQUENT, CustomerEvent.ACTIVATE, 2,
-        TransitionRequest("manual", "pagará na sexta", True, Role.OPERATOR, hold_until=TODAY + timedelta(days=5)),
+        TransitionRequest("manual", "pagará na sexta", force=True, actor_role=Role.OPERATOR, hold_until=TODAY + timedelta(days=5)),
     ),
     "forced activation with the default hold": (
         DELINQUENT, CustomerEvent.ACTIVATE, 1,
-        TransitionRequest("manual", "acordo verbal", True, Role.ADMIN),
+        TransitionRequest("manual", "acordo verbal", force=True, actor_role=Role.ADMIN),
     ),
     "trust unlock": (
         {**DELINQUENT, "trust_unlocks_used": 0}, CustomerEvent.ACTIVATE, 1,
-        TransitionRequest("trust_unlock", None, False, Role.OPERATOR, days=2),
+        TransitionRequest("trust_unlock", None, force=False, actor_role=Role.OPERATOR, days=2),
+    ),
+    "a change that keeps the status and has no effects (the end of a hold)": (
+        {"forced_hold_until": TODAY + timedelta(days=2), "warned_for_due": date(2026, 11, 20)},
+        CustomerEvent.END_FORCED_HOLD, 0,
+        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD], None, actor_role=Role.ADMIN,
+                          automatic=True),
+    ),
+    "a return date rescheduled (keeps the status)": (
+        {"status": "inactive", "inactivation_reason": "customer_request", "return_on": TODAY + timedelta(days=3)},
+        CustomerEvent.RESCHEDULE_RETURN, 0,
+        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN], None, actor_role=Role.OPERATOR,
+                          until=TODAY + timedelta(days=20)),
     ),
     "plain activation": (
         {"status": "inactive", "inactivation_reason": "customer_request", "return_on": TODAY + timedelta(days=3)},
-        CustomerEvent.ACTIVATE, 0, TransitionRequest("manual", None, False, Role.OPERATOR),
+        CustomerEvent.ACTIVATE, 0, TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR),
     ),
 }
 
@@ -59,8 +71,9 @@ CASES = {
 def _customer(db, n: int, fields: dict) -> int:
     with db.write() as session:
         cid = customers.create_customer(session, customers.CustomerDraft(f"Cliente {n}", VALID_CPFS[n])).id
-        if fields:
-            session.execute(update(Customer).where(Customer.id == cid).values(fields))
+        # One status time for both customers of a case: a change that keeps the status keeps it.
+        session.execute(update(Customer).where(Customer.id == cid).values(
+            {"status_changed_at": datetime(2026, 11, 2, 15, tzinfo=timezone.utc), **fields}))
     return cid
 
 
@@ -84,7 +97,9 @@ def _write(db, cid: int, event, request, overdue: int, now, *, one_statement: bo
                                       transitions.guard_facts(overdue, now, TODAY))
         change = transitions.history_row(cid, row.version + 1, event, row.status, decision, request,
                                          OPERATOR, Source.API, now)
-        return transitions.write_transition(conn, cid, decision, change, now, one_statement=one_statement)
+        new_episode = decision.state.forced_hold_until not in (None, row.forced_hold_until)
+        return transitions.write_transition(conn, cid, decision, change, now, new_warning_episode=new_episode,
+                                            one_statement=one_statement)
 
 
 def _without_ids(customer: dict, history: list[dict], effects: list[dict]):
@@ -124,7 +139,7 @@ def test_the_one_statement_write_writes_what_the_generic_statements_write(pg_db,
 def test_transition_customer_takes_the_one_statement_path_and_its_outcome_is_what_was_written(pg_db):
     cid = _customer(pg_db, 2, DELINQUENT)
     add_invoice(pg_db, cid, days_overdue=40, today=TODAY)
-    request = TransitionRequest("manual", "pagará amanhã", True, Role.OPERATOR)
+    request = TransitionRequest("manual", "pagará amanhã", force=True, actor_role=Role.OPERATOR)
     with pg_db.write() as session:
         outcome = transitions.transition_customer(session, cid, CustomerEvent.ACTIVATE, request, OPERATOR,
                                                   Source.API, today=TODAY)
@@ -142,7 +157,7 @@ def test_a_statement_on_the_driver_reads_what_connection_execute_reads(pg_db):
     with pg_db.write() as session:
         conn = session.connection()
         by_driver = transitions.lock_customer_row(conn, cid)
-        by_sqlalchemy = conn.execute(transitions.LOCK_CUSTOMER, {"customer_id": cid}).one()
+        by_sqlalchemy = conn.execute(customer_locks.LOCK_CUSTOMER, {"customer_id": cid}).one()
     assert by_driver._asdict() == by_sqlalchemy._asdict()
     assert by_driver.created_at.tzinfo is not None and by_driver.created_at.utcoffset() == timedelta(0)
     assert by_driver.trust_unlock_until.utcoffset() == timedelta(0)

@@ -29,7 +29,7 @@ def new_customer(db, n=0) -> int:
 def transition(db, customer_id, event, reason, note=None, force=False, version=None, source=Source.API):
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, customer_id, CustomerEvent(event), TransitionRequest(reason, note, force, OPERATOR.role),
+            session, customer_id, CustomerEvent(event), TransitionRequest(reason, note, force=force, actor_role=OPERATOR.role),
             OPERATOR, source, expected_version=version,
         )
         return outcome.transition.id

@@ -11,7 +11,7 @@ from workflow.db.models import Customer, Invoice, OutboxEffect
 from workflow.domain.delinquency import Policy, parse_weekdays
 from workflow.domain.vocabulary import Role
 from workflow.services import timers
-from workflow.services.clock import provider_today
+from workflow.services.business_day import provider_today
 
 TUESDAY = date(2026, 12, 1)
 POLICY = Policy(15, Decimal("0.01"), parse_weekdays("sat,sun"), holidays.country_holidays("BR").get)
@@ -124,7 +124,10 @@ def test_the_return_date_can_be_changed_or_cleared(api):
     later = (today + timedelta(days=20)).isoformat()
     changed = api.post(f"/api/v1/customers/{cid}/return-date", json={"until": later})
     assert changed.status_code == 200 and changed.json()["return_on"] == later
-    assert api.post(f"/api/v1/customers/{cid}/return-date", json={"until": today.isoformat()}).status_code == 422
+    # The machine's rule, the same refusal as an inactivation with that date (issue 11: one rule, one error).
+    _refused(api.post(f"/api/v1/customers/{cid}/return-date", json={"until": today.isoformat()}),
+             "return_date_not_in_future")
+    assert customer_row(api, cid).return_on.isoformat() == later
     cleared = api.post(f"/api/v1/customers/{cid}/return-date", json={"until": None})
     assert cleared.json()["return_on"] is None
     assert timers.return_suspended(api.db, today + timedelta(days=30)).changed == []

@@ -27,7 +27,7 @@ ONE_OVERDUE = CustomerFacts(overdue_invoices=1)
 
 def send(customer, event, reason, note=None, force=False, role=Role.OPERATOR, facts=NONE_OVERDUE):
     machine = CustomerLifecycle(customer)
-    machine.send(event, request=TransitionRequest(reason, note, force, role), facts=facts)
+    machine.send(event, request=TransitionRequest(reason, note, force=force, actor_role=role), facts=facts)
     return machine
 
 
@@ -164,7 +164,7 @@ LIMITS = TrustUnlockLimits(max_days=3, uses_per_episode=1)
 def test_trust_unlock_guards(reason, used, days, rule):
     state = LifecycleState("inactive", reason, None, used, None)
     machine = CustomerLifecycle(state)
-    request = TransitionRequest("trust_unlock", None, False, Role.OPERATOR, days=days)
+    request = TransitionRequest("trust_unlock", None, actor_role=Role.OPERATOR, days=days)
     facts = CustomerFacts(2, now=NOW, today=TODAY, trust=LIMITS)
     if rule is None:
         machine.send("activate", request=request, facts=facts)
@@ -180,7 +180,7 @@ def test_trust_unlock_guards(reason, used, days, rule):
 
 def test_payment_ends_the_episode_and_any_activation_ends_a_trust_unlock():
     state = LifecycleState("inactive", "delinquency", None, 1, None)
-    CustomerLifecycle(state).send("activate", request=TransitionRequest("payment_received", None, False, Role.BILLING),
+    CustomerLifecycle(state).send("activate", request=TransitionRequest("payment_received", None, actor_role=Role.BILLING),
                                   facts=CustomerFacts(0, now=NOW, today=TODAY))
     assert (state.trust_unlocks_used, state.trust_unlock_until) == (0, None)
 
@@ -196,7 +196,7 @@ def test_payment_ends_the_episode_and_any_activation_ends_a_trust_unlock():
 def test_return_date_guards(reason, until, rule):
     state = LifecycleState("active", None)
     machine = CustomerLifecycle(state)
-    request = TransitionRequest(reason, None, False, Role.OPERATOR, until=until)
+    request = TransitionRequest(reason, None, actor_role=Role.OPERATOR, until=until)
     facts = CustomerFacts(1, now=NOW, today=TODAY)
     if rule is None:
         machine.send("inactivate", request=request, facts=facts)
@@ -237,7 +237,7 @@ HOLD_FACTS = CustomerFacts(2, now=NOW, today=TODAY, default_hold_until=DEFAULT_H
 )
 def test_a_forced_activation_holds_the_automatic_cuts(reason, force, note, hold_until, facts, rule, held):
     state = LifecycleState("inactive", "delinquency", None, 0, None)
-    request = TransitionRequest(reason, note, force, Role.OPERATOR, days=2 if reason == "trust_unlock" else None,
+    request = TransitionRequest(reason, note, force=force, actor_role=Role.OPERATOR, days=2 if reason == "trust_unlock" else None,
                                 hold_until=hold_until)
     machine = CustomerLifecycle(state)
     if rule is None:
@@ -254,10 +254,10 @@ def test_a_hold_goes_only_with_a_delinquent_customer_and_any_inactivation_ends_i
     other = LifecycleState("inactive", "other", None, 0, None)
     with pytest.raises(GuardFailed) as refused:
         CustomerLifecycle(other).send("activate", request=TransitionRequest(
-            "manual", "ok", True, Role.OPERATOR, hold_until=TODAY + _timedelta(days=3)), facts=HOLD_FACTS)
+            "manual", "ok", force=True, actor_role=Role.OPERATOR, hold_until=TODAY + _timedelta(days=3)), facts=HOLD_FACTS)
     assert refused.value.rule == "hold_requires_forced_activation"
     held = LifecycleState("active", None, forced_hold_until=DEFAULT_HOLD)
-    CustomerLifecycle(held).send("inactivate", request=TransitionRequest("customer_request", None, False, Role.OPERATOR),
+    CustomerLifecycle(held).send("inactivate", request=TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
                                  facts=HOLD_FACTS)
     assert held.forced_hold_until is None
 
@@ -271,7 +271,7 @@ def test_a_hold_goes_only_with_a_delinquent_customer_and_any_inactivation_ends_i
 ])
 def test_the_machine_refuses_an_automatic_cut_while_a_forced_activation_holds(hold_until, automatic, refused):
     held = LifecycleState("active", None, forced_hold_until=hold_until)
-    request = TransitionRequest("delinquency", "Corte automático", False, Role.ADMIN, automatic=automatic)
+    request = TransitionRequest("delinquency", "Corte automático", actor_role=Role.ADMIN, automatic=automatic)
     if refused:
         with pytest.raises(GuardFailed) as error:
             CustomerLifecycle(held).send("inactivate", request=request, facts=HOLD_FACTS)
@@ -280,3 +280,104 @@ def test_the_machine_refuses_an_automatic_cut_while_a_forced_activation_holds(ho
     else:
         CustomerLifecycle(held).send("inactivate", request=request, facts=HOLD_FACTS)
         assert (held.status, held.forced_hold_until) == ("inactive", None)
+
+
+# -- changes that keep the status (issue 11): recorded like any transition, no effects ------------
+
+from workflow.domain.customer_machine import KEPT_STATUS_REASONS, KEEPS_STATUS
+
+PASSED = NOW - _timedelta(seconds=1)
+
+
+def kept(event, state, facts, until=None):
+    machine = CustomerLifecycle(state)
+    machine.send(event, request=TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent(event)], "n", actor_role=Role.ADMIN,
+                                                  until=until), facts=facts)
+    return machine
+
+
+@pytest.mark.parametrize("state, facts, after", [
+    # paid during the unlock: it ends, and so does the episode
+    (LifecycleState("active", None, PASSED, 1), CustomerFacts(0, now=NOW, today=TODAY), (None, 1 - 1)),
+    # a forced activation holds the cut: it ends, the debt (and its count) stays
+    (LifecycleState("active", None, PASSED, 1, forced_hold_until=TODAY), CustomerFacts(2, now=NOW, today=TODAY),
+     (None, 1)),
+    # a stale deadline on an inactive customer
+    (LifecycleState("inactive", "delinquency", PASSED, 1), CustomerFacts(2, now=NOW, today=TODAY), (None, 1)),
+])
+def test_a_trust_unlock_ends_at_its_deadline(state, facts, after):
+    status = state.status
+    machine = kept("end_trust_unlock", state, facts)
+    assert (state.status, machine.effects, machine.forced) == (status, [], False)
+    assert (state.trust_unlock_until, state.trust_unlocks_used) == after
+
+
+@pytest.mark.parametrize("state, facts, rule", [
+    (LifecycleState("active", None, PASSED, 1), CustomerFacts(1, now=NOW, today=TODAY), "trust_unlock_debt_unpaid"),
+    (LifecycleState("active", None, NOW + _timedelta(hours=1), 1), CustomerFacts(0, now=NOW, today=TODAY),
+     "trust_unlock_not_over"),
+    (LifecycleState("active", None, None, 1), CustomerFacts(0, now=NOW, today=TODAY), "no_trust_unlock"),
+    # the hold has passed: the normal rule applies, the customer is cut instead
+    (LifecycleState("active", None, PASSED, 1, forced_hold_until=TODAY - _timedelta(days=1)),
+     CustomerFacts(1, now=NOW, today=TODAY), "trust_unlock_debt_unpaid"),
+])
+def test_a_trust_unlock_that_may_not_end_yet_is_refused(state, facts, rule):
+    before = LifecycleState(**vars(state))
+    with pytest.raises(GuardFailed) as refused:
+        kept("end_trust_unlock", state, facts)
+    assert refused.value.rule == rule and state == before
+
+
+def test_a_forced_activations_hold_ends_when_nothing_is_past_due():
+    held = LifecycleState("active", None, forced_hold_until=DEFAULT_HOLD)
+    with pytest.raises(GuardFailed) as refused:
+        kept("end_forced_hold", held, CustomerFacts(1, now=NOW, today=TODAY))
+    assert refused.value.rule == "forced_hold_debt_unpaid" and held.forced_hold_until == DEFAULT_HOLD
+    machine = kept("end_forced_hold", held, CustomerFacts(0, now=NOW, today=TODAY))
+    assert (held.status, held.forced_hold_until, machine.effects) == ("active", None, [])
+    with pytest.raises(GuardFailed) as refused:
+        kept("end_forced_hold", held, CustomerFacts(0, now=NOW, today=TODAY))
+    assert refused.value.rule == "no_forced_hold"
+    with pytest.raises(TransitionNotAllowed):
+        kept("end_forced_hold", LifecycleState("inactive", "delinquency"), CustomerFacts(0, now=NOW, today=TODAY))
+
+
+@pytest.mark.parametrize("reason, until, rule", [
+    ("customer_request", TODAY + _timedelta(days=3), None),
+    ("customer_request", None, None),  # cleared
+    ("customer_request", TODAY, "return_date_not_in_future"),  # the same rule as with an inactivation
+    ("customer_request", TODAY - _timedelta(days=1), "return_date_not_in_future"),
+    ("delinquency", TODAY + _timedelta(days=3), "return_date_requires_customer_request"),
+])
+def test_a_return_date_is_rescheduled_by_the_machines_rule(reason, until, rule):
+    state = LifecycleState("inactive", reason, return_on=TODAY + _timedelta(days=1))
+    facts = CustomerFacts(0, now=NOW, today=TODAY)
+    if rule is None:
+        machine = kept("reschedule_return", state, facts, until=until)
+        assert (state.status, state.inactivation_reason, state.return_on, machine.effects) == (
+            "inactive", reason, until, [])
+    else:
+        with pytest.raises(GuardFailed) as refused:
+            kept("reschedule_return", state, facts, until=until)
+        assert refused.value.rule == rule and state.return_on == TODAY + _timedelta(days=1)
+
+
+def test_a_return_date_years_ahead_is_out_of_range_and_an_active_customer_has_none():
+    with pytest.raises(InvalidInput):
+        kept("reschedule_return", LifecycleState("inactive", "customer_request"),
+             CustomerFacts(0, now=NOW, today=TODAY), until=TODAY + _timedelta(days=400))
+    with pytest.raises(TransitionNotAllowed):
+        kept("reschedule_return", LifecycleState("active", None), CustomerFacts(0, now=NOW, today=TODAY),
+             until=TODAY + _timedelta(days=3))
+
+
+@pytest.mark.parametrize("event", sorted(KEEPS_STATUS))
+def test_a_change_that_keeps_the_status_has_one_reason_and_no_extras(event):
+    state = LifecycleState("active" if event != "reschedule_return" else "inactive", "customer_request"
+                           if event == "reschedule_return" else None, PASSED, 0, forced_hold_until=DEFAULT_HOLD)
+    facts = CustomerFacts(0, now=NOW, today=TODAY)
+    with pytest.raises(InvalidInput):
+        CustomerLifecycle(state).send(event, request=TransitionRequest("manual", None, actor_role=Role.ADMIN), facts=facts)
+    with pytest.raises(GuardFailed) as refused:
+        CustomerLifecycle(state).send(event, request=TransitionRequest(KEPT_STATUS_REASONS[event], "n", force=True, actor_role=Role.ADMIN), facts=facts)
+    assert refused.value.rule == "force_not_applicable"

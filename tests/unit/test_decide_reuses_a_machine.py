@@ -28,14 +28,14 @@ DELINQUENT = LifecycleState("inactive", "delinquency", trust_unlocks_used=0, for
 # (before, event, request, facts): a sequence whose every step leaves the machine in a state the
 # next step must not inherit (a hold, forced, a trust unlock's fields, a return date).
 STEPS = [
-    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("manual", "acordo", True, Role.OPERATOR), OWING),
+    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("manual", "acordo", force=True, actor_role=Role.OPERATOR), OWING),
     (LifecycleState("active", None, trust_unlocks_used=1), CustomerEvent.INACTIVATE,
-     TransitionRequest("customer_request", None, False, Role.OPERATOR, until=date(2026, 12, 20)), FACTS),
-    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("trust_unlock", None, False, Role.OPERATOR, days=2), OWING),
+     TransitionRequest("customer_request", None, force=False, actor_role=Role.OPERATOR, until=date(2026, 12, 20)), FACTS),
+    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("trust_unlock", None, force=False, actor_role=Role.OPERATOR, days=2), OWING),
     (LifecycleState("inactive", "customer_request", return_on=date(2026, 12, 9)), CustomerEvent.ACTIVATE,
-     TransitionRequest("manual", None, False, Role.OPERATOR), FACTS),
+     TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR), FACTS),
     (LifecycleState("active", None), CustomerEvent.INACTIVATE,
-     TransitionRequest("delinquency", None, False, Role.ADMIN, automatic=True), OWING),
+     TransitionRequest("delinquency", None, force=False, actor_role=Role.ADMIN, automatic=True), OWING),
 ]
 
 
@@ -65,13 +65,13 @@ def test_a_decision_returned_earlier_does_not_change_with_later_ones():
 def test_refusals_leave_nothing_behind_for_the_next_decision():
     with pytest.raises(GuardFailed, match="force_not_permitted"):
         transitions.decide(1, DELINQUENT, CustomerEvent.ACTIVATE,
-                           TransitionRequest("manual", "x", True, Role.VIEWER), OWING)
+                           TransitionRequest("manual", "x", force=True, actor_role=Role.VIEWER), OWING)
     with pytest.raises(TransitionNotAllowed):
         transitions.decide(1, LifecycleState("active", None), CustomerEvent.ACTIVATE,
-                           TransitionRequest("manual", None, False, Role.OPERATOR), FACTS)
+                           TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR), FACTS)
     with pytest.raises(UnknownStoredStatus):
         transitions.decide(1, LifecycleState("frozen", None), CustomerEvent.ACTIVATE,
-                           TransitionRequest("manual", None, False, Role.OPERATOR), FACTS)
+                           TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR), FACTS)
     assert [transitions.decide(1, *step) for step in STEPS] == [alone(*step) for step in STEPS]
 
 

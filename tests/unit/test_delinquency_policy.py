@@ -1,12 +1,25 @@
-"""The cut rule and the calendar, with no database."""
+"""The cut rule (who is due, why not, holds, warnings) and the calendar, with no database."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import holidays
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from workflow.domain.delinquency import NoCut, Policy, parse_weekdays
+from workflow.domain.delinquency import (
+    NOTHING_OVERDUE,
+    CustomerCutFacts,
+    InvoiceFacts,
+    NoCut,
+    NotDue,
+    NotDueReason,
+    Overdue,
+    Policy,
+    overdue_of,
+    parse_weekdays,
+)
 
 BR = holidays.country_holidays("BR")
 POLICY = Policy(15, Decimal("50.00"), parse_weekdays("sat,sun"), BR.get)
@@ -68,3 +81,93 @@ def test_a_hold_lasts_through_its_date_and_moves_the_projected_cut():
     # Long overdue: without the hold the cut is today; with it, the first cut day after it.
     assert POLICY.projected_cut(date(2026, 1, 1), TUESDAY) == TUESDAY
     assert POLICY.projected_cut(date(2026, 1, 1), TUESDAY, held_until=hold) == date(2026, 12, 14)
+
+
+# -- the whole rule: who is due, why not, the hold, the warning ------------------------------------
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+ACTIVE = CustomerCutFacts("active")
+OLD_DEBT = Overdue(TUESDAY - timedelta(days=20), Decimal("80.00"), 1)
+
+
+def test_the_overdue_aggregate_counts_open_invoices_due_before_today():
+    invoices = [
+        InvoiceFacts("open", TUESDAY - timedelta(days=20), Decimal("100.00"), Decimal("30.00")),  # 70 owed
+        InvoiceFacts("open", TUESDAY - timedelta(days=3), None),  # amount unknown: nothing owed
+        InvoiceFacts("open", TUESDAY, Decimal("500.00")),  # due today: not overdue yet
+        InvoiceFacts("paid", TUESDAY - timedelta(days=40), Decimal("500.00"), Decimal("500.00")),
+        InvoiceFacts("cancelled", TUESDAY - timedelta(days=40), Decimal("500.00")),
+        InvoiceFacts("open", None, Decimal("500.00")),  # no due date yet
+    ]
+    assert overdue_of(invoices, TUESDAY) == Overdue(TUESDAY - timedelta(days=20), Decimal("70.00"), 2)
+    assert overdue_of(invoices[2:], TUESDAY) == NOTHING_OVERDUE
+
+
+@pytest.mark.parametrize("customer, overdue, answer", [
+    (ACTIVE, OLD_DEBT, None),
+    (CustomerCutFacts("inactive"), OLD_DEBT, NotDue(NotDueReason.NOT_ACTIVE, status="inactive")),
+    (CustomerCutFacts("active", auto_block_exempt=True), OLD_DEBT, NotDue(NotDueReason.EXEMPT)),
+    (CustomerCutFacts("active", trust_unlock_until=NOW + timedelta(seconds=1)), OLD_DEBT,
+     NotDue(NotDueReason.TRUST_UNLOCK, until=NOW + timedelta(seconds=1))),
+    (CustomerCutFacts("active", trust_unlock_until=NOW), OLD_DEBT, None),  # its deadline has come
+    (CustomerCutFacts("active", forced_hold_until=TUESDAY), OLD_DEBT,
+     NotDue(NotDueReason.FORCED_HOLD, until=TUESDAY)),
+    (CustomerCutFacts("active", forced_hold_until=TUESDAY - timedelta(days=1)), OLD_DEBT, None),
+    (ACTIVE, NOTHING_OVERDUE, NotDue(NotDueReason.NOTHING_OVERDUE)),
+    (ACTIVE, Overdue(TUESDAY - timedelta(days=15), Decimal("80.00"), 1), NotDue(NotDueReason.WITHIN_GRACE)),
+    (ACTIVE, Overdue(TUESDAY - timedelta(days=16), Decimal("49.99"), 1), NotDue(NotDueReason.BELOW_MINIMUM)),
+    # The customer's own state is read before its debt.
+    (CustomerCutFacts("active", auto_block_exempt=True), NOTHING_OVERDUE, NotDue(NotDueReason.EXEMPT)),
+])
+def test_not_due_answers_why(customer, overdue, answer):
+    assert POLICY.not_due(customer, overdue, TUESDAY, NOW) == answer
+
+
+def test_the_sweep_cuts_the_due_on_cut_days_only():
+    assert POLICY.sweep_cuts(ACTIVE, OLD_DEBT, TUESDAY, NOW)
+    saturday = date(2026, 12, 5)
+    assert POLICY.not_due(ACTIVE, OLD_DEBT, saturday, NOW) is None
+    assert not POLICY.sweep_cuts(ACTIVE, OLD_DEBT, saturday, NOW)
+
+
+def test_held_off_names_the_hold_that_alone_spares_a_customer():
+    held = CustomerCutFacts("active", forced_hold_until=TUESDAY + timedelta(days=3))
+    assert POLICY.held_off(held, OLD_DEBT, TUESDAY, NOW) == TUESDAY + timedelta(days=3)
+    assert POLICY.held_off(held, Overdue(TUESDAY - timedelta(days=2), Decimal("80.00"), 1), TUESDAY, NOW) is None
+    exempt_and_held = CustomerCutFacts("active", True, forced_hold_until=TUESDAY)
+    assert POLICY.held_off(exempt_and_held, OLD_DEBT, TUESDAY, NOW) is None
+    assert POLICY.held_off(ACTIVE, OLD_DEBT, TUESDAY, NOW) is None
+
+
+def test_heading_for_cut_and_the_warning():
+    recent = Overdue(TUESDAY - timedelta(days=13), Decimal("80.00"), 1)  # due on Friday 2026-12-04
+    assert POLICY.heading_for_cut(ACTIVE, recent, TUESDAY) == date(2026, 12, 4)
+    assert POLICY.heading_for_cut(ACTIVE, OLD_DEBT, TUESDAY) == TUESDAY  # due now: today, a cut day
+    assert POLICY.heading_for_cut(CustomerCutFacts("active", True), recent, TUESDAY) is None
+    assert POLICY.heading_for_cut(ACTIVE, Overdue(recent.oldest_due, Decimal("49.99"), 1), TUESDAY) is None
+    assert POLICY.warning_due(ACTIVE, recent, TUESDAY, warning_days=3) == date(2026, 12, 4)
+    assert POLICY.warning_due(ACTIVE, recent, TUESDAY, warning_days=2) is None  # three days away
+    warned = CustomerCutFacts("active", warned_for_due=recent.oldest_due)
+    assert POLICY.warning_due(warned, recent, TUESDAY, warning_days=5) is None  # once per episode
+    held = CustomerCutFacts("active", forced_hold_until=date(2026, 12, 11))
+    assert POLICY.warning_due(held, recent, TUESDAY, warning_days=5) is None  # the cut after the hold: 12-14
+    assert POLICY.warning_due(held, recent, date(2026, 12, 9), warning_days=5) == date(2026, 12, 14)
+
+
+@settings(max_examples=300, deadline=None)
+@given(days_after_tuesday=st.integers(-30, 60), days_overdue=st.integers(-5, 60), cents=st.integers(0, 20_000),
+       hold_days=st.none() | st.integers(-5, 20))
+def test_the_projected_cut_is_the_first_cut_day_the_rule_cuts(days_after_tuesday, days_overdue, cents, hold_days):
+    """heading_for_cut and not_due state one rule: the sweep cuts on the projected day (if nothing
+    changes), and on no cut day before it."""
+    today = TUESDAY + timedelta(days=days_after_tuesday)
+    hold = None if hold_days is None else today + timedelta(days=hold_days)
+    customer = CustomerCutFacts("active", forced_hold_until=hold)
+    overdue = Overdue(today - timedelta(days=days_overdue), Decimal(cents) / 100, 1)
+    cut = POLICY.heading_for_cut(customer, overdue, today)
+    if cut is None:
+        assert overdue.total < POLICY.min_overdue_amount
+        return
+    assert POLICY.sweep_cuts(customer, overdue, cut, NOW)
+    assert not any(POLICY.sweep_cuts(customer, overdue, today + timedelta(days=n), NOW)
+                   for n in range((cut - today).days))

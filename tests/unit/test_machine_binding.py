@@ -18,7 +18,7 @@ from workflow.domain.machine_binding import ResolvedOnce
 from workflow.domain.vocabulary import Effect, Role
 
 FACTS = CustomerFacts(0, now=datetime(2026, 1, 5, tzinfo=timezone.utc), today=date(2026, 1, 5))
-LEAVE = TransitionRequest("customer_request", None, False, Role.OPERATOR)
+LEAVE = TransitionRequest("customer_request", None, actor_role=Role.OPERATOR)
 
 
 def _slots(machine) -> dict:
@@ -35,7 +35,9 @@ def test_a_fresh_machine_gets_the_slots_the_library_would_resolve():
 
     by_library = Lifecycle(LifecycleState("active", None))
     fast = Lifecycle(LifecycleState("active", None))
-    assert len(Lifecycle.__dict__["_resolved_callbacks"].slots) == 4  # two validators, two actions
+    transitions = [t for state in Lifecycle.states for t in state.transitions]
+    # A validator and an action per transition, self-transitions included.
+    assert len(Lifecycle.__dict__["_resolved_callbacks"].slots) == 2 * len(transitions) == 12
     assert _slots(fast) == _slots(by_library)
     assert fast._callbacks is not by_library._callbacks
 
@@ -49,7 +51,7 @@ def test_each_machine_runs_its_own_callbacks_on_its_own_model():
     )
     assert (first.effects, first_state.status, first_state.inactivation_reason) == ([], "active", None)
     with pytest.raises(GuardFailed):  # the guard reads the second machine's request, not a stale one
-        first.send("inactivate", request=TransitionRequest(None, None, False, Role.OPERATOR), facts=FACTS)
+        first.send("inactivate", request=TransitionRequest(None, None, actor_role=Role.OPERATOR), facts=FACTS)
     assert first_state.status == "active"
 
 

@@ -1,24 +1,44 @@
 """The one table of what each status means for services and invoicing (domain/status_alignment.py)
-and the machine's EFFECTS agree: each transition queues the local effects of the status it leads to."""
+and the machine's EFFECTS, derived from it: each change of status queues the local effects of the
+status it leads to, services first, then the billing notification; a change that keeps the status
+queues nothing. The effects pipeline relies on that order (local effects of one customer run
+together, then the outbound calls)."""
 
-from workflow.domain.customer_machine import EFFECTS, CustomerLifecycle
+from workflow.domain.customer_machine import EFFECTS, KEEPS_STATUS, CustomerLifecycle
 from workflow.domain.status_alignment import ALIGNMENT, LOCAL_EFFECTS, SERVES
 from workflow.domain.vocabulary import CustomerEvent, CustomerStatus, Effect
 
 
-def _target_of(event: CustomerEvent) -> CustomerStatus:
-    (target,) = {t.target.value for s in CustomerLifecycle.states for t in s.transitions if event in t.events}
-    return CustomerStatus(target)
+def _transitions_of(event: CustomerEvent) -> list[tuple[CustomerStatus, CustomerStatus]]:
+    return [(CustomerStatus(t.source.value), CustomerStatus(t.target.value))
+            for s in CustomerLifecycle.states for t in s.transitions if event in t.events]
 
 
 def test_every_status_of_the_machine_has_an_alignment():
     assert {CustomerStatus(s.value) for s in CustomerLifecycle.states} == set(ALIGNMENT)
 
 
-def test_each_transition_queues_the_local_effects_of_the_status_it_leads_to():
-    for event, effects in EFFECTS.items():
-        local = [effect for effect in effects if effect in LOCAL_EFFECTS]
-        assert local == list(ALIGNMENT[_target_of(event)].local_effects), event
+def test_every_event_has_its_effects():
+    assert set(EFFECTS) == set(CustomerEvent)
+
+
+def test_each_change_of_status_queues_the_local_effects_of_its_target_then_notifies_billing():
+    changes = {event for event in CustomerEvent if any(a != b for a, b in _transitions_of(event))}
+    assert changes == {CustomerEvent.INACTIVATE, CustomerEvent.ACTIVATE}
+    for event in changes:
+        ((_, target),) = _transitions_of(event)
+        services, invoicing = ALIGNMENT[target].services.effect, ALIGNMENT[target].invoicing.effect
+        assert EFFECTS[event] == (services, invoicing, Effect.NOTIFY_BILLING), event
+        assert [e for e in EFFECTS[event] if e in LOCAL_EFFECTS] == list(ALIGNMENT[target].local_effects)
+        assert all(SERVES[e] is target for e in EFFECTS[event] if e in LOCAL_EFFECTS)
+
+
+def test_a_change_that_keeps_the_status_queues_nothing():
+    assert KEEPS_STATUS == {CustomerEvent.END_TRUST_UNLOCK, CustomerEvent.END_FORCED_HOLD,
+                            CustomerEvent.RESCHEDULE_RETURN}
+    for event in KEEPS_STATUS:
+        assert all(source == target for source, target in _transitions_of(event)), event
+        assert EFFECTS[event] == ()
 
 
 def test_each_local_effect_serves_one_status_and_settles_what_it_changes():

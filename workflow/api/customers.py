@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from ..domain.customer_machine import TransitionRequest
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
 from ..services import customer_services, customers, history, standing, timers, transitions
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from .auth import Principal, can_read, can_write
 from .fields import Line, RowId
 from .idempotency import Idempotent, idempotent
@@ -101,7 +101,7 @@ def edit_customer(
 
 
 def _transition(customer_id: int, event: CustomerEvent, body, principal: Principal, idem: Idempotent):
-    request = TransitionRequest(body.reason.value, body.note, body.force, principal.role,
+    request = TransitionRequest(body.reason.value, body.note, force=body.force, actor_role=principal.role,
                                 days=getattr(body, "days", None), until=getattr(body, "until", None),
                                 hold_until=getattr(body, "hold_until", None))
 
@@ -150,14 +150,15 @@ def change_return_date(
     customer_id: CustomerId,
     body: ReturnDateIn,
     request: Request,
-    _: Principal = Depends(can_write),
+    principal: Principal = Depends(can_write),
     idem: Idempotent = Depends(idempotent),
 ):
     """Change or clear (`until: null`) the return date of a suspension at the customer's request."""
     today = provider_today(request.app.state.settings.timezone)
 
     def handler(session: Session) -> dict:
-        return CustomerOut.of(timers.set_return_date(session, customer_id, body.until, today)).model_dump(mode="json")
+        customer = timers.set_return_date(session, customer_id, body.until, today, principal.actor, Source.API)
+        return CustomerOut.of(customer).model_dump(mode="json")
 
     return idem.run(200, handler)
 

@@ -9,7 +9,7 @@ from ..domain.customer_machine import TransitionRequest, mermaid_diagram
 from ..domain.vocabulary import ActivationReason, CustomerEvent, InactivationReason, Source
 from ..services import customers, history, timers, transitions
 from ..services import standing as standing_service
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from ..settings import get_settings
 from . import accept, tables
 from .console import out, print_json
@@ -29,7 +29,7 @@ def diagram():
 
 def _transition(customer: str, event: CustomerEvent, reason: str, note: str | None, *, force: bool,
                 as_json: bool, days: int | None = None, until=None, hold_until=None):
-    request = TransitionRequest(reason, note, force, CLI_ACTOR.role, days=days, until=until,
+    request = TransitionRequest(reason, note, force=force, actor_role=CLI_ACTOR.role, days=days, until=until,
                                 hold_until=hold_until)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
@@ -93,7 +93,7 @@ def return_date(
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
         changed = timers.set_return_date(session, target.id, until,
-                                         provider_today(get_settings().timezone))
+                                         provider_today(get_settings().timezone), CLI_ACTOR, Source.CLI)
         data = customer_json(changed)
     if as_json:
         return print_json(data)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from .clock import follow_database_clock, measure_now
+from .database_clock import follow_database_clock, measure_now
 from .reconnect import reaching_commit, replace_connections_closed_by_the_server
 
 _WRITE_OPTION = "ativa_write_lock"

@@ -47,7 +47,7 @@ class Money(TypeDecorator):
         return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
-# This host's clock minus the database's, measured by db.clock on PostgreSQL (workers and APIs on
+# This host's clock minus the database's, measured by db.database_clock on PostgreSQL (workers and APIs on
 # several hosts compare each other's claims and leases: they must read one clock).
 _clock_offset = timedelta(0)
 

@@ -5,7 +5,7 @@ The machine decides and records intents; it never saves nor calls anything. The 
 the history row and one outbox row per effect in the same transaction.
 """
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -15,26 +15,15 @@ from .delinquency import FORCED_HOLD_MAX_DAYS, is_held
 from . import limits
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
 from .machine_binding import ResolvedOnce
+from .status_alignment import ALIGNMENT
 from .vocabulary import (
     ActivationReason,
     CustomerEvent,
+    CustomerStatus,
     Effect,
     InactivationReason,
     Role,
 )
-
-EFFECTS: dict[CustomerEvent, tuple[Effect, ...]] = {
-    CustomerEvent.INACTIVATE: (
-        Effect.SUSPEND_SERVICES,
-        Effect.PAUSE_INVOICING,
-        Effect.NOTIFY_BILLING,
-    ),
-    CustomerEvent.ACTIVATE: (
-        Effect.RESTORE_SERVICES,
-        Effect.RESUME_INVOICING,
-        Effect.NOTIFY_BILLING,
-    ),
-}
 
 FORCE_ROLES = frozenset({Role.OPERATOR, Role.ADMIN})
 
@@ -60,7 +49,8 @@ class LifecycleState:
 class TransitionRequest:
     reason: str | None
     note: str | None
-    force: bool
+    _: KW_ONLY  # the rest by name: `TransitionRequest(reason, note, force=True, actor_role=...)`
+    force: bool = False
     actor_role: Role  # required: whether `force` is allowed depends on it
     days: int | None = None  # trust unlock: how long
     until: date | None = None  # suspension at the customer's request: the return date
@@ -97,6 +87,12 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
 
     inactivate = active.to(inactive, validators="check_inactivation")
     activate = inactive.to(active, validators="check_activation")
+    # Changes of the lifecycle that keep the status: recorded like any transition (history row,
+    # version), with no effects, since services and invoicing already match the status.
+    end_trust_unlock = (active.to.itself(internal=True, validators="check_end_trust_unlock")
+                        | inactive.to.itself(internal=True, validators="check_end_trust_unlock"))
+    end_forced_hold = active.to.itself(internal=True, validators="check_end_forced_hold")
+    reschedule_return = inactive.to.itself(internal=True, validators="check_reschedule_return")
 
     def __init__(self, customer: LifecycleModel):
         ensure_known_status(customer.status)
@@ -137,9 +133,14 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
             if reason is not InactivationReason.CUSTOMER_REQUEST:
                 raise GuardFailed("return_date_requires_customer_request",
                                   "a return date goes with the reason 'customer_request'")
-            if facts.today is None or request.until <= facts.today:
-                raise GuardFailed("return_date_not_in_future", "the return date must be after today")
-            limits.check_return_date("until", request.until, facts.today)
+            self._check_return_date(request.until, facts)
+
+    @staticmethod
+    def _check_return_date(until: date, facts: CustomerFacts) -> None:
+        """A suspension's return date, set with it or changed later: after today, within a year."""
+        if facts.today is None or until <= facts.today:
+            raise GuardFailed("return_date_not_in_future", "the return date must be after today")
+        limits.check_return_date("until", until, facts.today)
 
     def check_activation(self, request: TransitionRequest, facts: CustomerFacts) -> None:
         reason = _parse_reason(ActivationReason, request.reason, CustomerEvent.ACTIVATE)
@@ -204,6 +205,44 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         if facts.now is None:
             raise GuardFailed("trust_unlock_clock", "a trust unlock needs the current time")
 
+    # -- the changes that keep the status --
+
+    def check_end_trust_unlock(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        """A trust unlock ends at its deadline. An active customer with an invoice still past due is
+        inactivated then instead, unless a forced activation holds the automatic cuts off."""
+        _check_kept_status_request(request, CustomerEvent.END_TRUST_UNLOCK)
+        until = self.model.trust_unlock_until
+        if until is None:
+            raise GuardFailed("no_trust_unlock", "the customer has no trust unlock to end")
+        if facts.now is None or until > facts.now:
+            raise GuardFailed("trust_unlock_not_over", f"the trust unlock lasts until {until.isoformat()}")
+        if self.model.status == CustomerStatus.ACTIVE and facts.overdue_invoices and not self._held(facts):
+            raise GuardFailed("trust_unlock_debt_unpaid",
+                              f"{facts.overdue_invoices} open invoice(s) still past due: the end of the "
+                              "trust unlock inactivates the customer")
+
+    def check_end_forced_hold(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        """A forced activation's hold was a decision about the debts of that moment: it ends once
+        nothing is past due, and a later debt follows the normal rule."""
+        _check_kept_status_request(request, CustomerEvent.END_FORCED_HOLD)
+        if self.model.forced_hold_until is None:
+            raise GuardFailed("no_forced_hold", "no forced activation holds the customer")
+        if facts.overdue_invoices:
+            raise GuardFailed("forced_hold_debt_unpaid",
+                              f"{facts.overdue_invoices} open invoice(s) still past due: the hold stands")
+
+    def check_reschedule_return(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        """Change (a date) or clear (None) the return date of a suspension at the customer's request."""
+        if self.model.inactivation_reason != InactivationReason.CUSTOMER_REQUEST:
+            raise GuardFailed("return_date_requires_customer_request",
+                              "only a customer suspended at their own request has a return date")
+        _check_kept_status_request(request, CustomerEvent.RESCHEDULE_RETURN)
+        if request.until is not None:
+            self._check_return_date(request.until, facts)
+
+    def _held(self, facts: CustomerFacts) -> bool:
+        return facts.today is not None and is_held(self.model.forced_hold_until, facts.today)
+
     # -- actions: record intents and update the model's own fields, no I/O --
 
     def on_inactivate(self, request: TransitionRequest) -> None:
@@ -229,6 +268,59 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         self.model.inactivation_reason = None
         self.model.return_on = None
         self.effects = list(EFFECTS[CustomerEvent.ACTIVATE])
+
+    def on_end_trust_unlock(self, facts: CustomerFacts) -> None:
+        self.model.trust_unlock_until = None
+        if self.model.status == CustomerStatus.ACTIVE and not facts.overdue_invoices:
+            self.model.trust_unlocks_used = 0  # paid during the unlock: the episode is over
+
+    def on_end_forced_hold(self) -> None:
+        self.model.forced_hold_until = None
+
+    def on_reschedule_return(self, request: TransitionRequest) -> None:
+        self.model.return_on = request.until
+
+
+# The one reason each change that keeps the status is recorded with (its history row's `reason`).
+KEPT_STATUS_REASONS: dict[CustomerEvent, str] = {
+    CustomerEvent.END_TRUST_UNLOCK: ActivationReason.TRUST_UNLOCK.value,  # what ends
+    CustomerEvent.END_FORCED_HOLD: ActivationReason.PAYMENT_RECEIVED.value,  # a payment or cancellation
+    CustomerEvent.RESCHEDULE_RETURN: InactivationReason.CUSTOMER_REQUEST.value,  # the suspension it changes
+}
+
+
+def _check_kept_status_request(request: TransitionRequest, event: CustomerEvent) -> None:
+    expected = KEPT_STATUS_REASONS[event]
+    if request.reason != expected:
+        raise InvalidReason(f"'{event}' is recorded with the reason {expected!r}, not {request.reason!r}")
+    if request.force:
+        raise GuardFailed("force_not_applicable", "force applies only to activation")
+    if request.days is not None:
+        raise GuardFailed("days_only_for_trust_unlock", "days go with the reason 'trust_unlock'")
+    if request.hold_until is not None:
+        raise GuardFailed("hold_requires_forced_activation", "hold_until goes with a forced activation")
+    if request.until is not None and event is not CustomerEvent.RESCHEDULE_RETURN:
+        raise GuardFailed("until_only_for_suspension", "a return date goes with a suspension")
+
+
+def _effects_of(transition) -> tuple[Effect, ...]:
+    """A change of status brings services and invoicing in line with the new status (the local
+    effects ALIGNMENT names for it, services first), then tells billing; a change that keeps the
+    status has nothing to bring in line."""
+    if transition.target is transition.source:
+        return ()
+    return (*ALIGNMENT[CustomerStatus(transition.target.value)].local_effects, Effect.NOTIFY_BILLING)
+
+
+# The effects each event queues, derived from the machine's transitions and the domain's ALIGNMENT.
+EFFECTS: dict[CustomerEvent, tuple[Effect, ...]] = {
+    CustomerEvent(event): _effects_of(transition)
+    for state in CustomerLifecycle.states
+    for transition in state.transitions
+    for event in transition.events
+}
+# The events that keep the customer's status (no effects, no change of status_changed_at).
+KEEPS_STATUS = frozenset(event for event, effects in EFFECTS.items() if not effects)
 
 
 def _parse_reason(kind, value: str | None, event: CustomerEvent):

@@ -1,13 +1,20 @@
-"""When a delinquent customer is due to be cut: grace period, minimum amount, cut days.
+"""When a delinquent customer is due to be cut: grace period, minimum amount, cut days, holds,
+and the warning before a cut.
 
-Pure rules on dates and amounts; the service layer feeds them the ledger and the provider's
-calendar (time zone, holidays).
+Pure rules on dates and amounts, and the one definition of "who is due for an automatic cut":
+`Policy.not_due` (and `Policy.sweep_cuts`, which adds the calendar). The service layer feeds them
+the ledger and the provider's calendar (time zone, holidays); its SQL (services/delinquency.py) is
+the fast path of these functions, proved equal to them by tests/integration/test_due_rule_property.py.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
+from typing import NamedTuple
+
+from .vocabulary import CustomerStatus, InvoiceStatus
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The longest hold a forced activation may set: a person's decision, not a permanent exemption
@@ -20,6 +27,83 @@ def is_held(hold_until: date | None, today: date) -> bool:
     `hold_until` (inclusive, the provider's business date); the normal rule applies from the next
     day. The sweep's SQL states the same rule (services/delinquency.py, _not_held)."""
     return hold_until is not None and today <= hold_until
+
+
+def on_trust_unlock(trust_unlock_until: datetime | None, now: datetime) -> bool:
+    """A trust unlock holds the sweep off until its deadline (an instant, not a day); at the
+    deadline the timers cut the customer if an invoice is still past due."""
+    return trust_unlock_until is not None and trust_unlock_until > now
+
+
+# -- the facts the rule reads ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """What the cut rule reads of one invoice."""
+
+    status: str
+    due_date: date | None  # not known yet: never past due
+    amount: Decimal | None  # not known yet: counts as nothing owed
+    amount_paid: Decimal = Decimal("0")
+
+
+class Overdue(NamedTuple):
+    """A customer's open invoices past due, summed up: what the cut rule weighs."""
+
+    oldest_due: date | None
+    total: Decimal
+    invoices: int
+
+
+NOTHING_OVERDUE = Overdue(None, Decimal("0.00"), 0)
+
+
+def is_overdue(invoice: InvoiceFacts, today: date) -> bool:
+    """Open and past its due date (due today is not overdue yet)."""
+    return invoice.status == InvoiceStatus.OPEN and invoice.due_date is not None and invoice.due_date < today
+
+
+def overdue_of(invoices: Iterable[InvoiceFacts], today: date) -> Overdue:
+    """The overdue aggregate: every open invoice due before `today` counts, and owes its amount
+    (none when unknown) less what was paid of it. services/delinquency.py's _overdue_by_customer
+    is its SQL form."""
+    past_due = [invoice for invoice in invoices if is_overdue(invoice, today)]
+    if not past_due:
+        return NOTHING_OVERDUE
+    owed = sum(((invoice.amount or Decimal("0")) - invoice.amount_paid for invoice in past_due), Decimal("0"))
+    return Overdue(min(invoice.due_date for invoice in past_due), owed.quantize(Decimal("0.01")), len(past_due))
+
+
+@dataclass(frozen=True)
+class CustomerCutFacts:
+    """What the cut and warning rules read of a customer."""
+
+    status: str
+    auto_block_exempt: bool = False
+    trust_unlock_until: datetime | None = None
+    forced_hold_until: date | None = None
+    warned_for_due: date | None = None  # the oldest due date the last warning was for
+
+
+class NotDueReason(StrEnum):
+    NOT_ACTIVE = "not_active"
+    EXEMPT = "auto_block_exempt"
+    TRUST_UNLOCK = "trust_unlock"
+    FORCED_HOLD = "forced_activation_hold"
+    NOTHING_OVERDUE = "nothing_overdue"
+    WITHIN_GRACE = "within_grace"
+    BELOW_MINIMUM = "below_minimum"
+
+
+@dataclass(frozen=True)
+class NotDue:
+    """Why a customer is not due for a cut: the first rule that spares it, in the order the rule
+    reads them (the customer's own state first, then its debt)."""
+
+    reason: NotDueReason
+    status: str | None = None  # NOT_ACTIVE: the customer's status
+    until: date | datetime | None = None  # TRUST_UNLOCK: its deadline; FORCED_HOLD: the hold's last day
 
 
 @dataclass(frozen=True)
@@ -57,7 +141,66 @@ class Policy:
 
     def is_due(self, oldest_due: date, overdue_total: Decimal, today: date) -> bool:
         """More than `grace_days` past the oldest open invoice's due date, and enough owed."""
-        return (today - oldest_due).days > self.grace_days and overdue_total >= self.min_overdue_amount
+        return self.debt_not_due(Overdue(oldest_due, overdue_total, 1), today) is None
+
+    def debt_not_due(self, overdue: Overdue, today: date) -> NotDue | None:
+        """The debt's half of the rule: None when it is old enough and large enough for a cut."""
+        if overdue.oldest_due is None:
+            return NotDue(NotDueReason.NOTHING_OVERDUE)
+        if (today - overdue.oldest_due).days <= self.grace_days:
+            return NotDue(NotDueReason.WITHIN_GRACE)
+        if overdue.total < self.min_overdue_amount:
+            return NotDue(NotDueReason.BELOW_MINIMUM)
+        return None
+
+    def not_due(self, customer: CustomerCutFacts, overdue: Overdue, today: date, now: datetime) -> NotDue | None:
+        """THE rule of an automatic cut: None when the customer is due on `today` (whether or not
+        it is a cut day), else why not. Active, not exempt, no trust unlock running at `now`, no
+        forced activation's hold through `today`, and a debt past the grace and the minimum.
+        services/delinquency.py's _due is its SQL fast path."""
+        if customer.status != CustomerStatus.ACTIVE:
+            return NotDue(NotDueReason.NOT_ACTIVE, status=customer.status)
+        if customer.auto_block_exempt:
+            return NotDue(NotDueReason.EXEMPT)
+        if on_trust_unlock(customer.trust_unlock_until, now):
+            return NotDue(NotDueReason.TRUST_UNLOCK, until=customer.trust_unlock_until)
+        if is_held(customer.forced_hold_until, today):
+            return NotDue(NotDueReason.FORCED_HOLD, until=customer.forced_hold_until)
+        return self.debt_not_due(overdue, today)
+
+    def held_off(self, customer: CustomerCutFacts, overdue: Overdue, today: date, now: datetime) -> date | None:
+        """The hold's last day when a forced activation's hold is all that spares the customer
+        on `today` (the preview lists it as skipped); else None."""
+        if not is_held(customer.forced_hold_until, today):
+            return None
+        unheld = replace(customer, forced_hold_until=None)
+        return customer.forced_hold_until if self.not_due(unheld, overdue, today, now) is None else None
+
+    def sweep_cuts(self, customer: CustomerCutFacts, overdue: Overdue, today: date, now: datetime) -> bool:
+        """Whether the sweep run for `today` cuts the customer: a cut day, and due."""
+        return self.no_cut(today) is None and self.not_due(customer, overdue, today, now) is None
+
+    def heading_for_cut(self, customer: CustomerCutFacts, overdue: Overdue, today: date) -> date | None:
+        """The day the sweep will cut the customer if nothing changes (after the grace, on a cut
+        day, after a forced activation's hold), or None when the sweep never will: not active,
+        exempt, nothing past due or less than the minimum. A running trust unlock is not weighed
+        here: its end is a rule of its own (the timers cut then if an invoice is still past due)."""
+        if customer.status != CustomerStatus.ACTIVE or customer.auto_block_exempt:
+            return None
+        if overdue.oldest_due is None or overdue.total < self.min_overdue_amount:
+            return None
+        return self.projected_cut(overdue.oldest_due, today, held_until=customer.forced_hold_until)
+
+    def warning_due(self, customer: CustomerCutFacts, overdue: Overdue, today: date,
+                    warning_days: int) -> date | None:
+        """The projected cut that a `customer.delinquency_warning` announces on `today`, or None
+        when no warning goes out: once per episode (per oldest overdue invoice, `warned_for_due`),
+        from `warning_days` days before the cut the customer is heading for. services/delinquency.py's
+        candidates_for_warning is the SQL pre-filter (a superset) of it."""
+        cut = self.heading_for_cut(customer, overdue, today)
+        if cut is None or customer.warned_for_due == overdue.oldest_due or (cut - today).days > warning_days:
+            return None
+        return cut
 
     def first_due_day(self, oldest_due: date) -> date:
         return oldest_due + timedelta(days=self.grace_days + 1)

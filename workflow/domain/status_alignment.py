@@ -1,7 +1,7 @@
 """What a customer's status means for its services and invoicing, and which local effect brings
 each in line with it: the one table the local effects apply, the reconciler checks drift against,
-and the machine's EFFECTS queue on each transition (tests/unit/test_status_alignment.py keeps the
-two tables agreeing)."""
+and the machine's EFFECTS are derived from (domain/customer_machine.py: a change of status queues the
+local effects of the status it leads to, then the billing notification)."""
 
 from dataclasses import dataclass
 

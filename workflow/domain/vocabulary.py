@@ -11,6 +11,10 @@ class CustomerStatus(StrEnum):
 class CustomerEvent(StrEnum):
     INACTIVATE = "inactivate"
     ACTIVATE = "activate"
+    # Changes that keep the status: recorded like any transition, with no effects.
+    END_TRUST_UNLOCK = "end_trust_unlock"  # the deadline passed and the customer is not cut
+    END_FORCED_HOLD = "end_forced_hold"  # a payment or cancellation left nothing past due
+    RESCHEDULE_RETURN = "reschedule_return"  # a suspension's return date changed or cleared
 
 
 class InactivationReason(StrEnum):

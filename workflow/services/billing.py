@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.engine import Database
-from ..db.models import BillingEvent, Customer, Invoice
+from ..db.models import BillingEvent, Invoice
 from ..db.types import utcnow
 from ..domain import limits
-from ..domain.customer_machine import TransitionRequest
+from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import (
     ActivationReason,
@@ -28,8 +28,9 @@ from ..domain.vocabulary import (
     Role,
     Source,
 )
-from .clock import provider_today
-from .transitions import LOCK_CUSTOMER, Actor, count_overdue_invoices, transition_locked
+from .business_day import provider_today
+from .customer_locks import LOCK_CUSTOMER, lock_customer_by_ref
+from .transitions import Actor, count_overdue_invoices, transition_locked
 
 EVENT_TYPES = ("invoice.created", "invoice.paid", "invoice.cancelled")
 BILLING_ACTOR = Actor(name="billing", role=Role.BILLING)
@@ -60,14 +61,9 @@ class EventOutcome:
 # Every billing event takes this path, so it speaks Core with prebuilt statements, as transitions
 # do: the ORM's loads and flushes cost more than the database work here (bench/payments.py).
 _events = BillingEvent.__table__
-_customers = Customer.__table__
 _invoices = Invoice.__table__
 _SEEN = select(_events.c.id).where(_events.c.webhook_id == bindparam("webhook_id"))
 _RECORD_EVENT = insert(_events)
-# The same columns as LOCK_CUSTOMER, found by the billing system's reference instead.
-_LOCK_BY_REF = (
-    select(_customers).where(_customers.c.external_ref == bindparam("customer_ref")).with_for_update()
-)
 _LOCK_INVOICE = (
     select(_invoices.c.customer_id, _invoices.c.amount, _invoices.c.amount_paid, _invoices.c.due_date,
            _invoices.c.status, _invoices.c.paid_at)
@@ -75,10 +71,6 @@ _LOCK_INVOICE = (
     .with_for_update()
 )
 _NEW_INVOICE = insert(_invoices)
-_END_HOLD = (
-    update(_customers).where(_customers.c.id == bindparam("customer_id"))
-    .values(forced_hold_until=None, updated_at=bindparam("now"))
-)
 _SAVE_INVOICE = (
     update(_invoices)
     .where(_invoices.c.external_id == bindparam("invoice_id"))
@@ -104,7 +96,7 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
             invoice = _apply_to_ledger(conn, customer, event)
             outcome = EventOutcome(False, customer.id, invoice.status)
             _reactivate_if_paid_up(session, customer, event, outcome, today)
-            _end_hold_if_paid_up(conn, customer, event, outcome, today)
+            _end_hold_if_paid_up(session, customer, event, outcome, today)
             conn.execute(_RECORD_EVENT, {
                 "webhook_id": event.webhook_id, "type": event.type, "customer_id": customer.id,
                 "invoice_external_id": event.invoice_id, "outcome": _describe(outcome),
@@ -124,7 +116,7 @@ def _lock_customer_of(conn: Connection, event: InvoiceEvent):
     if event.customer_id is not None:
         row = conn.execute(LOCK_CUSTOMER, {"customer_id": event.customer_id}).one_or_none()
     elif event.customer_ref:
-        row = conn.execute(_LOCK_BY_REF, {"customer_ref": event.customer_ref}).one_or_none()
+        row = lock_customer_by_ref(conn, event.customer_ref)
     else:
         raise InvalidInput("data needs customer_id or customer_ref")
     if row is None:
@@ -215,24 +207,32 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
     result = transition_locked(
         session, customer, CustomerEvent.ACTIVATE,
         TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
-                          False, BILLING_ACTOR.role),
+                          actor_role=BILLING_ACTOR.role),
         BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
     )
     outcome.reactivated = True
     outcome.transition_id = result.transition.id
 
 
-def _end_hold_if_paid_up(conn: Connection, customer, event: InvoiceEvent, outcome: EventOutcome,
+def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome,
                          today: date) -> None:
     """A forced activation's hold was a decision about the debts of that moment: once a payment
-    or cancellation leaves nothing past due, it ends, and a later debt follows the normal rule."""
+    or cancellation leaves nothing past due, it ends (the machine's end_forced_hold, recorded in
+    the history), and a later debt follows the normal rule."""
     if event.type not in ("invoice.paid", "invoice.cancelled") or outcome.reactivated:
         return
     if customer.status != CustomerStatus.ACTIVE or customer.forced_hold_until is None:
         return
-    if count_overdue_invoices(conn, customer.id, today):
+    overdue = count_overdue_invoices(session.connection(), customer.id, today)
+    if overdue:
         return
-    conn.execute(_END_HOLD, {"customer_id": customer.id, "now": utcnow()})
+    transition_locked(
+        session, customer, CustomerEvent.END_FORCED_HOLD,
+        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD],
+                          f"Fim do prazo sem corte automático da ativação forçada: nenhuma fatura vencida em "
+                          f"aberto após o evento {event.webhook_id} da cobrança.", actor_role=BILLING_ACTOR.role),
+        BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
+    )
     outcome.hold_ended = True
 
 

@@ -18,7 +18,7 @@ from ..domain.errors import (
 from ..domain.service_machine import ServiceLifecycle
 from ..domain.vocabulary import CustomerStatus, ServiceEvent, ServiceStatus, SuspensionCause
 from .customers import get_customer
-from .transitions import lock_customer
+from .customer_locks import lock_customer
 
 
 def add_service(

@@ -24,11 +24,11 @@ from ..domain.errors import (
     TransitionNotAllowed,
 )
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
+from .customer_locks import lock_customer
 from .transitions import (
     Actor,
     TransitionOutcome,
     check_version,
-    lock_customer,
     transition_customer,
 )
 from .written_rows import CustomerRow
@@ -309,7 +309,7 @@ def edit_customer(
         except ValueError:
             raise InvalidInput(f"status {edit.status!r} is not one of: active, inactive") from None
         event = CustomerEvent.INACTIVATE if target is CustomerStatus.INACTIVE else CustomerEvent.ACTIVATE
-        request = TransitionRequest(edit.reason, edit.note, edit.force, actor.role,
+        request = TransitionRequest(edit.reason, edit.note, force=edit.force, actor_role=actor.role,
                                     days=edit.days, until=edit.until, hold_until=edit.hold_until)
         # Same transaction, row already locked; the transition bumps the version once for the save.
         outcome = transition_customer(session, customer.id, event, request, actor, source)

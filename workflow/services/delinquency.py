@@ -1,6 +1,8 @@
 """The delinquency sweep: who is due for a cut today, and cutting them a batch at a time.
 
-Candidates are found with one set-based query; each batch is cut in one transaction that locks
+Who is due is the domain's rule (domain/delinquency.py, Policy.not_due); the queries here are its
+fast path, proved equal to it by tests/integration/test_due_rule_property.py. Candidates are found
+with one set-based query; each batch is cut in one transaction that locks
 the batch's customer rows, re-checks the rule under those locks, and writes for every customer
 still due exactly what a normal transition (reason `delinquency`, source `scheduler`) writes:
 the customer's new state, a history row and one outbox row per effect. A payment committed at any
@@ -11,7 +13,7 @@ services/billing.py). Running the sweep twice cuts nobody twice.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import holidays
 from sqlalchemy import BigInteger, Connection, func, or_, select, tuple_, type_coerce
@@ -24,12 +26,21 @@ from ..db.types import utcnow
 from ..domain import brazilian
 from ..domain import limits
 from ..domain.customer_machine import TransitionRequest
-from ..domain.delinquency import Policy, is_held, parse_weekdays
+from ..domain.delinquency import (
+    NOTHING_OVERDUE,
+    CustomerCutFacts,
+    NotDue,
+    NotDueReason,
+    Overdue,
+    Policy,
+    parse_weekdays,
+)
 from ..domain.errors import AtivaError
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings
 from . import sweep_dispatch
-from .clock import provider_today
+from .business_day import provider_today
+from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
 from .transitions import (
     APPLY_TO_MANY,
@@ -88,6 +99,8 @@ def _not_held(today: date):
 
 
 def _overdue_by_customer(today: date):
+    """SQL form of domain.delinquency.overdue_of, per customer: open invoices due before `today`,
+    each owing its amount (none when unknown) less what was paid."""
     cents_due = func.coalesce(type_coerce(Invoice.amount, BigInteger), 0) - type_coerce(Invoice.amount_paid, BigInteger)
     return (
         select(
@@ -101,25 +114,30 @@ def _overdue_by_customer(today: date):
     )
 
 
-def _cents(amount: Decimal) -> int:
-    return int(amount * 100)
+def _least_cents(amount: Decimal) -> int:
+    """The fewest whole cents that reach `amount`: totals are whole cents, so `cents >= this` is
+    exactly `total >= amount`, even for a minimum with more than two decimal places."""
+    return int((amount * 100).to_integral_value(rounding=ROUND_CEILING))
 
 
 def _money(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def _due(policy: Policy, today: date, among: list[int] | None = None, *, held: bool = False):
-    """Active, non-exempt customers due for a cut on `today`, with their overdue facts; `among`
-    narrows the invoice aggregate itself (the planner would not push an IN list into it). With
-    `held`, those who would be due but whom a forced activation's hold leaves alone instead."""
+def _due(policy: Policy, today: date, among: list[int] | None = None, *, held: bool = False,
+         now: datetime | None = None):
+    """The fast path of domain.delinquency.Policy.not_due (customers for whom it answers None),
+    or with `held` of Policy.held_off (those only a forced activation's hold spares), as one query
+    with their overdue facts; tests/integration/test_due_rule_property.py proves them equal. `now`
+    (default: the database clock) is the instant a trust unlock is compared with; `among` narrows
+    the invoice aggregate itself (the planner would not push an IN list into it)."""
     invoices = _overdue_by_customer(today)
     if among is not None:
         invoices = invoices.where(Invoice.customer_id.in_(id_list("among", among)))
     overdue = invoices.having(
         func.min(Invoice.due_date) < today - timedelta(days=policy.grace_days),
         func.sum(func.coalesce(type_coerce(Invoice.amount, BigInteger), 0)
-                 - type_coerce(Invoice.amount_paid, BigInteger)) >= _cents(policy.min_overdue_amount),
+                 - type_coerce(Invoice.amount_paid, BigInteger)) >= _least_cents(policy.min_overdue_amount),
     ).subquery()
     return (
         select(Customer.id, Customer.name, Customer.external_ref, overdue.c.oldest_due, overdue.c.cents,
@@ -127,7 +145,8 @@ def _due(policy: Policy, today: date, among: list[int] | None = None, *, held: b
         .join(overdue, overdue.c.customer_id == Customer.id)
         .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False),
                # A trust unlock holds until its deadline; the timers cut it then if still unpaid.
-               or_(Customer.trust_unlock_until.is_(None), Customer.trust_unlock_until <= utcnow()),
+               or_(Customer.trust_unlock_until.is_(None),
+                   Customer.trust_unlock_until <= (utcnow() if now is None else now)),
                ~_not_held(today) if held else _not_held(today))
         .order_by(Customer.id)
     )
@@ -139,17 +158,18 @@ def _candidate(row, today: date) -> Candidate:
 
 
 def candidates(session: Session | Connection, policy: Policy, today: date,
-               among: list[int] | None = None) -> list[Candidate]:
-    """Active, non-exempt customers due for a cut on `today` (whether or not it is a cut day), in
+               among: list[int] | None = None, *, now: datetime | None = None) -> list[Candidate]:
+    """Customers due for a cut on `today` (whether or not it is a cut day) by Policy.not_due, in
     one query; `among` limits it to those customers."""
-    return [_candidate(row, today) for row in session.execute(_due(policy, today, among))]
+    return [_candidate(row, today) for row in session.execute(_due(policy, today, among, now=now))]
 
 
-def held_candidates(session: Session | Connection, policy: Policy, today: date) -> list[HeldCandidate]:
-    """Customers the rule would cut on `today` but a forced activation's hold skips (the preview
-    lists them, with the hold's date)."""
+def held_candidates(session: Session | Connection, policy: Policy, today: date, *,
+                    now: datetime | None = None) -> list[HeldCandidate]:
+    """Customers the rule would cut on `today` but a forced activation's hold skips (Policy.held_off;
+    the preview lists them, with the hold's date)."""
     return [HeldCandidate(**vars(_candidate(row, today)), held_until=row.forced_hold_until)
-            for row in session.execute(_due(policy, today, held=True))]
+            for row in session.execute(_due(policy, today, held=True, now=now))]
 
 
 def due_customer_ids(session: Session, policy: Policy, today: date) -> list[int]:
@@ -157,7 +177,10 @@ def due_customer_ids(session: Session, policy: Policy, today: date) -> list[int]
 
 
 def candidates_for_warning(session: Session, today: date) -> list[int]:
-    """Active, non-exempt customers with an open invoice past due and no warning for it yet."""
+    """The SQL pre-filter of Policy.warning_due: active, non-exempt customers with an open invoice
+    past due and no warning for it yet. A superset (the amount and the projected cut, which needs
+    the calendar, are weighed in Python under each customer's lock); the property test proves that
+    it leaves out nobody the domain warns."""
     overdue = _overdue_by_customer(today).subquery()
     return list(session.scalars(
         select(Customer.id)
@@ -168,14 +191,26 @@ def candidates_for_warning(session: Session, today: date) -> list[int]:
     ))
 
 
-def overdue_facts(session: Session, customer_id: int, today: date) -> tuple[date | None, Decimal, int]:
+def overdue_facts(session: Session | Connection, customer_id: int, today: date) -> Overdue:
     """(oldest due date, overdue total, invoices) of one customer's open invoices past due."""
     row = session.execute(
         _overdue_by_customer(today).where(Invoice.customer_id == customer_id)
     ).one_or_none()
-    if row is None:
-        return None, Decimal("0.00"), 0
-    return row.oldest_due, _money(row.cents), row.invoices
+    return NOTHING_OVERDUE if row is None else Overdue(row.oldest_due, _money(row.cents), row.invoices)
+
+
+def overdue_by_customer(session: Session | Connection, customer_ids: list[int], today: date) -> dict[int, Overdue]:
+    """The overdue facts of those customers who owe something past due, in one query."""
+    rows = session.execute(
+        _overdue_by_customer(today).where(Invoice.customer_id.in_(id_list("customer_ids", customer_ids))))
+    return {row.customer_id: Overdue(row.oldest_due, _money(row.cents), row.invoices) for row in rows}
+
+
+def cut_facts(row) -> CustomerCutFacts:
+    """What the domain's cut rule reads of a customer (an ORM object or a row with its columns;
+    the sweep's lock does not read `warned_for_due`, which only the warning rule needs)."""
+    return CustomerCutFacts(row.status, row.auto_block_exempt, row.trust_unlock_until, row.forced_hold_until,
+                            getattr(row, "warned_for_due", None))
 
 
 @dataclass
@@ -195,31 +230,46 @@ def cut_request(today: date, facts: Candidate) -> TransitionRequest:
     note = (f"Corte automático de {brazilian.day(today)}: {facts.overdue_invoices} fatura(s) vencida(s), "
             f"total {brazilian.money(facts.overdue_total)}, a mais antiga vencida em "
             f"{brazilian.day(facts.oldest_due)}.")
-    return TransitionRequest("delinquency", note, False, SCHEDULER.role, automatic=True)
+    return TransitionRequest("delinquency", note, actor_role=SCHEDULER.role, automatic=True)
 
 
-_LOCK_BATCH = (
-    select(Customer.id, Customer.status, Customer.auto_block_exempt, Customer.version,
-           Customer.inactivation_reason, Customer.trust_unlock_until, Customer.trust_unlocks_used,
-           Customer.return_on, Customer.forced_hold_until)
-    .where(Customer.id.in_(id_list("customer_ids")))
-    .order_by(Customer.id)  # every batch locks in id order: two overlapping batches cannot deadlock
-    .with_for_update()
-)
+def why_skipped(not_due: NotDue) -> str:
+    """A batch's skip, in words, from the domain's reason."""
+    match not_due.reason:
+        case NotDueReason.NOT_ACTIVE:
+            return f"already {not_due.status}"
+        case NotDueReason.EXEMPT:
+            return "exempt from automatic blocks"
+        case NotDueReason.TRUST_UNLOCK:
+            return "on a trust unlock until its deadline"
+        case NotDueReason.FORCED_HOLD:
+            return f"held by a forced activation through {not_due.until.isoformat()}"
+        case NotDueReason.NOTHING_OVERDUE:
+            return "no longer due (nothing past due)"
+        case NotDueReason.WITHIN_GRACE:
+            return "no longer due (within the grace period)"
+        case NotDueReason.BELOW_MINIMUM:
+            return "no longer due (less than the minimum amount past due)"
+    raise AssertionError(f"unknown reason {not_due.reason}")
 
 
-def _why_not_due(customer_id: int, locked, today: date) -> str:
+def _why_not_due(policy: Policy, customer_id: int, locked, overdue: Overdue, today: date, now: datetime) -> str:
     if locked is None:
         return f"customer {customer_id} does not exist"
-    if locked.status != CustomerStatus.ACTIVE:
-        return f"already {locked.status}"
-    if locked.auto_block_exempt:
-        return "exempt from automatic blocks"
-    if locked.trust_unlock_until is not None and locked.trust_unlock_until > utcnow():
-        return "on a trust unlock until its deadline"
-    if is_held(locked.forced_hold_until, today):
-        return f"held by a forced activation through {locked.forced_hold_until.isoformat()}"
-    return "no longer due (paid or within the grace period)"
+    not_due = policy.not_due(cut_facts(locked), overdue, today, now)
+    if not_due is None:
+        raise SweepRuleDrift(f"customer {customer_id} is due by the domain's rule, but the sweep's SQL left it "
+                             "out: the two disagree; nothing of this batch was written")
+    return why_skipped(not_due)
+
+
+def _confirm_due(policy: Policy, locked, facts: Candidate, today: date, now: datetime) -> None:
+    """The domain's rule confirms every cut its SQL fast path picked."""
+    overdue = Overdue(facts.oldest_due, facts.overdue_total, facts.overdue_invoices)
+    not_due = policy.not_due(cut_facts(locked), overdue, today, now)
+    if not_due is not None:
+        raise SweepRuleDrift(f"customer {locked.id} is due by the sweep's SQL, but not by the domain's rule "
+                             f"({why_skipped(not_due)}): the two disagree; nothing of this batch was written")
 
 
 def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today: date) -> BatchResult:
@@ -229,14 +279,21 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
     with db.write() as session:
         conn = session.connection()
         # The re-check is a statement of its own *after* the lock: on PostgreSQL a statement that
-        # waited for a lock keeps its old snapshot for everything but the locked rows. It states
-        # the rule (Policy.is_due and the machine's delinquency guard) in SQL for speed, one
-        # statement per batch instead of a machine and two reads per customer; test_sweep.py
-        # checks that it picks exactly the customers the Python rules pick.
-        locked = {row.id: row for row in conn.execute(_LOCK_BATCH, {"customer_ids": customer_ids})}
-        due = candidates(conn, policy, today, among=sorted(locked))
-        for customer_id in set(customer_ids) - {c.customer_id for c in due}:
-            result.skipped[customer_id] = _why_not_due(customer_id, locked.get(customer_id), today)
+        # waited for a lock keeps its old snapshot for everything but the locked rows. It is the
+        # fast path of the domain's rule (Policy.not_due and the machine's delinquency guard), one
+        # statement per batch instead of two reads per customer; the domain then confirms each
+        # answer on the facts read, and test_due_rule_property.py proves the two equal.
+        locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
+        now = utcnow()  # once the locks are held: the instant SQL and domain compare trust unlocks with
+        due = candidates(conn, policy, today, among=sorted(locked), now=now)
+        for facts in due:
+            _confirm_due(policy, locked[facts.customer_id], facts, today, now)
+        left_out = sorted(set(customer_ids) - {c.customer_id for c in due})
+        existing = [customer_id for customer_id in left_out if customer_id in locked]
+        overdue = overdue_by_customer(conn, existing, today) if existing else {}
+        for customer_id in left_out:
+            result.skipped[customer_id] = _why_not_due(policy, customer_id, locked.get(customer_id),
+                                                       overdue.get(customer_id, NOTHING_OVERDUE), today, now)
         if due:
             effect_ids = _cut(conn, [(locked[c.customer_id], c) for c in due], today)
             publish_after_commit(session, effect_ids)

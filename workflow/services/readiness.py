@@ -46,7 +46,8 @@ def check(db: Database, settings: Settings) -> Readiness:
             workers = heartbeats.live_workers(session, settings.worker_stale_seconds, now)
             lease_left = scheduler_lease_seconds_left(session, now)
     except Exception:  # noqa: BLE001 - any failure to read means the database is not usable
-        return Readiness(False, ["the database is unreachable"], False, None, None, None)
+        return Readiness(ready=False, problems=["the database is unreachable"], database=False,
+                         relay_lag_seconds=None, workers_alive=None, scheduler_lease_seconds_left=None)
     problems = []
     if lag > settings.ready_max_relay_lag_seconds:
         problems.append(f"an effect has waited {lag:.0f} s for a worker (limit "
@@ -55,4 +56,5 @@ def check(db: Database, settings: Settings) -> Readiness:
         problems.append(f"no worker has sent a heartbeat in the last {settings.worker_stale_seconds:g} s")
     if lease_left == 0:
         problems.append("no scheduler holds the lease (no relay, reconciler, sweep or timers)")
-    return Readiness(not problems, problems, True, round(lag, 3), workers, round(lease_left, 3))
+    return Readiness(ready=not problems, problems=problems, database=True, relay_lag_seconds=round(lag, 3),
+                     workers_alive=workers, scheduler_lease_seconds_left=round(lease_left, 3))

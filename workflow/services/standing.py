@@ -1,33 +1,34 @@
 """One answer to "why is this customer where it is, and what happens next?"."""
 
-from dataclasses import replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from statemachine.exceptions import TransitionNotAllowed as MachineRefused
 
 from ..db.models import Customer, Invoice
 from ..db.types import utcnow
-from ..domain.customer_machine import (
-    CustomerFacts,
-    CustomerLifecycle,
-    LifecycleState,
-    TransitionRequest,
-    TrustUnlockLimits,
+from ..domain.customer_machine import TransitionRequest
+from ..domain.delinquency import Overdue, Policy, is_held
+from ..domain.errors import AtivaError, GuardFailed, TransitionNotAllowed
+from ..domain.vocabulary import (
+    ActivationReason,
+    CustomerEvent,
+    CustomerStatus,
+    InactivationReason,
+    InvoiceStatus,
+    Role,
 )
-from ..domain.delinquency import is_held
-from ..domain.errors import AtivaError, GuardFailed
-from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, InvoiceStatus, Role
 from ..settings import Settings
 from .customers import get_customer
-from .delinquency import overdue_facts, policy_from
+from .delinquency import cut_facts, overdue_facts, policy_from
+from .transitions import decide, guard_facts, state_of
 
 
 def standing(session: Session, customer_id: int, settings: Settings, today: date) -> dict:
     customer = get_customer(session, customer_id)
     policy = policy_from(settings)
-    oldest, total, count = overdue_facts(session, customer_id, today)
+    overdue = overdue_facts(session, customer_id, today)
+    oldest, total, count = overdue
     invoices = session.scalars(
         select(Invoice)
         .where(Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN, Invoice.due_date < today)
@@ -53,8 +54,8 @@ def standing(session: Session, customer_id: int, settings: Settings, today: date
         "trust_unlock_until": customer.trust_unlock_until.isoformat() if customer.trust_unlock_until else None,
         "return_on": customer.return_on.isoformat() if customer.return_on else None,
         "forced_hold": _forced_hold(customer, today),
-        "next_action": _next_action(customer, policy, settings, oldest, total, today),
-        "trust_unlock": _trust_unlock(customer, settings, count, today),
+        "next_action": _next_action(customer, policy, settings, overdue, today),
+        "trust_unlock": _trust_unlock(customer, count, today),
     }
 
 
@@ -66,17 +67,18 @@ def _forced_hold(customer: Customer, today: date) -> dict | None:
             "normal_rule_from": (customer.forced_hold_until + timedelta(days=1)).isoformat()}
 
 
-def _next_action(customer: Customer, policy, settings: Settings, oldest, total, today: date) -> dict | None:
+def _next_action(customer: Customer, policy: Policy, settings: Settings, overdue: Overdue,
+                 today: date) -> dict | None:
     if customer.status == CustomerStatus.ACTIVE:
         if customer.trust_unlock_until:
-            return {"action": "inactivate" if oldest else "end_trust_unlock",
+            return {"action": "inactivate" if overdue.oldest_due else "end_trust_unlock",
                     "at": customer.trust_unlock_until.isoformat(),
                     "why": "the trust unlock ends; the customer is inactivated again if an invoice is "
                            "still past due then"}
-        if oldest and not customer.auto_block_exempt and total >= policy.min_overdue_amount:
-            cut = policy.projected_cut(oldest, today, held_until=customer.forced_hold_until)
-            why = (f"R$ {total} overdue since {oldest.isoformat()}; cut after {policy.grace_days} days "
-                   "of grace, on the next cut day")
+        cut = policy.heading_for_cut(cut_facts(customer), overdue, today)
+        if cut is not None:
+            why = (f"R$ {overdue.total} overdue since {overdue.oldest_due.isoformat()}; cut after "
+                   f"{policy.grace_days} days of grace, on the next cut day")
             if is_held(customer.forced_hold_until, today):
                 why = (f"held by a forced activation through {customer.forced_hold_until.isoformat()}; "
                        f"then {why}")
@@ -92,19 +94,17 @@ def _next_action(customer: Customer, policy, settings: Settings, oldest, total, 
     return None
 
 
-def _trust_unlock(customer: Customer, settings: Settings, overdue: int, today: date) -> dict:
-    """Ask the machine itself, on a copy: the same guards as a real trust unlock."""
-    state = LifecycleState(customer.status, customer.inactivation_reason, customer.trust_unlock_until,
-                           customer.trust_unlocks_used, customer.return_on, customer.forced_hold_until)
-    limits = TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode)
-    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, False, Role.OPERATOR,
-                                days=settings.trust_unlock_max_days)
-    answer = {"max_days": limits.max_days,
-              "uses_left": max(0, limits.uses_per_episode - customer.trust_unlocks_used)}
+def _trust_unlock(customer: Customer, overdue: int, today: date) -> dict:
+    """Ask the machine itself, on a copy (decide changes nothing): the same guards and the same
+    facts as a real trust unlock."""
+    facts = guard_facts(overdue, utcnow(), today)
+    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, actor_role=Role.OPERATOR,
+                                days=facts.trust.max_days)
+    answer = {"max_days": facts.trust.max_days,
+              "uses_left": max(0, facts.trust.uses_per_episode - customer.trust_unlocks_used)}
     try:
-        CustomerLifecycle(replace(state)).send(
-            "activate", request=request, facts=CustomerFacts(overdue, now=utcnow(), today=today, trust=limits))
-    except MachineRefused:
+        decide(customer.id, state_of(customer), CustomerEvent.ACTIVATE, request, facts)
+    except TransitionNotAllowed:
         return {**answer, "allowed": False, "why_not": f"the customer is {customer.status}",
                 "rule": "already_active"}
     except GuardFailed as refused:

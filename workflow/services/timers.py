@@ -12,10 +12,9 @@ from ..db.engine import Database
 from ..db.models import Customer
 from ..db.types import utcnow
 from ..domain import brazilian
-from ..domain import limits
-from ..domain.customer_machine import TransitionRequest
+from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
 from ..domain.delinquency import Policy, is_held
-from ..domain.errors import AtivaError, InvalidInput, TransitionNotAllowed
+from ..domain.errors import AtivaError
 from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
@@ -24,9 +23,11 @@ from ..domain.vocabulary import (
     InactivationReason,
     Source,
 )
-from .delinquency import SCHEDULER, overdue_facts
+from .customer_locks import lock_customer, lock_customer_row
+from .delinquency import SCHEDULER, cut_facts, overdue_facts
 from .effect_bus import publish_after_commit
-from .transitions import QUEUE_EFFECTS, count_overdue_invoices, lock_customer, new_effect, transition_customer
+from .transitions import QUEUE_EFFECTS, Actor, count_overdue_invoices, new_effect, transition_locked
+from .written_rows import CustomerRow
 
 
 @dataclass
@@ -38,7 +39,8 @@ class TimerRun:
 def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
     """A trust unlock past its deadline: cut again if an invoice is still past due, else it simply
     ends (the customer paid and stays active). A customer a forced activation holds is not cut:
-    the person's decision outranks the deadline, and the normal rule applies after the hold."""
+    the person's decision outranks the deadline, and the normal rule applies after the hold. Either
+    way the machine decides and the change is recorded (history row, version)."""
     now = utcnow()
     with db.read() as session:
         due = list(session.scalars(
@@ -47,29 +49,35 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
     for customer_id in due:
         try:
             with db.write() as session:
-                customer = lock_customer(session, customer_id)
-                if customer.trust_unlock_until is None or customer.trust_unlock_until > now:
-                    continue
-                if customer.status != CustomerStatus.ACTIVE:
-                    customer.trust_unlock_until = None
-                    continue
-                if is_held(customer.forced_hold_until, today):
-                    customer.trust_unlock_until = None
+                conn = session.connection()
+                row = lock_customer_row(conn, customer_id)
+                if row.trust_unlock_until is None or row.trust_unlock_until > now:
+                    continue  # ended (or cut) meanwhile
+                overdue = count_overdue_invoices(conn, customer_id, today)
+                if row.status != CustomerStatus.ACTIVE:
+                    note = "Fim do Desbloqueio de confiança de um cliente que já está inativo."
+                elif is_held(row.forced_hold_until, today):
+                    note = (f"Fim do Desbloqueio de confiança; sem corte: uma ativação forçada impede cortes "
+                            f"automáticos até {brazilian.day(row.forced_hold_until)}.")
                     run.kept[customer_id] = (f"held by a forced activation through "
-                                             f"{customer.forced_hold_until.isoformat()}: not cut")
-                elif count_overdue_invoices(session, customer_id, today):
-                    transition_customer(
-                        session, customer_id, CustomerEvent.INACTIVATE,
+                                             f"{row.forced_hold_until.isoformat()}: not cut")
+                elif overdue:
+                    transition_locked(
+                        session, row, CustomerEvent.INACTIVATE,
                         TransitionRequest(InactivationReason.DELINQUENCY.value,
-                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", False, SCHEDULER.role,
+                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", actor_role=SCHEDULER.role,
                                           automatic=True),
-                        SCHEDULER, Source.SCHEDULER, today=today,
+                        SCHEDULER, Source.SCHEDULER, overdue=overdue, today=today,
                     )
                     run.changed.append(customer_id)
+                    continue
                 else:
-                    customer.trust_unlock_until = None
-                    customer.trust_unlocks_used = 0
+                    note = "Fim do Desbloqueio de confiança; nenhuma fatura vencida em aberto: o cliente continua ativo."
                     run.kept[customer_id] = "paid during the trust unlock: stays active"
+                transition_locked(session, row, CustomerEvent.END_TRUST_UNLOCK,
+                                  TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_TRUST_UNLOCK], note,
+                                                    actor_role=SCHEDULER.role),
+                                  SCHEDULER, Source.SCHEDULER, overdue=overdue, today=today)
         except AtivaError as refused:
             run.kept[customer_id] = refused.detail
     return run
@@ -85,14 +93,15 @@ def return_suspended(db: Database, today: date) -> TimerRun:
     for customer_id in due:
         try:
             with db.write() as session:
-                customer = lock_customer(session, customer_id)
-                if customer.return_on is None or customer.return_on > today or customer.status != CustomerStatus.INACTIVE:
+                conn = session.connection()
+                row = lock_customer_row(conn, customer_id)
+                if row.return_on is None or row.return_on > today or row.status != CustomerStatus.INACTIVE:
                     continue
-                transition_customer(
-                    session, customer_id, CustomerEvent.ACTIVATE,
+                transition_locked(
+                    session, row, CustomerEvent.ACTIVATE,
                     TransitionRequest(ActivationReason.CUSTOMER_RETURN.value,
-                                      f"Retorno programado para {brazilian.day(customer.return_on)}.", False, SCHEDULER.role),
-                    SCHEDULER, Source.SCHEDULER, today=today,
+                                      f"Retorno programado para {brazilian.day(row.return_on)}.", actor_role=SCHEDULER.role),
+                    SCHEDULER, Source.SCHEDULER, overdue=count_overdue_invoices(conn, customer_id, today), today=today,
                 )
                 run.changed.append(customer_id)
         except AtivaError as refused:
@@ -100,25 +109,27 @@ def return_suspended(db: Database, today: date) -> TimerRun:
     return run
 
 
-def set_return_date(session: Session, customer_id: int, until: date | None, today: date) -> Customer:
-    """Change or clear the return date of a suspension at the customer's request."""
-    customer = lock_customer(session, customer_id)
-    if customer.status != CustomerStatus.INACTIVE or customer.inactivation_reason != InactivationReason.CUSTOMER_REQUEST:
-        raise TransitionNotAllowed("only a customer suspended at their own request has a return date")
-    if until is not None and until <= today:
-        raise InvalidInput("the return date must be after today")
-    limits.check_return_date("until", until, today)
-    customer.return_on = until
-    customer.updated_at = utcnow()
-    customer.version += 1
-    session.flush()
-    return customer
+def set_return_date(session: Session, customer_id: int, until: date | None, today: date, actor: Actor,
+                    source: Source) -> CustomerRow:
+    """Change or clear the return date of a suspension at the customer's request: a change of the
+    lifecycle like any other, which the machine decides (its guards: a suspension at the customer's
+    request, a date after today and within a year) and the history records."""
+    row = lock_customer_row(session.connection(), customer_id)
+    before = f"de {brazilian.day(row.return_on)} " if row.return_on else ""
+    note = (f"Data de retorno alterada {before}para {brazilian.day(until)}." if until
+            else f"Data de retorno {before}removida.")
+    request = TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN], note, actor_role=actor.role,
+                                until=until)
+    return transition_locked(session, row, CustomerEvent.RESCHEDULE_RETURN, request, actor, source,
+                             overdue=count_overdue_invoices(session.connection(), customer_id, today),
+                             today=today).customer
 
 
 def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int) -> list[int]:
     """`customer.delinquency_warning` goes out once per episode (per oldest overdue invoice),
     `warning_days` before the projected cut; for a customer a forced activation holds, before the
-    cut after the hold (the hold starts a new episode). Returns the customers warned now."""
+    cut after the hold (the hold starts a new episode): the domain's Policy.warning_due, asked under
+    each customer's lock. Returns the customers warned now."""
     from .delinquency import candidates_for_warning
 
     with db.read() as session:
@@ -127,15 +138,10 @@ def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int)
     for customer_id in candidate_ids:
         with db.write() as session:
             customer = lock_customer(session, customer_id)
-            if customer.status != CustomerStatus.ACTIVE or customer.auto_block_exempt:
+            overdue = overdue_facts(session, customer_id, today)
+            if policy.warning_due(cut_facts(customer), overdue, today, warning_days) is None:
                 continue
-            oldest, total, _count = overdue_facts(session, customer_id, today)
-            if oldest is None or total < policy.min_overdue_amount or customer.warned_for_due == oldest:
-                continue
-            cut = policy.projected_cut(oldest, today, held_until=customer.forced_hold_until)
-            if (cut - today).days > warning_days:
-                continue
-            customer.warned_for_due = oldest
+            customer.warned_for_due = overdue.oldest_due
             ids = list(session.connection().execute(
                 QUEUE_EFFECTS, [new_effect(Effect.WARN_BILLING, customer_id, utcnow(), origin="scheduler")]
             ).scalars())

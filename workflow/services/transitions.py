@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     String,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -39,16 +40,18 @@ from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
 from ..domain import limits
 from ..domain.customer_machine import (
+    KEEPS_STATUS,
     CustomerFacts,
     CustomerLifecycle,
     LifecycleState,
     TransitionRequest,
     TrustUnlockLimits,
 )
-from ..domain.errors import NotFound, StaleVersion, TransitionNotAllowed
+from ..domain.errors import StaleVersion, TransitionNotAllowed
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from ..settings import get_settings
-from .clock import provider_today
+from .business_day import provider_today
+from .customer_locks import lock_customer_row
 from .effect_bus import publish_after_commit
 from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
@@ -66,10 +69,6 @@ _OVERDUE = (
         _invoices.c.due_date < bindparam("today"),
     )
 )
-# FOR UPDATE is not rendered on SQLite, whose write unit already holds the database lock.
-# The guards' facts are read by a separate statement *after* the lock: on PostgreSQL a statement
-# that waited for the lock keeps its old snapshot for everything but the locked row.
-LOCK_CUSTOMER = select(_customers).where(_customers.c.id == bindparam("customer_id")).with_for_update()
 # The columns a transition sets, shared by the one-customer and the whole-batch statements so the
 # sweep's set-based cut can never write a customer differently from a single transition.
 _NEW_STATE = {
@@ -79,7 +78,9 @@ _NEW_STATE = {
     "trust_unlocks_used": bindparam("new_trust_used"),
     "return_on": bindparam("new_return_on"),
     "forced_hold_until": bindparam("new_forced_hold_until"),
-    "status_changed_at": bindparam("now"),
+    # A change that keeps the status (the end of a trust unlock, say) leaves the status's time alone.
+    "status_changed_at": case((_customers.c.status == bindparam("new_status"), _customers.c.status_changed_at),
+                              else_=bindparam("now")),
     "updated_at": bindparam("now"),
     "version": _customers.c.version + 1,
 }
@@ -96,8 +97,7 @@ _NEW_WARNING_EPISODE = (
     update(_customers).where(_customers.c.id == bindparam("customer_id")).values(warned_for_due=None)
 )
 QUEUE_EFFECTS = insert(_effects).returning(_effects.c.id, sort_by_parameter_order=True)
-# The hot statements of transition_customer, on the driver's cursor on PostgreSQL (db/driver.py).
-_LOCK_ROW = DriverStatement(LOCK_CUSTOMER, "CustomerLockRow")
+# On the driver's cursor on PostgreSQL (db/driver.py), as the lock (customer_locks.lock_customer_row).
 _COUNT_OVERDUE = DriverStatement(_OVERDUE)
 
 
@@ -115,18 +115,6 @@ class TransitionOutcome:
     customer: CustomerRow
     transition: StatusChangeRow
     effects: list[OutboxEffectRow]
-
-
-def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Load the customer under a row lock (SQLite: the unit's write lock). populate_existing: an
-    object already in the session is refreshed with what the lock sees, never left stale."""
-    customer = session.scalar(
-        select(Customer).where(Customer.id == customer_id).with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if customer is None:
-        raise NotFound(f"customer {customer_id} does not exist")
-    return customer
 
 
 def check_version(customer, expected_version: int | None) -> None:
@@ -246,6 +234,10 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
     try:
         machine.send(event.value, request=request, facts=facts)
     except MachineRefused:
+        if event in KEEPS_STATUS:
+            raise TransitionNotAllowed(
+                f"customer {customer_id} is {before.status}; '{event}' does not apply and nothing was changed"
+            ) from None
         raise TransitionNotAllowed(
             f"customer {customer_id} is already {before.status}; '{event}' is not allowed and "
             "nothing was changed"
@@ -285,16 +277,8 @@ def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_s
     return {"customer_id": customer_id, "customer_version": new_version,
             "event": event.value, "from_status": from_status, "to_status": decision.state.status,
             "reason": request.reason, "note": note, "forced": decision.forced,
-            "hold_until": decision.state.forced_hold_until,  # set only by a forced activation
+            "hold_until": decision.state.forced_hold_until if decision.forced else None,  # the hold it set
             "actor": actor.name, "source": source.value, "created_at": now}
-
-
-def lock_customer_row(db: Connection, customer_id: int):
-    """The customer's row under its lock (Core), as transition_locked takes it."""
-    rows = _LOCK_ROW.rows(db, {"customer_id": customer_id})
-    if not rows:
-        raise NotFound(f"customer {customer_id} does not exist")
-    return rows[0]
 
 
 def transition_customer(
@@ -328,24 +312,28 @@ def transition_locked(
     overdue: int,
     today: date,
 ) -> TransitionOutcome:
-    """The transition of a customer whose row this unit already locked (`row`, read by
-    LOCK_CUSTOMER) and whose overdue invoices it counted after taking the lock."""
+    """The transition of a customer whose row this unit already locked (`row`, a whole customers
+    row read by customer_locks) and whose overdue invoices it counted after taking the lock."""
     db = session.connection()
     customer_id = row.id
     now = utcnow()
     facts = guard_facts(overdue, now, today)
     decision = decide(customer_id, state_of(row), event, request, facts)
     state = decision.state
+    # A new hold starts a new warning episode; a change that keeps the hold keeps the episode.
+    new_warning_episode = state.forced_hold_until is not None and state.forced_hold_until != row.forced_hold_until
     change = history_row(customer_id, row.version + 1, event, row.status, decision, request, actor,
                          source, now)
-    change["id"], effects = write_transition(db, customer_id, decision, change, now)
+    change["id"], effects = write_transition(db, customer_id, decision, change, now,
+                                             new_warning_episode=new_warning_episode)
     publish_after_commit(session, [e["id"] for e in effects])
     customer = CustomerRow(
         **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
            "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
            "return_on": state.return_on, "forced_hold_until": state.forced_hold_until,
-           "warned_for_due": None if state.forced_hold_until is not None else row.warned_for_due,
-           "status_changed_at": now, "updated_at": now, "version": row.version + 1}
+           "warned_for_due": None if new_warning_episode else row.warned_for_due,
+           "status_changed_at": row.status_changed_at if state.status == row.status else now, "updated_at": now,
+           "version": row.version + 1}
     )
     return TransitionOutcome(
         customer, StatusChangeRow(**change), [OutboxEffectRow(**e) for e in effects]
@@ -353,9 +341,10 @@ def transition_locked(
 
 
 def write_transition(db: Connection, customer_id: int, decision: Decision, change: dict, now: datetime,
-                     *, one_statement: bool | None = None) -> tuple[int, list[dict]]:
-    """Write a decided transition: the customer's new state, the history row `change` (without
-    its id) and one outbox row per effect. Returns the history row's id and the outbox rows.
+                     *, new_warning_episode: bool, one_statement: bool | None = None) -> tuple[int, list[dict]]:
+    """Write a decided transition: the customer's new state (and, for a new hold, a new warning
+    episode), the history row `change` (without its id) and one outbox row per effect. Returns the
+    history row's id and the outbox rows.
 
     On PostgreSQL the three writes are one statement (one round trip instead of three); elsewhere,
     or with `one_statement=False`, they are the generic statements. Both write the same rows
@@ -365,11 +354,10 @@ def write_transition(db: Connection, customer_id: int, decision: Decision, chang
         # Ids come back matched by name: the single statement serves distinct effects only.
         one_statement = db.dialect.name == "postgresql" and len(set(names)) == len(names)
     if not one_statement:
-        return _write_in_statements(db, customer_id, decision, change, now)
-    resets_warning = decision.state.forced_hold_until is not None
+        return _write_in_statements(db, customer_id, decision, change, now, new_warning_episode)
     params = {"customer_id": customer_id, **new_state_values(decision.state, now), **change,
               "effect_names": [name.value for name in names]}
-    written = _WRITE_IN_ONE_STATEMENT[resets_warning].rows(db, params)
+    written = _WRITE_IN_ONE_STATEMENT[new_warning_episode].rows(db, params)
     ids = {row.name: row.effect_id for row in written if row.effect_id is not None}
     effects = [new_effect(name, customer_id, now, transition_id=written[0].transition_id) for name in names]
     for effect in effects:
@@ -378,9 +366,9 @@ def write_transition(db: Connection, customer_id: int, decision: Decision, chang
 
 
 def _write_in_statements(db: Connection, customer_id: int, decision: Decision, change: dict,
-                         now: datetime) -> tuple[int, list[dict]]:
+                         now: datetime, new_warning_episode: bool) -> tuple[int, list[dict]]:
     db.execute(_APPLY, {"customer_id": customer_id, **new_state_values(decision.state, now)})
-    if decision.state.forced_hold_until is not None:
+    if new_warning_episode:
         db.execute(_NEW_WARNING_EPISODE, {"customer_id": customer_id})
     change_id = db.execute(_RECORD, change).scalar_one()
     return change_id, queue_transition_effects(db, change_id, customer_id, now, decision.effects)
@@ -401,7 +389,7 @@ def _one_statement_write(resets_warning: bool) -> DriverStatement:
 
     # The columns history_row fills, customer_id taken from the updated row.
     history = [name for name in history_row(0, 0, CustomerEvent.ACTIVATE, "", _TEMPLATE_DECISION,
-                                            TransitionRequest(None, None, False, Role.ADMIN),
+                                            TransitionRequest(None, None, actor_role=Role.ADMIN),
                                             Actor("", Role.ADMIN), Source.API, utcnow())
                if name != "customer_id"]
     recorded = (insert(_changes)

@@ -5,6 +5,7 @@ from ..domain import limits
 from ..domain.errors import AtivaError, GuardFailed, InvalidReason
 from ..domain.vocabulary import (
     ActivationReason,
+    CustomerEvent,
     CustomerStatus,
     EffectState,
     InactivationReason,
@@ -51,7 +52,13 @@ EFFECT_STATES = {
     EffectState.FAILED.value: "Falhou",
     EffectState.SKIPPED.value: "Dispensado",
 }
-EVENTS = {"inactivate": "Inativação", "activate": "Ativação"}
+EVENTS = {
+    CustomerEvent.INACTIVATE.value: "Inativação",
+    CustomerEvent.ACTIVATE.value: "Ativação",
+    CustomerEvent.END_TRUST_UNLOCK.value: "Fim do Desbloqueio de confiança",
+    CustomerEvent.END_FORCED_HOLD.value: "Fim do prazo sem corte automático",
+    CustomerEvent.RESCHEDULE_RETURN.value: "Nova data de retorno",
+}
 
 # Guard refusals by rule: what the operator reads on the form.
 GUARD_MESSAGES = {
@@ -75,6 +82,12 @@ GUARD_MESSAGES = {
                                        "um cliente cortado por inadimplência que ainda tem faturas vencidas.",
     "hold_not_in_future": "A data sem corte automático precisa ser depois de hoje.",
     "hold_too_long": f"A data sem corte automático pode ser no máximo {FORCED_HOLD_MAX_DAYS} dias depois de hoje.",
+    # Refusals of the changes the scheduler and the billing events make (shown in their logs and runs).
+    "no_trust_unlock": "O cliente não está em Desbloqueio de confiança.",
+    "trust_unlock_not_over": "O Desbloqueio de confiança ainda não chegou ao fim.",
+    "trust_unlock_debt_unpaid": "Ainda há fatura vencida em aberto: no fim do Desbloqueio de confiança o cliente é inativado.",
+    "no_forced_hold": "Nenhuma ativação forçada impede cortes automáticos deste cliente.",
+    "forced_hold_debt_unpaid": "Ainda há fatura vencida em aberto: o prazo sem corte automático continua.",
 }
 
 RETURN_DATE_TOO_FAR = (f"A data de retorno pode ser no máximo {limits.MAX_RETURN_DAYS} dias depois de hoje: "

@@ -17,7 +17,7 @@ from ..domain.errors import (
 )
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
 from ..services import customer_services, customers, history, standing, timers, transitions
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from . import flash, labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
 from .forms import CustomerForm, StatusChoice, unsafe_text_message
@@ -243,8 +243,7 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
     days, note = choice.parsed_days(), choice.parsed_note()
     error = choice.errors.get("observacao") or choice.errors.get("dias")
     if days is not None and not error:
-        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, False,
-                                     user.role, days=days)
+        request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, actor_role=user.role, days=days)
         try:
             with request.app.state.db.write() as session:
                 transitions.transition_customer(session, customer_id, CustomerEvent.ACTIVATE, request_,
@@ -266,13 +265,13 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
         today = provider_today(request.app.state.settings.timezone)
         try:
             with request.app.state.db.write() as session:
-                timers.set_return_date(session, customer_id, until, today)
+                timers.set_return_date(session, customer_id, until, today, user.actor, Source.UI)
             return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except AtivaError as refused:
             if isinstance(refused, OutOfRange):
                 choice.errors["data_retorno"] = labels.RETURN_DATE_TOO_FAR
-            elif isinstance(refused, InvalidInput):
-                choice.errors["data_retorno"] = labels.GUARD_MESSAGES["return_date_not_in_future"]
+            elif isinstance(refused, GuardFailed):  # a date not after today, or not a suspension at request
+                choice.errors["data_retorno"] = labels.error_message(refused)
             else:
                 choice.errors["data_retorno"] = "Só um cliente suspenso a pedido dele tem data de retorno."
     return page_with_error(request, user, customer_id, choice.errors["data_retorno"])

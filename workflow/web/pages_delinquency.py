@@ -13,7 +13,7 @@ from ..domain.delinquency import NoCut
 from ..domain.errors import OutOfRange
 from ..domain.limits import date_window
 from ..services import delinquency
-from ..services.clock import provider_today
+from ..services.business_day import provider_today
 from .auth import WebUser, admin, check_csrf
 from .pages_customers import form_data
 from .rendering import render

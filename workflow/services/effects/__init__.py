@@ -24,12 +24,12 @@ from .outcomes import (
     RunResult,
     maybe_delivered,
 )
-from .pipeline import ERROR, RetryLater, process_effects, run_effect
+from .pipeline import ERROR, RetryLater, carry_out_effect, process_effects
 from .relay import RELAY_BACKOFF_CAP_SECONDS, RENOTIFY_MAX, reconcile, reconcile_notifications, relay_pending
 
 __all__ = [
     "BUSY", "COUNTDOWN_LIMIT_SECONDS", "ERROR", "GONE", "MAYBE_DELIVERED", "RELAY_BACKOFF_CAP_SECONDS",
     "RENOTIFY_MAX", "Claim", "Deliver", "Delivery", "DeliveryFailed", "RetryLater", "RunResult",
-    "claim_effects", "list_effects", "maybe_delivered", "process_effects", "reconcile",
-    "reconcile_notifications", "relay_pending", "retry_effect", "run_effect",
+    "carry_out_effect", "claim_effects", "list_effects", "maybe_delivered", "process_effects", "reconcile",
+    "reconcile_notifications", "relay_pending", "retry_effect",
 ]

@@ -20,13 +20,23 @@ _fx = OutboxEffect.__table__
 _customers = Customer.__table__
 _services = Service.__table__
 _changes = StatusChange.__table__
-_later = _changes.alias("later")  # its own alias: the outer query joins status_changes too
+
+
+def latest_status_change(customer_id):
+    """The id of the customer's latest transition that changed its status: the one billing must
+    hear about. A change that keeps the status (a trust unlock or a hold that ends, a return date
+    moved) notifies nobody, so it supersedes no notification."""
+    later = _changes.alias("later")  # its own alias: an outer query may join status_changes too
+    return (select(func.max(later.c.id))
+            .where(later.c.customer_id == customer_id, later.c.from_status != later.c.to_status)
+            .scalar_subquery())
+
+
 _NOTIFY_FACTS = (
     select(
         _fx.c.id, _fx.c.transition_id, _customers.c.id.label("customer_id"), _customers.c.external_ref,
         _changes.c.to_status, _changes.c.reason, _changes.c.created_at, _changes.c.customer_version,
-        select(func.max(_later.c.id)).where(_later.c.customer_id == _fx.c.customer_id)
-        .scalar_subquery().label("latest_transition"),
+        latest_status_change(_fx.c.customer_id).label("latest_transition"),
     )
     .join(_customers, _customers.c.id == _fx.c.customer_id)
     .join(_changes, _changes.c.id == _fx.c.transition_id)
@@ -99,7 +109,7 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
 
 def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer,
                       settings: Settings) -> Delivery | Outcome:
-    from ..clock import provider_today
+    from ..business_day import provider_today
     from ..delinquency import overdue_facts, policy_from
 
     today = provider_today(settings.timezone)

@@ -5,7 +5,7 @@ to make next."""
 
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, update
 
 from ...db.engine import Database
 from ...db.models import Customer, Service
@@ -14,6 +14,7 @@ from ...domain.status_alignment import ALIGNMENT, ServicesInLine
 from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceStatus, SuspensionCause
 from ...settings import Settings
 from .. import heartbeats
+from ..customer_locks import lock_customer_row
 from ..transitions import QUEUE_EFFECTS, new_effect
 from .claims import SETTLE
 from .descriptions import provisioning_delivery
@@ -21,12 +22,6 @@ from .outcomes import BUSY, Claim, Outcome, RunResult
 
 _customers = Customer.__table__
 _services = Service.__table__
-# Customer first, then the effect row: the order transitions lock in.
-_LOCK_CUSTOMER = (
-    select(_customers.c.id, _customers.c.status, _customers.c.invoicing_enabled, _customers.c.external_ref)
-    .where(_customers.c.id == bindparam("customer_id"))
-    .with_for_update()
-)
 
 
 class _Overtaken(Exception):
@@ -37,7 +32,7 @@ def run_local(db: Database, claim: Claim, settings: Settings) -> RunResult:
     """One local effect in its own transaction."""
     try:
         with db.write_core() as conn:
-            customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claim.customer_id}).one()
+            customer = lock_customer_row(conn, claim.customer_id)  # customer first, then the effect row
             result = _apply_local(conn, customer, claim, settings)
     except _Overtaken:
         return RunResult(claim.effect_id, BUSY)
@@ -54,7 +49,7 @@ def run_locals_together(db: Database, claims: list[Claim], settings: Settings) -
         return None
     try:
         with db.write_core() as conn:
-            customer = conn.execute(_LOCK_CUSTOMER, {"customer_id": claims[0].customer_id}).one()
+            customer = lock_customer_row(conn, claims[0].customer_id)
             # The row locked above stays what each effect reads: none of them changes what
             # another one checks (the status), and each reads invoicing_enabled only for itself.
             return [_apply_local(conn, customer, c, settings) for c in claims]

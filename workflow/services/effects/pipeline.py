@@ -2,7 +2,7 @@
 
 A local effect runs in one transaction with the change it makes; an outbound call is made outside
 any transaction and its outcome recorded after. `process_effects` is what a worker calls with the
-ids of a message; `run_effect` carries out one effect alone (tests, tools)."""
+ids of a message; `carry_out_effect` claims and carries out one effect alone (tests, tools)."""
 
 import logging
 from collections.abc import Callable
@@ -49,19 +49,19 @@ def process_effects(db: Database, effect_ids: list[int], settings: Settings, del
     return _Message(db, settings, deliver, retry_later).carry_out(work)
 
 
-def run_effect(db: Database, effect_id: int, settings: Settings, deliver: Deliver) -> RunResult:
+def carry_out_effect(db: Database, effect_id: int, settings: Settings, deliver: Deliver) -> RunResult:
     """Claim one effect and carry it out, with the calls it makes; returns its own result. Errors
     propagate and a retry is left to the relay: for tests and tools, not workers."""
     claimed = claim_effects(db, [effect_id], settings)[0]
     if isinstance(claimed, RunResult):
         return claimed
-    result = carry_out(db, claimed, settings, deliver)
+    result = carry_out_claim(db, claimed, settings, deliver)
     for follow_up in result.follow_ups:
-        carry_out(db, follow_up, settings, deliver)
+        carry_out_claim(db, follow_up, settings, deliver)
     return result
 
 
-def carry_out(db: Database, claim: Claim, settings: Settings, deliver: Deliver) -> RunResult:
+def carry_out_claim(db: Database, claim: Claim, settings: Settings, deliver: Deliver) -> RunResult:
     if is_local(claim):
         return run_local(db, claim, settings)
     return run_call(db, claim, settings, deliver)

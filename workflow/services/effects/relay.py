@@ -9,14 +9,16 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select, update
 
 from ...db.engine import Database
-from ...db.models import Customer, OutboxEffect, Service, StatusChange
+from ...db.models import Customer, OutboxEffect, Service
 from ...db.types import utcnow
 from ...domain.status_alignment import ALIGNMENT, LOCAL_EFFECTS, ServicesInLine, alignment_for
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
+from ..customer_locks import lock_customer_row
 from ..effect_bus import publish_after_commit
 from ..transitions import QUEUE_EFFECTS, new_effect
+from .descriptions import latest_status_change
 from .local import services_out_of_line
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
     created: list[int] = []
     for customer_id in candidates:
         with db.write() as session:
-            customer = session.get(Customer, customer_id, with_for_update=True)
+            customer = lock_customer_row(session.connection(), customer_id)
             if session.scalar(select(pending.where(Customer.id == customer_id))):
                 continue
             alignment = alignment_for(customer.status)
@@ -112,14 +114,13 @@ RENOTIFY_MAX = 3
 
 def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
     """Billing must learn each customer's latest status. When every notify_billing of a
-    customer's latest transition has failed (its attempts ran out during a long outage), a new one
+    customer's latest change of status has failed (its attempts ran out during a long outage), a new one
     for that transition goes out (origin `reconciler`, a full set of attempts): one at a time
     per customer, only while none is pending or done, at most RENOTIFY_MAX times per transition.
     Older transitions are never notified again:
     billing wants the current status, not the story. Returns the ids created."""
     notify = Effect.NOTIFY_BILLING.value
-    latest = (select(func.max(StatusChange.id)).where(StatusChange.customer_id == OutboxEffect.customer_id)
-              .scalar_subquery())
+    latest = latest_status_change(OutboxEffect.customer_id)
     with db.read() as session:
         candidates = session.execute(
             select(OutboxEffect.customer_id, OutboxEffect.transition_id).distinct()
@@ -131,8 +132,8 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
     created: list[int] = []
     for customer_id, transition_id in candidates:
         with db.write() as session:
-            session.get(Customer, customer_id, with_for_update=True)  # as transitions lock
-            newest = session.scalar(select(func.max(StatusChange.id)).where(StatusChange.customer_id == customer_id))
+            lock_customer_row(session.connection(), customer_id)  # as transitions lock
+            newest = session.scalar(select(latest_status_change(customer_id)))
             others = session.scalar(select(func.count()).select_from(OutboxEffect).where(
                 OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
                 OutboxEffect.state != EffectState.FAILED))
