@@ -11,6 +11,7 @@ driver's cursor read what Connection.execute reads, and their errors are SQLAlch
 from dataclasses import fields
 from datetime import date, datetime, timedelta, timezone
 
+import psycopg
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -180,16 +181,19 @@ def test_an_error_on_the_driver_is_sqlalchemy_s_and_the_unit_rolls_back(pg_db):
 
 def test_a_connection_lost_under_a_driver_statement_is_invalidated_as_under_sqlalchemy(pg_db, postgres_url):
     """reconnect.lost_connection() must recognise it, so that the request is run again."""
-    from tests.integration.test_lost_db_connections import admin_connection, gone
+    from sqlalchemy.engine import make_url
+
     from tests.support import wait_for
     from workflow.db.reconnect import lost_connection
 
     cid = _customer(pg_db, 0, {})
     with pg_db.engine.connect() as conn:
         pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        with admin_connection(postgres_url) as admin:
+        dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-            wait_for(lambda: gone(admin, [pid]), what="the backend to end")
+            wait_for(lambda: not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                                               [pid]).fetchone()[0], what="the backend to end")
         with pytest.raises(DBAPIError) as raised:
             transitions.lock_customer_row(conn, cid)
         assert conn.invalidated
