@@ -97,7 +97,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -158,7 +157,7 @@ class Receiver:
     bad_signatures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -359,7 +358,7 @@ def run_transitions(db: Database, customers: list[int], per_customer: int, threa
                         )
                         session.info[_TID_KEY] = outcome.transition.id
                     mine.append(Submitted(outcome.transition.id, cid, time.time()))
-        except BaseException as error:  # surfaced by the main thread
+        except BaseException as error:  # noqa: BLE001 - surfaced by the main thread
             errors.append(error)
             barrier.abort()
 
@@ -835,7 +834,7 @@ def main() -> int:
         if "workers.app" in sys.modules:  # close this process's broker connections
             try:
                 sys.modules["workers.app"].app.pool.force_close_all()
-            except Exception:  # noqa: BLE001 - best effort
+            except Exception:  # noqa: BLE001, S110 - best effort
                 pass
         drop_database(args.database_url, name)
         r.flushdb()

@@ -99,7 +99,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -162,7 +162,7 @@ class Receiver:
     bad_signatures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -357,7 +357,7 @@ def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int 
                                      suspension_note=None, suspended_at=None, cancelled_at=None,
                                      created_at=now, updated_at=now) for cid in chunk])
             session.add_all([Invoice(external_id=f"bench-inv-{cid}", customer_id=cid, amount=INVOICE_AMOUNT,
-                                     amount_paid=Decimal("0"), due_date=today - timedelta(days=OVERDUE_DAYS),
+                                     amount_paid=Decimal(0), due_date=today - timedelta(days=OVERDUE_DAYS),
                                      status=InvoiceStatus.OPEN.value, paid_at=None, created_at=now,
                                      updated_at=now) for cid in chunk])
             session.flush()
@@ -412,7 +412,7 @@ class Shot:
     webhook_id: str
     body: str
     due: float  # seconds after the schedule's start
-    original: "Shot | None" = None  # set on a duplicate delivery
+    original: Shot | None = None  # set on a duplicate delivery
     sent: float | None = None  # wall time the request left
     accepted: float | None = None  # wall time the response arrived
     http_ms: float | None = None
@@ -431,7 +431,7 @@ def paid_event(customer_id: int, paid_at: datetime) -> str:
 
 
 def build_schedule(customers: list[int], rate: float, duplicates: int) -> list[Shot]:
-    paid_at = datetime.now(timezone.utc)
+    paid_at = datetime.now(UTC)
     shots = [Shot(cid, f"pay-{cid}", paid_event(cid, paid_at), k / rate) for k, cid in enumerate(customers)]
     if duplicates:
         picks = sorted({int((j + 0.5) * len(shots) / duplicates) for j in range(duplicates)})
@@ -469,7 +469,7 @@ def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) ->
                     shot.done.set()
                     continue
                 lateness = (time.monotonic() - start[0] - shot.due) * 1000
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 headers = {"content-type": "application/json", "webhook-id": shot.webhook_id,
                            "webhook-timestamp": str(int(now.timestamp())),
                            "webhook-signature": signer.sign(shot.webhook_id, now, shot.body)}
@@ -488,7 +488,7 @@ def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) ->
                 except httpx.HTTPError as error:
                     shot.error = f"{type(error).__name__}: {error}"
                 shot.done.set()
-        except BaseException as error:  # surfaced by the main thread
+        except BaseException as error:  # noqa: BLE001 - surfaced by the main thread
             errors.append(error)
             barrier.abort()
 
@@ -786,7 +786,6 @@ def main() -> int:
         # -- measurements --
         originals = [s for s in shots if s.original is None]
         dupes = [s for s in shots if s.original is not None]
-        by_id = {s.webhook_id: s for s in originals}
         # Each customer is paid by exactly one original event (webhook-id pay-<customer id>); the
         # verification below fails if any customer got more than its one billing activation.
         transitions_of = {
@@ -984,7 +983,7 @@ def main() -> int:
         if "workers.app" in sys.modules:  # close this process's broker connections
             try:
                 sys.modules["workers.app"].app.pool.force_close_all()
-            except Exception:  # noqa: BLE001 - best effort
+            except Exception:  # noqa: BLE001, S110 - best effort
                 pass
         try:
             drop_database(args.database_url, name)

@@ -78,12 +78,12 @@ from sqlalchemy.engine import make_url
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import create_database, drop_database, psycopg_dsn  # noqa: E402
-from workflow.db import migrate  # noqa: E402
-from workflow.db.engine import Database  # noqa: E402
-from workflow.domain.delinquency import Policy  # noqa: E402
-from workflow.services import delinquency  # noqa: E402
-from workflow.settings import Settings  # noqa: E402
+from bench.common import create_database, drop_database, psycopg_dsn
+from workflow.db import migrate
+from workflow.db.engine import Database
+from workflow.domain.delinquency import Policy
+from workflow.services import delinquency
+from workflow.settings import Settings
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 AMOUNT_CENTS = 9990  # R$ 99.90

@@ -30,11 +30,9 @@ import argparse
 import os
 import re
 import shlex
-import statistics
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +44,12 @@ from validate_docbr import CPF
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import create_database, drop_database, event_for, psycopg_dsn  # noqa: E402
-from workflow.db import migrate  # noqa: E402
-from workflow.db.engine import Database  # noqa: E402
-from workflow.db.types import utcnow  # noqa: E402
-from workflow.domain.customer_machine import EFFECTS, TransitionRequest  # noqa: E402
-from workflow.domain.vocabulary import (  # noqa: E402
+from bench.common import create_database, drop_database, event_for, psycopg_dsn
+from workflow.db import migrate
+from workflow.db.engine import Database
+from workflow.db.types import utcnow
+from workflow.domain.customer_machine import EFFECTS, TransitionRequest
+from workflow.domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
@@ -61,9 +59,9 @@ from workflow.domain.vocabulary import (  # noqa: E402
     Role,
     Source,
 )
-from workflow.services import transitions  # noqa: E402
-from workflow.services.clock import provider_today  # noqa: E402
-from workflow.services.customers import CustomerDraft, create_customer  # noqa: E402
+from workflow.services import transitions
+from workflow.services.clock import provider_today
+from workflow.services.customers import CustomerDraft, create_customer
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ACTOR = transitions.Actor("bench", Role.OPERATOR)
@@ -238,7 +236,7 @@ def run(path: str, workers: list[Callable], customers: list[int], per_thread: in
                 work(cid, event_for(k))
                 mine.append(clock() - t0)
             ends[i] = clock()
-        except BaseException as error:  # surfaced by the main thread
+        except BaseException as error:  # noqa: BLE001 - surfaced by the main thread
             errors.append(error)
             barrier.abort()
 

@@ -3,7 +3,7 @@ invoice ledger, and reactivation of customers inactive for delinquency (and only
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -37,7 +37,7 @@ def billing(db):
 
 def signed(body: dict | bytes, webhook_id: str, secret: str = NEW_SECRET, at: datetime | None = None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     headers = {"webhook-id": webhook_id, "webhook-timestamp": str(int(at.timestamp())),
                "webhook-signature": Webhook(secret).sign(webhook_id, at, raw.decode()),
                "content-type": "application/json"}
@@ -109,8 +109,8 @@ def test_bad_signatures_are_refused_and_change_nothing(db, billing, tamper):
     cid = new_customer(db)
     body = event("created", "INV-X", cid, amount="10.00", due_date="2026-12-10")
     wrong = "whsec_" + base64.b64encode(b"somebody-else-entirely-32-bytes!").decode()
-    at = {"stale timestamp": datetime.now(timezone.utc) - timedelta(minutes=6),
-          "future timestamp": datetime.now(timezone.utc) + timedelta(minutes=6)}.get(tamper)
+    at = {"stale timestamp": datetime.now(UTC) - timedelta(minutes=6),
+          "future timestamp": datetime.now(UTC) + timedelta(minutes=6)}.get(tamper)
     raw, headers = signed(body, "msg_t", secret=wrong if tamper == "wrong secret" else NEW_SECRET, at=at)
     if tamper == "altered body":
         raw = raw.replace(b"10.00", b"0.01")

@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -51,7 +51,7 @@ class Target:
 
     def billing(self, raw: bytes, content_type: str | None = "application/json", webhook_id: str | None = None):
         webhook_id = webhook_id or f"evt-{uuid.uuid4().hex}"  # never a duplicate of an earlier case
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         try:
             signature = Webhook(SECRET).sign(webhook_id, at, raw.decode())
         except UnicodeDecodeError:

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from sqlalchemy import select
 
 from tests.conftest import REQUIRE_SERVICES, VALID_CPFS, add_invoice
 from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
-from workflow.db.models import OutboxEffect
 from workflow.db.engine import Database
+from workflow.db.models import OutboxEffect
 from workflow.services.clock import provider_today
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -336,7 +335,7 @@ def test_the_api_docs_open_for_a_signed_in_user_from_this_server_alone(server, p
     expect(page.get_by_text("/api/v1/customers/{customer_id}/activate", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Authorize")).to_be_visible()
     shot(page, "11-api-docs", full_page=False)
-    assert all(url.startswith(server.base) or url.startswith("data:") for url in requested), requested
+    assert all(url.startswith((server.base, "data:")) for url in requested), requested
     assert errors == []  # nothing refused by the page's CSP
 
 
@@ -405,7 +404,10 @@ def test_an_admin_retries_a_failed_effect_from_the_customer_page(server, page):
     customer_id = server.customer_with_services(0, "Beatriz Falha", "CLI-8008", document="86288366757")
     server.api("POST", f"/api/v1/customers/{customer_id}/inactivate", json={"reason": "other", "note": "teste"})
     deadline = time.monotonic() + EFFECTS_TIMEOUT_MS / 1000
-    while any(e["state"] == "pending" for e in server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"][0]["effects"]):
+    while any(
+        e["state"] == "pending"
+        for e in server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"][0]["effects"]
+    ):
         assert time.monotonic() < deadline, server.log.read_text()[-3000:]
         time.sleep(0.3)
     with server.db.write() as session:  # as if the worker had given up on it

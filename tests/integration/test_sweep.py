@@ -6,19 +6,18 @@ import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
+import holidays
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect, StatusChange
-from workflow.domain.customer_machine import TransitionRequest
 from workflow.db.types import utcnow
+from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.delinquency import Policy, is_held, parse_weekdays
 from workflow.domain.errors import AtivaError
 from workflow.domain.vocabulary import CustomerEvent, InvoiceStatus, Role, Source
 from workflow.services import customers, delinquency, transitions
-
-import holidays
 
 TUESDAY = date(2026, 12, 1)
 POLICY = Policy(15, Decimal("50.00"), parse_weekdays("sat,sun"), holidays.country_holidays("BR").get)
@@ -243,7 +242,7 @@ def due_by_the_python_rules(db, customer_id: int) -> bool:
         return False  # the trust unlock holds until its deadline
     if is_held(row.forced_hold_until, TUESDAY):
         return False  # a forced activation holds the cuts through its date
-    total = sum((i.amount or Decimal("0")) - i.amount_paid for i in overdue)
+    total = sum((i.amount or Decimal(0)) - i.amount_paid for i in overdue)
     if not POLICY.is_due(min(i.due_date for i in overdue), total, TUESDAY):
         return False
     try:
@@ -348,7 +347,7 @@ def test_a_batch_the_machine_refuses_fails_loudly_and_writes_nothing(db, monkeyp
         raise GuardFailed("drifted", "a rule the SQL re-check does not know")
 
     monkeypatch.setattr(customer_machine.CustomerLifecycle, "check_inactivation", refuse)
-    with pytest.raises(delinquency.SweepRuleDrift, match="drifted|SQL re-check does not know"):
+    with pytest.raises(delinquency.SweepRuleDrift, match=r"drifted|SQL re-check does not know"):
         delinquency.inactivate_due(db, POLICY, cids, TUESDAY)
     with db.read() as session:
         assert {c.status for c in session.scalars(select(Customer))} == {"active"}

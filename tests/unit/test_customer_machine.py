@@ -1,6 +1,10 @@
 """Every guard of the customer lifecycle, table-driven, with no database."""
 
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import date as _date
+from datetime import datetime as _datetime
+from datetime import timedelta as _timedelta
 
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
@@ -9,7 +13,9 @@ from workflow.domain.customer_machine import (
     EFFECTS,
     CustomerFacts,
     CustomerLifecycle,
+    LifecycleState,
     TransitionRequest,
+    TrustUnlockLimits,
 )
 from workflow.domain.errors import GuardFailed, InvalidInput, UnknownStoredStatus
 from workflow.domain.vocabulary import CustomerEvent, Effect, Role
@@ -139,11 +145,7 @@ def test_machine_uses_the_safe_settings():
     assert CustomerLifecycle.enable_self_transition_entries is False
 
 
-from datetime import date as _date, datetime as _datetime, timedelta as _timedelta, timezone as _tz
-
-from workflow.domain.customer_machine import LifecycleState, TrustUnlockLimits
-
-NOW = _datetime(2026, 12, 1, 12, 0, tzinfo=_tz.utc)
+NOW = _datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TODAY = _date(2026, 12, 1)
 LIMITS = TrustUnlockLimits(max_days=3, uses_per_episode=1)
 
@@ -257,8 +259,9 @@ def test_a_hold_goes_only_with_a_delinquent_customer_and_any_inactivation_ends_i
             "manual", "ok", True, Role.OPERATOR, hold_until=TODAY + _timedelta(days=3)), facts=HOLD_FACTS)
     assert refused.value.rule == "hold_requires_forced_activation"
     held = LifecycleState("active", None, forced_hold_until=DEFAULT_HOLD)
-    CustomerLifecycle(held).send("inactivate", request=TransitionRequest("customer_request", None, False, Role.OPERATOR),
-                                 facts=HOLD_FACTS)
+    CustomerLifecycle(held).send(
+        "inactivate", request=TransitionRequest("customer_request", None, False, Role.OPERATOR), facts=HOLD_FACTS
+    )
     assert held.forced_hold_until is None
 
 

@@ -1,7 +1,7 @@
 """Machines whose callbacks were resolved once per class behave as machines the library resolved."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -17,7 +17,7 @@ from workflow.domain.errors import GuardFailed
 from workflow.domain.machine_binding import ResolvedOnce
 from workflow.domain.vocabulary import Effect, Role
 
-FACTS = CustomerFacts(0, now=datetime(2026, 1, 5, tzinfo=timezone.utc), today=date(2026, 1, 5))
+FACTS = CustomerFacts(0, now=datetime(2026, 1, 5, tzinfo=UTC), today=date(2026, 1, 5))
 LEAVE = TransitionRequest("customer_request", None, False, Role.OPERATOR)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TypeGuard
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The longest hold a forced activation may set: a person's decision, not a permanent exemption
@@ -15,7 +16,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORCED_HOLD_MAX_DAYS = 90
 
 
-def is_held(hold_until: date | None, today: date) -> bool:
+def is_held(hold_until: date | None, today: date) -> TypeGuard[date]:
     """A forced activation's hold: no automatic cut, trust-unlock cut or early warning through
     `hold_until` (inclusive, the provider's business date); the normal rule applies from the next
     day. The sweep's SQL states the same rule (services/delinquency.py, _not_held)."""

@@ -156,7 +156,7 @@ def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerI
     row = conn.execute(_LOCK_INVOICE, {"invoice_id": event.invoice_id}).one_or_none()
     now = utcnow()
     if row is None:
-        invoice = LedgerInvoice(customer_id=customer.id, amount=None, amount_paid=Decimal("0"),
+        invoice = LedgerInvoice(customer_id=customer.id, amount=None, amount_paid=Decimal(0),
                                 due_date=None, status=InvoiceStatus.OPEN.value, paid_at=None)
     elif row.customer_id != customer.id:
         raise InvalidInput(f"invoice {event.invoice_id!r} belongs to another customer")
@@ -168,8 +168,8 @@ def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerI
         invoice.amount = event.amount if event.amount is not None else invoice.amount
         invoice.due_date = event.due_date or invoice.due_date
     elif event.type == "invoice.paid":
-        paid = event.amount if event.amount is not None else (invoice.amount or Decimal("0")) - invoice.amount_paid
-        invoice.amount_paid += max(paid, Decimal("0"))
+        paid = event.amount if event.amount is not None else (invoice.amount or Decimal(0)) - invoice.amount_paid
+        invoice.amount_paid += max(paid, Decimal(0))
         invoice.paid_at = event.paid_at or now
     if invoice.status != InvoiceStatus.CANCELLED:
         if event.type == "invoice.cancelled":
@@ -213,10 +213,19 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
     if overdue:
         return
     result = transition_locked(
-        session, customer, CustomerEvent.ACTIVATE,
-        TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
-                          False, BILLING_ACTOR.role),
-        BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
+        session,
+        customer,
+        CustomerEvent.ACTIVATE,
+        TransitionRequest(
+            ActivationReason.PAYMENT_RECEIVED.value,
+            f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
+            False,
+            BILLING_ACTOR.role,
+        ),
+        BILLING_ACTOR,
+        Source.BILLING,
+        overdue=overdue,
+        today=today,
     )
     outcome.reactivated = True
     outcome.transition_id = result.transition.id

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from ..db.engine import Database
 from ..db.models import Customer
 from ..db.types import utcnow
-from ..domain import brazilian
-from ..domain import limits
+from ..domain import brazilian, limits
 from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import Policy, is_held
 from ..domain.errors import AtivaError, InvalidInput, TransitionNotAllowed
@@ -59,11 +58,19 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                                              f"{customer.forced_hold_until.isoformat()}: not cut")
                 elif count_overdue_invoices(session, customer_id, today):
                     transition_customer(
-                        session, customer_id, CustomerEvent.INACTIVATE,
-                        TransitionRequest(InactivationReason.DELINQUENCY.value,
-                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", False, SCHEDULER.role,
-                                          automatic=True),
-                        SCHEDULER, Source.SCHEDULER, today=today,
+                        session,
+                        customer_id,
+                        CustomerEvent.INACTIVATE,
+                        TransitionRequest(
+                            InactivationReason.DELINQUENCY.value,
+                            "Fim do Desbloqueio de confiança com fatura ainda vencida.",
+                            False,
+                            SCHEDULER.role,
+                            automatic=True,
+                        ),
+                        SCHEDULER,
+                        Source.SCHEDULER,
+                        today=today,
                     )
                     run.changed.append(customer_id)
                 else:
@@ -86,13 +93,25 @@ def return_suspended(db: Database, today: date) -> TimerRun:
         try:
             with db.write() as session:
                 customer = lock_customer(session, customer_id)
-                if customer.return_on is None or customer.return_on > today or customer.status != CustomerStatus.INACTIVE:
+                if (
+                    customer.return_on is None
+                    or customer.return_on > today
+                    or customer.status != CustomerStatus.INACTIVE
+                ):
                     continue
                 transition_customer(
-                    session, customer_id, CustomerEvent.ACTIVATE,
-                    TransitionRequest(ActivationReason.CUSTOMER_RETURN.value,
-                                      f"Retorno programado para {brazilian.day(customer.return_on)}.", False, SCHEDULER.role),
-                    SCHEDULER, Source.SCHEDULER, today=today,
+                    session,
+                    customer_id,
+                    CustomerEvent.ACTIVATE,
+                    TransitionRequest(
+                        ActivationReason.CUSTOMER_RETURN.value,
+                        f"Retorno programado para {brazilian.day(customer.return_on)}.",
+                        False,
+                        SCHEDULER.role,
+                    ),
+                    SCHEDULER,
+                    Source.SCHEDULER,
+                    today=today,
                 )
                 run.changed.append(customer_id)
         except AtivaError as refused:
@@ -103,7 +122,10 @@ def return_suspended(db: Database, today: date) -> TimerRun:
 def set_return_date(session: Session, customer_id: int, until: date | None, today: date) -> Customer:
     """Change or clear the return date of a suspension at the customer's request."""
     customer = lock_customer(session, customer_id)
-    if customer.status != CustomerStatus.INACTIVE or customer.inactivation_reason != InactivationReason.CUSTOMER_REQUEST:
+    if (
+        customer.status != CustomerStatus.INACTIVE
+        or customer.inactivation_reason != InactivationReason.CUSTOMER_REQUEST
+    ):
         raise TransitionNotAllowed("only a customer suspended at their own request has a return date")
     if until is not None and until <= today:
         raise InvalidInput("the return date must be after today")

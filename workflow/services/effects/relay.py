@@ -83,7 +83,7 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
     for customer_id in candidates:
         with db.write() as session:
             customer = session.get(Customer, customer_id, with_for_update=True)
-            if session.scalar(select(pending.where(Customer.id == customer_id))):
+            if customer is None or session.scalar(select(pending.where(Customer.id == customer_id))):
                 continue
             alignment = alignment_for(customer.status)
             if alignment is None:
@@ -136,9 +136,9 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
             others = session.scalar(select(func.count()).select_from(OutboxEffect).where(
                 OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
                 OutboxEffect.state != EffectState.FAILED))
-            renotified = session.scalar(select(func.count()).select_from(OutboxEffect).where(
+            renotified = session.execute(select(func.count()).select_from(OutboxEffect).where(
                 OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
-                OutboxEffect.origin == "reconciler"))
+                OutboxEffect.origin == "reconciler")).scalar_one()
             if newest != transition_id or others:
                 continue  # a newer transition notifies, or a notification is already on its way
             if renotified >= RENOTIFY_MAX:
