@@ -195,8 +195,8 @@ def test_lone_surrogates_are_refused(target):
         ("POST suspend reason", f"/api/v1/services/{t.service_id}/suspend", f'{{"reason": {lone}}}'),
     ]
     cases = [(label, _post(t, path, raw.encode(), _method(path))) for label, path, raw in raws]
-    cases.append(("billing invoice_id", lambda: t.billing(
-        f'{{"type": "invoice.created", "data": {{"invoice_id": {lone}, "customer_id": {t.customer_id}}}}}'.encode())))
+    invoice = f'{{"type": "invoice.created", "data": {{"invoice_id": {lone}, "customer_id": {t.customer_id}}}}}'
+    cases.append(("billing invoice_id", lambda: t.billing(invoice.encode())))
     check_all(t, cases)
 
 
