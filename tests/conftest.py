@@ -26,7 +26,12 @@ from workflow.domain.vocabulary import InvoiceStatus, Role
 REQUIRE_SERVICES = os.environ.get("ATIVA_REQUIRE_SERVICES") == "1"
 # In-process code that publishes effects (CLI tests) must not fill the checkout's ./var broker.
 os.environ["ATIVA_DATA_DIR"] = tempfile.mkdtemp(prefix="ativa-tests-")
-for _name in [n for n in os.environ if n.startswith("ATIVA_") and n not in ("ATIVA_DATA_DIR", "ATIVA_REQUIRE_SERVICES", "ATIVA_TEST_POSTGRES_URL", "ATIVA_TEST_REDIS_URL")]:
+for _name in [
+    n
+    for n in os.environ
+    if n.startswith("ATIVA_")
+    and n not in ("ATIVA_DATA_DIR", "ATIVA_REQUIRE_SERVICES", "ATIVA_TEST_POSTGRES_URL", "ATIVA_TEST_REDIS_URL")
+]:
     del os.environ[_name]
 POSTGRES_ADMIN_URL = os.environ.get(
     "ATIVA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -8,9 +8,9 @@ from celery.schedules import crontab
 from celery.signals import after_setup_logger, worker_process_init
 
 from workflow.services import effect_bus, sweep_dispatch
+from workflow.settings import Settings, get_settings
 
 from . import folder_broker, redis_broker
-from workflow.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ class LeasedScheduler(Scheduler):
         renew_every = self.lease_seconds / 3
         try:
             held = leases.acquire_or_renew(runtime.db(), LEASE, self.holder, self.lease_seconds)
-        except Exception:  # noqa: BLE001 - a database hiccup must not kill the scheduler for good
+        except Exception:  # a database hiccup must not kill the scheduler for good
             logger.exception("scheduler lease check failed; retrying in %.0fs", renew_every)
             return renew_every
         if held != self.holding:  # an SRE wants to see which scheduler runs the jobs, and when

@@ -19,9 +19,10 @@ SCHEME = "ativafs"
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue, payload, **kwargs):
+    # kombu's filesystem.Channel._put has this signature too; the abstract base declares (queue, message).
+    def _put(self, queue, payload, **kwargs):  # type: ignore[override]
         # The same name kombu would use, so ordering and queue matching are unchanged.
-        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         staging = final + ".part"  # consumers only take names ending in '<queue>.msg'
         try:

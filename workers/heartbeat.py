@@ -15,10 +15,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from workflow.db.engine import Database
-
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
 
+from workflow.db.engine import Database
 from workflow.services import heartbeats
 from workflow.settings import get_settings
 
@@ -63,7 +62,7 @@ class Heartbeat:
         try:
             with self._database() as database:
                 heartbeats.forget(database, self.process_id)
-        except Exception:  # noqa: BLE001 - the row goes silent instead, and is forgotten later
+        except Exception:  # the row goes silent instead, and is forgotten later
             log.debug("could not remove heartbeat %s", self.process_id, exc_info=True)
 
     def _run(self) -> None:
@@ -74,7 +73,7 @@ class Heartbeat:
         try:
             with self._database() as database:
                 heartbeats.beat(database, self.process_id, self.role)
-        except Exception:  # noqa: BLE001 - the database may be away; beat again next time
+        except Exception:  # the database may be away; beat again next time
             if time.monotonic() - self._last_complaint > QUIET_SECONDS:
                 self._last_complaint = time.monotonic()
                 log.warning("worker heartbeat %s failed", self.process_id, exc_info=True)

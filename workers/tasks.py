@@ -1,7 +1,6 @@
 """Celery tasks: thin shells over workflow.services.effects."""
 
 import logging
-
 from datetime import date
 
 from workflow.services import delinquency, effects, timers, tokens

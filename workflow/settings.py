@@ -4,7 +4,6 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -151,7 +150,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)")
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)") from None
         return value
 
     @field_validator("effect_retry_schedule")
@@ -165,6 +164,11 @@ class Settings(BaseSettings):
         if self.effect_max_attempts is None:
             self.effect_max_attempts = len(self.retry_delays)
         return self
+
+    @property
+    def attempt_limit(self) -> int:
+        """effect_max_attempts, which _attempts_from_schedule fills in when it is not set."""
+        return self.effect_max_attempts if self.effect_max_attempts is not None else len(self.retry_delays)
 
     @property
     def retry_delays(self) -> list[float]:

@@ -84,7 +84,7 @@ class Supervisor:
     def _say(self, line: str) -> None:
         try:
             self._log(line)
-        except Exception:  # noqa: BLE001 - a broken log must not end the supervision
+        except Exception:  # noqa: BLE001, S110 - a broken log must not end the supervision
             pass
 
     def _run(self) -> None:

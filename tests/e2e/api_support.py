@@ -17,8 +17,8 @@ MAX_BODY = 65536  # the fixture's Settings(max_body_bytes=...)
 
 CUSTOMER_FIELDS = {
     "id", "name", "document", "document_type", "email", "phone", "external_ref", "status",
-    "inactivation_reason", "status_changed_at", "invoicing_enabled", "auto_block_exempt", "trust_unlock_until", "trust_unlocks_used", "return_on", "forced_hold_until", "version", "created_at",
-    "updated_at",
+    "inactivation_reason", "status_changed_at", "invoicing_enabled", "auto_block_exempt", "trust_unlock_until",
+    "trust_unlocks_used", "return_on", "forced_hold_until", "version", "created_at", "updated_at",
 }  # fmt: skip
 TRANSITION_FIELDS = {
     "id", "event", "from_status", "to_status", "reason", "note", "forced", "hold_until", "actor", "source",

@@ -5,8 +5,8 @@ import pytest
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS
 from tests.e2e.api_support import (
-    CUSTOMERS,
     CUSTOMER_FIELDS,
+    CUSTOMERS,
     all_customers,
     assert_ok,
     assert_problem,
@@ -17,7 +17,6 @@ from tests.e2e.api_support import (
     state,
 )
 from workflow.domain.vocabulary import Role
-
 
 # --------------------------------------------------------------------------------------------
 # create and edit
@@ -244,7 +243,10 @@ def test_pagination_with_an_exact_last_page_ends_with_null_cursor(api):
 def test_search_treats_wildcards_as_characters(api):
     api.new_customer(0, name="Ana")
     api.new_customer(1, name="100% Fibra")
-    names = lambda q: sorted(c["name"] for c in assert_ok(api.get(CUSTOMERS, params={"q": q}))["items"])
+
+    def names(q):
+        return sorted(c["name"] for c in assert_ok(api.get(CUSTOMERS, params={"q": q}))["items"])
+
     assert names("%") == ["100% Fibra"]
     assert names("_") == []
     assert names("a_a") == []

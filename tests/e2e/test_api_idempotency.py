@@ -18,7 +18,6 @@ from tests.e2e.api_support import (
 )
 from workflow.domain.vocabulary import Role
 
-
 # --------------------------------------------------------------------------------------------
 # Idempotency-Key
 # --------------------------------------------------------------------------------------------
@@ -153,8 +152,8 @@ def test_same_key_same_body_from_another_token_runs_again(api):
 
 
 def test_idempotency_ignores_key_order_and_spacing(api):
-    body = '{"name": "Ana", "document": "%s"}' % VALID_CPFS[0]
-    same_value = '{ "document":"%s","name":"Ana" }' % VALID_CPFS[0]
+    body = f'{{"name": "Ana", "document": "{VALID_CPFS[0]}"}}'
+    same_value = f'{{ "document":"{VALID_CPFS[0]}","name":"Ana" }}'
     headers = {**idem("reordered"), "Content-Type": "application/json"}
     first = assert_ok(api.post(CUSTOMERS, content=body, headers=headers), 201)
     replay = api.post(CUSTOMERS, content=same_value, headers=headers)

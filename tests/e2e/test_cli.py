@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -131,7 +131,9 @@ def test_forced_activation_with_a_hold_date_and_standing(cli, db):
     standing = cli("standing", cid).stdout
     assert f"no automatic cut through {hold}" in standing
     dry = as_json(cli("sweep", "--dry-run", "--json"))
-    assert dry["candidates"] == [] and [(c["customer_id"], c["held_until"]) for c in dry["skipped"]] == [(int(cid), hold)]
+    assert dry["candidates"] == [] and [(c["customer_id"], c["held_until"]) for c in dry["skipped"]] == [
+        (int(cid), hold)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -162,7 +164,7 @@ def test_diagram_matches_the_readme():
     printed = CliRunner().invoke(app, ["diagram"]).stdout
     assert printed == mermaid_diagram()
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```mermaid\n(.*?)```", readme, re.S)
+    block = re.search(r"```mermaid\n(.*?)```", readme, re.DOTALL)
     assert block, "README.md has no mermaid block"
     assert block.group(1) == printed
 
@@ -195,7 +197,11 @@ def test_console_script_bootstraps_the_embedded_database(tmp_path):
         ("ATIVA_PORT", "abc", "invalid configuration: ATIVA_PORT"),
         ("ATIVA_TIMEZONE", "Mars/Base", "unknown time zone"),
         ("ATIVA_DATABASE_URL", "nonsense", "invalid ATIVA_DATABASE_URL"),
-        ("ATIVA_FORCED_ACTIVATION_HOLD_DAYS", "91", "ATIVA_FORCED_ACTIVATION_HOLD_DAYS: Value error, must be at most 90"),
+        (
+            "ATIVA_FORCED_ACTIVATION_HOLD_DAYS",
+            "91",
+            "ATIVA_FORCED_ACTIVATION_HOLD_DAYS: Value error, must be at most 90",
+        ),
         ("ATIVA_WORKER_POOL", "bogus", "invalid configuration: ATIVA_WORKER_POOL"),
         ("ATIVA_WORKER_CONCURRENCY", "0", "invalid configuration: ATIVA_WORKER_CONCURRENCY"),
     ],
@@ -208,7 +214,9 @@ def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value
 
 
 def test_an_ambiguous_customer_argument_is_refused(cli):
-    first = as_json(cli("customers", "add", "--name", "A", "--document", VALID_CPFS[0], "--external-ref", "2", "--json"))
+    first = as_json(
+        cli("customers", "add", "--name", "A", "--document", VALID_CPFS[0], "--external-ref", "2", "--json")
+    )
     second = as_json(cli("customers", "add", "--name", "B", "--document", VALID_CPFS[1], "--json"))
     assert (first["id"], second["id"]) == (1, 2)
     refused = cli("inactivate", "2", "--reason", "customer_request", ok=False)
@@ -253,7 +261,9 @@ def test_web_users_are_created_listed_repassworded_and_disabled(cli, db):
         assert users.sign_in(session, "maria", "outra-senha-longa", None, max_failures=5, lockout_seconds=60).user
     cli("users", "disable", "maria")
     with db.write() as session:
-        assert users.sign_in(session, "maria", "outra-senha-longa", None, max_failures=5, lockout_seconds=60).user is None
+        assert (
+            users.sign_in(session, "maria", "outra-senha-longa", None, max_failures=5, lockout_seconds=60).user is None
+        )
 
 
 # -- usage errors: one line, exit 2, for every command ---------------------------------------------
@@ -356,7 +366,7 @@ def _fits_80(text: str) -> str:
 
 
 def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import update
 
@@ -376,7 +386,7 @@ def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypa
     cli("tokens", "create", "--name", "erp-integration", "--role", "billing")
     add_invoice(db, vale, days_overdue=40, amount="1234.56", today=TUESDAY)
     # 15:04:05 UTC is 12:04:05 in São Paulo (UTC-3 all year since 2019).
-    when = datetime(2026, 3, 10, 15, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 3, 10, 15, 4, 5, tzinfo=UTC)
     with db.write() as session:
         session.execute(update(StatusChange).values(created_at=when))
         session.execute(update(OutboxEffect).where(OutboxEffect.name == "notify_billing").values(

@@ -126,7 +126,9 @@ def test_a_return_date_years_ahead_is_refused(api):
     assert count(api.db, StatusChange) == 0
 
     last = limits.last_return_date(today)
-    ok = api.post(f"{CUSTOMERS}/{customer_id}/inactivate", json={"reason": "customer_request", "until": last.isoformat()})
+    ok = api.post(
+        f"{CUSTOMERS}/{customer_id}/inactivate", json={"reason": "customer_request", "until": last.isoformat()}
+    )
     assert ok.status_code == 200, ok.text
     refused(api.post(f"{CUSTOMERS}/{customer_id}/return-date",
                      json={"until": (last + timedelta(days=1)).isoformat()}), "until")

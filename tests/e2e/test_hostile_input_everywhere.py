@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -51,7 +51,7 @@ class Target:
 
     def billing(self, raw: bytes, content_type: str | None = "application/json", webhook_id: str | None = None):
         webhook_id = webhook_id or f"evt-{uuid.uuid4().hex}"  # never a duplicate of an earlier case
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         try:
             signature = Webhook(SECRET).sign(webhook_id, at, raw.decode())
         except UnicodeDecodeError:
@@ -195,8 +195,8 @@ def test_lone_surrogates_are_refused(target):
         ("POST suspend reason", f"/api/v1/services/{t.service_id}/suspend", f'{{"reason": {lone}}}'),
     ]
     cases = [(label, _post(t, path, raw.encode(), _method(path))) for label, path, raw in raws]
-    cases.append(("billing invoice_id", lambda: t.billing(
-        f'{{"type": "invoice.created", "data": {{"invoice_id": {lone}, "customer_id": {t.customer_id}}}}}'.encode())))
+    invoice = f'{{"type": "invoice.created", "data": {{"invoice_id": {lone}, "customer_id": {t.customer_id}}}}}'
+    cases.append(("billing invoice_id", lambda: t.billing(invoice.encode())))
     check_all(t, cases)
 
 

@@ -69,7 +69,9 @@ def test_effects_cli_lists_failed_and_retries_and_history_shows_attempts(db, mon
     get_settings.cache_clear()
     runner = CliRunner()
     try:
-        cid = json.loads(runner.invoke(app, ["customers", "add", "--name", "X", "--document", VALID_CPFS[2], "--json"]).stdout)["id"]
+        cid = json.loads(
+            runner.invoke(app, ["customers", "add", "--name", "X", "--document", VALID_CPFS[2], "--json"]).stdout
+        )["id"]
         runner.invoke(app, ["inactivate", str(cid), "--reason", "customer_request"])
         with db.write() as session:
             effect = session.query(OutboxEffect).filter_by(name="notify_billing").one()

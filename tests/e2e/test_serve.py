@@ -125,7 +125,7 @@ def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
                     "the worker's restart announced", log)
         wait_in_log(lambda: "the scheduler exited with code -9" in log.read_text(),
                     "the scheduler's restart announced", log)
-        again = wait_in_log(
+        wait_in_log(
             lambda: (lambda c: c if {"worker", "beat"} <= set(c) and c["worker"] != first["worker"]
                      and c["beat"] != first["beat"] else None)(_children(process.pid)),
             "new worker and scheduler processes", log)

@@ -7,12 +7,11 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
 from tests.e2e.web_support import PASSWORD, csrf_of, edit, new_customer, sign_in, signed_in
 from workflow.application import create_app
-from sqlalchemy import select
-
 from workflow.db.models import Customer, OutboxEffect, StatusChange, WebSession
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Role
@@ -181,7 +180,9 @@ def test_search_by_name_document_code_email_and_status_with_pages(web):
     pages_customers.PER_PAGE, saved = 2, pages_customers.PER_PAGE
     try:
         page_two = web.get("/clientes", params={"q": "zeca", "pagina": 2}).text
-        assert "Página 2 de 2" in page_two and re.findall(r'<a href="/clientes/\d+">([^<]+)</a>', page_two) == ["Zeca 4"]
+        assert "Página 2 de 2" in page_two and re.findall(r'<a href="/clientes/\d+">([^<]+)</a>', page_two) == [
+            "Zeca 4"
+        ]
     finally:
         pages_customers.PER_PAGE = saved
 
@@ -355,7 +356,9 @@ def test_the_message_after_a_save_shows_once_and_names_what_happened(web):
 def test_ui_addresses_that_do_not_exist_or_are_odd_get_pages_in_portuguese(web):
     unknown = web.get("/nada-aqui")  # signed out too
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
-    assert "Página não encontrada" in unknown.text and "default-src 'self'" in unknown.headers["content-security-policy"]
+    assert (
+        "Página não encontrada" in unknown.text and "default-src 'self'" in unknown.headers["content-security-policy"]
+    )
     signed_in(web, "otto")
     for path in ("/clientes/abc", "/clientes/0", "/clientes/abc/editar", "/nada-aqui"):
         page = web.get(path)
@@ -414,7 +417,9 @@ def test_history_is_paged_and_cancelled_services_are_folded(web):
     assert "mudança 24" in web.get(f"/clientes/{customer_id}", params={"historico": "0"}).text
     services_table = first.text.split('id="servicos"', 1)[1].split("</table>", 1)[0]
     assert "Plano 0" in services_table and "Plano 1" not in services_table
-    folded = re.search(r'<details class="folded" id="servicos-cancelados">.*?</details>', first.text, re.S).group(0)
+    folded = re.search(r'<details class="folded" id="servicos-cancelados">.*?</details>', first.text, re.DOTALL).group(
+        0
+    )
     assert "2 serviços cancelados" in folded and "Plano 1" in folded and "Plano 2" in folded
 
 
@@ -496,6 +501,8 @@ def test_tentar_de_novo_is_for_admins_and_gives_a_failed_effect_new_attempts(web
     assert (effect.state, effect.attempts, effect.note.startswith("retried by user:ana")) == ("pending", 0, True)
     after = web.get(f"/clientes/{customer_id}").text
     assert "Nova tentativa pedida" in after and "Tentar de novo</button>" not in after
-    assert "Nova tentativa pedida por ana." in re.search(rf'data-effect-id="{effect_id}" title="([^"]+)"', after).group(1)
+    assert "Nova tentativa pedida por ana." in re.search(rf'data-effect-id="{effect_id}" title="([^"]+)"', after).group(
+        1
+    )
     again = web.post(retry_path, data={"csrf_token": csrf_of(page.text)})
     assert again.status_code == 409 and "não está mais como Falhou" in again.text

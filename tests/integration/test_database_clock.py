@@ -1,6 +1,6 @@
 """Hosts with wrong clocks still agree on claims and leases: they follow PostgreSQL's clock."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -17,7 +17,7 @@ SETTINGS = Settings()  # claims of ATIVA_EFFECT_CLAIM_SECONDS (default 60 s)
 @pytest.fixture
 def fast_host(monkeypatch):
     """From here on this process is a host whose clock runs ten minutes ahead."""
-    monkeypatch.setattr(types, "_host_clock", lambda: datetime.now(timezone.utc) + timedelta(minutes=10))
+    monkeypatch.setattr(types, "_host_clock", lambda: datetime.now(UTC) + timedelta(minutes=10))
     yield
     monkeypatch.undo()
     types.set_clock_offset(timedelta(0))  # what this (true) host measures anyway

@@ -5,12 +5,13 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC
 
 import pytest
 import redis as redis_client
 from sqlalchemy import select, text
 
-from tests.conftest import REQUIRE_SERVICES, service_missing
+from tests.conftest import service_missing
 from tests.pipeline import Stack, WebhookReceiver
 from tests.support import PrivateRedis, Process, pid_with_connection_from, wait_for
 from workflow.db.models import OutboxEffect
@@ -309,9 +310,9 @@ def test_a_stale_effect_never_undoes_a_newer_transition(stack_factory, receiver)
     old = stack.move(cid, "inactivate", "customer_request")
     new = stack.move(cid, "activate", "customer_return")
     # No worker ran yet: deliver the newer transition's effects first, the older ones after.
+    from workers.connectors import webhooks
     from workflow.services import effects as effect_service
     from workflow.settings import Settings
-    from workers.connectors import webhooks
 
     settings = Settings(_env_file=None, **{k.removeprefix("ATIVA_").lower(): v
                                            for k, v in stack.env.items() if k.startswith("ATIVA_")})
@@ -435,7 +436,7 @@ def test_two_schedulers_one_lease_and_a_takeover(stack_factory):
 
 def test_a_payment_event_restores_services_through_the_workers(stack_factory, receiver):
     import json as _json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from standardwebhooks import Webhook
 
@@ -454,7 +455,7 @@ def test_a_payment_event_restores_services_through_the_workers(stack_factory, re
     wait_for(lambda: stack.settled(cid), what="the suspension")
 
     body = _json.dumps({"type": "invoice.paid", "data": {"invoice_id": external, "customer_id": cid}})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     headers = {"webhook-id": "pay-42", "webhook-timestamp": str(int(now.timestamp())),
                "webhook-signature": Webhook(BILLING_SECRET).sign("pay-42", now, body),
                "content-type": "application/json"}
@@ -495,7 +496,7 @@ def test_the_sweep_runs_on_the_workers(stack_factory, receiver):
 
 
 def test_trust_unlock_expiry_and_warnings_run_on_the_scheduler(stack_factory, receiver):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import update as sql_update
 
@@ -512,7 +513,7 @@ def test_trust_unlock_expiry_and_warnings_run_on_the_scheduler(stack_factory, re
         assert response.status_code == 200, response.text
     with stack.db.write() as session:
         session.execute(sql_update(Invoice).where(Invoice.customer_id == paid).values(status="paid"))
-        session.execute(sql_update(Customer).values(trust_unlock_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        session.execute(sql_update(Customer).values(trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1)))
 
     def status(cid):
         return stack.http.get(f"/api/v1/customers/{cid}").json()

@@ -31,7 +31,7 @@ def test_a_consumer_racing_the_producer_gets_every_message_whole(tmp_path):
                     message = queue.get(timeout=30)
                     received.append(message.payload)
                     message.ack()
-        except Exception as error:  # the thread must report, not die silently
+        except Exception as error:  # noqa: BLE001 - the thread must report, not die silently
             errors.append(error)
 
     consumer = threading.Thread(target=consume)

@@ -1,7 +1,7 @@
 """A forced activation holds the automatic cuts until its hold date (issue 10), on SQLite and
 PostgreSQL: the sweep, the preview, trust-unlock expiry, warnings, standing and payments."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select, update
@@ -177,7 +177,7 @@ def test_trust_unlock_expiry_does_not_cut_a_held_customer(api):
     force(api, cid)
     with api.db.write() as session:
         session.execute(update(Customer).where(Customer.id == cid).values(
-            trust_unlock_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+            trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1)))
     run = timers.expire_trust_unlocks(api.db, today)
     assert run.changed == [] and "held by a forced activation" in run.kept[cid]
     row = customer_row(api, cid)

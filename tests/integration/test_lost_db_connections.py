@@ -2,7 +2,6 @@
 timeout): no request fails for it, and nothing acknowledged is lost."""
 
 import threading
-import time
 import uuid
 
 import httpx

@@ -116,7 +116,7 @@ def test_a_duplicate_message_changes_nothing(db):
     before = {i: (e.state, e.attempts, e.note) for i, e in _rows(db, fx["customer"]).items()}
 
     again = Billing()
-    results = effects.process_effects(db, ids + [10**9], SETTINGS, again, lambda i, s: None)
+    results = effects.process_effects(db, [*ids, 10**9], SETTINGS, again, lambda i, s: None)
 
     assert [r.state for r in results] == ["done", "done", "done", effects.GONE]
     assert again.targets == []

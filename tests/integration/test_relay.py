@@ -50,8 +50,8 @@ def test_settled_effects_are_never_relayed(db):
 
 # -- retries on the schedule, claims of dead workers, billing learning the latest status ----------
 
-BILLING = dict(billing_webhook_url="http://127.0.0.1:9/billing", relay_grace_seconds=5,
-               worker_heartbeat_seconds=1, effect_claim_seconds=300)
+BILLING = {"billing_webhook_url": "http://127.0.0.1:9/billing", "relay_grace_seconds": 5,
+           "worker_heartbeat_seconds": 1, "effect_claim_seconds": 300}
 
 
 def _move(db, cid: int, event: CustomerEvent, reason: str):

@@ -175,9 +175,8 @@ def test_edit_with_status_change_is_one_save(db):
 def test_a_failed_transition_in_an_edit_keeps_the_field_edits_out_too(db):
     cid = new_customer(db)
     edit = customers.CustomerEdit(changes={"name": "Outro Nome"}, status="inactive", reason="other")
-    with pytest.raises(GuardFailed):
-        with db.write() as session:
-            customers.edit_customer(session, cid, edit, OPERATOR, Source.UI)
+    with pytest.raises(GuardFailed), db.write() as session:
+        customers.edit_customer(session, cid, edit, OPERATOR, Source.UI)
     with db.read() as session:
         assert session.get(Customer, cid).name == "Cliente 0"
 
@@ -193,17 +192,14 @@ def test_services_follow_their_own_machine_and_inactive_customers_get_none(db):
         )
         assert service.suspended_at is not None
     transition(db, cid, "inactivate", "customer_request")
-    with pytest.raises(CustomerInactive):
-        with db.write() as session:
-            customer_services.add_service(session, cid, "TV")
-    with pytest.raises(CustomerInactive):
-        with db.write() as session:
-            customer_services.change_service(session, sid, ServiceEvent.RESUME)
+    with pytest.raises(CustomerInactive), db.write() as session:
+        customer_services.add_service(session, cid, "TV")
+    with pytest.raises(CustomerInactive), db.write() as session:
+        customer_services.change_service(session, sid, ServiceEvent.RESUME)
     with db.write() as session:
         cancelled = customer_services.change_service(session, sid, ServiceEvent.CANCEL)
         assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
-    with pytest.raises(TransitionNotAllowed):
-        with db.write() as session:
-            customer_services.change_service(session, sid, ServiceEvent.SUSPEND, "x")
+    with pytest.raises(TransitionNotAllowed), db.write() as session:
+        customer_services.change_service(session, sid, ServiceEvent.SUSPEND, "x")
     with db.read() as session:
         assert [s.name for s in customer_services.list_services(session, cid)] == ["Fibra 500M"]

@@ -1,6 +1,6 @@
 """Trust unlock, scheduled return, standing and warnings, on SQLite and PostgreSQL."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import holidays
@@ -41,9 +41,13 @@ def test_trust_unlock_activates_until_a_deadline(api):
     body = response.json()
     assert body["customer"]["status"] == "active" and body["transition"]["reason"] == "trust_unlock"
     until = datetime.fromisoformat(body["customer"]["trust_unlock_until"])
-    assert abs((until - datetime.now(timezone.utc)) - timedelta(days=2)) < timedelta(minutes=1)
+    assert abs((until - datetime.now(UTC)) - timedelta(days=2)) < timedelta(minutes=1)
     assert body["customer"]["trust_unlocks_used"] == 1
-    assert [e["name"] for e in body["transition"]["effects"]] == ["restore_services", "resume_invoicing", "notify_billing"]
+    assert [e["name"] for e in body["transition"]["effects"]] == [
+        "restore_services",
+        "resume_invoicing",
+        "notify_billing",
+    ]
 
 
 def _refused(response, rule):
@@ -54,8 +58,13 @@ def _refused(response, rule):
 def test_trust_unlock_refusals_name_their_rule(api):
     cid = delinquent(api)
     _refused(trust(api, cid, days=4), "trust_unlock_too_long")
-    _refused(api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "trust_unlock"}), "trust_unlock_days_required")
-    _refused(api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "manual", "days": 2}), "days_only_for_trust_unlock")
+    _refused(
+        api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "trust_unlock"}), "trust_unlock_days_required"
+    )
+    _refused(
+        api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "manual", "days": 2}),
+        "days_only_for_trust_unlock",
+    )
     other = api.new_customer(1)["id"]
     api.post(f"/api/v1/customers/{other}/inactivate", json={"reason": "customer_request"})
     _refused(trust(api, other), "trust_unlock_not_delinquent")
@@ -67,7 +76,7 @@ def test_expiry_unpaid_cuts_again_and_a_second_unlock_is_refused(api):
     trust(api, cid, days=1)
     with api.db.write() as session:  # the deadline passes
         session.execute(update(Customer).where(Customer.id == cid).values(
-            trust_unlock_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+            trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1)))
     run = timers.expire_trust_unlocks(api.db, provider_today())
     assert run.changed == [cid]
     latest = api.get(f"/api/v1/customers/{cid}/history").json()["items"][0]
@@ -87,7 +96,7 @@ def test_expiry_after_payment_keeps_the_customer_active(api):
     with api.db.write() as session:
         session.execute(update(Invoice).where(Invoice.customer_id == cid).values(status="paid"))
         session.execute(update(Customer).where(Customer.id == cid).values(
-            trust_unlock_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+            trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1)))
     run = timers.expire_trust_unlocks(api.db, provider_today())
     assert run.changed == [] and "stays active" in run.kept[cid]
     row = customer_row(api, cid)
@@ -98,11 +107,17 @@ def test_suspension_with_a_return_date(api):
     cid = api.new_customer(0)["id"]
     today = provider_today()
     tomorrow = today + timedelta(days=1)
-    bad = api.post(f"/api/v1/customers/{cid}/inactivate", json={"reason": "customer_request", "until": today.isoformat()})
+    bad = api.post(
+        f"/api/v1/customers/{cid}/inactivate", json={"reason": "customer_request", "until": today.isoformat()}
+    )
     _refused(bad, "return_date_not_in_future")
-    bad = api.post(f"/api/v1/customers/{cid}/inactivate", json={"reason": "contract_termination", "until": tomorrow.isoformat()})
+    bad = api.post(
+        f"/api/v1/customers/{cid}/inactivate", json={"reason": "contract_termination", "until": tomorrow.isoformat()}
+    )
     _refused(bad, "return_date_requires_customer_request")
-    ok = api.post(f"/api/v1/customers/{cid}/inactivate", json={"reason": "customer_request", "until": tomorrow.isoformat()})
+    ok = api.post(
+        f"/api/v1/customers/{cid}/inactivate", json={"reason": "customer_request", "until": tomorrow.isoformat()}
+    )
     assert ok.json()["customer"]["return_on"] == tomorrow.isoformat()
     standing = api.get(f"/api/v1/customers/{cid}/standing").json()
     assert standing["next_action"] == {"action": "activate", "on": tomorrow.isoformat(), "why": "scheduled return"}

@@ -239,7 +239,7 @@ def test_checker_reports_other_mistakes(command, expected):
 
 def test_checker_accepts_real_commands():
     for command in (
-        ["ativa", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-worker"],
+        ["ativa", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-worker"],  # noqa: S104 - only parsed
         ["ativa", "worker", "--beat", "--concurrency=2", "--pool", "solo"],
         ["ativa", "db", "upgrade"],
         ["redis-server"],

@@ -7,10 +7,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
-FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 CITED_MD = re.compile(r"(?<![\w./-])([\w./-]+\.md)\b")
 SOURCE_FOLDERS = ("workflow", "workers", "bench", "tests")
-HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 def documents(root: Path) -> list[Path]:
@@ -39,7 +39,7 @@ def broken_links(document: Path, root: Path) -> list[str]:
     text = FENCE.sub("", document.read_text(encoding="utf-8"))
     problems = []
     for target in LINK.findall(text):
-        if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):  # http:, https:, mailto:
+        if re.match(r"[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):  # http:, https:, mailto:
             continue
         path_part, _, fragment = target.partition("#")
         where = (document.parent / path_part).resolve() if path_part else document

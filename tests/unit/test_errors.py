@@ -16,7 +16,7 @@ def test_settings_refuse_values_that_would_break_the_pipeline():
 
     from workflow.settings import Settings
 
-    with pytest.raises(ValidationError, match="effect_retry_schedule(.|\n)*'5x' is not a delay"):
+    with pytest.raises(ValidationError, match=r"effect_retry_schedule(.|\n)*'5x' is not a delay"):
         Settings(effect_retry_schedule="0,5s,5x")
     with pytest.raises(ValidationError, match="effect_retry_schedule"):
         Settings(effect_retry_schedule="0,-5s")

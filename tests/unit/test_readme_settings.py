@@ -7,7 +7,7 @@ from pathlib import Path
 from workflow.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-ROW = re.compile(r"^\|\s*`ATIVA_([A-Z0-9_]+)`\s*\|", re.M)
+ROW = re.compile(r"^\|\s*`ATIVA_([A-Z0-9_]+)`\s*\|", re.MULTILINE)
 
 
 def configuration_table(readme: str) -> str:

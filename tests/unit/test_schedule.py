@@ -1,6 +1,6 @@
 """The periodic jobs: the daily sweep runs at the provider's local time, beat keeps UTC messages."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from workers.app import daily_at, make_celery
 from workflow.settings import Settings
@@ -13,7 +13,7 @@ def test_sweep_runs_daily_at_the_local_time_of_the_provider():
     assert app.conf.enable_utc is True and app.conf.timezone == "America/Sao_Paulo"
     from zoneinfo import ZoneInfo
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     local = now.astimezone(ZoneInfo("America/Sao_Paulo"))
     next_run = local.replace(hour=7, minute=30, second=0, microsecond=0)
     if next_run <= local:
@@ -25,7 +25,6 @@ def test_sweep_runs_daily_at_the_local_time_of_the_provider():
 
 def test_every_periodic_job_is_a_registered_task():
     import workers.tasks  # noqa: F401 - registers the tasks
-
     from workers.app import app
 
     for name, entry in app.conf.beat_schedule.items():

@@ -1,7 +1,7 @@
 """A transition's result carries every column it wrote: the dataclasses follow the tables."""
 
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from workflow.db.models import Customer, OutboxEffect, StatusChange
 from workflow.domain.vocabulary import Effect
@@ -19,6 +19,6 @@ def test_the_customer_and_history_rows_have_every_column():
 
 
 def test_the_effect_row_is_what_a_new_outbox_row_holds():
-    written = new_effect(Effect.SUSPEND_SERVICES, 1, datetime.now(timezone.utc), transition_id=2)
+    written = new_effect(Effect.SUSPEND_SERVICES, 1, datetime.now(UTC), transition_id=2)
     assert names(OutboxEffectRow) == {"id", *written}
     assert names(OutboxEffectRow) <= set(OutboxEffect.__table__.columns.keys())

@@ -1,7 +1,7 @@
 """Signed webhooks (Standard Webhooks): billing notifications and provisioning calls."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks import Webhook
@@ -27,7 +27,7 @@ def _target(delivery: Delivery, settings: Settings) -> tuple[str, str]:
 
 
 def signed_headers(secret: str, message_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return {
         "content-type": "application/json",
         "webhook-id": message_id,
@@ -40,7 +40,9 @@ def deliver(delivery: Delivery, settings: Settings) -> None:
     url, secret = _target(delivery, settings)
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
     try:
-        response = runtime.http().post(url, content=body.encode(), headers=signed_headers(secret, delivery.message_id, body))
+        response = runtime.http().post(
+            url, content=body.encode(), headers=signed_headers(secret, delivery.message_id, body)
+        )
     except httpx.HTTPError as error:
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
     except Exception as error:  # noqa: BLE001 - e.g. an invalid secret; recorded on the effect

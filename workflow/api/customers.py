@@ -1,5 +1,7 @@
 """/api/v1/customers: the register, its transitions, history and services."""
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
@@ -31,7 +33,7 @@ router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 CustomerId = RowId
 
-PROBLEMS = {
+PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"description": "problem+json", "content": {"application/problem+json": {}}}
     for status in (401, 403, 404, 409, 413, 422)
 }

@@ -10,8 +10,8 @@ from ..services import delinquency
 from .auth import Principal, can_read, is_admin
 from .customers import PROBLEMS
 from .fields import IsoDate
-from .schemas import Strict
 from .idempotency import Idempotent, idempotent
+from .schemas import Strict
 
 router = APIRouter(prefix="/api/v1/delinquency", tags=["delinquency"])
 

@@ -37,23 +37,23 @@ class Idempotent:
         self.use = idempotency.KeyUse(principal.token_id, key, fingerprint) if key is not None else None
 
     def run(self, status_code: int, handler: Handler) -> JSONResponse:
-        if self.key is None:
+        if self.use is None:  # no key
             with self.db.write() as session:
                 return JSONResponse(handler(session), status_code=status_code)
         with guarded_by_idempotency_key():  # run again, the key replays what was committed
-            return self._run_keyed(status_code, handler)
+            return self._run_keyed(self.use, status_code, handler)
 
-    def _run_keyed(self, status_code: int, handler: Handler) -> JSONResponse:
-        stored = self._replay()
+    def _run_keyed(self, use: idempotency.KeyUse, status_code: int, handler: Handler) -> JSONResponse:
+        stored = self._replay(use)
         if stored is not None:
             return stored
         try:
             with self.db.write() as session:
                 body = handler(session)
-                self._record(session, status_code, body)
+                idempotency.record_answer(session, use, status_code, body)
             return JSONResponse(body, status_code=status_code)
         except IntegrityError:
-            stored = self._replay()  # a concurrent request with the same key won the race
+            stored = self._replay(use)  # a concurrent request with the same key won the race
             if stored is None:
                 raise
             return stored
@@ -62,22 +62,19 @@ class Idempotent:
             problem = body_for_error(error)
             try:
                 with self.db.write() as session:
-                    self._record(session, problem["status"], problem)
+                    idempotency.record_answer(session, use, problem["status"], problem)
             except IntegrityError:
-                stored = self._replay()  # a concurrent request with the same key answered first
+                stored = self._replay(use)  # a concurrent request with the same key answered first
                 if stored is not None:
                     return stored
             return problem_response(problem)
 
-    def _record(self, session: Session, status_code: int, body: dict) -> None:
-        idempotency.record_answer(session, self.use, status_code, body)
-
-    def _replay(self) -> JSONResponse | None:
+    def _replay(self, use: idempotency.KeyUse) -> JSONResponse | None:
         with self.db.write() as session:
-            stored = idempotency.stored_answer(session, self.use, self.ttl)
+            stored = idempotency.stored_answer(session, use, self.ttl)
         if stored is None:
             return None
-        if stored.fingerprint != self.use.fingerprint:
+        if stored.fingerprint != use.fingerprint:
             raise ApiProblem(
                 "idempotency_key_reused",
                 f"{HEADER} {self.key!r} was already used for a different request",

@@ -60,7 +60,7 @@ def problem_response(body: dict, headers: dict[str, str] | None = None) -> JSONR
 
 
 def body_for_error(error: AtivaError) -> dict:
-    extra = {"rule": error.rule} if isinstance(error, GuardFailed) else {}
+    extra: dict[str, Any] = {"rule": error.rule} if isinstance(error, GuardFailed) else {}
     return problem_body(error.code, error.detail, **extra)
 
 

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..db import reconnect
-
 from .body_limit import replaying
 from .problems import problem_body, problem_response, ui_error_page
 

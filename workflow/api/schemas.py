@@ -1,11 +1,13 @@
 """Request and response bodies. Unknown fields are refused so typos do not pass silently."""
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..db.models import ApiToken
 from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, Role
+
 # The response bodies the CLI's --json prints too live in the service layer.
 from ..services.representations import CustomerOut, EffectDetail, ServiceOut, TransitionOut, one_of
 from .fields import IdValue, IsoDate, Line, Text
@@ -99,7 +101,7 @@ class ServicePage(BaseModel):
 class TokenOut(BaseModel):
     id: int
     name: str
-    role: one_of(Role)
+    role: Annotated[str, one_of(Role)]
     prefix: str
     created_at: datetime
     revoked_at: datetime | None

@@ -31,7 +31,7 @@ __all__ = ["app", "main"]
 def main() -> None:
     try:
         app()
-    except Exception as error:  # outside any command (each group catches its commands' errors)
+    except Exception as error:  # noqa: BLE001 - outside any command (each group catches its commands' errors)
         try:
             unexpected(error)
         except typer.Exit as stop:

@@ -13,7 +13,7 @@ from .options import CUSTOMER_ARGUMENT, JSON_OPTION, NOTE_OPTION, WIDE_OPTION
 from .records import customer_json
 from .session import CLI_ACTOR, unit
 
-AnyReason = Literal[tuple([*InactivationReason, *ActivationReason])]  # type: ignore[valid-type]
+AnyReason = Literal[(*InactivationReason, *ActivationReason)]  # type: ignore[valid-type]
 
 
 @groups.customers.command("add")

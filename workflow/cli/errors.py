@@ -44,7 +44,7 @@ class FriendlyErrors(TyperGroup):
             fail(f"invalid configuration: {problems}")
         except ArgumentError as error:
             fail(f"invalid ATIVA_DATABASE_URL: {error}")
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - reported in one line with a non-zero exit
             unexpected(error)
 
 

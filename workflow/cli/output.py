@@ -60,7 +60,7 @@ def _fit(columns: list[list[str]], natural: list[int], room: int) -> list[int] |
     if sum(natural) <= room:
         return natural
     for cap in range(WHOLE_WORD, len("2026-11-30") - 1, -2):
-        floor = [min(nat, cap, max(map(_longest_word, column))) for nat, column in zip(natural, columns)]
+        floor = [min(nat, cap, max(map(_longest_word, column))) for nat, column in zip(natural, columns, strict=True)]
         if sum(floor) <= room:
             return _share(floor, natural, room)
     return None
@@ -68,9 +68,9 @@ def _fit(columns: list[list[str]], natural: list[int], room: int) -> list[int] |
 
 def _share(floor: list[int], natural: list[int], room: int) -> list[int]:
     spare = room - sum(floor)
-    wants = [nat - low for nat, low in zip(natural, floor)]
+    wants = [nat - low for nat, low in zip(natural, floor, strict=True)]
     total = sum(wants)
-    widths = [low + want * spare // total for low, want in zip(floor, wants)]
+    widths = [low + want * spare // total for low, want in zip(floor, wants, strict=True)]
     leftover = room - sum(widths)
     for index in sorted(range(len(widths)), key=lambda i: wants[i], reverse=True)[:leftover]:
         widths[index] += 1

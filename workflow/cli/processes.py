@@ -36,7 +36,7 @@ def serve(
     db = open_database(settings)
     with db.write() as session:
         if not tokens.has_tokens(session):
-            token, plaintext = tokens.create_token(session, "first-admin", Role.ADMIN.value)
+            _token, plaintext = tokens.create_token(session, "first-admin", Role.ADMIN.value)
             out.print("No API token existed: created admin token 'first-admin'. It is shown only once:")
             print(plaintext, flush=True)
         first_user = users.create_first_admin(session)

@@ -112,8 +112,10 @@ def standing(customer: str = CUSTOMER_ARGUMENT, as_json: bool = JSON_OPTION):
     overdue = data["overdue"]
     out.print(f"customer {data['customer_id']}: {data['status']}"
               + (f" ({data['inactivation_reason']})" if data["inactivation_reason"] else ""))
-    out.print(f"overdue: R$ {overdue['total']} in {len(overdue['invoices'])} invoice(s)"
-              + (f", oldest due {overdue['oldest_due']} ({overdue['days_overdue']} days)" if overdue["oldest_due"] else ""))
+    out.print(
+        f"overdue: R$ {overdue['total']} in {len(overdue['invoices'])} invoice(s)"
+        + (f", oldest due {overdue['oldest_due']} ({overdue['days_overdue']} days)" if overdue["oldest_due"] else "")
+    )
     hold = data["forced_hold"]
     if hold:
         out.print(f"forced activation: no automatic cut through {hold['until']}; "

@@ -9,7 +9,7 @@ host: nothing to measure.
 
 import logging
 import time
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
@@ -39,11 +39,13 @@ def measure_offset(dbapi_connection, samples: int = 3) -> timedelta:
                 best = (after - before, before + (after - before) / 2 - _aware(database_now))
     finally:
         cursor.close()
+    if best is None:
+        raise ValueError("samples must be at least 1")
     return best[1]
 
 
 def _aware(moment):
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def follow_database_clock(engine: Engine) -> None:
@@ -55,12 +57,12 @@ def follow_database_clock(engine: Engine) -> None:
             return
         try:
             offset = measure_offset(dbapi_connection)
-        except Exception:  # noqa: BLE001 - the real work decides; the clock is read later
+        except Exception:  # the real work decides; the clock is read later
             logger.debug("could not read the database's clock; trying on the next checkout", exc_info=True)
             offset = None
         try:
             dbapi_connection.rollback()  # end the transaction the measurement opened, failed or not
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             # The connection is broken: the pool replaces it and tries another.
             raise DisconnectionError("connection lost while reading the database's clock") from error
         if offset is None:

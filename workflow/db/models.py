@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -20,7 +22,8 @@ from .types import Money, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here maps one Table; SQLAlchemy declares the wider FromClause (a model may map a join).
+    __table__: ClassVar[Table]
 
 
 class Customer(Base):
@@ -81,7 +84,7 @@ class Invoice(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     # Unknown until invoice.created arrives (a payment may come first).
     amount: Mapped[Decimal | None] = mapped_column(Money())
-    amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     due_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -11,8 +11,8 @@ from typing import Protocol
 
 from statemachine import State, StateMachine
 
-from .delinquency import FORCED_HOLD_MAX_DAYS, is_held
 from . import limits
+from .delinquency import FORCED_HOLD_MAX_DAYS, is_held
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
 from .machine_binding import ResolvedOnce
 from .status_alignment import ALIGNMENT
@@ -259,6 +259,8 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         holds = self.forced and request.reason != ActivationReason.TRUST_UNLOCK
         self.model.forced_hold_until = (request.hold_until or facts.default_hold_until) if holds else None
         if request.reason == ActivationReason.TRUST_UNLOCK:
+            if facts.now is None or request.days is None:  # check_activation requires days; services give now
+                raise ValueError("a trust unlock needs its days and the current time")
             self.model.trust_unlock_until = facts.now + timedelta(days=request.days)
             self.model.trust_unlocks_used += 1
         else:
@@ -330,7 +332,7 @@ def _parse_reason(kind, value: str | None, event: CustomerEvent):
         return kind(value)
     except ValueError:
         allowed = ", ".join(r.value for r in kind)
-        raise InvalidReason(f"reason {value!r} is not valid for '{event}'; use one of: {allowed}")
+        raise InvalidReason(f"reason {value!r} is not valid for '{event}'; use one of: {allowed}") from None
 
 
 def ensure_known_status(value: object) -> None:

@@ -9,6 +9,7 @@ lone UTF-16 surrogates (they cannot be encoded). Each entry point words a refusa
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import overload
 
 from .errors import OutOfRange, UnsafeText
 
@@ -45,6 +46,10 @@ def forbidden_character(text: str, *, multiline: bool = False) -> ForbiddenChara
     return ForbiddenCharacter(f"U+{ord(found.group()):04X}", found.start() + 1)
 
 
+@overload
+def check_text(field: str, text: str, *, multiline: bool = False) -> str: ...
+@overload
+def check_text(field: str, text: None, *, multiline: bool = False) -> None: ...
 def check_text(field: str, text: str | None, *, multiline: bool = False) -> str | None:
     if text is not None:
         bad = forbidden_character(text, multiline=multiline)

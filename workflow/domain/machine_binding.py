@@ -16,9 +16,11 @@ expression, a plain callable, a coroutine, a model of another type) is left to t
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from statemachine.callbacks import CallbacksRegistry, CallbackWrapper, SpecReference
+from statemachine.callbacks import CallbackSpec, CallbacksRegistry, CallbackWrapper, SpecReference
 from statemachine.dispatcher import callable_method
 
 
@@ -26,8 +28,8 @@ from statemachine.dispatcher import callable_method
 class _Slot:
     key: str  # the registry key: a callback group of one state's or transition's spec list
     method: str  # the machine's method that serves it
-    meta: object  # the library's CallbackSpec (class-level)
-    condition: object  # when it runs: always, or only for its event (class-level)
+    meta: CallbackSpec  # class-level
+    condition: Callable[..., Any]  # when it runs: always, or only for its event (class-level)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ def _plan_of(machine) -> _Plan:
 
 class ResolvedOnce:
     """Mix into a StateChart/StateMachine subclass (before it) to build its machines cheaply."""
+
+    model: Any  # the machine's model, as the StateChart this is mixed into holds it
+    _callbacks: CallbacksRegistry
+    _resolved_callbacks: ClassVar[_Plan]  # set on each concrete class by its first machine
 
     def _register_callbacks(self, listeners: list[object]) -> None:
         machine_class = type(self)

@@ -263,7 +263,7 @@ def search_customers(
     if not 1 <= per_page <= MAX_PAGE or page < 1:
         raise InvalidInput(f"page must be 1 or more and per_page between 1 and {MAX_PAGE}")
     conditions = _matching(status, q)
-    total = session.scalar(select(func.count()).select_from(Customer).where(*conditions))
+    total = session.execute(select(func.count()).select_from(Customer).where(*conditions)).scalar_one()
     rows = session.scalars(
         select(Customer).where(*conditions).order_by(Customer.name, Customer.id)
         .offset((page - 1) * per_page).limit(per_page)
@@ -303,7 +303,7 @@ def edit_customer(
         customer.updated_at = utcnow()
         _flush_unique(session, values)
 
-    if wants_transition:
+    if wants_transition and edit.status is not None:  # (wants_transition implies a status)
         try:
             target = CustomerStatus(edit.status)
         except ValueError:

@@ -23,8 +23,7 @@ from ..db.bulk import id_list, insert_rows
 from ..db.engine import Database
 from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
 from ..db.types import utcnow
-from ..domain import brazilian
-from ..domain import limits
+from ..domain import brazilian, limits
 from ..domain.customer_machine import TransitionRequest
 from ..domain.delinquency import (
     NOTHING_OVERDUE,
@@ -307,7 +306,8 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
     now = utcnow()
     changes: list[tuple[dict, Decision]] = []
     for members in _group_by_prior_state(due).values():
-        decision = _decide_cut(*members[0], today, now)
+        first_row, first_facts = members[0]
+        decision = _decide_cut(first_row, first_facts, today, now)
         conn.execute(APPLY_TO_MANY, {"customer_ids": [row.id for row, _ in members],
                                      **new_state_values(decision.state, now)})
         changes += [
@@ -323,7 +323,9 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
         for effect in decision.effects
     ]
     insert_rows(conn, OutboxEffect.__table__, effects)
-    queued = select(OutboxEffect.id).where(OutboxEffect.transition_id.in_(id_list("changes", list(change_ids.values()))))
+    queued = select(OutboxEffect.id).where(
+        OutboxEffect.transition_id.in_(id_list("changes", list(change_ids.values())))
+    )
     return list(conn.scalars(queued.order_by(OutboxEffect.id)))
 
 

@@ -11,8 +11,9 @@ import os
 import socket
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,10 +46,11 @@ def this_process() -> str:
 def beat(db: Database, process_id: str, role: str) -> None:
     now = utcnow()
     with db.write() as session:
-        updated = session.execute(
+        # An UPDATE's result is a CursorResult (Session.execute is typed for any statement).
+        updated = cast(CursorResult[Any], session.execute(
             # role too: a pid reused by another kind of process takes the row over
             update(WorkerHeartbeat).where(WorkerHeartbeat.id == process_id).values(last_seen=now, role=role)
-        ).rowcount
+        )).rowcount
         if not updated:
             node, _, pid = process_id.rpartition(":")
             session.add(WorkerHeartbeat(id=process_id, hostname=node.split("~")[0], pid=int(pid), role=role,

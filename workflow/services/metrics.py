@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ..db.models import OutboxEffect, SchedulerLease, StatusChange
 from ..db.types import utcnow
@@ -10,7 +11,6 @@ from ..domain.vocabulary import EffectState
 from ..settings import Settings
 from . import heartbeats
 from .leases import SCHEDULER_LEASE
-from sqlalchemy.orm import Session
 
 LATENCY_SAMPLE = 1000
 

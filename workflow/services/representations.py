@@ -1,9 +1,10 @@
 """How customers, transitions, services and effects read outside the service layer: one definition
 of their JSON shape, shared by the API's responses and the CLI's `--json` output."""
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, WithJsonSchema
 
@@ -19,13 +20,15 @@ from ..domain.vocabulary import (
     Source,
     SuspensionCause,
 )
+from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
 
-def one_of(*enums: type[StrEnum]) -> Any:
-    """A response field documented with the domain's enum(s), yet read as stored: a row holding an
-    unknown value (which the writes refuse as `unknown_status`) is still shown, never a 500."""
+def one_of(*enums: type[StrEnum]) -> WithJsonSchema:
+    """For `Annotated[str, one_of(...)]`: a response field documented with the domain's enum(s), yet
+    read as stored: a row holding an unknown value (which the writes refuse as `unknown_status`) is
+    still shown, never a 500."""
     values = [member.value for enum in enums for member in enum]
-    return Annotated[str, WithJsonSchema({"type": "string", "enum": values})]
+    return WithJsonSchema({"type": "string", "enum": values})
 
 
 class CustomerOut(BaseModel):
@@ -36,8 +39,8 @@ class CustomerOut(BaseModel):
     email: str | None
     phone: str | None
     external_ref: str | None
-    status: one_of(CustomerStatus)
-    inactivation_reason: one_of(InactivationReason) | None
+    status: Annotated[str, one_of(CustomerStatus)]
+    inactivation_reason: Annotated[str, one_of(InactivationReason)] | None
     status_changed_at: datetime
     invoicing_enabled: bool
     auto_block_exempt: bool
@@ -50,14 +53,14 @@ class CustomerOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, c: Customer) -> "CustomerOut":
+    def of(cls, c: Customer | CustomerRow) -> "CustomerOut":
         return cls.model_validate(c, from_attributes=True)
 
 
 class EffectOut(BaseModel):
     id: int
-    name: one_of(Effect)
-    state: one_of(EffectState)
+    name: Annotated[str, one_of(Effect)]
+    state: Annotated[str, one_of(EffectState)]
     attempts: int
     last_error: str | None
     note: str | None
@@ -85,20 +88,22 @@ class TransitionOut(BaseModel):
     id: int
     customer_id: int
     customer_version: int
-    event: one_of(CustomerEvent)
-    from_status: one_of(CustomerStatus)
-    to_status: one_of(CustomerStatus)
-    reason: one_of(InactivationReason, ActivationReason)
+    event: Annotated[str, one_of(CustomerEvent)]
+    from_status: Annotated[str, one_of(CustomerStatus)]
+    to_status: Annotated[str, one_of(CustomerStatus)]
+    reason: Annotated[str, one_of(InactivationReason, ActivationReason)]
     note: str | None
     forced: bool
     hold_until: date | None = None
     actor: str
-    source: one_of(Source)
+    source: Annotated[str, one_of(Source)]
     created_at: datetime
     effects: list[EffectOut]
 
     @classmethod
-    def of(cls, t: StatusChange, effects: list[OutboxEffect]) -> "TransitionOut":
+    def of(
+        cls, t: StatusChange | StatusChangeRow, effects: Sequence[OutboxEffect | OutboxEffectRow]
+    ) -> "TransitionOut":
         data = {k: getattr(t, k) for k in cls.model_fields if k != "effects"}
         return cls(**data, effects=[EffectOut.of(e) for e in effects])
 
@@ -108,8 +113,8 @@ class ServiceOut(BaseModel):
     customer_id: int
     name: str
     external_ref: str | None
-    status: one_of(ServiceStatus)
-    suspension_cause: one_of(SuspensionCause) | None
+    status: Annotated[str, one_of(ServiceStatus)]
+    suspension_cause: Annotated[str, one_of(SuspensionCause)] | None
     suspension_note: str | None
     suspended_at: datetime | None
     cancelled_at: datetime | None

@@ -45,6 +45,7 @@ def standing(session: Session, customer_id: int, settings: Settings, today: date
                  "paid": str(i.amount_paid), "due_date": i.due_date.isoformat(),
                  "days_overdue": (today - i.due_date).days}
                 for i in invoices
+                if i.due_date is not None  # always: the query takes only invoices past their due date
             ],
             "total": str(total),
             "oldest_due": oldest.isoformat() if oldest else None,

@@ -2,10 +2,10 @@
 
 import hashlib
 import secrets
-
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import ApiToken, IdempotencyRecord
@@ -13,7 +13,7 @@ from ..db.types import utcnow
 from ..domain.errors import InvalidInput, NotFound
 from ..domain.vocabulary import Role
 
-TOKEN_PREFIX = "ativa_"
+TOKEN_PREFIX = "ativa_"  # noqa: S105 - the public prefix of every token, not a secret
 
 
 def _hash(token: str) -> str:
@@ -60,8 +60,9 @@ def authenticate(session: Session, plaintext: str) -> ApiToken | None:
 def purge_idempotency_records(session: Session, ttl_hours: float) -> int:
     """Forget Idempotency-Keys older than their replay window."""
     cutoff = utcnow() - timedelta(hours=ttl_hours)
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
-    return result.rowcount or 0
+    # A DELETE's result is a CursorResult (Session.execute is typed for any statement).
+    stale = delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
+    return cast(CursorResult[Any], session.execute(stale)).rowcount or 0
 
 
 def has_tokens(session: Session) -> bool:

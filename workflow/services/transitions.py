@@ -190,12 +190,11 @@ def queue_transition_effects(db: Connection, transition_id: int, customer_id: in
     params.update((f"name_{n}", effect["name"]) for n, effect in enumerate(effects))
     if len({effect["name"] for effect in effects}) == len(effects):
         # RETURNING's row order is not promised for a multi-row VALUES: ids are matched by name.
-        ids = dict((name, effect_id) for effect_id, name in
-                   db.execute(_queue_transition_effects(len(effects)), params))
+        ids = {name: effect_id for effect_id, name in db.execute(_queue_transition_effects(len(effects)), params)}
         for effect in effects:
             effect["id"] = ids[effect["name"]]
     else:  # the same effect twice: only the executemany path returns ids in row order
-        for effect, effect_id in zip(effects, db.execute(QUEUE_EFFECTS, effects).scalars()):
+        for effect, effect_id in zip(effects, db.execute(QUEUE_EFFECTS, effects).scalars(), strict=True):
             effect["id"] = effect_id
     return effects
 

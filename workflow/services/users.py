@@ -152,10 +152,10 @@ def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
         make_insert(LoginThrottle).values(key=key, failures=0, first_failure_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )
-    return session.scalar(
+    return session.scalars(
         select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
         .execution_options(populate_existing=True)
-    )
+    ).one()
 
 
 # Operators of one office often share one public address (NAT): an address gets more tries than
@@ -186,7 +186,7 @@ def sign_in(session: Session, username: str, password: str, address: str | None,
         return SignIn(None, locked_for)
     name = (username or "").strip().lower()
     user = session.scalar(select(OperatorUser).where(OperatorUser.username == name)) if name else None
-    if not _password_matches(user, password or ""):
+    if not _password_matches(user, password or "") or user is None:  # no user: a dummy hash is checked, same time
         _record_failure(session, keys, now, max_failures, timedelta(seconds=lockout_seconds))
         return SignIn(None, _locked_for(session, keys, now))
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
 from ..domain.vocabulary import Role
 from ..services import users
@@ -58,7 +59,7 @@ def signed_in_user(request: Request) -> WebUser:
     token = request.cookies.get(SESSION_COOKIE)
     with request.app.state.db.read() as session:
         found = users.resolve_session(session, token)
-        if found is None:
+        if found is None or token is None:  # (a session is found only for a token)
             raise LoginRequired(request.url.path)
         return WebUser(found.user.id, found.user.username, Role(found.user.role),
                        found.session.csrf_token, token)
@@ -78,8 +79,8 @@ def admin(request: Request) -> WebUser:
     return user
 
 
-def check_csrf(user: WebUser, submitted: str | None) -> None:
-    if not submitted or not hmac.compare_digest(submitted, user.csrf_token):
+def check_csrf(user: WebUser, submitted: str | UploadFile | None) -> None:
+    if not isinstance(submitted, str) or not submitted or not hmac.compare_digest(submitted, user.csrf_token):
         raise Forbidden("O formulário expirou ou não veio desta tela (proteção CSRF). "
                         "Recarregue a página e tente de novo.")
 

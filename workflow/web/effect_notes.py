@@ -19,8 +19,10 @@ def effect_detail(effect, actor_label) -> str:
     """The hover text of one effect's line; "" when the state says it all."""
     state = effect.state
     if state == EffectState.FAILED.value:
-        return (f"Falhou depois de {effect.attempts} tentativa(s): {_cause(effect.name, effect.last_error)}. "
-                f"O Ativa não tenta mais sozinho; um administrador pode usar Tentar de novo.{_doubt(effect.last_error)}")
+        return (
+            f"Falhou depois de {effect.attempts} tentativa(s): {_cause(effect.name, effect.last_error)}. "
+            f"O Ativa não tenta mais sozinho; um administrador pode usar Tentar de novo.{_doubt(effect.last_error)}"
+        )
     if state == EffectState.SKIPPED.value:
         return f"Dispensado: {_why_skipped(effect.note or '')}."
     if state == EffectState.PENDING.value:

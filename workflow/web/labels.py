@@ -1,7 +1,7 @@
 """The operator's words: Portuguese labels for the domain's vocabulary and its refusals."""
 
-from ..domain.delinquency import FORCED_HOLD_MAX_DAYS
 from ..domain import limits
+from ..domain.delinquency import FORCED_HOLD_MAX_DAYS
 from ..domain.errors import AtivaError, GuardFailed, InvalidReason
 from ..domain.vocabulary import (
     ActivationReason,

@@ -41,6 +41,12 @@ async def form_data(request: Request) -> FormData:
     return await request.form()
 
 
+def _text(data: FormData, name: str) -> str:
+    """A text field of the form; missing, or a file where text belongs, reads as empty."""
+    value = data.get(name)
+    return value if isinstance(value, str) else ""
+
+
 def page_number(raw: str) -> int:
     """A page number from the address bar: anything but a plain positive number is page 1."""
     return int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else 1
@@ -171,7 +177,7 @@ def save_edit(request: Request, customer_id: int = CustomerId, data: FormData = 
     """Salvar: field edits and, when Ativo changed, the transition, in one transaction."""
     check_csrf(user, data.get("csrf_token"))
     form, choice = CustomerForm.from_form(data), StatusChoice.from_form(data)
-    typed_version = data.get("version") or ""
+    typed_version = _text(data, "version")
     version = int(typed_version) if typed_version.isascii() and typed_version.isdigit() else None
     with request.app.state.db.read() as session:
         try:
@@ -239,7 +245,7 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
                  user: WebUser = Depends(editor)):
     """Desbloqueio de confiança from the customer's page: active for a number of days."""
     check_csrf(user, data.get("csrf_token"))
-    choice = StatusChoice(days=(data.get("dias") or "").strip(), note=(data.get("observacao") or "").strip())
+    choice = StatusChoice(days=_text(data, "dias").strip(), note=_text(data, "observacao").strip())
     days, note = choice.parsed_days(), choice.parsed_note()
     error = choice.errors.get("observacao") or choice.errors.get("dias")
     if days is not None and not error:
@@ -259,7 +265,7 @@ def change_return_date(request: Request, customer_id: int = CustomerId, data: Fo
                        user: WebUser = Depends(editor)):
     """Change or clear (empty date) the return date of a suspension at the customer's request."""
     check_csrf(user, data.get("csrf_token"))
-    choice = StatusChoice(until=(data.get("data_retorno") or "").strip())
+    choice = StatusChoice(until=_text(data, "data_retorno").strip())
     until = choice.parsed_until()
     if not choice.errors:
         today = provider_today(request.app.state.settings.timezone)

@@ -13,7 +13,7 @@ from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .claims import gave_up, settle_one, settle_row
 from .descriptions import describe_any
-from .outcomes import BUSY, Claim, Deliver, DeliveryFailed, Outcome, RunResult, Settlement, with_doubt
+from .outcomes import BUSY, GONE, Claim, Deliver, DeliveryFailed, Outcome, RunResult, Settlement, with_doubt
 
 # A retry due within this is a Celery countdown; a later one is parked (next_attempt_at) and the
 # relay publishes it when due: a countdown near Redis' visibility timeout (1 h) would run twice.
@@ -89,11 +89,13 @@ def _record_failed_call(db: Database, claim: Claim, error: str, settings: Settin
     effect_id = claim.effect_id
     with db.write() as session:
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
+        if effect is None:
+            return RunResult(effect_id, GONE)
         if effect.state != EffectState.PENDING or effect.attempts != claim.attempt:
             # Our claim lapsed and another attempt took over: its outcome stands, not ours.
             return RunResult(effect_id, BUSY)
         effect.last_error = error
-        if effect.attempts >= settings.effect_max_attempts:
+        if effect.attempts >= settings.attempt_limit:
             settle_row(effect, EffectState.FAILED, now, error=gave_up(effect, settings))
             return RunResult(effect_id, EffectState.FAILED.value)
         delay = retry_delay(effect.attempts, settings)
@@ -110,4 +112,4 @@ def retry_delay(attempt: int, settings: Settings) -> float:
     """The wait after attempt `attempt` failed: the schedule's entry for the next attempt (its
     last entry once past its end), scaled by 80–120 % so retries of one outage spread out."""
     delays = settings.retry_delays
-    return delays[min(attempt, len(delays) - 1)] * (0.8 + 0.4 * random.random())
+    return delays[min(attempt, len(delays) - 1)] * (0.8 + 0.4 * random.random())  # noqa: S311 - jitter, not a secret

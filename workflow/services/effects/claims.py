@@ -108,7 +108,7 @@ def _claim_slow(db: Database, effect_id: int, settings: Settings) -> "Claim | Ru
             return RunResult(effect_id, BUSY)  # an early duplicate of a scheduled retry
         if effect.claimed_until is not None and effect.attempts > 0:
             effect.unsettled_attempt = effect.attempts  # it may have made its call
-        if effect.attempts >= settings.effect_max_attempts:
+        if effect.attempts >= settings.attempt_limit:
             # Claimed that many times without an outcome: the worker died each time.
             settle_row(effect, EffectState.FAILED, now, error=gave_up(effect, settings))
             return RunResult(effect_id, EffectState.FAILED.value)
@@ -160,7 +160,7 @@ def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResu
             for s in settlements
         ]
     return [RunResult(s.effect_id, s.state.value if row is not None else BUSY)
-            for s, row in zip(settlements, settled)]
+            for s, row in zip(settlements, settled, strict=True)]
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:

@@ -57,7 +57,7 @@ _PROVISION_FACTS = (
 def describe_any(session: Session, effect_id: int, name: Effect, settings: Settings) -> Delivery | Outcome:
     delivery = describe_fast(session.connection(), effect_id, name, settings)
     if delivery is None:  # the warning, the rare kind, goes the ORM way
-        delivery = _describe(session, session.get(OutboxEffect, effect_id), name, settings)
+        delivery = _describe(session, session.get_one(OutboxEffect, effect_id), name, settings)
     return delivery
 
 
@@ -104,7 +104,7 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
     """Outbound calls describe_fast does not cover: the delinquency warning."""
     if name is not Effect.WARN_BILLING:
         raise ValueError(f"effect {effect.id}: {name} is not an outbound call")
-    return _describe_warning(session, effect, session.get(Customer, effect.customer_id), settings)
+    return _describe_warning(session, effect, session.get_one(Customer, effect.customer_id), settings)
 
 
 def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer,

@@ -90,7 +90,7 @@ def _provisioning_calls(conn, customer, claim: Claim, services, effect: Effect, 
         Claim(effect_id, effect.value, 1, customer.id, claim.transition_id, until,
               provisioning_delivery(effect, effect_id, now, service.id, service.external_ref,
                                     customer.id, customer.external_ref, status))
-        for effect_id, service in zip(ids, services)
+        for effect_id, service in zip(ids, services, strict=True)
     ]
 
 

@@ -43,7 +43,7 @@ def process_effects(db: Database, effect_ids: list[int], settings: Settings, del
     a failed call due again soon goes to `retry_later`, a later one waits for the relay."""
     try:
         work = claim_effects(db, effect_ids, settings)
-    except Exception:  # noqa: BLE001 - any claim taken lapses; the relay publishes them again
+    except Exception:  # any claim taken lapses; the relay publishes them again
         log.exception("claiming effects %s failed", effect_ids)
         return [RunResult(effect_id, ERROR) for effect_id in effect_ids]
     return _Message(db, settings, deliver, retry_later).carry_out(work)
@@ -117,18 +117,18 @@ class _Message:
         if len(settlements) > 1:
             try:
                 return settle_together(self.db, settlements)
-            except Exception:  # noqa: BLE001 - nothing recorded; one at a time below
+            except Exception:  # nothing recorded; one at a time below
                 log.warning("settling %d calls together failed; one at a time", len(settlements), exc_info=True)
         return [self._guarded(s.effect_id, partial(settle_one, self.db, s)) for s in settlements]
 
     def _guarded(self, effect_id: int, run: Callable[[], _Done]) -> _Done | RunResult:
         try:
             result = run()
-        except Exception as error:  # noqa: BLE001 - recorded; the claim lapses and the relay retries
+        except Exception as error:  # recorded; the claim lapses and the relay retries
             log.exception("effect %s raised", effect_id)
             try:
                 record_error(self.db, effect_id, error)
-            except Exception:  # noqa: BLE001 - the database itself may be what failed
+            except Exception:  # the database itself may be what failed
                 log.exception("could not record the failure of effect %s", effect_id)
             return RunResult(effect_id, ERROR)
         if isinstance(result, RunResult) and result.retry_in is not None:
