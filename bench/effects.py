@@ -135,7 +135,6 @@ UNACKED = "unacked"  # kombu.transport.redis.Channel.unacked_key
 NOOP_TASK = "celery.accumulate"
 
 
-
 def relayed(worker: WorkflowProcess) -> int:
     """Effects the relay published again (its log line), when the worker runs --beat."""
     return sum(int(n) for n in re.findall(r"relay: publishing (\d+) pending effect", worker.log_text()))
@@ -191,8 +190,9 @@ class Submitted:
     exited: float  # wall time the `with` block exited (COMMIT + publishing done)
 
 
-def run_transitions(db: Database, customers: list[int], per_customer: int, threads: int,
-                    rate: float | None) -> tuple[list[Submitted], float, float]:
+def run_transitions(
+    db: Database, customers: list[int], per_customer: int, threads: int, rate: float | None
+) -> tuple[list[Submitted], float, float]:
     """Each thread owns every threads-th customer and walks them round-robin; returns the
     submissions and the wall-clock span of the submitting phase."""
     from workflow.services import transitions
@@ -216,9 +216,7 @@ def run_transitions(db: Database, customers: list[int], per_customer: int, threa
                     if delay > 0:
                         time.sleep(delay)
                 with db.write() as session:
-                    outcome = transitions.transition_customer(
-                        session, cid, ev, REQUESTS[ev], actor, Source.API
-                    )
+                    outcome = transitions.transition_customer(session, cid, ev, REQUESTS[ev], actor, Source.API)
                     session.info[_TID_KEY] = outcome.transition.id
                 mine.append(Submitted(outcome.transition.id, cid, time.time()))
 
@@ -314,8 +312,9 @@ def load_effects(conn: psycopg.Connection) -> list[EffectRow]:
         "SELECT id, transition_id, customer_id, name, state, attempts, created_at, completed_at "
         "FROM outbox_effects ORDER BY id"
     ).fetchall()
-    return [EffectRow(i, t, c, n, s, a, cr.timestamp(), co.timestamp() if co else None)
-            for i, t, c, n, s, a, cr, co in rows]
+    return [
+        EffectRow(i, t, c, n, s, a, cr.timestamp(), co.timestamp() if co else None) for i, t, c, n, s, a, cr, co in rows
+    ]
 
 
 def owner_transitions(conn: psycopg.Connection, effects: list[EffectRow]) -> dict[int, int]:
@@ -345,26 +344,37 @@ def owner_transitions(conn: psycopg.Connection, effects: list[EffectRow]) -> dic
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--transitions", type=int, default=2000)
-    parser.add_argument("--customers", type=int, default=None,
-                        help="customers to spread them over (default: transitions / 2, one per "
-                             "inactivate/activate pair); must divide --transitions")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help="customers to spread them over (default: transitions / 2, one per "
+        "inactivate/activate pair); must divide --transitions",
+    )
     parser.add_argument("--threads", type=int, default=4, help="threads making transitions (default 4)")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="ATIVA_WORKER_CONCURRENCY of the worker (default 4)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="offered load in transitions/s in total (default: as fast as possible)")
-    parser.add_argument("--noop-tasks", type=int, default=None,
-                        help="no-op tasks of the baseline (default: 3 x --transitions)")
-    parser.add_argument("--provisioning", action="store_true",
-                        help="also set ATIVA_PROVISIONING_*; each customer gets one service")
-    parser.add_argument("--beat", action="store_true",
-                        help="start the worker with --beat (relay and reconciler beside it)")
-    parser.add_argument("--database-url",
-                        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-                        help="admin URL of the PostgreSQL server to create the throwaway database on")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL,
-                        help="Redis database used as broker; FLUSHDB at start and end "
-                             f"(default {DEFAULT_REDIS_URL})")
+    parser.add_argument("--concurrency", type=int, default=4, help="ATIVA_WORKER_CONCURRENCY of the worker (default 4)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="offered load in transitions/s in total (default: as fast as possible)"
+    )
+    parser.add_argument(
+        "--noop-tasks", type=int, default=None, help="no-op tasks of the baseline (default: 3 x --transitions)"
+    )
+    parser.add_argument(
+        "--provisioning", action="store_true", help="also set ATIVA_PROVISIONING_*; each customer gets one service"
+    )
+    parser.add_argument(
+        "--beat", action="store_true", help="start the worker with --beat (relay and reconciler beside it)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
+        help="admin URL of the PostgreSQL server to create the throwaway database on",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help=f"Redis database used as broker; FLUSHDB at start and end (default {DEFAULT_REDIS_URL})",
+    )
     args = parser.parse_args()
     args.customers = args.customers or max(1, args.transitions // 2)
     if min(args.transitions, args.customers, args.threads, args.concurrency) < 1:
@@ -428,8 +438,11 @@ def main() -> int:
         assert celery_app.conf.broker_url == register(args.redis_url), celery_app.conf.broker_url
 
         env = workflow_environment(
-            data_dir=str(tmp / "var"), database_url=url, broker_url=args.redis_url,
-            worker_concurrency=str(args.concurrency), **receiver.settings(provisioning=args.provisioning),
+            data_dir=str(tmp / "var"),
+            database_url=url,
+            broker_url=args.redis_url,
+            worker_concurrency=str(args.concurrency),
+            **receiver.settings(provisioning=args.provisioning),
         )
         worker = WorkflowProcess(["worker"] + (["--beat"] if args.beat else []), env, tmp / "worker.log")
 
@@ -462,19 +475,22 @@ def main() -> int:
         # so only the worker's and PostgreSQL's shares of the no-op window are meaningful.
         noop_cpu = cpu_delta(cpu_before, cpu_snapshot(process_class(worker.pid)), CPU_CLASSES)
         noop_rate = args.noop_tasks / noop_seconds
-        print(f"  no-op baseline: {args.noop_tasks} x {NOOP_TASK} in {noop_seconds:.2f} s "
-              f"(staged in {noop_publish:.2f} s, not counted)", flush=True)
+        print(
+            f"  no-op baseline: {args.noop_tasks} x {NOOP_TASK} in {noop_seconds:.2f} s "
+            f"(staged in {noop_publish:.2f} s, not counted)",
+            flush=True,
+        )
 
         COMMITTED.clear()
         cpu_before = cpu_snapshot(process_class(worker.pid))
-        submitted, sub_began, sub_ended = run_transitions(
-            db, customers, per_customer, args.threads, args.rate
+        submitted, sub_began, sub_ended = run_transitions(db, customers, per_customer, args.threads, args.rate)
+        print(
+            f"  transitions: {len(submitted)} submitted in {sub_ended - sub_began:.2f} s "
+            f"({len(submitted) / (sub_ended - sub_began):.0f}/s)",
+            flush=True,
         )
-        print(f"  transitions: {len(submitted)} submitted in {sub_ended - sub_began:.2f} s "
-              f"({len(submitted) / (sub_ended - sub_began):.0f}/s)", flush=True)
         wait_settled(conn, worker, interval=0.1)
-        print(f"  all effects settled {time.time() - sub_ended:.2f} s after the last transition",
-              flush=True)
+        print(f"  all effects settled {time.time() - sub_ended:.2f} s after the last transition", flush=True)
         run_cpu = cpu_delta(cpu_before, cpu_snapshot(process_class(worker.pid)), CPU_CLASSES)
         time.sleep(0.3)  # late duplicate deliveries, if any, would land here
 
@@ -503,8 +519,7 @@ def main() -> int:
         problems: list[str] = []
         unsettled = [e for e in mine if e.state not in ("done", "skipped") or e.completed_at is None]
         if unsettled:
-            problems.append(f"{len(unsettled)} effect(s) not settled: "
-                            f"{Counter(e.state for e in unsettled)}")
+            problems.append(f"{len(unsettled)} effect(s) not settled: {Counter(e.state for e in unsettled)}")
         if len(latencies) != len(measured):
             problems.append(f"{len(measured) - len(latencies)} transition(s) without a settled effect")
         retried = [e for e in mine if e.attempts != 1]
@@ -522,11 +537,14 @@ def main() -> int:
         if missing:
             problems.append(f"{len(missing)} done delivery effect(s) never reached the receiver: {missing[:10]}")
         if duplicates:
-            problems.append(f"{len(duplicates)} webhook-id(s) delivered more than once: "
-                            f"{dict(list(duplicates.items())[:20])}")
+            problems.append(
+                f"{len(duplicates)} webhook-id(s) delivered more than once: {dict(list(duplicates.items())[:20])}"
+            )
         if unexpected:
-            problems.append(f"{len(unexpected)} delivery(ies) for no done effect "
-                            f"({len(skipped_but_sent)} of them skipped effects): {unexpected[:10]}")
+            problems.append(
+                f"{len(unexpected)} delivery(ies) for no done effect "
+                f"({len(skipped_but_sent)} of them skipped effects): {unexpected[:10]}"
+            )
         if bad_signatures:
             problems.append(f"{len(bad_signatures)} delivery(ies) with a bad signature")
         worker_errors = worker.errors()
@@ -550,43 +568,51 @@ def main() -> int:
         print(f"| publish after commit, mean ms per transition | {publish_ms:.2f} |")
         print(f"| no-op tasks/s | {noop_rate:.1f} |")
         print()
-        print(f"ratio effect throughput / no-op throughput: {ratio:.2f} (aim >= 0.3)"
-              + (" [paced with --rate: effects/s is the offered load, not the capacity]"
-                 if args.rate else ""))
+        print(
+            f"ratio effect throughput / no-op throughput: {ratio:.2f} (aim >= 0.3)"
+            + (" [paced with --rate: effects/s is the offered load, not the capacity]" if args.rate else "")
+        )
         print(f"p99 commit→done: {p99:.0f} ms (aim < 1000)")
         if run_cpu.get("_total"):
             print()
-            print("CPU ms per task (/proc; measured run = transitions + effects, from the first "
-                  "transition until all effects settled):")
+            print(
+                "CPU ms per task (/proc; measured run = transitions + effects, from the first "
+                "transition until all effects settled):"
+            )
             print()
             print("| process | per effect, measured run | per no-op task, baseline |")
             print("|---|---:|---:|")
             for key in CPU_CLASSES:
-                noop = ("-" if key in ("bench process", "redis")
-                        else f"{1000 * noop_cpu[key] / args.noop_tasks:.2f}")
+                noop = "-" if key in ("bench process", "redis") else f"{1000 * noop_cpu[key] / args.noop_tasks:.2f}"
                 print(f"| {key} | {1000 * run_cpu[key] / len(mine):.2f} | {noop} |")
-            print(f"| machine busy (all {os.cpu_count()} CPUs) | "
-                  f"{100 * run_cpu['_busy'] / run_cpu['_total']:.0f} % | "
-                  f"{100 * noop_cpu['_busy'] / noop_cpu['_total']:.0f} % |")
+            print(
+                f"| machine busy (all {os.cpu_count()} CPUs) | "
+                f"{100 * run_cpu['_busy'] / run_cpu['_total']:.0f} % | "
+                f"{100 * noop_cpu['_busy'] / noop_cpu['_total']:.0f} % |"
+            )
         print()
-        print("effects by name and state: " + ", ".join(
-            f"{n} {s} {c}" for (n, s), c in sorted(by_name_state.items())))
+        print("effects by name and state: " + ", ".join(f"{n} {s} {c}" for (n, s), c in sorted(by_name_state.items())))
         if args.beat:
-            print(f"relay: published {relayed(worker)} effect message(s) again (each one a task that "
-                  "finds its effect claimed or settled, unless the fast-path message was lost)")
-        print(f"attempts != 1: {len(retried)}"
-              + (f" ({Counter(e.attempts for e in retried)})" if retried else ""))
-        print(f"webhook deliveries: {sum(deliveries.values())} for {len(expected_ids)} done delivery "
-              f"effect(s) (warm-up included); duplicates: {len(duplicates)}"
-              + (f" {dict(list(duplicates.items())[:20])}" if duplicates else "")
-              + f"; bad signatures: {len(bad_signatures)}")
+            print(
+                f"relay: published {relayed(worker)} effect message(s) again (each one a task that "
+                "finds its effect claimed or settled, unless the fast-path message was lost)"
+            )
+        print(f"attempts != 1: {len(retried)}" + (f" ({Counter(e.attempts for e in retried)})" if retried else ""))
+        print(
+            f"webhook deliveries: {sum(deliveries.values())} for {len(expected_ids)} done delivery "
+            f"effect(s) (warm-up included); duplicates: {len(duplicates)}"
+            + (f" {dict(list(duplicates.items())[:20])}" if duplicates else "")
+            + f"; bad signatures: {len(bad_signatures)}"
+        )
         if problems:
             print("\nVERIFICATION FAILED:")
             for problem in problems:
                 print(f"  - {problem}")
         else:
-            print(f"\nverified: all {len(mine)} effects settled once (done or skipped), one delivery per "
-                  f"done notification, none for skipped ones; total {time.perf_counter() - began:.1f} s")
+            print(
+                f"\nverified: all {len(mine)} effects settled once (done or skipped), one delivery per "
+                f"done notification, none for skipped ones; total {time.perf_counter() - began:.1f} s"
+            )
         ok = not problems
         return 0 if ok else 1
     finally:

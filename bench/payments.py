@@ -93,7 +93,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -178,43 +178,91 @@ def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int 
         rows: list[Customer] = []
         while len(rows) < min(batch, count - len(ids)):
             n, doc = len(cpfs), parse_document(next(new_cpfs))
-            rows.append(Customer(
-                name=f"Bench {n}", document=doc.digits, document_type=doc.type, email=None, phone=None,
-                external_ref=f"bench-c{n}", status=CustomerStatus.ACTIVE.value, inactivation_reason=None,
-                status_changed_at=now, invoicing_enabled=True, auto_block_exempt=False, version=1,
-                created_at=now, updated_at=now,
-            ))
+            rows.append(
+                Customer(
+                    name=f"Bench {n}",
+                    document=doc.digits,
+                    document_type=doc.type,
+                    email=None,
+                    phone=None,
+                    external_ref=f"bench-c{n}",
+                    status=CustomerStatus.ACTIVE.value,
+                    inactivation_reason=None,
+                    status_changed_at=now,
+                    invoicing_enabled=True,
+                    auto_block_exempt=False,
+                    version=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         with db.write() as session:
             session.add_all(rows)
             session.flush()
             chunk = [c.id for c in rows]
-            session.add_all([Service(customer_id=cid, name="Fibra 500", external_ref=f"bench-s{cid}",
-                                     status=ServiceStatus.ACTIVE.value, suspension_cause=None,
-                                     suspension_note=None, suspended_at=None, cancelled_at=None,
-                                     created_at=now, updated_at=now) for cid in chunk])
-            session.add_all([Invoice(external_id=f"bench-inv-{cid}", customer_id=cid, amount=INVOICE_AMOUNT,
-                                     amount_paid=Decimal("0"), due_date=today - timedelta(days=OVERDUE_DAYS),
-                                     status=InvoiceStatus.OPEN.value, paid_at=None, created_at=now,
-                                     updated_at=now) for cid in chunk])
+            session.add_all(
+                [
+                    Service(
+                        customer_id=cid,
+                        name="Fibra 500",
+                        external_ref=f"bench-s{cid}",
+                        status=ServiceStatus.ACTIVE.value,
+                        suspension_cause=None,
+                        suspension_note=None,
+                        suspended_at=None,
+                        cancelled_at=None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for cid in chunk
+                ]
+            )
+            session.add_all(
+                [
+                    Invoice(
+                        external_id=f"bench-inv-{cid}",
+                        customer_id=cid,
+                        amount=INVOICE_AMOUNT,
+                        amount_paid=Decimal(0),
+                        due_date=today - timedelta(days=OVERDUE_DAYS),
+                        status=InvoiceStatus.OPEN.value,
+                        paid_at=None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for cid in chunk
+                ]
+            )
             session.flush()
             for cid in chunk:
-                transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE, request, actor,
-                                                Source.SCHEDULER, today=today)
+                transitions.transition_customer(
+                    session, cid, CustomerEvent.INACTIVATE, request, actor, Source.SCHEDULER, today=today
+                )
             done = utcnow()
             session.execute(
-                update(Service).where(Service.customer_id.in_(chunk))
-                .values(status=ServiceStatus.SUSPENDED.value, suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
-                        suspension_note=None, suspended_at=done, updated_at=done),
-                execution_options={"synchronize_session": False})
+                update(Service)
+                .where(Service.customer_id.in_(chunk))
+                .values(
+                    status=ServiceStatus.SUSPENDED.value,
+                    suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value,
+                    suspension_note=None,
+                    suspended_at=done,
+                    updated_at=done,
+                ),
+                execution_options={"synchronize_session": False},
+            )
             session.execute(
                 update(Customer).where(Customer.id.in_(chunk)).values(invoicing_enabled=False),
-                execution_options={"synchronize_session": False})
+                execution_options={"synchronize_session": False},
+            )
             session.execute(
-                update(OutboxEffect).where(OutboxEffect.customer_id.in_(chunk),
-                                           OutboxEffect.state == EffectState.PENDING.value)
-                .values(state=EffectState.DONE.value, attempts=1, claimed_until=None, completed_at=done,
-                        note=SEED_NOTE),
-                execution_options={"synchronize_session": False})
+                update(OutboxEffect)
+                .where(OutboxEffect.customer_id.in_(chunk), OutboxEffect.state == EffectState.PENDING.value)
+                .values(
+                    state=EffectState.DONE.value, attempts=1, claimed_until=None, completed_at=done, note=SEED_NOTE
+                ),
+                execution_options={"synchronize_session": False},
+            )
         ids += chunk
     return ids
 
@@ -226,15 +274,24 @@ def check_seeded(conn: psycopg.Connection, customers: list[int]) -> None:
         WHERE c.id = ANY(%s) AND NOT (
             c.status = 'inactive' AND c.inactivation_reason = 'delinquency' AND NOT c.invoicing_enabled
             AND s.status = 'suspended' AND s.suspension_cause = 'customer_inactive')
-        """, (customers,)).fetchone()[0]
-    states = dict(conn.execute(
-        "SELECT name || ' ' || state, count(*) FROM outbox_effects WHERE customer_id = ANY(%s) GROUP BY 1",
-        (customers,)).fetchall())
-    expected = {"suspend_services done": len(customers), "pause_invoicing done": len(customers),
-                "notify_billing done": len(customers)}
+        """,
+        (customers,),
+    ).fetchone()[0]
+    states = dict(
+        conn.execute(
+            "SELECT name || ' ' || state, count(*) FROM outbox_effects WHERE customer_id = ANY(%s) GROUP BY 1",
+            (customers,),
+        ).fetchall()
+    )
+    expected = {
+        "suspend_services done": len(customers),
+        "pause_invoicing done": len(customers),
+        "notify_billing done": len(customers),
+    }
     if bad or states != expected:
-        raise RuntimeError(f"seeding did not reach the expected state: {bad} customer(s) off; "
-                           f"effects {states}, expected {expected}")
+        raise RuntimeError(
+            f"seeding did not reach the expected state: {bad} customer(s) off; effects {states}, expected {expected}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +305,7 @@ class Shot:
     webhook_id: str
     body: str
     due: float  # seconds after the schedule's start
-    original: "Shot | None" = None  # set on a duplicate delivery
+    original: Shot | None = None  # set on a duplicate delivery
     sent: float | None = None  # wall time the request left
     accepted: float | None = None  # wall time the response arrived
     http_ms: float | None = None
@@ -260,14 +317,22 @@ class Shot:
 
 
 def paid_event(customer_id: int, paid_at: datetime) -> str:
-    return json.dumps({"type": "invoice.paid", "data": {
-        "invoice_id": f"bench-inv-{customer_id}", "customer_id": customer_id,
-        "amount": str(INVOICE_AMOUNT), "paid_at": paid_at.isoformat(),
-    }}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "type": "invoice.paid",
+            "data": {
+                "invoice_id": f"bench-inv-{customer_id}",
+                "customer_id": customer_id,
+                "amount": str(INVOICE_AMOUNT),
+                "paid_at": paid_at.isoformat(),
+            },
+        },
+        separators=(",", ":"),
+    )
 
 
 def build_schedule(customers: list[int], rate: float, duplicates: int) -> list[Shot]:
-    paid_at = datetime.now(timezone.utc)
+    paid_at = datetime.now(UTC)
     shots = [Shot(cid, f"pay-{cid}", paid_event(cid, paid_at), k / rate) for k, cid in enumerate(customers)]
     if duplicates:
         picks = sorted({int((j + 0.5) * len(shots) / duplicates) for j in range(duplicates)})
@@ -302,10 +367,13 @@ def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) ->
                 shot.done.set()
                 continue
             lateness = (time.monotonic() - start[0] - shot.due) * 1000
-            now = datetime.now(timezone.utc)
-            headers = {"content-type": "application/json", "webhook-id": shot.webhook_id,
-                       "webhook-timestamp": str(int(now.timestamp())),
-                       "webhook-signature": signer.sign(shot.webhook_id, now, shot.body)}
+            now = datetime.now(UTC)
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": shot.webhook_id,
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": signer.sign(shot.webhook_id, now, shot.body),
+            }
             shot.lateness_ms = lateness
             shot.sent = time.time()
             t = time.perf_counter()
@@ -334,8 +402,7 @@ def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) ->
 # CPU accounting (Linux /proc)
 # --------------------------------------------------------------------------------------------
 
-CPU_CLASSES = ("api server", "worker main", "worker pool", "postgres, this database", "redis",
-               "bench process")
+CPU_CLASSES = ("api server", "worker main", "worker pool", "postgres, this database", "redis", "bench process")
 ELSEWHERE = "everything else on the machine"
 
 
@@ -378,7 +445,9 @@ class EffectRow:
 def load_transition_effects(conn: psycopg.Connection, transition_ids: list[int]) -> dict[int, list[EffectRow]]:
     rows = conn.execute(
         "SELECT id, transition_id, name, state, attempts, completed_at FROM outbox_effects "
-        "WHERE transition_id = ANY(%s) ORDER BY id", (transition_ids,)).fetchall()
+        "WHERE transition_id = ANY(%s) ORDER BY id",
+        (transition_ids,),
+    ).fetchall()
     by_transition: dict[int, list[EffectRow]] = {}
     for i, t, n, s, a, c in rows:
         by_transition.setdefault(t, []).append(EffectRow(i, t, n, s, a, c.timestamp() if c else None))
@@ -388,8 +457,9 @@ def load_transition_effects(conn: psycopg.Connection, transition_ids: list[int])
 def database_transactions(conn: psycopg.Connection, database: str) -> int:
     """Committed plus rolled-back transactions of the database so far (pg_stat_database; each
     backend reports when it goes idle, at most a second late)."""
-    return conn.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
-                        (database,)).fetchone()[0]
+    return conn.execute(
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (database,)
+    ).fetchone()[0]
 
 
 def database_sessions(conn: psycopg.Connection, database: str) -> int:
@@ -401,28 +471,36 @@ def database_sessions(conn: psycopg.Connection, database: str) -> int:
 def stats_row(label: str, values: list[float]) -> str:
     if not values:
         return f"| {label} | - | - | - |"
-    return (f"| {label} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} | "
-            f"{max(values):.1f} |")
+    return f"| {label} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} | {max(values):.1f} |"
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=50.0, help="offered events/s (default 50)")
-    parser.add_argument("--events", type=int, default=1500,
-                        help="invoice.paid events, one per customer (default 1500)")
+    parser.add_argument("--events", type=int, default=1500, help="invoice.paid events, one per customer (default 1500)")
     parser.add_argument("--threads", type=int, default=32, help="sender threads (default 32)")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="ATIVA_WORKER_CONCURRENCY of the worker (default 4)")
-    parser.add_argument("--access-log", action="store_true",
-                        help="keep the API's access log on (ATIVA_ACCESS_LOG); off by default: a line "
-                             "per request to a log file nobody reads here")
-    parser.add_argument("--no-provisioning", action="store_true",
-                        help="leave ATIVA_PROVISIONING_* unset: restoring makes no provisioning call")
-    parser.add_argument("--database-url",
-                        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-                        help="admin URL of the PostgreSQL server to create the throwaway database on")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL,
-                        help=f"Redis database used as broker; FLUSHDB at start and end (default {DEFAULT_REDIS_URL})")
+    parser.add_argument("--concurrency", type=int, default=4, help="ATIVA_WORKER_CONCURRENCY of the worker (default 4)")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="keep the API's access log on (ATIVA_ACCESS_LOG); off by default: a line "
+        "per request to a log file nobody reads here",
+    )
+    parser.add_argument(
+        "--no-provisioning",
+        action="store_true",
+        help="leave ATIVA_PROVISIONING_* unset: restoring makes no provisioning call",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
+        help="admin URL of the PostgreSQL server to create the throwaway database on",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help=f"Redis database used as broker; FLUSHDB at start and end (default {DEFAULT_REDIS_URL})",
+    )
     args = parser.parse_args()
     if args.rate <= 0 or min(args.events, args.threads, args.concurrency) < 1:
         parser.error("--rate, --events, --threads and --concurrency must be positive")
@@ -481,14 +559,19 @@ def main() -> int:
             tokens.create_token(session, "bench", "admin")
 
         env = workflow_environment(
-            data_dir=str(tmp / "var"), database_url=url, broker_url=args.redis_url,
-            billing_inbound_secret=inbound_secret, worker_concurrency=str(args.concurrency),
-            access_log="true" if args.access_log else "false", **receiver.settings(provisioning=provisioning),
+            data_dir=str(tmp / "var"),
+            database_url=url,
+            broker_url=args.redis_url,
+            billing_inbound_secret=inbound_secret,
+            worker_concurrency=str(args.concurrency),
+            access_log="true" if args.access_log else "false",
+            **receiver.settings(provisioning=provisioning),
         )
         port = free_port()
         worker = WorkflowProcess(["worker"], env, tmp / "worker.log")
-        api = WorkflowProcess(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env,
-                              tmp / "api.log")
+        api = WorkflowProcess(
+            ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "api.log"
+        )
         base_url = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:
@@ -519,7 +602,8 @@ def main() -> int:
             f"effects' end state written in SQL (service suspended, invoicing paused, effects done)\n"
             f"offered: {args.events} invoice.paid events at {args.rate:g}/s from {args.threads} "
             f"sender threads (open loop), {max(1, round(args.events * DUPLICATE_SHARE))} duplicate "
-            f"deliveries\n", flush=True,
+            f"deliveries\n",
+            flush=True,
         )
 
         clients = [httpx.Client(base_url=base_url, timeout=30) for _ in range(args.threads)]
@@ -542,14 +626,16 @@ def main() -> int:
         sessions_before = database_sessions(conn, name)
         sched_began, last_answer = run_schedule(clients, inbound_secret, shots)
         settled_at, polls = wait_settled(conn, api, worker)
-        run_cpu = cpu_delta(cpu_before, cpu_snapshot(process_class(api.pid, worker.pid, name)), CPU_CLASSES,
-                            ELSEWHERE)
+        run_cpu = cpu_delta(cpu_before, cpu_snapshot(process_class(api.pid, worker.pid, name)), CPU_CLASSES, ELSEWHERE)
         time.sleep(1.5)  # late duplicate webhook deliveries would land here; backends flush their stats
         # minus this script's own: the polls and the first reading
         xacts = database_transactions(conn, name) - xacts_before - polls - 1
         sessions = database_sessions(conn, name) - sessions_before
-        print(f"  sent {len(shots)} requests in {last_answer - sched_began:.2f} s; all effects settled "
-              f"{settled_at - last_answer:.2f} s after the last answer", flush=True)
+        print(
+            f"  sent {len(shots)} requests in {last_answer - sched_began:.2f} s; all effects settled "
+            f"{settled_at - last_answer:.2f} s after the last answer",
+            flush=True,
+        )
 
         # -- measurements --
         originals = [s for s in shots if s.original is None]
@@ -560,7 +646,9 @@ def main() -> int:
             f"pay-{cid}": (tid, created.timestamp())
             for tid, cid, created in conn.execute(
                 "SELECT id, customer_id, created_at FROM status_changes WHERE event = 'activate' "
-                "AND source = 'billing' AND customer_id = ANY(%s)", (customers,)).fetchall()
+                "AND source = 'billing' AND customer_id = ANY(%s)",
+                (customers,),
+            ).fetchall()
         }
         effects = load_transition_effects(conn, [tid for tid, _ in transitions_of.values()])
         restored_ms, told_ms, all_ms, stamp_to_202_ms = [], [], [], []
@@ -584,33 +672,46 @@ def main() -> int:
         accepted_202 = [s for s in originals if s.status == 202]
         first_sent = min(s.sent for s in shots if s.sent)
         achieved = len(accepted_202) / (last_answer - first_sent)
-        restore_times = [e.completed_at for fx in effects.values() for e in fx
-                         if e.name == "restore_services" and e.completed_at]
+        restore_times = [
+            e.completed_at for fx in effects.values() for e in fx if e.name == "restore_services" and e.completed_at
+        ]
         restored_rate = len(restore_times) / (max(restore_times) - first_sent) if restore_times else 0.0
         all_fx = [e for fx in effects.values() for e in fx]
 
         # -- verification --
         problems: list[str] = []
-        not_202 = [s for s in originals if s.status != 202 or not s.answer
-                   or s.answer.get("status") != "accepted" or s.answer.get("reactivated") is not True
-                   or s.answer.get("invoice_status") != "paid"]
+        not_202 = [
+            s
+            for s in originals
+            if s.status != 202
+            or not s.answer
+            or s.answer.get("status") != "accepted"
+            or s.answer.get("reactivated") is not True
+            or s.answer.get("invoice_status") != "paid"
+        ]
         if not_202:
             s = not_202[0]
-            problems.append(f"{len(not_202)} original event(s) not answered 202 accepted/reactivated/paid; "
-                            f"first: {s.webhook_id} {s.status} {s.answer or s.error}")
+            problems.append(
+                f"{len(not_202)} original event(s) not answered 202 accepted/reactivated/paid; "
+                f"first: {s.webhook_id} {s.status} {s.answer or s.error}"
+            )
         bad_dupes = [s for s in dupes if s.status != 200 or s.answer != {"status": "duplicate"}]
         if bad_dupes:
             s = bad_dupes[0]
-            problems.append(f"{len(bad_dupes)} duplicate(s) not answered 200 duplicate; first: "
-                            f"{s.webhook_id} {s.status} {s.answer or s.error}")
+            problems.append(
+                f"{len(bad_dupes)} duplicate(s) not answered 200 duplicate; first: "
+                f"{s.webhook_id} {s.status} {s.answer or s.error}"
+            )
         answers = Counter((s.webhook_id, s.status) for s in shots)
         twice = [k for k, n in answers.items() if k[1] == 202 and n > 1]
         if twice:
             problems.append(f"{len(twice)} webhook-id(s) answered 202 more than once: {twice[:5]}")
         missing_transition = [s.webhook_id for s in originals if s.webhook_id not in transitions_of]
         if missing_transition or len(transitions_of) != len(originals):
-            problems.append(f"{len(missing_transition)} event(s) without their activation transition; "
-                            f"{len(transitions_of)} transitions for {len(originals)} events")
+            problems.append(
+                f"{len(missing_transition)} event(s) without their activation transition; "
+                f"{len(transitions_of)} transitions for {len(originals)} events"
+            )
         everyone = warm + customers
         row = conn.execute(
             """
@@ -621,52 +722,74 @@ def main() -> int:
                    count(*)
             FROM customers c JOIN services s ON s.customer_id = c.id JOIN invoices i ON i.customer_id = c.id
             WHERE c.id = ANY(%s)
-            """, (everyone,)).fetchone()
+            """,
+            (everyone,),
+        ).fetchone()
         if row[:3] != (0, 0, 0) or row[3] != len(everyone):
-            problems.append(f"end state: {row[0]} customer(s) not active with invoicing on, {row[1]} "
-                            f"service(s) not active, {row[2]} invoice(s) not paid exactly once, "
-                            f"{row[3]} rows for {len(everyone)} customers")
-        history = Counter(n for (n,) in conn.execute(
-            "SELECT count(*) FROM status_changes WHERE customer_id = ANY(%s) GROUP BY customer_id",
-            (everyone,)).fetchall())
+            problems.append(
+                f"end state: {row[0]} customer(s) not active with invoicing on, {row[1]} "
+                f"service(s) not active, {row[2]} invoice(s) not paid exactly once, "
+                f"{row[3]} rows for {len(everyone)} customers"
+            )
+        history = Counter(
+            n
+            for (n,) in conn.execute(
+                "SELECT count(*) FROM status_changes WHERE customer_id = ANY(%s) GROUP BY customer_id", (everyone,)
+            ).fetchall()
+        )
         if history != Counter({2: len(everyone)}):
             problems.append(f"transitions per customer (count -> customers): {dict(history)}, expected 2 each")
         events_rows = conn.execute(
-            "SELECT count(*), count(DISTINCT webhook_id) FROM billing_events WHERE customer_id = ANY(%s)",
-            (customers,)).fetchone()
+            "SELECT count(*), count(DISTINCT webhook_id) FROM billing_events WHERE customer_id = ANY(%s)", (customers,)
+        ).fetchone()
         if events_rows != (len(originals), len(originals)):
-            problems.append(f"billing_events: {events_rows[0]} row(s), {events_rows[1]} webhook-id(s), "
-                            f"expected {len(originals)} each")
-        expected_names = Counter({"restore_services": 1, "resume_invoicing": 1, "notify_billing": 1,
-                                  **({"provision_restore": 1} if provisioning else {})})
+            problems.append(
+                f"billing_events: {events_rows[0]} row(s), {events_rows[1]} webhook-id(s), "
+                f"expected {len(originals)} each"
+            )
+        expected_names = Counter(
+            {
+                "restore_services": 1,
+                "resume_invoicing": 1,
+                "notify_billing": 1,
+                **({"provision_restore": 1} if provisioning else {}),
+            }
+        )
         odd = [tid for tid, fx in effects.items() if Counter(e.name for e in fx) != expected_names]
         if odd:
-            problems.append(f"{len(odd)} transition(s) without exactly {dict(expected_names)}: "
-                            f"{[(t, [e.name for e in effects[t]]) for t in odd[:3]]}")
+            problems.append(
+                f"{len(odd)} transition(s) without exactly {dict(expected_names)}: "
+                f"{[(t, [e.name for e in effects[t]]) for t in odd[:3]]}"
+            )
         not_done = [e for e in all_fx if e.state != "done" or e.completed_at is None]
         if not_done:
             problems.append(f"{len(not_done)} effect(s) not done: {Counter(e.state for e in not_done)}")
         retried = [e for e in all_fx if e.attempts != 1]
         if retried:
-            problems.append(f"{len(retried)} effect(s) needed more than one attempt: "
-                            f"{Counter(e.attempts for e in retried)}")
+            problems.append(
+                f"{len(retried)} effect(s) needed more than one attempt: {Counter(e.attempts for e in retried)}"
+            )
         leftover = conn.execute("SELECT count(*) FROM outbox_effects WHERE state <> 'done'").fetchone()[0]
         if leftover:
             problems.append(f"{leftover} effect(s) in the database not done")
         deliveries, bad_signatures = receiver.received()
-        delivering = {"notify_billing": BILLING, "provision_restore": PROVISIONING,
-                      "provision_suspend": PROVISIONING}
+        delivering = {"notify_billing": BILLING, "provision_restore": PROVISIONING, "provision_suspend": PROVISIONING}
         expected_deliveries = {
-            (delivering[n], f"effect_{i}") for n, i in conn.execute(
+            (delivering[n], f"effect_{i}")
+            for n, i in conn.execute(
                 "SELECT name, id FROM outbox_effects WHERE state = 'done' AND name = ANY(%s) "
-                "AND note IS DISTINCT FROM %s", (list(delivering), SEED_NOTE)).fetchall()
+                "AND note IS DISTINCT FROM %s",
+                (list(delivering), SEED_NOTE),
+            ).fetchall()
         }
         missing = expected_deliveries - deliveries.keys()
         unexpected = deliveries.keys() - expected_deliveries
         repeated = {k: v for k, v in deliveries.items() if v > 1}
         if missing or unexpected or repeated:
-            problems.append(f"webhook deliveries: {len(missing)} missing, {len(unexpected)} unexpected, "
-                            f"{len(repeated)} repeated {dict(list(repeated.items())[:5])}")
+            problems.append(
+                f"webhook deliveries: {len(missing)} missing, {len(unexpected)} unexpected, "
+                f"{len(repeated)} repeated {dict(list(repeated.items())[:5])}"
+            )
         if bad_signatures:
             problems.append(f"{len(bad_signatures)} webhook delivery(ies) with a bad signature")
         for process, label in ((api, "API"), (worker, "worker")):
@@ -697,39 +820,42 @@ def main() -> int:
         print(f"| offered events/s | {args.rate:g} |")
         print(f"| events/s achieved (202s / first sent → last answer) | {achieved:.1f} |")
         print(f"| services restored/s (first sent → last restore) | {restored_rate:.1f} |")
-        print(f"| answered 202 once / duplicates answered 200 duplicate | "
-              f"{len(originals) - len(not_202)} / {len(dupes) - len(bad_dupes)} |")
+        print(
+            f"| answered 202 once / duplicates answered 200 duplicate | "
+            f"{len(originals) - len(not_202)} / {len(dupes) - len(bad_dupes)} |"
+        )
         print(f"| effects of the measured transitions (all done, 1st attempt) | {len(all_fx)} |")
-        print(f"| PostgreSQL transactions per event (API + worker, pg_stat_database) | "
-              f"{xacts / len(shots):.1f} |")
-        print(f"| PostgreSQL sessions opened during the run (CPU of those that exited is missed) | "
-              f"{sessions} |")
+        print(f"| PostgreSQL transactions per event (API + worker, pg_stat_database) | {xacts / len(shots):.1f} |")
+        print(f"| PostgreSQL sessions opened during the run (CPU of those that exited is missed) | {sessions} |")
         print()
         if run_cpu.get("_total"):
             seconds = settled_at - sched_began
-            print(f"CPU during the measured run ({seconds:.1f} s, first request until all effects "
-                  f"settled), /proc:")
+            print(f"CPU during the measured run ({seconds:.1f} s, first request until all effects settled), /proc:")
             print()
             print("| process | CPU ms per event | share of one CPU |")
             print("|---|---:|---:|")
             for key in (*CPU_CLASSES, ELSEWHERE):
-                print(f"| {key} | {1000 * run_cpu[key] / len(originals):.2f} | "
-                      f"{100 * run_cpu[key] / seconds:.0f} % |")
-            print(f"| machine busy (all {os.cpu_count()} CPUs) | | "
-                  f"{100 * run_cpu['_busy'] / run_cpu['_total']:.0f} % |")
+                print(f"| {key} | {1000 * run_cpu[key] / len(originals):.2f} | {100 * run_cpu[key] / seconds:.0f} % |")
+            print(
+                f"| machine busy (all {os.cpu_count()} CPUs) | | {100 * run_cpu['_busy'] / run_cpu['_total']:.0f} % |"
+            )
             print()
         verdict = "met" if p99_restored < AIM_P99_MS and not problems else "not met"
-        print(f"aim: p99 accepted→services restored under 1 s at {args.rate:g} events/s -> {verdict}"
-              f" (p99 {p99_restored:.0f} ms; all effects done p99 {p99_all:.0f} ms)")
+        print(
+            f"aim: p99 accepted→services restored under 1 s at {args.rate:g} events/s -> {verdict}"
+            f" (p99 {p99_restored:.0f} ms; all effects done p99 {p99_all:.0f} ms)"
+        )
         if problems:
             print("\nVERIFICATION FAILED:")
             for problem in problems:
                 print(f"  - {problem}")
         else:
-            print(f"\nverified: {len(originals)} events answered 202 once, {len(dupes)} duplicates 200 "
-                  f"and no change; every customer active with its service active and invoice paid once; "
-                  f"{len(all_fx)} effects done on the first attempt; one signed delivery per done "
-                  f"notify_billing/provision_* effect; total {time.perf_counter() - began_all:.1f} s")
+            print(
+                f"\nverified: {len(originals)} events answered 202 once, {len(dupes)} duplicates 200 "
+                f"and no change; every customer active with its service active and invoice paid once; "
+                f"{len(all_fx)} effects done on the first attempt; one signed delivery per done "
+                f"notify_billing/provision_* effect; total {time.perf_counter() - began_all:.1f} s"
+            )
         ok = not problems
         return 0 if ok else 1
     finally:

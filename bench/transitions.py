@@ -40,21 +40,21 @@ import psycopg
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness.customers import REASONS, REQUESTS, event_for, fresh_cpfs  # noqa: E402
-from bench.harness.database import (  # noqa: E402
+from bench.harness.customers import REASONS, REQUESTS, event_for, fresh_cpfs
+from bench.harness.database import (
     DEFAULT_ADMIN_URL,
     create_database_or_report,
     drop_database,
     psycopg_dsn,
     server_version,
 )
-from bench.harness.processes import ThreadsStartingTogether  # noqa: E402
-from bench.harness.report import printable_command  # noqa: E402
-from workflow.db import migrate  # noqa: E402
-from workflow.db.engine import Database  # noqa: E402
-from workflow.db.types import utcnow  # noqa: E402
-from workflow.domain.customer_machine import EFFECTS  # noqa: E402
-from workflow.domain.vocabulary import (  # noqa: E402
+from bench.harness.processes import ThreadsStartingTogether
+from bench.harness.report import printable_command
+from workflow.db import migrate
+from workflow.db.engine import Database
+from workflow.db.types import utcnow
+from workflow.domain.customer_machine import EFFECTS
+from workflow.domain.vocabulary import (
     CustomerEvent,
     CustomerStatus,
     EffectState,
@@ -62,9 +62,9 @@ from workflow.domain.vocabulary import (  # noqa: E402
     Role,
     Source,
 )
-from workflow.services import transitions  # noqa: E402
-from workflow.services.business_day import provider_today  # noqa: E402
-from workflow.services.customers import CustomerDraft, create_customer  # noqa: E402
+from workflow.services import transitions
+from workflow.services.business_day import provider_today
+from workflow.services.customers import CustomerDraft, create_customer
 
 ACTOR = transitions.Actor("bench", Role.OPERATOR)
 WARMUP_TRANSITIONS = 6  # per thread, per path; even, so customers end active
@@ -100,9 +100,7 @@ class ServiceWorker:
 
     def __call__(self, customer_id: int, event: CustomerEvent) -> None:
         with self.db.write() as session:
-            transitions.transition_customer(
-                session, customer_id, event, REQUESTS[event], ACTOR, Source.API
-            )
+            transitions.transition_customer(session, customer_id, event, REQUESTS[event], ACTOR, Source.API)
 
     def close(self) -> None:
         pass
@@ -114,9 +112,7 @@ CUSTOMER_COLUMNS = (
 )
 SQL_LOCK = f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = %s FOR UPDATE"
 # After the lock, as the service does: a statement that waited for the lock would see old invoices.
-SQL_OVERDUE = (
-    "SELECT count(*) FROM invoices WHERE customer_id = %s AND status = %s AND due_date < %s"
-)
+SQL_OVERDUE = "SELECT count(*) FROM invoices WHERE customer_id = %s AND status = %s AND due_date < %s"
 SQL_UPDATE = (
     "UPDATE customers SET status = %s, inactivation_reason = %s, status_changed_at = %s, "
     "updated_at = %s, version = version + 1 WHERE id = %s"
@@ -149,13 +145,9 @@ class RawWorker:
             if row is None:
                 raise LookupError(f"customer {customer_id} does not exist")
             from_status, version = row[7], row[11]
-            conn.execute(
-                SQL_OVERDUE, (customer_id, InvoiceStatus.OPEN.value, provider_today())
-            ).fetchone()
+            conn.execute(SQL_OVERDUE, (customer_id, InvoiceStatus.OPEN.value, provider_today())).fetchone()
             reason, to_status = PLAN[event]
-            expected_from = (
-                CustomerStatus.ACTIVE if event is CustomerEvent.INACTIVATE else CustomerStatus.INACTIVE
-            )
+            expected_from = CustomerStatus.ACTIVE if event is CustomerEvent.INACTIVATE else CustomerStatus.INACTIVE
             if from_status != expected_from:
                 raise RuntimeError(f"customer {customer_id} is {from_status}, cannot {event}")
             now = utcnow()
@@ -163,13 +155,40 @@ class RawWorker:
             conn.execute(SQL_UPDATE, (to_status.value, inactivation_reason, now, now, customer_id))
             change_id = conn.execute(
                 SQL_HISTORY,
-                (customer_id, version + 1, event.value, from_status, to_status.value, reason,
-                 None, False, ACTOR.name, Source.API.value, now),
+                (
+                    customer_id,
+                    version + 1,
+                    event.value,
+                    from_status,
+                    to_status.value,
+                    reason,
+                    None,
+                    False,
+                    ACTOR.name,
+                    Source.API.value,
+                    now,
+                ),
             ).fetchone()[0]
             params = []
             for effect in EFFECTS[event]:
-                params += [change_id, customer_id, None, "transition", effect.value,
-                           EffectState.PENDING.value, 0, None, None, now, now, None, None, None, 0, None]
+                params += [
+                    change_id,
+                    customer_id,
+                    None,
+                    "transition",
+                    effect.value,
+                    EffectState.PENDING.value,
+                    0,
+                    None,
+                    None,
+                    now,
+                    now,
+                    None,
+                    None,
+                    None,
+                    0,
+                    None,
+                ]
             conn.execute(SQL_OUTBOX, params).fetchall()
             conn.commit()
         except BaseException:
@@ -230,9 +249,7 @@ def run(path: str, workers: list[Callable], customers: list[int], per_thread: in
     cpu = time.process_time()
     pool.join()
     cpu = time.process_time() - cpu
-    return RunResult(
-        path, threads * per_thread, max(ends) - min(starts), [x for xs in latencies for x in xs], cpu
-    )
+    return RunResult(path, threads * per_thread, max(ends) - min(starts), [x for xs in latencies for x in xs], cpu)
 
 
 def median_round(results: list[RunResult]) -> RunResult:
@@ -272,8 +289,13 @@ def verify(url: str, customers: list[int], per_customer: int, label: str) -> int
                     CustomerStatus.ACTIVE if expected is CustomerEvent.INACTIVATE else CustomerStatus.INACTIVE
                 )
                 assert (cversion, event, from_s, to_s, why, actor, source) == (
-                    k + 2, expected.value, from_expected.value, to_expected.value, why_expected,
-                    ACTOR.name, Source.API.value,
+                    k + 2,
+                    expected.value,
+                    from_expected.value,
+                    to_expected.value,
+                    why_expected,
+                    ACTOR.name,
+                    Source.API.value,
                 ), f"{label}: customer {cid} history row {k} is {history[k]!r}"
             # An even number of transitions brings the customer back where it started.
             final = event_for(per_customer - 1)
@@ -316,11 +338,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
-        "--transitions-per-thread", type=int, default=150,
+        "--transitions-per-thread",
+        type=int,
+        default=150,
         help="per measured run; rounded up to an even number so customers end active (default 150)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3,
+        "--rounds",
+        type=int,
+        default=3,
         help="measured runs of each path, alternated; the median one is reported (default 3)",
     )
     parser.add_argument(

@@ -33,9 +33,7 @@ for _name in [
     and n not in ("ATIVA_DATA_DIR", "ATIVA_REQUIRE_SERVICES", "ATIVA_TEST_POSTGRES_URL", "ATIVA_TEST_REDIS_URL")
 ]:
     del os.environ[_name]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "ATIVA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_ADMIN_URL = os.environ.get("ATIVA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 VALID_CPFS = ["52998224725", "11144477735", "39053344705", "15350946056", "71428793860"]
 VALID_CNPJ = "11222333000181"
 

@@ -96,41 +96,44 @@ class WebhookReceiver:
 class Stack:
     """API server (--no-worker) and workers as subprocesses sharing one database and broker."""
 
-    def __init__(self, tmp_path: Path, database_url: str, broker_url: str | None,
-                 receiver: WebhookReceiver, **settings: str):
+    def __init__(
+        self, tmp_path: Path, database_url: str, broker_url: str | None, receiver: WebhookReceiver, **settings: str
+    ):
         self.tmp = tmp_path
         self.db = Database(database_url)
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
-        self.env.update({
-            "PYTHONUNBUFFERED": "1",
-            "ATIVA_DATA_DIR": str(tmp_path / "var"),
-            "ATIVA_DATABASE_URL": database_url,
-            "ATIVA_BILLING_WEBHOOK_URL": f"{receiver.url}/billing",
-            "ATIVA_BILLING_WEBHOOK_SECRET": BILLING_SECRET,
-            "ATIVA_PROVISIONING_WEBHOOK_URL": f"{receiver.url}/provisioning",
-            "ATIVA_PROVISIONING_WEBHOOK_SECRET": PROVISIONING_SECRET,
-            "ATIVA_WORKER_CONCURRENCY": "2",
-            "ATIVA_EFFECT_CLAIM_SECONDS": "5",
-            "ATIVA_WEBHOOK_TIMEOUT_SECONDS": "1",
-            "ATIVA_RELAY_INTERVAL_SECONDS": "0.5",
-            "ATIVA_RELAY_GRACE_SECONDS": "1",
-            # The Standard Webhooks schedule's shape, in seconds instead of hours.
-            "ATIVA_EFFECT_RETRY_SCHEDULE": "0,0.2s,0.4s,0.8s,1s,1s,1s,1s",
-            "ATIVA_WORKER_HEARTBEAT_SECONDS": "1",  # dead after 3 s of silence
-            "ATIVA_SCHEDULER_LEASE_SECONDS": "3",
-            "ATIVA_RECONCILE_INTERVAL_SECONDS": "3600",
-        })
+        self.env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "ATIVA_DATA_DIR": str(tmp_path / "var"),
+                "ATIVA_DATABASE_URL": database_url,
+                "ATIVA_BILLING_WEBHOOK_URL": f"{receiver.url}/billing",
+                "ATIVA_BILLING_WEBHOOK_SECRET": BILLING_SECRET,
+                "ATIVA_PROVISIONING_WEBHOOK_URL": f"{receiver.url}/provisioning",
+                "ATIVA_PROVISIONING_WEBHOOK_SECRET": PROVISIONING_SECRET,
+                "ATIVA_WORKER_CONCURRENCY": "2",
+                "ATIVA_EFFECT_CLAIM_SECONDS": "5",
+                "ATIVA_WEBHOOK_TIMEOUT_SECONDS": "1",
+                "ATIVA_RELAY_INTERVAL_SECONDS": "0.5",
+                "ATIVA_RELAY_GRACE_SECONDS": "1",
+                # The Standard Webhooks schedule's shape, in seconds instead of hours.
+                "ATIVA_EFFECT_RETRY_SCHEDULE": "0,0.2s,0.4s,0.8s,1s,1s,1s,1s",
+                "ATIVA_WORKER_HEARTBEAT_SECONDS": "1",  # dead after 3 s of silence
+                "ATIVA_SCHEDULER_LEASE_SECONDS": "3",
+                "ATIVA_RECONCILE_INTERVAL_SECONDS": "3600",
+            }
+        )
         if broker_url:
             self.env["ATIVA_BROKER_URL"] = broker_url
         self.env.update({f"ATIVA_{k.upper()}": str(v) for k, v in settings.items()})
         with self.db.write() as session:
             self.token = create_token(session, "pipeline-tests", "admin")[1]
-        self.api = Process(["serve", "--no-worker", "--port", str(self.port)], self.env, tmp_path,
-                           tmp_path / "api.log")
+        self.api = Process(["serve", "--no-worker", "--port", str(self.port)], self.env, tmp_path, tmp_path / "api.log")
         self.workers: list[Process] = []
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}",
-                                 headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
         wait_for(self._healthy, what="the API server")
 
     def _healthy(self) -> bool:

@@ -26,8 +26,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1, what: str = "",
-             log: Path | None = None):
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1, what: str = "", log: Path | None = None
+):
     """The first true value of `predicate`; on timeout an AssertionError naming `what`, with the
     end of `log` when given."""
     deadline = time.monotonic() + timeout
@@ -47,8 +48,12 @@ class Process:
         self.log = log
         with log.open("a") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "workflow", *args], env=env, cwd=cwd,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "workflow", *args],
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def alive(self) -> bool:
@@ -80,7 +85,11 @@ def start_serve(cwd: Path, port: int, log: Path, *extra: str, env_extra: dict | 
         # Its own session, so the test can reap the worker child too whatever happens.
         return subprocess.Popen(
             [str(ATIVA), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -201,9 +210,22 @@ class PrivateRedis:
 
     def start(self) -> "PrivateRedis":
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(self.up, what="the private redis-server")
         return self
 

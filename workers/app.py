@@ -67,14 +67,20 @@ def make_celery(settings: Settings) -> Celery:
         beat_scheduler="workers.beat:LeasedScheduler",
         beat_schedule={
             # expires: a relay run stuck behind a backlog is useless once the next one is due.
-            "relay": {"task": "workers.tasks.relay", "schedule": settings.relay_interval_seconds,
-                      "options": {"expires": settings.relay_interval_seconds * 2}},
+            "relay": {
+                "task": "workers.tasks.relay",
+                "schedule": settings.relay_interval_seconds,
+                "options": {"expires": settings.relay_interval_seconds * 2},
+            },
             "reconcile": {"task": "workers.tasks.reconcile", "schedule": settings.reconcile_interval_seconds},
             "purge-idempotency": {"task": "workers.tasks.purge_idempotency", "schedule": 3600.0},
             "sweep": {"task": "workers.tasks.sweep", "schedule": daily_at(settings, app)},
             # Trust unlocks end within a minute of their deadline; returns on their day.
-            "timers": {"task": "workers.tasks.timers", "schedule": settings.timers_interval_seconds,
-                       "options": {"expires": settings.timers_interval_seconds}},
+            "timers": {
+                "task": "workers.tasks.timers",
+                "schedule": settings.timers_interval_seconds,
+                "options": {"expires": settings.timers_interval_seconds},
+            },
             "warnings": {"task": "workers.tasks.warnings", "schedule": 3600.0},
         },
     )
@@ -94,7 +100,7 @@ def publish_effects(effect_ids: list[int]) -> None:
 
     for start in range(0, len(effect_ids), BATCH):
         hand_over_effects.apply_async(
-            (effect_ids[start:start + BATCH],),
+            (effect_ids[start : start + BATCH],),
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
         )

@@ -42,8 +42,7 @@ class BrokerOutage:
     def published(self) -> None:
         if self.since is None:
             return
-        logger.warning("broker back after %.0f s, %d publishes failed", time.monotonic() - self.since,
-                       self.failed)
+        logger.warning("broker back after %.0f s, %d publishes failed", time.monotonic() - self.since, self.failed)
         self.since, self.failed = None, 0
 
 

@@ -20,7 +20,9 @@ def hand_over_effects(effect_ids: list[int]) -> list[str]:
     """Hands the effect ids of one message to the service, which claims, carries out and records them."""
     settings = get_settings()
     results = effects.process_effects(
-        runtime.db(), effect_ids, settings,
+        runtime.db(),
+        effect_ids,
+        settings,
         deliver=lambda delivery: webhooks.deliver(delivery, settings),
         retry_later=_retry_later,
     )
@@ -29,8 +31,12 @@ def hand_over_effects(effect_ids: list[int]) -> list[str]:
 
 def _retry_later(effect_id: int, countdown: float) -> None:
     """A short retry, as a countdown message (a longer one is parked: the relay publishes it)."""
-    hand_over_effects.apply_async(([effect_id],), countdown=countdown, retry=True,
-                            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
+    hand_over_effects.apply_async(
+        ([effect_id],),
+        countdown=countdown,
+        retry=True,
+        retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
+    )
 
 
 @app.task(name="workers.tasks.relay")
@@ -48,7 +54,10 @@ def sweep(as_of: str | None = None) -> int:
     settings = get_settings()
     today = date.fromisoformat(as_of) if as_of else provider_today(settings.timezone)
     run = delinquency.run_sweep(
-        runtime.db(), delinquency.policy_from(settings), today, settings.sweep_batch_size,
+        runtime.db(),
+        delinquency.policy_from(settings),
+        today,
+        settings.sweep_batch_size,
         dispatch=lambda ids: sweep_batch.delay(ids, today.isoformat()),
     )
     if run.not_a_cut_day:
@@ -81,8 +90,11 @@ def timers_tick() -> int:
 @app.task(name="workers.tasks.warnings")
 def warnings_tick() -> int:
     settings = get_settings()
-    return len(timers.queue_warnings(runtime.db(), delinquency.policy_from(settings),
-                                     provider_today(settings.timezone), settings.warning_days))
+    return len(
+        timers.queue_warnings(
+            runtime.db(), delinquency.policy_from(settings), provider_today(settings.timezone), settings.warning_days
+        )
+    )
 
 
 @app.task(name="workers.tasks.purge_idempotency")

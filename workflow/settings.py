@@ -17,19 +17,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATIVA_", extra="ignore")
 
     data_dir: Path = Field(Path("./var"), description="Folder for the embedded SQLite database.")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/ativa.db."
-    )
-    timezone: str = Field(
-        "America/Sao_Paulo", description="Provider time zone: decides when an invoice is past due."
-    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<data_dir>/ativa.db.")
+    timezone: str = Field("America/Sao_Paulo", description="Provider time zone: decides when an invoice is past due.")
     host: str = Field("127.0.0.1", description="Address `ativa serve` listens on.")
     port: int = Field(8000, description="Port `ativa serve` listens on.")
     access_log: bool = Field(True, description="`ativa serve` logs one line per request (uvicorn's access log).")
     max_body_bytes: int = Field(65536, description="Largest accepted request body.")
-    idempotency_ttl_hours: int = Field(
-        24, description="How long an Idempotency-Key replays its first response."
-    )
+    idempotency_ttl_hours: int = Field(24, description="How long an Idempotency-Key replays its first response.")
 
     billing_inbound_secret: SecretStr | None = Field(
         None,
@@ -42,9 +36,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         False, description="Send the session cookie over HTTPS only (set it behind a TLS proxy)."
     )
-    login_max_failures: int = Field(
-        5, ge=1, description="Failed sign-ins (per user and per address) before a lockout."
-    )
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins (per user and per address) before a lockout.")
     login_lockout_seconds: int = Field(300, ge=1, description="How long a lockout lasts.")
 
     # -- delinquency --------------------------------------------------------------------------
@@ -64,8 +56,10 @@ class Settings(BaseSettings):
         1, ge=0, description="Trust unlocks per delinquency episode (until the debt is paid)."
     )
     forced_activation_hold_days: int = Field(
-        10, ge=0, description="A forced activation's default hold: no automatic cut for this many days "
-        "(0: no hold unless the operator gives a date)."
+        10,
+        ge=0,
+        description="A forced activation's default hold: no automatic cut for this many days "
+        "(0: no hold unless the operator gives a date).",
     )
     sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
     sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
@@ -126,19 +120,17 @@ class Settings(BaseSettings):
         60.0, description="How long a worker owns a running effect before others may take it over."
     )
     relay_interval_seconds: float = Field(2.0, description="How often the relay looks for stuck effects.")
-    relay_grace_seconds: float = Field(
-        5.0, description="Age after which a pending effect is published again."
-    )
+    relay_grace_seconds: float = Field(5.0, description="Age after which a pending effect is published again.")
     timers_interval_seconds: float = Field(
         30.0, description="How often ended trust unlocks and due returns are looked for."
     )
     reconcile_interval_seconds: float = Field(300.0, description="How often drift is repaired.")
-    scheduler_lease_seconds: float = Field(
-        15.0, description="Lease that lets only one scheduler run periodic jobs."
-    )
+    scheduler_lease_seconds: float = Field(15.0, description="Lease that lets only one scheduler run periodic jobs.")
     worker_heartbeat_seconds: float = Field(
-        5.0, gt=0, description="How often each worker process records that it is alive; one silent "
-        "for 3 beats is dead, and its running effects are taken over."
+        5.0,
+        gt=0,
+        description="How often each worker process records that it is alive; one silent "
+        "for 3 beats is dead, and its running effects are taken over.",
     )
     ready_max_relay_lag_seconds: float = Field(
         120.0, gt=0, description="/readyz fails when a due effect has waited longer than this."
@@ -213,7 +205,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_schedule(text: str) -> list[float]:
-    """"0,5s,5m,2h" -> [0, 5, 300, 7200]."""
+    """ "0,5s,5m,2h" -> [0, 5, 300, 7200]."""
     delays = []
     for entry in (part.strip().lower() for part in text.split(",")):
         number, unit = (entry[:-1], entry[-1]) if entry[-1:] in _UNITS else (entry, "s")

@@ -54,8 +54,13 @@ class Supervisor:
     One thread does all of it, starts and stops included: the children's parent-death signal is
     tied to that thread, so it must outlive them."""
 
-    def __init__(self, commands: dict[str, list[str]], log: Callable[[str], None],
-                 poll_seconds: float = 0.5, stop_timeout: float = 20):
+    def __init__(
+        self,
+        commands: dict[str, list[str]],
+        log: Callable[[str], None],
+        poll_seconds: float = 0.5,
+        stop_timeout: float = 20,
+    ):
         self._commands = commands
         self._log = log
         self._poll = poll_seconds
@@ -125,7 +130,8 @@ class Supervisor:
                     # A process group of its own: Ctrl-C in a terminal reaches `ativa serve`
                     # alone, which then stops its children in order.
                     self._processes[name] = subprocess.Popen(
-                        self._commands[name], preexec_fn=_die_with_parent(os.getpid()),
+                        self._commands[name],
+                        preexec_fn=_die_with_parent(os.getpid()),
                         process_group=0,
                     )
                 except (OSError, subprocess.SubprocessError) as error:

@@ -65,16 +65,17 @@ def cpu_snapshot(classify: Classify) -> CpuSnapshot:
         except OSError:
             continue
         pid = int(entry)
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
         cls = classify(pid, int(fields[1]), comm)
         if cls is not None:
             processes[pid] = (cls, (int(fields[11]) + int(fields[12])) / TICK)
     return CpuSnapshot(processes, machine_cpu())
 
 
-def cpu_delta(before: CpuSnapshot, after: CpuSnapshot, classes: tuple[str, ...],
-              elsewhere: str | None = None) -> dict[str, float]:
+def cpu_delta(
+    before: CpuSnapshot, after: CpuSnapshot, classes: tuple[str, ...], elsewhere: str | None = None
+) -> dict[str, float]:
     """Seconds per class between two snapshots, plus `_busy` and `_total` of the machine; with
     `elsewhere`, what the machine was busy with beyond the classes goes there."""
     used = dict.fromkeys(classes, 0.0)
@@ -85,4 +86,3 @@ def cpu_delta(before: CpuSnapshot, after: CpuSnapshot, classes: tuple[str, ...],
     if elsewhere is not None:
         used[elsewhere] = max(0.0, used["_busy"] - sum(used[c] for c in classes))
     return used
-

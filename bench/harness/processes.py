@@ -2,6 +2,7 @@
 for a condition while they stay alive, waiting until every effect is settled, threads that start
 together, free ports."""
 
+import contextlib
 import os
 import re
 import signal
@@ -43,8 +44,12 @@ class WorkflowProcess:
         self.log = log
         with log.open("ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "workflow", *args], env=env, cwd=ROOT,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "workflow", *args],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     @property
@@ -88,12 +93,15 @@ class WorkflowProcess:
 def check_alive(*processes: WorkflowProcess) -> None:
     for process in processes:
         if not process.alive():
-            raise RuntimeError(f"`python -m workflow {' '.join(process.args)}` exited "
-                               f"(code {process.popen.returncode}):\n{process.tail()}")
+            raise RuntimeError(
+                f"`python -m workflow {' '.join(process.args)}` exited "
+                f"(code {process.popen.returncode}):\n{process.tail()}"
+            )
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, what: str, *processes: WorkflowProcess,
-               interval: float = 0.05):
+def wait_until(
+    predicate: Callable[[], object], timeout: float, what: str, *processes: WorkflowProcess, interval: float = 0.05
+):
     """The first true value of `predicate`; fails if one of `processes` exits meanwhile, or on
     timeout (with the end of their logs)."""
     deadline = time.monotonic() + timeout
@@ -107,8 +115,9 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, *proc
     raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}{tails}")
 
 
-def wait_settled(conn: psycopg.Connection, *processes: WorkflowProcess, stall_timeout: float = 30.0,
-                 interval: float = 0.05) -> tuple[float, int]:
+def wait_settled(
+    conn: psycopg.Connection, *processes: WorkflowProcess, stall_timeout: float = 30.0, interval: float = 0.05
+) -> tuple[float, int]:
     """Until no effect is pending; fails if none settles for `stall_timeout` seconds or one of
     `processes` exits. Returns the wall time it saw none pending and the queries it made (its
     own transactions, for a benchmark that counts the database's)."""
@@ -123,8 +132,10 @@ def wait_settled(conn: psycopg.Connection, *processes: WorkflowProcess, stall_ti
             last_pending, last_change = pending, time.monotonic()
         elif time.monotonic() - last_change > stall_timeout:
             tails = "".join(f"\n{p.tail()}" for p in processes)
-            raise RuntimeError(f"{pending} effect(s) still pending, none settled for {stall_timeout:.0f}s "
-                               f"(without --beat nothing republishes a lost message){tails}")
+            raise RuntimeError(
+                f"{pending} effect(s) still pending, none settled for {stall_timeout:.0f}s "
+                f"(without --beat nothing republishes a lost message){tails}"
+            )
         time.sleep(interval)
 
 
@@ -136,14 +147,13 @@ class ThreadsStartingTogether:
         self.body = body
         self.errors: list[BaseException] = []
         self.barrier = threading.Barrier(count + 1)
-        self.threads = [threading.Thread(target=self._run, args=(i,), name=f"{name}-{i}")
-                        for i in range(count)]
+        self.threads = [threading.Thread(target=self._run, args=(i,), name=f"{name}-{i}") for i in range(count)]
 
     def _run(self, i: int) -> None:
         try:
             self.barrier.wait()
             self.body(i)
-        except BaseException as error:  # surfaced by join()
+        except BaseException as error:  # noqa: BLE001 - surfaced by join()
             self.errors.append(error)
             self.barrier.abort()
 
@@ -168,7 +178,5 @@ class ThreadsStartingTogether:
 def close_broker_connections() -> None:
     """Closes this process's Celery broker connections, if it opened any (best effort)."""
     if "workers.app" in sys.modules:
-        try:
+        with contextlib.suppress(Exception):  # best effort
             sys.modules["workers.app"].app.pool.force_close_all()
-        except Exception:  # noqa: BLE001 - best effort
-            pass

@@ -65,8 +65,10 @@ class WebhookReceiver:
         """The ATIVA_* settings (lower-case names) that send the outbound calls here."""
         found = {"billing_webhook_url": f"{self.url}/billing", "billing_webhook_secret": self.billing_secret}
         if provisioning:
-            found |= {"provisioning_webhook_url": f"{self.url}/provisioning",
-                      "provisioning_webhook_secret": self.provisioning_secret}
+            found |= {
+                "provisioning_webhook_url": f"{self.url}/provisioning",
+                "provisioning_webhook_secret": self.provisioning_secret,
+            }
         return found
 
     def received(self) -> tuple[Counter, list[str]]:

@@ -3,7 +3,7 @@ customers and invoices set up through the services."""
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from standardwebhooks import Webhook
@@ -30,10 +30,13 @@ def client_for(db, secret):
 
 def signed(body: dict | bytes, webhook_id: str, secret: str = NEW_SECRET, at: datetime | None = None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    at = at or datetime.now(timezone.utc)
-    headers = {"webhook-id": webhook_id, "webhook-timestamp": str(int(at.timestamp())),
-               "webhook-signature": Webhook(secret).sign(webhook_id, at, raw.decode()),
-               "content-type": "application/json"}
+    at = at or datetime.now(UTC)
+    headers = {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, at, raw.decode()),
+        "content-type": "application/json",
+    }
     return raw, headers
 
 
@@ -54,8 +57,14 @@ def new_customer(db, n=0, ref=None) -> int:
 def inactivate(db, cid, reason):
     actor = transitions.Actor("token:ops", Role.OPERATOR)
     with db.write() as session:
-        transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE,
-                                        TransitionRequest(reason, None, actor_role=Role.OPERATOR), actor, Source.API)
+        transitions.transition_customer(
+            session,
+            cid,
+            CustomerEvent.INACTIVATE,
+            TransitionRequest(reason, None, actor_role=Role.OPERATOR),
+            actor,
+            Source.API,
+        )
 
 
 def invoice(db, external_id) -> Invoice:

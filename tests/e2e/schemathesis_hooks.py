@@ -65,8 +65,9 @@ def error_is_problem_json(ctx, response, case):
         return None
     media = response.headers.get("content-type", [""])[0].split(";")[0].strip()
     if media != "application/problem+json":
-        raise AssertionError(f"{response.status_code} answered {media or 'no content type'}, "
-                             "not application/problem+json")
+        raise AssertionError(
+            f"{response.status_code} answered {media or 'no content type'}, not application/problem+json"
+        )
     try:
         body = response.json()
     except ValueError:

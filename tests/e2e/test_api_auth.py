@@ -156,17 +156,16 @@ def test_every_role_can_read(api, role):
 
 @pytest.mark.parametrize("role", WRITERS)
 def test_operator_and_admin_can_write(api, role):
-    created = assert_ok(
-        api.post(CUSTOMERS, role=role, json={"name": "Ana", "document": VALID_CPFS[0]}), 201
-    )
+    created = assert_ok(api.post(CUSTOMERS, role=role, json={"name": "Ana", "document": VALID_CPFS[0]}), 201)
     customer_id = created["id"]
     edited = assert_ok(api.patch(customer_path(customer_id), role=role, json={"name": "Ana Maria"}))
     assert edited["customer"]["name"] == "Ana Maria"
 
     service_id = assert_ok(add_service(api, customer_id, role=role), 201)["id"]
-    assert assert_ok(api.post(service_path(service_id, "suspend"), role=role, json={"reason": "x"}))[
-        "status"
-    ] == "suspended"
+    assert (
+        assert_ok(api.post(service_path(service_id, "suspend"), role=role, json={"reason": "x"}))["status"]
+        == "suspended"
+    )
     assert assert_ok(api.post(service_path(service_id, "resume"), role=role))["status"] == "active"
 
     out = assert_ok(inactivate(api, customer_id, role=role))

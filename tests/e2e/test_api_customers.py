@@ -91,9 +91,7 @@ def test_patch_with_the_current_status_and_no_reason_is_a_plain_edit(api):
 
 def test_patch_that_changes_nothing_keeps_the_version(api):
     customer = api.new_customer()
-    out = assert_ok(
-        api.patch(customer_path(customer["id"]), json={"name": customer["name"], "status": "active"})
-    )
+    out = assert_ok(api.patch(customer_path(customer["id"]), json={"name": customer["name"], "status": "active"}))
     assert out == {"customer": customer, "transition": None}
 
 
@@ -128,9 +126,7 @@ def test_patch_to_a_taken_document_is_refused(api):
 
 def test_same_external_ref_is_refused(api):
     first = api.new_customer(0, external_ref="ERP-1")
-    response = api.post(
-        CUSTOMERS, json={"name": "Outra", "document": VALID_CPFS[1], "external_ref": " ERP-1 "}
-    )
+    response = api.post(CUSTOMERS, json={"name": "Outra", "document": VALID_CPFS[1], "external_ref": " ERP-1 "})
     assert_problem(response, 409, "duplicate_external_ref")
     assert all_customers(api) == [first]
 

@@ -119,9 +119,7 @@ def test_a_first_refusal_is_not_marked_as_replayed(api):
 
 
 def test_keys_are_scoped_per_token(api):
-    admin = api.post(
-        CUSTOMERS, role=Role.ADMIN, json={"name": "A", "document": VALID_CPFS[0]}, headers=idem("shared")
-    )
+    admin = api.post(CUSTOMERS, role=Role.ADMIN, json={"name": "A", "document": VALID_CPFS[0]}, headers=idem("shared"))
     operator = api.post(
         CUSTOMERS, role=Role.OPERATOR, json={"name": "B", "document": VALID_CPFS[1]}, headers=idem("shared")
     )
@@ -136,9 +134,7 @@ def test_keys_are_scoped_per_token(api):
     )
     assert replay.headers["idempotent-replayed"] == "true" and replay.json() == operator.json()
     # The admin's own "shared" still belongs to its first body.
-    other = api.post(
-        CUSTOMERS, role=Role.ADMIN, json={"name": "B", "document": VALID_CPFS[1]}, headers=idem("shared")
-    )
+    other = api.post(CUSTOMERS, role=Role.ADMIN, json={"name": "B", "document": VALID_CPFS[1]}, headers=idem("shared"))
     assert_problem(other, 422, "idempotency_key_reused")
     assert len(all_customers(api)) == 2
 

@@ -44,9 +44,7 @@ def test_service_lifecycle(api):
     assert suspended["suspension_cause"] == "manual"
     assert suspended["suspension_note"] == "troca de roteador"
     assert is_utc_timestamp(suspended["suspended_at"])
-    assert_problem(
-        api.post(service_path(sid, "suspend"), json={"reason": "de novo"}), 409, "transition_not_allowed"
-    )
+    assert_problem(api.post(service_path(sid, "suspend"), json={"reason": "de novo"}), 409, "transition_not_allowed")
 
     resumed = assert_ok(api.post(service_path(sid, "resume")))
     assert resumed["status"] == "active"
@@ -88,9 +86,7 @@ def test_resume_an_active_service_is_not_allowed(api):
     assert services_of(api, customer_id) == [service]
 
 
-@pytest.mark.parametrize(
-    "action, body", [("resume", None), ("suspend", {"reason": "x"}), ("cancel", None)]
-)
+@pytest.mark.parametrize("action, body", [("resume", None), ("suspend", {"reason": "x"}), ("cancel", None)])
 def test_a_cancelled_service_is_final(api, action, body):
     customer_id = api.new_customer()["id"]
     service_id = new_service(api, customer_id)["id"]

@@ -184,9 +184,7 @@ def test_activate_an_active_customer_is_not_allowed(api):
 def test_patch_to_the_current_status_with_a_reason_is_not_allowed(api):
     customer_id = api.new_customer()["id"]
     before = state(api, customer_id)
-    response = api.patch(
-        customer_path(customer_id), json={"name": "Novo", "status": "active", "reason": "manual"}
-    )
+    response = api.patch(customer_path(customer_id), json={"name": "Novo", "status": "active", "reason": "manual"})
     assert_problem(response, 409, "transition_not_allowed")
     assert state(api, customer_id) == before
 
@@ -244,9 +242,7 @@ def test_activation_guards_for_a_delinquent_customer(api, body, rule):
 def test_patch_status_change_without_reason_changes_nothing(api):
     customer_id = api.new_customer()["id"]
     before = state(api, customer_id)
-    response = api.patch(
-        customer_path(customer_id), json={"name": "Nome Novo", "status": "inactive", "version": 1}
-    )
+    response = api.patch(customer_path(customer_id), json={"name": "Nome Novo", "status": "inactive", "version": 1})
     assert_problem(response, 409, "guard_failed", rule="reason_required")
     assert state(api, customer_id) == before  # the name edit was rolled back with the refusal
 

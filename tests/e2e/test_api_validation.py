@@ -141,8 +141,8 @@ def test_patch_refuses_invalid_input_and_nothing_changes(api, patch):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/customers/99999999999999999999", "/api/v1/customers/3000000000/history",
-             "/api/v1/customers/0"],
+    "path",
+    ["/api/v1/customers/99999999999999999999", "/api/v1/customers/3000000000/history", "/api/v1/customers/0"],
 )
 def test_out_of_range_ids_are_validation_errors(api, path):
     assert_problem(api.get(path), 422, "validation_error")
@@ -215,9 +215,7 @@ def padded_body(size: int) -> bytes:
 
 
 def test_body_over_the_limit_is_refused(api):
-    response = api.post(
-        CUSTOMERS, content=padded_body(MAX_BODY + 1), headers={"Content-Type": "application/json"}
-    )
+    response = api.post(CUSTOMERS, content=padded_body(MAX_BODY + 1), headers={"Content-Type": "application/json"})
     body = assert_problem(response, 413, "payload_too_large")
     assert str(MAX_BODY) in body["detail"]
     assert all_customers(api) == []
@@ -237,9 +235,7 @@ def test_chunked_body_over_the_limit_is_refused(api):
 
 
 def test_body_at_the_limit_is_parsed(api):
-    response = api.post(
-        CUSTOMERS, content=padded_body(MAX_BODY), headers={"Content-Type": "application/json"}
-    )
+    response = api.post(CUSTOMERS, content=padded_body(MAX_BODY), headers={"Content-Type": "application/json"})
     assert_problem(response, 422, "validation_error")  # parsed; refused only for the long name
 
 

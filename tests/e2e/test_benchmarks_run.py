@@ -15,14 +15,26 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 @pytest.mark.parametrize(
     "script, args, expected",
     [
-        ("bench/transitions.py", ["--threads", "2", "--transitions-per-thread", "10", "--rounds", "1"],
-         "ratio service/baseline throughput"),
-        ("bench/effects.py", ["--transitions", "40", "--noop-tasks", "100"],
-         "ratio effect throughput / no-op throughput"),
-        ("bench/payments.py", ["--events", "40", "--rate", "20", "--threads", "4", "--concurrency", "2"],
-         "accepted (202) → services restored"),
-        ("bench/sweep.py", ["--customers", "2000", "--delinquent", "200", "--processes", "2"],
-         "ratio real run / baseline time"),
+        (
+            "bench/transitions.py",
+            ["--threads", "2", "--transitions-per-thread", "10", "--rounds", "1"],
+            "ratio service/baseline throughput",
+        ),
+        (
+            "bench/effects.py",
+            ["--transitions", "40", "--noop-tasks", "100"],
+            "ratio effect throughput / no-op throughput",
+        ),
+        (
+            "bench/payments.py",
+            ["--events", "40", "--rate", "20", "--threads", "4", "--concurrency", "2"],
+            "accepted (202) → services restored",
+        ),
+        (
+            "bench/sweep.py",
+            ["--customers", "2000", "--delinquent", "200", "--processes", "2"],
+            "ratio real run / baseline time",
+        ),
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):

@@ -2,7 +2,7 @@
 invoice ledger, and reactivation of customers inactive for delinquency (and only them)."""
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -50,15 +50,25 @@ def test_a_signed_event_is_accepted_and_a_duplicate_changes_nothing(db, billing)
 
 @pytest.mark.parametrize(
     "tamper",
-    ["wrong secret", "stale timestamp", "future timestamp", "altered body", "no id", "no timestamp",
-     "no signature", "garbage signature"],
+    [
+        "wrong secret",
+        "stale timestamp",
+        "future timestamp",
+        "altered body",
+        "no id",
+        "no timestamp",
+        "no signature",
+        "garbage signature",
+    ],
 )
 def test_bad_signatures_are_refused_and_change_nothing(db, billing, tamper):
     cid = new_customer(db)
     body = event("created", "INV-X", cid, amount="10.00", due_date="2026-12-10")
     wrong = "whsec_" + base64.b64encode(b"somebody-else-entirely-32-bytes!").decode()
-    at = {"stale timestamp": datetime.now(timezone.utc) - timedelta(minutes=6),
-          "future timestamp": datetime.now(timezone.utc) + timedelta(minutes=6)}.get(tamper)
+    at = {
+        "stale timestamp": datetime.now(UTC) - timedelta(minutes=6),
+        "future timestamp": datetime.now(UTC) + timedelta(minutes=6),
+    }.get(tamper)
     raw, headers = signed(body, "msg_t", secret=wrong if tamper == "wrong secret" else NEW_SECRET, at=at)
     if tamper == "altered body":
         raw = raw.replace(b"10.00", b"0.01")
@@ -89,11 +99,13 @@ def test_without_a_secret_every_event_is_refused(db, secret):
 
 @pytest.mark.parametrize(
     "body",
-    [{"type": "invoice.refunded", "data": {"invoice_id": "I", "customer_id": 1}},
-     {"type": "invoice.paid", "data": {"customer_id": 1}},
-     {"type": "invoice.paid", "data": {"invoice_id": "I"}},
-     {"type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 1, "amount": "-3"}},
-     b"{not json"],
+    [
+        {"type": "invoice.refunded", "data": {"invoice_id": "I", "customer_id": 1}},
+        {"type": "invoice.paid", "data": {"customer_id": 1}},
+        {"type": "invoice.paid", "data": {"invoice_id": "I"}},
+        {"type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 1, "amount": "-3"}},
+        b"{not json",
+    ],
 )
 def test_malformed_bodies_are_422_and_can_be_resent(db, billing, body):
     response = send(billing, body, "msg_bad")
@@ -120,7 +132,11 @@ def test_payment_reactivates_a_delinquent_customer_in_the_same_transaction(db, b
     with db.read() as session:
         change = session.scalar(select(StatusChange).order_by(StatusChange.id.desc()))
         assert (change.event, change.reason, change.source, change.actor) == (
-            "activate", "payment_received", "billing", "billing")
+            "activate",
+            "payment_received",
+            "billing",
+            "billing",
+        )
         assert change.note == "Nenhuma fatura vencida em aberto após o evento pay-1 da cobrança."
         recorded = session.scalar(select(BillingEvent).where(BillingEvent.webhook_id == "pay-1"))
         assert "reactivated" in recorded.outcome
@@ -134,9 +150,14 @@ def test_payment_never_undoes_another_kind_of_inactivation(db, billing, reason):
     if reason == "other":
         actor = transitions.Actor("token:ops", Role.OPERATOR)
         with db.write() as session:
-            transitions.transition_customer(session, cid, CustomerEvent.INACTIVATE,
-                                            TransitionRequest("other", "fraud check", actor_role=Role.OPERATOR),
-                                            actor, Source.API)
+            transitions.transition_customer(
+                session,
+                cid,
+                CustomerEvent.INACTIVATE,
+                TransitionRequest("other", "fraud check", actor_role=Role.OPERATOR),
+                actor,
+                Source.API,
+            )
     else:
         inactivate(db, cid, reason)
     with db.read() as session:

@@ -59,8 +59,21 @@ def test_tokens_create_prints_the_token_alone_on_the_last_line(cli, db):
 
 
 def test_customer_lifecycle_through_the_cli(cli):
-    created = as_json(cli("customers", "add", "--name", "Ana", "--document", "529.982.247-25",
-                          "--email", "ana@example.com", "--external-ref", "IXC-42", "--json"))
+    created = as_json(
+        cli(
+            "customers",
+            "add",
+            "--name",
+            "Ana",
+            "--document",
+            "529.982.247-25",
+            "--email",
+            "ana@example.com",
+            "--external-ref",
+            "IXC-42",
+            "--json",
+        )
+    )
     assert (created["document"], created["document_type"], created["status"]) == ("52998224725", "cpf", "active")
 
     service = as_json(cli("services", "add", "IXC-42", "--name", "Fibra 300M", "--json"))
@@ -95,8 +108,22 @@ def test_customer_lifecycle_through_the_cli(cli):
 
 def test_edit_performs_the_transition_and_respects_the_version(cli):
     cid = str(as_json(cli("customers", "add", "--name", "Bia", "--document", VALID_CPFS[1], "--json"))["id"])
-    edited = as_json(cli("customers", "edit", cid, "--name", "Beatriz", "--status", "inactive",
-                         "--reason", "contract_termination", "--version", "1", "--json"))
+    edited = as_json(
+        cli(
+            "customers",
+            "edit",
+            cid,
+            "--name",
+            "Beatriz",
+            "--status",
+            "inactive",
+            "--reason",
+            "contract_termination",
+            "--version",
+            "1",
+            "--json",
+        )
+    )
     assert (edited["name"], edited["status"], edited["version"]) == ("Beatriz", "inactive", 2)
     stale = cli("customers", "edit", cid, "--name", "B", "--version", "1", ok=False)
     assert stale.exit_code == 1 and "[stale_version]" in stale.stderr
@@ -231,8 +258,11 @@ def test_web_users_are_created_listed_repassworded_and_disabled(cli, db):
     from workflow.services import users
 
     runner = CliRunner()
-    created = runner.invoke(app, ["users", "create", "--username", "Maria", "--role", "operator",
-                                  "--password-stdin"], input="uma-senha-longa\n")
+    created = runner.invoke(
+        app,
+        ["users", "create", "--username", "Maria", "--role", "operator", "--password-stdin"],
+        input="uma-senha-longa\n",
+    )
     assert created.exit_code == 0 and "user 1 'maria' (operator) created" in created.stdout
     with db.write() as session:
         signed = users.sign_in(session, "maria", "uma-senha-longa", None, max_failures=5, lockout_seconds=60)
@@ -241,16 +271,23 @@ def test_web_users_are_created_listed_repassworded_and_disabled(cli, db):
     listed = cli("users", "list", "--json").stdout
     assert json.loads(listed)[0]["username"] == "maria" and "argon2" not in listed
 
-    short = runner.invoke(app, ["users", "create", "--username", "joao", "--role", "viewer",
-                                "--password-stdin"], input="curta\n")
+    short = runner.invoke(
+        app, ["users", "create", "--username", "joao", "--role", "viewer", "--password-stdin"], input="curta\n"
+    )
     assert short.exit_code == 1 and "at least 8 characters" in short.stderr
-    billing = runner.invoke(app, ["users", "create", "--username", "joao", "--role", "billing",
-                                  "--password-stdin"], input="uma-senha-longa\n")
+    billing = runner.invoke(
+        app,
+        ["users", "create", "--username", "joao", "--role", "billing", "--password-stdin"],
+        input="uma-senha-longa\n",
+    )
     assert billing.exit_code == 1 and "is for API tokens" in billing.stderr
     no_tty = runner.invoke(app, ["users", "create", "--username", "joao", "--role", "viewer"], input="")
     assert no_tty.exit_code == 1 and "--password-stdin" in no_tty.stderr
-    twice = runner.invoke(app, ["users", "create", "--username", "maria", "--role", "viewer",
-                                "--password-stdin"], input="uma-senha-longa\n")
+    twice = runner.invoke(
+        app,
+        ["users", "create", "--username", "maria", "--role", "viewer", "--password-stdin"],
+        input="uma-senha-longa\n",
+    )
     assert twice.exit_code == 1 and "already exists" in twice.stderr
 
     changed = runner.invoke(app, ["users", "password", "maria", "--password-stdin"], input="outra-senha-longa\n")
@@ -373,33 +410,87 @@ def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypa
     from workflow.db.models import OutboxEffect, StatusChange
 
     monkeypatch.setenv("COLUMNS", "80")
-    maria = as_json(cli("customers", "add", "--name", "Maria Aparecida dos Santos Oliveira [/]", "--document",
-                        VALID_CPFS[0], "--external-ref", "IXC-000123-ABCDEF", "--email",
-                        "maria.aparecida@example.com", "--json"))["id"]
-    vale = as_json(cli("customers", "add", "--name", "Provedor de Internet Comunicações do Vale Ltda",
-                       "--document", "11.222.333/0001-81", "--external-ref", "ERP-998877", "--json"))["id"]
-    service = as_json(cli("services", "add", str(maria), "--name", "Fibra 500 Mega com Wi-Fi 6",
-                          "--external-ref", "SVC-000123-0001", "--json"))["id"]
+    maria = as_json(
+        cli(
+            "customers",
+            "add",
+            "--name",
+            "Maria Aparecida dos Santos Oliveira [/]",
+            "--document",
+            VALID_CPFS[0],
+            "--external-ref",
+            "IXC-000123-ABCDEF",
+            "--email",
+            "maria.aparecida@example.com",
+            "--json",
+        )
+    )["id"]
+    vale = as_json(
+        cli(
+            "customers",
+            "add",
+            "--name",
+            "Provedor de Internet Comunicações do Vale Ltda",
+            "--document",
+            "11.222.333/0001-81",
+            "--external-ref",
+            "ERP-998877",
+            "--json",
+        )
+    )["id"]
+    service = as_json(
+        cli(
+            "services",
+            "add",
+            str(maria),
+            "--name",
+            "Fibra 500 Mega com Wi-Fi 6",
+            "--external-ref",
+            "SVC-000123-0001",
+            "--json",
+        )
+    )["id"]
     cli("services", "suspend", str(service), "--reason", "Equipamento em manutenção no endereço do cliente")
-    cli("inactivate", str(maria), "--reason", "contract_termination", "--note",
-        "cliente mudou de cidade\ne pediu o encerramento do contrato")  # a note may have line breaks
+    cli(
+        "inactivate",
+        str(maria),
+        "--reason",
+        "contract_termination",
+        "--note",
+        "cliente mudou de cidade\ne pediu o encerramento do contrato",
+    )  # a note may have line breaks
     cli("tokens", "create", "--name", "erp-integration", "--role", "billing")
     add_invoice(db, vale, days_overdue=40, amount="1234.56", today=TUESDAY)
     # 15:04:05 UTC is 12:04:05 in São Paulo (UTC-3 all year since 2019).
     when = datetime(2026, 3, 10, 15, 4, 5, tzinfo=UTC)
     with db.write() as session:
         session.execute(update(StatusChange).values(created_at=when))
-        session.execute(update(OutboxEffect).where(OutboxEffect.name == "notify_billing").values(
-            state="failed", attempts=8, last_error="HTTP 502 from billing: upstream timeout"))
-        session.execute(update(OutboxEffect).where(OutboxEffect.name == "suspend_services").values(
-            state="done", attempts=1, completed_at=when.replace(second=9)))
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.name == "notify_billing")
+            .values(state="failed", attempts=8, last_error="HTTP 502 from billing: upstream timeout")
+        )
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.name == "suspend_services")
+            .values(state="done", attempts=1, completed_at=when.replace(second=9))
+        )
 
     history = _fits_80(cli("history", str(maria)).stdout)
     assert "America/Sao_Paulo" in history and "2026-03-10" in history and "12:04:05" in history
     assert "15:04:05" not in history
-    for whole in ("inactivate", "active → inactive", "contract_termination", "suspend_services: done at",
-                  "12:04:09", "notify_billing: failed", "upstream", "timeout", "note: cliente mudou de",
-                  "e pediu o encerramento"):
+    for whole in (
+        "inactivate",
+        "active → inactive",
+        "contract_termination",
+        "suspend_services: done at",
+        "12:04:09",
+        "notify_billing: failed",
+        "upstream",
+        "timeout",
+        "note: cliente mudou de",
+        "e pediu o encerramento",
+    ):
         assert whole in history, whole
     assert as_json(cli("history", str(maria), "--json"))["items"][0]["created_at"].startswith("2026-03-10T15:04:05")
 
@@ -409,8 +500,16 @@ def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypa
     assert max(len(line) for line in wide.splitlines()) > 80
 
     listed = _fits_80(cli("customers", "list").stdout)
-    for whole in ("Oliveira [/]", "52998224725", "IXC-000123-ABCDEF", "inactive", "(contract_termination)",
-                  "11222333000181", "ERP-998877", "active"):
+    for whole in (
+        "Oliveira [/]",
+        "52998224725",
+        "IXC-000123-ABCDEF",
+        "inactive",
+        "(contract_termination)",
+        "11222333000181",
+        "ERP-998877",
+        "active",
+    ):
         assert whole in listed, whole
     assert "external_ref" in cli("customers", "list", "--wide").stdout
     assert [c["id"] for c in as_json(cli("customers", "list", "--status", "inactive", "--json"))["items"]] == [maria]
@@ -424,8 +523,17 @@ def test_tables_fit_80_columns_with_times_in_the_provider_zone(cli, db, monkeypa
         assert whole in services, whole
 
     effects = _fits_80(cli("effects", "list").stdout)
-    for whole in ("America/Sao_Paulo", "suspend_services", "2026-03-10", "12:04:09", "notify_billing", "failed",
-                  "upstream", "pause_invoicing", "pending"):
+    for whole in (
+        "America/Sao_Paulo",
+        "suspend_services",
+        "2026-03-10",
+        "12:04:09",
+        "notify_billing",
+        "failed",
+        "upstream",
+        "pause_invoicing",
+        "pending",
+    ):
         assert whole in effects, whole
 
     tokens = _fits_80(cli("tokens", "list").stdout)

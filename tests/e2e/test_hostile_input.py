@@ -130,8 +130,10 @@ def test_a_return_date_years_ahead_is_refused(api):
         f"{CUSTOMERS}/{customer_id}/inactivate", json={"reason": "customer_request", "until": last.isoformat()}
     )
     assert ok.status_code == 200, ok.text
-    refused(api.post(f"{CUSTOMERS}/{customer_id}/return-date",
-                     json={"until": (last + timedelta(days=1)).isoformat()}), "until")
+    refused(
+        api.post(f"{CUSTOMERS}/{customer_id}/return-date", json={"until": (last + timedelta(days=1)).isoformat()}),
+        "until",
+    )
     assert customer_row(api.db, customer_id)["return_on"] == last
 
 
@@ -139,10 +141,18 @@ def test_a_return_date_years_ahead_is_refused(api):
 # text: no control characters, no NUL (PostgreSQL's 500), on both databases
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("field, text", [
-    *[(field, "Ana\x00Maria") for field in ("name", "external_ref", "email", "phone", "document")],
-    ("name", "Ana\x01"), ("name", "Ana\x1bMaria"), ("name", "Ana\nMaria"), ("name", "Ana\tMaria"),
-], ids=["name-nul", "external_ref-nul", "email-nul", "phone-nul", "document-nul", "soh", "esc", "newline", "tab"])
+
+@pytest.mark.parametrize(
+    "field, text",
+    [
+        *[(field, "Ana\x00Maria") for field in ("name", "external_ref", "email", "phone", "document")],
+        ("name", "Ana\x01"),
+        ("name", "Ana\x1bMaria"),
+        ("name", "Ana\nMaria"),
+        ("name", "Ana\tMaria"),
+    ],
+    ids=["name-nul", "external_ref-nul", "email-nul", "phone-nul", "document-nul", "soh", "esc", "newline", "tab"],
+)
 def test_control_characters_in_a_new_customer_are_refused(api, field, text):
     body = {"name": "Ana", "document": VALID_CPFS[0], field: text}
     refused(api.post(CUSTOMERS, json=body), f"body.{field}")
@@ -157,11 +167,14 @@ def test_control_characters_in_an_edit_are_refused(api, field):
     assert customer_row(api.db, customer_id) == before
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/inactivate", {"reason": "other", "note": "nota\x00"}),
-    ("/activate", {"reason": "manual", "note": "nota\x07"}),
-    ("", {"status": "inactive", "reason": "other", "note": "\x00"}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/inactivate", {"reason": "other", "note": "nota\x00"}),
+        ("/activate", {"reason": "manual", "note": "nota\x07"}),
+        ("", {"status": "inactive", "reason": "other", "note": "\x00"}),
+    ],
+)
 def test_control_characters_in_a_note_are_refused(api, path, body):
     customer_id = api.new_customer()["id"]
     if path == "/activate":
@@ -183,8 +196,10 @@ def test_a_note_keeps_its_line_breaks_and_tabs(api):
 def test_control_characters_in_services_are_refused(api):
     customer_id = api.new_customer()["id"]
     refused(api.post(f"{CUSTOMERS}/{customer_id}/services", json={"name": "Fibra\x00"}), "body.name")
-    refused(api.post(f"{CUSTOMERS}/{customer_id}/services", json={"name": "Fibra", "external_ref": "\x00"}),
-            "body.external_ref")
+    refused(
+        api.post(f"{CUSTOMERS}/{customer_id}/services", json={"name": "Fibra", "external_ref": "\x00"}),
+        "body.external_ref",
+    )
     service = api.post(f"{CUSTOMERS}/{customer_id}/services", json={"name": "Fibra"})
     assert service.status_code == 201
     refused(api.post(f"{API}/services/{service.json()['id']}/suspend", json={"reason": "x\x00"}), "body.reason")
@@ -193,8 +208,9 @@ def test_control_characters_in_services_are_refused(api):
 
 def test_a_control_character_in_an_idempotency_key_is_refused(api):
     # A tab is legal in an HTTP header value, so it can reach us from a real client.
-    response = api.post(CUSTOMERS, json={"name": "Ana", "document": VALID_CPFS[0]},
-                        headers={"Idempotency-Key": "pedido\t42"})
+    response = api.post(
+        CUSTOMERS, json={"name": "Ana", "document": VALID_CPFS[0]}, headers={"Idempotency-Key": "pedido\t42"}
+    )
     refused(response, "Idempotency-Key")
     assert count(api.db, Customer) == 0
 
@@ -238,8 +254,10 @@ def test_a_nul_in_a_billing_event_is_refused(billing, db, field):
 def test_ids_that_disagree_are_refused_never_guessed(billing, db):
     first = new_customer(db, 0, ref="ERP-1")
     new_customer(db, 1, ref="ERP-2")
-    body = {"type": "invoice.created",
-            "data": {"invoice_id": "INV-1", "customer_id": first, "customer_ref": "ERP-2", "amount": "10.00"}}
+    body = {
+        "type": "invoice.created",
+        "data": {"invoice_id": "INV-1", "customer_id": first, "customer_ref": "ERP-2", "amount": "10.00"},
+    }
     refused(send(billing, body, "evt-mixed"), "customer_ref")
     assert count(db, BillingEvent) == 0 and invoice(db, "INV-1") is None
     body["data"]["customer_ref"] = "ERP-1"  # the same customer twice is fine
@@ -247,15 +265,18 @@ def test_ids_that_disagree_are_refused_never_guessed(billing, db):
     assert invoice(db, "INV-1").customer_id == first
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"due_date": "0001-01-01"}, "due_date"),
-    ({"due_date": 0}, "due_date"),
-    ({"paid_at": "0001-01-01T00:00:00+03:00"}, "paid_at"),
-    ({"paid_at": "9999-12-31T23:00:00-03:00"}, "paid_at"),
-    ({"paid_at": 1764547200}, "paid_at"),
-    ({"paid_at": "2026-12-01T10:00:00"}, "paid_at"),  # no time zone: which day was it?
-    ({"customer_id": 2**31}, "customer_id"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"due_date": "0001-01-01"}, "due_date"),
+        ({"due_date": 0}, "due_date"),
+        ({"paid_at": "0001-01-01T00:00:00+03:00"}, "paid_at"),
+        ({"paid_at": "9999-12-31T23:00:00-03:00"}, "paid_at"),
+        ({"paid_at": 1764547200}, "paid_at"),
+        ({"paid_at": "2026-12-01T10:00:00"}, "paid_at"),  # no time zone: which day was it?
+        ({"customer_id": 2**31}, "customer_id"),
+    ],
+)
 def test_implausible_billing_dates_and_ids_are_refused(billing, db, data, field):
     cid = new_customer(db)
     body = {"type": "invoice.paid", "data": {"invoice_id": "INV-1", "customer_id": cid, **data}}
@@ -268,8 +289,9 @@ def test_implausible_billing_dates_and_ids_are_refused(billing, db, data, field)
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
-                                          "application/merge-patch+json"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"]
+)
 def test_a_body_that_is_not_utf8_json_is_a_validation_error(api, content_type):
     response = api.post(CUSTOMERS, content=b"\xff\xfe not json", headers={"Content-Type": content_type})
     refused(response, "body")
@@ -319,8 +341,9 @@ def schema_enum(doc: dict, schema: dict) -> list[str]:
 
 def test_the_document_declares_the_domains_enums(api):
     doc = api.get("/openapi.json", role=Role.VIEWER).json()
-    props = {name: schema["properties"] for name, schema in doc["components"]["schemas"].items()
-             if "properties" in schema}
+    props = {
+        name: schema["properties"] for name, schema in doc["components"]["schemas"].items() if "properties" in schema
+    }
     expected = {
         ("CustomerOut", "status"): CustomerStatus,
         ("CustomerOut", "inactivation_reason"): InactivationReason,
@@ -341,10 +364,12 @@ def test_the_document_declares_the_domains_enums(api):
     for (schema, field), enum in expected.items():
         assert schema_enum(doc, props[schema][field]) == values(enum), (schema, field)
     assert sorted(schema_enum(doc, props["TransitionOut"]["reason"])) == sorted(
-        values(InactivationReason) + values(ActivationReason))
+        values(InactivationReason) + values(ActivationReason)
+    )
     patch_reason = props["CustomerPatch"]["reason"]["anyOf"]
     assert sorted(v for s in patch_reason if s.get("type") != "null" for v in schema_enum(doc, s)) == sorted(
-        values(InactivationReason) + values(ActivationReason))
+        values(InactivationReason) + values(ActivationReason)
+    )
 
     params = {p["name"]: p for p in doc["paths"][CUSTOMERS]["get"]["parameters"]}
     assert schema_enum(doc, params["status"]["schema"]) == values(CustomerStatus)
@@ -362,7 +387,10 @@ def test_every_authenticated_operation_documents_401_and_403(api):
     operations = [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
     bearer = [(path, method, op) for path, method, op in operations if op.get("security") == [{"bearer": []}]]
     assert {(path, method) for path, method, _ in operations} - {(p, m) for p, m, _ in bearer} == {
-        ("/healthz", "get"), ("/readyz", "get"), (BILLING_URL, "post")}
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        (BILLING_URL, "post"),
+    }
     for path, method, op in bearer:
         assert {"401", "403"} <= set(op["responses"]), (path, method)
         # The document and the behaviour agree: no token is a 401 problem.
@@ -374,8 +402,10 @@ def test_every_authenticated_operation_documents_401_and_403(api):
     headers = {p["name"]: p["schema"] for p in billing["parameters"]}
     assert headers["webhook-id"]["maxLength"] == 255
     event = billing["requestBody"]["content"]["application/json"]["schema"]
-    assert "$ref" not in str(event) and event["properties"]["data"]["properties"]["customer_id"]["anyOf"][0][
-        "maximum"] == limits.MAX_ROW_ID
+    assert (
+        "$ref" not in str(event)
+        and event["properties"]["data"]["properties"]["customer_id"]["anyOf"][0]["maximum"] == limits.MAX_ROW_ID
+    )
     assert api.get("/metrics", role=Role.VIEWER).status_code == 200
 
 
@@ -389,16 +419,24 @@ def web(db):
     with db.write() as session:
         for name, role in (("ana", "admin"), ("vera", "viewer")):
             users.create_user(session, name, role, PASSWORD)
-    with TestClient(create_app(Settings(database_url=db.url), db), raise_server_exceptions=False,
-                    follow_redirects=False) as client:
+    with TestClient(
+        create_app(Settings(database_url=db.url), db), raise_server_exceptions=False, follow_redirects=False
+    ) as client:
         client.db = db
         yield client
 
 
 def new_customer_in_ui(web) -> int:
     form = web.get("/clientes/novo")
-    created = web.post("/clientes/novo", data={"name": "Maria Souza", "document": "52998224725",
-                                               "external_ref": "C-1", "csrf_token": csrf_of(form.text)})
+    created = web.post(
+        "/clientes/novo",
+        data={
+            "name": "Maria Souza",
+            "document": "52998224725",
+            "external_ref": "C-1",
+            "csrf_token": csrf_of(form.text),
+        },
+    )
     assert created.status_code == 303, created.text
     return int(re.search(r"/clientes/(\d+)", created.headers["location"]).group(1))
 
@@ -409,11 +447,14 @@ def field_error(page: str, field: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("0001-01-01", "Escolha uma data entre"),
-    ("9999-12-31", "Escolha uma data entre"),
-    ("0", "Data inválida"),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("0001-01-01", "Escolha uma data entre"),
+        ("9999-12-31", "Escolha uma data entre"),
+        ("0", "Data inválida"),
+    ],
+)
 def test_the_delinquency_preview_refuses_a_date_out_of_range(web, typed, message):
     signed_in(web, "ana")
     page = web.get("/inadimplencia", params={"data": typed})
@@ -433,8 +474,14 @@ def test_the_search_refuses_a_control_character(web, user):
 def test_a_new_customer_with_a_nul_stays_on_the_form(web):
     signed_in(web, "ana")
     form = web.get("/clientes/novo")
-    data = {"name": "Maria\x00Souza", "document": "529.982.247-25", "email": "maria@exemplo.com.br",
-            "phone": "", "external_ref": "C\x01-1", "csrf_token": csrf_of(form.text)}
+    data = {
+        "name": "Maria\x00Souza",
+        "document": "529.982.247-25",
+        "email": "maria@exemplo.com.br",
+        "phone": "",
+        "external_ref": "C\x01-1",
+        "csrf_token": csrf_of(form.text),
+    }
     page = web.post("/clientes/novo", data=data)
     assert page.status_code == 422
     assert "caractere de controle" in field_error(page.text, "name")
@@ -466,8 +513,9 @@ def test_a_return_date_years_ahead_is_refused_in_the_ui(web):
     assert customer_row(web.db, customer_id)["status"] == "active"
 
 
-@pytest.mark.parametrize("fields", [{"version": "²"}, {"ativo": "nao", "motivo": "other", "dias": "²"}],
-                         ids=["version", "dias"])
+@pytest.mark.parametrize(
+    "fields", [{"version": "²"}, {"ativo": "nao", "motivo": "other", "dias": "²"}], ids=["version", "dias"]
+)
 def test_digits_that_int_cannot_read_are_not_a_500(web, fields):
     # "²".isdigit() is True, int("²") raises: the form must not trust isdigit() alone.
     signed_in(web, "ana")
@@ -480,8 +528,10 @@ def test_digits_that_int_cannot_read_are_not_a_500(web, fields):
 
 def test_a_sign_in_with_a_nul_in_the_username_is_refused(web):
     form = web.get("/entrar")
-    response = web.post("/entrar", data={"username": "ana\x00", "password": PASSWORD,
-                                         "csrf_token": csrf_of(form.text), "next": "/clientes"})
+    response = web.post(
+        "/entrar",
+        data={"username": "ana\x00", "password": PASSWORD, "csrf_token": csrf_of(form.text), "next": "/clientes"},
+    )
     assert response.status_code == 422
     assert "caractere de controle" in response.text
 

@@ -39,8 +39,16 @@ class Target:
     away_customer_id: int  # inactive at their own request: their return date may change
     db: object
 
-    def send(self, method: str, path: str, *, content: bytes | None = None, content_type: str | None = None,
-             headers: dict | None = None, **kw):
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict | None = None,
+        **kw,
+    ):
         all_headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
         if content_type is not None:
             all_headers["Content-Type"] = content_type
@@ -56,8 +64,11 @@ class Target:
             signature = Webhook(SECRET).sign(webhook_id, at, raw.decode())
         except UnicodeDecodeError:
             signature = "v1,bm90LXV0Zi04"
-        headers = {"webhook-id": webhook_id, "webhook-timestamp": str(int(at.timestamp())),
-                   "webhook-signature": signature}
+        headers = {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signature,
+        }
         if content_type is not None:
             headers["Content-Type"] = content_type
         return self.client.post("/api/v1/billing/events", content=raw, headers=headers)
@@ -75,6 +86,7 @@ def target(db) -> Iterator[Target]:
         token = create_token(session, "hostile", Role.ADMIN.value)[1]
     app = create_app(Settings(database_url=db.url, billing_inbound_secret=SECRET), db)
     with TestClient(app, raise_server_exceptions=False) as client:
+
         def post(path: str, body: dict) -> dict:
             response = client.post(path, headers={"Authorization": f"Bearer {token}"}, json=body)
             assert response.status_code in (200, 201), response.text
@@ -90,8 +102,10 @@ def target(db) -> Iterator[Target]:
 def snapshot(db) -> dict[str, list[tuple]]:
     """Every row of every table: what a refused request must leave as it was."""
     with db.read() as session:
-        return {table.name: sorted(map(tuple, session.execute(select(table)).all()), key=repr)
-                for table in Base.metadata.sorted_tables}
+        return {
+            table.name: sorted(map(tuple, session.execute(select(table)).all()), key=repr)
+            for table in Base.metadata.sorted_tables
+        }
 
 
 def refusal_problem(response, expect_status: int | None = 422, expect_code: str | None = "validation_error"):
@@ -135,20 +149,35 @@ def text_field_bodies(t: Target, value: str) -> list[tuple[str, str, bytes]]:
     customer = f"/api/v1/customers/{t.customer_id}"
     return [
         ("POST customers name", "/api/v1/customers", json_bytes({"name": f"Ana{value}", "document": VALID_CPFS[1]})),
-        ("POST customers external_ref", "/api/v1/customers",
-         json_bytes({"name": "Ana", "document": VALID_CPFS[3], "external_ref": f"ref{value}"})),
-        ("POST customers email", "/api/v1/customers",
-         json_bytes({"name": "Ana", "document": VALID_CPFS[4], "email": f"ana{value}@example.com"})),
+        (
+            "POST customers external_ref",
+            "/api/v1/customers",
+            json_bytes({"name": "Ana", "document": VALID_CPFS[3], "external_ref": f"ref{value}"}),
+        ),
+        (
+            "POST customers email",
+            "/api/v1/customers",
+            json_bytes({"name": "Ana", "document": VALID_CPFS[4], "email": f"ana{value}@example.com"}),
+        ),
         ("PATCH customer name", customer, json_bytes({"name": f"Ana{value}"})),
         ("PATCH customer external_ref", customer, json_bytes({"external_ref": f"patched{value}"})),
         ("POST services name", f"{customer}/services", json_bytes({"name": f"Fibra{value}"})),
-        ("POST services external_ref", f"{customer}/services",
-         json_bytes({"name": "Fibra", "external_ref": f"svc{value}"})),
+        (
+            "POST services external_ref",
+            f"{customer}/services",
+            json_bytes({"name": "Fibra", "external_ref": f"svc{value}"}),
+        ),
         ("POST suspend reason", f"/api/v1/services/{t.service_id}/suspend", json_bytes({"reason": f"obra{value}"})),
-        ("POST inactivate note", f"{customer}/inactivate",
-         json_bytes({"reason": "customer_request", "note": f"pediu{value}"})),
-        ("PATCH customer note", f"/api/v1/customers/{t.away_customer_id}",
-         json_bytes({"status": "active", "reason": "manual", "note": f"voltou{value}"})),
+        (
+            "POST inactivate note",
+            f"{customer}/inactivate",
+            json_bytes({"reason": "customer_request", "note": f"pediu{value}"}),
+        ),
+        (
+            "PATCH customer note",
+            f"/api/v1/customers/{t.away_customer_id}",
+            json_bytes({"status": "active", "reason": "manual", "note": f"voltou{value}"}),
+        ),
     ]
 
 
@@ -168,14 +197,37 @@ def test_control_characters_are_refused_in_bodies_queries_and_billing_events(tar
         ("GET customers q", lambda: t.send("GET", "/api/v1/customers", params={"q": f"Rosa{character}"})),
         ("GET customers cursor", lambda: t.send("GET", "/api/v1/customers", params={"cursor": f"Yz{character}"})),
         ("GET effects state", lambda: t.send("GET", "/api/v1/effects", params={"state": f"done{character}"})),
-        ("billing invoice_id", lambda: t.billing(json_bytes(
-            {"type": "invoice.created", "data": {"invoice_id": f"inv{character}", "customer_id": t.customer_id,
-                                                 "amount": "10.00", "due_date": "2026-01-10"}}))),
-        ("billing customer_ref", lambda: t.billing(json_bytes(
-            {"type": "invoice.created", "data": {"invoice_id": "inv-2", "customer_ref": f"ref{character}"}}))),
-        ("billing webhook-id", lambda: t.billing(json_bytes(
-            {"type": "invoice.created", "data": {"invoice_id": "inv-3", "customer_id": t.customer_id}}),
-            webhook_id=f"evt{character}")),
+        (
+            "billing invoice_id",
+            lambda: t.billing(
+                json_bytes(
+                    {
+                        "type": "invoice.created",
+                        "data": {
+                            "invoice_id": f"inv{character}",
+                            "customer_id": t.customer_id,
+                            "amount": "10.00",
+                            "due_date": "2026-01-10",
+                        },
+                    }
+                )
+            ),
+        ),
+        (
+            "billing customer_ref",
+            lambda: t.billing(
+                json_bytes(
+                    {"type": "invoice.created", "data": {"invoice_id": "inv-2", "customer_ref": f"ref{character}"}}
+                )
+            ),
+        ),
+        (
+            "billing webhook-id",
+            lambda: t.billing(
+                json_bytes({"type": "invoice.created", "data": {"invoice_id": "inv-3", "customer_id": t.customer_id}}),
+                webhook_id=f"evt{character}",
+            ),
+        ),
     ]
     check_all(t, cases)
 
@@ -187,8 +239,11 @@ def test_lone_surrogates_are_refused(target):
     customer = f"/api/v1/customers/{t.customer_id}"
     raws = [
         ("POST customers name", "/api/v1/customers", f'{{"name": {lone}, "document": "{doc}"}}'),
-        ("POST customers external_ref", "/api/v1/customers",
-         f'{{"name": "Ana", "document": "{doc}", "external_ref": {lone}}}'),
+        (
+            "POST customers external_ref",
+            "/api/v1/customers",
+            f'{{"name": "Ana", "document": "{doc}", "external_ref": {lone}}}',
+        ),
         ("PATCH customer name", customer, f'{{"name": {lone}}}'),
         ("POST inactivate note", f"{customer}/inactivate", f'{{"reason": "customer_request", "note": {lone}}}'),
         ("POST services name", f"{customer}/services", f'{{"name": {lone}}}'),
@@ -206,25 +261,45 @@ def test_huge_numbers_are_refused_in_paths_queries_and_bodies(target, number):
     customer = f"/api/v1/customers/{t.customer_id}"
     cases = [
         (f"GET customer {number}", lambda: t.send("GET", f"/api/v1/customers/{number}")),
-        (f"POST inactivate {number}", lambda: t.post_json(f"/api/v1/customers/{number}/inactivate",
-                                                          json_bytes({"reason": "customer_request"}))),
-        (f"POST suspend service {number}", lambda: t.post_json(f"/api/v1/services/{number}/suspend",
-                                                               json_bytes({"reason": "obra"}))),
+        (
+            f"POST inactivate {number}",
+            lambda: t.post_json(f"/api/v1/customers/{number}/inactivate", json_bytes({"reason": "customer_request"})),
+        ),
+        (
+            f"POST suspend service {number}",
+            lambda: t.post_json(f"/api/v1/services/{number}/suspend", json_bytes({"reason": "obra"})),
+        ),
         (f"POST retry effect {number}", lambda: t.send("POST", f"/api/v1/effects/{number}/retry")),
         (f"POST revoke token {number}", lambda: t.send("POST", f"/api/v1/tokens/{number}/revoke")),
         ("GET effects customer_id", lambda: t.send("GET", "/api/v1/effects", params={"customer_id": number})),
         ("GET effects limit", lambda: t.send("GET", "/api/v1/effects", params={"limit": number})),
         ("GET customers limit", lambda: t.send("GET", "/api/v1/customers", params={"limit": number})),
         ("GET history limit", lambda: t.send("GET", f"{customer}/history", params={"limit": number})),
-        ("PATCH customer version", lambda: t.post_json(customer, json_bytes({"name": "Ana", "version": number}),
-                                                       "PATCH")),
-        ("POST activate days", lambda: t.post_json(f"{customer}/activate",
-                                                   json_bytes({"reason": "trust_unlock", "days": number}))),
-        ("billing customer_id", lambda: t.billing(json_bytes(
-            {"type": "invoice.created", "data": {"invoice_id": "inv-huge", "customer_id": number}}))),
-        ("billing amount", lambda: t.billing(json_bytes(
-            {"type": "invoice.created", "data": {"invoice_id": "inv-huge", "customer_id": t.customer_id,
-                                                 "amount": number}}))),
+        (
+            "PATCH customer version",
+            lambda: t.post_json(customer, json_bytes({"name": "Ana", "version": number}), "PATCH"),
+        ),
+        (
+            "POST activate days",
+            lambda: t.post_json(f"{customer}/activate", json_bytes({"reason": "trust_unlock", "days": number})),
+        ),
+        (
+            "billing customer_id",
+            lambda: t.billing(
+                json_bytes({"type": "invoice.created", "data": {"invoice_id": "inv-huge", "customer_id": number}})
+            ),
+        ),
+        (
+            "billing amount",
+            lambda: t.billing(
+                json_bytes(
+                    {
+                        "type": "invoice.created",
+                        "data": {"invoice_id": "inv-huge", "customer_id": t.customer_id, "amount": number},
+                    }
+                )
+            ),
+        ),
     ]
     check_all(t, cases)
 
@@ -234,23 +309,51 @@ def test_far_dates_and_numbers_as_dates_are_refused(target, day):
     t = target
     customer = f"/api/v1/customers/{t.customer_id}"
     cases = [
-        ("GET delinquency preview as_of", lambda: t.send("GET", "/api/v1/delinquency/preview",
-                                                         params={"as_of": day})),
+        ("GET delinquency preview as_of", lambda: t.send("GET", "/api/v1/delinquency/preview", params={"as_of": day})),
         ("POST delinquency run as_of", lambda: t.post_json("/api/v1/delinquency/run", json_bytes({"as_of": day}))),
-        ("POST inactivate until", lambda: t.post_json(f"{customer}/inactivate",
-                                                      json_bytes({"reason": "customer_request", "until": day})),
-         # A well-formed day in the past is the machine's guard to refuse, not a malformed value.
-         {"expect_status": 409, "expect_code": "guard_failed"} if day == FAR_DATES[0] else {}),
-        ("POST return-date until", lambda: t.post_json(f"/api/v1/customers/{t.away_customer_id}/return-date",
-                                                       json_bytes({"until": day})),
-         # The same guard, the same refusal as the inactivation's (one rule, one error).
-         {"expect_status": 409, "expect_code": "guard_failed"} if day == FAR_DATES[0] else {}),
-        ("billing due_date", lambda: t.billing(json_bytes(
-            {"type": "invoice.created", "data": {"invoice_id": "inv-far", "customer_id": t.customer_id,
-                                                 "amount": "10.00", "due_date": day}}))),
-        ("billing paid_at", lambda: t.billing(json_bytes(
-            {"type": "invoice.paid", "data": {"invoice_id": "inv-far", "customer_id": t.customer_id,
-                                              "paid_at": day if day == 0 else f"{day}T12:00:00Z"}}))),
+        (
+            "POST inactivate until",
+            lambda: t.post_json(f"{customer}/inactivate", json_bytes({"reason": "customer_request", "until": day})),
+            # A well-formed day in the past is the machine's guard to refuse, not a malformed value.
+            {"expect_status": 409, "expect_code": "guard_failed"} if day == FAR_DATES[0] else {},
+        ),
+        (
+            "POST return-date until",
+            lambda: t.post_json(f"/api/v1/customers/{t.away_customer_id}/return-date", json_bytes({"until": day})),
+            # The same guard, the same refusal as the inactivation's (one rule, one error).
+            {"expect_status": 409, "expect_code": "guard_failed"} if day == FAR_DATES[0] else {},
+        ),
+        (
+            "billing due_date",
+            lambda: t.billing(
+                json_bytes(
+                    {
+                        "type": "invoice.created",
+                        "data": {
+                            "invoice_id": "inv-far",
+                            "customer_id": t.customer_id,
+                            "amount": "10.00",
+                            "due_date": day,
+                        },
+                    }
+                )
+            ),
+        ),
+        (
+            "billing paid_at",
+            lambda: t.billing(
+                json_bytes(
+                    {
+                        "type": "invoice.paid",
+                        "data": {
+                            "invoice_id": "inv-far",
+                            "customer_id": t.customer_id,
+                            "paid_at": day if day == 0 else f"{day}T12:00:00Z",
+                        },
+                    }
+                )
+            ),
+        ),
     ]
     check_all(t, cases)
 
@@ -273,12 +376,26 @@ def write_endpoints(t: Target) -> list[tuple[str, str]]:
 def test_hundred_level_nesting_is_refused_everywhere(target):
     t = target
     deep = "[" * 100 + "]" * 100
-    cases = [(f"{method} {path}", lambda m=method, p=path: t.send(
-                 m, p, content=f'{{"name": {deep}, "reason": {deep}, "as_of": {deep}}}'.encode(),
-                 content_type="application/json"))
-             for method, path in write_endpoints(t)]
-    cases.append(("billing", lambda: t.billing(
-        f'{{"type": "invoice.created", "data": {{"invoice_id": {deep}, "customer_id": 1}}}}'.encode())))
+    cases = [
+        (
+            f"{method} {path}",
+            lambda m=method, p=path: t.send(
+                m,
+                p,
+                content=f'{{"name": {deep}, "reason": {deep}, "as_of": {deep}}}'.encode(),
+                content_type="application/json",
+            ),
+        )
+        for method, path in write_endpoints(t)
+    ]
+    cases.append(
+        (
+            "billing",
+            lambda: t.billing(
+                f'{{"type": "invoice.created", "data": {{"invoice_id": {deep}, "customer_id": 1}}}}'.encode()
+            ),
+        )
+    )
     check_all(t, cases)
 
 
@@ -286,17 +403,27 @@ def test_bodies_that_are_not_json_are_refused_everywhere(target):
     t = target
     cases = []
     for method, path in write_endpoints(t):
-        for label, raw in [("not JSON", b"name=Ana"), ("truncated JSON", b'{"name": "Ana"'),
-                           ("not UTF-8", b'{"name": "\xff\xfe"}')]:
-            cases.append((f"{method} {path} {label}",
-                          lambda m=method, p=path, r=raw: t.send(m, p, content=r, content_type="application/json")))
-    cases += [("billing not JSON", lambda: t.billing(b"type=invoice.created")),
-              ("billing truncated JSON", lambda: t.billing(b'{"type": "invoice.created"'))]
+        for label, raw in [
+            ("not JSON", b"name=Ana"),
+            ("truncated JSON", b'{"name": "Ana"'),
+            ("not UTF-8", b'{"name": "\xff\xfe"}'),
+        ]:
+            cases.append(
+                (
+                    f"{method} {path} {label}",
+                    lambda m=method, p=path, r=raw: t.send(m, p, content=r, content_type="application/json"),
+                )
+            )
+    cases += [
+        ("billing not JSON", lambda: t.billing(b"type=invoice.created")),
+        ("billing truncated JSON", lambda: t.billing(b'{"type": "invoice.created"')),
+    ]
     check_all(t, cases)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None],
-                         ids=["text-plain", "form", "none"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", None], ids=["text-plain", "form", "none"]
+)
 def test_wrong_content_types_are_refused_everywhere(target, content_type):
     t = target
     valid = {
@@ -316,10 +443,17 @@ def test_wrong_content_types_are_refused_everywhere(target, content_type):
             return "&".join(f"{k}={v}" for k, v in value.items() if v is not None).encode()
         return json_bytes(value)
 
-    cases = [(f"{method} {path}", lambda m=method, p=path: t.send(m, p, content=body_for(p),
-                                                                  content_type=content_type))
-             for method, path in write_endpoints(t)]
-    cases.append(("billing", lambda: t.billing(json_bytes(
-        {"type": "invoice.created", "data": {"invoice_id": "inv-ct", "customer_id": t.customer_id}}),
-        content_type=content_type)))
+    cases = [
+        (f"{method} {path}", lambda m=method, p=path: t.send(m, p, content=body_for(p), content_type=content_type))
+        for method, path in write_endpoints(t)
+    ]
+    cases.append(
+        (
+            "billing",
+            lambda: t.billing(
+                json_bytes({"type": "invoice.created", "data": {"invoice_id": "inv-ct", "customer_id": t.customer_id}}),
+                content_type=content_type,
+            ),
+        )
+    )
     check_all(t, cases, expect_status=None, expect_code=None)

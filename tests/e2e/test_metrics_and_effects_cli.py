@@ -23,10 +23,14 @@ def test_metrics_report_transitions_effects_latency_and_relay_lag(api):
     with api.db.write() as session:
         ids = session.query(OutboxEffect.id).order_by(OutboxEffect.id).all()
         now = utcnow()
-        session.execute(update(OutboxEffect).where(OutboxEffect.id == ids[0][0]).values(
-            state="done", created_at=now - timedelta(seconds=2), completed_at=now))
-        session.execute(update(OutboxEffect).where(OutboxEffect.id == ids[1][0]).values(
-            next_attempt_at=now - timedelta(seconds=30)))
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.id == ids[0][0])
+            .values(state="done", created_at=now - timedelta(seconds=2), completed_at=now)
+        )
+        session.execute(
+            update(OutboxEffect).where(OutboxEffect.id == ids[1][0]).values(next_attempt_at=now - timedelta(seconds=30))
+        )
 
     assert api.client.get("/metrics").status_code == 401
     response = api.get("/metrics", role=Role.VIEWER)

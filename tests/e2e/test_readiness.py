@@ -57,7 +57,9 @@ def test_readyz_names_each_missing_part_and_is_200_when_all_run(api):
     with api.db.write() as session:
         session.execute(update(WorkerHeartbeat).values(last_seen=utcnow() - timedelta(seconds=16)))
     response = _ready(api)
-    assert response.status_code == 503 and "no worker has sent a heartbeat in the last 15 s" in response.json()["detail"]
+    assert (
+        response.status_code == 503 and "no worker has sent a heartbeat in the last 15 s" in response.json()["detail"]
+    )
     assert metric_sample(api.get("/metrics").text, "ativa_workers_alive") == 0
 
 

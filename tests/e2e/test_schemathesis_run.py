@@ -40,9 +40,9 @@ BUSINESS_RULE_422 = {
     "POST /api/v1/customers": "CPF/CNPJ check digits, e-mail and phone rules",
     "PATCH /api/v1/customers/{customer_id}": "the same field rules, and status changes need a known reason",
     "POST /api/v1/customers/{customer_id}/return-date": "the return date at most a year ahead (one not after "
-                                                        "today is the machine's guard: 409)",
+    "today is the machine's guard: 409)",
     "POST /api/v1/billing/events": "the customer must exist; the amount a decimal with two places; "
-                                   "dates within ten years of today",
+    "dates within ten years of today",
     "GET /api/v1/delinquency/preview": "as_of within ten years of today",
     "POST /api/v1/delinquency/run": "as_of within ten years of today",
 }
@@ -81,28 +81,32 @@ def _config(ids: dict[str, list[int]], hooks: str) -> str:
 def _seed(http: httpx.Client, db) -> dict[str, list[int]]:
     """An active customer with a suspended service and an active one; an inactive customer whose
     effects include a failed one. Each endpoint then has a row it may act on."""
+
     def post(path: str, body: dict) -> dict:
         response = http.post(path, json=body)
         assert response.status_code in (200, 201), response.text
         return response.json()
 
-    customers = [post("/api/v1/customers", {"name": f"Cliente {n}", "document": VALID_CPFS[n]})["id"]
-                 for n in (0, 1)]
-    services = [post(f"/api/v1/customers/{customers[0]}/services", {"name": name})["id"]
-                for name in ("Fibra 300", "TV")]
+    customers = [post("/api/v1/customers", {"name": f"Cliente {n}", "document": VALID_CPFS[n]})["id"] for n in (0, 1)]
+    services = [
+        post(f"/api/v1/customers/{customers[0]}/services", {"name": name})["id"] for name in ("Fibra 300", "TV")
+    ]
     post(f"/api/v1/services/{services[0]}/suspend", {"reason": "obra na rua"})
     moved = post(f"/api/v1/customers/{customers[1]}/inactivate", {"reason": "customer_request"})
     effects = [e["id"] for e in moved["transition"]["effects"]]
     with db.write() as session:  # no worker runs here: one effect failed is what a retry needs
-        session.execute(update(OutboxEffect).where(OutboxEffect.id == effects[0])
-                        .values(state="failed", last_error="the fake billing system said 500"))
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.id == effects[0])
+            .values(state="failed", last_error="the fake billing system said 500")
+        )
     return {"customer_ids": customers, "service_ids": services, "effect_ids": effects}
 
 
 def _failures_report(output: str) -> str:
     """The FAILURES section and the summary, without the progress lines before them."""
     start = output.find("=== FAILURES ===")
-    return re.sub(r"\n{3,}", "\n\n", output[output.rfind("\n", 0, start) + 1:] if start >= 0 else output)
+    return re.sub(r"\n{3,}", "\n\n", output[output.rfind("\n", 0, start) + 1 :] if start >= 0 else output)
 
 
 def run_schemathesis(db, workdir: Path, *, hooks: str = HOOKS, max_examples: int = MAX_EXAMPLES):
@@ -113,15 +117,18 @@ def run_schemathesis(db, workdir: Path, *, hooks: str = HOOKS, max_examples: int
         own_id, spare_id = own.id, spare.id
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
-    env.update({
-        "PYTHONUNBUFFERED": "1",
-        "ATIVA_DATA_DIR": str(workdir / "var"),
-        "ATIVA_DATABASE_URL": db.url,
-        "ATIVA_BILLING_INBOUND_SECRET": BILLING_SECRET,
-        "ATIVA_ACCESS_LOG": "false",
-    })
-    server = Process(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env, workdir,
-                     workdir / "serve.log")
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "ATIVA_DATA_DIR": str(workdir / "var"),
+            "ATIVA_DATABASE_URL": db.url,
+            "ATIVA_BILLING_INBOUND_SECRET": BILLING_SECRET,
+            "ATIVA_ACCESS_LOG": "false",
+        }
+    )
+    server = Process(
+        ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], env, workdir, workdir / "serve.log"
+    )
     base = f"http://127.0.0.1:{port}"
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {own_plaintext}"}, timeout=30)
     try:
@@ -130,17 +137,41 @@ def run_schemathesis(db, workdir: Path, *, hooks: str = HOOKS, max_examples: int
         ids["token_ids"] = [spare_id]
         config = workdir / "schemathesis.toml"
         config.write_text(_config(ids, hooks))
-        run_env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
-                   "ATIVA_FUZZ_OWN_TOKEN_ID": str(own_id), "ATIVA_FUZZ_SPARE_TOKEN_ID": str(spare_id),
-                   "ATIVA_FUZZ_BILLING_SECRET": BILLING_SECRET}
+        run_env = {
+            **env,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
+            "ATIVA_FUZZ_OWN_TOKEN_ID": str(own_id),
+            "ATIVA_FUZZ_SPARE_TOKEN_ID": str(spare_id),
+            "ATIVA_FUZZ_BILLING_SECRET": BILLING_SECRET,
+        }
         run = subprocess.run(
-            [str(SCHEMATHESIS), "--config-file", str(config), "--no-color", "run", f"{base}/openapi.json",
-             "--header", f"Authorization: Bearer {own_plaintext}",
-             "--checks", "all", "--seed", str(SEED), "--max-examples", str(max_examples), "--workers", "1",
-             # /readyz answers 503 not_ready by design here (this server runs no worker nor scheduler);
-             # tests/e2e/test_readiness.py holds it to its document instead.
-             "--exclude-path", "/readyz"],
-            cwd=workdir, env=run_env, capture_output=True, text=True, timeout=600,
+            [
+                str(SCHEMATHESIS),
+                "--config-file",
+                str(config),
+                "--no-color",
+                "run",
+                f"{base}/openapi.json",
+                "--header",
+                f"Authorization: Bearer {own_plaintext}",
+                "--checks",
+                "all",
+                "--seed",
+                str(SEED),
+                "--max-examples",
+                str(max_examples),
+                "--workers",
+                "1",
+                # /readyz answers 503 not_ready by design here (this server runs no worker nor scheduler);
+                # tests/e2e/test_readiness.py holds it to its document instead.
+                "--exclude-path",
+                "/readyz",
+            ],
+            cwd=workdir,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         # The run kept its token: a run locked out half-way would pass on 401s alone.
         assert http.get("/api/v1/tokens").status_code == 200
@@ -153,8 +184,7 @@ def run_schemathesis(db, workdir: Path, *, hooks: str = HOOKS, max_examples: int
 def test_schemathesis_finds_nothing(db, tmp_path):
     run = run_schemathesis(db, tmp_path)
     assert run.returncode == 0, (
-        f"schemathesis found problems on {db.engine.dialect.name}:\n{_failures_report(run.stdout)}"
-        f"{run.stderr[-3000:]}"
+        f"schemathesis found problems on {db.engine.dialect.name}:\n{_failures_report(run.stdout)}{run.stderr[-3000:]}"
     )
     # Every operation of the document was selected and tested, but /readyz (left out on purpose).
     selected = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", run.stdout)

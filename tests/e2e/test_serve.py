@@ -38,14 +38,16 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
         ready = wait_ready(base, process, second_log)  # API, worker and scheduler all run
         assert ready["checks"]["workers_alive"] == 1 and ready["checks"]["scheduler_lease_seconds_left"] > 0
         headers = {"Authorization": f"Bearer {token}"}
-        created = httpx.post(f"{base}/api/v1/customers", headers=headers,
-                             json={"name": "Dona Rosa", "document": "39053344705"})
+        created = httpx.post(
+            f"{base}/api/v1/customers", headers=headers, json={"name": "Dona Rosa", "document": "39053344705"}
+        )
         assert created.status_code == 201, created.text
         cid = created.json()["id"]
         service = httpx.post(f"{base}/api/v1/customers/{cid}/services", headers=headers, json={"name": "Fibra"})
         assert service.status_code == 201
-        moved = httpx.post(f"{base}/api/v1/customers/{cid}/inactivate", headers=headers,
-                           json={"reason": "customer_request"})
+        moved = httpx.post(
+            f"{base}/api/v1/customers/{cid}/inactivate", headers=headers, json={"reason": "customer_request"}
+        )
         assert moved.status_code == 200 and moved.json()["customer"]["status"] == "inactive"
 
         # The worker started by `ativa serve` carries the effects out on the embedded broker.
@@ -56,7 +58,9 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
                 break
             time.sleep(0.2)
         assert {e["name"]: e["state"] for e in effects} == {
-            "suspend_services": "done", "pause_invoicing": "done", "notify_billing": "skipped",
+            "suspend_services": "done",
+            "pause_invoicing": "done",
+            "notify_billing": "skipped",
         }
         services = httpx.get(f"{base}/api/v1/customers/{cid}/services", headers=headers).json()["items"]
         assert [(s["status"], s["suspension_cause"]) for s in services] == [("suspended", "customer_inactive")]
@@ -67,8 +71,10 @@ def test_first_start_creates_an_admin_token_once_and_serves_the_api(tmp_path):
         with httpx.Client(base_url=base) as browser:
             form = browser.get("/entrar").text
             csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
-            signed = browser.post("/entrar", data={"username": "admin", "password": admin_password,
-                                                   "csrf_token": csrf, "next": f"/clientes/{cid}"})
+            signed = browser.post(
+                "/entrar",
+                data={"username": "admin", "password": admin_password, "csrf_token": csrf, "next": f"/clientes/{cid}"},
+            )
             assert signed.status_code == 303 and signed.headers["location"] == f"/clientes/{cid}"
             page = browser.get(f"/clientes/{cid}").text
             assert "Dona Rosa" in page and "Suspender serviços: <strong>Concluído</strong>" in page
@@ -109,42 +115,58 @@ def test_serve_starts_its_worker_and_scheduler_again_when_they_die(tmp_path):
     log = tmp_path / "serve.log"
     cwd = tmp_path / "elsewhere"  # everything the server writes belongs under ATIVA_DATA_DIR
     cwd.mkdir()
-    process = start_serve(cwd, port, log, env_extra={"ATIVA_SCHEDULER_LEASE_SECONDS": "2",
-                                                     "ATIVA_DATA_DIR": str(tmp_path / "data")})
+    process = start_serve(
+        cwd, port, log, env_extra={"ATIVA_SCHEDULER_LEASE_SECONDS": "2", "ATIVA_DATA_DIR": str(tmp_path / "data")}
+    )
     try:
         wait_healthy(base, process, log)
         token = next(line.strip() for line in log.read_text().splitlines() if line.startswith("ativa_"))
         headers = {"Authorization": f"Bearer {token}"}
-        first = wait_in_log(lambda: (lambda c: c if {"worker", "beat"} <= set(c) else None)(_children(process.pid)),
-                            "worker and scheduler started", log)
+        first = wait_in_log(
+            lambda: (lambda c: c if {"worker", "beat"} <= set(c) else None)(_children(process.pid)),
+            "worker and scheduler started",
+            log,
+        )
         wait_in_log(lambda: "holds the lease" in log.read_text(), "the scheduler taking the lease", log)
 
         os.kill(first["worker"], signal.SIGKILL)
         os.kill(first["beat"], signal.SIGKILL)
-        wait_in_log(lambda: "the worker exited with code -9; starting it again in 1 s" in log.read_text(),
-                    "the worker's restart announced", log)
-        wait_in_log(lambda: "the scheduler exited with code -9" in log.read_text(),
-                    "the scheduler's restart announced", log)
         wait_in_log(
-            lambda: (lambda c: c if {"worker", "beat"} <= set(c) and c["worker"] != first["worker"]
-                     and c["beat"] != first["beat"] else None)(_children(process.pid)),
-            "new worker and scheduler processes", log)
+            lambda: "the worker exited with code -9; starting it again in 1 s" in log.read_text(),
+            "the worker's restart announced",
+            log,
+        )
+        wait_in_log(
+            lambda: "the scheduler exited with code -9" in log.read_text(), "the scheduler's restart announced", log
+        )
+        wait_in_log(
+            lambda: (
+                lambda c: (
+                    c
+                    if {"worker", "beat"} <= set(c) and c["worker"] != first["worker"] and c["beat"] != first["beat"]
+                    else None
+                )
+            )(_children(process.pid)),
+            "new worker and scheduler processes",
+            log,
+        )
         # The new scheduler takes the lease once the killed one's has run out.
         wait_in_log(lambda: log.read_text().count("holds the lease") >= 2, "the new scheduler's lease", log)
         assert process.poll() is None  # the API never went down
         wait_ready(base, process, log)
 
         # The new worker carries out effects.
-        cid = httpx.post(f"{base}/api/v1/customers", headers=headers,
-                         json={"name": "Seu Jorge", "document": "39053344705"}).json()["id"]
+        cid = httpx.post(
+            f"{base}/api/v1/customers", headers=headers, json={"name": "Seu Jorge", "document": "39053344705"}
+        ).json()["id"]
         httpx.post(f"{base}/api/v1/customers/{cid}/services", headers=headers, json={"name": "Fibra"})
-        moved = httpx.post(f"{base}/api/v1/customers/{cid}/inactivate", headers=headers,
-                           json={"reason": "customer_request"})
+        moved = httpx.post(
+            f"{base}/api/v1/customers/{cid}/inactivate", headers=headers, json={"reason": "customer_request"}
+        )
         assert moved.status_code == 200, moved.text
 
         def settled():
-            effects = httpx.get(f"{base}/api/v1/customers/{cid}/history",
-                                headers=headers).json()["items"][0]["effects"]
+            effects = httpx.get(f"{base}/api/v1/customers/{cid}/history", headers=headers).json()["items"][0]["effects"]
             return all(e["state"] != "pending" for e in effects) and effects
 
         effects = wait_in_log(settled, "the effects carried out by the new worker", log)

@@ -23,10 +23,17 @@ def test_preview_and_run_over_the_api(api):
     assert preview.status_code == 200
     body = preview.json()
     assert (body["as_of"], body["cut_day"], body["not_a_cut_day"]) == ("2026-12-01", True, None)
-    assert body["candidates"] == [{
-        "customer_id": due, "name": "Cliente 0", "external_ref": "ERP-1", "overdue_total": "120.00",
-        "oldest_due": "2026-11-01", "days_overdue": 30, "overdue_invoices": 1,
-    }]
+    assert body["candidates"] == [
+        {
+            "customer_id": due,
+            "name": "Cliente 0",
+            "external_ref": "ERP-1",
+            "overdue_total": "120.00",
+            "oldest_due": "2026-11-01",
+            "days_overdue": 30,
+            "overdue_invoices": 1,
+        }
+    ]
     holiday = api.get("/api/v1/delinquency/preview", params={"as_of": "2026-11-20"}).json()
     assert holiday["cut_day"] is False and "holiday" in holiday["not_a_cut_day"]
     assert api.get("/api/v1/delinquency/preview", params={"as_of": "yesterday"}).json()["code"] == "validation_error"
@@ -44,13 +51,15 @@ def test_sweep_cli_dry_run_then_real_run(db, monkeypatch):
     get_settings.cache_clear()
     runner = CliRunner()
     try:
-        cid = json.loads(runner.invoke(app, ["customers", "add", "--name", "Zé", "--document", "52998224725",
-                                             "--json"]).stdout)["id"]
+        cid = json.loads(
+            runner.invoke(app, ["customers", "add", "--name", "Zé", "--document", "52998224725", "--json"]).stdout
+        )["id"]
         add_invoice(db, cid, days_overdue=40, amount="75.50", today=TUESDAY)
 
         dry = json.loads(runner.invoke(app, ["sweep", "--dry-run", "--as-of", "2026-12-01", "--json"]).stdout)
         assert [(c["customer_id"], c["overdue_total"], c["days_overdue"]) for c in dry["candidates"]] == [
-            (cid, "75.50", 40)]
+            (cid, "75.50", 40)
+        ]
         shown = json.loads(runner.invoke(app, ["customers", "show", str(cid), "--json"]).stdout)
         assert shown["status"] == "active"  # a dry run changes nothing
 
@@ -78,14 +87,16 @@ def test_standing_trust_unlock_and_return_date_in_the_cli(db, monkeypatch):
     get_settings.cache_clear()
     runner = CliRunner()
     try:
-        cid = json.loads(runner.invoke(app, ["customers", "add", "--name", "Ana", "--document", "11144477735",
-                                             "--json"]).stdout)["id"]
+        cid = json.loads(
+            runner.invoke(app, ["customers", "add", "--name", "Ana", "--document", "11144477735", "--json"]).stdout
+        )["id"]
         add_invoice(db, cid, days_overdue=25)
         runner.invoke(app, ["inactivate", str(cid), "--reason", "delinquency"])
         text = runner.invoke(app, ["standing", str(cid)]).stdout
         assert "inactive (delinquency)" in text and "trust unlock: allowed" in text
-        unlocked = json.loads(runner.invoke(app, ["activate", str(cid), "--reason", "trust_unlock", "--days", "2",
-                                                  "--json"]).stdout)
+        unlocked = json.loads(
+            runner.invoke(app, ["activate", str(cid), "--reason", "trust_unlock", "--days", "2", "--json"]).stdout
+        )
         assert unlocked["customer"]["trust_unlock_until"] is not None
         standing = json.loads(runner.invoke(app, ["standing", str(cid), "--json"]).stdout)
         assert standing["next_action"]["action"] == "inactivate" and standing["trust_unlock"]["allowed"] is False
@@ -94,8 +105,9 @@ def test_standing_trust_unlock_and_return_date_in_the_cli(db, monkeypatch):
         text = runner.invoke(app, ["standing", str(cid)], env={"COLUMNS": "200"}).stdout
         assert f"next automatic action: inactivate {ends:%Y-%m-%d %H:%M:%S} America/Sao_Paulo (" in text
 
-        other = json.loads(runner.invoke(app, ["customers", "add", "--name", "Bia", "--document", "39053344705",
-                                               "--json"]).stdout)["id"]
+        other = json.loads(
+            runner.invoke(app, ["customers", "add", "--name", "Bia", "--document", "39053344705", "--json"]).stdout
+        )["id"]
         back = (provider_today() + timedelta(days=7)).isoformat()
         runner.invoke(app, ["inactivate", str(other), "--reason", "customer_request", "--until", back])
         later = (provider_today() + timedelta(days=9)).isoformat()

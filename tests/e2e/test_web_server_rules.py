@@ -19,14 +19,14 @@ from workflow.services import users
 from workflow.services.business_day import provider_today
 from workflow.settings import Settings
 
+
 @pytest.fixture
 def web(db):
     with db.write() as session:
         for name, role in (("ana", "admin"), ("otto", "operator"), ("vera", "viewer")):
             users.create_user(session, name, role, PASSWORD)
     settings = Settings(database_url=db.url, login_max_failures=3, login_lockout_seconds=120)
-    with TestClient(create_app(settings, db), raise_server_exceptions=False,
-                    follow_redirects=False) as client:
+    with TestClient(create_app(settings, db), raise_server_exceptions=False, follow_redirects=False) as client:
         client.db = db
         yield client
 
@@ -90,6 +90,7 @@ def test_repeated_failures_lock_the_user_out_even_with_the_right_password(web):
     assert sign_in(web, "otto").status_code == 429  # right password, still locked
     with web.db.write() as session:  # the lockout ends by itself
         from workflow.db.models import LoginThrottle
+
         for row in session.query(LoginThrottle).filter(LoginThrottle.locked_until.is_not(None)):
             row.locked_until = row.locked_until - timedelta(seconds=121)
     assert sign_in(web, "otto").status_code == 303
@@ -105,8 +106,14 @@ def test_forged_posts_without_the_csrf_token_change_nothing(web):
     customer_id = new_customer(web)
     page = web.get(f"/clientes/{customer_id}/editar")
     version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
-    forged = {"name": "Hacker", "document": "52998224725", "ativo": "nao", "motivo": "other",
-              "observacao": "x", "version": version}
+    forged = {
+        "name": "Hacker",
+        "document": "52998224725",
+        "ativo": "nao",
+        "motivo": "other",
+        "observacao": "x",
+        "version": version,
+    }
     for token in (None, "outro-token"):
         data = forged if token is None else {**forged, "csrf_token": token}
         response = web.post(f"/clientes/{customer_id}/editar", data=data)
@@ -132,10 +139,12 @@ def test_a_viewer_sees_without_buttons_and_the_server_refuses_its_posts(web):
     assert web.get(f"/clientes/{customer_id}/editar").status_code == 403
     assert web.get("/inadimplencia").status_code == 403
     token = csrf_of(listing.text)  # a valid token of the viewer's own session
-    for path, data in ((f"/clientes/{customer_id}/editar", {"ativo": "nao", "motivo": "other"}),
-                       ("/clientes/novo", {"name": "X", "document": VALID_CPFS[1]}),
-                       (f"/clientes/{customer_id}/desbloqueio", {"dias": "1"}),
-                       ("/inadimplencia/executar", {})):
+    for path, data in (
+        (f"/clientes/{customer_id}/editar", {"ativo": "nao", "motivo": "other"}),
+        ("/clientes/novo", {"name": "X", "document": VALID_CPFS[1]}),
+        (f"/clientes/{customer_id}/desbloqueio", {"dias": "1"}),
+        ("/inadimplencia/executar", {}),
+    ):
         response = web.post(path, data={**data, "csrf_token": token})
         assert response.status_code == 403, path
     with web.db.read() as session:
@@ -145,16 +154,23 @@ def test_a_viewer_sees_without_buttons_and_the_server_refuses_its_posts(web):
 def test_new_customer_form_explains_document_errors_in_portuguese_and_keeps_the_input(web):
     signed_in(web, "otto")
     page = web.get("/clientes/novo")
-    cases = {"529.982.247-24": "CPF inválido", "11.222.333/0001-80": "CNPJ inválido",
-             "1234": "O CPF tem 11 dígitos e o CNPJ tem 14; foram digitados 4.", "abc": "só números"}
+    cases = {
+        "529.982.247-24": "CPF inválido",
+        "11.222.333/0001-80": "CNPJ inválido",
+        "1234": "O CPF tem 11 dígitos e o CNPJ tem 14; foram digitados 4.",
+        "abc": "só números",
+    }
     for document, message in cases.items():
-        response = web.post("/clientes/novo", data={"name": "Loja X", "document": document,
-                                                    "email": "loja@x.com", "csrf_token": csrf_of(page.text)})
+        response = web.post(
+            "/clientes/novo",
+            data={"name": "Loja X", "document": document, "email": "loja@x.com", "csrf_token": csrf_of(page.text)},
+        )
         assert response.status_code == 422 and message in response.text
         assert 'value="Loja X"' in response.text and f'value="{document}"' in response.text
     new_customer(web, document=VALID_CNPJ, external_ref="EMP-1", name="Empresa Y")
-    duplicate = web.post("/clientes/novo", data={"name": "Outra", "document": "11.222.333/0001-81",
-                                                 "csrf_token": csrf_of(page.text)})
+    duplicate = web.post(
+        "/clientes/novo", data={"name": "Outra", "document": "11.222.333/0001-81", "csrf_token": csrf_of(page.text)}
+    )
     assert duplicate.status_code == 422 and "Já existe um cliente com este CPF/CNPJ." in duplicate.text
 
 
@@ -177,6 +193,7 @@ def test_search_by_name_document_code_email_and_status_with_pages(web):
     assert "Maria Souza" not in names(situacao="ativo")
     assert names(q="zeca") == ["Zeca 2", "Zeca 3", "Zeca 4"]
     from workflow.web import pages_customers
+
     pages_customers.PER_PAGE, saved = 2, pages_customers.PER_PAGE
     try:
         page_two = web.get("/clientes", params={"q": "zeca", "pagina": 2}).text
@@ -214,7 +231,12 @@ def test_guard_refusal_on_activation_with_overdue_invoices_then_forced(web):
     with web.db.read() as session:
         last = session.query(StatusChange).order_by(StatusChange.id.desc()).first()
         assert (last.to_status, last.reason, last.forced, last.actor, last.source) == (
-            "active", "manual", True, "user:otto", "ui")
+            "active",
+            "manual",
+            True,
+            "user:otto",
+            "ui",
+        )
 
 
 def test_forced_activation_with_a_hold_date_from_the_edit_form(web):
@@ -252,16 +274,23 @@ def test_a_save_by_someone_else_in_between_is_detected_and_explained(web):
     signed_in(web, "otto")
     customer_id = new_customer(web)
     page = web.get(f"/clientes/{customer_id}/editar")
-    stale = {"name": "Maria Antiga", "document": "52998224725", "ativo": "sim", "csrf_token": csrf_of(page.text),
-             "version": re.search(r'name="version" value="(\d+)"', page.text).group(1)}
+    stale = {
+        "name": "Maria Antiga",
+        "document": "52998224725",
+        "ativo": "sim",
+        "csrf_token": csrf_of(page.text),
+        "version": re.search(r'name="version" value="(\d+)"', page.text).group(1),
+    }
     assert edit(web, customer_id, name="Maria Nova").status_code == 303  # the other person's save
     conflict = web.post(f"/clientes/{customer_id}/editar", data=stale)
     assert conflict.status_code == 409 and "Outra pessoa salvou este cliente" in conflict.text
     assert 'value="Maria Antiga"' in conflict.text  # what this operator typed
     assert "Dados salvos agora" in conflict.text and "Maria Nova" in conflict.text
     assert web.get(f"/clientes/{customer_id}").text.count("Maria Antiga") == 0
-    resubmit = web.post(f"/clientes/{customer_id}/editar", data={
-        **stale, "version": re.search(r'name="version" value="(\d+)"', conflict.text).group(1)})
+    resubmit = web.post(
+        f"/clientes/{customer_id}/editar",
+        data={**stale, "version": re.search(r'name="version" value="(\d+)"', conflict.text).group(1)},
+    )
     assert resubmit.status_code == 303 and "Maria Antiga" in web.get(f"/clientes/{customer_id}").text
 
 
@@ -281,12 +310,25 @@ def test_trust_unlock_and_return_date_from_the_customer_page(web):
 
     other = new_customer(web, name="Pedro", document=VALID_CPFS[2], external_ref="C-9")
     back_on = provider_today() + timedelta(days=10)
-    assert edit(web, other, name="Pedro", document=VALID_CPFS[2], external_ref="C-9", ativo="nao",
-                motivo="customer_request", data_retorno=back_on.isoformat()).status_code == 303
+    assert (
+        edit(
+            web,
+            other,
+            name="Pedro",
+            document=VALID_CPFS[2],
+            external_ref="C-9",
+            ativo="nao",
+            motivo="customer_request",
+            data_retorno=back_on.isoformat(),
+        ).status_code
+        == 303
+    )
     page = web.get(f"/clientes/{other}")
     assert f"retorno programado em {back_on.strftime('%d/%m/%Y')}" in page.text
-    past = web.post(f"/clientes/{other}/retorno", data={"data_retorno": provider_today().isoformat(),
-                                                          "csrf_token": csrf_of(page.text)})
+    past = web.post(
+        f"/clientes/{other}/retorno",
+        data={"data_retorno": provider_today().isoformat(), "csrf_token": csrf_of(page.text)},
+    )
     assert past.status_code == 422 and "depois de hoje" in past.text
     cleared = web.post(f"/clientes/{other}/retorno", data={"data_retorno": "", "csrf_token": csrf_of(page.text)})
     assert cleared.status_code == 303 and "Sem data de retorno." in web.get(f"/clientes/{other}").text
@@ -338,8 +380,9 @@ def effect_row(db, effect_id):
 def test_the_message_after_a_save_shows_once_and_names_what_happened(web):
     signed_in(web, "otto")
     page = web.get("/clientes/novo")
-    created = web.post("/clientes/novo", data={"name": "Maria Souza", "document": VALID_CPFS[0],
-                                               "csrf_token": csrf_of(page.text)})
+    created = web.post(
+        "/clientes/novo", data={"name": "Maria Souza", "document": VALID_CPFS[0], "csrf_token": csrf_of(page.text)}
+    )
     assert created.status_code == 303 and re.fullmatch(r"/clientes/\d+", created.headers["location"])
     customer_id = int(created.headers["location"].rsplit("/", 1)[1])
     first = web.get(f"/clientes/{customer_id}")
@@ -394,12 +437,20 @@ def test_history_is_paged_and_cancelled_services_are_folded(web):
             customer_services.change_service(session, service_id, ServiceEvent.CANCEL)
     actor = transitions.Actor(name="user:otto", role=Role.OPERATOR)
     for n in range(25):  # 25 changes: pages of 20
-        event, reason = ((CustomerEvent.INACTIVATE, "customer_request") if n % 2 == 0
-                         else (CustomerEvent.ACTIVATE, "customer_return"))
+        event, reason = (
+            (CustomerEvent.INACTIVATE, "customer_request")
+            if n % 2 == 0
+            else (CustomerEvent.ACTIVATE, "customer_return")
+        )
         with web.db.write() as session:
-            transitions.transition_customer(session, customer_id, event,
-                                            TransitionRequest(reason, f"mudança {n}", actor_role=Role.OPERATOR),
-                                            actor, Source.UI)
+            transitions.transition_customer(
+                session,
+                customer_id,
+                event,
+                TransitionRequest(reason, f"mudança {n}", actor_role=Role.OPERATOR),
+                actor,
+                Source.UI,
+            )
     first = web.get(f"/clientes/{customer_id}")
     assert len(re.findall(r"<tr data-transition-id=", first.text)) == 20
     assert "mudança 24" in first.text and "mudança 4" not in first.text
@@ -440,8 +491,10 @@ def test_per_service_effects_name_their_service_and_the_scheduler_speaks_portugu
     signed_in(web, "vera")
     with web.db.write() as session:
         customer_id = session.scalar(insert_customer(session))
-        services = {name: customer_services.add_service(session, customer_id, name).id
-                    for name in ("Fibra 500 Mega", "Telefone fixo")}
+        services = {
+            name: customer_services.add_service(session, customer_id, name).id
+            for name in ("Fibra 500 Mega", "Telefone fixo")
+        }
     add_invoice(web.db, customer_id, days_overdue=40, amount="1234.5")
     settings = Settings(database_url=web.db.url, no_cut_weekdays="")
     today = provider_today()
@@ -449,8 +502,18 @@ def test_per_service_effects_name_their_service_and_the_scheduler_speaks_portugu
     with web.db.write() as session:
         change_id = session.scalar(select(StatusChange.id).where(StatusChange.customer_id == customer_id))
         for service_id in services.values():
-            session.add(OutboxEffect(**new_effect(Effect.PROVISION_SUSPEND, customer_id, utcnow(),
-                                                  transition_id=change_id, service_id=service_id, origin="effect")))
+            session.add(
+                OutboxEffect(
+                    **new_effect(
+                        Effect.PROVISION_SUSPEND,
+                        customer_id,
+                        utcnow(),
+                        transition_id=change_id,
+                        service_id=service_id,
+                        origin="effect",
+                    )
+                )
+            )
     page = web.get(f"/clientes/{customer_id}").text
     row = page.split(f'data-transition-id="{change_id}"', 1)[1].split("</tr>", 1)[0]
     assert "Bloquear no provisionamento (Fibra 500 Mega)" in row
@@ -465,8 +528,9 @@ def test_tentar_de_novo_is_for_admins_and_gives_a_failed_effect_new_attempts(web
     other_id = new_customer(web, name="Pedro", document=VALID_CPFS[2], external_ref="C-9")
     assert edit(web, customer_id, ativo="nao", motivo="customer_request").status_code == 303
     with web.db.write() as session:
-        effect = session.scalar(select(OutboxEffect).where(OutboxEffect.customer_id == customer_id,
-                                                           OutboxEffect.name == "notify_billing"))
+        effect = session.scalar(
+            select(OutboxEffect).where(OutboxEffect.customer_id == customer_id, OutboxEffect.name == "notify_billing")
+        )
         effect.state, effect.attempts, effect.completed_at = "failed", 8, utcnow()
         effect.last_error = "gave up after 8 attempt(s) (limit 8); last error: HTTP 503 from billing: busy"
         effect_id = effect.id
@@ -478,8 +542,10 @@ def test_tentar_de_novo_is_for_admins_and_gives_a_failed_effect_new_attempts(web
         page = web.get(f"/clientes/{customer_id}")
         assert "Tentar de novo</button>" not in page.text and retry_path not in page.text
         tooltip = re.search(rf'data-effect-id="{effect_id}" title="([^"]+)"', page.text).group(1)
-        assert tooltip == ("Falhou depois de 8 tentativa(s): o sistema de cobrança respondeu com erro HTTP 503. "
-                           "O Ativa não tenta mais sozinho; um administrador pode usar Tentar de novo.")
+        assert tooltip == (
+            "Falhou depois de 8 tentativa(s): o sistema de cobrança respondeu com erro HTTP 503. "
+            "O Ativa não tenta mais sozinho; um administrador pode usar Tentar de novo."
+        )
         assert web.post(retry_path, data={"csrf_token": csrf_of(page.text)}).status_code == 403
     assert effect_row(web.db, effect_id).state == "failed"
 
@@ -488,11 +554,16 @@ def test_tentar_de_novo_is_for_admins_and_gives_a_failed_effect_new_attempts(web
     page = web.get(f"/clientes/{customer_id}")
     assert f'action="{retry_path}"' in page.text and "Tentar de novo</button>" in page.text
     assert web.post(retry_path, data={"csrf_token": "forjado"}).status_code == 403
-    assert web.post(f"/clientes/{other_id}/efeitos/{effect_id}/tentar-de-novo",
-                    data={"csrf_token": csrf_of(page.text)}).status_code == 404
+    assert (
+        web.post(
+            f"/clientes/{other_id}/efeitos/{effect_id}/tentar-de-novo", data={"csrf_token": csrf_of(page.text)}
+        ).status_code
+        == 404
+    )
     for huge in (2**31, 2**63, 10**20):  # past the INTEGER column: a page, never a 500 (PostgreSQL)
-        beyond = web.post(f"/clientes/{customer_id}/efeitos/{huge}/tentar-de-novo",
-                          data={"csrf_token": csrf_of(page.text)})
+        beyond = web.post(
+            f"/clientes/{customer_id}/efeitos/{huge}/tentar-de-novo", data={"csrf_token": csrf_of(page.text)}
+        )
         assert beyond.status_code == 404 and "Página não encontrada" in beyond.text, huge
     assert effect_row(web.db, effect_id).state == "failed"
     retried = web.post(retry_path, data={"csrf_token": csrf_of(page.text)})

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from sqlalchemy import select
 
 from tests.conftest import REQUIRE_SERVICES, VALID_CPFS, add_invoice
 from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
-from workflow.db.models import OutboxEffect
 from workflow.db.engine import Database
+from workflow.db.models import OutboxEffect
 from workflow.services.business_day import provider_today
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -36,8 +35,9 @@ PASSWORDS = {"maria": "maria-opera-2026", "vitor": "vitor-consulta-2026", "ana":
 EFFECTS_TIMEOUT_MS = 30_000
 
 if REQUIRE_SERVICES and not Path(CHROMIUM).exists():
-    raise RuntimeError(f"ATIVA_REQUIRE_SERVICES=1 but there is no browser at {CHROMIUM} "
-                       "(.ci/run installs Debian's chromium)")
+    raise RuntimeError(
+        f"ATIVA_REQUIRE_SERVICES=1 but there is no browser at {CHROMIUM} (.ci/run installs Debian's chromium)"
+    )
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
@@ -58,28 +58,45 @@ class Server:
         token_line = next(i for i, line in enumerate(lines) if "admin token" in line)
         self.token = lines[token_line + 1].strip()
         for username, role in (("maria", "operator"), ("vitor", "viewer"), ("ana", "admin")):
-            self.cli("users", "create", "--username", username, "--role", role, "--password-stdin",
-                     stdin=PASSWORDS[username] + "\n")
+            self.cli(
+                "users",
+                "create",
+                "--username",
+                username,
+                "--role",
+                role,
+                "--password-stdin",
+                stdin=PASSWORDS[username] + "\n",
+            )
         self.db = Database(f"sqlite:///{self.folder / 'var' / 'ativa.db'}")
         return self
 
     def cli(self, *args: str, stdin: str = ""):
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
-        done = subprocess.run([str(ATIVA), *args], cwd=self.folder, env=env, input=stdin, text=True,
-                              capture_output=True, timeout=60)
+        done = subprocess.run(
+            [str(ATIVA), *args], cwd=self.folder, env=env, input=stdin, text=True, capture_output=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     def api(self, method: str, path: str, **kw):
-        response = httpx.request(method, f"{self.base}{path}", timeout=10,
-                                 headers={"Authorization": f"Bearer {self.token}"}, **kw)
+        response = httpx.request(
+            method, f"{self.base}{path}", timeout=10, headers={"Authorization": f"Bearer {self.token}"}, **kw
+        )
         assert response.status_code < 300, response.text
         return response.json()
 
     def customer_with_services(self, n: int, name: str, ref: str, document: str | None = None) -> int:
-        customer = self.api("POST", "/api/v1/customers", json={
-            "name": name, "document": document or VALID_CPFS[n], "external_ref": ref,
-            "email": f"{ref.lower()}@exemplo.com.br"})
+        customer = self.api(
+            "POST",
+            "/api/v1/customers",
+            json={
+                "name": name,
+                "document": document or VALID_CPFS[n],
+                "external_ref": ref,
+                "email": f"{ref.lower()}@exemplo.com.br",
+            },
+        )
         for plan in ("Fibra 500 Mega", "Telefone fixo"):
             self.api("POST", f"/api/v1/customers/{customer['id']}/services", json={"name": plan})
         return customer["id"]
@@ -182,8 +199,15 @@ def test_the_guide_inactivates_then_activates_a_customer(server, page):
     expect(services.filter(has_text="Suspenso")).to_have_count(2)
     expect(page.locator("#faturamento")).to_have_text("Faturamento: Pausado")
     latest = page.locator("#historico tbody tr").first
-    for text in ("maria", "Tela", "Inativação: Ativo Sim → Não", "Suspensão a pedido do cliente",
-                 "Cliente viaja por 2 meses", "Suspender serviços: Concluído", "Pausar faturamento: Concluído"):
+    for text in (
+        "maria",
+        "Tela",
+        "Inativação: Ativo Sim → Não",
+        "Suspensão a pedido do cliente",
+        "Cliente viaja por 2 meses",
+        "Suspender serviços: Concluído",
+        "Pausar faturamento: Concluído",
+    ):
         expect(latest).to_contain_text(text)
     shot(page, "04-cliente-inativado")
 
@@ -202,8 +226,12 @@ def test_the_guide_inactivates_then_activates_a_customer(server, page):
     expect(page.locator("#servicos tbody tr").filter(has_text="Ativo")).to_have_count(2)
     expect(page.locator("#faturamento")).to_have_text("Faturamento: Ativo")
     latest = page.locator("#historico tbody tr").first
-    for text in ("Ativação: Ativo Não → Sim", "Retorno do cliente", "Restabelecer serviços: Concluído",
-                 "Retomar faturamento: Concluído"):
+    for text in (
+        "Ativação: Ativo Não → Sim",
+        "Retorno do cliente",
+        "Restabelecer serviços: Concluído",
+        "Retomar faturamento: Concluído",
+    ):
         expect(latest).to_contain_text(text)
     expect(page.locator("#historico tbody tr")).to_have_count(2)
     shot(page, "06-cliente-reativado")
@@ -255,8 +283,11 @@ def test_a_guard_refusal_is_shown_on_the_form_and_nothing_typed_is_lost(server, 
 def test_a_forced_activation_holds_the_cuts_until_the_chosen_date(server, page):
     from datetime import timedelta
 
-    customer = server.api("POST", "/api/v1/customers", json={
-        "name": "Beto Acordo", "document": "123.456.789-09", "external_ref": "CLI-7007"})
+    customer = server.api(
+        "POST",
+        "/api/v1/customers",
+        json={"name": "Beto Acordo", "document": "123.456.789-09", "external_ref": "CLI-7007"},
+    )
     add_invoice(server.db, customer["id"], days_overdue=30, amount="89.90")
     server.api("POST", f"/api/v1/customers/{customer['id']}/inactivate", json={"reason": "delinquency"})
     hold = provider_today() + timedelta(days=15)
@@ -317,9 +348,17 @@ def test_a_viewer_sees_but_cannot_edit(server, page):
     # Even a POST with the viewer's own valid CSRF token is refused by the server.
     page.goto(f"{server.base}/clientes")
     token = page.locator("input[name=csrf_token]").first.input_value()
-    response = page.request.post(f"{server.base}/clientes/{customer_id}/editar", form={
-        "csrf_token": token, "name": "Paulo Consulta", "document": VALID_CPFS[3], "ativo": "nao",
-        "motivo": "other", "observacao": "tentativa"})
+    response = page.request.post(
+        f"{server.base}/clientes/{customer_id}/editar",
+        form={
+            "csrf_token": token,
+            "name": "Paulo Consulta",
+            "document": VALID_CPFS[3],
+            "ativo": "nao",
+            "motivo": "other",
+            "observacao": "tentativa",
+        },
+    )
     assert response.status == 403
     assert server.api("GET", f"/api/v1/customers/{customer_id}")["status"] == "active"
 
@@ -336,7 +375,7 @@ def test_the_api_docs_open_for_a_signed_in_user_from_this_server_alone(server, p
     expect(page.get_by_text("/api/v1/customers/{customer_id}/activate", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Authorize")).to_be_visible()
     shot(page, "11-api-docs", full_page=False)
-    assert all(url.startswith(server.base) or url.startswith("data:") for url in requested), requested
+    assert all(url.startswith((server.base, "data:")) for url in requested), requested
     assert errors == []  # nothing refused by the page's CSP
 
 
@@ -383,8 +422,9 @@ def test_new_customer_form_and_the_delinquency_run(server, page):
 
 def test_usable_on_a_phone(server, browser):
     server.customer_with_services(4, "Lucas Celular", "CLI-6006")
-    context = browser.new_context(locale="pt-BR", viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        locale="pt-BR", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     try:
         sign_in(page, server, "maria")
@@ -405,12 +445,16 @@ def test_an_admin_retries_a_failed_effect_from_the_customer_page(server, page):
     customer_id = server.customer_with_services(0, "Beatriz Falha", "CLI-8008", document="86288366757")
     server.api("POST", f"/api/v1/customers/{customer_id}/inactivate", json={"reason": "other", "note": "teste"})
     deadline = time.monotonic() + EFFECTS_TIMEOUT_MS / 1000
-    while any(e["state"] == "pending" for e in server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"][0]["effects"]):
+    while any(
+        e["state"] == "pending"
+        for e in server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"][0]["effects"]
+    ):
         assert time.monotonic() < deadline, server.log.read_text()[-3000:]
         time.sleep(0.3)
     with server.db.write() as session:  # as if the worker had given up on it
-        effect = session.scalar(select(OutboxEffect).where(OutboxEffect.customer_id == customer_id,
-                                                           OutboxEffect.name == "suspend_services"))
+        effect = session.scalar(
+            select(OutboxEffect).where(OutboxEffect.customer_id == customer_id, OutboxEffect.name == "suspend_services")
+        )
         effect.state, effect.attempts = "failed", 8
         effect.last_error = "gave up after 8 attempt(s) (limit 8); last error: OperationalError: disk I/O error"
     sign_in(page, server, "ana")

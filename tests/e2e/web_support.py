@@ -12,8 +12,10 @@ def csrf_of(page: str) -> str:
 
 def sign_in(client, username, password=PASSWORD):
     form = client.get("/entrar")
-    return client.post("/entrar", data={"username": username, "password": password,
-                                        "csrf_token": csrf_of(form.text), "next": "/clientes"})
+    return client.post(
+        "/entrar",
+        data={"username": username, "password": password, "csrf_token": csrf_of(form.text), "next": "/clientes"},
+    )
 
 
 def signed_in(client, username):
@@ -24,8 +26,15 @@ def signed_in(client, username):
 
 def new_customer(client, **fields) -> int:
     page = client.get("/clientes/novo")
-    data = {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@exemplo.com.br",
-            "phone": "(11) 99999-0000", "external_ref": "C-1", "csrf_token": csrf_of(page.text), **fields}
+    data = {
+        "name": "Maria Souza",
+        "document": "529.982.247-25",
+        "email": "maria@exemplo.com.br",
+        "phone": "(11) 99999-0000",
+        "external_ref": "C-1",
+        "csrf_token": csrf_of(page.text),
+        **fields,
+    }
     response = client.post("/clientes/novo", data=data)
     assert response.status_code == 303, response.text
     return int(re.search(r"/clientes/(\d+)", response.headers["location"]).group(1))
@@ -34,7 +43,17 @@ def new_customer(client, **fields) -> int:
 def edit(client, customer_id, **fields):
     page = client.get(f"/clientes/{customer_id}/editar")
     version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
-    data = {"name": "Maria Souza", "document": "52998224725", "email": "", "phone": "", "external_ref": "C-1",
-            "ativo": "sim", "motivo": "", "observacao": "", "csrf_token": csrf_of(page.text),
-            "version": version, **fields}
+    data = {
+        "name": "Maria Souza",
+        "document": "52998224725",
+        "email": "",
+        "phone": "",
+        "external_ref": "C-1",
+        "ativo": "sim",
+        "motivo": "",
+        "observacao": "",
+        "csrf_token": csrf_of(page.text),
+        "version": version,
+        **fields,
+    }
     return client.post(f"/clientes/{customer_id}/editar", data=data)

@@ -13,6 +13,11 @@ def pending_effects(db) -> list[int]:
         cid = customers.create_customer(session, customers.CustomerDraft("R", VALID_CPFS[0])).id
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, cid, CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR), actor, Source.API)
+            session,
+            cid,
+            CustomerEvent.INACTIVATE,
+            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
+            actor,
+            Source.API,
+        )
         return [e.id for e in outcome.effects]

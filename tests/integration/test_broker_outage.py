@@ -29,13 +29,21 @@ def receiver():
 
 
 def test_a_worker_rides_out_a_broker_killed_while_it_holds_unacknowledged_messages(
-        postgres_url, pg_db, private_redis, receiver, tmp_path):
+    postgres_url, pg_db, private_redis, receiver, tmp_path
+):
     # Billing and provisioning answer 503 until the outage is over: the worker holds the retries,
     # due in a few seconds, as messages taken and not acknowledged.
     outage_over = threading.Event()
     receiver.behaviour = lambda path, n: 200 if outage_over.is_set() else 503
-    stack = Stack(tmp_path, postgres_url, private_redis.url, receiver, effect_retry_base_seconds="3",
-                  effect_retry_max_seconds="6", effect_max_attempts="20")
+    stack = Stack(
+        tmp_path,
+        postgres_url,
+        private_redis.url,
+        receiver,
+        effect_retry_base_seconds="3",
+        effect_retry_max_seconds="6",
+        effect_max_attempts="20",
+    )
     scheduler = None
     try:
         worker = stack.start_worker(beat=False)  # standalone, as in production
@@ -43,8 +51,9 @@ def test_a_worker_rides_out_a_broker_killed_while_it_holds_unacknowledged_messag
         customers = [stack.customer(i) for i in range(5)]
         for round_ in range(4):
             for cid in customers:
-                stack.move(cid, *(("inactivate", "customer_request") if round_ % 2 == 0
-                                  else ("activate", "customer_return")))
+                stack.move(
+                    cid, *(("inactivate", "customer_request") if round_ % 2 == 0 else ("activate", "customer_return"))
+                )
         wait_for(lambda: len(receiver.received) >= 10, what="calls answered 503, their retries held")
         private_redis.kill()  # no persistence: every queued and unacknowledged message is gone
         wait_for(lambda: "Connection to broker lost" in worker.log.read_text(), what="the worker to notice")
@@ -80,19 +89,20 @@ def test_a_worker_or_scheduler_that_stops_on_an_error_exits_non_zero(tmp_path, s
 
 def _env(tmp_path: Path, database_url: str, broker_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")}
-    env.update({
-        "PYTHONUNBUFFERED": "1",
-        "ATIVA_DATA_DIR": str(tmp_path / "var"),
-        "ATIVA_DATABASE_URL": database_url,
-        "ATIVA_BROKER_URL": broker_url,
-        "ATIVA_RELAY_INTERVAL_SECONDS": "0.5",
-        "ATIVA_SCHEDULER_LEASE_SECONDS": "3",
-    })
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "ATIVA_DATA_DIR": str(tmp_path / "var"),
+            "ATIVA_DATABASE_URL": database_url,
+            "ATIVA_BROKER_URL": broker_url,
+            "ATIVA_RELAY_INTERVAL_SECONDS": "0.5",
+            "ATIVA_SCHEDULER_LEASE_SECONDS": "3",
+        }
+    )
     return env
 
 
-def test_beat_logs_a_broker_outage_in_one_line_per_failure_and_a_summary(
-        tmp_path, sqlite_template, private_redis):
+def test_beat_logs_a_broker_outage_in_one_line_per_failure_and_a_summary(tmp_path, sqlite_template, private_redis):
     shutil.copy(sqlite_template, tmp_path / "ativa.db")
     env = _env(tmp_path, f"sqlite:///{tmp_path / 'ativa.db'}", private_redis.url)
     beat = Process(["beat"], env, tmp_path, tmp_path / "beat.log")
@@ -100,8 +110,10 @@ def test_beat_logs_a_broker_outage_in_one_line_per_failure_and_a_summary(
         queued = lambda: redis_client.Redis(port=private_redis.port).llen("ativa")  # noqa: E731
         wait_for(queued, what="the relay's first publish")
         private_redis.kill()
-        wait_for(lambda: beat.log.read_text().count("could not publish the relay job") >= 3,
-                 what="failed publishes, one line each")
+        wait_for(
+            lambda: beat.log.read_text().count("could not publish the relay job") >= 3,
+            what="failed publishes, one line each",
+        )
         private_redis.start()  # empty: the next publish is the first one after the outage
         wait_for(lambda: "broker back after" in beat.log.read_text(), what="the summary")
         wait_for(queued, what="a publish after the outage")

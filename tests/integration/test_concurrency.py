@@ -35,8 +35,12 @@ def hammer(database: Database, threads: int, attempts: int) -> tuple[int, int, l
                 try:
                     with database.write() as session:
                         transitions.transition_customer(
-                            session, cid, event, TransitionRequest(REASONS[event], None, actor_role=ACTOR.role),
-                            ACTOR, Source.API,
+                            session,
+                            cid,
+                            event,
+                            TransitionRequest(REASONS[event], None, actor_role=ACTOR.role),
+                            ACTOR,
+                            Source.API,
                         )
                     with lock:
                         done[0] += 1

@@ -49,8 +49,7 @@ def test_a_claim_held_elsewhere_is_not_taken_by_a_host_whose_clock_runs_ahead(pg
     skewed = Database(pg_db.url)
     try:
         # Uncorrected, it would read the claim and the lease as ten minutes expired.
-        assert effects.claim_effects(skewed, [effect_id], SETTINGS) == [
-            effects.RunResult(effect_id, effects.BUSY)]
+        assert effects.claim_effects(skewed, [effect_id], SETTINGS) == [effects.RunResult(effect_id, effects.BUSY)]
         assert leases.acquire_or_renew(skewed, "beat", "fast-host", 30) is False
     finally:
         skewed.dispose()

@@ -82,9 +82,7 @@ def stack_factory(request, tmp_path, receiver, sqlite_template):
         stack.close()
 
 
-@pytest.mark.parametrize(
-    "stack_factory", ["embedded-sqlite", "redis-postgresql", "rabbitmq-postgresql"], indirect=True
-)
+@pytest.mark.parametrize("stack_factory", ["embedded-sqlite", "redis-postgresql", "rabbitmq-postgresql"], indirect=True)
 def test_transitions_lead_to_services_invoicing_and_signed_webhooks(stack_factory, receiver):
     stack = stack_factory()
     stack.start_worker()
@@ -112,12 +110,16 @@ def test_transitions_lead_to_services_invoicing_and_signed_webhooks(stack_factor
     assert all(b.verified for b in billing)
     assert [b.body["data"]["transition_id"] for b in billing] == [inactivation["id"], activation["id"]]
     assert billing[0].body["data"] == {
-        "customer_id": cid, "external_ref": "IXC-7", "status": "inactive",
-        "reason": "customer_request", "transition_id": inactivation["id"],
+        "customer_id": cid,
+        "external_ref": "IXC-7",
+        "status": "inactive",
+        "reason": "customer_request",
+        "transition_id": inactivation["id"],
     }
     provisioning = receiver.at("/provisioning")
     assert [(p.body["type"], p.body["data"]["external_ref"]) for p in provisioning] == [
-        ("service.suspended", "svc-fiber"), ("service.restored", "svc-fiber"),
+        ("service.suspended", "svc-fiber"),
+        ("service.restored", "svc-fiber"),
     ]
     assert all(p.verified for p in provisioning)
     # Each effect was delivered under exactly one webhook-id, its own.
@@ -223,8 +225,10 @@ def test_a_call_cut_off_by_a_dead_worker_is_recorded_as_maybe_delivered(stack_fa
     first = stack.move(cid, "inactivate", "customer_request")
     assert receiver.hanging.wait(30), "the billing call never started"
     latest = stack.move(cid, "activate", "customer_return")  # the hanging call is superseded now
-    wait_for(lambda: any(r.body["data"]["transition_id"] == latest["id"] for r in receiver.accepted("/billing")),
-             what="the newer notification, on the other pool process")
+    wait_for(
+        lambda: any(r.body["data"]["transition_id"] == latest["id"] for r in receiver.accepted("/billing")),
+        what="the newer notification, on the other pool process",
+    )
     # The pool process dies after its call reached billing, before recording it.
     children = subprocess.run(["pgrep", "-P", str(worker.popen.pid)], capture_output=True, text=True)
     busy = pid_with_connection_from(receiver.hanging_client_port, [int(p) for p in children.stdout.split()])
@@ -249,9 +253,11 @@ def test_billing_down_past_the_old_retry_window_loses_nothing(stack_factory, rec
     receiver.behaviour = lambda path, n: 503 if path.startswith("/billing") and time.monotonic() < up_at[0] else 200
     stack = stack_factory(effect_retry_schedule="0,1s,2s,4s,8s")
     stack.start_worker()
-    moves = {stack.customer(0): ["inactivate", "activate", "inactivate"],
-             stack.customer(1): ["inactivate"],
-             stack.customer(2): ["inactivate", "activate"]}
+    moves = {
+        stack.customer(0): ["inactivate", "activate", "inactivate"],
+        stack.customer(1): ["inactivate"],
+        stack.customer(2): ["inactivate", "activate"],
+    }
     wait_for(lambda: stack.http.get("/readyz").status_code == 200, what="worker and scheduler ready")
     up_at[0] = time.monotonic() + 8
     for cid, events in moves.items():
@@ -270,8 +276,10 @@ def test_billing_down_past_the_old_retry_window_loses_nothing(stack_factory, rec
         notify = next(e for e in latest["effects"] if e["name"] == "notify_billing")
         assert notify["state"] == "done" and notify["attempts"] >= 2 and "503" in notify["last_error"]
         customer = stack.http.get(f"/api/v1/customers/{cid}").json()
-        applied = max((r for r in receiver.accepted("/billing") if r.body["data"]["customer_id"] == cid),
-                      key=lambda r: r.body["sequence"])
+        applied = max(
+            (r for r in receiver.accepted("/billing") if r.body["data"]["customer_id"] == cid),
+            key=lambda r: r.body["sequence"],
+        )
         assert (applied.body["data"]["status"], applied.body["sequence"]) == (customer["status"], customer["version"])
     ids = [r.webhook_id for r in receiver.accepted("/billing")]
     assert len(ids) == len(set(ids))
@@ -287,14 +295,21 @@ def test_billing_learns_the_latest_status_after_the_attempts_ran_out(stack_facto
     latest = stack.move(cid, "activate", "customer_return")
 
     def latest_notification_failed():
-        return any(e["name"] == "notify_billing" and e["transition_id"] == latest["id"] and e["state"] == "failed"
-                   for e in stack.effects(cid))
+        return any(
+            e["name"] == "notify_billing" and e["transition_id"] == latest["id"] and e["state"] == "failed"
+            for e in stack.effects(cid)
+        )
 
     wait_for(latest_notification_failed, what="the latest notification to run out of attempts")
     down[0] = False
-    wait_for(lambda: stack.settled(cid) and any(r.body["data"]["transition_id"] == latest["id"]
-                                                for r in receiver.accepted("/billing")),
-             timeout=30, what="the reconciler's notification")
+    wait_for(
+        lambda: (
+            stack.settled(cid)
+            and any(r.body["data"]["transition_id"] == latest["id"] for r in receiver.accepted("/billing"))
+        ),
+        timeout=30,
+        what="the reconciler's notification",
+    )
     applied = max(receiver.accepted("/billing"), key=lambda r: r.body["sequence"])
     assert (applied.body["data"]["status"], applied.body["sequence"]) == ("active", latest["customer_version"])
     again = [e for e in stack.effects(cid) if e["origin"] == "reconciler"]
@@ -314,10 +329,12 @@ def test_a_stale_effect_never_undoes_a_newer_transition(stack_factory, receiver)
     from workflow.services import effects as effect_service
     from workflow.settings import Settings
 
-    settings = Settings(_env_file=None, **{k.removeprefix("ATIVA_").lower(): v
-                                           for k, v in stack.env.items() if k.startswith("ATIVA_")})
+    settings = Settings(
+        _env_file=None, **{k.removeprefix("ATIVA_").lower(): v for k, v in stack.env.items() if k.startswith("ATIVA_")}
+    )
     run = lambda effect_id: effect_service.carry_out_effect(  # noqa: E731
-        stack.db, effect_id, settings, lambda d: webhooks.deliver(d, settings))
+        stack.db, effect_id, settings, lambda d: webhooks.deliver(d, settings)
+    )
     for effect in new["effects"]:
         assert run(effect["id"]).state in ("done", "skipped")
     for effect in old["effects"]:
@@ -366,8 +383,11 @@ def test_broker_down_while_200_transitions_are_saved(stack_factory, receiver, tm
         saved = 0
         for round_ in range(40):  # 200 transitions, all committed while the broker is down
             for cid in customers:
-                stack.move(cid, "inactivate" if round_ % 2 == 0 else "activate",
-                           "customer_request" if round_ % 2 == 0 else "customer_return")
+                stack.move(
+                    cid,
+                    "inactivate" if round_ % 2 == 0 else "activate",
+                    "customer_request" if round_ % 2 == 0 else "customer_return",
+                )
                 saved += 1
         assert saved == 200
         with stack.db.read() as session:
@@ -413,9 +433,11 @@ def test_lost_messages_are_published_again_by_the_relay(stack_factory, receiver,
 @pytest.mark.parametrize("stack_factory", ["embedded-sqlite"], indirect=True)
 def test_two_schedulers_one_lease_and_a_takeover(stack_factory):
     from workflow.db.models import SchedulerLease
+
     stack = stack_factory()
     beats = [Process(["beat"], stack.env, stack.tmp, stack.tmp / f"beat{i}.log") for i in range(2)]
     try:
+
         def holder():
             with stack.db.read() as session:
                 lease = session.get(SchedulerLease, "beat")
@@ -456,9 +478,12 @@ def test_a_payment_event_restores_services_through_the_workers(stack_factory, re
 
     body = _json.dumps({"type": "invoice.paid", "data": {"invoice_id": external, "customer_id": cid}})
     now = datetime.now(UTC)
-    headers = {"webhook-id": "pay-42", "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": Webhook(BILLING_SECRET).sign("pay-42", now, body),
-               "content-type": "application/json"}
+    headers = {
+        "webhook-id": "pay-42",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(BILLING_SECRET).sign("pay-42", now, body),
+        "content-type": "application/json",
+    }
     response = stack.http.post("/api/v1/billing/events", content=body, headers=headers)
     assert response.status_code == 202 and response.json()["reactivated"] is True
     wait_for(lambda: stack.settled(cid), what="the restoration")
@@ -487,8 +512,14 @@ def test_the_sweep_runs_on_the_workers(stack_factory, receiver):
         today += timedelta(days=1)  # the run below must fall on a cut day
     run = stack.http.post("/api/v1/delinquency/run", json={"as_of": today.isoformat()})
     assert run.status_code == 202 and run.json()["candidates"] == 3
-    wait_for(lambda: all(stack.http.get(f"/api/v1/customers/{cid}").json()["status"] == "inactive" for cid in due)
-             and all(stack.settled(cid) for cid in due), what="the sweep batches", timeout=60)
+    wait_for(
+        lambda: (
+            all(stack.http.get(f"/api/v1/customers/{cid}").json()["status"] == "inactive" for cid in due)
+            and all(stack.settled(cid) for cid in due)
+        ),
+        what="the sweep batches",
+        timeout=60,
+    )
     for cid in due:
         latest = stack.history(cid)[0]
         assert (latest["reason"], latest["source"]) == ("delinquency", "scheduler")
@@ -518,8 +549,11 @@ def test_trust_unlock_expiry_and_warnings_run_on_the_scheduler(stack_factory, re
     def status(cid):
         return stack.http.get(f"/api/v1/customers/{cid}").json()
 
-    wait_for(lambda: status(unpaid)["status"] == "inactive" and status(paid)["trust_unlock_until"] is None,
-             timeout=30, what="the timers job")
+    wait_for(
+        lambda: status(unpaid)["status"] == "inactive" and status(paid)["trust_unlock_until"] is None,
+        timeout=30,
+        what="the timers job",
+    )
     assert (status(paid)["status"], status(paid)["trust_unlocks_used"]) == ("active", 0)
     latest = stack.history(unpaid)[0]
     assert (latest["reason"], latest["source"]) == ("delinquency", "scheduler")
@@ -533,8 +567,10 @@ def test_trust_unlock_expiry_and_warnings_run_on_the_scheduler(stack_factory, re
 
     settings = Settings(no_cut_weekdays="", warning_days=30)
     assert timers.queue_warnings(stack.db, delinquency.policy_from(settings), provider_today(), 30) == [heading]
-    wait_for(lambda: any(r.body["type"] == "customer.delinquency_warning" for r in receiver.at("/billing")),
-             what="the warning webhook")
+    wait_for(
+        lambda: any(r.body["type"] == "customer.delinquency_warning" for r in receiver.at("/billing")),
+        what="the warning webhook",
+    )
     warning = next(r for r in receiver.at("/billing") if r.body["type"] == "customer.delinquency_warning")
     assert warning.verified and warning.body["data"]["customer_id"] == heading
     assert warning.body["data"]["overdue_invoices"] == 1

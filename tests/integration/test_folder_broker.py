@@ -14,8 +14,13 @@ MESSAGES = 400
 
 
 def connection(folder) -> Connection:
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-               "control_folder": str(folder / "control"), "store_processed": False, "polling_interval": 0.001}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+        "polling_interval": 0.001,
+    }
     return Connection(folder_broker.register(), transport_options=options)
 
 

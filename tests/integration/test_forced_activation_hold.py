@@ -27,8 +27,11 @@ def cut_for_delinquency(api, n=0) -> int:
 
 
 def force(api, cid, **extra):
-    return api.post(f"/api/v1/customers/{cid}/activate", role=Role.OPERATOR,
-                    json={"reason": "manual", "force": True, "note": "Gerente autorizou", **extra})
+    return api.post(
+        f"/api/v1/customers/{cid}/activate",
+        role=Role.OPERATOR,
+        json={"reason": "manual", "force": True, "note": "Gerente autorizou", **extra},
+    )
 
 
 def customer_row(api, cid) -> Customer:
@@ -71,13 +74,16 @@ def test_the_hold_date_can_be_chosen_within_limits_and_only_with_force(api):
     today = provider_today()
     cid = cut_for_delinquency(api)
     later = (today + timedelta(days=30)).isoformat()
-    refused(api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "manual", "hold_until": later}),
-            "overdue_invoices")
+    refused(
+        api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "manual", "hold_until": later}),
+        "overdue_invoices",
+    )
     refused(force(api, cid, hold_until=today.isoformat()), "hold_not_in_future")
     refused(force(api, cid, hold_until=(today + timedelta(days=91)).isoformat()), "hold_too_long")
-    refused(api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "trust_unlock", "days": 2,
-                                                                 "hold_until": later}),
-            "hold_requires_forced_activation")
+    refused(
+        api.post(f"/api/v1/customers/{cid}/activate", json={"reason": "trust_unlock", "days": 2, "hold_until": later}),
+        "hold_requires_forced_activation",
+    )
     assert customer_row(api, cid).status == "inactive"
     ok = force(api, cid, hold_until=later)
     assert ok.status_code == 200 and ok.json()["customer"]["forced_hold_until"] == later
@@ -96,11 +102,13 @@ def test_patch_sets_the_hold_with_the_status_change(api):
     hold = (today + timedelta(days=20)).isoformat()
     alone = api.patch(f"/api/v1/customers/{cid}", json={"hold_until": hold})
     assert alone.status_code == 422 and "hold_until" in alone.json()["detail"]
-    unforced = api.patch(f"/api/v1/customers/{cid}", json={"status": "active", "reason": "manual",
-                                                            "hold_until": hold})
+    unforced = api.patch(f"/api/v1/customers/{cid}", json={"status": "active", "reason": "manual", "hold_until": hold})
     refused(unforced, "overdue_invoices")
-    saved = api.patch(f"/api/v1/customers/{cid}", role=Role.OPERATOR, json={
-        "status": "active", "reason": "manual", "force": True, "note": "Gerente autorizou", "hold_until": hold})
+    saved = api.patch(
+        f"/api/v1/customers/{cid}",
+        role=Role.OPERATOR,
+        json={"status": "active", "reason": "manual", "force": True, "note": "Gerente autorizou", "hold_until": hold},
+    )
     assert saved.status_code == 200, saved.text
     assert saved.json()["customer"]["forced_hold_until"] == hold
     assert saved.json()["transition"]["hold_until"] == hold
@@ -122,8 +130,11 @@ def test_a_payment_that_clears_the_debts_ends_the_hold(api):
         first_ref, second_ref = (session.get(Invoice, i).external_id for i in (first, second))
 
     def pay(webhook_id, invoice_ref):
-        return billing.apply_event(api.db, billing.InvoiceEvent(webhook_id, "invoice.paid", invoice_ref, cid,
-                                                                None, None, None, None), today=today)
+        return billing.apply_event(
+            api.db,
+            billing.InvoiceEvent(webhook_id, "invoice.paid", invoice_ref, cid, None, None, None, None),
+            today=today,
+        )
 
     assert pay("pay-1", first_ref).hold_ended is False  # one invoice still past due: the hold stands
     assert customer_row(api, cid).forced_hold_until == today + timedelta(days=DEFAULT_HOLD_DAYS)
@@ -150,7 +161,10 @@ def test_the_preview_lists_held_customers_as_skipped_with_the_date(api):
     assert [c["customer_id"] for c in preview["candidates"]] == [due]
     (skipped,) = preview["skipped"]
     assert (skipped["customer_id"], skipped["held_until"], skipped["reason"]) == (
-        held, hold.isoformat(), "forced_activation_hold")
+        held,
+        hold.isoformat(),
+        "forced_activation_hold",
+    )
     assert skipped["overdue_total"] == "99.90"
     later = api.get("/api/v1/delinquency/preview", params={"as_of": (hold + timedelta(days=1)).isoformat()}).json()
     assert sorted(c["customer_id"] for c in later["candidates"]) == [held, due] and later["skipped"] == []
@@ -162,8 +176,10 @@ def test_standing_shows_the_hold_and_when_the_rule_applies_again(api):
     hold = today + timedelta(days=DEFAULT_HOLD_DAYS)
     force(api, cid)
     standing = api.get(f"/api/v1/customers/{cid}/standing").json()
-    assert standing["forced_hold"] == {"until": hold.isoformat(),
-                                       "normal_rule_from": (hold + timedelta(days=1)).isoformat()}
+    assert standing["forced_hold"] == {
+        "until": hold.isoformat(),
+        "normal_rule_from": (hold + timedelta(days=1)).isoformat(),
+    }
     action = standing["next_action"]
     assert action["action"] == "inactivate" and date.fromisoformat(action["on"]) > hold
     assert action["why"].startswith(f"held by a forced activation through {hold.isoformat()}")
@@ -176,8 +192,11 @@ def test_trust_unlock_expiry_does_not_cut_a_held_customer(api):
     cid = cut_for_delinquency(api)
     force(api, cid)
     with api.db.write() as session:
-        session.execute(update(Customer).where(Customer.id == cid).values(
-            trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1)))
+        session.execute(
+            update(Customer)
+            .where(Customer.id == cid)
+            .values(trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
     run = timers.expire_trust_unlocks(api.db, today)
     assert run.changed == [] and "held by a forced activation" in run.kept[cid]
     row = customer_row(api, cid)
@@ -200,8 +219,11 @@ def test_the_warning_announces_the_cut_at_the_holds_end(api):
     assert timers.queue_warnings(api.db, POLICY, hold - timedelta(days=4), warning_days=5) == [cid]
     assert timers.queue_warnings(api.db, POLICY, hold - timedelta(days=3), warning_days=5) == []  # once
     with api.db.read() as session:
-        warnings = list(session.scalars(select(OutboxEffect.id).where(OutboxEffect.name == "warn_billing")
-                                         .order_by(OutboxEffect.id)))
+        warnings = list(
+            session.scalars(
+                select(OutboxEffect.id).where(OutboxEffect.name == "warn_billing").order_by(OutboxEffect.id)
+            )
+        )
     assert len(warnings) == 2
 
     # The warning tells the billing system the cut that comes after the hold.
@@ -212,8 +234,12 @@ def test_the_warning_announces_the_cut_at_the_holds_end(api):
 
     receiver = WebhookReceiver().start()
     try:
-        settings = Settings(database_url=api.db.url, no_cut_weekdays="", billing_webhook_url=f"{receiver.url}/billing",
-                            billing_webhook_secret=BILLING_SECRET)
+        settings = Settings(
+            database_url=api.db.url,
+            no_cut_weekdays="",
+            billing_webhook_url=f"{receiver.url}/billing",
+            billing_webhook_secret=BILLING_SECRET,
+        )
         result = effects.carry_out_effect(api.db, warnings[-1], settings, lambda d: webhooks.deliver(d, settings))
         assert result.state == "done"
         (sent,) = receiver.at("/billing")

@@ -3,7 +3,7 @@ transition (issue 11): the end of a trust unlock, the end of a forced activation
 return date. Each writes one history row and bumps the version, queues no effect, leaves
 status_changed_at alone, and supersedes no billing notification. On SQLite and PostgreSQL."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -40,8 +40,11 @@ def delinquent(api, n=0) -> int:
 
 def deadline_passed(api, cid) -> None:
     with api.db.write() as session:
-        session.execute(update(Customer).where(Customer.id == cid).values(
-            trust_unlock_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        session.execute(
+            update(Customer)
+            .where(Customer.id == cid)
+            .values(trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
 
 
 class Recorded:
@@ -75,8 +78,9 @@ def test_the_end_of_a_paid_trust_unlock_is_recorded(api):
     run = timers.expire_trust_unlocks(api.db, provider_today())
     assert run.changed == [] and run.kept == {cid: "paid during the trust unlock: stays active"}
     change = recorded.check("end_trust_unlock", "trust_unlock", "scheduler", "scheduler")
-    assert change["note"] == ("Fim do Desbloqueio de confiança; nenhuma fatura vencida em aberto: "
-                              "o cliente continua ativo.")
+    assert change["note"] == (
+        "Fim do Desbloqueio de confiança; nenhuma fatura vencida em aberto: o cliente continua ativo."
+    )
     row = customer_row(api, cid)
     assert (row.status, row.trust_unlock_until, row.trust_unlocks_used) == ("active", None, 0)
     again = Recorded(api, cid)
@@ -86,8 +90,9 @@ def test_the_end_of_a_paid_trust_unlock_is_recorded(api):
 
 def test_the_end_of_a_trust_unlock_a_forced_activation_holds_is_recorded(api):
     cid = delinquent(api)
-    forced = api.post(f"/api/v1/customers/{cid}/activate",
-                      json={"reason": "manual", "force": True, "note": "Gerente autorizou"})
+    forced = api.post(
+        f"/api/v1/customers/{cid}/activate", json={"reason": "manual", "force": True, "note": "Gerente autorizou"}
+    )
     hold = forced.json()["customer"]["forced_hold_until"]
     warned = provider_today() - timedelta(days=20)
     with api.db.write() as session:  # a row carrying both (the machine never lets both stand)
@@ -119,13 +124,15 @@ def test_a_stale_trust_unlock_of_an_inactive_customer_is_ended_and_recorded(api)
 def test_a_payment_that_ends_a_hold_is_recorded_and_the_activation_is_still_notified(api):
     today = provider_today()
     cid = delinquent(api)
-    forced = api.post(f"/api/v1/customers/{cid}/activate",
-                      json={"reason": "manual", "force": True, "note": "Gerente autorizou"}).json()
+    forced = api.post(
+        f"/api/v1/customers/{cid}/activate", json={"reason": "manual", "force": True, "note": "Gerente autorizou"}
+    ).json()
     with api.db.read() as session:
         (invoice_ref,) = session.scalars(select(Invoice.external_id).where(Invoice.customer_id == cid))
     recorded = Recorded(api, cid)
-    outcome = billing.apply_event(api.db, billing.InvoiceEvent("pay-hold", "invoice.paid", invoice_ref, cid,
-                                                               None, None, None, None), today=today)
+    outcome = billing.apply_event(
+        api.db, billing.InvoiceEvent("pay-hold", "invoice.paid", invoice_ref, cid, None, None, None, None), today=today
+    )
     assert outcome.hold_ended is True and not outcome.reactivated
     change = recorded.check("end_forced_hold", "payment_received", "billing", "billing")
     assert "pay-hold" in change["note"] and change["note"].startswith("Fim do prazo sem corte automático")
@@ -156,7 +163,8 @@ def test_a_new_return_date_is_recorded_and_its_refusals_write_nothing(api):
     cleared = api.post(f"/api/v1/customers/{cid}/return-date", json={"until": None})
     assert cleared.status_code == 200 and cleared.json()["return_on"] is None
     assert recorded.check("reschedule_return", "customer_request", "api", "token:test-admin")["note"] == (
-        f"Data de retorno de {later:%d/%m/%Y} removida.")
+        f"Data de retorno de {later:%d/%m/%Y} removida."
+    )
 
     other = delinquent(api, 1)
     unchanged = Recorded(api, other)
@@ -170,11 +178,12 @@ def test_a_failed_notification_is_sent_again_after_a_change_that_keeps_the_statu
     """The notifications reconciler re-sends the latest change of status, not the latest row."""
     today = provider_today()
     cid = api.new_customer(0)["id"]
-    left = api.post(f"/api/v1/customers/{cid}/inactivate",
-                    json={"reason": "customer_request", "until": (today + timedelta(days=10)).isoformat()}).json()
+    left = api.post(
+        f"/api/v1/customers/{cid}/inactivate",
+        json={"reason": "customer_request", "until": (today + timedelta(days=10)).isoformat()},
+    ).json()
     with api.db.write() as session:
-        session.execute(update(OutboxEffect).where(OutboxEffect.name == Effect.NOTIFY_BILLING)
-                        .values(state="failed"))
+        session.execute(update(OutboxEffect).where(OutboxEffect.name == Effect.NOTIFY_BILLING).values(state="failed"))
     api.post(f"/api/v1/customers/{cid}/return-date", json={"until": (today + timedelta(days=20)).isoformat()})
     (again,) = effects.reconcile_notifications(api.db)
     with api.db.read() as session:

@@ -65,19 +65,26 @@ def test_a_request_whose_connection_dies_before_it_commits_is_run_again(pg):
     app = create_app(Settings(database_url=pg), db)
     try:
         with TestClient(app, raise_server_exceptions=False) as client, admin_connection(pg) as admin:
-            cid = client.post("/api/v1/customers", headers=headers,
-                              json={"name": "Dona Rosa", "document": "39053344705"}).json()["id"]
+            cid = client.post(
+                "/api/v1/customers", headers=headers, json={"name": "Dona Rosa", "document": "39053344705"}
+            ).json()["id"]
             # Hold the customer's row: the transition waits for it inside its transaction.
             admin.execute("BEGIN")
             admin.execute("SELECT 1 FROM customers WHERE id = %s FOR UPDATE", [cid])
             answer = {}
-            request = threading.Thread(target=lambda: answer.update(response=client.post(
-                f"/api/v1/customers/{cid}/inactivate", headers=headers, json={"reason": "customer_request"})))
+            request = threading.Thread(
+                target=lambda: answer.update(
+                    response=client.post(
+                        f"/api/v1/customers/{cid}/inactivate", headers=headers, json={"reason": "customer_request"}
+                    )
+                )
+            )
             request.start()
 
             def waiting_backend():
-                row = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                    "AND wait_event_type = 'Lock'").fetchone()
+                row = admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()
                 return row and row[0]
 
             victim = wait_for(waiting_backend, what="the transition to wait for the row lock")
@@ -110,6 +117,7 @@ def test_connections_terminated_under_load_cost_no_error_and_lose_nothing(pg, tm
 
     def client_loop(n: int):
         with httpx.Client(base_url=stack.http.base_url, headers=stack.http.headers, timeout=30) as http:
+
             def call(method: str, path: str, expected: int, **kwargs) -> httpx.Response | None:
                 started_after = terminations
                 try:
@@ -127,15 +135,25 @@ def test_connections_terminated_under_load_cost_no_error_and_lose_nothing(pg, tm
             while not stop.is_set():
                 with lock:
                     document = next(documents)
-                response = call("POST", "/api/v1/customers", 201, json={"name": "Cliente", "document": document},
-                                headers={"Idempotency-Key": uuid.uuid4().hex})
+                response = call(
+                    "POST",
+                    "/api/v1/customers",
+                    201,
+                    json={"name": "Cliente", "document": document},
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
                 if response is None:
                     continue
                 cid = response.json()["id"]
                 created.append(cid)
                 for event, reason in (("inactivate", "customer_request"), ("activate", "customer_return")):
-                    response = call("POST", f"/api/v1/customers/{cid}/{event}", 200, json={"reason": reason},
-                                    headers={"Idempotency-Key": uuid.uuid4().hex})
+                    response = call(
+                        "POST",
+                        f"/api/v1/customers/{cid}/{event}",
+                        200,
+                        json={"reason": reason},
+                        headers={"Idempotency-Key": uuid.uuid4().hex},
+                    )
                     if response is None:
                         break
                     moved.append(response.json()["transition"]["id"])

@@ -15,9 +15,11 @@ from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.services import customer_services, customers, effects, transitions
 from workflow.settings import Settings
 
-SETTINGS = Settings(billing_webhook_url="http://127.0.0.1:9/billing",
-                    provisioning_webhook_url="http://127.0.0.1:9/provisioning",
-                    effect_retry_schedule="0,5s,5s")
+SETTINGS = Settings(
+    billing_webhook_url="http://127.0.0.1:9/billing",
+    provisioning_webhook_url="http://127.0.0.1:9/provisioning",
+    effect_retry_schedule="0,5s,5s",
+)
 
 
 def _inactivated(db, n: int = 0) -> dict[str, int]:
@@ -29,9 +31,13 @@ def _inactivated(db, n: int = 0) -> dict[str, int]:
         customer_services.add_service(session, cid, "TV", f"s{n}b")
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, cid, CustomerEvent.INACTIVATE,
+            session,
+            cid,
+            CustomerEvent.INACTIVATE,
             TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
-            transitions.Actor("t", Role.OPERATOR), Source.API)
+            transitions.Actor("t", Role.OPERATOR),
+            Source.API,
+        )
         return {e.name: e.id for e in outcome.effects} | {"customer": cid}
 
 
@@ -72,8 +78,7 @@ def test_a_message_is_carried_out_whole_provisioning_first_and_a_short_retry_goe
     assert rows[fx["notify_billing"]].next_attempt_at > utcnow()
     with db.read() as session:
         assert session.get(Customer, fx["customer"]).invoicing_enabled is False
-        assert {s.status for s in session.query(Service).filter(Service.customer_id == fx["customer"])} == {
-            "suspended"}
+        assert {s.status for s in session.query(Service).filter(Service.customer_id == fx["customer"])} == {"suspended"}
 
 
 def test_a_retry_the_broker_cannot_take_is_one_log_line_and_the_relay_publishes_it(db, caplog):
@@ -83,15 +88,19 @@ def test_a_retry_the_broker_cannot_take_is_one_log_line_and_the_relay_publishes_
         raise ConnectionRefusedError("[Errno 111] Connection refused")
 
     with caplog.at_level(logging.INFO, logger="workflow.services.effects"):
-        [result] = effects.process_effects(db, [fx["notify_billing"]], SETTINGS,
-                                           Billing(effects.DeliveryFailed("HTTP 503")), broker_down)
+        [result] = effects.process_effects(
+            db, [fx["notify_billing"]], SETTINGS, Billing(effects.DeliveryFailed("HTTP 503")), broker_down
+        )
     assert result.state == "pending"
     [line] = [r for r in caplog.records if "retry not scheduled" in r.getMessage()]
     assert line.levelno == logging.WARNING and line.exc_info is None
     assert "ConnectionRefusedError" in line.getMessage()
     with db.write() as session:  # its next attempt comes due: the relay publishes it
-        session.execute(update(OutboxEffect).where(OutboxEffect.id == fx["notify_billing"]).values(
-            next_attempt_at=utcnow() - timedelta(seconds=SETTINGS.relay_grace_seconds + 1)))
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.id == fx["notify_billing"])
+            .values(next_attempt_at=utcnow() - timedelta(seconds=SETTINGS.relay_grace_seconds + 1))
+        )
     assert effects.relay_pending(db, SETTINGS) == [fx["notify_billing"]]
 
 
@@ -99,8 +108,9 @@ def test_an_effect_that_raises_is_recorded_and_holds_back_none_of_the_others(db)
     fx = _inactivated(db)
     ids = [fx["suspend_services"], fx["pause_invoicing"], fx["notify_billing"]]
 
-    results = effects.process_effects(db, ids, SETTINGS, Billing(RuntimeError("billing adapter bug")),
-                                      lambda i, s: None)
+    results = effects.process_effects(
+        db, ids, SETTINGS, Billing(RuntimeError("billing adapter bug")), lambda i, s: None
+    )
 
     states = {r.effect_id: r.state for r in results}
     assert [states[i] for i in ids] == ["done", "done", effects.ERROR]

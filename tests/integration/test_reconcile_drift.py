@@ -25,8 +25,13 @@ def _customer(db, n: int, services: int) -> tuple[int, list[int]]:
 def _move(db, cid: int, event: CustomerEvent, reason: str) -> None:
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR),
-            transitions.Actor("t", Role.OPERATOR), Source.API)
+            session,
+            cid,
+            event,
+            TransitionRequest(reason, None, actor_role=Role.OPERATOR),
+            transitions.Actor("t", Role.OPERATOR),
+            Source.API,
+        )
         ids = [e.id for e in outcome.effects]
     _run(db, ids)
 
@@ -42,8 +47,10 @@ def _names(db, ids: list[int]) -> list[str]:
 
 def _state(db, cid: int) -> tuple[bool, dict[int, tuple[str, str | None]]]:
     with db.read() as session:
-        services = {s.id: (s.status, s.suspension_cause)
-                    for s in session.scalars(select(Service).where(Service.customer_id == cid))}
+        services = {
+            s.id: (s.status, s.suspension_cause)
+            for s in session.scalars(select(Service).where(Service.customer_id == cid))
+        }
         return session.get(Customer, cid).invoicing_enabled, services
 
 
@@ -55,8 +62,9 @@ def test_an_active_customer_left_suspended_gets_back_only_what_its_inactivation_
     _move(db, cid, CustomerEvent.ACTIVATE, "customer_return")
     # Behind Ativa's back: the activation's effects undone by hand.
     with db.write() as session:
-        session.execute(update(Service).where(Service.id == held).values(
-            status="suspended", suspension_cause="customer_inactive"))
+        session.execute(
+            update(Service).where(Service.id == held).values(status="suspended", suspension_cause="customer_inactive")
+        )
         session.execute(update(Customer).where(Customer.id == cid).values(invoicing_enabled=False))
 
     created = effects.reconcile(db)
@@ -82,8 +90,9 @@ def test_an_inactive_customer_left_active_is_cut_again_and_a_converged_one_is_le
 
     assert _names(db, created) == ["pause_invoicing"]
     with db.read() as session:
-        assert {e.customer_id for e in session.scalars(select(OutboxEffect).where(OutboxEffect.id.in_(created)))} \
-            == {cid}
+        assert {e.customer_id for e in session.scalars(select(OutboxEffect).where(OutboxEffect.id.in_(created)))} == {
+            cid
+        }
     assert effects.reconcile(db) == []  # its repair is pending: nothing more is queued
     assert _run(db, created) == ["done"]
     assert _state(db, cid) == (False, {sid: ("suspended", "customer_inactive")})

@@ -18,8 +18,11 @@ SETTINGS = Settings(relay_grace_seconds=5)
 
 def _age(db, ids, seconds, **values):
     with db.write() as session:
-        session.execute(update(OutboxEffect).where(OutboxEffect.id.in_(ids)).values(
-            next_attempt_at=utcnow() - timedelta(seconds=seconds), **values))
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.id.in_(ids))
+            .values(next_attempt_at=utcnow() - timedelta(seconds=seconds), **values)
+        )
 
 
 def test_relay_takes_only_due_unclaimed_effects_and_backs_off(db):
@@ -31,8 +34,9 @@ def test_relay_takes_only_due_unclaimed_effects_and_backs_off(db):
     assert effects.relay_pending(db, SETTINGS) == []  # just relayed: waits 2 × grace now
     with db.write() as session:
         relay_after = {e.id: e.relay_after for e in session.query(OutboxEffect).filter(OutboxEffect.id.in_(ids[1:]))}
-        session.execute(update(OutboxEffect).where(OutboxEffect.id.in_(ids[1:])).values(
-            relay_after=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(OutboxEffect).where(OutboxEffect.id.in_(ids[1:])).values(relay_after=utcnow() - timedelta(seconds=1))
+        )
     assert all(9 < (after - utcnow()).total_seconds() + 0.5 <= 10.5 for after in relay_after.values())
     assert effects.relay_pending(db, SETTINGS) == ids[1:]
     with db.read() as session:
@@ -50,15 +54,20 @@ def test_settled_effects_are_never_relayed(db):
 
 # -- retries on the schedule, claims of dead workers, billing learning the latest status ----------
 
-BILLING = {"billing_webhook_url": "http://127.0.0.1:9/billing", "relay_grace_seconds": 5,
-           "worker_heartbeat_seconds": 1, "effect_claim_seconds": 300}
+BILLING = {
+    "billing_webhook_url": "http://127.0.0.1:9/billing",
+    "relay_grace_seconds": 5,
+    "worker_heartbeat_seconds": 1,
+    "effect_claim_seconds": 300,
+}
 
 
 def _move(db, cid: int, event: CustomerEvent, reason: str):
     actor = transitions.Actor("t", Role.OPERATOR)
     with db.write() as session:
         return transitions.transition_customer(
-            session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR), actor, Source.API)
+            session, cid, event, TransitionRequest(reason, None, actor_role=Role.OPERATOR), actor, Source.API
+        )
 
 
 def _customer(db, n: int = 0) -> int:
@@ -118,8 +127,11 @@ def test_a_claim_of_a_dead_worker_is_taken_over_at_once_and_says_it_may_have_bee
     # Another host's worker claimed it (attempt 1) and was making the call.
     heartbeats.beat(db, "other-host:4242", heartbeats.POOL)
     with db.write() as session:
-        session.execute(update(OutboxEffect).where(OutboxEffect.id == effect_id).values(
-            attempts=1, claimed_until=utcnow() + timedelta(seconds=290), claimed_by="other-host:4242"))
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.id == effect_id)
+            .values(attempts=1, claimed_until=utcnow() + timedelta(seconds=290), claimed_by="other-host:4242")
+        )
     assert effects.carry_out_effect(db, effect_id, settings, _billing_down).state == "busy"  # alive: its claim holds
     assert effects.relay_pending(db, settings) == []
 
@@ -151,8 +163,11 @@ def test_a_claim_of_a_dead_process_on_this_host_is_taken_over_without_waiting_fo
     owner = heartbeats.this_process().rsplit(":", 1)[0] + f":{gone.pid}"
     heartbeats.beat(db, owner, heartbeats.POOL)  # heard from just now
     with db.write() as session:
-        session.execute(update(OutboxEffect).where(OutboxEffect.id == effect_id).values(
-            attempts=1, claimed_until=utcnow() + timedelta(seconds=290), claimed_by=owner))
+        session.execute(
+            update(OutboxEffect)
+            .where(OutboxEffect.id == effect_id)
+            .values(attempts=1, claimed_until=utcnow() + timedelta(seconds=290), claimed_by=owner)
+        )
     delivered = []
     assert effects.carry_out_effect(db, effect_id, settings, delivered.append).state == "done"
     assert [d.message_id for d in delivered] == [f"effect_{effect_id}"]
@@ -171,7 +186,12 @@ def test_the_reconciler_tells_billing_the_latest_status_once(db):
     assert len(created) == 1
     again = _effect(db, created[0])
     assert (again.name, again.origin, again.state, again.transition_id, again.customer_id) == (
-        "notify_billing", "reconciler", "pending", latest.transition.id, cid)
+        "notify_billing",
+        "reconciler",
+        "pending",
+        latest.transition.id,
+        cid,
+    )
     assert effects.reconcile_notifications(db) == []  # one on its way already
 
     delivered = []
@@ -213,6 +233,9 @@ def test_the_reconciler_gives_up_on_a_notification_billing_keeps_refusing(db):
         assert effects.carry_out_effect(db, created, settings, _billing_down).state == "failed"
     assert effects.reconcile_notifications(db) == []  # a person looks at it now, not a loop
     with db.read() as session:
-        tries = session.scalar(select(func.count()).select_from(OutboxEffect).where(
-            OutboxEffect.transition_id == latest.transition.id, OutboxEffect.name == "notify_billing"))
+        tries = session.scalar(
+            select(func.count())
+            .select_from(OutboxEffect)
+            .where(OutboxEffect.transition_id == latest.transition.id, OutboxEffect.name == "notify_billing")
+        )
     assert tries == 1 + effects.RENOTIFY_MAX

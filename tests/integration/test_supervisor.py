@@ -16,8 +16,7 @@ def test_a_child_that_keeps_dying_is_started_again_with_a_growing_delay(tmp_path
     runs = tmp_path / "runs"
     crash = f"open({str(runs)!r}, 'a').write('x'); raise SystemExit(3)"
     lines: list[str] = []
-    supervisor = Supervisor({"worker": [sys.executable, "-c", crash]}, log=lines.append,
-                            poll_seconds=0.05).start()
+    supervisor = Supervisor({"worker": [sys.executable, "-c", crash]}, log=lines.append, poll_seconds=0.05).start()
     try:
         assert wait_until(lambda: len(lines) >= 3)
     finally:
@@ -34,8 +33,9 @@ def test_stop_ends_the_children_and_starts_nothing_more(tmp_path):
     marker = tmp_path / "started"
     lines: list[str] = []
     sleeper = f"open({str(marker)!r}, 'a').write('x'); import time; time.sleep(60)"
-    supervisor = Supervisor({"scheduler": [sys.executable, "-c", sleeper]}, log=lines.append,
-                            poll_seconds=0.05, stop_timeout=5).start()
+    supervisor = Supervisor(
+        {"scheduler": [sys.executable, "-c", sleeper]}, log=lines.append, poll_seconds=0.05, stop_timeout=5
+    ).start()
     assert wait_until(lambda: supervisor.pid("scheduler") and marker.exists())
     pid = supervisor.pid("scheduler")
     supervisor.stop()
@@ -67,8 +67,10 @@ def test_children_stop_one_after_the_other_in_reverse_order(tmp_path):
 
 def test_a_command_that_cannot_start_is_tried_again_and_the_others_keep_running(tmp_path):
     lines: list[str] = []
-    commands = {"worker": [sys.executable, "-c", "import time; time.sleep(60)"],
-                "scheduler": [str(tmp_path / "missing-program")]}
+    commands = {
+        "worker": [sys.executable, "-c", "import time; time.sleep(60)"],
+        "scheduler": [str(tmp_path / "missing-program")],
+    }
     supervisor = Supervisor(commands, log=lines.append, poll_seconds=0.05, stop_timeout=5).start()
     try:
         assert wait_until(lambda: supervisor.pid("worker"))

@@ -6,23 +6,21 @@ import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
+import holidays
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect, StatusChange
-from workflow.domain.customer_machine import TransitionRequest
 from workflow.db.types import utcnow
+from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.delinquency import InvoiceFacts, Policy, overdue_of, parse_weekdays
 from workflow.domain.errors import AtivaError
 from workflow.domain.vocabulary import CustomerEvent, InvoiceStatus, Role, Source
 from workflow.services import customers, delinquency, transitions
 
-import holidays
-
 TUESDAY = date(2026, 12, 1)
 POLICY = Policy(15, Decimal("50.00"), parse_weekdays("sat,sun"), holidays.country_holidays("BR").get)
-
 
 
 def run_at_once(*targets) -> None:
@@ -32,6 +30,7 @@ def run_at_once(*targets) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
 
 def customer(db, n, **kw) -> int:
     with db.write() as session:
@@ -65,7 +64,11 @@ def test_candidates_follow_the_policy(db):
     assert [c.customer_id for c in found] == [ids["due"]]
     (due,) = found
     assert (due.overdue_total, due.oldest_due, due.days_overdue, due.overdue_invoices) == (
-        Decimal("160.00"), date(2026, 11, 11), 20, 2)
+        Decimal("160.00"),
+        date(2026, 11, 11),
+        20,
+        2,
+    )
 
 
 def test_the_run_cuts_through_normal_transitions_and_is_idempotent(db):
@@ -75,7 +78,11 @@ def test_the_run_cuts_through_normal_transitions_and_is_idempotent(db):
     with db.read() as session:
         change = session.scalar(select(StatusChange))
         assert (change.customer_id, change.reason, change.source, change.actor) == (
-            ids["due"], "delinquency", "scheduler", "scheduler")
+            ids["due"],
+            "delinquency",
+            "scheduler",
+            "scheduler",
+        )
         assert "R$ 160,00" in change.note
         assert session.query(OutboxEffect).filter_by(transition_id=change.id).count() == 3
     again = delinquency.run_sweep(db, POLICY, TUESDAY, batch_size=2)
@@ -122,9 +129,14 @@ def test_exemption_and_status_are_rechecked_under_the_lock(db):
         session.execute(update(Customer).where(Customer.id == ids["due"]).values(auto_block_exempt=False))
     actor = transitions.Actor("token:ops", Role.OPERATOR)
     with db.write() as session:
-        transitions.transition_customer(session, ids["due"], CustomerEvent.INACTIVATE,
-                                        TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
-                                        actor, Source.API)
+        transitions.transition_customer(
+            session,
+            ids["due"],
+            CustomerEvent.INACTIVATE,
+            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
+            actor,
+            Source.API,
+        )
     result = delinquency.inactivate_due(db, POLICY, [ids["due"]], TUESDAY)
     assert result.skipped == {ids["due"]: "already inactive"}
 
@@ -152,8 +164,11 @@ def test_a_payment_racing_the_sweep_never_leaves_a_paid_customer_inactive(db):
         def pay():
             start.wait()
             try:
-                billing.apply_event(db, billing.InvoiceEvent(f"race-{round_}", "invoice.paid", external, cid, None,
-                                                             None, None, None), today=TUESDAY)
+                billing.apply_event(
+                    db,
+                    billing.InvoiceEvent(f"race-{round_}", "invoice.paid", external, cid, None, None, None, None),
+                    today=TUESDAY,
+                )
             except Exception as error:  # noqa: BLE001
                 errors.append(error)
 
@@ -176,22 +191,39 @@ def bare_customer(db, n: int, **values) -> int:
     """A customer row written directly: many of them, beyond the few valid CPFs of the fixtures."""
     now = utcnow()
     with db.write() as session:
-        columns = {"name": f"Batch {n}", "document": f"{n:011d}", "document_type": "cpf", "status": "active",
-                   "status_changed_at": now, "invoicing_enabled": True, "version": 1, "created_at": now,
-                   "updated_at": now}
+        columns = {
+            "name": f"Batch {n}",
+            "document": f"{n:011d}",
+            "document_type": "cpf",
+            "status": "active",
+            "status_changed_at": now,
+            "invoicing_enabled": True,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
         row = Customer(**(columns | values))
         session.add(row)
         session.flush()
         return row.id
 
 
-def invoice(db, customer_id: int, *, days_overdue: int, amount: str | None, paid: str = "0",
-            status: str = "open") -> None:
+def invoice(
+    db, customer_id: int, *, days_overdue: int, amount: str | None, paid: str = "0", status: str = "open"
+) -> None:
     with db.write() as session:
-        session.add(Invoice(external_id=f"b-{customer_id}-{days_overdue}-{amount}-{status}",
-                            customer_id=customer_id, amount=None if amount is None else Decimal(amount),
-                            amount_paid=Decimal(paid), due_date=TUESDAY - timedelta(days=days_overdue),
-                            status=status, created_at=utcnow(), updated_at=utcnow()))
+        session.add(
+            Invoice(
+                external_id=f"b-{customer_id}-{days_overdue}-{amount}-{status}",
+                customer_id=customer_id,
+                amount=None if amount is None else Decimal(amount),
+                amount_paid=Decimal(paid),
+                due_date=TUESDAY - timedelta(days=days_overdue),
+                status=status,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
 
 
 VARIED = {  # name: (customer columns, invoices as (days overdue, amount, paid, status))
@@ -209,14 +241,19 @@ VARIED = {  # name: (customer columns, invoices as (days overdue, amount, paid, 
     "cancelled": ({}, [(60, "300.00", "0", "cancelled")]),
     "no invoices": ({}, []),
     "exempt": ({"auto_block_exempt": True}, [(60, "300.00", "0", "open")]),
-    "already inactive": ({"status": "inactive", "inactivation_reason": "customer_request", "version": 2},
-                         [(60, "300.00", "0", "open")]),
-    "active on a trust unlock": ({"trust_unlock_until": utcnow() + timedelta(days=2), "trust_unlocks_used": 1},
-                                 [(60, "300.00", "0", "open")]),
-    "trust unlock ended": ({"trust_unlock_until": utcnow() - timedelta(minutes=1), "trust_unlocks_used": 1},
-                           [(60, "300.00", "0", "open")]),
-    "held by a forced activation": ({"forced_hold_until": TUESDAY + timedelta(days=5)},
-                                    [(60, "300.00", "0", "open")]),
+    "already inactive": (
+        {"status": "inactive", "inactivation_reason": "customer_request", "version": 2},
+        [(60, "300.00", "0", "open")],
+    ),
+    "active on a trust unlock": (
+        {"trust_unlock_until": utcnow() + timedelta(days=2), "trust_unlocks_used": 1},
+        [(60, "300.00", "0", "open")],
+    ),
+    "trust unlock ended": (
+        {"trust_unlock_until": utcnow() - timedelta(minutes=1), "trust_unlocks_used": 1},
+        [(60, "300.00", "0", "open")],
+    ),
+    "held by a forced activation": ({"forced_hold_until": TUESDAY + timedelta(days=5)}, [(60, "300.00", "0", "open")]),
     "hold ends today": ({"forced_hold_until": TUESDAY}, [(60, "300.00", "0", "open")]),
     "hold ended yesterday": ({"forced_hold_until": TUESDAY - timedelta(days=1)}, [(60, "300.00", "0", "open")]),
 }
@@ -236,16 +273,22 @@ def due_by_the_python_rules(db, customer_id: int) -> bool:
     the machine's own guards."""
     with db.read() as session:
         row = session.get(Customer, customer_id)
-        invoices = [InvoiceFacts(i.status, i.due_date, i.amount, i.amount_paid)
-                    for i in session.scalars(select(Invoice).where(Invoice.customer_id == customer_id))]
+        invoices = [
+            InvoiceFacts(i.status, i.due_date, i.amount, i.amount_paid)
+            for i in session.scalars(select(Invoice).where(Invoice.customer_id == customer_id))
+        ]
     overdue = overdue_of(invoices, TUESDAY)
     now = utcnow()
     if POLICY.not_due(delinquency.cut_facts(row), overdue, TUESDAY, now) is not None:
         return False
     try:
-        transitions.decide(customer_id, transitions.state_of(row), CustomerEvent.INACTIVATE,
-                           TransitionRequest("delinquency", None, actor_role=Role.ADMIN),
-                           transitions.guard_facts(overdue.invoices, now, TUESDAY))
+        transitions.decide(
+            customer_id,
+            transitions.state_of(row),
+            CustomerEvent.INACTIVATE,
+            TransitionRequest("delinquency", None, actor_role=Role.ADMIN),
+            transitions.guard_facts(overdue.invoices, now, TUESDAY),
+        )
     except AtivaError:
         return False
     return True
@@ -254,14 +297,22 @@ def due_by_the_python_rules(db, customer_id: int) -> bool:
 def test_the_sql_recheck_and_the_python_rules_pick_the_same_customers(db):
     ids = seed_varied(db)
     with db.read() as session:
-        by_sql = {c.customer_id for c in delinquency.candidates(session.connection(), POLICY, TUESDAY,
-                                                                 among=list(ids.values()))}
+        by_sql = {
+            c.customer_id
+            for c in delinquency.candidates(session.connection(), POLICY, TUESDAY, among=list(ids.values()))
+        }
     by_python = {cid for cid in ids.values() if due_by_the_python_rules(db, cid)}
     names = {cid: name for name, cid in ids.items()}
     assert sorted(names[c] for c in by_sql) == sorted(names[c] for c in by_python)
     assert {names[c] for c in by_python} == {  # the set is not trivially empty or full
-        "due", "one day past the grace", "exactly the minimum", "two small invoices reach the minimum",
-        "partly paid still due", "trust unlock ended", "hold ended yesterday"}
+        "due",
+        "one day past the grace",
+        "exactly the minimum",
+        "two small invoices reach the minimum",
+        "partly paid still due",
+        "trust unlock ended",
+        "hold ended yesterday",
+    }
 
 
 def comparable(row, *left_out: str) -> dict:
@@ -273,24 +324,34 @@ def written_for(db, customer_id: int) -> tuple[dict, list[dict], list[dict]]:
     with db.read() as session:
         conn = session.connection()
         customer = conn.execute(select(Customer.__table__).where(Customer.id == customer_id)).one()
-        changes = conn.execute(select(StatusChange.__table__).where(StatusChange.customer_id == customer_id)
-                               .order_by(StatusChange.id)).all()
-        effects = conn.execute(select(OutboxEffect.__table__).where(OutboxEffect.customer_id == customer_id)
-                               .order_by(OutboxEffect.id)).all()
+        changes = conn.execute(
+            select(StatusChange.__table__).where(StatusChange.customer_id == customer_id).order_by(StatusChange.id)
+        ).all()
+        effects = conn.execute(
+            select(OutboxEffect.__table__).where(OutboxEffect.customer_id == customer_id).order_by(OutboxEffect.id)
+        ).all()
     (change,) = changes
     moment = customer.status_changed_at  # one clock reading per transition, on every row it writes
     assert customer.updated_at == change.created_at == moment
     assert all(e.transition_id == change.id and e.created_at == e.next_attempt_at == moment for e in effects)
-    return (comparable(customer, "id", "name", "document", "created_at", "updated_at", "status_changed_at"),
-            [comparable(change, "id", "customer_id", "created_at")],
-            [comparable(e, "id", "transition_id", "customer_id", "created_at", "next_attempt_at") for e in effects])
+    return (
+        comparable(customer, "id", "name", "document", "created_at", "updated_at", "status_changed_at"),
+        [comparable(change, "id", "customer_id", "created_at")],
+        [comparable(e, "id", "transition_id", "customer_id", "created_at", "next_attempt_at") for e in effects],
+    )
 
 
 def test_the_batch_cut_writes_what_a_single_transition_writes(db):
     # A trust unlock past its deadline (not cut by the timers yet): the cut clears it.
-    before = {"plain": {}, "on a trust unlock": {"trust_unlock_until": utcnow() - timedelta(minutes=1),
-                                                 "trust_unlocks_used": 1, "version": 4},
-              "after a forced activation's hold": {"forced_hold_until": TUESDAY - timedelta(days=1), "version": 3}}
+    before = {
+        "plain": {},
+        "on a trust unlock": {
+            "trust_unlock_until": utcnow() - timedelta(minutes=1),
+            "trust_unlocks_used": 1,
+            "version": 4,
+        },
+        "after a forced activation's hold": {"forced_hold_until": TUESDAY - timedelta(days=1), "version": 3},
+    }
     pairs = {}
     for n, (kind, columns) in enumerate(before.items()):
         pairs[kind] = (bare_customer(db, 10 + n, **columns), bare_customer(db, 20 + n, **columns))
@@ -302,19 +363,33 @@ def test_the_batch_cut_writes_what_a_single_transition_writes(db):
     for _, single in pairs.values():
         with db.write() as session:
             (facts,) = delinquency.candidates(session.connection(), POLICY, TUESDAY, among=[single])
-            transitions.transition_customer(session, single, CustomerEvent.INACTIVATE,
-                                            delinquency.cut_request(TUESDAY, facts), delinquency.SCHEDULER,
-                                            Source.SCHEDULER, today=TUESDAY)
+            transitions.transition_customer(
+                session,
+                single,
+                CustomerEvent.INACTIVATE,
+                delinquency.cut_request(TUESDAY, facts),
+                delinquency.SCHEDULER,
+                Source.SCHEDULER,
+                today=TUESDAY,
+            )
     for batch, single in pairs.values():
         assert written_for(db, batch) == written_for(db, single)
     customer, (change,), effects = written_for(db, pairs["on a trust unlock"][0])
-    assert (customer["status"], customer["trust_unlock_until"], customer["trust_unlocks_used"],
-            customer["version"]) == ("inactive", None, 1, 5)
+    assert (
+        customer["status"],
+        customer["trust_unlock_until"],
+        customer["trust_unlocks_used"],
+        customer["version"],
+    ) == ("inactive", None, 1, 5)
     held_before, (held_change,), _ = written_for(db, pairs["after a forced activation's hold"][0])
     assert (held_before["status"], held_before["forced_hold_until"], held_change["hold_until"]) == (
-        "inactive", None, None)
-    assert change["note"] == ("Corte automático de 01/12/2026: 2 fatura(s) vencida(s), total R$ 240,00, "
-                              "a mais antiga vencida em 01/11/2026.")
+        "inactive",
+        None,
+        None,
+    )
+    assert change["note"] == (
+        "Corte automático de 01/12/2026: 2 fatura(s) vencida(s), total R$ 240,00, a mais antiga vencida em 01/11/2026."
+    )
     assert [e["name"] for e in effects] == ["suspend_services", "pause_invoicing", "notify_billing"]
 
 
@@ -344,7 +419,7 @@ def test_a_batch_the_machine_refuses_fails_loudly_and_writes_nothing(db, monkeyp
         raise GuardFailed("drifted", "a rule the SQL re-check does not know")
 
     monkeypatch.setattr(customer_machine.CustomerLifecycle, "check_inactivation", refuse)
-    with pytest.raises(delinquency.SweepRuleDrift, match="drifted|SQL re-check does not know"):
+    with pytest.raises(delinquency.SweepRuleDrift, match=r"drifted|SQL re-check does not know"):
         delinquency.inactivate_due(db, POLICY, cids, TUESDAY)
     with db.read() as session:
         assert {c.status for c in session.scalars(select(Customer))} == {"active"}
@@ -388,8 +463,13 @@ def test_a_payment_racing_a_batch_never_leaves_the_payer_inactive(db):
         def pay():
             start.wait()
             try:
-                billing.apply_event(db, billing.InvoiceEvent(f"batch-race-{round_}", "invoice.paid", external, payer,
-                                                             None, None, None, None), today=TUESDAY)
+                billing.apply_event(
+                    db,
+                    billing.InvoiceEvent(
+                        f"batch-race-{round_}", "invoice.paid", external, payer, None, None, None, None
+                    ),
+                    today=TUESDAY,
+                )
             except Exception as error:  # noqa: BLE001
                 errors.append(error)
 
@@ -397,8 +477,9 @@ def test_a_payment_racing_a_batch_never_leaves_the_payer_inactive(db):
         assert errors == []
         with db.read() as session:
             status = {c: session.get(Customer, c).status for c in batch}
-            payer_changes = session.scalar(select(func.count()).select_from(StatusChange)
-                                           .where(StatusChange.customer_id == payer))
+            payer_changes = session.scalar(
+                select(func.count()).select_from(StatusChange).where(StatusChange.customer_id == payer)
+            )
         assert status.pop(payer) == "active", f"round {round_}: paid but inactive"
         assert set(status.values()) == {"inactive"}
         assert payer_changes in (0, 2)  # not cut (paid first), or cut then reactivated by the payment
@@ -414,6 +495,7 @@ def test_a_customer_on_a_trust_unlock_is_not_cut_before_its_deadline(db):
     with db.read() as session:
         assert delinquency.candidates(session, POLICY, TUESDAY) == []
     with db.write() as session:
-        session.execute(update(Customer).where(Customer.id == on_unlock)
-                        .values(trust_unlock_until=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Customer).where(Customer.id == on_unlock).values(trust_unlock_until=utcnow() - timedelta(seconds=1))
+        )
     assert delinquency.inactivate_due(db, POLICY, [on_unlock], TUESDAY).inactivated == [on_unlock]

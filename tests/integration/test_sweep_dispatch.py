@@ -21,8 +21,7 @@ def due_customers(db, count: int) -> list[int]:
     ids = []
     for n in range(count):
         with db.write() as session:
-            ids.append(customers.create_customer(
-                session, customers.CustomerDraft(f"Devedor {n}", VALID_CPFS[n])).id)
+            ids.append(customers.create_customer(session, customers.CustomerDraft(f"Devedor {n}", VALID_CPFS[n])).id)
         add_invoice(db, ids[-1], days_overdue=30, amount="99.90", today=TUESDAY)
     return ids
 

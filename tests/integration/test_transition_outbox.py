@@ -29,9 +29,12 @@ def test_each_effect_of_the_outcome_is_its_own_row_as_new_effect_describes_it(db
             )
         expected = {
             effect.id: {
-                "claimed_by": None, "unsettled_attempt": None, "id": effect.id,
-                **transitions.new_effect(Effect(effect.name), cid, outcome.transition.created_at,
-                                         transition_id=outcome.transition.id),
+                "claimed_by": None,
+                "unsettled_attempt": None,
+                "id": effect.id,
+                **transitions.new_effect(
+                    Effect(effect.name), cid, outcome.transition.created_at, transition_id=outcome.transition.id
+                ),
             }
             for effect in outcome.effects
         }
@@ -45,11 +48,18 @@ def test_the_same_effect_twice_gets_two_rows_with_ids_in_row_order(db):
         cid = customers.create_customer(session, customers.CustomerDraft("Cliente", VALID_CPFS[1])).id
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, cid, CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR), OPERATOR, Source.API,
+            session,
+            cid,
+            CustomerEvent.INACTIVATE,
+            TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
+            OPERATOR,
+            Source.API,
         )
         effects = transitions.queue_transition_effects(
-            session.connection(), outcome.transition.id, cid, utcnow(),
+            session.connection(),
+            outcome.transition.id,
+            cid,
+            utcnow(),
             (Effect.NOTIFY_BILLING, Effect.NOTIFY_BILLING),
         )
     ids = [effect["id"] for effect in effects]

@@ -9,7 +9,7 @@ driver's cursor read what Connection.execute reads, and their errors are SQLAlch
 """
 
 from dataclasses import fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -31,40 +31,63 @@ DELINQUENT = {"status": "inactive", "inactivation_reason": "delinquency", "warne
 
 CASES = {
     "suspension with a return date": (
-        {}, CustomerEvent.INACTIVATE, 0,
-        TransitionRequest("customer_request", None, force=False, actor_role=Role.OPERATOR, until=TODAY + timedelta(days=9)),
+        {},
+        CustomerEvent.INACTIVATE,
+        0,
+        TransitionRequest(
+            "customer_request", None, force=False, actor_role=Role.OPERATOR, until=TODAY + timedelta(days=9)
+        ),
     ),
     "inactivation for another reason, with a note": (
-        {"warned_for_due": date(2026, 11, 20)}, CustomerEvent.INACTIVATE, 0,
+        {"warned_for_due": date(2026, 11, 20)},
+        CustomerEvent.INACTIVATE,
+        0,
         TransitionRequest("other", "  contrato em revisão ", force=False, actor_role=Role.OPERATOR),
     ),
     "forced activation with a hold": (
-        DELINQUENT, CustomerEvent.ACTIVATE, 2,
-        TransitionRequest("manual", "pagará na sexta", force=True, actor_role=Role.OPERATOR, hold_until=TODAY + timedelta(days=5)),
+        DELINQUENT,
+        CustomerEvent.ACTIVATE,
+        2,
+        TransitionRequest(
+            "manual", "pagará na sexta", force=True, actor_role=Role.OPERATOR, hold_until=TODAY + timedelta(days=5)
+        ),
     ),
     "forced activation with the default hold": (
-        DELINQUENT, CustomerEvent.ACTIVATE, 1,
+        DELINQUENT,
+        CustomerEvent.ACTIVATE,
+        1,
         TransitionRequest("manual", "acordo verbal", force=True, actor_role=Role.ADMIN),
     ),
     "trust unlock": (
-        {**DELINQUENT, "trust_unlocks_used": 0}, CustomerEvent.ACTIVATE, 1,
+        {**DELINQUENT, "trust_unlocks_used": 0},
+        CustomerEvent.ACTIVATE,
+        1,
         TransitionRequest("trust_unlock", None, force=False, actor_role=Role.OPERATOR, days=2),
     ),
     "a change that keeps the status and has no effects (the end of a hold)": (
         {"forced_hold_until": TODAY + timedelta(days=2), "warned_for_due": date(2026, 11, 20)},
-        CustomerEvent.END_FORCED_HOLD, 0,
-        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD], None, actor_role=Role.ADMIN,
-                          automatic=True),
+        CustomerEvent.END_FORCED_HOLD,
+        0,
+        TransitionRequest(
+            KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD], None, actor_role=Role.ADMIN, automatic=True
+        ),
     ),
     "a return date rescheduled (keeps the status)": (
         {"status": "inactive", "inactivation_reason": "customer_request", "return_on": TODAY + timedelta(days=3)},
-        CustomerEvent.RESCHEDULE_RETURN, 0,
-        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN], None, actor_role=Role.OPERATOR,
-                          until=TODAY + timedelta(days=20)),
+        CustomerEvent.RESCHEDULE_RETURN,
+        0,
+        TransitionRequest(
+            KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN],
+            None,
+            actor_role=Role.OPERATOR,
+            until=TODAY + timedelta(days=20),
+        ),
     ),
     "plain activation": (
         {"status": "inactive", "inactivation_reason": "customer_request", "return_on": TODAY + timedelta(days=3)},
-        CustomerEvent.ACTIVATE, 0, TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR),
+        CustomerEvent.ACTIVATE,
+        0,
+        TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR),
     ),
 }
 
@@ -73,8 +96,11 @@ def _customer(db, n: int, fields: dict) -> int:
     with db.write() as session:
         cid = customers.create_customer(session, customers.CustomerDraft(f"Cliente {n}", VALID_CPFS[n])).id
         # One status time for both customers of a case: a change that keeps the status keeps it.
-        session.execute(update(Customer).where(Customer.id == cid).values(
-            {"status_changed_at": datetime(2026, 11, 2, 15, tzinfo=timezone.utc), **fields}))
+        session.execute(
+            update(Customer)
+            .where(Customer.id == cid)
+            .values({"status_changed_at": datetime(2026, 11, 2, 15, tzinfo=UTC), **fields})
+        )
     return cid
 
 
@@ -83,10 +109,18 @@ def _written(db, cid: int) -> tuple[dict, list[dict], list[dict]]:
     with db.read() as session:
         conn = session.connection()
         customer = conn.execute(select(Customer.__table__).where(Customer.id == cid)).one()._asdict()
-        history = [row._asdict() for row in conn.execute(
-            select(StatusChange.__table__).where(StatusChange.customer_id == cid).order_by(StatusChange.id))]
-        effects = [row._asdict() for row in conn.execute(
-            select(OutboxEffect.__table__).where(OutboxEffect.customer_id == cid).order_by(OutboxEffect.id))]
+        history = [
+            row._asdict()
+            for row in conn.execute(
+                select(StatusChange.__table__).where(StatusChange.customer_id == cid).order_by(StatusChange.id)
+            )
+        ]
+        effects = [
+            row._asdict()
+            for row in conn.execute(
+                select(OutboxEffect.__table__).where(OutboxEffect.customer_id == cid).order_by(OutboxEffect.id)
+            )
+        ]
     return customer, history, effects
 
 
@@ -94,13 +128,16 @@ def _write(db, cid: int, event, request, overdue: int, now, *, one_statement: bo
     with db.write() as session:
         conn = session.connection()
         row = transitions.lock_customer_row(conn, cid)
-        decision = transitions.decide(cid, transitions.state_of(row), event, request,
-                                      transitions.guard_facts(overdue, now, TODAY))
-        change = transitions.history_row(cid, row.version + 1, event, row.status, decision, request,
-                                         OPERATOR, Source.API, now)
+        decision = transitions.decide(
+            cid, transitions.state_of(row), event, request, transitions.guard_facts(overdue, now, TODAY)
+        )
+        change = transitions.history_row(
+            cid, row.version + 1, event, row.status, decision, request, OPERATOR, Source.API, now
+        )
         new_episode = decision.state.forced_hold_until not in (None, row.forced_hold_until)
-        return transitions.write_transition(conn, cid, decision, change, now, new_warning_episode=new_episode,
-                                            one_statement=one_statement)
+        return transitions.write_transition(
+            conn, cid, decision, change, now, new_warning_episode=new_episode, one_statement=one_statement
+        )
 
 
 def _without_ids(customer: dict, history: list[dict], effects: list[dict]):
@@ -111,9 +148,11 @@ def _without_ids(customer: dict, history: list[dict], effects: list[dict]):
     assert all(effect["transition_id"] in {change["id"] for change in history} for effect in effects)
     assert all(effect["customer_id"] == customer["id"] for effect in effects)
     drop = {"id", "customer_id", "transition_id"}
-    return ({k: v for k, v in customer.items() if k not in drop | {"name", "document", "created_at"}},
-            [{k: v for k, v in change.items() if k not in drop} for change in history],
-            [{k: v for k, v in effect.items() if k not in drop} for effect in effects])
+    return (
+        {k: v for k, v in customer.items() if k not in drop | {"name", "document", "created_at"}},
+        [{k: v for k, v in change.items() if k not in drop} for change in history],
+        [{k: v for k, v in effect.items() if k not in drop} for effect in effects],
+    )
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -128,7 +167,8 @@ def test_the_one_statement_write_writes_what_the_generic_statements_write(pg_db,
     assert _without_ids(*written_single) == _without_ids(*written_generic)
     # Each path returns the ids of the rows it wrote, each effect with its own row's id.
     for returned_change, returned_effects, (_, history, rows) in (
-        (change_id, effects, written_generic), (one_change_id, one_effects, written_single),
+        (change_id, effects, written_generic),
+        (one_change_id, one_effects, written_single),
     ):
         assert [change["id"] for change in history] == [returned_change]
         assert {e["id"]: e["name"] for e in returned_effects} == {r["id"]: r["name"] for r in rows}
@@ -142,15 +182,17 @@ def test_transition_customer_takes_the_one_statement_path_and_its_outcome_is_wha
     add_invoice(pg_db, cid, days_overdue=40, today=TODAY)
     request = TransitionRequest("manual", "pagará amanhã", force=True, actor_role=Role.OPERATOR)
     with pg_db.write() as session:
-        outcome = transitions.transition_customer(session, cid, CustomerEvent.ACTIVATE, request, OPERATOR,
-                                                  Source.API, today=TODAY)
+        outcome = transitions.transition_customer(
+            session, cid, CustomerEvent.ACTIVATE, request, OPERATOR, Source.API, today=TODAY
+        )
     customer, history, effects = _written(pg_db, cid)
     assert outcome.transition.forced and outcome.customer.forced_hold_until is not None
     assert CustomerRow(**customer) == outcome.customer
     assert [StatusChangeRow(**change) for change in history] == [outcome.transition]
     effect_columns = {field.name for field in fields(OutboxEffectRow)}
-    assert [OutboxEffectRow(**{k: v for k, v in row.items() if k in effect_columns}) for row in effects] \
-        == outcome.effects
+    assert [
+        OutboxEffectRow(**{k: v for k, v in row.items() if k in effect_columns}) for row in effects
+    ] == outcome.effects
 
 
 def test_a_statement_on_the_driver_reads_what_connection_execute_reads(pg_db):
@@ -166,15 +208,16 @@ def test_a_statement_on_the_driver_reads_what_connection_execute_reads(pg_db):
 
 def test_an_error_on_the_driver_is_sqlalchemy_s_and_the_unit_rolls_back(pg_db):
     cid = _customer(pg_db, 4, {})
-    twice = DriverStatement(text(
-        "INSERT INTO status_changes (customer_id, customer_version, event, from_status, to_status, "
-        "reason, forced, actor, source, created_at) VALUES "
-        "(:c, 1, 'inactivate', 'active', 'inactive', 'other', false, 't', 'api', now()), "
-        "(:c, 1, 'inactivate', 'active', 'inactive', 'other', false, 't', 'api', now())"
-    ))
-    with pytest.raises(IntegrityError, match="uq_status_changes_version"):
-        with pg_db.write() as session:
-            twice.rows(session.connection(), {"c": cid})
+    twice = DriverStatement(
+        text(
+            "INSERT INTO status_changes (customer_id, customer_version, event, from_status, to_status, "
+            "reason, forced, actor, source, created_at) VALUES "
+            "(:c, 1, 'inactivate', 'active', 'inactive', 'other', false, 't', 'api', now()), "
+            "(:c, 1, 'inactivate', 'active', 'inactive', 'other', false, 't', 'api', now())"
+        )
+    )
+    with pytest.raises(IntegrityError, match="uq_status_changes_version"), pg_db.write() as session:
+        twice.rows(session.connection(), {"c": cid})
     with pg_db.read() as session:
         assert session.scalar(select(StatusChange.id).where(StatusChange.customer_id == cid)) is None
 
@@ -192,8 +235,10 @@ def test_a_connection_lost_under_a_driver_statement_is_invalidated_as_under_sqla
         dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-            wait_for(lambda: not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
-                                               [pid]).fetchone()[0], what="the backend to end")
+            wait_for(
+                lambda: not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0],
+                what="the backend to end",
+            )
         with pytest.raises(DBAPIError) as raised:
             transitions.lock_customer_row(conn, cid)
         assert conn.invalidated

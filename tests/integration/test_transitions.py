@@ -21,16 +21,19 @@ OPERATOR = transitions.Actor("token:ops", Role.OPERATOR)
 
 def new_customer(db, n=0) -> int:
     with db.write() as session:
-        return customers.create_customer(
-            session, customers.CustomerDraft(f"Cliente {n}", VALID_CPFS[n])
-        ).id
+        return customers.create_customer(session, customers.CustomerDraft(f"Cliente {n}", VALID_CPFS[n])).id
 
 
 def transition(db, customer_id, event, reason, note=None, force=False, version=None, source=Source.API):
     with db.write() as session:
         outcome = transitions.transition_customer(
-            session, customer_id, CustomerEvent(event), TransitionRequest(reason, note, force=force, actor_role=OPERATOR.role),
-            OPERATOR, source, expected_version=version,
+            session,
+            customer_id,
+            CustomerEvent(event),
+            TransitionRequest(reason, note, force=force, actor_role=OPERATOR.role),
+            OPERATOR,
+            source,
+            expected_version=version,
         )
         return outcome.transition.id
 
@@ -54,16 +57,16 @@ def test_inactivation_writes_history_and_pending_effects_in_one_go(db):
         customer = session.get(Customer, cid)
         change = session.get(StatusChange, tid)
         effects = session.scalars(select(OutboxEffect).where(OutboxEffect.transition_id == tid)).all()
-        assert (customer.status, customer.inactivation_reason, customer.version) == (
-            "inactive", "customer_request", 2
-        )
+        assert (customer.status, customer.inactivation_reason, customer.version) == ("inactive", "customer_request", 2)
         assert customer.status_changed_at == change.created_at
         assert (change.event, change.from_status, change.to_status, change.reason, change.note) == (
-            "inactivate", "active", "inactive", "customer_request", "vacation"
+            "inactivate",
+            "active",
+            "inactive",
+            "customer_request",
+            "vacation",
         )
-        assert (change.actor, change.source, change.customer_version, change.forced) == (
-            "token:ops", "cli", 2, False
-        )
+        assert (change.actor, change.source, change.customer_version, change.forced) == ("token:ops", "cli", 2, False)
         assert [(e.name, e.state, e.attempts) for e in effects] == [
             ("suspend_services", "pending", 0),
             ("pause_invoicing", "pending", 0),
@@ -159,7 +162,9 @@ def test_edit_with_status_change_is_one_save(db):
     cid = new_customer(db)
     edit = customers.CustomerEdit(
         changes={"name": "Maria Silva", "email": "Maria@Example.com"},
-        status="inactive", reason="contract_termination", version=1,
+        status="inactive",
+        reason="contract_termination",
+        version=1,
     )
     with db.write() as session:
         outcome = customers.edit_customer(session, cid, edit, OPERATOR, Source.UI)
@@ -167,7 +172,10 @@ def test_edit_with_status_change_is_one_save(db):
     with db.read() as session:
         customer = session.get(Customer, cid)
         assert (customer.name, customer.email, customer.status, customer.version) == (
-            "Maria Silva", "Maria@example.com", "inactive", 2
+            "Maria Silva",
+            "Maria@example.com",
+            "inactive",
+            2,
         )
         assert session.scalar(select(StatusChange.source)) == "ui"
 
@@ -188,7 +196,9 @@ def test_services_follow_their_own_machine_and_inactive_customers_get_none(db):
     with db.write() as session:
         service = customer_services.change_service(session, sid, ServiceEvent.SUSPEND, "router swap")
         assert (service.status, service.suspension_cause, service.suspension_note) == (
-            "suspended", "manual", "router swap"
+            "suspended",
+            "manual",
+            "router swap",
         )
         assert service.suspended_at is not None
     transition(db, cid, "inactivate", "customer_request")

@@ -75,8 +75,11 @@ def test_expiry_unpaid_cuts_again_and_a_second_unlock_is_refused(api):
     cid = delinquent(api)
     trust(api, cid, days=1)
     with api.db.write() as session:  # the deadline passes
-        session.execute(update(Customer).where(Customer.id == cid).values(
-            trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1)))
+        session.execute(
+            update(Customer)
+            .where(Customer.id == cid)
+            .values(trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
     run = timers.expire_trust_unlocks(api.db, provider_today())
     assert run.changed == [cid]
     latest = api.get(f"/api/v1/customers/{cid}/history").json()["items"][0]
@@ -95,8 +98,11 @@ def test_expiry_after_payment_keeps_the_customer_active(api):
     trust(api, cid, days=1)
     with api.db.write() as session:
         session.execute(update(Invoice).where(Invoice.customer_id == cid).values(status="paid"))
-        session.execute(update(Customer).where(Customer.id == cid).values(
-            trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1)))
+        session.execute(
+            update(Customer)
+            .where(Customer.id == cid)
+            .values(trust_unlock_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
     run = timers.expire_trust_unlocks(api.db, provider_today())
     assert run.changed == [] and "stays active" in run.kept[cid]
     row = customer_row(api, cid)
@@ -134,14 +140,17 @@ def test_suspension_with_a_return_date(api):
 def test_the_return_date_can_be_changed_or_cleared(api):
     cid = api.new_customer(0)["id"]
     today = provider_today()
-    api.post(f"/api/v1/customers/{cid}/inactivate",
-             json={"reason": "customer_request", "until": (today + timedelta(days=10)).isoformat()})
+    api.post(
+        f"/api/v1/customers/{cid}/inactivate",
+        json={"reason": "customer_request", "until": (today + timedelta(days=10)).isoformat()},
+    )
     later = (today + timedelta(days=20)).isoformat()
     changed = api.post(f"/api/v1/customers/{cid}/return-date", json={"until": later})
     assert changed.status_code == 200 and changed.json()["return_on"] == later
     # The machine's rule, the same refusal as an inactivation with that date (issue 11: one rule, one error).
-    _refused(api.post(f"/api/v1/customers/{cid}/return-date", json={"until": today.isoformat()}),
-             "return_date_not_in_future")
+    _refused(
+        api.post(f"/api/v1/customers/{cid}/return-date", json={"until": today.isoformat()}), "return_date_not_in_future"
+    )
     assert customer_row(api, cid).return_on.isoformat() == later
     cleared = api.post(f"/api/v1/customers/{cid}/return-date", json={"until": None})
     assert cleared.json()["return_on"] is None
@@ -165,8 +174,13 @@ def test_standing_explains_an_active_customer_heading_for_a_cut(api):
     cut = date.fromisoformat(action["on"])
     assert cut >= provider_today() + timedelta(days=11)  # 15 days of grace, then the next cut day
     assert date.fromisoformat(action["warning_on"]) == max(provider_today(), cut - timedelta(days=5))
-    assert standing["trust_unlock"] == {"max_days": 3, "uses_left": 1, "allowed": False,
-                                        "why_not": "the customer is active", "rule": "already_active"}
+    assert standing["trust_unlock"] == {
+        "max_days": 3,
+        "uses_left": 1,
+        "allowed": False,
+        "why_not": "the customer is active",
+        "rule": "already_active",
+    }
     delinquent_id = delinquent(api, 1)
     inactive = api.get(f"/api/v1/customers/{delinquent_id}/standing").json()
     assert inactive["trust_unlock"]["allowed"] is True

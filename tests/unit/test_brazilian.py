@@ -8,14 +8,17 @@ import pytest
 from workflow.domain import brazilian
 
 
-@pytest.mark.parametrize("value, written", [
-    (Decimal("199.8"), "R$ 199,80"),
-    (Decimal("1234.56"), "R$ 1.234,56"),
-    ("1234567.891", "R$ 1.234.567,89"),
-    (0, "R$ 0,00"),
-    (Decimal("-5.5"), "-R$ 5,50"),
-    (None, "—"),
-])
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        (Decimal("199.8"), "R$ 199,80"),
+        (Decimal("1234.56"), "R$ 1.234,56"),
+        ("1234567.891", "R$ 1.234.567,89"),
+        (0, "R$ 0,00"),
+        (Decimal("-5.5"), "-R$ 5,50"),
+        (None, "—"),
+    ],
+)
 def test_money(value, written):
     assert brazilian.money(value) == written
 

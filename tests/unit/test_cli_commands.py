@@ -26,8 +26,10 @@ def _names(group) -> list[str]:
 
 
 def _tree(root) -> dict:
-    return {name: _names(command) if hasattr(command, "list_commands") else None
-            for name, command in ((name, root.commands[name]) for name in _names(root))}
+    return {
+        name: _names(command) if hasattr(command, "list_commands") else None
+        for name, command in ((name, root.commands[name]) for name in _names(root))
+    }
 
 
 def test_ativa_lists_every_command_in_its_order():
@@ -38,8 +40,14 @@ def test_ativa_lists_every_command_in_its_order():
 
 def test_a_command_starts_without_loading_celery_or_the_web_server():
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, workflow.cli; "
-         "print(' '.join(m for m in ('celery', 'uvicorn', 'workers.app', 'workflow.api.app') if m in sys.modules))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, workflow.cli; "
+            "print(' '.join(m for m in ('celery', 'uvicorn', 'workers.app', 'workflow.api.app') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert loaded == []

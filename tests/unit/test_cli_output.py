@@ -9,8 +9,14 @@ from rich.console import Console
 from workflow.cli.output import WHOLE_WORD, local_time, print_table
 
 HEADERS = ["id", "name", "state", "completed", "reason", "detail"]
-ROW = ["1234", "Maria Aparecida dos Santos Oliveira", "failed (8 attempts)", "2026-03-10 12:04:09",
-       "contract_termination", "HTTP 502 from billing: upstream timeout after three tries"]
+ROW = [
+    "1234",
+    "Maria Aparecida dos Santos Oliveira",
+    "failed (8 attempts)",
+    "2026-03-10 12:04:09",
+    "contract_termination",
+    "HTTP 502 from billing: upstream timeout after three tries",
+]
 
 
 def _render(width: int, rows, *, wide: bool = False, headers=HEADERS) -> str:

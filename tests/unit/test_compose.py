@@ -192,13 +192,11 @@ def test_healthy_dependencies_have_healthchecks(services):
             condition = (spec or {}).get("condition")
             healthcheck = services[dep].get("healthcheck") or {}
             if condition == "service_healthy" and (not healthcheck.get("test") or healthcheck.get("disable")):
-                problems.append(
-                    f"service {name!r} waits for {dep!r} to be healthy, but {dep!r} has no healthcheck"
-                )
+                problems.append(f"service {name!r} waits for {dep!r} to be healthy, but {dep!r} has no healthcheck")
             if condition == "service_completed_successfully" and services[dep].get("restart", "no") != "no":
                 problems.append(
                     f"service {name!r} waits for {dep!r} to complete, but {dep!r} has "
-                    f"restart: {services[dep]['restart']!r} (a one-shot needs restart: \"no\")"
+                    f'restart: {services[dep]["restart"]!r} (a one-shot needs restart: "no")'
                 )
     assert not problems, "\n".join(problems)
 

@@ -4,7 +4,7 @@ refused, forced, with other fields), and a decision already returned never chang
 
 import threading
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from workflow.domain.errors import GuardFailed, TransitionNotAllowed, UnknownSto
 from workflow.domain.vocabulary import CustomerEvent, Role
 from workflow.services import transitions
 
-NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TODAY = date(2026, 12, 1)
 FACTS = CustomerFacts(0, now=NOW, today=TODAY, trust=TrustUnlockLimits(3, 1), default_hold_until=date(2026, 12, 8))
 OWING = replace(FACTS, overdue_invoices=2)
@@ -28,14 +28,36 @@ DELINQUENT = LifecycleState("inactive", "delinquency", trust_unlocks_used=0, for
 # (before, event, request, facts): a sequence whose every step leaves the machine in a state the
 # next step must not inherit (a hold, forced, a trust unlock's fields, a return date).
 STEPS = [
-    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("manual", "acordo", force=True, actor_role=Role.OPERATOR), OWING),
-    (LifecycleState("active", None, trust_unlocks_used=1), CustomerEvent.INACTIVATE,
-     TransitionRequest("customer_request", None, force=False, actor_role=Role.OPERATOR, until=date(2026, 12, 20)), FACTS),
-    (DELINQUENT, CustomerEvent.ACTIVATE, TransitionRequest("trust_unlock", None, force=False, actor_role=Role.OPERATOR, days=2), OWING),
-    (LifecycleState("inactive", "customer_request", return_on=date(2026, 12, 9)), CustomerEvent.ACTIVATE,
-     TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR), FACTS),
-    (LifecycleState("active", None), CustomerEvent.INACTIVATE,
-     TransitionRequest("delinquency", None, force=False, actor_role=Role.ADMIN, automatic=True), OWING),
+    (
+        DELINQUENT,
+        CustomerEvent.ACTIVATE,
+        TransitionRequest("manual", "acordo", force=True, actor_role=Role.OPERATOR),
+        OWING,
+    ),
+    (
+        LifecycleState("active", None, trust_unlocks_used=1),
+        CustomerEvent.INACTIVATE,
+        TransitionRequest("customer_request", None, force=False, actor_role=Role.OPERATOR, until=date(2026, 12, 20)),
+        FACTS,
+    ),
+    (
+        DELINQUENT,
+        CustomerEvent.ACTIVATE,
+        TransitionRequest("trust_unlock", None, force=False, actor_role=Role.OPERATOR, days=2),
+        OWING,
+    ),
+    (
+        LifecycleState("inactive", "customer_request", return_on=date(2026, 12, 9)),
+        CustomerEvent.ACTIVATE,
+        TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR),
+        FACTS,
+    ),
+    (
+        LifecycleState("active", None),
+        CustomerEvent.INACTIVATE,
+        TransitionRequest("delinquency", None, force=False, actor_role=Role.ADMIN, automatic=True),
+        OWING,
+    ),
 ]
 
 
@@ -64,14 +86,29 @@ def test_a_decision_returned_earlier_does_not_change_with_later_ones():
 
 def test_refusals_leave_nothing_behind_for_the_next_decision():
     with pytest.raises(GuardFailed, match="force_not_permitted"):
-        transitions.decide(1, DELINQUENT, CustomerEvent.ACTIVATE,
-                           TransitionRequest("manual", "x", force=True, actor_role=Role.VIEWER), OWING)
+        transitions.decide(
+            1,
+            DELINQUENT,
+            CustomerEvent.ACTIVATE,
+            TransitionRequest("manual", "x", force=True, actor_role=Role.VIEWER),
+            OWING,
+        )
     with pytest.raises(TransitionNotAllowed):
-        transitions.decide(1, LifecycleState("active", None), CustomerEvent.ACTIVATE,
-                           TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR), FACTS)
+        transitions.decide(
+            1,
+            LifecycleState("active", None),
+            CustomerEvent.ACTIVATE,
+            TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR),
+            FACTS,
+        )
     with pytest.raises(UnknownStoredStatus):
-        transitions.decide(1, LifecycleState("frozen", None), CustomerEvent.ACTIVATE,
-                           TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR), FACTS)
+        transitions.decide(
+            1,
+            LifecycleState("frozen", None),
+            CustomerEvent.ACTIVATE,
+            TransitionRequest("manual", None, force=False, actor_role=Role.OPERATOR),
+            FACTS,
+        )
     assert [transitions.decide(1, *step) for step in STEPS] == [alone(*step) for step in STEPS]
 
 
@@ -87,7 +124,7 @@ def test_threads_decide_on_machines_of_their_own():
     def work(n: int) -> None:
         try:
             results[n] = [transitions.decide(1, *step) for step in STEPS * 20]
-        except BaseException as error:  # surfaced below
+        except BaseException as error:  # noqa: BLE001 - surfaced below
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]

@@ -1,6 +1,6 @@
 """The cut rule (who is due, why not, holds, warnings) and the calendar, with no database."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import holidays
@@ -85,7 +85,7 @@ def test_a_hold_lasts_through_its_date_and_moves_the_projected_cut():
 
 # -- the whole rule: who is due, why not, the hold, the warning ------------------------------------
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ACTIVE = CustomerCutFacts("active")
 OLD_DEBT = Overdue(TUESDAY - timedelta(days=20), Decimal("80.00"), 1)
 
@@ -103,22 +103,31 @@ def test_the_overdue_aggregate_counts_open_invoices_due_before_today():
     assert overdue_of(invoices[2:], TUESDAY) == NOTHING_OVERDUE
 
 
-@pytest.mark.parametrize("customer, overdue, answer", [
-    (ACTIVE, OLD_DEBT, None),
-    (CustomerCutFacts("inactive"), OLD_DEBT, NotDue(NotDueReason.NOT_ACTIVE, status="inactive")),
-    (CustomerCutFacts("active", auto_block_exempt=True), OLD_DEBT, NotDue(NotDueReason.EXEMPT)),
-    (CustomerCutFacts("active", trust_unlock_until=NOW + timedelta(seconds=1)), OLD_DEBT,
-     NotDue(NotDueReason.TRUST_UNLOCK, until=NOW + timedelta(seconds=1))),
-    (CustomerCutFacts("active", trust_unlock_until=NOW), OLD_DEBT, None),  # its deadline has come
-    (CustomerCutFacts("active", forced_hold_until=TUESDAY), OLD_DEBT,
-     NotDue(NotDueReason.FORCED_HOLD, until=TUESDAY)),
-    (CustomerCutFacts("active", forced_hold_until=TUESDAY - timedelta(days=1)), OLD_DEBT, None),
-    (ACTIVE, NOTHING_OVERDUE, NotDue(NotDueReason.NOTHING_OVERDUE)),
-    (ACTIVE, Overdue(TUESDAY - timedelta(days=15), Decimal("80.00"), 1), NotDue(NotDueReason.WITHIN_GRACE)),
-    (ACTIVE, Overdue(TUESDAY - timedelta(days=16), Decimal("49.99"), 1), NotDue(NotDueReason.BELOW_MINIMUM)),
-    # The customer's own state is read before its debt.
-    (CustomerCutFacts("active", auto_block_exempt=True), NOTHING_OVERDUE, NotDue(NotDueReason.EXEMPT)),
-])
+@pytest.mark.parametrize(
+    "customer, overdue, answer",
+    [
+        (ACTIVE, OLD_DEBT, None),
+        (CustomerCutFacts("inactive"), OLD_DEBT, NotDue(NotDueReason.NOT_ACTIVE, status="inactive")),
+        (CustomerCutFacts("active", auto_block_exempt=True), OLD_DEBT, NotDue(NotDueReason.EXEMPT)),
+        (
+            CustomerCutFacts("active", trust_unlock_until=NOW + timedelta(seconds=1)),
+            OLD_DEBT,
+            NotDue(NotDueReason.TRUST_UNLOCK, until=NOW + timedelta(seconds=1)),
+        ),
+        (CustomerCutFacts("active", trust_unlock_until=NOW), OLD_DEBT, None),  # its deadline has come
+        (
+            CustomerCutFacts("active", forced_hold_until=TUESDAY),
+            OLD_DEBT,
+            NotDue(NotDueReason.FORCED_HOLD, until=TUESDAY),
+        ),
+        (CustomerCutFacts("active", forced_hold_until=TUESDAY - timedelta(days=1)), OLD_DEBT, None),
+        (ACTIVE, NOTHING_OVERDUE, NotDue(NotDueReason.NOTHING_OVERDUE)),
+        (ACTIVE, Overdue(TUESDAY - timedelta(days=15), Decimal("80.00"), 1), NotDue(NotDueReason.WITHIN_GRACE)),
+        (ACTIVE, Overdue(TUESDAY - timedelta(days=16), Decimal("49.99"), 1), NotDue(NotDueReason.BELOW_MINIMUM)),
+        # The customer's own state is read before its debt.
+        (CustomerCutFacts("active", auto_block_exempt=True), NOTHING_OVERDUE, NotDue(NotDueReason.EXEMPT)),
+    ],
+)
 def test_not_due_answers_why(customer, overdue, answer):
     assert POLICY.not_due(customer, overdue, TUESDAY, NOW) == answer
 
@@ -155,8 +164,12 @@ def test_heading_for_cut_and_the_warning():
 
 
 @settings(max_examples=300, deadline=None)
-@given(days_after_tuesday=st.integers(-30, 60), days_overdue=st.integers(-5, 60), cents=st.integers(0, 20_000),
-       hold_days=st.none() | st.integers(-5, 20))
+@given(
+    days_after_tuesday=st.integers(-30, 60),
+    days_overdue=st.integers(-5, 60),
+    cents=st.integers(0, 20_000),
+    hold_days=st.none() | st.integers(-5, 20),
+)
 def test_the_projected_cut_is_the_first_cut_day_the_rule_cuts(days_after_tuesday, days_overdue, cents, hold_days):
     """heading_for_cut and not_due state one rule: the sweep cuts on the projected day (if nothing
     changes), and on no cut day before it."""
@@ -169,5 +182,6 @@ def test_the_projected_cut_is_the_first_cut_day_the_rule_cuts(days_after_tuesday
         assert overdue.total < POLICY.min_overdue_amount
         return
     assert POLICY.sweep_cuts(customer, overdue, cut, NOW)
-    assert not any(POLICY.sweep_cuts(customer, overdue, today + timedelta(days=n), NOW)
-                   for n in range((cut - today).days))
+    assert not any(
+        POLICY.sweep_cuts(customer, overdue, today + timedelta(days=n), NOW) for n in range((cut - today).days)
+    )

@@ -78,9 +78,7 @@ def test_the_citation_checker_reports_a_missing_file(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "architecture.md").write_text("# A\n")
     (tmp_path / "workers").mkdir()
-    (tmp_path / "workers" / "app.py").write_text(
-        '"""See docs/architecture.md and ARCHITECTURE.md traps."""\n'
-    )
+    (tmp_path / "workers" / "app.py").write_text('"""See docs/architecture.md and ARCHITECTURE.md traps."""\n')
     assert cited_but_missing(tmp_path) == ["workers/app.py cites ARCHITECTURE.md, which is not in the project"]
 
 

@@ -38,4 +38,3 @@ def test_invalid_documents_are_refused_with_the_reason(raw, message):
 def test_format_document():
     assert format_document(Document("52998224725", "cpf")) == "529.982.247-25"
     assert format_document(Document("11222333000181", "cnpj")) == "11.222.333/0001-81"
-

@@ -17,13 +17,22 @@ PURE_DOMAIN = "The domain is pure Python (no I/O, no settings)"
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(root), "COLUMNS": "200"}, timeout=120)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "COLUMNS": "200"},
+        timeout=120,
+    )
 
 
 def verdicts(output: str) -> dict[str, str]:
-    return {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1]
-            for line in output.splitlines() if line.endswith((" KEPT", " BROKEN"))}
+    return {
+        line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1]
+        for line in output.splitlines()
+        if line.endswith((" KEPT", " BROKEN"))
+    }
 
 
 def test_the_layers_hold():
@@ -37,26 +46,30 @@ def source_of(module: str, root: Path) -> Path:
     return path.with_suffix(".py") if path.with_suffix(".py").exists() else path / "__init__.py"
 
 
-@pytest.mark.parametrize(("module", "bad_import", "broken"), [
-    # The breaches issue 11 found: entry points reaching into each other.
-    ("workflow.api.delinquency", "from workers.tasks import sweep_batch", {ENTRY_POINTS}),
-    ("workflow.api.customers", "from workflow.web import rendering", {ENTRY_POINTS}),
-    ("workflow.web.pages_delinquency", "from workers import app", {ENTRY_POINTS}),
-    ("workflow.cli", "from workflow.api import schemas", {CLI}),
-    # Lower layers never know the higher ones (and the UI, through a service that imported the
-    # API, would reach it too); the domain and the database layer do not know each other, and the
-    # domain knows no framework.
-    ("workflow.services.customers", "from workflow.api import problems", {LAYERS, ENTRY_POINTS}),
-    ("workflow.db.models", "from workflow.services import tokens", {LAYERS}),
-    ("workflow.db.models", "from workflow.domain import vocabulary", {LAYERS}),
-    ("workflow.domain.vocabulary", "from workflow.db import types", {LAYERS, PURE_DOMAIN}),
-    ("workflow.domain.vocabulary", "import sqlalchemy", {PURE_DOMAIN}),
-    ("workflow.domain.limits", "from workflow.settings import get_settings", {PURE_DOMAIN}),
-])
+@pytest.mark.parametrize(
+    ("module", "bad_import", "broken"),
+    [
+        # The breaches issue 11 found: entry points reaching into each other.
+        ("workflow.api.delinquency", "from workers.tasks import sweep_batch", {ENTRY_POINTS}),
+        ("workflow.api.customers", "from workflow.web import rendering", {ENTRY_POINTS}),
+        ("workflow.web.pages_delinquency", "from workers import app", {ENTRY_POINTS}),
+        ("workflow.cli", "from workflow.api import schemas", {CLI}),
+        # Lower layers never know the higher ones (and the UI, through a service that imported the
+        # API, would reach it too); the domain and the database layer do not know each other, and the
+        # domain knows no framework.
+        ("workflow.services.customers", "from workflow.api import problems", {LAYERS, ENTRY_POINTS}),
+        ("workflow.db.models", "from workflow.services import tokens", {LAYERS}),
+        ("workflow.db.models", "from workflow.domain import vocabulary", {LAYERS}),
+        ("workflow.domain.vocabulary", "from workflow.db import types", {LAYERS, PURE_DOMAIN}),
+        ("workflow.domain.vocabulary", "import sqlalchemy", {PURE_DOMAIN}),
+        ("workflow.domain.limits", "from workflow.settings import get_settings", {PURE_DOMAIN}),
+    ],
+)
 def test_a_breach_fails_its_contract(tmp_path, module, bad_import, broken):
     for package in ("workflow", "workers"):
-        shutil.copytree(ROOT / package, tmp_path / package,
-                        ignore=shutil.ignore_patterns("__pycache__", "static", "templates"))
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "static", "templates")
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     source = source_of(module, tmp_path)
     breach_line = len(source.read_text().splitlines()) + 2

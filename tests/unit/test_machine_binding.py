@@ -1,7 +1,7 @@
 """Machines whose callbacks were resolved once per class behave as machines the library resolved."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -17,7 +17,7 @@ from workflow.domain.errors import GuardFailed
 from workflow.domain.machine_binding import ResolvedOnce
 from workflow.domain.vocabulary import Effect, Role
 
-FACTS = CustomerFacts(0, now=datetime(2026, 1, 5, tzinfo=timezone.utc), today=date(2026, 1, 5))
+FACTS = CustomerFacts(0, now=datetime(2026, 1, 5, tzinfo=UTC), today=date(2026, 1, 5))
 LEAVE = TransitionRequest("customer_request", None, actor_role=Role.OPERATOR)
 
 
@@ -47,7 +47,9 @@ def test_each_machine_runs_its_own_callbacks_on_its_own_model():
     first, second = CustomerLifecycle(first_state), CustomerLifecycle(second_state)
     second.send("inactivate", request=LEAVE, facts=FACTS)
     assert (second.effects, second_state.status, second_state.inactivation_reason) == (
-        [Effect.SUSPEND_SERVICES, Effect.PAUSE_INVOICING, Effect.NOTIFY_BILLING], "inactive", "customer_request"
+        [Effect.SUSPEND_SERVICES, Effect.PAUSE_INVOICING, Effect.NOTIFY_BILLING],
+        "inactive",
+        "customer_request",
     )
     assert (first.effects, first_state.status, first_state.inactivation_reason) == ([], "active", None)
     with pytest.raises(GuardFailed):  # the guard reads the second machine's request, not a stale one
@@ -57,8 +59,14 @@ def test_each_machine_runs_its_own_callbacks_on_its_own_model():
 
 def test_a_model_of_another_type_is_resolved_by_the_library():
     CustomerLifecycle(LifecycleState("active", None))
-    model = SimpleNamespace(status="active", inactivation_reason=None, trust_unlock_until=None,
-                            trust_unlocks_used=0, return_on=None, forced_hold_until=None)
+    model = SimpleNamespace(
+        status="active",
+        inactivation_reason=None,
+        trust_unlock_until=None,
+        trust_unlocks_used=0,
+        return_on=None,
+        forced_hold_until=None,
+    )
     machine = CustomerLifecycle(model)
     machine.send("inactivate", request=LEAVE, facts=FACTS)
     assert (model.status, machine.effects[0]) == ("inactive", Effect.SUSPEND_SERVICES)

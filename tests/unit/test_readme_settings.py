@@ -19,12 +19,19 @@ def configuration_table(readme: str) -> str:
 
 def table_problems(readme: str, fields: set[str]) -> list[str]:
     documented = [name.lower() for name in ROW.findall(configuration_table(readme))]
-    problems = [f"setting {name!r} has no row `ATIVA_{name.upper()}` in README.md's configuration table"
-                for name in sorted(fields - set(documented))]
-    problems += [f"README.md documents `ATIVA_{name.upper()}`, which is no field of workflow.settings.Settings"
-                 for name in documented if name not in fields]
-    problems += [f"README.md documents `ATIVA_{name.upper()}` twice"
-                 for name in sorted({n for n in documented if documented.count(n) > 1})]
+    problems = [
+        f"setting {name!r} has no row `ATIVA_{name.upper()}` in README.md's configuration table"
+        for name in sorted(fields - set(documented))
+    ]
+    problems += [
+        f"README.md documents `ATIVA_{name.upper()}`, which is no field of workflow.settings.Settings"
+        for name in documented
+        if name not in fields
+    ]
+    problems += [
+        f"README.md documents `ATIVA_{name.upper()}` twice"
+        for name in sorted({n for n in documented if documented.count(n) > 1})
+    ]
     return problems
 
 
@@ -34,9 +41,11 @@ def test_every_setting_is_documented_in_the_readme_and_nothing_else():
 
 
 def test_the_checker_reports_a_missing_an_unknown_and_a_repeated_row():
-    readme = ("# X\n\n## Configuration\n\n| variable | default | meaning |\n|---|---|---|\n"
-              "| `ATIVA_PORT` | `8000` | port |\n| `ATIVA_PORTT` | | typo |\n| `ATIVA_PORT` | | again |\n"
-              "\n## Next\n\n| `ATIVA_HOST` | | outside the table's section: not counted |\n")
+    readme = (
+        "# X\n\n## Configuration\n\n| variable | default | meaning |\n|---|---|---|\n"
+        "| `ATIVA_PORT` | `8000` | port |\n| `ATIVA_PORTT` | | typo |\n| `ATIVA_PORT` | | again |\n"
+        "\n## Next\n\n| `ATIVA_HOST` | | outside the table's section: not counted |\n"
+    )
     problems = table_problems(readme, {"port", "host"})
     assert len(problems) == 3, problems
     assert "'host'" in problems[0] and "ATIVA_PORTT" in problems[1] and "twice" in problems[2]

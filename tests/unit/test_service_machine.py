@@ -20,7 +20,9 @@ def test_suspend_resume_cancel():
     machine = ServiceLifecycle(service)
     machine.send("suspend", cause=SuspensionCause.MANUAL, note=" equipment swap ")
     assert (service.status, service.suspension_cause, service.suspension_note) == (
-        "suspended", "manual", "equipment swap"
+        "suspended",
+        "manual",
+        "equipment swap",
     )
     machine.send("resume", customer_active=True)
     assert (service.status, service.suspension_cause, service.suspension_note) == ("active", None, None)

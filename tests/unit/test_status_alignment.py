@@ -10,8 +10,12 @@ from workflow.domain.vocabulary import CustomerEvent, CustomerStatus, Effect
 
 
 def _transitions_of(event: CustomerEvent) -> list[tuple[CustomerStatus, CustomerStatus]]:
-    return [(CustomerStatus(t.source.value), CustomerStatus(t.target.value))
-            for s in CustomerLifecycle.states for t in s.transitions if event in t.events]
+    return [
+        (CustomerStatus(t.source.value), CustomerStatus(t.target.value))
+        for s in CustomerLifecycle.states
+        for t in s.transitions
+        if event in t.events
+    ]
 
 
 def test_every_status_of_the_machine_has_an_alignment():
@@ -34,8 +38,11 @@ def test_each_change_of_status_queues_the_local_effects_of_its_target_then_notif
 
 
 def test_a_change_that_keeps_the_status_queues_nothing():
-    assert KEEPS_STATUS == {CustomerEvent.END_TRUST_UNLOCK, CustomerEvent.END_FORCED_HOLD,
-                            CustomerEvent.RESCHEDULE_RETURN}
+    assert {
+        CustomerEvent.END_TRUST_UNLOCK,
+        CustomerEvent.END_FORCED_HOLD,
+        CustomerEvent.RESCHEDULE_RETURN,
+    } == KEEPS_STATUS
     for event in KEEPS_STATUS:
         assert all(source == target for source, target in _transitions_of(event)), event
         assert EFFECTS[event] == ()

@@ -8,7 +8,12 @@ def test_the_registered_task_names_stay():
 
     assert tasks.hand_over_effects.name == "workers.tasks.run_effects"
     assert {name for name in app.tasks if name.startswith("workers.")} == {
-        "workers.tasks.run_effects", "workers.tasks.relay", "workers.tasks.sweep", "workers.tasks.sweep_batch",
-        "workers.tasks.timers", "workers.tasks.warnings", "workers.tasks.purge_idempotency",
+        "workers.tasks.run_effects",
+        "workers.tasks.relay",
+        "workers.tasks.sweep",
+        "workers.tasks.sweep_batch",
+        "workers.tasks.timers",
+        "workers.tasks.warnings",
+        "workers.tasks.purge_idempotency",
         "workers.tasks.reconcile",
     }

@@ -24,7 +24,7 @@ def test_modules_imported(source: str, importer: str) -> list[str]:
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            package = importer.split(".")[:-node.level] if node.level else []
+            package = importer.split(".")[: -node.level] if node.level else []
             base = ".".join([*package, *([node.module] if node.module else [])])
             modules = [base, *(f"{base}.{alias.name}" for alias in node.names)]
         else:
@@ -45,20 +45,21 @@ def test_no_test_module_imports_another():
     assert offenders == {}, f"move what these share into a support module: {offenders}"
 
 
-@pytest.mark.parametrize("source", [
-    "from tests.e2e.test_billing_events import send",
-    "from .test_billing_events import send",
-    "from . import test_billing_events",
-    "from tests.e2e import test_billing_events",
-    "import tests.e2e.test_billing_events",
-    "def helper():\n    from tests.e2e.test_billing_events import send\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from tests.e2e.test_billing_events import send",
+        "from .test_billing_events import send",
+        "from . import test_billing_events",
+        "from tests.e2e import test_billing_events",
+        "import tests.e2e.test_billing_events",
+        "def helper():\n    from tests.e2e.test_billing_events import send\n",
+    ],
+)
 def test_the_check_finds_each_form_of_import(source):
     assert test_modules_imported(source, "tests.e2e.test_hostile_input") != []
 
 
 def test_the_check_leaves_support_modules_alone():
-    source = ("from tests.e2e.billing_support import send\n"
-              "from .api_support import API\n"
-              "import tests.support\n")
+    source = "from tests.e2e.billing_support import send\nfrom .api_support import API\nimport tests.support\n"
     assert test_modules_imported(source, "tests.e2e.test_hostile_input") == []

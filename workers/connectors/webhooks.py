@@ -16,8 +16,7 @@ def _target(delivery: Delivery, settings: Settings) -> tuple[str, str]:
     if delivery.target == "billing":
         url, secret, name = settings.billing_webhook_url, settings.billing_webhook_secret, "BILLING"
     else:
-        url, secret, name = (settings.provisioning_webhook_url, settings.provisioning_webhook_secret,
-                             "PROVISIONING")
+        url, secret, name = (settings.provisioning_webhook_url, settings.provisioning_webhook_secret, "PROVISIONING")
     if not url:
         raise DeliveryFailed(f"ATIVA_{name}_WEBHOOK_URL is not set")
     if secret is None or not secret.get_secret_value():

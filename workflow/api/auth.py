@@ -30,15 +30,11 @@ def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiProblem(
-            "unauthorized", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
-        )
+        raise ApiProblem("unauthorized", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
     with request.app.state.db.read() as session:
         record = authenticate(session, token.strip())
         if record is None:
-            raise ApiProblem(
-                "unauthorized", "the token is unknown or revoked", {"WWW-Authenticate": "Bearer"}
-            )
+            raise ApiProblem("unauthorized", "the token is unknown or revoked", {"WWW-Authenticate": "Bearer"})
         return Principal(record.id, record.name, Role(record.role))
 
 

@@ -91,13 +91,19 @@ def _inlined(schema: dict) -> dict:
 # The body is read raw (the signature covers its bytes), so FastAPI cannot see it: declared here.
 SIGNED_EVENT = {
     "parameters": [
-        {"name": "webhook-id", "in": "header", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_WEBHOOK_ID}},
+        {
+            "name": "webhook-id",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_WEBHOOK_ID},
+        },
         {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
         {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"}},
     ],
-    "requestBody": {"required": True,
-                    "content": {"application/json": {"schema": _inlined(EventIn.model_json_schema())}}},
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inlined(EventIn.model_json_schema())}},
+    },
 }
 
 
@@ -105,10 +111,12 @@ SIGNED_EVENT = {
     "/events",
     status_code=202,
     openapi_extra=SIGNED_EVENT,
-    responses={200: {"description": "duplicate"},
-               401: {**PROBLEMS[401], "description": "bad or missing signature"},
-               413: PROBLEMS[413],
-               422: {**PROBLEMS[422], "description": "malformed body or unknown customer"}},
+    responses={
+        200: {"description": "duplicate"},
+        401: {**PROBLEMS[401], "description": "bad or missing signature"},
+        413: PROBLEMS[413],
+        422: {**PROBLEMS[422], "description": "malformed body or unknown customer"},
+    },
 )
 async def billing_event(request: Request):
     raw = await request.body()
@@ -123,9 +131,14 @@ async def billing_event(request: Request):
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         return problem_response(problem_body("validation_error", detail or "invalid event"))
     event = billing.InvoiceEvent(
-        webhook_id=webhook_id, type=body.type, invoice_id=body.data.invoice_id,
-        customer_id=body.data.customer_id, customer_ref=body.data.customer_ref,
-        amount=body.data.amount, due_date=body.data.due_date, paid_at=body.data.paid_at,
+        webhook_id=webhook_id,
+        type=body.type,
+        invoice_id=body.data.invoice_id,
+        customer_id=body.data.customer_id,
+        customer_ref=body.data.customer_ref,
+        amount=body.data.amount,
+        due_date=body.data.due_date,
+        paid_at=body.data.paid_at,
     )
     outcome = await run_in_threadpool(billing.apply_event, request.app.state.db, event)
     if outcome.duplicate:

@@ -95,22 +95,24 @@ def edit_customer(
     with _db(request).write() as session:
         outcome = customers.edit_customer(session, customer_id, edit, principal.actor, Source.API)
         transition = (
-            TransitionOut.of(outcome.transition.transition, outcome.transition.effects)
-            if outcome.transition
-            else None
+            TransitionOut.of(outcome.transition.transition, outcome.transition.effects) if outcome.transition else None
         )
         return EditResult(customer=CustomerOut.of(outcome.customer), transition=transition)
 
 
 def _transition(customer_id: int, event: CustomerEvent, body, principal: Principal, idem: Idempotent):
-    request = TransitionRequest(body.reason.value, body.note, force=body.force, actor_role=principal.role,
-                                days=getattr(body, "days", None), until=getattr(body, "until", None),
-                                hold_until=getattr(body, "hold_until", None))
+    request = TransitionRequest(
+        body.reason.value,
+        body.note,
+        force=body.force,
+        actor_role=principal.role,
+        days=getattr(body, "days", None),
+        until=getattr(body, "until", None),
+        hold_until=getattr(body, "hold_until", None),
+    )
 
     def handler(session: Session) -> dict:
-        outcome = transitions.transition_customer(
-            session, customer_id, event, request, principal.actor, Source.API
-        )
+        outcome = transitions.transition_customer(session, customer_id, event, request, principal.actor, Source.API)
         return TransitionResult(
             customer=CustomerOut.of(outcome.customer),
             transition=TransitionOut.of(outcome.transition, outcome.effects),

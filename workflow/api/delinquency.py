@@ -22,7 +22,8 @@ class PreviewOut(BaseModel):
     not_a_cut_day: str | None
     candidates: list[delinquency.Candidate]
     skipped: list[delinquency.HeldCandidate] = Field(
-        description="Due by the rule, but held by a forced activation through held_until")
+        description="Due by the rule, but held by a forced activation through held_until"
+    )
 
 
 def _today(request: Request, as_of: date | None) -> date:
@@ -38,8 +39,7 @@ def preview(request: Request, as_of: IsoDate | None = Query(None), _: Principal 
         found = delinquency.candidates(session, policy, today)
         held = delinquency.held_candidates(session, policy, today)
     why_not = policy.why_not_a_cut_day(today)
-    return PreviewOut(as_of=today, cut_day=why_not is None, not_a_cut_day=why_not,
-                      candidates=found, skipped=held)
+    return PreviewOut(as_of=today, cut_day=why_not is None, not_a_cut_day=why_not, candidates=found, skipped=held)
 
 
 class RunIn(Strict):
@@ -47,16 +47,25 @@ class RunIn(Strict):
 
 
 @router.post("/run", status_code=202, responses=PROBLEMS)
-def run(request: Request, body: RunIn | None = None, _: Principal = Depends(is_admin),
-        idem: Idempotent = Depends(idempotent)):
+def run(
+    request: Request,
+    body: RunIn | None = None,
+    _: Principal = Depends(is_admin),
+    idem: Idempotent = Depends(idempotent),
+):
     """Hands the due customers to the workers in batches; each batch re-checks under its rows' lock."""
     settings = request.app.state.settings
     today = _today(request, body.as_of if body else None)
 
     def handler(_session: Session) -> dict:
         result = delinquency.dispatch_sweep(
-            request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size)
-        return {"as_of": today.isoformat(), "not_a_cut_day": result.not_a_cut_day,
-                "candidates": result.candidates, "batches": result.batches}
+            request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size
+        )
+        return {
+            "as_of": today.isoformat(),
+            "not_a_cut_day": result.not_a_cut_day,
+            "candidates": result.candidates,
+            "batches": result.batches,
+        }
 
     return idem.run(202, handler)

@@ -28,9 +28,7 @@ def list_effects(
 
 
 @router.post("/{effect_id}/retry", response_model=EffectDetail, responses=PROBLEMS)
-def retry_effect(
-    effect_id: RowId, principal: Principal = Depends(is_admin), idem: Idempotent = Depends(idempotent)
-):
+def retry_effect(effect_id: RowId, principal: Principal = Depends(is_admin), idem: Idempotent = Depends(idempotent)):
     def handler(session: Session) -> dict:
         effect = effects.retry_effect(session, effect_id, principal.actor.name)
         return EffectDetail.of(effect).model_dump(mode="json")

@@ -18,14 +18,21 @@ def healthz(request: Request):
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {
-    "description": "part of the pipeline does not run (problem+json `not_ready`, with `checks`)",
-    "content": {"application/problem+json": {}}}})
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "part of the pipeline does not run (problem+json `not_ready`, with `checks`)",
+            "content": {"application/problem+json": {}},
+        }
+    },
+)
 def readyz(request: Request):
     # The whole pipeline, not this process: /healthz is the liveness probe (restart me);
     # this one says whether effects are carried out (alert, or hold traffic back).
     state = readiness.check(request.app.state.db, request.app.state.settings)
     if not state.ready:
-        return problems.problem_response(problems.problem_body(
-            "not_ready", "; ".join(state.problems), status=503, checks=state.details()))
+        return problems.problem_response(
+            problems.problem_body("not_ready", "; ".join(state.problems), status=503, checks=state.details())
+        )
     return {"status": "ready", "checks": state.details()}

@@ -36,7 +36,8 @@ class _SnapshotCollector:
             latency.add_metric([str(q)], value)
         yield latency
         yield GaugeMetricFamily(
-            "ativa_relay_lag_seconds", "Age of the oldest due effect still pending and not running",
+            "ativa_relay_lag_seconds",
+            "Age of the oldest due effect still pending and not running",
             value=self.snap.relay_lag_seconds,
         )
         yield GaugeMetricFamily(
@@ -45,7 +46,8 @@ class _SnapshotCollector:
             value=self.snap.scheduler_lease_seconds_left,
         )
         yield GaugeMetricFamily(
-            "ativa_workers_alive", "Worker processes heard from within three heartbeats",
+            "ativa_workers_alive",
+            "Worker processes heard from within three heartbeats",
             value=self.snap.workers_alive,
         )
 

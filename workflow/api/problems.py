@@ -79,8 +79,11 @@ def allowed_methods(request: Request) -> str:
     """The methods some route answers on this path (FastAPI gives each method a route of its own;
     Starlette's 405 would name one route's). Mounted static files answer GET and HEAD only."""
     routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
-    allowed = [method for method in HTTP_METHODS
-               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)]
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
     return ", ".join(allowed or ("GET", "HEAD"))
 
 
@@ -118,8 +121,7 @@ def install(app: FastAPI) -> None:
         if (page := ui_error_page(request, 404 if in_path else 400)) is not None:
             return page
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in error.errors()
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
         ]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem_response(problem_body("validation_error", detail or "invalid request", errors=errors))

@@ -38,19 +38,29 @@ class RetryOnLostConnection:
                         raise
                     if attempt == 2 or not units.repeatable:
                         # A COMMIT cut off may or may not have gone through: say so, never guess.
-                        log.warning("%s %s lost its database connection %s", scope["method"], scope["path"],
-                                    "again" if units.repeatable else "while committing")
+                        log.warning(
+                            "%s %s lost its database connection %s",
+                            scope["method"],
+                            scope["path"],
+                            "again" if units.repeatable else "while committing",
+                        )
                         return await _outcome_unknown(scope, receive, send)
-            log.warning("%s %s lost its database connection before committing; running it again",
-                        scope["method"], scope["path"])
+            log.warning(
+                "%s %s lost its database connection before committing; running it again", scope["method"], scope["path"]
+            )
 
 
 async def _outcome_unknown(scope: Scope, receive: Receive, send: Send) -> None:
     headers = {"Retry-After": "1"}
-    response = ui_error_page(Request(scope), 503, headers) or problem_response(problem_body(
-        "database_unavailable", "the database connection was lost; whether the change was saved is "
-        "unknown: read it back, or send the request again with the same Idempotency-Key", status=503),
-        headers)
+    response = ui_error_page(Request(scope), 503, headers) or problem_response(
+        problem_body(
+            "database_unavailable",
+            "the database connection was lost; whether the change was saved is "
+            "unknown: read it back, or send the request again with the same Idempotency-Key",
+            status=503,
+        ),
+        headers,
+    )
     await response(scope, receive, send)
 
 

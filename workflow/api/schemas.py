@@ -54,8 +54,10 @@ class ActivateIn(Strict):
     force: bool = False
     days: int | None = Field(None, ge=1, le=365, description="trust_unlock: how many days")
     hold_until: IsoDate | None = Field(
-        None, description="Forced activation: no automatic cut through this date (default: "
-        "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today)")
+        None,
+        description="Forced activation: no automatic cut through this date (default: "
+        "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today)",
+    )
 
 
 class ReturnDateIn(Strict):

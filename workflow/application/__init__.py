@@ -19,8 +19,9 @@ from ..settings import Settings, get_settings
 from . import docs
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None,
-               lifespan: Callable | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, lifespan: Callable | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     connect_workers()  # what the API and the UI hand over (effects, sweep batches) reaches them
     app = FastAPI(

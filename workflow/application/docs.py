@@ -19,10 +19,14 @@ DOCS_PATH = "/docs"
 # Operations without a bearer token: the health check, and billing events (signed instead).
 PUBLIC_PATHS = ("/healthz", "/readyz", "/api/v1/billing/events")
 AUTH_PROBLEMS = {
-    "401": {"description": "missing, unknown or revoked token (problem+json, WWW-Authenticate: Bearer)",
-            "content": {"application/problem+json": {}}},
-    "403": {"description": "the token's role may not do this (problem+json)",
-            "content": {"application/problem+json": {}}},
+    "401": {
+        "description": "missing, unknown or revoked token (problem+json, WWW-Authenticate: Bearer)",
+        "content": {"application/problem+json": {}},
+    },
+    "403": {
+        "description": "the token's role may not do this (problem+json)",
+        "content": {"application/problem+json": {}},
+    },
 }
 
 router = APIRouter(include_in_schema=False)
@@ -49,8 +53,11 @@ def openapi_with_bearer(app: FastAPI) -> dict:
     if app.openapi_schema is None:
         schema = app.openapi()
         schema.setdefault("components", {})["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "An API token, made by an admin with `ativa tokens create`."},
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token, made by an admin with `ativa tokens create`.",
+            },
         }
         for path, operations in schema["paths"].items():
             if path not in PUBLIC_PATHS:

@@ -21,6 +21,7 @@ from . import (  # noqa: F401 - imported for the commands they add
     effects,
     sweep,
 )
+
 # isort: on
 from .errors import unexpected
 from .groups import root as app

@@ -53,8 +53,11 @@ def _service_change(service_id: int, event: ServiceEvent, reason: str | None, *,
 
 
 @groups.services.command("suspend")
-def services_suspend(service_id: int = SERVICE_ID, reason: str = typer.Option(..., "--reason", parser=accept.NOTE),
-                     as_json: bool = JSON_OPTION):
+def services_suspend(
+    service_id: int = SERVICE_ID,
+    reason: str = typer.Option(..., "--reason", parser=accept.NOTE),
+    as_json: bool = JSON_OPTION,
+):
     """Suspend one service (not undone by the customer's activation)."""
     _service_change(service_id, ServiceEvent.SUSPEND, reason, as_json=as_json)
 

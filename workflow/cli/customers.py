@@ -19,12 +19,12 @@ AnyReason = Literal[(*InactivationReason, *ActivationReason)]  # type: ignore[va
 @groups.customers.command("add")
 def customers_add(
     name: str = typer.Option(..., "--name", parser=accept.CUSTOMER_NAME),
-    document: str = typer.Option(..., "--document", help="CPF or CNPJ, punctuation allowed.",
-                                 parser=accept.DOCUMENT),
+    document: str = typer.Option(..., "--document", help="CPF or CNPJ, punctuation allowed.", parser=accept.DOCUMENT),
     email: str = typer.Option(None, "--email", parser=accept.EMAIL),
     phone: str = typer.Option(None, "--phone", parser=accept.PHONE),
-    external_ref: str = typer.Option(None, "--external-ref", help="The id other systems use.",
-                                     parser=accept.EXTERNAL_REF),
+    external_ref: str = typer.Option(
+        None, "--external-ref", help="The id other systems use.", parser=accept.EXTERNAL_REF
+    ),
     as_json: bool = JSON_OPTION,
 ):
     """Register a customer (Ativo)."""
@@ -49,9 +49,7 @@ def customers_list(
 ):
     """List customers."""
     with unit() as session:
-        items, next_cursor = customers.list_customers(
-            session, status=status, q=q, limit=limit, cursor=cursor
-        )
+        items, next_cursor = customers.list_customers(session, status=status, q=q, limit=limit, cursor=cursor)
         data = [customer_json(c) for c in items]
     if as_json:
         return print_json({"items": data, "next_cursor": next_cursor})
@@ -82,15 +80,20 @@ def customers_edit(
     reason: AnyReason = typer.Option(None, "--reason", help="One that fits the change of --status."),
     note: str = NOTE_OPTION,
     force: bool = typer.Option(False, "--force"),
-    version: int = typer.Option(None, "--version", help="Refuse if the customer changed since.",
-                                min=1, max=accept.MAX_ID),
+    version: int = typer.Option(
+        None, "--version", help="Refuse if the customer changed since.", min=1, max=accept.MAX_ID
+    ),
     as_json: bool = JSON_OPTION,
 ):
     """Edit fields and, with --status, change Ativo (the Editar → Salvar path)."""
     given = {"name": name, "document": document, "email": email, "phone": phone, "external_ref": external_ref}
     edit = customers.CustomerEdit(
         changes={k: v for k, v in given.items() if v is not None},
-        status=status, reason=reason, note=note, force=force, version=version,
+        status=status,
+        reason=reason,
+        note=note,
+        force=force,
+        version=version,
     )
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)

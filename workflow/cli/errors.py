@@ -38,9 +38,7 @@ class FriendlyErrors(TyperGroup):
             reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
             fail(f"database error: {reason}")
         except ValidationError as error:  # a bad ATIVA_* variable
-            problems = "; ".join(
-                f"ATIVA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
-            )
+            problems = "; ".join(f"ATIVA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
             fail(f"invalid configuration: {problems}")
         except ArgumentError as error:
             fail(f"invalid ATIVA_DATABASE_URL: {error}")

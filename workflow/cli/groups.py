@@ -7,9 +7,7 @@ from .errors import FriendlyErrors
 
 
 def command_group(help_text: str) -> typer.Typer:
-    return typer.Typer(
-        cls=FriendlyErrors, help=help_text, no_args_is_help=True, pretty_exceptions_enable=False
-    )
+    return typer.Typer(cls=FriendlyErrors, help=help_text, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
 root = command_group("Ativa: customer lifecycle (Ativo/Inativo) for internet providers.")

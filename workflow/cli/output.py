@@ -33,8 +33,9 @@ def times_in(zone: str) -> str:
     return f"times in {zone}"
 
 
-def print_table(console: Console, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                *, wide: bool = False) -> None:
+def print_table(
+    console: Console, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, wide: bool = False
+) -> None:
     """Print a table within the console's width or, when `wide`, as wide as its longest cells."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
     columns = [[header, *(row[index] for row in cells)] for index, header in enumerate(headers)]

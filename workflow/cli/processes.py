@@ -23,9 +23,7 @@ from .session import install_publisher, open_database
 def serve(
     host: str = typer.Option(None, help="Listen address (default ATIVA_HOST).", parser=accept.ANY_TEXT),
     port: int = typer.Option(None, help="Listen port (default ATIVA_PORT).", min=1, max=accept.PORT_MAX),
-    no_worker: bool = typer.Option(
-        False, "--no-worker", help="Serve the API alone (workers and beat run elsewhere)."
-    ),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Serve the API alone (workers and beat run elsewhere)."),
 ):
     """Start the HTTP API and, unless --no-worker, a worker with the scheduler beside it."""
     import uvicorn  # lazy: see the module's docstring
@@ -41,16 +39,22 @@ def serve(
             print(plaintext, flush=True)
         first_user = users.create_first_admin(session)
         if first_user:
-            out.print("No web user existed: created user 'admin' for the UI at "
-                      f"http://{host or settings.host}:{port or settings.port}/ ; its password is shown "
-                      "only once:", soft_wrap=True, markup=False, highlight=False)
+            out.print(
+                "No web user existed: created user 'admin' for the UI at "
+                f"http://{host or settings.host}:{port or settings.port}/ ; its password is shown "
+                "only once:",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
             print(first_user[1], flush=True)
     children = None
     if not no_worker:
         # Child processes, so a crash of either never takes the API down, and each is started
         # again if it dies.
-        children = Supervisor(serve_children(), log=lambda line: err.print(f"ativa serve: {line}",
-                                                                            markup=False)).start()
+        children = Supervisor(
+            serve_children(), log=lambda line: err.print(f"ativa serve: {line}", markup=False)
+        ).start()
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig, frame):
@@ -68,13 +72,15 @@ def serve(
         if children is not None:
             children.stop()
 
-    server = Server(uvicorn.Config(
-        create_app(settings, db, lifespan=stop_children_on_shutdown),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-        access_log=settings.access_log,
-    ))
+    server = Server(
+        uvicorn.Config(
+            create_app(settings, db, lifespan=stop_children_on_shutdown),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+            access_log=settings.access_log,
+        )
+    )
     try:
         server.run()
     except KeyboardInterrupt:  # a second Ctrl-C: the children get their parent-death signal
@@ -86,8 +92,9 @@ def serve(
 @root.command()
 def worker(
     beat: bool = typer.Option(False, "--beat", help="Also run the scheduler (one runs at a time)."),
-    concurrency: int = typer.Option(None, help="Tasks at once (default ATIVA_WORKER_CONCURRENCY).",
-                                    min=1, max=WORKER_CONCURRENCY_MAX),
+    concurrency: int = typer.Option(
+        None, help="Tasks at once (default ATIVA_WORKER_CONCURRENCY).", min=1, max=WORKER_CONCURRENCY_MAX
+    ),
     pool: WorkerPool = typer.Option(None, help="prefork, threads or solo (default ATIVA_WORKER_POOL)."),
 ):
     """Run a Celery worker that carries out the effects."""
@@ -95,10 +102,15 @@ def worker(
     open_database(settings).dispose()
     install_publisher()
     argv = [
-        "worker", "--loglevel=INFO", "-Q", "ativa",
+        "worker",
+        "--loglevel=INFO",
+        "-Q",
+        "ativa",
         f"--concurrency={concurrency or settings.worker_concurrency}",
         f"--pool={pool or settings.worker_pool}",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
     ]
     if beat:
         argv.append("--beat")

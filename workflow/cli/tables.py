@@ -18,12 +18,16 @@ def _with_reason(status: str, reason: str | None) -> str:
 def customers(console: Console, items: list[dict], *, wide: bool) -> None:
     if wide:
         headers = ["id", "name", "document", "external_ref", "status", "reason", "version"]
-        rows = [[c["id"], c["name"], c["document"], c["external_ref"], c["status"], c["inactivation_reason"],
-                 c["version"]] for c in items]
+        rows = [
+            [c["id"], c["name"], c["document"], c["external_ref"], c["status"], c["inactivation_reason"], c["version"]]
+            for c in items
+        ]
     else:
         headers = ["id", "name", "document", "ref", "status"]
-        rows = [[c["id"], c["name"], c["document"], c["external_ref"],
-                 _with_reason(c["status"], c["inactivation_reason"])] for c in items]
+        rows = [
+            [c["id"], c["name"], c["document"], c["external_ref"], _with_reason(c["status"], c["inactivation_reason"])]
+            for c in items
+        ]
     print_table(console, "Customers", headers, rows, wide=wide)
 
 
@@ -39,30 +43,52 @@ def _is_instant(key: str) -> bool:
 
 def services(console: Console, customer_id: int, items: list[dict], *, wide: bool) -> None:
     print_table(
-        console, f"Services of customer {customer_id}",
+        console,
+        f"Services of customer {customer_id}",
         ["id", "name", "external_ref", "status", "cause", "note"],
-        [[s["id"], s["name"], s["external_ref"], s["status"], s["suspension_cause"], s["suspension_note"]]
-         for s in items],
+        [
+            [s["id"], s["name"], s["external_ref"], s["status"], s["suspension_cause"], s["suspension_note"]]
+            for s in items
+        ],
         wide=wide,
     )
 
 
 def tokens(console: Console, items: list[dict], zone: str, *, wide: bool) -> None:
     print_table(
-        console, f"API tokens ({times_in(zone)})",
+        console,
+        f"API tokens ({times_in(zone)})",
         ["id", "name", "role", "prefix", "created", "revoked"],
-        [[t["id"], t["name"], t["role"], t["prefix"], local_time(t["created_at"], zone),
-          local_time(t["revoked_at"], zone)] for t in items],
+        [
+            [
+                t["id"],
+                t["name"],
+                t["role"],
+                t["prefix"],
+                local_time(t["created_at"], zone),
+                local_time(t["revoked_at"], zone),
+            ]
+            for t in items
+        ],
         wide=wide,
     )
 
 
 def users(console: Console, items: list[dict], zone: str, *, wide: bool) -> None:
     print_table(
-        console, f"Web users ({times_in(zone)})",
+        console,
+        f"Web users ({times_in(zone)})",
         ["id", "username", "role", "disabled", "last sign-in"],
-        [[u["id"], u["username"], u["role"], local_time(u["disabled_at"], zone),
-          local_time(u["last_login_at"], zone)] for u in items],
+        [
+            [
+                u["id"],
+                u["username"],
+                u["role"],
+                local_time(u["disabled_at"], zone),
+                local_time(u["last_login_at"], zone),
+            ]
+            for u in items
+        ],
         wide=wide,
     )
 
@@ -70,12 +96,33 @@ def users(console: Console, items: list[dict], zone: str, *, wide: bool) -> None
 def effects(console: Console, items: list[dict], zone: str, *, wide: bool) -> None:
     if wide:
         headers = ["id", "customer", "transition", "name", "state", "attempts", "last error", "note", "completed"]
-        rows = [[e["id"], e["customer_id"], e["transition_id"], e["name"], e["state"], e["attempts"],
-                 e["last_error"], e["note"], local_time(e["completed_at"], zone)] for e in items]
+        rows = [
+            [
+                e["id"],
+                e["customer_id"],
+                e["transition_id"],
+                e["name"],
+                e["state"],
+                e["attempts"],
+                e["last_error"],
+                e["note"],
+                local_time(e["completed_at"], zone),
+            ]
+            for e in items
+        ]
     else:
         headers = ["id", "customer", "name", "state", "completed", "detail"]
-        rows = [[e["id"], e["customer_id"], e["name"], _state(e), local_time(e["completed_at"], zone),
-                 e["last_error"] if e["state"] != "done" and e["last_error"] else e["note"]] for e in items]
+        rows = [
+            [
+                e["id"],
+                e["customer_id"],
+                e["name"],
+                _state(e),
+                local_time(e["completed_at"], zone),
+                e["last_error"] if e["state"] != "done" and e["last_error"] else e["note"],
+            ]
+            for e in items
+        ]
     print_table(console, f"Effects ({times_in(zone)})", headers, rows, wide=wide)
 
 
@@ -89,8 +136,19 @@ def history(console: Console, customer_id: int, items: list[dict], zone: str, *,
     title = f"History of customer {customer_id} ({times_in(zone)})"
     if wide:
         headers = ["when", "event", "from → to", "reason", "note", "actor", "source", "effects"]
-        rows = [[local_time(t["created_at"], zone), _event(t), f"{t['from_status']} → {t['to_status']}",
-                 t["reason"], t["note"], t["actor"], t["source"], _effect_lines(t, zone)] for t in items]
+        rows = [
+            [
+                local_time(t["created_at"], zone),
+                _event(t),
+                f"{t['from_status']} → {t['to_status']}",
+                t["reason"],
+                t["note"],
+                t["actor"],
+                t["source"],
+                _effect_lines(t, zone),
+            ]
+            for t in items
+        ]
     else:
         headers = ["when", "change", "effects"]
         rows = [[local_time(t["created_at"], zone), _change(t), _effect_lines(t, zone)] for t in items]
@@ -102,8 +160,12 @@ def _event(transition: dict) -> str:
 
 
 def _change(transition: dict) -> str:
-    lines = [_event(transition), f"{transition['from_status']} → {transition['to_status']}", transition["reason"],
-             f"by {transition['actor']} ({transition['source']})"]
+    lines = [
+        _event(transition),
+        f"{transition['from_status']} → {transition['to_status']}",
+        transition["reason"],
+        f"by {transition['actor']} ({transition['source']})",
+    ]
     if transition["note"]:
         lines.append(f"note: {transition['note']}")
     return "\n".join(lines)

@@ -29,9 +29,14 @@ def tokens_list(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION):
     with unit() as session:
         items = tokens.list_tokens(session)
         rows = [
-            {"id": t.id, "name": t.name, "role": t.role, "prefix": t.prefix,
-             "created_at": t.created_at.isoformat(),
-             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+            {
+                "id": t.id,
+                "name": t.name,
+                "role": t.role,
+                "prefix": t.prefix,
+                "created_at": t.created_at.isoformat(),
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
             for t in items
         ]
     if as_json:
@@ -40,8 +45,9 @@ def tokens_list(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION):
 
 
 @groups.tokens.command("revoke")
-def tokens_revoke(token_id: int = typer.Argument(..., help="Token id from `ativa tokens list`.",
-                                                min=1, max=accept.MAX_ID)):
+def tokens_revoke(
+    token_id: int = typer.Argument(..., help="Token id from `ativa tokens list`.", min=1, max=accept.MAX_ID),
+):
     """Revoke a token at once."""
     with unit(write=True) as session:
         token = tokens.revoke_token(session, token_id)

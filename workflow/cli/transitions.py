@@ -27,23 +27,36 @@ def diagram():
     sys.stdout.write(mermaid_diagram())
 
 
-def _transition(customer: str, event: CustomerEvent, reason: str, note: str | None, *, force: bool,
-                as_json: bool, days: int | None = None, until=None, hold_until=None):
-    request = TransitionRequest(reason, note, force=force, actor_role=CLI_ACTOR.role, days=days, until=until,
-                                hold_until=hold_until)
+def _transition(
+    customer: str,
+    event: CustomerEvent,
+    reason: str,
+    note: str | None,
+    *,
+    force: bool,
+    as_json: bool,
+    days: int | None = None,
+    until=None,
+    hold_until=None,
+):
+    request = TransitionRequest(
+        reason, note, force=force, actor_role=CLI_ACTOR.role, days=days, until=until, hold_until=hold_until
+    )
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
-        outcome = transitions.transition_customer(
-            session, target.id, event, request, CLI_ACTOR, Source.CLI
-        )
-        data = {"customer": customer_json(outcome.customer),
-                "transition": transition_json(outcome.transition, outcome.effects)}
+        outcome = transitions.transition_customer(session, target.id, event, request, CLI_ACTOR, Source.CLI)
+        data = {
+            "customer": customer_json(outcome.customer),
+            "transition": transition_json(outcome.transition, outcome.effects),
+        }
     if as_json:
         return print_json(data)
     t = data["transition"]
     effects = ", ".join(e["name"] for e in t["effects"])
-    out.print(f"customer {data['customer']['id']}: {t['from_status']} → {t['to_status']} "
-              f"({t['reason']}); effects queued: {effects}")
+    out.print(
+        f"customer {data['customer']['id']}: {t['from_status']} → {t['to_status']} "
+        f"({t['reason']}); effects queued: {effects}"
+    )
     if t["hold_until"]:
         out.print(f"no automatic cut through {t['hold_until']} (forced activation)")
 
@@ -53,13 +66,13 @@ def inactivate(
     customer: str = CUSTOMER_ARGUMENT,
     reason: InactivationReason = typer.Option(..., "--reason"),
     note: str = NOTE_OPTION,
-    until: date = typer.Option(None, "--until", help="customer_request: return date (YYYY-MM-DD).",
-                               parser=accept.iso_date),
+    until: date = typer.Option(
+        None, "--until", help="customer_request: return date (YYYY-MM-DD).", parser=accept.iso_date
+    ),
     as_json: bool = JSON_OPTION,
 ):
     """Set Ativo = Não: suspend the services, pause invoicing."""
-    _transition(customer, CustomerEvent.INACTIVATE, reason.value, note, force=False, as_json=as_json,
-                until=until)
+    _transition(customer, CustomerEvent.INACTIVATE, reason.value, note, force=False, as_json=as_json, until=until)
 
 
 @root.command()
@@ -70,14 +83,25 @@ def activate(
     force: bool = typer.Option(False, "--force", help="Override overdue invoices (needs --note)."),
     days: int = typer.Option(None, "--days", help="trust_unlock: how many days.", min=1, max=365),
     hold_until: date = typer.Option(
-        None, "--hold-until",
+        None,
+        "--hold-until",
         help="With --force: no automatic cut through this date (YYYY-MM-DD); default "
-             "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today.", parser=accept.iso_date),
+        "ATIVA_FORCED_ACTIVATION_HOLD_DAYS days from today.",
+        parser=accept.iso_date,
+    ),
     as_json: bool = JSON_OPTION,
 ):
     """Set Ativo = Sim: restore the services, resume invoicing."""
-    _transition(customer, CustomerEvent.ACTIVATE, reason.value, note, force=force, as_json=as_json,
-                days=days, hold_until=hold_until)
+    _transition(
+        customer,
+        CustomerEvent.ACTIVATE,
+        reason.value,
+        note,
+        force=force,
+        as_json=as_json,
+        days=days,
+        hold_until=hold_until,
+    )
 
 
 @root.command("return-date")
@@ -92,8 +116,9 @@ def return_date(
         fail("give either --until DATE or --clear", 2)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
-        changed = timers.set_return_date(session, target.id, until,
-                                         provider_today(get_settings().timezone), CLI_ACTOR, Source.CLI)
+        changed = timers.set_return_date(
+            session, target.id, until, provider_today(get_settings().timezone), CLI_ACTOR, Source.CLI
+        )
         data = customer_json(changed)
     if as_json:
         return print_json(data)
@@ -110,23 +135,35 @@ def standing(customer: str = CUSTOMER_ARGUMENT, as_json: bool = JSON_OPTION):
     if as_json:
         return print_json(data)
     overdue = data["overdue"]
-    out.print(f"customer {data['customer_id']}: {data['status']}"
-              + (f" ({data['inactivation_reason']})" if data["inactivation_reason"] else ""))
+    out.print(
+        f"customer {data['customer_id']}: {data['status']}"
+        + (f" ({data['inactivation_reason']})" if data["inactivation_reason"] else "")
+    )
     out.print(
         f"overdue: R$ {overdue['total']} in {len(overdue['invoices'])} invoice(s)"
         + (f", oldest due {overdue['oldest_due']} ({overdue['days_overdue']} days)" if overdue["oldest_due"] else "")
     )
     hold = data["forced_hold"]
     if hold:
-        out.print(f"forced activation: no automatic cut through {hold['until']}; "
-                  f"the normal rule applies from {hold['normal_rule_from']}")
+        out.print(
+            f"forced activation: no automatic cut through {hold['until']}; "
+            f"the normal rule applies from {hold['normal_rule_from']}"
+        )
     action = data["next_action"]
     at = action and action.get("at") and f"{local_time(action['at'], settings.timezone)} {settings.timezone}"
-    out.print("next automatic action: " + (
-        f"{action['action']} {action.get('on') or at or ''} ({action['why']})" if action else "none"))
+    out.print(
+        "next automatic action: "
+        + (f"{action['action']} {action.get('on') or at or ''} ({action['why']})" if action else "none")
+    )
     trust = data["trust_unlock"]
-    out.print("trust unlock: " + ("allowed, up to " + str(trust["max_days"]) + " day(s)" if trust["allowed"]
-                                  else f"not allowed: {trust['why_not']}"))
+    out.print(
+        "trust unlock: "
+        + (
+            "allowed, up to " + str(trust["max_days"]) + " day(s)"
+            if trust["allowed"]
+            else f"not allowed: {trust['why_not']}"
+        )
+    )
 
 
 @root.command("history")

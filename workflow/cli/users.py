@@ -30,8 +30,9 @@ def _read_password(from_stdin: bool) -> str:
 
 @groups.users.command("create")
 def users_create(
-    username: str = typer.Option(..., "--username", help="Sign-in name (letters, digits, . _ -).",
-                                 parser=accept.ANY_TEXT),
+    username: str = typer.Option(
+        ..., "--username", help="Sign-in name (letters, digits, . _ -).", parser=accept.ANY_TEXT
+    ),
     role: Role = typer.Option(..., "--role", help=UI_ROLE_HELP),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
 ):
@@ -47,9 +48,13 @@ def users_list(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION):
     """List web users (never their password hash)."""
     with unit() as session:
         rows = [
-            {"id": u.id, "username": u.username, "role": u.role,
-             "disabled_at": u.disabled_at.isoformat() if u.disabled_at else None,
-             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
+            {
+                "id": u.id,
+                "username": u.username,
+                "role": u.role,
+                "disabled_at": u.disabled_at.isoformat() if u.disabled_at else None,
+                "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+            }
             for u in users.list_users(session)
         ]
     if as_json:

@@ -41,8 +41,10 @@ def _unnest_insert(table: Table, varying: tuple[str, ...], same: tuple[str, ...]
     # a plain value beside them is repeated on every row. Each cast names the type, which a NULL
     # (or an array of NULLs) does not carry.
     columns = [
-        *(func.unnest(cast(bindparam(name, type_=ARRAY(table.c[name].type)), ARRAY(table.c[name].type)))
-          for name in varying),
+        *(
+            func.unnest(cast(bindparam(name, type_=ARRAY(table.c[name].type)), ARRAY(table.c[name].type)))
+            for name in varying
+        ),
         *(cast(bindparam(name, type_=table.c[name].type), table.c[name].type) for name in same),
     ]
     return insert(table).from_select([*varying, *same], select(*columns))

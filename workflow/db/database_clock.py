@@ -71,8 +71,11 @@ def follow_database_clock(engine: Engine) -> None:
         if abs(offset) < NEGLIGIBLE:
             offset = timedelta(0)
         elif abs(offset) > WARN_ABOVE:
-            logger.warning("this host's clock is %.1f s %s the database's; Ativa follows the database's",
-                           abs(offset.total_seconds()), "ahead of" if offset > timedelta(0) else "behind")
+            logger.warning(
+                "this host's clock is %.1f s %s the database's; Ativa follows the database's",
+                abs(offset.total_seconds()),
+                "ahead of" if offset > timedelta(0) else "behind",
+            )
         types.set_clock_offset(offset)
 
 

@@ -18,10 +18,11 @@ of those.
 
 from collections import namedtuple
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class DriverStatement:
@@ -36,13 +37,15 @@ class DriverStatement:
         dialect = conn.dialect
         ready = self._compiled.get(type(dialect))
         if ready is None:
-            compiled = self.statement.compile(dialect=dialect)
+            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
             if compiled.positional:
                 raise TypeError(f"{dialect.name}: a DriverStatement needs named parameters")
-            carried = {compiled.bind_names[bind]: bind.effective_value
-                       for bind in compiled.binds.values()
-                       if bind.value is not None and not bind.callable}
-            columns = [(name, type_) for _key, name, _objects, type_ in compiled._result_columns]
+            carried = {
+                compiled.bind_names[bind]: bind.effective_value
+                for bind in compiled.binds.values()
+                if bind.value is not None and not bind.callable
+            }
+            columns = [(name, type_) for _key, name, _objects, type_ in compiled._result_columns or ()]
             processors = tuple(type_._cached_result_processor(dialect, None) for _, type_ in columns)
             row = namedtuple(self.row_name, [name for name, _ in columns], rename=True) if columns else None
             convert = any(processors)
@@ -54,15 +57,18 @@ class DriverStatement:
         """Run the statement in the connection's transaction; its rows (named tuples, or
         SQLAlchemy rows off PostgreSQL: both have attributes and _asdict()), if any."""
         if conn.dialect.name != "postgresql":
-            result = conn.execute(self.statement, params)
-            return result.all() if result.returns_rows else []
+            result = conn.execute(cast(Executable, self.statement), params)
+            return list(result.all()) if result.returns_rows else []
         sql, carried, row, processors = self._for(conn)
         parameters = {**carried, **params} if carried else params
-        cursor = conn.connection.dbapi_connection.cursor()
+        dbapi_connection = conn.connection.dbapi_connection
+        if dbapi_connection is None:  # only a closed or invalidated connection has none
+            raise RuntimeError("a DriverStatement needs an open connection")
+        cursor = dbapi_connection.cursor()
         try:
             cursor.execute(sql, parameters)
             fetched = cursor.fetchall() if row is not None else []
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - handled (and re-raised) as SQLAlchemy does
             # As Connection.execute does: a driver error wrapped, the connection invalidated if it
             # was lost (or if an exit exception interrupted the statement), anything else re-raised.
             conn._handle_dbapi_exception(error, sql, parameters, cursor, None)
@@ -70,5 +76,12 @@ class DriverStatement:
             cursor.close()
         if processors is None:
             return [row._make(values) for values in fetched]
-        return [row._make([value if convert is None else convert(value)
-                           for convert, value in zip(processors, values)]) for values in fetched]
+        return [
+            row._make(
+                [
+                    value if convert is None else convert(value)
+                    for convert, value in zip(processors, values, strict=True)
+                ]
+            )
+            for values in fetched
+        ]

@@ -96,9 +96,7 @@ class StatusChange(Base):
     """One row per customer transition: who, when, why, from where."""
 
     __tablename__ = "status_changes"
-    __table_args__ = (
-        UniqueConstraint("customer_id", "customer_version", name="uq_status_changes_version"),
-    )
+    __table_args__ = (UniqueConstraint("customer_id", "customer_version", name="uq_status_changes_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))

@@ -89,8 +89,9 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
     activate = inactive.to(active, validators="check_activation")
     # Changes of the lifecycle that keep the status: recorded like any transition (history row,
     # version), with no effects, since services and invoicing already match the status.
-    end_trust_unlock = (active.to.itself(internal=True, validators="check_end_trust_unlock")
-                        | inactive.to.itself(internal=True, validators="check_end_trust_unlock"))
+    end_trust_unlock = active.to.itself(internal=True, validators="check_end_trust_unlock") | inactive.to.itself(
+        internal=True, validators="check_end_trust_unlock"
+    )
     end_forced_hold = active.to.itself(internal=True, validators="check_end_forced_hold")
     reschedule_return = inactive.to.itself(internal=True, validators="check_reschedule_return")
 
@@ -122,17 +123,19 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
                 "reason 'delinquency' needs an open invoice past its due date; the customer has none",
             )
         if request.automatic and facts.today is not None and is_held(self.model.forced_hold_until, facts.today):
-            raise GuardFailed("forced_activation_hold",
-                              f"a forced activation holds automatic cuts off through "
-                              f"{self.model.forced_hold_until.isoformat()}")
+            raise GuardFailed(
+                "forced_activation_hold",
+                f"a forced activation holds automatic cuts off through {self.model.forced_hold_until.isoformat()}",
+            )
         if request.force:
             raise GuardFailed("force_not_applicable", "force applies only to activation")
         if request.days is not None:
             raise GuardFailed("days_only_for_trust_unlock", "days go with the reason 'trust_unlock'")
         if request.until is not None:
             if reason is not InactivationReason.CUSTOMER_REQUEST:
-                raise GuardFailed("return_date_requires_customer_request",
-                                  "a return date goes with the reason 'customer_request'")
+                raise GuardFailed(
+                    "return_date_requires_customer_request", "a return date goes with the reason 'customer_request'"
+                )
             self._check_return_date(request.until, facts)
 
     @staticmethod
@@ -149,8 +152,9 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
             raise GuardFailed("until_only_for_suspension", "a return date goes with an inactivation")
         if reason is ActivationReason.TRUST_UNLOCK:
             if request.hold_until is not None:
-                raise GuardFailed("hold_requires_forced_activation",
-                                  "a trust unlock has its own deadline (days), not hold_until")
+                raise GuardFailed(
+                    "hold_requires_forced_activation", "a trust unlock has its own deadline (days), not hold_until"
+                )
             return self._check_trust_unlock(request, facts)
         if request.days is not None:
             raise GuardFailed("days_only_for_trust_unlock", "days go with the reason 'trust_unlock'")
@@ -179,29 +183,32 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         """The hold goes with a forced activation only: it records a person's decision about the
         debts that force overrode."""
         if not forced:
-            raise GuardFailed("hold_requires_forced_activation",
-                              "hold_until goes with a forced activation (force, with a note) of a customer "
-                              "inactive for delinquency with invoices past due")
+            raise GuardFailed(
+                "hold_requires_forced_activation",
+                "hold_until goes with a forced activation (force, with a note) of a customer "
+                "inactive for delinquency with invoices past due",
+            )
         if facts.today is None or hold_until <= facts.today:
             raise GuardFailed("hold_not_in_future", "hold_until must be after today")
         if (hold_until - facts.today).days > FORCED_HOLD_MAX_DAYS:
-            raise GuardFailed("hold_too_long",
-                              f"hold_until may be at most {FORCED_HOLD_MAX_DAYS} days after today")
+            raise GuardFailed("hold_too_long", f"hold_until may be at most {FORCED_HOLD_MAX_DAYS} days after today")
 
     def _check_trust_unlock(self, request: TransitionRequest, facts: CustomerFacts) -> None:
         """Desbloqueio de confiança: a time-boxed release while a payment settles."""
         if self.model.inactivation_reason != InactivationReason.DELINQUENCY:
-            raise GuardFailed("trust_unlock_not_delinquent",
-                              "a trust unlock is only for a customer inactive for delinquency")
+            raise GuardFailed(
+                "trust_unlock_not_delinquent", "a trust unlock is only for a customer inactive for delinquency"
+            )
         if request.days is None or request.days < 1:
             raise GuardFailed("trust_unlock_days_required", "a trust unlock needs a number of days (1 or more)")
         if request.days > facts.trust.max_days:
-            raise GuardFailed("trust_unlock_too_long",
-                              f"a trust unlock lasts at most {facts.trust.max_days} day(s)")
+            raise GuardFailed("trust_unlock_too_long", f"a trust unlock lasts at most {facts.trust.max_days} day(s)")
         if self.model.trust_unlocks_used >= facts.trust.uses_per_episode:
-            raise GuardFailed("trust_unlock_used",
-                              f"the customer already had {self.model.trust_unlocks_used} trust unlock(s) "
-                              f"for this debt (limit {facts.trust.uses_per_episode}); it comes back on payment")
+            raise GuardFailed(
+                "trust_unlock_used",
+                f"the customer already had {self.model.trust_unlocks_used} trust unlock(s) "
+                f"for this debt (limit {facts.trust.uses_per_episode}); it comes back on payment",
+            )
         if facts.now is None:
             raise GuardFailed("trust_unlock_clock", "a trust unlock needs the current time")
 
@@ -217,9 +224,11 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         if facts.now is None or until > facts.now:
             raise GuardFailed("trust_unlock_not_over", f"the trust unlock lasts until {until.isoformat()}")
         if self.model.status == CustomerStatus.ACTIVE and facts.overdue_invoices and not self._held(facts):
-            raise GuardFailed("trust_unlock_debt_unpaid",
-                              f"{facts.overdue_invoices} open invoice(s) still past due: the end of the "
-                              "trust unlock inactivates the customer")
+            raise GuardFailed(
+                "trust_unlock_debt_unpaid",
+                f"{facts.overdue_invoices} open invoice(s) still past due: the end of the "
+                "trust unlock inactivates the customer",
+            )
 
     def check_end_forced_hold(self, request: TransitionRequest, facts: CustomerFacts) -> None:
         """A forced activation's hold was a decision about the debts of that moment: it ends once
@@ -228,14 +237,17 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         if self.model.forced_hold_until is None:
             raise GuardFailed("no_forced_hold", "no forced activation holds the customer")
         if facts.overdue_invoices:
-            raise GuardFailed("forced_hold_debt_unpaid",
-                              f"{facts.overdue_invoices} open invoice(s) still past due: the hold stands")
+            raise GuardFailed(
+                "forced_hold_debt_unpaid", f"{facts.overdue_invoices} open invoice(s) still past due: the hold stands"
+            )
 
     def check_reschedule_return(self, request: TransitionRequest, facts: CustomerFacts) -> None:
         """Change (a date) or clear (None) the return date of a suspension at the customer's request."""
         if self.model.inactivation_reason != InactivationReason.CUSTOMER_REQUEST:
-            raise GuardFailed("return_date_requires_customer_request",
-                              "only a customer suspended at their own request has a return date")
+            raise GuardFailed(
+                "return_date_requires_customer_request",
+                "only a customer suspended at their own request has a return date",
+            )
         _check_kept_status_request(request, CustomerEvent.RESCHEDULE_RETURN)
         if request.until is not None:
             self._check_return_date(request.until, facts)
@@ -339,8 +351,7 @@ def ensure_known_status(value: object) -> None:
     if value not in CustomerLifecycle.states_map:
         known = ", ".join(map(str, CustomerLifecycle.states_map))
         raise UnknownStoredStatus(
-            f"stored status {value!r} is not a lifecycle state ({known}); "
-            "fix the record before changing it"
+            f"stored status {value!r} is not a lifecycle state ({known}); fix the record before changing it"
         )
 
 

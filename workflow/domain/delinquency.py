@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from .vocabulary import CustomerStatus, InvoiceStatus
 
@@ -22,7 +22,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORCED_HOLD_MAX_DAYS = 90
 
 
-def is_held(hold_until: date | None, today: date) -> bool:
+def is_held(hold_until: date | None, today: date) -> TypeGuard[date]:
     """A forced activation's hold: no automatic cut, trust-unlock cut or early warning through
     `hold_until` (inclusive, the provider's business date); the normal rule applies from the next
     day. The sweep's SQL states the same rule (services/delinquency.py, _not_held)."""
@@ -45,7 +45,7 @@ class InvoiceFacts:
     status: str
     due_date: date | None  # not known yet: never past due
     amount: Decimal | None  # not known yet: counts as nothing owed
-    amount_paid: Decimal = Decimal("0")
+    amount_paid: Decimal = Decimal(0)
 
 
 class Overdue(NamedTuple):
@@ -71,8 +71,12 @@ def overdue_of(invoices: Iterable[InvoiceFacts], today: date) -> Overdue:
     past_due = [invoice for invoice in invoices if is_overdue(invoice, today)]
     if not past_due:
         return NOTHING_OVERDUE
-    owed = sum(((invoice.amount or Decimal("0")) - invoice.amount_paid for invoice in past_due), Decimal("0"))
-    return Overdue(min(invoice.due_date for invoice in past_due), owed.quantize(Decimal("0.01")), len(past_due))
+    owed = sum(((invoice.amount or Decimal(0)) - invoice.amount_paid for invoice in past_due), Decimal(0))
+    return Overdue(
+        min(day for invoice in past_due if (day := invoice.due_date) is not None),
+        owed.quantize(Decimal("0.01")),
+        len(past_due),
+    )
 
 
 @dataclass(frozen=True)
@@ -191,8 +195,7 @@ class Policy:
             return None
         return self.projected_cut(overdue.oldest_due, today, held_until=customer.forced_hold_until)
 
-    def warning_due(self, customer: CustomerCutFacts, overdue: Overdue, today: date,
-                    warning_days: int) -> date | None:
+    def warning_due(self, customer: CustomerCutFacts, overdue: Overdue, today: date, warning_days: int) -> date | None:
         """The projected cut that a `customer.delinquency_warning` announces on `today`, or None
         when no warning goes out: once per episode (per oldest overdue invoice, `warned_for_due`),
         from `warning_days` days before the cut the customer is heading for. services/delinquency.py's
@@ -226,7 +229,7 @@ FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday"
 
 
 def parse_weekdays(text: str) -> frozenset[int]:
-    """"fri,sat,sun" or "friday, saturday": the weekdays, as date.weekday() numbers."""
+    """ "fri,sat,sun" or "friday, saturday": the weekdays, as date.weekday() numbers."""
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     unknown = [n for n in names if n not in WEEKDAYS and n not in FULL_NAMES]
     if unknown:

@@ -33,9 +33,7 @@ def parse_document(raw: str) -> Document:
         if not _CNPJ.validate(digits):
             raise InvalidInput(f"CNPJ {raw!r} is invalid: its check digits do not match")
         return Document(digits, "cnpj")
-    raise InvalidInput(
-        f"document {raw!r} has {len(digits)} digits; a CPF has 11 and a CNPJ 14"
-    )
+    raise InvalidInput(f"document {raw!r} has {len(digits)} digits; a CPF has 11 and a CNPJ 14")
 
 
 def format_document(doc: Document) -> str:

@@ -43,10 +43,14 @@ class _Plan:
         for slot in self.slots:
             executor = registry[slot.key]
             unique_key = slot.method + suffix
-            executor.items.append(CallbackWrapper(
-                callback=callable_method(getattr(machine, slot.method)),
-                condition=slot.condition, meta=slot.meta, unique_key=unique_key,
-            ))
+            executor.items.append(
+                CallbackWrapper(
+                    callback=callable_method(getattr(machine, slot.method)),
+                    condition=slot.condition,
+                    meta=slot.meta,
+                    unique_key=unique_key,
+                )
+            )
             executor.items_already_seen.add(unique_key)
         return registry
 
@@ -85,11 +89,11 @@ class ResolvedOnce:
     def _register_callbacks(self, listeners: list[object]) -> None:
         machine_class = type(self)
         plan = machine_class.__dict__.get("_resolved_callbacks")
-        if plan is not None and plan is not _UNSUPPORTED and not listeners \
-                and type(self.model) is plan.model_type:
+        if plan is not None and plan is not _UNSUPPORTED and not listeners and type(self.model) is plan.model_type:
             self._callbacks = plan.bind(self)
-            self._bound_functions = tuple((slot.method, getattr(machine_class, slot.method))
-                                          for slot in plan.slots)
+            self._bound_functions: tuple[tuple[str, object], ...] | None = tuple(
+                (slot.method, getattr(machine_class, slot.method)) for slot in plan.slots
+            )
             return
         super()._register_callbacks(listeners)  # type: ignore[misc]
         if plan is None and not listeners:

@@ -29,9 +29,7 @@ class ServiceLifecycle(StateMachine):
 
     def check_resume(self, customer_active: bool) -> None:
         if not customer_active:
-            raise CustomerInactive(
-                "the customer is inactive: activate the customer to restore its services"
-            )
+            raise CustomerInactive("the customer is inactive: activate the customer to restore its services")
 
     def on_suspend(self, cause: SuspensionCause, note: str | None = None) -> None:
         self.model.suspension_cause = cause.value

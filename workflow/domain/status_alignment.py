@@ -38,15 +38,21 @@ class StatusAlignment:
 ALIGNMENT: dict[CustomerStatus, StatusAlignment] = {
     # Inactive: every active service suspended (because of the customer), invoicing paused.
     CustomerStatus.INACTIVE: StatusAlignment(
-        ServicesInLine(Effect.SUSPEND_SERVICES, ServiceStatus.ACTIVE, None, ServiceStatus.SUSPENDED,
-                       Effect.PROVISION_SUSPEND),
+        ServicesInLine(
+            Effect.SUSPEND_SERVICES, ServiceStatus.ACTIVE, None, ServiceStatus.SUSPENDED, Effect.PROVISION_SUSPEND
+        ),
         InvoicingInLine(Effect.PAUSE_INVOICING, enabled=False),
     ),
     # Active: the services its inactivation suspended restored (not those an operator suspended
     # by hand), invoicing on.
     CustomerStatus.ACTIVE: StatusAlignment(
-        ServicesInLine(Effect.RESTORE_SERVICES, ServiceStatus.SUSPENDED, SuspensionCause.CUSTOMER_INACTIVE,
-                       ServiceStatus.ACTIVE, Effect.PROVISION_RESTORE),
+        ServicesInLine(
+            Effect.RESTORE_SERVICES,
+            ServiceStatus.SUSPENDED,
+            SuspensionCause.CUSTOMER_INACTIVE,
+            ServiceStatus.ACTIVE,
+            Effect.PROVISION_RESTORE,
+        ),
         InvoicingInLine(Effect.RESUME_INVOICING, enabled=True),
     ),
 }

@@ -65,8 +65,14 @@ _invoices = Invoice.__table__
 _SEEN = select(_events.c.id).where(_events.c.webhook_id == bindparam("webhook_id"))
 _RECORD_EVENT = insert(_events)
 _LOCK_INVOICE = (
-    select(_invoices.c.customer_id, _invoices.c.amount, _invoices.c.amount_paid, _invoices.c.due_date,
-           _invoices.c.status, _invoices.c.paid_at)
+    select(
+        _invoices.c.customer_id,
+        _invoices.c.amount,
+        _invoices.c.amount_paid,
+        _invoices.c.due_date,
+        _invoices.c.status,
+        _invoices.c.paid_at,
+    )
     .where(_invoices.c.external_id == bindparam("invoice_id"))
     .with_for_update()
 )
@@ -74,16 +80,24 @@ _NEW_INVOICE = insert(_invoices)
 _SAVE_INVOICE = (
     update(_invoices)
     .where(_invoices.c.external_id == bindparam("invoice_id"))
-    .values(amount=bindparam("amount"), amount_paid=bindparam("amount_paid"),
-            due_date=bindparam("due_date"), status=bindparam("status"), paid_at=bindparam("paid_at"),
-            updated_at=bindparam("now"))
+    .values(
+        amount=bindparam("amount"),
+        amount_paid=bindparam("amount_paid"),
+        due_date=bindparam("due_date"),
+        status=bindparam("status"),
+        paid_at=bindparam("paid_at"),
+        updated_at=bindparam("now"),
+    )
 )
 
 
 def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) -> EventOutcome:
     today = today or provider_today()
-    for name, text in (("webhook-id", event.webhook_id), ("data.invoice_id", event.invoice_id),
-                       ("data.customer_ref", event.customer_ref)):
+    for name, text in (
+        ("webhook-id", event.webhook_id),
+        ("data.invoice_id", event.invoice_id),
+        ("data.customer_ref", event.customer_ref),
+    ):
         limits.check_text(name, text)
     limits.check_date("data.due_date", event.due_date, today)
     limits.check_date("data.paid_at", event.paid_at, today)
@@ -97,11 +111,17 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
             outcome = EventOutcome(False, customer.id, invoice.status)
             _reactivate_if_paid_up(session, customer, event, outcome, today)
             _end_hold_if_paid_up(session, customer, event, outcome, today)
-            conn.execute(_RECORD_EVENT, {
-                "webhook_id": event.webhook_id, "type": event.type, "customer_id": customer.id,
-                "invoice_external_id": event.invoice_id, "outcome": _describe(outcome),
-                "received_at": utcnow(),
-            })
+            conn.execute(
+                _RECORD_EVENT,
+                {
+                    "webhook_id": event.webhook_id,
+                    "type": event.type,
+                    "customer_id": customer.id,
+                    "invoice_external_id": event.invoice_id,
+                    "outcome": _describe(outcome),
+                    "received_at": utcnow(),
+                },
+            )
             return outcome
     except IntegrityError:
         # The same webhook-id committed concurrently: this delivery is the duplicate.
@@ -148,8 +168,14 @@ def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerI
     row = conn.execute(_LOCK_INVOICE, {"invoice_id": event.invoice_id}).one_or_none()
     now = utcnow()
     if row is None:
-        invoice = LedgerInvoice(customer_id=customer.id, amount=None, amount_paid=Decimal("0"),
-                                due_date=None, status=InvoiceStatus.OPEN.value, paid_at=None)
+        invoice = LedgerInvoice(
+            customer_id=customer.id,
+            amount=None,
+            amount_paid=Decimal(0),
+            due_date=None,
+            status=InvoiceStatus.OPEN.value,
+            paid_at=None,
+        )
     elif row.customer_id != customer.id:
         raise InvalidInput(f"invoice {event.invoice_id!r} belongs to another customer")
     else:
@@ -160,8 +186,8 @@ def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerI
         invoice.amount = event.amount if event.amount is not None else invoice.amount
         invoice.due_date = event.due_date or invoice.due_date
     elif event.type == "invoice.paid":
-        paid = event.amount if event.amount is not None else (invoice.amount or Decimal("0")) - invoice.amount_paid
-        invoice.amount_paid += max(paid, Decimal("0"))
+        paid = event.amount if event.amount is not None else (invoice.amount or Decimal(0)) - invoice.amount_paid
+        invoice.amount_paid += max(paid, Decimal(0))
         invoice.paid_at = event.paid_at or now
     if invoice.status != InvoiceStatus.CANCELLED:
         if event.type == "invoice.cancelled":
@@ -169,11 +195,24 @@ def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerI
         else:
             invoice.status = _settled_status(invoice, event)
 
-    values = {"amount": invoice.amount, "amount_paid": invoice.amount_paid, "due_date": invoice.due_date,
-              "status": invoice.status, "paid_at": invoice.paid_at}
+    values = {
+        "amount": invoice.amount,
+        "amount_paid": invoice.amount_paid,
+        "due_date": invoice.due_date,
+        "status": invoice.status,
+        "paid_at": invoice.paid_at,
+    }
     if row is None:
-        conn.execute(_NEW_INVOICE, {**values, "external_id": event.invoice_id, "customer_id": customer.id,
-                                    "created_at": now, "updated_at": now})
+        conn.execute(
+            _NEW_INVOICE,
+            {
+                **values,
+                "external_id": event.invoice_id,
+                "customer_id": customer.id,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
     else:
         conn.execute(_SAVE_INVOICE, {**values, "invoice_id": event.invoice_id, "now": now})
     return invoice
@@ -191,8 +230,7 @@ def _settled_status(invoice: "LedgerInvoice", event: InvoiceEvent) -> str:
     return InvoiceStatus.PAID.value if invoice.amount_paid >= invoice.amount else InvoiceStatus.OPEN.value
 
 
-def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
-                           outcome: EventOutcome, today: date) -> None:
+def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date) -> None:
     """Only a customer inactive *for delinquency* comes back with a payment; never one who asked
     to leave, whose contract ended, or was inactivated for another reason."""
     if event.type not in ("invoice.paid", "invoice.cancelled"):
@@ -205,17 +243,24 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent,
     if overdue:
         return
     result = transition_locked(
-        session, customer, CustomerEvent.ACTIVATE,
-        TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
-                          actor_role=BILLING_ACTOR.role),
-        BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
+        session,
+        customer,
+        CustomerEvent.ACTIVATE,
+        TransitionRequest(
+            ActivationReason.PAYMENT_RECEIVED.value,
+            f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
+            actor_role=BILLING_ACTOR.role,
+        ),
+        BILLING_ACTOR,
+        Source.BILLING,
+        overdue=overdue,
+        today=today,
     )
     outcome.reactivated = True
     outcome.transition_id = result.transition.id
 
 
-def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome,
-                         today: date) -> None:
+def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date) -> None:
     """A forced activation's hold was a decision about the debts of that moment: once a payment
     or cancellation leaves nothing past due, it ends (the machine's end_forced_hold, recorded in
     the history), and a later debt follows the normal rule."""
@@ -227,11 +272,19 @@ def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcom
     if overdue:
         return
     transition_locked(
-        session, customer, CustomerEvent.END_FORCED_HOLD,
-        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD],
-                          f"Fim do prazo sem corte automático da ativação forçada: nenhuma fatura vencida em "
-                          f"aberto após o evento {event.webhook_id} da cobrança.", actor_role=BILLING_ACTOR.role),
-        BILLING_ACTOR, Source.BILLING, overdue=overdue, today=today,
+        session,
+        customer,
+        CustomerEvent.END_FORCED_HOLD,
+        TransitionRequest(
+            KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD],
+            f"Fim do prazo sem corte automático da ativação forçada: nenhuma fatura vencida em "
+            f"aberto após o evento {event.webhook_id} da cobrança.",
+            actor_role=BILLING_ACTOR.role,
+        ),
+        BILLING_ACTOR,
+        Source.BILLING,
+        overdue=overdue,
+        today=today,
     )
     outcome.hold_ended = True
 

@@ -31,19 +31,14 @@ LOCK_CUSTOMER_BY_REF = (
 names the customer only that way locks the same row, in the same place in the order."""
 
 LOCK_CUSTOMERS_IN_ID_ORDER = (
-    select(_customers)
-    .where(_customers.c.id.in_(id_list("customer_ids")))
-    .order_by(_customers.c.id)
-    .with_for_update()
+    select(_customers).where(_customers.c.id.in_(id_list("customer_ids"))).order_by(_customers.c.id).with_for_update()
 )
 """A batch of customers (the sweep's cut), in id order: two overlapping batches lock their common
 customers in the same order, so one waits for the other instead of deadlocking."""
 
 # The ORM's view of LOCK_CUSTOMER, for the paths that edit the entity. populate_existing: an object
 # already in the session is refreshed with what the lock sees, never left stale.
-_LOCK_CUSTOMER_ENTITY = (
-    select(Customer).from_statement(LOCK_CUSTOMER).execution_options(populate_existing=True)
-)
+_LOCK_CUSTOMER_ENTITY = select(Customer).from_statement(LOCK_CUSTOMER).execution_options(populate_existing=True)
 
 
 # Every transition's first statement: on the driver's cursor on PostgreSQL (db/driver.py).

@@ -17,13 +17,11 @@ from ..domain.errors import (
 )
 from ..domain.service_machine import ServiceLifecycle
 from ..domain.vocabulary import CustomerStatus, ServiceEvent, ServiceStatus, SuspensionCause
-from .customers import get_customer
 from .customer_locks import lock_customer
+from .customers import get_customer
 
 
-def add_service(
-    session: Session, customer_id: int, name: str, external_ref: str | None = None
-) -> Service:
+def add_service(session: Session, customer_id: int, name: str, external_ref: str | None = None) -> Service:
     # The customer row lock makes this wait for (and see) a concurrent inactivation.
     customer = lock_customer(session, customer_id)
     if customer.status != CustomerStatus.ACTIVE:
@@ -58,14 +56,10 @@ def add_service(
 
 def list_services(session: Session, customer_id: int) -> list[Service]:
     get_customer(session, customer_id)
-    return list(
-        session.scalars(select(Service).where(Service.customer_id == customer_id).order_by(Service.id))
-    )
+    return list(session.scalars(select(Service).where(Service.customer_id == customer_id).order_by(Service.id)))
 
 
-def change_service(
-    session: Session, service_id: int, event: ServiceEvent, reason: str | None = None
-) -> Service:
+def change_service(session: Session, service_id: int, event: ServiceEvent, reason: str | None = None) -> Service:
     limits.check_text("reason", reason, multiline=True)
     service = session.get(Service, service_id)
     if service is None:

@@ -138,9 +138,7 @@ def _flush_unique(session: Session, values: dict[str, Any]) -> None:
                 f"a customer with external_ref {values.get('external_ref')!r} already exists"
             ) from None
         if "document" in text:
-            raise DuplicateDocument(
-                f"a customer with document {values.get('document')} already exists"
-            ) from None
+            raise DuplicateDocument(f"a customer with document {values.get('document')} already exists") from None
         raise
 
 
@@ -265,15 +263,16 @@ def search_customers(
     conditions = _matching(status, q)
     total = session.execute(select(func.count()).select_from(Customer).where(*conditions)).scalar_one()
     rows = session.scalars(
-        select(Customer).where(*conditions).order_by(Customer.name, Customer.id)
-        .offset((page - 1) * per_page).limit(per_page)
+        select(Customer)
+        .where(*conditions)
+        .order_by(Customer.name, Customer.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     )
     return list(rows), total
 
 
-def edit_customer(
-    session: Session, customer_id: int, edit: CustomerEdit, actor: Actor, source: Source
-) -> EditOutcome:
+def edit_customer(session: Session, customer_id: int, edit: CustomerEdit, actor: Actor, source: Source) -> EditOutcome:
     """The Editar → Salvar path: field edits and, if Ativo changed, the transition, atomically."""
     customer = lock_customer(session, customer_id)
     check_version(customer, edit.version)
@@ -284,15 +283,11 @@ def edit_customer(
     values = {k: v for k, v in values.items() if getattr(customer, k) != v}
 
     outcome = None
-    if edit.status is None and (edit.reason or edit.note or edit.force or edit.days or edit.until
-                                or edit.hold_until):
-        raise InvalidInput("reason, note, force, days, until and hold_until go with a status change; "
-                           "send status too")
+    if edit.status is None and (edit.reason or edit.note or edit.force or edit.days or edit.until or edit.hold_until):
+        raise InvalidInput("reason, note, force, days, until and hold_until go with a status change; send status too")
     wants_transition = edit.status is not None and edit.status != customer.status
     if edit.status == customer.status and (edit.reason or edit.days or edit.until or edit.hold_until):
-        raise TransitionNotAllowed(
-            f"customer {customer.id} is already {customer.status}; nothing was changed"
-        )
+        raise TransitionNotAllowed(f"customer {customer.id} is already {customer.status}; nothing was changed")
     if not values and not wants_transition:
         return EditOutcome(customer, None)
 
@@ -309,8 +304,15 @@ def edit_customer(
         except ValueError:
             raise InvalidInput(f"status {edit.status!r} is not one of: active, inactive") from None
         event = CustomerEvent.INACTIVATE if target is CustomerStatus.INACTIVE else CustomerEvent.ACTIVATE
-        request = TransitionRequest(edit.reason, edit.note, force=edit.force, actor_role=actor.role,
-                                    days=edit.days, until=edit.until, hold_until=edit.hold_until)
+        request = TransitionRequest(
+            edit.reason,
+            edit.note,
+            force=edit.force,
+            actor_role=actor.role,
+            days=edit.days,
+            until=edit.until,
+            hold_until=edit.hold_until,
+        )
         # Same transaction, row already locked; the transition bumps the version once for the save.
         outcome = transition_customer(session, customer.id, event, request, actor, source)
         session.expire(customer)  # the transition wrote the row behind the ORM's back

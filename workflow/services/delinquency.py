@@ -123,8 +123,9 @@ def _money(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def _due(policy: Policy, today: date, among: list[int] | None = None, *, held: bool = False,
-         now: datetime | None = None):
+def _due(
+    policy: Policy, today: date, among: list[int] | None = None, *, held: bool = False, now: datetime | None = None
+):
     """The fast path of domain.delinquency.Policy.not_due (customers for whom it answers None),
     or with `held` of Policy.held_off (those only a forced activation's hold spares), as one query
     with their overdue facts; tests/integration/test_due_rule_property.py proves them equal. `now`
@@ -135,40 +136,69 @@ def _due(policy: Policy, today: date, among: list[int] | None = None, *, held: b
         invoices = invoices.where(Invoice.customer_id.in_(id_list("among", among)))
     overdue = invoices.having(
         func.min(Invoice.due_date) < today - timedelta(days=policy.grace_days),
-        func.sum(func.coalesce(type_coerce(Invoice.amount, BigInteger), 0)
-                 - type_coerce(Invoice.amount_paid, BigInteger)) >= _least_cents(policy.min_overdue_amount),
+        func.sum(
+            func.coalesce(type_coerce(Invoice.amount, BigInteger), 0) - type_coerce(Invoice.amount_paid, BigInteger)
+        )
+        >= _least_cents(policy.min_overdue_amount),
     ).subquery()
     return (
-        select(Customer.id, Customer.name, Customer.external_ref, overdue.c.oldest_due, overdue.c.cents,
-               overdue.c.invoices, Customer.forced_hold_until)
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.external_ref,
+            overdue.c.oldest_due,
+            overdue.c.cents,
+            overdue.c.invoices,
+            Customer.forced_hold_until,
+        )
         .join(overdue, overdue.c.customer_id == Customer.id)
-        .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False),
-               # A trust unlock holds until its deadline; the timers cut it then if still unpaid.
-               or_(Customer.trust_unlock_until.is_(None),
-                   Customer.trust_unlock_until <= (utcnow() if now is None else now)),
-               ~_not_held(today) if held else _not_held(today))
+        .where(
+            Customer.status == CustomerStatus.ACTIVE,
+            Customer.auto_block_exempt.is_(False),
+            # A trust unlock holds until its deadline; the timers cut it then if still unpaid.
+            or_(
+                Customer.trust_unlock_until.is_(None), Customer.trust_unlock_until <= (utcnow() if now is None else now)
+            ),
+            ~_not_held(today) if held else _not_held(today),
+        )
         .order_by(Customer.id)
     )
 
 
 def _candidate(row, today: date) -> Candidate:
-    return Candidate(row.id, row.name, row.external_ref, _money(row.cents), row.oldest_due,
-                     (today - row.oldest_due).days, row.invoices)
+    return Candidate(
+        row.id,
+        row.name,
+        row.external_ref,
+        _money(row.cents),
+        row.oldest_due,
+        (today - row.oldest_due).days,
+        row.invoices,
+    )
 
 
-def candidates(session: Session | Connection, policy: Policy, today: date,
-               among: list[int] | None = None, *, now: datetime | None = None) -> list[Candidate]:
+def candidates(
+    session: Session | Connection,
+    policy: Policy,
+    today: date,
+    among: list[int] | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[Candidate]:
     """Customers due for a cut on `today` (whether or not it is a cut day) by Policy.not_due, in
     one query; `among` limits it to those customers."""
     return [_candidate(row, today) for row in session.execute(_due(policy, today, among, now=now))]
 
 
-def held_candidates(session: Session | Connection, policy: Policy, today: date, *,
-                    now: datetime | None = None) -> list[HeldCandidate]:
+def held_candidates(
+    session: Session | Connection, policy: Policy, today: date, *, now: datetime | None = None
+) -> list[HeldCandidate]:
     """Customers the rule would cut on `today` but a forced activation's hold skips (Policy.held_off;
     the preview lists them, with the hold's date)."""
-    return [HeldCandidate(**vars(_candidate(row, today)), held_until=row.forced_hold_until)
-            for row in session.execute(_due(policy, today, held=True, now=now))]
+    return [
+        HeldCandidate(**vars(_candidate(row, today)), held_until=row.forced_hold_until)
+        for row in session.execute(_due(policy, today, held=True, now=now))
+    ]
 
 
 def due_customer_ids(session: Session, policy: Policy, today: date) -> list[int]:
@@ -181,35 +211,44 @@ def candidates_for_warning(session: Session, today: date) -> list[int]:
     the calendar, are weighed in Python under each customer's lock); the property test proves that
     it leaves out nobody the domain warns."""
     overdue = _overdue_by_customer(today).subquery()
-    return list(session.scalars(
-        select(Customer.id)
-        .join(overdue, overdue.c.customer_id == Customer.id)
-        .where(Customer.status == CustomerStatus.ACTIVE, Customer.auto_block_exempt.is_(False),
-               (Customer.warned_for_due.is_(None)) | (Customer.warned_for_due != overdue.c.oldest_due))
-        .order_by(Customer.id)
-    ))
+    return list(
+        session.scalars(
+            select(Customer.id)
+            .join(overdue, overdue.c.customer_id == Customer.id)
+            .where(
+                Customer.status == CustomerStatus.ACTIVE,
+                Customer.auto_block_exempt.is_(False),
+                (Customer.warned_for_due.is_(None)) | (Customer.warned_for_due != overdue.c.oldest_due),
+            )
+            .order_by(Customer.id)
+        )
+    )
 
 
 def overdue_facts(session: Session | Connection, customer_id: int, today: date) -> Overdue:
     """(oldest due date, overdue total, invoices) of one customer's open invoices past due."""
-    row = session.execute(
-        _overdue_by_customer(today).where(Invoice.customer_id == customer_id)
-    ).one_or_none()
+    row = session.execute(_overdue_by_customer(today).where(Invoice.customer_id == customer_id)).one_or_none()
     return NOTHING_OVERDUE if row is None else Overdue(row.oldest_due, _money(row.cents), row.invoices)
 
 
 def overdue_by_customer(session: Session | Connection, customer_ids: list[int], today: date) -> dict[int, Overdue]:
     """The overdue facts of those customers who owe something past due, in one query."""
     rows = session.execute(
-        _overdue_by_customer(today).where(Invoice.customer_id.in_(id_list("customer_ids", customer_ids))))
+        _overdue_by_customer(today).where(Invoice.customer_id.in_(id_list("customer_ids", customer_ids)))
+    )
     return {row.customer_id: Overdue(row.oldest_due, _money(row.cents), row.invoices) for row in rows}
 
 
 def cut_facts(row) -> CustomerCutFacts:
     """What the domain's cut rule reads of a customer (an ORM object or a row with its columns;
     the sweep's lock does not read `warned_for_due`, which only the warning rule needs)."""
-    return CustomerCutFacts(row.status, row.auto_block_exempt, row.trust_unlock_until, row.forced_hold_until,
-                            getattr(row, "warned_for_due", None))
+    return CustomerCutFacts(
+        row.status,
+        row.auto_block_exempt,
+        row.trust_unlock_until,
+        row.forced_hold_until,
+        getattr(row, "warned_for_due", None),
+    )
 
 
 @dataclass
@@ -226,9 +265,11 @@ class SweepRuleDrift(RuntimeError):
 def cut_request(today: date, facts: Candidate) -> TransitionRequest:
     """The request of a sweep cut: reason delinquency, with the debt that justified it as note
     (in Portuguese: operators read it in the history)."""
-    note = (f"Corte automático de {brazilian.day(today)}: {facts.overdue_invoices} fatura(s) vencida(s), "
-            f"total {brazilian.money(facts.overdue_total)}, a mais antiga vencida em "
-            f"{brazilian.day(facts.oldest_due)}.")
+    note = (
+        f"Corte automático de {brazilian.day(today)}: {facts.overdue_invoices} fatura(s) vencida(s), "
+        f"total {brazilian.money(facts.overdue_total)}, a mais antiga vencida em "
+        f"{brazilian.day(facts.oldest_due)}."
+    )
     return TransitionRequest("delinquency", note, actor_role=SCHEDULER.role, automatic=True)
 
 
@@ -242,7 +283,7 @@ def why_skipped(not_due: NotDue) -> str:
         case NotDueReason.TRUST_UNLOCK:
             return "on a trust unlock until its deadline"
         case NotDueReason.FORCED_HOLD:
-            return f"held by a forced activation through {not_due.until.isoformat()}"
+            return f"held by a forced activation through {not_due.until}"  # a date: ISO
         case NotDueReason.NOTHING_OVERDUE:
             return "no longer due (nothing past due)"
         case NotDueReason.WITHIN_GRACE:
@@ -257,8 +298,10 @@ def _why_not_due(policy: Policy, customer_id: int, locked, overdue: Overdue, tod
         return f"customer {customer_id} does not exist"
     not_due = policy.not_due(cut_facts(locked), overdue, today, now)
     if not_due is None:
-        raise SweepRuleDrift(f"customer {customer_id} is due by the domain's rule, but the sweep's SQL left it "
-                             "out: the two disagree; nothing of this batch was written")
+        raise SweepRuleDrift(
+            f"customer {customer_id} is due by the domain's rule, but the sweep's SQL left it "
+            "out: the two disagree; nothing of this batch was written"
+        )
     return why_skipped(not_due)
 
 
@@ -267,8 +310,10 @@ def _confirm_due(policy: Policy, locked, facts: Candidate, today: date, now: dat
     overdue = Overdue(facts.oldest_due, facts.overdue_total, facts.overdue_invoices)
     not_due = policy.not_due(cut_facts(locked), overdue, today, now)
     if not_due is not None:
-        raise SweepRuleDrift(f"customer {locked.id} is due by the sweep's SQL, but not by the domain's rule "
-                             f"({why_skipped(not_due)}): the two disagree; nothing of this batch was written")
+        raise SweepRuleDrift(
+            f"customer {locked.id} is due by the sweep's SQL, but not by the domain's rule "
+            f"({why_skipped(not_due)}): the two disagree; nothing of this batch was written"
+        )
 
 
 def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today: date) -> BatchResult:
@@ -291,8 +336,9 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         existing = [customer_id for customer_id in left_out if customer_id in locked]
         overdue = overdue_by_customer(conn, existing, today) if existing else {}
         for customer_id in left_out:
-            result.skipped[customer_id] = _why_not_due(policy, customer_id, locked.get(customer_id),
-                                                       overdue.get(customer_id, NOTHING_OVERDUE), today, now)
+            result.skipped[customer_id] = _why_not_due(
+                policy, customer_id, locked.get(customer_id), overdue.get(customer_id, NOTHING_OVERDUE), today, now
+            )
         if due:
             effect_ids = _cut(conn, [(locked[c.customer_id], c) for c in due], today)
             publish_after_commit(session, effect_ids)
@@ -308,11 +354,24 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
     for members in _group_by_prior_state(due).values():
         first_row, first_facts = members[0]
         decision = _decide_cut(first_row, first_facts, today, now)
-        conn.execute(APPLY_TO_MANY, {"customer_ids": [row.id for row, _ in members],
-                                     **new_state_values(decision.state, now)})
+        conn.execute(
+            APPLY_TO_MANY, {"customer_ids": [row.id for row, _ in members], **new_state_values(decision.state, now)}
+        )
         changes += [
-            (history_row(row.id, row.version + 1, CustomerEvent.INACTIVATE, row.status, decision,
-                         cut_request(today, facts), SCHEDULER, Source.SCHEDULER, now), decision)
+            (
+                history_row(
+                    row.id,
+                    row.version + 1,
+                    CustomerEvent.INACTIVATE,
+                    row.status,
+                    decision,
+                    cut_request(today, facts),
+                    SCHEDULER,
+                    Source.SCHEDULER,
+                    now,
+                ),
+                decision,
+            )
             for row, facts in members
         ]
     insert_rows(conn, StatusChange.__table__, [change for change, _ in changes])
@@ -331,9 +390,9 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
 
 def _change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
     """customer id -> id of the history row just written (customer and version are unique)."""
-    written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(id_list(
-        "written", [(change["customer_id"], change["customer_version"]) for change in changes]
-    ))
+    written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(
+        id_list("written", [(change["customer_id"], change["customer_version"]) for change in changes])
+    )
     rows = conn.execute(select(StatusChange.customer_id, StatusChange.id).where(written))
     return {row.customer_id: row.id for row in rows}
 
@@ -344,16 +403,27 @@ def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:
     and the request, not on the amount owed. A refusal fails the whole batch."""
     groups: dict[tuple, list[tuple]] = {}
     for row, facts in due:
-        prior = (row.status, row.inactivation_reason, row.trust_unlock_until, row.trust_unlocks_used,
-                 row.return_on, row.forced_hold_until)
+        prior = (
+            row.status,
+            row.inactivation_reason,
+            row.trust_unlock_until,
+            row.trust_unlocks_used,
+            row.return_on,
+            row.forced_hold_until,
+        )
         groups.setdefault(prior, []).append((row, facts))
     return groups
 
 
 def _decide_cut(row, facts: Candidate, today: date, now: datetime) -> Decision:
     try:
-        return decide(row.id, state_of(row), CustomerEvent.INACTIVATE, cut_request(today, facts),
-                      guard_facts(facts.overdue_invoices, now, today))
+        return decide(
+            row.id,
+            state_of(row),
+            CustomerEvent.INACTIVATE,
+            cut_request(today, facts),
+            guard_facts(facts.overdue_invoices, now, today),
+        )
     except AtivaError as refused:
         raise SweepRuleDrift(
             f"customer {row.id} is due by the sweep's SQL rule, but the state machine refuses to cut "
@@ -371,8 +441,9 @@ class SweepRun:
     skipped: dict[int, str] = field(default_factory=dict)
 
 
-def run_sweep(db: Database, policy: Policy, today: date, batch_size: int,
-              dispatch: Callable[[list[int]], None] | None = None) -> SweepRun:
+def run_sweep(
+    db: Database, policy: Policy, today: date, batch_size: int, dispatch: Callable[[list[int]], None] | None = None
+) -> SweepRun:
     """Find the due customers in one query, then cut them here batch by batch, or hand each batch
     to `dispatch` (Celery tasks that several workers share)."""
     run = SweepRun(today, policy.why_not_a_cut_day(today))
@@ -382,7 +453,7 @@ def run_sweep(db: Database, policy: Policy, today: date, batch_size: int,
         due = due_customer_ids(session, policy, today)
     run.candidates = len(due)
     for start in range(0, len(due), batch_size):
-        batch = due[start:start + batch_size]
+        batch = due[start : start + batch_size]
         run.batches += 1
         if dispatch is not None:
             dispatch(batch)

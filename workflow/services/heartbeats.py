@@ -47,14 +47,20 @@ def beat(db: Database, process_id: str, role: str) -> None:
     now = utcnow()
     with db.write() as session:
         # An UPDATE's result is a CursorResult (Session.execute is typed for any statement).
-        updated = cast(CursorResult[Any], session.execute(
-            # role too: a pid reused by another kind of process takes the row over
-            update(WorkerHeartbeat).where(WorkerHeartbeat.id == process_id).values(last_seen=now, role=role)
-        )).rowcount
+        updated = cast(
+            CursorResult[Any],
+            session.execute(
+                # role too: a pid reused by another kind of process takes the row over
+                update(WorkerHeartbeat).where(WorkerHeartbeat.id == process_id).values(last_seen=now, role=role)
+            ),
+        ).rowcount
         if not updated:
             node, _, pid = process_id.rpartition(":")
-            session.add(WorkerHeartbeat(id=process_id, hostname=node.split("~")[0], pid=int(pid), role=role,
-                                        started_at=now, last_seen=now))
+            session.add(
+                WorkerHeartbeat(
+                    id=process_id, hostname=node.split("~")[0], pid=int(pid), role=role, started_at=now, last_seen=now
+                )
+            )
     if not updated:  # once per process: a good moment to drop the rows of long-gone ones
         forget_silent(db, now - FORGET_AFTER)
 
@@ -97,10 +103,14 @@ def silent_owners(stale_seconds: float, now: datetime | None = None):
 
 def live_workers(session: Session, stale_seconds: float, now: datetime | None = None) -> int:
     """Worker main processes heard from within the last three beats."""
-    return session.scalar(
-        select(func.count()).select_from(WorkerHeartbeat).where(
-            WorkerHeartbeat.role == MAIN, WorkerHeartbeat.last_seen >= silent_since(stale_seconds, now))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(WorkerHeartbeat)
+            .where(WorkerHeartbeat.role == MAIN, WorkerHeartbeat.last_seen >= silent_since(stale_seconds, now))
+        )
+        or 0
+    )
 
 
 def _process_exists(pid: int) -> bool:

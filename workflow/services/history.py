@@ -33,8 +33,10 @@ class HistoryPage:
 
 def history_page(session: Session, customer_id: int, page: int, per_page: int) -> HistoryPage:
     """One page of the history; a page past the last one is the last one."""
-    total = session.scalar(select(func.count()).select_from(StatusChange)
-                           .where(StatusChange.customer_id == customer_id)) or 0
+    total = (
+        session.scalar(select(func.count()).select_from(StatusChange).where(StatusChange.customer_id == customer_id))
+        or 0
+    )
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     return HistoryPage(customer_history(session, customer_id, per_page, (page - 1) * per_page), page, pages, total)

@@ -34,8 +34,16 @@ class StoredAnswer:
 
 def record_answer(session: Session, use: KeyUse, status_code: int, body: dict) -> None:
     """Flushed at once: a concurrent request's record for the same key fails here, in this unit."""
-    session.add(IdempotencyRecord(token_id=use.token_id, key=use.key, fingerprint=use.fingerprint,
-                                  status_code=status_code, response_body=body, created_at=utcnow()))
+    session.add(
+        IdempotencyRecord(
+            token_id=use.token_id,
+            key=use.key,
+            fingerprint=use.fingerprint,
+            status_code=status_code,
+            response_body=body,
+            created_at=utcnow(),
+        )
+    )
     session.flush()
 
 
@@ -50,9 +58,7 @@ def stored_answer(session: Session, use: KeyUse, ttl: timedelta) -> StoredAnswer
         )
     )
     record = session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.token_id == use.token_id, IdempotencyRecord.key == use.key
-        )
+        select(IdempotencyRecord).where(IdempotencyRecord.token_id == use.token_id, IdempotencyRecord.key == use.key)
     )
     if record is None:
         return None

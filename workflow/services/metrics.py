@@ -33,7 +33,8 @@ def relay_lag_seconds(session: Session, now) -> float:
     retry parked for later is not due, so a long outage of a receiver does not count."""
     oldest = session.scalar(
         select(func.min(OutboxEffect.next_attempt_at)).where(
-            OutboxEffect.state == EffectState.PENDING, OutboxEffect.next_attempt_at <= now,
+            OutboxEffect.state == EffectState.PENDING,
+            OutboxEffect.next_attempt_at <= now,
             OutboxEffect.claimed_until.is_(None) | (OutboxEffect.claimed_until < now),
         )
     )
@@ -57,9 +58,7 @@ def snapshot(session: Session, settings: Settings) -> Snapshot:
     effects = {
         (name, state): count
         for name, state, count in session.execute(
-            select(OutboxEffect.name, OutboxEffect.state, func.count()).group_by(
-                OutboxEffect.name, OutboxEffect.state
-            )
+            select(OutboxEffect.name, OutboxEffect.state, func.count()).group_by(OutboxEffect.name, OutboxEffect.state)
         )
     }
     recent = session.execute(
@@ -74,6 +73,11 @@ def snapshot(session: Session, settings: Settings) -> Snapshot:
         for q in (0.5, 0.9, 0.99):
             quantiles[q] = latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     now = utcnow()
-    return Snapshot(transitions, effects, quantiles, relay_lag_seconds(session, now),
-                    scheduler_lease_seconds_left(session, now),
-                    heartbeats.live_workers(session, settings.worker_stale_seconds, now))
+    return Snapshot(
+        transitions,
+        effects,
+        quantiles,
+        relay_lag_seconds(session, now),
+        scheduler_lease_seconds_left(session, now),
+        heartbeats.live_workers(session, settings.worker_stale_seconds, now),
+    )

@@ -22,9 +22,12 @@ class Readiness:
     scheduler_lease_seconds_left: float | None
 
     def details(self) -> dict:
-        return {"database": "ok" if self.database else "unreachable",
-                "relay_lag_seconds": self.relay_lag_seconds, "workers_alive": self.workers_alive,
-                "scheduler_lease_seconds_left": self.scheduler_lease_seconds_left}
+        return {
+            "database": "ok" if self.database else "unreachable",
+            "relay_lag_seconds": self.relay_lag_seconds,
+            "workers_alive": self.workers_alive,
+            "scheduler_lease_seconds_left": self.scheduler_lease_seconds_left,
+        }
 
 
 def database_answers(db: Database) -> bool:
@@ -46,15 +49,29 @@ def check(db: Database, settings: Settings) -> Readiness:
             workers = heartbeats.live_workers(session, settings.worker_stale_seconds, now)
             lease_left = scheduler_lease_seconds_left(session, now)
     except Exception:  # noqa: BLE001 - any failure to read means the database is not usable
-        return Readiness(ready=False, problems=["the database is unreachable"], database=False,
-                         relay_lag_seconds=None, workers_alive=None, scheduler_lease_seconds_left=None)
+        return Readiness(
+            ready=False,
+            problems=["the database is unreachable"],
+            database=False,
+            relay_lag_seconds=None,
+            workers_alive=None,
+            scheduler_lease_seconds_left=None,
+        )
     problems = []
     if lag > settings.ready_max_relay_lag_seconds:
-        problems.append(f"an effect has waited {lag:.0f} s for a worker (limit "
-                        f"ATIVA_READY_MAX_RELAY_LAG_SECONDS = {settings.ready_max_relay_lag_seconds:g})")
+        problems.append(
+            f"an effect has waited {lag:.0f} s for a worker (limit "
+            f"ATIVA_READY_MAX_RELAY_LAG_SECONDS = {settings.ready_max_relay_lag_seconds:g})"
+        )
     if workers == 0:
         problems.append(f"no worker has sent a heartbeat in the last {settings.worker_stale_seconds:g} s")
     if lease_left == 0:
         problems.append("no scheduler holds the lease (no relay, reconciler, sweep or timers)")
-    return Readiness(ready=not problems, problems=problems, database=True, relay_lag_seconds=round(lag, 3),
-                     workers_alive=workers, scheduler_lease_seconds_left=round(lease_left, 3))
+    return Readiness(
+        ready=not problems,
+        problems=problems,
+        database=True,
+        relay_lag_seconds=round(lag, 3),
+        workers_alive=workers,
+        scheduler_lease_seconds_left=round(lease_left, 3),
+    )

@@ -41,9 +41,13 @@ def standing(session: Session, customer_id: int, settings: Settings, today: date
         "as_of": today.isoformat(),
         "overdue": {
             "invoices": [
-                {"invoice_id": i.external_id, "amount": str(i.amount) if i.amount is not None else None,
-                 "paid": str(i.amount_paid), "due_date": i.due_date.isoformat(),
-                 "days_overdue": (today - i.due_date).days}
+                {
+                    "invoice_id": i.external_id,
+                    "amount": str(i.amount) if i.amount is not None else None,
+                    "paid": str(i.amount_paid),
+                    "due_date": i.due_date.isoformat(),
+                    "days_overdue": (today - i.due_date).days,
+                }
                 for i in invoices
                 if i.due_date is not None  # always: the query takes only invoices past their due date
             ],
@@ -64,34 +68,39 @@ def _forced_hold(customer: Customer, today: date) -> dict | None:
     """The hold of a forced activation, while it lasts: no automatic cut through `until`."""
     if customer.status != CustomerStatus.ACTIVE or not is_held(customer.forced_hold_until, today):
         return None
-    return {"until": customer.forced_hold_until.isoformat(),
-            "normal_rule_from": (customer.forced_hold_until + timedelta(days=1)).isoformat()}
+    return {
+        "until": customer.forced_hold_until.isoformat(),
+        "normal_rule_from": (customer.forced_hold_until + timedelta(days=1)).isoformat(),
+    }
 
 
-def _next_action(customer: Customer, policy: Policy, settings: Settings, overdue: Overdue,
-                 today: date) -> dict | None:
+def _next_action(customer: Customer, policy: Policy, settings: Settings, overdue: Overdue, today: date) -> dict | None:
     if customer.status == CustomerStatus.ACTIVE:
         if customer.trust_unlock_until:
-            return {"action": "inactivate" if overdue.oldest_due else "end_trust_unlock",
-                    "at": customer.trust_unlock_until.isoformat(),
-                    "why": "the trust unlock ends; the customer is inactivated again if an invoice is "
-                           "still past due then"}
+            return {
+                "action": "inactivate" if overdue.oldest_due else "end_trust_unlock",
+                "at": customer.trust_unlock_until.isoformat(),
+                "why": "the trust unlock ends; the customer is inactivated again if an invoice is still past due then",
+            }
         cut = policy.heading_for_cut(cut_facts(customer), overdue, today)
-        if cut is not None:
-            why = (f"R$ {overdue.total} overdue since {overdue.oldest_due.isoformat()}; cut after "
-                   f"{policy.grace_days} days of grace, on the next cut day")
+        if cut is not None and overdue.oldest_due is not None:  # a cut ahead implies a debt
+            why = (
+                f"R$ {overdue.total} overdue since {overdue.oldest_due.isoformat()}; cut after "
+                f"{policy.grace_days} days of grace, on the next cut day"
+            )
             if is_held(customer.forced_hold_until, today):
-                why = (f"held by a forced activation through {customer.forced_hold_until.isoformat()}; "
-                       f"then {why}")
-            return {"action": "inactivate", "on": cut.isoformat(),
-                    "warning_on": max(today, date.fromordinal(cut.toordinal() - settings.warning_days)).isoformat(),
-                    "why": why}
+                why = f"held by a forced activation through {customer.forced_hold_until.isoformat()}; then {why}"
+            return {
+                "action": "inactivate",
+                "on": cut.isoformat(),
+                "warning_on": max(today, date.fromordinal(cut.toordinal() - settings.warning_days)).isoformat(),
+                "why": why,
+            }
         return None
     if customer.inactivation_reason == InactivationReason.CUSTOMER_REQUEST and customer.return_on:
         return {"action": "activate", "on": customer.return_on.isoformat(), "why": "scheduled return"}
     if customer.inactivation_reason == InactivationReason.DELINQUENCY:
-        return {"action": "activate", "on": None,
-                "why": "as soon as no invoice is past due (payment or cancellation)"}
+        return {"action": "activate", "on": None, "why": "as soon as no invoice is past due (payment or cancellation)"}
     return None
 
 
@@ -99,15 +108,17 @@ def _trust_unlock(customer: Customer, overdue: int, today: date) -> dict:
     """Ask the machine itself, on a copy (decide changes nothing): the same guards and the same
     facts as a real trust unlock."""
     facts = guard_facts(overdue, utcnow(), today)
-    request = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, None, actor_role=Role.OPERATOR,
-                                days=facts.trust.max_days)
-    answer = {"max_days": facts.trust.max_days,
-              "uses_left": max(0, facts.trust.uses_per_episode - customer.trust_unlocks_used)}
+    request = TransitionRequest(
+        ActivationReason.TRUST_UNLOCK.value, None, actor_role=Role.OPERATOR, days=facts.trust.max_days
+    )
+    answer = {
+        "max_days": facts.trust.max_days,
+        "uses_left": max(0, facts.trust.uses_per_episode - customer.trust_unlocks_used),
+    }
     try:
         decide(customer.id, state_of(customer), CustomerEvent.ACTIVATE, request, facts)
     except TransitionNotAllowed:
-        return {**answer, "allowed": False, "why_not": f"the customer is {customer.status}",
-                "rule": "already_active"}
+        return {**answer, "allowed": False, "why_not": f"the customer is {customer.status}", "rule": "already_active"}
     except GuardFailed as refused:
         return {**answer, "allowed": False, "why_not": refused.detail, "rule": refused.rule}
     except AtivaError as refused:

@@ -27,6 +27,7 @@ def installed_dispatcher() -> Dispatcher:
     """What queues one batch of customer ids, cut as of a day (each cut is re-checked under the
     customers' row lock by the worker that takes it)."""
     if _dispatcher is None:
-        raise NoDispatcher("no sweep dispatcher is installed: connect the workers first "
-                           "(workflow.application.connect_workers)")
+        raise NoDispatcher(
+            "no sweep dispatcher is installed: connect the workers first (workflow.application.connect_workers)"
+        )
     return _dispatcher

@@ -43,8 +43,7 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
     way the machine decides and the change is recorded (history row, version)."""
     now = utcnow()
     with db.read() as session:
-        due = list(session.scalars(
-            select(Customer.id).where(Customer.trust_unlock_until <= now).order_by(Customer.id)))
+        due = list(session.scalars(select(Customer.id).where(Customer.trust_unlock_until <= now).order_by(Customer.id)))
     run = TimerRun()
     for customer_id in due:
         try:
@@ -57,27 +56,48 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
                 if row.status != CustomerStatus.ACTIVE:
                     note = "Fim do Desbloqueio de confiança de um cliente que já está inativo."
                 elif is_held(row.forced_hold_until, today):
-                    note = (f"Fim do Desbloqueio de confiança; sem corte: uma ativação forçada impede cortes "
-                            f"automáticos até {brazilian.day(row.forced_hold_until)}.")
-                    run.kept[customer_id] = (f"held by a forced activation through "
-                                             f"{row.forced_hold_until.isoformat()}: not cut")
+                    note = (
+                        f"Fim do Desbloqueio de confiança; sem corte: uma ativação forçada impede cortes "
+                        f"automáticos até {brazilian.day(row.forced_hold_until)}."
+                    )
+                    run.kept[customer_id] = (
+                        f"held by a forced activation through {row.forced_hold_until.isoformat()}: not cut"
+                    )
                 elif overdue:
                     transition_locked(
-                        session, row, CustomerEvent.INACTIVATE,
-                        TransitionRequest(InactivationReason.DELINQUENCY.value,
-                                          "Fim do Desbloqueio de confiança com fatura ainda vencida.", actor_role=SCHEDULER.role,
-                                          automatic=True),
-                        SCHEDULER, Source.SCHEDULER, overdue=overdue, today=today,
+                        session,
+                        row,
+                        CustomerEvent.INACTIVATE,
+                        TransitionRequest(
+                            InactivationReason.DELINQUENCY.value,
+                            "Fim do Desbloqueio de confiança com fatura ainda vencida.",
+                            actor_role=SCHEDULER.role,
+                            automatic=True,
+                        ),
+                        SCHEDULER,
+                        Source.SCHEDULER,
+                        overdue=overdue,
+                        today=today,
                     )
                     run.changed.append(customer_id)
                     continue
                 else:
-                    note = "Fim do Desbloqueio de confiança; nenhuma fatura vencida em aberto: o cliente continua ativo."
+                    note = (
+                        "Fim do Desbloqueio de confiança; nenhuma fatura vencida em aberto: o cliente continua ativo."
+                    )
                     run.kept[customer_id] = "paid during the trust unlock: stays active"
-                transition_locked(session, row, CustomerEvent.END_TRUST_UNLOCK,
-                                  TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_TRUST_UNLOCK], note,
-                                                    actor_role=SCHEDULER.role),
-                                  SCHEDULER, Source.SCHEDULER, overdue=overdue, today=today)
+                transition_locked(
+                    session,
+                    row,
+                    CustomerEvent.END_TRUST_UNLOCK,
+                    TransitionRequest(
+                        KEPT_STATUS_REASONS[CustomerEvent.END_TRUST_UNLOCK], note, actor_role=SCHEDULER.role
+                    ),
+                    SCHEDULER,
+                    Source.SCHEDULER,
+                    overdue=overdue,
+                    today=today,
+                )
         except AtivaError as refused:
             run.kept[customer_id] = refused.detail
     return run
@@ -86,9 +106,13 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
 def return_suspended(db: Database, today: date) -> TimerRun:
     """Customers suspended at their own request come back on their return date."""
     with db.read() as session:
-        due = list(session.scalars(
-            select(Customer.id).where(Customer.return_on <= today,
-                                      Customer.status == CustomerStatus.INACTIVE).order_by(Customer.id)))
+        due = list(
+            session.scalars(
+                select(Customer.id)
+                .where(Customer.return_on <= today, Customer.status == CustomerStatus.INACTIVE)
+                .order_by(Customer.id)
+            )
+        )
     run = TimerRun()
     for customer_id in due:
         try:
@@ -98,10 +122,18 @@ def return_suspended(db: Database, today: date) -> TimerRun:
                 if row.return_on is None or row.return_on > today or row.status != CustomerStatus.INACTIVE:
                     continue
                 transition_locked(
-                    session, row, CustomerEvent.ACTIVATE,
-                    TransitionRequest(ActivationReason.CUSTOMER_RETURN.value,
-                                      f"Retorno programado para {brazilian.day(row.return_on)}.", actor_role=SCHEDULER.role),
-                    SCHEDULER, Source.SCHEDULER, overdue=count_overdue_invoices(conn, customer_id, today), today=today,
+                    session,
+                    row,
+                    CustomerEvent.ACTIVATE,
+                    TransitionRequest(
+                        ActivationReason.CUSTOMER_RETURN.value,
+                        f"Retorno programado para {brazilian.day(row.return_on)}.",
+                        actor_role=SCHEDULER.role,
+                    ),
+                    SCHEDULER,
+                    Source.SCHEDULER,
+                    overdue=count_overdue_invoices(conn, customer_id, today),
+                    today=today,
                 )
                 run.changed.append(customer_id)
         except AtivaError as refused:
@@ -109,20 +141,32 @@ def return_suspended(db: Database, today: date) -> TimerRun:
     return run
 
 
-def set_return_date(session: Session, customer_id: int, until: date | None, today: date, actor: Actor,
-                    source: Source) -> CustomerRow:
+def set_return_date(
+    session: Session, customer_id: int, until: date | None, today: date, actor: Actor, source: Source
+) -> CustomerRow:
     """Change or clear the return date of a suspension at the customer's request: a change of the
     lifecycle like any other, which the machine decides (its guards: a suspension at the customer's
     request, a date after today and within a year) and the history records."""
     row = lock_customer_row(session.connection(), customer_id)
     before = f"de {brazilian.day(row.return_on)} " if row.return_on else ""
-    note = (f"Data de retorno alterada {before}para {brazilian.day(until)}." if until
-            else f"Data de retorno {before}removida.")
-    request = TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN], note, actor_role=actor.role,
-                                until=until)
-    return transition_locked(session, row, CustomerEvent.RESCHEDULE_RETURN, request, actor, source,
-                             overdue=count_overdue_invoices(session.connection(), customer_id, today),
-                             today=today).customer
+    note = (
+        f"Data de retorno alterada {before}para {brazilian.day(until)}."
+        if until
+        else f"Data de retorno {before}removida."
+    )
+    request = TransitionRequest(
+        KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN], note, actor_role=actor.role, until=until
+    )
+    return transition_locked(
+        session,
+        row,
+        CustomerEvent.RESCHEDULE_RETURN,
+        request,
+        actor,
+        source,
+        overdue=count_overdue_invoices(session.connection(), customer_id, today),
+        today=today,
+    ).customer
 
 
 def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int) -> list[int]:
@@ -142,9 +186,11 @@ def queue_warnings(db: Database, policy: Policy, today: date, warning_days: int)
             if policy.warning_due(cut_facts(customer), overdue, today, warning_days) is None:
                 continue
             customer.warned_for_due = overdue.oldest_due
-            ids = list(session.connection().execute(
-                QUEUE_EFFECTS, [new_effect(Effect.WARN_BILLING, customer_id, utcnow(), origin="scheduler")]
-            ).scalars())
+            ids = list(
+                session.connection()
+                .execute(QUEUE_EFFECTS, [new_effect(Effect.WARN_BILLING, customer_id, utcnow(), origin="scheduler")])
+                .scalars()
+            )
             publish_after_commit(session, ids)
             warned.append(customer_id)
     return warned

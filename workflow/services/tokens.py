@@ -29,9 +29,7 @@ def create_token(session: Session, name: str, role: str) -> tuple[ApiToken, str]
     except ValueError:
         raise InvalidInput(f"role {role!r} is not one of: {', '.join(r.value for r in Role)}") from None
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        name=name, role=role, token_hash=_hash(plaintext), prefix=plaintext[:12], created_at=utcnow()
-    )
+    token = ApiToken(name=name, role=role, token_hash=_hash(plaintext), prefix=plaintext[:12], created_at=utcnow())
     session.add(token)
     session.flush()
     return token, plaintext

@@ -79,23 +79,18 @@ _NEW_STATE = {
     "return_on": bindparam("new_return_on"),
     "forced_hold_until": bindparam("new_forced_hold_until"),
     # A change that keeps the status (the end of a trust unlock, say) leaves the status's time alone.
-    "status_changed_at": case((_customers.c.status == bindparam("new_status"), _customers.c.status_changed_at),
-                              else_=bindparam("now")),
+    "status_changed_at": case(
+        (_customers.c.status == bindparam("new_status"), _customers.c.status_changed_at), else_=bindparam("now")
+    ),
     "updated_at": bindparam("now"),
     "version": _customers.c.version + 1,
 }
 _APPLY = update(_customers).where(_customers.c.id == bindparam("customer_id")).values(_NEW_STATE)
-APPLY_TO_MANY = (
-    update(_customers)
-    .where(_customers.c.id.in_(id_list("customer_ids")))
-    .values(_NEW_STATE)
-)
+APPLY_TO_MANY = update(_customers).where(_customers.c.id.in_(id_list("customer_ids"))).values(_NEW_STATE)
 # Only ids come back: every other value is known here, and wide RETURNING rows cost real CPU.
 _RECORD = insert(_changes).returning(_changes.c.id)
 # A hold moves the cut to after its date: the customer is warned again before that cut.
-_NEW_WARNING_EPISODE = (
-    update(_customers).where(_customers.c.id == bindparam("customer_id")).values(warned_for_due=None)
-)
+_NEW_WARNING_EPISODE = update(_customers).where(_customers.c.id == bindparam("customer_id")).values(warned_for_due=None)
 QUEUE_EFFECTS = insert(_effects).returning(_effects.c.id, sort_by_parameter_order=True)
 # On the driver's cursor on PostgreSQL (db/driver.py), as the lock (customer_locks.lock_customer_row).
 _COUNT_OVERDUE = DriverStatement(_OVERDUE)
@@ -136,10 +131,21 @@ def new_effect(
 ) -> dict:
     """The values of a fresh outbox row (pending, due now)."""
     return {
-        "transition_id": transition_id, "customer_id": customer_id, "service_id": service_id,
-        "origin": origin, "name": name.value, "state": EffectState.PENDING.value, "attempts": 0,
-        "last_error": None, "note": None, "created_at": now, "next_attempt_at": now,
-        "claimed_until": None, "published_at": None, "completed_at": None, "relay_count": 0,
+        "transition_id": transition_id,
+        "customer_id": customer_id,
+        "service_id": service_id,
+        "origin": origin,
+        "name": name.value,
+        "state": EffectState.PENDING.value,
+        "attempts": 0,
+        "last_error": None,
+        "note": None,
+        "created_at": now,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "published_at": None,
+        "completed_at": None,
+        "relay_count": 0,
         "relay_after": None,
     }
 
@@ -169,19 +175,20 @@ def _written_in(value):
 @lru_cache(maxsize=8)
 def _queue_transition_effects(count: int):
     template = new_effect(Effect.NOTIFY_BILLING, 0, utcnow(), transition_id=0)
-    constant = {k: _written_in(v) for k, v in template.items()
-                if k not in _SHARED_EFFECT_VALUES and k != "name"}
-    rows = [{**constant, **_SHARED_EFFECT_VALUES,
-             "name": bindparam(f"name_{n}", type_=_effects.c.name.type)} for n in range(count)]
+    constant = {k: _written_in(v) for k, v in template.items() if k not in _SHARED_EFFECT_VALUES and k != "name"}
+    rows = [
+        {**constant, **_SHARED_EFFECT_VALUES, "name": bindparam(f"name_{n}", type_=_effects.c.name.type)}
+        for n in range(count)
+    ]
     statement = insert(_effects).values(rows).returning(_effects.c.id, _effects.c.name)
     # SQLAlchemy compiles a multi-row VALUES anew on every call (no cache key); the same statement
     # as text (named parameters, rendered by any dialect) is compiled once and cached.
-    return (text(str(statement)).bindparams(*_SHARED_EFFECT_VALUES.values())
-            .columns(_effects.c.id, _effects.c.name))
+    return text(str(statement)).bindparams(*_SHARED_EFFECT_VALUES.values()).columns(_effects.c.id, _effects.c.name)
 
 
-def queue_transition_effects(db: Connection, transition_id: int, customer_id: int, now: datetime,
-                             names: tuple[Effect, ...]) -> list[dict]:
+def queue_transition_effects(
+    db: Connection, transition_id: int, customer_id: int, now: datetime, names: tuple[Effect, ...]
+) -> list[dict]:
     """The outbox rows of one transition (values as new_effect gives them, with their ids)."""
     effects = [new_effect(name, customer_id, now, transition_id=transition_id) for name in names]
     if not effects:
@@ -221,8 +228,9 @@ class Decision:
 _spare = threading.local()
 
 
-def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, request: TransitionRequest,
-           facts: CustomerFacts) -> Decision:
+def decide(
+    customer_id: int, before: LifecycleState, event: CustomerEvent, request: TransitionRequest, facts: CustomerFacts
+) -> Decision:
     """Run the machine on a copy of `before`; a refused event raises TransitionNotAllowed."""
     machine = getattr(_spare, "machine", None)
     _spare.machine = None  # taken: a decision made meanwhile on this thread builds its own
@@ -238,8 +246,7 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
                 f"customer {customer_id} is {before.status}; '{event}' does not apply and nothing was changed"
             ) from None
         raise TransitionNotAllowed(
-            f"customer {customer_id} is already {before.status}; '{event}' is not allowed and "
-            "nothing was changed"
+            f"customer {customer_id} is already {before.status}; '{event}' is not allowed and nothing was changed"
         ) from None
     decision = Decision(replace(machine.model), machine.forced, tuple(machine.effects))
     _spare.machine = machine
@@ -247,15 +254,23 @@ def decide(customer_id: int, before: LifecycleState, event: CustomerEvent, reque
 
 
 def state_of(row) -> LifecycleState:
-    return LifecycleState(row.status, row.inactivation_reason, row.trust_unlock_until,
-                          row.trust_unlocks_used, row.return_on, row.forced_hold_until)
+    return LifecycleState(
+        row.status,
+        row.inactivation_reason,
+        row.trust_unlock_until,
+        row.trust_unlocks_used,
+        row.return_on,
+        row.forced_hold_until,
+    )
 
 
 def guard_facts(overdue_invoices: int, now: datetime, today: date) -> CustomerFacts:
     settings = get_settings()
     hold_days = settings.forced_activation_hold_days
     return CustomerFacts(
-        overdue_invoices, now=now, today=today,
+        overdue_invoices,
+        now=now,
+        today=today,
         trust=TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode),
         default_hold_until=today + timedelta(days=hold_days) if hold_days else None,
     )
@@ -263,21 +278,44 @@ def guard_facts(overdue_invoices: int, now: datetime, today: date) -> CustomerFa
 
 def new_state_values(state: LifecycleState, now: datetime) -> dict:
     """Parameters of _APPLY and APPLY_TO_MANY."""
-    return {"new_status": state.status, "new_reason": state.inactivation_reason,
-            "new_trust_until": state.trust_unlock_until, "new_trust_used": state.trust_unlocks_used,
-            "new_return_on": state.return_on, "new_forced_hold_until": state.forced_hold_until, "now": now}
+    return {
+        "new_status": state.status,
+        "new_reason": state.inactivation_reason,
+        "new_trust_until": state.trust_unlock_until,
+        "new_trust_used": state.trust_unlocks_used,
+        "new_return_on": state.return_on,
+        "new_forced_hold_until": state.forced_hold_until,
+        "now": now,
+    }
 
 
-def history_row(customer_id: int, new_version: int, event: CustomerEvent, from_status: str,
-                decision: Decision, request: TransitionRequest, actor: Actor, source: Source,
-                now: datetime) -> dict:
+def history_row(
+    customer_id: int,
+    new_version: int,
+    event: CustomerEvent,
+    from_status: str,
+    decision: Decision,
+    request: TransitionRequest,
+    actor: Actor,
+    source: Source,
+    now: datetime,
+) -> dict:
     """The values of the status_changes row that records one transition."""
     note = request.note.strip() if request.note and request.note.strip() else None
-    return {"customer_id": customer_id, "customer_version": new_version,
-            "event": event.value, "from_status": from_status, "to_status": decision.state.status,
-            "reason": request.reason, "note": note, "forced": decision.forced,
-            "hold_until": decision.state.forced_hold_until if decision.forced else None,  # the hold it set
-            "actor": actor.name, "source": source.value, "created_at": now}
+    return {
+        "customer_id": customer_id,
+        "customer_version": new_version,
+        "event": event.value,
+        "from_status": from_status,
+        "to_status": decision.state.status,
+        "reason": request.reason,
+        "note": note,
+        "forced": decision.forced,
+        "hold_until": decision.state.forced_hold_until if decision.forced else None,  # the hold it set
+        "actor": actor.name,
+        "source": source.value,
+        "created_at": now,
+    }
 
 
 def transition_customer(
@@ -296,8 +334,9 @@ def transition_customer(
     row = lock_customer_row(db, customer_id)
     check_version(row, expected_version)
     today = today or provider_today()
-    return transition_locked(session, row, event, request, actor, source,
-                             overdue=count_overdue_invoices(db, customer_id, today), today=today)
+    return transition_locked(
+        session, row, event, request, actor, source, overdue=count_overdue_invoices(db, customer_id, today), today=today
+    )
 
 
 def transition_locked(
@@ -321,26 +360,39 @@ def transition_locked(
     state = decision.state
     # A new hold starts a new warning episode; a change that keeps the hold keeps the episode.
     new_warning_episode = state.forced_hold_until is not None and state.forced_hold_until != row.forced_hold_until
-    change = history_row(customer_id, row.version + 1, event, row.status, decision, request, actor,
-                         source, now)
-    change["id"], effects = write_transition(db, customer_id, decision, change, now,
-                                             new_warning_episode=new_warning_episode)
+    change = history_row(customer_id, row.version + 1, event, row.status, decision, request, actor, source, now)
+    change["id"], effects = write_transition(
+        db, customer_id, decision, change, now, new_warning_episode=new_warning_episode
+    )
     publish_after_commit(session, [e["id"] for e in effects])
     customer = CustomerRow(
-        **{**row._asdict(), "status": state.status, "inactivation_reason": state.inactivation_reason,
-           "trust_unlock_until": state.trust_unlock_until, "trust_unlocks_used": state.trust_unlocks_used,
-           "return_on": state.return_on, "forced_hold_until": state.forced_hold_until,
-           "warned_for_due": None if new_warning_episode else row.warned_for_due,
-           "status_changed_at": row.status_changed_at if state.status == row.status else now, "updated_at": now,
-           "version": row.version + 1}
+        **{
+            **row._asdict(),
+            "status": state.status,
+            "inactivation_reason": state.inactivation_reason,
+            "trust_unlock_until": state.trust_unlock_until,
+            "trust_unlocks_used": state.trust_unlocks_used,
+            "return_on": state.return_on,
+            "forced_hold_until": state.forced_hold_until,
+            "warned_for_due": None if new_warning_episode else row.warned_for_due,
+            "status_changed_at": row.status_changed_at if state.status == row.status else now,
+            "updated_at": now,
+            "version": row.version + 1,
+        }
     )
-    return TransitionOutcome(
-        customer, StatusChangeRow(**change), [OutboxEffectRow(**e) for e in effects]
-    )
+    return TransitionOutcome(customer, StatusChangeRow(**change), [OutboxEffectRow(**e) for e in effects])
 
 
-def write_transition(db: Connection, customer_id: int, decision: Decision, change: dict, now: datetime,
-                     *, new_warning_episode: bool, one_statement: bool | None = None) -> tuple[int, list[dict]]:
+def write_transition(
+    db: Connection,
+    customer_id: int,
+    decision: Decision,
+    change: dict,
+    now: datetime,
+    *,
+    new_warning_episode: bool,
+    one_statement: bool | None = None,
+) -> tuple[int, list[dict]]:
     """Write a decided transition: the customer's new state (and, for a new hold, a new warning
     episode), the history row `change` (without its id) and one outbox row per effect. Returns the
     history row's id and the outbox rows.
@@ -354,8 +406,12 @@ def write_transition(db: Connection, customer_id: int, decision: Decision, chang
         one_statement = db.dialect.name == "postgresql" and len(set(names)) == len(names)
     if not one_statement:
         return _write_in_statements(db, customer_id, decision, change, now, new_warning_episode)
-    params = {"customer_id": customer_id, **new_state_values(decision.state, now), **change,
-              "effect_names": [name.value for name in names]}
+    params = {
+        "customer_id": customer_id,
+        **new_state_values(decision.state, now),
+        **change,
+        "effect_names": [name.value for name in names],
+    }
     written = _WRITE_IN_ONE_STATEMENT[new_warning_episode].rows(db, params)
     ids = {row.name: row.effect_id for row in written if row.effect_id is not None}
     effects = [new_effect(name, customer_id, now, transition_id=written[0].transition_id) for name in names]
@@ -364,8 +420,9 @@ def write_transition(db: Connection, customer_id: int, decision: Decision, chang
     return written[0].transition_id, effects
 
 
-def _write_in_statements(db: Connection, customer_id: int, decision: Decision, change: dict,
-                         now: datetime, new_warning_episode: bool) -> tuple[int, list[dict]]:
+def _write_in_statements(
+    db: Connection, customer_id: int, decision: Decision, change: dict, now: datetime, new_warning_episode: bool
+) -> tuple[int, list[dict]]:
     db.execute(_APPLY, {"customer_id": customer_id, **new_state_values(decision.state, now)})
     if new_warning_episode:
         db.execute(_NEW_WARNING_EPISODE, {"customer_id": customer_id})
@@ -379,39 +436,71 @@ def _one_statement_write(resets_warning: bool) -> DriverStatement:
     history_row and new_effect; the rows come back as (transition_id, effect_id, name), one per
     effect (or one with effect_id NULL when the transition has none)."""
     new_state = {**_NEW_STATE, "warned_for_due": null()} if resets_warning else _NEW_STATE
-    applied = (update(_customers).where(_customers.c.id == bindparam("customer_id"))
-               .values(new_state).returning(_customers.c.id).cte("applied"))
+    applied = (
+        update(_customers)
+        .where(_customers.c.id == bindparam("customer_id"))
+        .values(new_state)
+        .returning(_customers.c.id)
+        .cte("applied")
+    )
 
     def bound(table, name: str):
         column = table.c[name]
         return cast(bindparam(name, type_=column.type), column.type)
 
     # The columns history_row fills, customer_id taken from the updated row.
-    history = [name for name in history_row(0, 0, CustomerEvent.ACTIVATE, "", _TEMPLATE_DECISION,
-                                            TransitionRequest(None, None, actor_role=Role.ADMIN),
-                                            Actor("", Role.ADMIN), Source.API, utcnow())
-               if name != "customer_id"]
-    recorded = (insert(_changes)
-                .from_select(["customer_id", *history],
-                             select(applied.c.id, *(bound(_changes, name) for name in history)))
-                .returning(_changes.c.id).cte("recorded"))
+    history = [
+        name
+        for name in history_row(
+            0,
+            0,
+            CustomerEvent.ACTIVATE,
+            "",
+            _TEMPLATE_DECISION,
+            TransitionRequest(None, None, actor_role=Role.ADMIN),
+            Actor("", Role.ADMIN),
+            Source.API,
+            utcnow(),
+        )
+        if name != "customer_id"
+    ]
+    recorded = (
+        insert(_changes)
+        .from_select(["customer_id", *history], select(applied.c.id, *(bound(_changes, name) for name in history)))
+        .returning(_changes.c.id)
+        .cte("recorded")
+    )
 
-    names = (func.unnest(cast(bindparam("effect_names", type_=ARRAY(String)), ARRAY(String)))
-             .table_valued("name", with_ordinality="position").render_derived("effect_names"))
+    names = (
+        func.unnest(cast(bindparam("effect_names", type_=ARRAY(String)), ARRAY(String)))
+        .table_valued("name", with_ordinality="position")
+        .render_derived("effect_names")
+    )
     template = new_effect(Effect.NOTIFY_BILLING, 0, utcnow(), transition_id=0)
-    shared = {"transition_id": recorded.c.id, "customer_id": bound(_changes, "customer_id"),
-              "name": names.c.name, "created_at": cast(bindparam("now"), _effects.c.created_at.type),
-              "next_attempt_at": cast(bindparam("now"), _effects.c.next_attempt_at.type)}
+    shared = {
+        "transition_id": recorded.c.id,
+        "customer_id": bound(_changes, "customer_id"),
+        "name": names.c.name,
+        "created_at": cast(bindparam("now"), _effects.c.created_at.type),
+        "next_attempt_at": cast(bindparam("now"), _effects.c.next_attempt_at.type),
+    }
     # In new_effect's column order; each constant of new_effect written into the SQL.
-    values = {name: shared[name] if name in shared else cast(_written_in(value), _effects.c[name].type)
-              for name, value in template.items()}
-    queued = (insert(_effects)
-              .from_select(list(values), select(*values.values())
-                           .select_from(recorded.join(names, true())).order_by(names.c.position))
-              .returning(_effects.c.id, _effects.c.name).cte("queued"))
+    values = {
+        name: shared[name] if name in shared else cast(_written_in(value), _effects.c[name].type)
+        for name, value in template.items()
+    }
+    queued = (
+        insert(_effects)
+        .from_select(
+            list(values), select(*values.values()).select_from(recorded.join(names, true())).order_by(names.c.position)
+        )
+        .returning(_effects.c.id, _effects.c.name)
+        .cte("queued")
+    )
     return DriverStatement(
-        select(recorded.c.id.label("transition_id"), queued.c.id.label("effect_id"), queued.c.name)
-        .select_from(recorded.outerjoin(queued, true())),
+        select(recorded.c.id.label("transition_id"), queued.c.id.label("effect_id"), queued.c.name).select_from(
+            recorded.outerjoin(queued, true())
+        ),
         "WrittenTransition",
     )
 

@@ -50,8 +50,7 @@ def clean_username(username: str) -> str:
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
         raise InvalidInput(
-            "username must be 2 to 64 characters: letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "username must be 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return username
 
@@ -81,8 +80,7 @@ def create_user(session: Session, username: str, role: str, password: str) -> Op
     _check_password(password)
     if session.scalar(select(OperatorUser.id).where(OperatorUser.username == username)):
         raise InvalidInput(f"user {username!r} already exists")
-    user = OperatorUser(username=username, role=role, password_hash=_hasher.hash(password),
-                        created_at=utcnow())
+    user = OperatorUser(username=username, role=role, password_hash=_hasher.hash(password), created_at=utcnow())
     session.add(user)
     session.flush()
     return user
@@ -149,11 +147,14 @@ def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
     dialect = session.get_bind().dialect.name
     make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        make_insert(LoginThrottle).values(key=key, failures=0, first_failure_at=now)
+        make_insert(LoginThrottle)
+        .values(key=key, failures=0, first_failure_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )
     return session.scalars(
-        select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
+        select(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
 
@@ -163,8 +164,7 @@ def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
 ADDRESS_ALLOWANCE = 4
 
 
-def _record_failure(session: Session, keys: list[str], now: datetime, max_failures: int,
-                    lockout: timedelta) -> None:
+def _record_failure(session: Session, keys: list[str], now: datetime, max_failures: int, lockout: timedelta) -> None:
     for key in keys:
         limit = max_failures * ADDRESS_ALLOWANCE if key.startswith("addr:") else max_failures
         row = _throttle_row(session, key, now)
@@ -175,8 +175,9 @@ def _record_failure(session: Session, keys: list[str], now: datetime, max_failur
             row.locked_until, row.failures, row.first_failure_at = now + lockout, 0, now
 
 
-def sign_in(session: Session, username: str, password: str, address: str | None, *,
-            max_failures: int, lockout_seconds: int) -> SignIn:
+def sign_in(
+    session: Session, username: str, password: str, address: str | None, *, max_failures: int, lockout_seconds: int
+) -> SignIn:
     """Check the password unless the user or the address is locked out. Run it in a write unit
     and commit even when it fails: the failure count must persist."""
     now = utcnow()
@@ -212,9 +213,15 @@ def open_session(session: Session, user: OperatorUser, hours: float) -> str:
     now = utcnow()
     session.execute(delete(WebSession).where(WebSession.expires_at <= now))
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(token_hash=_token_hash(token), user_id=user.id,
-                           csrf_token=secrets.token_urlsafe(32), created_at=now,
-                           expires_at=now + timedelta(hours=hours)))
+    session.add(
+        WebSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
     session.flush()
     return token
 
@@ -225,8 +232,11 @@ def resolve_session(session: Session, token: str | None) -> SignedIn | None:
     row = session.execute(
         select(WebSession, OperatorUser)
         .join(OperatorUser, OperatorUser.id == WebSession.user_id)
-        .where(WebSession.token_hash == _token_hash(token), WebSession.expires_at > utcnow(),
-               OperatorUser.disabled_at.is_(None))
+        .where(
+            WebSession.token_hash == _token_hash(token),
+            WebSession.expires_at > utcnow(),
+            OperatorUser.disabled_at.is_(None),
+        )
     ).one_or_none()
     return SignedIn(user=row[1], session=row[0]) if row else None
 

@@ -61,8 +61,7 @@ def signed_in_user(request: Request) -> WebUser:
         found = users.resolve_session(session, token)
         if found is None or token is None:  # (a session is found only for a token)
             raise LoginRequired(request.url.path)
-        return WebUser(found.user.id, found.user.username, Role(found.user.role),
-                       found.session.csrf_token, token)
+        return WebUser(found.user.id, found.user.username, Role(found.user.role), found.session.csrf_token, token)
 
 
 def editor(request: Request) -> WebUser:
@@ -81,8 +80,9 @@ def admin(request: Request) -> WebUser:
 
 def check_csrf(user: WebUser, submitted: str | UploadFile | None) -> None:
     if not isinstance(submitted, str) or not submitted or not hmac.compare_digest(submitted, user.csrf_token):
-        raise Forbidden("O formulário expirou ou não veio desta tela (proteção CSRF). "
-                        "Recarregue a página e tente de novo.")
+        raise Forbidden(
+            "O formulário expirou ou não veio desta tela (proteção CSRF). Recarregue a página e tente de novo."
+        )
 
 
 def check_login_csrf(request: Request, submitted: str | None) -> bool:
@@ -95,8 +95,7 @@ def new_login_csrf() -> str:
 
 
 def _cookie_options(request: Request) -> dict:
-    return {"httponly": True, "samesite": "lax", "path": "/",
-            "secure": request.app.state.settings.cookie_secure}
+    return {"httponly": True, "samesite": "lax", "path": "/", "secure": request.app.state.settings.cookie_secure}
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
@@ -105,8 +104,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 
 def set_login_csrf_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600,
-                        **{**_cookie_options(request), "samesite": "strict"})
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **{**_cookie_options(request), "samesite": "strict"})
 
 
 def clear_cookies(response: Response) -> None:

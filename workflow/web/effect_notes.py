@@ -8,8 +8,12 @@ import re
 
 from ..domain.vocabulary import EffectState
 
-TARGETS = {"notify_billing": "o sistema de cobrança", "warn_billing": "o sistema de cobrança",
-           "provision_suspend": "o provisionamento", "provision_restore": "o provisionamento"}
+TARGETS = {
+    "notify_billing": "o sistema de cobrança",
+    "warn_billing": "o sistema de cobrança",
+    "provision_suspend": "o provisionamento",
+    "provision_restore": "o provisionamento",
+}
 RETRIED = re.compile(r"^retried by (?P<actor>\S+) at ")
 # services.effects.maybe_delivered: a call cut off between being made and being recorded.
 MAYBE_DELIVERED = re.compile(r"may have been delivered by attempt (?P<attempt>\d+)")
@@ -29,8 +33,10 @@ def effect_detail(effect, actor_label) -> str:
         retried = RETRIED.match(effect.note or "")
         asked = f"Nova tentativa pedida por {actor_label(retried['actor'])}. " if retried else ""
         if effect.last_error and effect.attempts:
-            return (f"{asked}A tentativa {effect.attempts} não deu certo "
-                    f"({_cause(effect.name, effect.last_error)}); o Ativa tenta de novo sozinho.")
+            return (
+                f"{asked}A tentativa {effect.attempts} não deu certo "
+                f"({_cause(effect.name, effect.last_error)}); o Ativa tenta de novo sozinho."
+            )
         return f"{asked}Aguardando um worker."
     return ""
 
@@ -54,15 +60,20 @@ def _cause(name: str, error: str | None) -> str:
 def _doubt(text: str | None) -> str:
     """The warning that an earlier attempt may have reached the receiver, when the note has it."""
     found = MAYBE_DELIVERED.search(text or "")
-    return (f" A tentativa {found['attempt']} pode ter sido entregue (foi interrompida antes de "
-            "registrar o resultado).") if found else ""
+    return (
+        (f" A tentativa {found['attempt']} pode ter sido entregue (foi interrompida antes de registrar o resultado).")
+        if found
+        else ""
+    )
 
 
 def _why_skipped(note: str) -> str:
     if found := MAYBE_DELIVERED.match(note):
         rest = note.split("not sent again: ", 1)[-1]
-        return (f"não foi enviado de novo porque {_why_skipped(rest)}; a tentativa {found['attempt']} "
-                "pode ter sido entregue (foi interrompida antes de registrar o resultado)")
+        return (
+            f"não foi enviado de novo porque {_why_skipped(rest)}; a tentativa {found['attempt']} "
+            "pode ter sido entregue (foi interrompida antes de registrar o resultado)"
+        )
     if note.startswith("superseded"):
         return "uma mudança mais recente já tornou este efeito desnecessário"
     if note.endswith("_WEBHOOK_URL is not set"):

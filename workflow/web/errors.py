@@ -7,16 +7,25 @@ from fastapi.responses import Response
 from .rendering import render
 
 PAGES = {
-    400: ("Endereço inválido", "Algum valor no endereço desta página não é válido. Volte e use os links e "
-                               "botões das telas do Ativa."),
-    404: ("Página não encontrada", "Este endereço não existe no Ativa. Confira o endereço ou volte para a "
-                                   "lista de clientes."),
+    400: (
+        "Endereço inválido",
+        "Algum valor no endereço desta página não é válido. Volte e use os links e botões das telas do Ativa.",
+    ),
+    404: (
+        "Página não encontrada",
+        "Este endereço não existe no Ativa. Confira o endereço ou volte para a lista de clientes.",
+    ),
     405: ("Ação não permitida", "Este endereço não aceita essa ação. Use os botões das telas do Ativa."),
-    503: ("Conexão com o banco de dados perdida", "A conexão com o banco de dados caiu enquanto o pedido era "
-                                                  "salvo. Abra o cliente e confira se a alteração foi salva "
-                                                  "antes de repetir."),
-    500: ("Erro inesperado", "Algo deu errado no servidor e nada foi alterado por esta tela. Tente de novo; "
-                             "se continuar, chame o suporte."),
+    503: (
+        "Conexão com o banco de dados perdida",
+        "A conexão com o banco de dados caiu enquanto o pedido era "
+        "salvo. Abra o cliente e confira se a alteração foi salva "
+        "antes de repetir.",
+    ),
+    500: (
+        "Erro inesperado",
+        "Algo deu errado no servidor e nada foi alterado por esta tela. Tente de novo; se continuar, chame o suporte.",
+    ),
 }
 
 

@@ -14,8 +14,15 @@ MESSAGES = {
 
 def redirect_with(request: Request, url: str, key: str) -> RedirectResponse:
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(FLASH_COOKIE, key, max_age=60, httponly=True, samesite="lax", path="/",
-                        secure=request.app.state.settings.cookie_secure)
+    response.set_cookie(
+        FLASH_COOKIE,
+        key,
+        max_age=60,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=request.app.state.settings.cookie_secure,
+    )
     return response
 
 

@@ -25,8 +25,10 @@ class CustomerForm:
 
     @classmethod
     def from_form(cls, form) -> "CustomerForm":
-        return cls({name: (form.get(name) or "").strip() for name in CUSTOMER_FIELDS},
-                   auto_block_exempt=form.get("auto_block_exempt") == "on")
+        return cls(
+            {name: (form.get(name) or "").strip() for name in CUSTOMER_FIELDS},
+            auto_block_exempt=form.get("auto_block_exempt") == "on",
+        )
 
     @classmethod
     def from_customer(cls, customer) -> "CustomerForm":
@@ -35,8 +37,9 @@ class CustomerForm:
         return cls(values, auto_block_exempt=customer.auto_block_exempt)
 
     def check(self) -> bool:
-        self.errors = {name: message for name in CUSTOMER_FIELDS
-                       if (message := unsafe_text_message(self.values.get(name, "")))}
+        self.errors = {
+            name: message for name in CUSTOMER_FIELDS if (message := unsafe_text_message(self.values.get(name, "")))
+        }
         if self.errors:
             return False
         if not self.values.get("name"):
@@ -51,8 +54,10 @@ class CustomerForm:
         return not self.errors
 
     def changes(self) -> dict:
-        return {**{name: self.values.get(name) or None for name in CUSTOMER_FIELDS},
-                "auto_block_exempt": self.auto_block_exempt}
+        return {
+            **{name: self.values.get(name) or None for name in CUSTOMER_FIELDS},
+            "auto_block_exempt": self.auto_block_exempt,
+        }
 
 
 def unsafe_text_message(text: str, *, multiline: bool = False) -> str | None:
@@ -60,8 +65,10 @@ def unsafe_text_message(text: str, *, multiline: bool = False) -> str | None:
     bad = limits.forbidden_character(text or "", multiline=multiline)
     if bad is None:
         return None
-    return (f"O texto tem um caractere de controle que não pode ser gravado ({bad.code_point}, "
-            f"na posição {bad.position}). Apague-o e digite de novo.")
+    return (
+        f"O texto tem um caractere de controle que não pode ser gravado ({bad.code_point}, "
+        f"na posição {bad.position}). Apague-o e digite de novo."
+    )
 
 
 def document_message(raw: str) -> str | None:
@@ -120,10 +127,15 @@ class StatusChoice:
 
     @classmethod
     def from_form(cls, form) -> "StatusChoice":
-        return cls(active=form.get("ativo", ""), reason=form.get("motivo", ""),
-                   note=(form.get("observacao") or "").strip(), days=(form.get("dias") or "").strip(),
-                   until=(form.get("data_retorno") or "").strip(), force=form.get("forcar") == "on",
-                   hold=(form.get("sem_corte_ate") or "").strip())
+        return cls(
+            active=form.get("ativo", ""),
+            reason=form.get("motivo", ""),
+            note=(form.get("observacao") or "").strip(),
+            days=(form.get("dias") or "").strip(),
+            until=(form.get("data_retorno") or "").strip(),
+            force=form.get("forcar") == "on",
+            hold=(form.get("sem_corte_ate") or "").strip(),
+        )
 
     def parsed_note(self) -> str | None:
         message = unsafe_text_message(self.note, multiline=True)

@@ -26,16 +26,30 @@ ACTIVATION_REASONS = {
     ActivationReason.MANUAL: "Liberação manual",
     ActivationReason.TRUST_UNLOCK: "Desbloqueio de confiança",
 }
-REASONS = {**{k.value: v for k, v in INACTIVATION_REASONS.items()},
-           **{k.value: v for k, v in ACTIVATION_REASONS.items()}}
+REASONS = {
+    **{k.value: v for k, v in INACTIVATION_REASONS.items()},
+    **{k.value: v for k, v in ACTIVATION_REASONS.items()},
+}
 
 STATUS = {CustomerStatus.ACTIVE.value: "Ativo", CustomerStatus.INACTIVE.value: "Inativo"}
-SERVICE_STATUS = {ServiceStatus.ACTIVE.value: "Ativo", ServiceStatus.SUSPENDED.value: "Suspenso",
-                  ServiceStatus.CANCELLED.value: "Cancelado"}
-SOURCES = {Source.API.value: "API", Source.CLI.value: "Linha de comando", Source.UI.value: "Tela",
-           Source.BILLING.value: "Cobrança", Source.SCHEDULER.value: "Agendamento"}
-ROLES = {Role.ADMIN.value: "Administrador", Role.OPERATOR.value: "Operador",
-         Role.VIEWER.value: "Consulta", Role.BILLING.value: "Cobrança"}
+SERVICE_STATUS = {
+    ServiceStatus.ACTIVE.value: "Ativo",
+    ServiceStatus.SUSPENDED.value: "Suspenso",
+    ServiceStatus.CANCELLED.value: "Cancelado",
+}
+SOURCES = {
+    Source.API.value: "API",
+    Source.CLI.value: "Linha de comando",
+    Source.UI.value: "Tela",
+    Source.BILLING.value: "Cobrança",
+    Source.SCHEDULER.value: "Agendamento",
+}
+ROLES = {
+    Role.ADMIN.value: "Administrador",
+    Role.OPERATOR.value: "Operador",
+    Role.VIEWER.value: "Consulta",
+    Role.BILLING.value: "Cobrança",
+}
 EFFECTS = {
     "suspend_services": "Suspender serviços",
     "pause_invoicing": "Pausar faturamento",
@@ -66,7 +80,7 @@ GUARD_MESSAGES = {
     "note_required": "Escreva uma observação explicando o motivo.",
     "no_overdue_invoice": "O cliente não tem fatura vencida em aberto; não dá para inativar por inadimplência.",
     "overdue_invoices": "O cliente ainda tem faturas vencidas em aberto. Registre o pagamento, use o "
-                        "Desbloqueio de confiança ou marque Forçar ativação com uma observação.",
+    "Desbloqueio de confiança ou marque Forçar ativação com uma observação.",
     "force_not_applicable": "Forçar vale só para ativação.",
     "force_not_permitted": "Só um operador ou administrador pode forçar a ativação.",
     "days_only_for_trust_unlock": "Dias só valem para o Desbloqueio de confiança.",
@@ -79,23 +93,27 @@ GUARD_MESSAGES = {
     "trust_unlock_used": "O cliente já usou o Desbloqueio de confiança desta dívida; ele volta ao pagar.",
     "forced_activation_hold": "Uma ativação forçada impede cortes automáticos até a data combinada.",
     "hold_requires_forced_activation": "A data sem corte automático só vale ao ativar com Forçar ativação "
-                                       "um cliente cortado por inadimplência que ainda tem faturas vencidas.",
+    "um cliente cortado por inadimplência que ainda tem faturas vencidas.",
     "hold_not_in_future": "A data sem corte automático precisa ser depois de hoje.",
     "hold_too_long": f"A data sem corte automático pode ser no máximo {FORCED_HOLD_MAX_DAYS} dias depois de hoje.",
     # Refusals of the changes the scheduler and the billing events make (shown in their logs and runs).
     "no_trust_unlock": "O cliente não está em Desbloqueio de confiança.",
     "trust_unlock_not_over": "O Desbloqueio de confiança ainda não chegou ao fim.",
-    "trust_unlock_debt_unpaid": "Ainda há fatura vencida em aberto: no fim do Desbloqueio de confiança o cliente é inativado.",
+    "trust_unlock_debt_unpaid": (
+        "Ainda há fatura vencida em aberto: no fim do Desbloqueio de confiança o cliente é inativado."
+    ),
     "no_forced_hold": "Nenhuma ativação forçada impede cortes automáticos deste cliente.",
     "forced_hold_debt_unpaid": "Ainda há fatura vencida em aberto: o prazo sem corte automático continua.",
 }
 
-RETURN_DATE_TOO_FAR = (f"A data de retorno pode ser no máximo {limits.MAX_RETURN_DAYS} dias depois de hoje: "
-                       f"uma suspensão a pedido do cliente dura até um ano.")
+RETURN_DATE_TOO_FAR = (
+    f"A data de retorno pode ser no máximo {limits.MAX_RETURN_DAYS} dias depois de hoje: "
+    f"uma suspensão a pedido do cliente dura até um ano."
+)
 
 ERROR_MESSAGES = {
     "stale_version": "Outra pessoa salvou este cliente enquanto você editava. Confira os dados "
-                     "atuais abaixo; o que você digitou foi mantido. Salve de novo para aplicar.",
+    "atuais abaixo; o que você digitou foi mantido. Salve de novo para aplicar.",
     "transition_not_allowed": "O cliente já está nessa situação; nada foi alterado.",
     "duplicate_document": "Já existe um cliente com este CPF/CNPJ.",
     "duplicate_external_ref": "Já existe um cliente com este código.",

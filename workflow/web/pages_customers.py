@@ -28,13 +28,21 @@ PER_PAGE = 20
 HISTORY_PER_PAGE = 20
 CustomerId = Path(ge=1, le=customers.MAX_ID)
 # Fields of the form that a refusal names, so the message appears beside the right control.
-RULE_FIELDS = {"reason_required": "motivo", "note_required": "observacao", "overdue_invoices": "motivo",
-               "no_overdue_invoice": "motivo", "trust_unlock_days_required": "dias",
-               "trust_unlock_too_long": "dias", "days_only_for_trust_unlock": "dias",
-               "return_date_not_in_future": "data_retorno", "until_only_for_suspension": "data_retorno",
-               "return_date_requires_customer_request": "data_retorno",
-               "hold_requires_forced_activation": "sem_corte_ate", "hold_not_in_future": "sem_corte_ate",
-               "hold_too_long": "sem_corte_ate"}
+RULE_FIELDS = {
+    "reason_required": "motivo",
+    "note_required": "observacao",
+    "overdue_invoices": "motivo",
+    "no_overdue_invoice": "motivo",
+    "trust_unlock_days_required": "dias",
+    "trust_unlock_too_long": "dias",
+    "days_only_for_trust_unlock": "dias",
+    "return_date_not_in_future": "data_retorno",
+    "until_only_for_suspension": "data_retorno",
+    "return_date_requires_customer_request": "data_retorno",
+    "hold_requires_forced_activation": "sem_corte_ate",
+    "hold_not_in_future": "sem_corte_ate",
+    "hold_too_long": "sem_corte_ate",
+}
 
 
 async def form_data(request: Request) -> FormData:
@@ -53,8 +61,14 @@ def page_number(raw: str) -> int:
 
 
 def _not_found(request: Request, user: WebUser, customer_id: int):
-    return render(request, "message.html", 404, user=user, title="Cliente não encontrado",
-                  message=f"Não existe cliente com o número {customer_id}.")
+    return render(
+        request,
+        "message.html",
+        404,
+        user=user,
+        title="Cliente não encontrado",
+        message=f"Não existe cliente com o número {customer_id}.",
+    )
 
 
 @router.get("/clientes")
@@ -72,16 +86,37 @@ def customer_list(
     page = page_number(pagina)
     q_error = unsafe_text_message(q)
     if q_error:  # nothing to search for: the term could never be stored
-        return render(request, "customers.html", 422, user=user, customers=[], total=0, q=q,
-                      situacao=situacao, page=1, pages=1, q_error=q_error)
+        return render(
+            request,
+            "customers.html",
+            422,
+            user=user,
+            customers=[],
+            total=0,
+            q=q,
+            situacao=situacao,
+            page=1,
+            pages=1,
+            q_error=q_error,
+        )
     with request.app.state.db.read() as session:
         rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
         pages = max(1, -(-total // PER_PAGE))
         if page > pages:  # past the end (the list shrank since the link was made): the last page
             page = pages
             rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
-    return render(request, "customers.html", user=user, customers=rows, total=total, q=q,
-                  situacao=situacao, page=page, pages=pages, q_error=None)
+    return render(
+        request,
+        "customers.html",
+        user=user,
+        customers=rows,
+        total=total,
+        q=q,
+        situacao=situacao,
+        page=page,
+        pages=pages,
+        q_error=None,
+    )
 
 
 @router.get("/clientes/novo")
@@ -119,20 +154,31 @@ def _customer_context(request: Request, session, customer_id: int, history_page:
     services = customer_services.list_services(session, customer_id)
     changes = history.history_page(session, customer_id, history_page, HISTORY_PER_PAGE)
     # Cancelled services never change again: folded away, so a long-time customer's page stays short.
-    return {"customer": customer,
-            "services": [s for s in services if s.status != ServiceStatus.CANCELLED],
-            "cancelled_services": [s for s in services if s.status == ServiceStatus.CANCELLED],
-            "service_names": {s.id: s.name for s in services},
-            "history": changes, "changes": changes.changes, "busy": _effects_running(changes.changes),
-            "standing": standing.standing(session, customer_id, settings, provider_today(settings.timezone))}
+    return {
+        "customer": customer,
+        "services": [s for s in services if s.status != ServiceStatus.CANCELLED],
+        "cancelled_services": [s for s in services if s.status == ServiceStatus.CANCELLED],
+        "service_names": {s.id: s.name for s in services},
+        "history": changes,
+        "changes": changes.changes,
+        "busy": _effects_running(changes.changes),
+        "standing": standing.standing(session, customer_id, settings, provider_today(settings.timezone)),
+    }
 
 
 def _effects_running(changes) -> bool:
     return any(e.state == EffectState.PENDING.value for change in changes for e in change.effects)
 
 
-def _render_customer(request: Request, user: WebUser, customer_id: int, template: str,
-                     status_code: int = 200, history_page: int = 1, **extra):
+def _render_customer(
+    request: Request,
+    user: WebUser,
+    customer_id: int,
+    template: str,
+    status_code: int = 200,
+    history_page: int = 1,
+    **extra,
+):
     with request.app.state.db.read() as session:
         try:
             context = _customer_context(request, session, customer_id, history_page)
@@ -142,18 +188,21 @@ def _render_customer(request: Request, user: WebUser, customer_id: int, template
 
 
 @router.get("/clientes/{customer_id}")
-def customer_page(request: Request, customer_id: int = CustomerId, historico: str = "1",
-                  user: WebUser = Depends(signed_in_user)):
+def customer_page(
+    request: Request, customer_id: int = CustomerId, historico: str = "1", user: WebUser = Depends(signed_in_user)
+):
     message = flash.pending(request)
-    response = _render_customer(request, user, customer_id, "customer.html",
-                                history_page=page_number(historico), flash=message)
+    response = _render_customer(
+        request, user, customer_id, "customer.html", history_page=page_number(historico), flash=message
+    )
     flash.consume(request, response)
     return response
 
 
 @router.get("/clientes/{customer_id}/atividade")
-def customer_activity(request: Request, customer_id: int = CustomerId, historico: str = "1",
-                      user: WebUser = Depends(signed_in_user)):
+def customer_activity(
+    request: Request, customer_id: int = CustomerId, historico: str = "1", user: WebUser = Depends(signed_in_user)
+):
     """Services and history, polled by the page until every effect has finished."""
     return _render_customer(request, user, customer_id, "_activity.html", history_page=page_number(historico))
 
@@ -166,14 +215,27 @@ def edit_form(request: Request, customer_id: int = CustomerId, user: WebUser = D
         except NotFound:
             return _not_found(request, user, customer_id)
         choice = StatusChoice(active="sim" if customer.status == CustomerStatus.ACTIVE else "nao")
-        return render(request, "customer_edit.html", user=user, customer=customer,
-                      form=CustomerForm.from_customer(customer), choice=choice, version=customer.version,
-                      current=None, message=None, hold_days=request.app.state.settings.forced_activation_hold_days)
+        return render(
+            request,
+            "customer_edit.html",
+            user=user,
+            customer=customer,
+            form=CustomerForm.from_customer(customer),
+            choice=choice,
+            version=customer.version,
+            current=None,
+            message=None,
+            hold_days=request.app.state.settings.forced_activation_hold_days,
+        )
 
 
 @router.post("/clientes/{customer_id}/editar")
-def save_edit(request: Request, customer_id: int = CustomerId, data: FormData = Depends(form_data),
-              user: WebUser = Depends(editor)):
+def save_edit(
+    request: Request,
+    customer_id: int = CustomerId,
+    data: FormData = Depends(form_data),
+    user: WebUser = Depends(editor),
+):
     """Salvar: field edits and, when Ativo changed, the transition, in one transaction."""
     check_csrf(user, data.get("csrf_token"))
     form, choice = CustomerForm.from_form(data), StatusChoice.from_form(data)
@@ -219,30 +281,53 @@ def _edit_from(form: CustomerForm, choice: StatusChoice, saved, version: int | N
     if hold is not None and not (changes_status and target == CustomerStatus.ACTIVE.value):
         choice.errors["sem_corte_ate"] = labels.GUARD_MESSAGES["hold_requires_forced_activation"]
     return customers.CustomerEdit(
-        changes=form.changes(), status=target if changes_status else None,
+        changes=form.changes(),
+        status=target if changes_status else None,
         reason=choice.reason or None if changes_status else None,
         note=choice.parsed_note() if changes_status else None,
-        force=choice.force and changes_status, version=version,
-        days=days if changes_status else None, until=until if changes_status else None,
+        force=choice.force and changes_status,
+        version=version,
+        days=days if changes_status else None,
+        until=until if changes_status else None,
         hold_until=hold if changes_status else None,
     )
 
 
-def _edit_again(request: Request, user: WebUser, customer_id: int, form: CustomerForm,
-                choice: StatusChoice, version: int | None, message: str | None):
+def _edit_again(
+    request: Request,
+    user: WebUser,
+    customer_id: int,
+    form: CustomerForm,
+    choice: StatusChoice,
+    version: int | None,
+    message: str | None,
+):
     """The form again, with what was typed; after a conflict, also what is saved now."""
     with request.app.state.db.read() as session:
         current = customers.get_customer(session, customer_id)
         conflict = message is not None
-        return render(request, "customer_edit.html", 409 if conflict else 422, user=user, customer=current,
-                      form=form, choice=choice, version=current.version if conflict else version,
-                      current=current if conflict else None, message=message,
-                      hold_days=request.app.state.settings.forced_activation_hold_days)
+        return render(
+            request,
+            "customer_edit.html",
+            409 if conflict else 422,
+            user=user,
+            customer=current,
+            form=form,
+            choice=choice,
+            version=current.version if conflict else version,
+            current=current if conflict else None,
+            message=message,
+            hold_days=request.app.state.settings.forced_activation_hold_days,
+        )
 
 
 @router.post("/clientes/{customer_id}/desbloqueio")
-def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData = Depends(form_data),
-                 user: WebUser = Depends(editor)):
+def trust_unlock(
+    request: Request,
+    customer_id: int = CustomerId,
+    data: FormData = Depends(form_data),
+    user: WebUser = Depends(editor),
+):
     """Desbloqueio de confiança from the customer's page: active for a number of days."""
     check_csrf(user, data.get("csrf_token"))
     choice = StatusChoice(days=_text(data, "dias").strip(), note=_text(data, "observacao").strip())
@@ -252,8 +337,9 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
         request_ = TransitionRequest(ActivationReason.TRUST_UNLOCK.value, note, actor_role=user.role, days=days)
         try:
             with request.app.state.db.write() as session:
-                transitions.transition_customer(session, customer_id, CustomerEvent.ACTIVATE, request_,
-                                                user.actor, Source.UI)
+                transitions.transition_customer(
+                    session, customer_id, CustomerEvent.ACTIVATE, request_, user.actor, Source.UI
+                )
             return flash.redirect_with(request, f"/clientes/{customer_id}", "salvo")
         except AtivaError as refused:
             error = labels.error_message(refused)
@@ -261,8 +347,12 @@ def trust_unlock(request: Request, customer_id: int = CustomerId, data: FormData
 
 
 @router.post("/clientes/{customer_id}/retorno")
-def change_return_date(request: Request, customer_id: int = CustomerId, data: FormData = Depends(form_data),
-                       user: WebUser = Depends(editor)):
+def change_return_date(
+    request: Request,
+    customer_id: int = CustomerId,
+    data: FormData = Depends(form_data),
+    user: WebUser = Depends(editor),
+):
     """Change or clear (empty date) the return date of a suspension at the customer's request."""
     check_csrf(user, data.get("csrf_token"))
     choice = StatusChoice(until=_text(data, "data_retorno").strip())

@@ -20,8 +20,7 @@ from .rendering import render
 
 router = APIRouter(include_in_schema=False)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what the date picker sends
-WEEKDAY_NAMES = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira",
-                 "sábado", "domingo")
+WEEKDAY_NAMES = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira", "sábado", "domingo")
 
 
 def no_cut_message(no_cut: NoCut, subdivision: str | None) -> str:
@@ -46,13 +45,19 @@ def _preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
         return today, "Data inválida. Use o seletor de data (dd/mm/aaaa). Abaixo, a prévia de hoje."
     except OutOfRange:
         first, last = date_window(today)
-        return today, (f"Escolha uma data entre {brazilian.day(first)} e {brazilian.day(last)}. "
-                       f"Abaixo, a prévia de hoje.")
+        return today, (
+            f"Escolha uma data entre {brazilian.day(first)} e {brazilian.day(last)}. Abaixo, a prévia de hoje."
+        )
 
 
 @router.get("/inadimplencia")
-def preview(request: Request, data: str = Query("", max_length=40), executado: int = -1,
-            lotes: int = 0, user: WebUser = Depends(admin)):
+def preview(
+    request: Request,
+    data: str = Query("", max_length=40),
+    executado: int = -1,
+    lotes: int = 0,
+    user: WebUser = Depends(admin),
+):
     """Who a run on the chosen day would cut; on a day without cuts, who the next cut day would."""
     settings = request.app.state.settings
     policy = delinquency.policy_from(settings)
@@ -62,11 +67,23 @@ def preview(request: Request, data: str = Query("", max_length=40), executado: i
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, cut_day)
         held = delinquency.held_candidates(session, policy, cut_day)
-    return render(request, "delinquency.html", 422 if date_error else 200, user=user, as_of=as_of,
-                  cut_day=cut_day, candidates=found, held=held,
-                  no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
-                  policy=policy, settings=settings, dispatched=executado, batches=lotes,
-                  date_error=date_error, typed_date=data)
+    return render(
+        request,
+        "delinquency.html",
+        422 if date_error else 200,
+        user=user,
+        as_of=as_of,
+        cut_day=cut_day,
+        candidates=found,
+        held=held,
+        no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
+        policy=policy,
+        settings=settings,
+        dispatched=executado,
+        batches=lotes,
+        date_error=date_error,
+        typed_date=data,
+    )
 
 
 @router.post("/inadimplencia/executar")
@@ -77,6 +94,6 @@ def run_now(request: Request, data: FormData = Depends(form_data), user: WebUser
     settings = request.app.state.settings
     today = provider_today(settings.timezone)
     result = delinquency.dispatch_sweep(
-        request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size)
-    return RedirectResponse(f"/inadimplencia?executado={result.candidates}&lotes={result.batches}",
-                            status_code=303)
+        request.app.state.db, delinquency.policy_from(settings), today, settings.sweep_batch_size
+    )
+    return RedirectResponse(f"/inadimplencia?executado={result.candidates}&lotes={result.batches}", status_code=303)

@@ -16,17 +16,33 @@ EffectId = Path(ge=1, le=limits.MAX_ROW_ID)  # an INTEGER column: a larger id is
 
 
 @router.post("/clientes/{customer_id}/efeitos/{effect_id}/tentar-de-novo")
-def retry_effect(request: Request, customer_id: int = CustomerId, effect_id: int = EffectId,
-                 data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
+def retry_effect(
+    request: Request,
+    customer_id: int = CustomerId,
+    effect_id: int = EffectId,
+    data: FormData = Depends(form_data),
+    user: WebUser = Depends(admin),
+):
     """Tentar de novo (admin): a failed effect gets a fresh set of attempts, as `ativa effects retry`."""
     check_csrf(user, data.get("csrf_token"))
     try:
         with request.app.state.db.write() as session:
             effects.retry_effect(session, effect_id, user.actor.name, customer_id=customer_id)
     except NotFound:
-        return render(request, "message.html", 404, user=user, title="Efeito não encontrado",
-                      message=f"O cliente {customer_id} não tem efeito com o número {effect_id}.")
+        return render(
+            request,
+            "message.html",
+            404,
+            user=user,
+            title="Efeito não encontrado",
+            message=f"O cliente {customer_id} não tem efeito com o número {effect_id}.",
+        )
     except AtivaError:
-        return page_with_error(request, user, customer_id, "Este efeito não está mais como Falhou "
-                               "(alguém já pediu outra tentativa); nada foi feito.", 409)
+        return page_with_error(
+            request,
+            user,
+            customer_id,
+            "Este efeito não está mais como Falhou (alguém já pediu outra tentativa); nada foi feito.",
+            409,
+        )
     return flash.redirect_with(request, f"/clientes/{customer_id}", "nova_tentativa")

@@ -19,7 +19,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-                               "form-action 'self'; base-uri 'none'",
+    "form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -43,9 +43,15 @@ def render(request: Request, template: str, status_code: int = 200, **context):
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        {"labels": labels, "when": when, "money": brazilian.money, "day": brazilian.day,
-         "effect_detail": lambda effect: effect_detail(effect, labels.actor_label),
-         "document": format_document, **context},
+        {
+            "labels": labels,
+            "when": when,
+            "money": brazilian.money,
+            "day": brazilian.day,
+            "effect_detail": lambda effect: effect_detail(effect, labels.actor_label),
+            "document": format_document,
+            **context,
+        },
         status_code=status_code,
         headers=PAGE_HEADERS,
     )

@@ -10,8 +10,9 @@ from ...domain.vocabulary import EffectState
 from ..effect_bus import publish_after_commit
 
 
-def list_effects(session: Session, state: str | None = None, customer_id: int | None = None,
-                 limit: int = 100) -> list[OutboxEffect]:
+def list_effects(
+    session: Session, state: str | None = None, customer_id: int | None = None, limit: int = 100
+) -> list[OutboxEffect]:
     query = select(OutboxEffect).order_by(OutboxEffect.id.desc()).limit(limit)
     if state:
         try:

@@ -22,8 +22,11 @@ COUNTDOWN_LIMIT_SECONDS = 60.0
 _fx = OutboxEffect.__table__
 _RENEW = (
     update(_fx)
-    .where(_fx.c.id == bindparam("effect_id"), _fx.c.state == EffectState.PENDING.value,
-           _fx.c.attempts == bindparam("attempt"))
+    .where(
+        _fx.c.id == bindparam("effect_id"),
+        _fx.c.state == EffectState.PENDING.value,
+        _fx.c.attempts == bindparam("attempt"),
+    )
     .values(claimed_until=bindparam("until"))
     .returning(_fx.c.id)
 )
@@ -63,8 +66,9 @@ def make_call(db: Database, claim: Claim, settings: Settings, deliver: Deliver) 
         error = str(failure)[:1000]
 
     if error is None:
-        return Settlement(claim.effect_id, claim.attempt, EffectState.DONE, f"delivered to {delivery.target}",
-                          claim.until)
+        return Settlement(
+            claim.effect_id, claim.attempt, EffectState.DONE, f"delivered to {delivery.target}", claim.until
+        )
     return _record_failed_call(db, claim, error, settings)
 
 
@@ -104,8 +108,9 @@ def _record_failed_call(db: Database, claim: Claim, error: str, settings: Settin
         # A short retry goes out as a countdown; a long one waits parked here, and the relay
         # publishes it once due (it takes due rows whose relay backoff has not started).
         effect.relay_count, effect.relay_after = 0, None
-        return RunResult(effect_id, EffectState.PENDING.value,
-                         retry_in=delay if delay <= COUNTDOWN_LIMIT_SECONDS else None)
+        return RunResult(
+            effect_id, EffectState.PENDING.value, retry_in=delay if delay <= COUNTDOWN_LIMIT_SECONDS else None
+        )
 
 
 def retry_delay(attempt: int, settings: Settings) -> float:

@@ -25,6 +25,7 @@ from .outcomes import BUSY, GONE, Claim, RunResult, Settlement, maybe_delivered
 
 log = logging.getLogger(__name__)
 
+
 def is_local(claim: "Claim | RunResult") -> bool:
     """A claimed effect that changes our own records (no outbound call)."""
     return isinstance(claim, Claim) and Effect(claim.name) in LOCAL_EFFECTS
@@ -42,20 +43,32 @@ _CLAIM = (
         or_(_fx.c.next_attempt_at.is_(None), _fx.c.next_attempt_at <= bindparam("due_by")),
         _fx.c.attempts < bindparam("max_attempts"),
     )
-    .values(attempts=_fx.c.attempts + 1, claimed_until=bindparam("until"), claimed_by=bindparam("owner"),
-            # A lapsed claim (never settled nor released): that attempt may have made its call.
-            unsettled_attempt=case((and_(_fx.c.claimed_until.is_not(None), _fx.c.attempts > 0), _fx.c.attempts),
-                                   else_=_fx.c.unsettled_attempt))
-    .returning(_fx.c.id, _fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id,
-               _fx.c.unsettled_attempt)
+    .values(
+        attempts=_fx.c.attempts + 1,
+        claimed_until=bindparam("until"),
+        claimed_by=bindparam("owner"),
+        # A lapsed claim (never settled nor released): that attempt may have made its call.
+        unsettled_attempt=case(
+            (and_(_fx.c.claimed_until.is_not(None), _fx.c.attempts > 0), _fx.c.attempts), else_=_fx.c.unsettled_attempt
+        ),
+    )
+    .returning(_fx.c.id, _fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id, _fx.c.unsettled_attempt)
 )
 # Record an outcome, only if this attempt still owns the effect.
 SETTLE = (
     update(_fx)
-    .where(_fx.c.id == bindparam("effect_id"), _fx.c.state == EffectState.PENDING.value,
-           _fx.c.attempts == bindparam("attempt"))
-    .values(state=bindparam("new_state"), note=bindparam("new_note"), completed_at=bindparam("now"),
-            claimed_until=None, claimed_by=None)
+    .where(
+        _fx.c.id == bindparam("effect_id"),
+        _fx.c.state == EffectState.PENDING.value,
+        _fx.c.attempts == bindparam("attempt"),
+    )
+    .values(
+        state=bindparam("new_state"),
+        note=bindparam("new_note"),
+        completed_at=bindparam("now"),
+        claimed_until=None,
+        claimed_by=None,
+    )
     .returning(_fx.c.id)
 )
 
@@ -67,13 +80,29 @@ def claim_effects(db: Database, effect_ids: list[int], settings: Settings) -> "l
     now = utcnow()
     until = now + timedelta(seconds=settings.effect_claim_seconds)
     with db.write_core() as conn:
-        rows = conn.execute(_CLAIM, {
-            "effect_ids": list(effect_ids), "now": now, "due_by": now + timedelta(seconds=0.5),
-            "max_attempts": settings.effect_max_attempts, "until": until, "owner": heartbeats.this_process(),
-        }).all()
-        claims = {row.id: Claim(row.id, row.name, row.attempts, row.customer_id, row.transition_id, until,
-                                unsettled_attempt=row.unsettled_attempt)
-                  for row in rows}
+        rows = conn.execute(
+            _CLAIM,
+            {
+                "effect_ids": list(effect_ids),
+                "now": now,
+                "due_by": now + timedelta(seconds=0.5),
+                "max_attempts": settings.effect_max_attempts,
+                "until": until,
+                "owner": heartbeats.this_process(),
+            },
+        ).all()
+        claims = {
+            row.id: Claim(
+                row.id,
+                row.name,
+                row.attempts,
+                row.customer_id,
+                row.transition_id,
+                until,
+                unsettled_attempt=row.unsettled_attempt,
+            )
+            for row in rows
+        }
         for claim in claims.values():
             if not is_local(claim):
                 claim.delivery = _describe_in_claim(conn, claim, settings)
@@ -115,8 +144,15 @@ def _claim_slow(db: Database, effect_id: int, settings: Settings) -> "Claim | Ru
         effect.attempts += 1
         effect.claimed_until = now + timedelta(seconds=settings.effect_claim_seconds)
         effect.claimed_by = heartbeats.this_process()
-        return Claim(effect.id, effect.name, effect.attempts, effect.customer_id, effect.transition_id,
-                     effect.claimed_until, unsettled_attempt=effect.unsettled_attempt)
+        return Claim(
+            effect.id,
+            effect.name,
+            effect.attempts,
+            effect.customer_id,
+            effect.transition_id,
+            effect.claimed_until,
+            unsettled_attempt=effect.unsettled_attempt,
+        )
 
 
 def gave_up(effect: OutboxEffect, settings: Settings) -> str:
@@ -139,10 +175,16 @@ def settle_row(effect: OutboxEffect, state: EffectState, now: datetime, *, note=
 def settle_one(db: Database, settlement: Settlement) -> RunResult:
     """Record one outcome in one statement, only if its attempt still owns the effect."""
     with db.write_core() as conn:
-        settled = conn.execute(SETTLE, {
-            "effect_id": settlement.effect_id, "attempt": settlement.attempt,
-            "new_state": settlement.state.value, "new_note": settlement.note, "now": utcnow(),
-        }).one_or_none()
+        settled = conn.execute(
+            SETTLE,
+            {
+                "effect_id": settlement.effect_id,
+                "attempt": settlement.attempt,
+                "new_state": settlement.state.value,
+                "new_note": settlement.note,
+                "now": utcnow(),
+            },
+        ).one_or_none()
     return RunResult(settlement.effect_id, settlement.state.value if settled is not None else BUSY)
 
 
@@ -153,14 +195,22 @@ def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResu
     now = utcnow()
     with db.write_core() as conn:
         settled = [
-            conn.execute(SETTLE, {
-                "effect_id": s.effect_id, "attempt": s.attempt, "new_state": s.state.value,
-                "new_note": s.note, "now": now,
-            }).one_or_none()
+            conn.execute(
+                SETTLE,
+                {
+                    "effect_id": s.effect_id,
+                    "attempt": s.attempt,
+                    "new_state": s.state.value,
+                    "new_note": s.note,
+                    "now": now,
+                },
+            ).one_or_none()
             for s in settlements
         ]
-    return [RunResult(s.effect_id, s.state.value if row is not None else BUSY)
-            for s, row in zip(settlements, settled, strict=True)]
+    return [
+        RunResult(s.effect_id, s.state.value if row is not None else BUSY)
+        for s, row in zip(settlements, settled, strict=True)
+    ]
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:

@@ -27,15 +27,23 @@ def latest_status_change(customer_id):
     hear about. A change that keeps the status (a trust unlock or a hold that ends, a return date
     moved) notifies nobody, so it supersedes no notification."""
     later = _changes.alias("later")  # its own alias: an outer query may join status_changes too
-    return (select(func.max(later.c.id))
-            .where(later.c.customer_id == customer_id, later.c.from_status != later.c.to_status)
-            .scalar_subquery())
+    return (
+        select(func.max(later.c.id))
+        .where(later.c.customer_id == customer_id, later.c.from_status != later.c.to_status)
+        .scalar_subquery()
+    )
 
 
 _NOTIFY_FACTS = (
     select(
-        _fx.c.id, _fx.c.transition_id, _customers.c.id.label("customer_id"), _customers.c.external_ref,
-        _changes.c.to_status, _changes.c.reason, _changes.c.created_at, _changes.c.customer_version,
+        _fx.c.id,
+        _fx.c.transition_id,
+        _customers.c.id.label("customer_id"),
+        _customers.c.external_ref,
+        _changes.c.to_status,
+        _changes.c.reason,
+        _changes.c.created_at,
+        _changes.c.customer_version,
         latest_status_change(_fx.c.customer_id).label("latest_transition"),
     )
     .join(_customers, _customers.c.id == _fx.c.customer_id)
@@ -44,8 +52,12 @@ _NOTIFY_FACTS = (
 )
 _PROVISION_FACTS = (
     select(
-        _fx.c.id, _fx.c.created_at, _services.c.id.label("service_id"), _services.c.external_ref,
-        _services.c.status, _customers.c.id.label("customer_id"),
+        _fx.c.id,
+        _fx.c.created_at,
+        _services.c.id.label("service_id"),
+        _services.c.external_ref,
+        _services.c.status,
+        _customers.c.id.label("customer_id"),
         _customers.c.external_ref.label("customer_ref"),
     )
     .join(_services, _services.c.id == _fx.c.service_id)
@@ -69,13 +81,22 @@ def describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Sett
             return Outcome(EffectState.SKIPPED, f"superseded by transition {row.latest_transition}")
         if not settings.billing_webhook_url:
             return Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
-        return Delivery("billing", f"effect_{effect_id}", {
-            "type": CUSTOMER_EVENT_TYPES[row.to_status],
-            "timestamp": row.created_at.isoformat(),
-            "sequence": row.customer_version,
-            "data": {"customer_id": row.customer_id, "external_ref": row.external_ref,
-                     "status": row.to_status, "reason": row.reason, "transition_id": row.transition_id},
-        })
+        return Delivery(
+            "billing",
+            f"effect_{effect_id}",
+            {
+                "type": CUSTOMER_EVENT_TYPES[row.to_status],
+                "timestamp": row.created_at.isoformat(),
+                "sequence": row.customer_version,
+                "data": {
+                    "customer_id": row.customer_id,
+                    "external_ref": row.external_ref,
+                    "status": row.to_status,
+                    "reason": row.reason,
+                    "transition_id": row.transition_id,
+                },
+            },
+        )
     if name in (Effect.PROVISION_SUSPEND, Effect.PROVISION_RESTORE):
         row = conn.execute(_PROVISION_FACTS, {"effect_id": effect_id}).one()
         wanted = ServiceStatus.SUSPENDED if name is Effect.PROVISION_SUSPEND else ServiceStatus.ACTIVE
@@ -83,21 +104,45 @@ def describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Sett
             return Outcome(EffectState.SKIPPED, f"superseded: the service is {row.status} now")
         if not settings.provisioning_webhook_url:
             return Outcome(EffectState.SKIPPED, "not sent: ATIVA_PROVISIONING_WEBHOOK_URL is not set")
-        return provisioning_delivery(name, effect_id, row.created_at, row.service_id, row.external_ref,
-                                     row.customer_id, row.customer_ref, row.status)
+        return provisioning_delivery(
+            name,
+            effect_id,
+            row.created_at,
+            row.service_id,
+            row.external_ref,
+            row.customer_id,
+            row.customer_ref,
+            row.status,
+        )
     return None
 
 
-def provisioning_delivery(name: Effect, effect_id: int, created_at: datetime, service_id: int,
-                          service_ref: str | None, customer_id: int, customer_ref: str | None,
-                          status: str) -> Delivery:
-    return Delivery("provisioning", f"effect_{effect_id}", {
-        "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
-        "sequence": effect_id,
-        "timestamp": created_at.isoformat(),
-        "data": {"service_id": service_id, "external_ref": service_ref, "customer_id": customer_id,
-                 "customer_external_ref": customer_ref, "status": str(status)},
-    })
+def provisioning_delivery(
+    name: Effect,
+    effect_id: int,
+    created_at: datetime,
+    service_id: int,
+    service_ref: str | None,
+    customer_id: int,
+    customer_ref: str | None,
+    status: str,
+) -> Delivery:
+    return Delivery(
+        "provisioning",
+        f"effect_{effect_id}",
+        {
+            "type": "service.suspended" if name is Effect.PROVISION_SUSPEND else "service.restored",
+            "sequence": effect_id,
+            "timestamp": created_at.isoformat(),
+            "data": {
+                "service_id": service_id,
+                "external_ref": service_ref,
+                "customer_id": customer_id,
+                "customer_external_ref": customer_ref,
+                "status": str(status),
+            },
+        },
+    )
 
 
 def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Settings) -> Delivery | Outcome:
@@ -107,8 +152,9 @@ def _describe(session: Session, effect: OutboxEffect, name: Effect, settings: Se
     return _describe_warning(session, effect, session.get_one(Customer, effect.customer_id), settings)
 
 
-def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer,
-                      settings: Settings) -> Delivery | Outcome:
+def _describe_warning(
+    session: Session, effect: OutboxEffect, customer: Customer, settings: Settings
+) -> Delivery | Outcome:
     from ..business_day import provider_today
     from ..delinquency import overdue_facts, policy_from
 
@@ -119,16 +165,20 @@ def _describe_warning(session: Session, effect: OutboxEffect, customer: Customer
     if not settings.billing_webhook_url:
         return Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
     cut = policy_from(settings).projected_cut(oldest, today, held_until=customer.forced_hold_until)
-    return Delivery("billing", f"effect_{effect.id}", {
-        "type": "customer.delinquency_warning",
-        "timestamp": effect.created_at.isoformat(),
-        "sequence": customer.version,
-        "data": {
-            "customer_id": customer.id,
-            "external_ref": customer.external_ref,
-            "overdue_total": str(total),
-            "overdue_invoices": count,
-            "oldest_due": oldest.isoformat(),
-            "projected_cut": cut.isoformat(),
+    return Delivery(
+        "billing",
+        f"effect_{effect.id}",
+        {
+            "type": "customer.delinquency_warning",
+            "timestamp": effect.created_at.isoformat(),
+            "sequence": customer.version,
+            "data": {
+                "customer_id": customer.id,
+                "external_ref": customer.external_ref,
+                "overdue_total": str(total),
+                "overdue_invoices": count,
+                "oldest_due": oldest.isoformat(),
+                "projected_cut": cut.isoformat(),
+            },
         },
-    })
+    )

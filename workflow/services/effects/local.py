@@ -59,10 +59,16 @@ def run_locals_together(db: Database, claims: list[Claim], settings: Settings) -
 
 def _apply_local(conn: Connection, customer, claim: Claim, settings: Settings) -> RunResult:
     outcome, follow_ups = _LOCAL[Effect(claim.name)](conn, customer, claim, settings)
-    settled = conn.execute(SETTLE, {
-        "effect_id": claim.effect_id, "attempt": claim.attempt, "new_state": outcome.state.value,
-        "new_note": outcome.note, "now": utcnow(),
-    }).one_or_none()
+    settled = conn.execute(
+        SETTLE,
+        {
+            "effect_id": claim.effect_id,
+            "attempt": claim.attempt,
+            "new_state": outcome.state.value,
+            "new_note": outcome.note,
+            "now": utcnow(),
+        },
+    ).one_or_none()
     if settled is None:
         raise _Overtaken
     return RunResult(claim.effect_id, outcome.state.value, follow_ups=follow_ups)
@@ -72,8 +78,9 @@ def _superseded(customer) -> Outcome:
     return Outcome(EffectState.SKIPPED, f"superseded: the customer is {customer.status} now")
 
 
-def _provisioning_calls(conn, customer, claim: Claim, services, effect: Effect, status: ServiceStatus,
-                        settings: Settings) -> list[Claim]:
+def _provisioning_calls(
+    conn, customer, claim: Claim, services, effect: Effect, status: ServiceStatus, settings: Settings
+) -> list[Claim]:
     """One provisioning call per service changed, written already claimed (attempt 1) and
     described from what this transaction just wrote. If the worker dies before making them, their
     claim lapses and the relay publishes them like any other pending effect."""
@@ -82,14 +89,28 @@ def _provisioning_calls(conn, customer, claim: Claim, services, effect: Effect, 
     now = utcnow()
     until = now + timedelta(seconds=settings.effect_claim_seconds)
     # Same transition as the effect that caused them, so the history shows them together.
-    rows = [{**new_effect(effect, customer.id, now, transition_id=claim.transition_id, service_id=s.id,
-                          origin="effect"), "attempts": 1, "claimed_until": until,
-             "claimed_by": heartbeats.this_process()} for s in services]
+    rows = [
+        {
+            **new_effect(effect, customer.id, now, transition_id=claim.transition_id, service_id=s.id, origin="effect"),
+            "attempts": 1,
+            "claimed_until": until,
+            "claimed_by": heartbeats.this_process(),
+        }
+        for s in services
+    ]
     ids = conn.execute(QUEUE_EFFECTS, rows).scalars()
     return [
-        Claim(effect_id, effect.value, 1, customer.id, claim.transition_id, until,
-              provisioning_delivery(effect, effect_id, now, service.id, service.external_ref,
-                                    customer.id, customer.external_ref, status))
+        Claim(
+            effect_id,
+            effect.value,
+            1,
+            customer.id,
+            claim.transition_id,
+            until,
+            provisioning_delivery(
+                effect, effect_id, now, service.id, service.external_ref, customer.id, customer.external_ref, status
+            ),
+        )
         for effect_id, service in zip(ids, services, strict=True)
     ]
 
@@ -110,18 +131,19 @@ def _bring_in_line(line: ServicesInLine):
     return (
         update(_services)
         .where(_services.c.customer_id == bindparam("owner_id"), services_out_of_line(line))
-        .values(status=line.becomes.value,
-                suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value if suspends else None,
-                suspension_note=None, suspended_at=bindparam("now") if suspends else None,
-                updated_at=bindparam("now"))
+        .values(
+            status=line.becomes.value,
+            suspension_cause=SuspensionCause.CUSTOMER_INACTIVE.value if suspends else None,
+            suspension_note=None,
+            suspended_at=bindparam("now") if suspends else None,
+            updated_at=bindparam("now"),
+        )
         .returning(_services.c.id, _services.c.external_ref)
     )
 
 
 _SET_INVOICING = (
-    update(_customers)
-    .where(_customers.c.id == bindparam("customer_id"))
-    .values(invoicing_enabled=bindparam("enabled"))
+    update(_customers).where(_customers.c.id == bindparam("customer_id")).values(invoicing_enabled=bindparam("enabled"))
 )
 _VERBS = {ServiceStatus.SUSPENDED: "suspended", ServiceStatus.ACTIVE: "restored"}  # for the effect's note
 

@@ -33,8 +33,9 @@ SETTLE_TOGETHER = 8
 _Done = TypeVar("_Done", RunResult, RunResult | Settlement)
 
 
-def process_effects(db: Database, effect_ids: list[int], settings: Settings, deliver: Deliver,
-                    retry_later: RetryLater) -> list[RunResult]:
+def process_effects(
+    db: Database, effect_ids: list[int], settings: Settings, deliver: Deliver, retry_later: RetryLater
+) -> list[RunResult]:
     """The effects of one message, claimed together, then carried out: the local effects of one
     customer in one transaction, then the outbound calls (those claimed, and the provisioning
     calls the local effects made, first) one after the other, their outcomes recorded a few at a
@@ -102,8 +103,10 @@ class _Message:
         for claim in calls:
             # Calls made are recorded before another one if it could outlive their claims (so no
             # other worker makes them again), and a few at a time in a big batch (the relay's).
-            if settlements and (len(settlements) == SETTLE_TOGETHER or not all(
-                    outlasts_a_call(s.until, self.settings) for s in settlements)):
+            if settlements and (
+                len(settlements) == SETTLE_TOGETHER
+                or not all(outlasts_a_call(s.until, self.settings) for s in settlements)
+            ):
                 results += self._settle(settlements)
                 settlements = []
             outcome = self._guarded(claim.effect_id, partial(make_call, self.db, claim, self.settings, self.deliver))
@@ -143,5 +146,9 @@ class _Message:
             self.retry_later(effect_id, countdown)
         except Exception as error:  # noqa: BLE001 - a broker outage: one line, no traceback
             # The effect is pending with its next attempt recorded: the relay publishes it when due.
-            log.warning("effect %s: retry not scheduled, the broker is unavailable (%s: %s); the relay "
-                        "publishes it", effect_id, type(error).__name__, error)
+            log.warning(
+                "effect %s: retry not scheduled, the broker is unavailable (%s: %s); the relay publishes it",
+                effect_id,
+                type(error).__name__,
+                error,
+            )

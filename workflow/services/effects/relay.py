@@ -38,7 +38,8 @@ def relay_pending(db: Database, settings: Settings, limit: int = 1000) -> list[i
             .where(
                 OutboxEffect.state == EffectState.PENDING,
                 OutboxEffect.next_attempt_at <= cutoff,
-                (OutboxEffect.claimed_until.is_(None)) | (OutboxEffect.claimed_until < now)
+                (OutboxEffect.claimed_until.is_(None))
+                | (OutboxEffect.claimed_until < now)
                 | OutboxEffect.claimed_by.in_(heartbeats.silent_owners(settings.worker_stale_seconds, now)),
                 (OutboxEffect.relay_after.is_(None)) | (OutboxEffect.relay_after <= now),
             )
@@ -68,16 +69,25 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
     """Customers whose services or invoicing disagree with their status, with nothing pending to
     fix it, get new effects (origin `reconciler`). Returns the ids created. A pending outbound
     call (a notification waiting out a billing outage) does not count: it fixes nothing here."""
-    pending = select(OutboxEffect.id).where(
-        OutboxEffect.customer_id == Customer.id, OutboxEffect.state == EffectState.PENDING,
-        OutboxEffect.name.in_(sorted(name.value for name in LOCAL_EFFECTS)),
-    ).exists()
-    drifted = or_(*(
-        (Customer.status == status.value)
-        & (_services_out_of_line(alignment.services).exists()
-           | (Customer.invoicing_enabled != alignment.invoicing.enabled))
-        for status, alignment in ALIGNMENT.items()
-    ))
+    pending = (
+        select(OutboxEffect.id)
+        .where(
+            OutboxEffect.customer_id == Customer.id,
+            OutboxEffect.state == EffectState.PENDING,
+            OutboxEffect.name.in_(sorted(name.value for name in LOCAL_EFFECTS)),
+        )
+        .exists()
+    )
+    drifted = or_(
+        *(
+            (Customer.status == status.value)
+            & (
+                _services_out_of_line(alignment.services).exists()
+                | (Customer.invoicing_enabled != alignment.invoicing.enabled)
+            )
+            for status, alignment in ALIGNMENT.items()
+        )
+    )
     with db.read() as session:
         candidates = list(session.scalars(select(Customer.id).where(drifted, ~pending).limit(limit)))
 
@@ -90,8 +100,11 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
             alignment = alignment_for(customer.status)
             if alignment is None:
                 continue  # not a lifecycle status: the transition service refuses it too
-            services = session.scalar(select(func.count()).select_from(Service).where(
-                Service.customer_id == customer_id, services_out_of_line(alignment.services)))
+            services = session.scalar(
+                select(func.count())
+                .select_from(Service)
+                .where(Service.customer_id == customer_id, services_out_of_line(alignment.services))
+            )
             names = []
             if services:
                 names.append(alignment.services.effect)
@@ -123,9 +136,13 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
     latest = latest_status_change(OutboxEffect.customer_id)
     with db.read() as session:
         candidates = session.execute(
-            select(OutboxEffect.customer_id, OutboxEffect.transition_id).distinct()
-            .where(OutboxEffect.name == notify, OutboxEffect.state == EffectState.FAILED,
-                   OutboxEffect.transition_id == latest)
+            select(OutboxEffect.customer_id, OutboxEffect.transition_id)
+            .distinct()
+            .where(
+                OutboxEffect.name == notify,
+                OutboxEffect.state == EffectState.FAILED,
+                OutboxEffect.transition_id == latest,
+            )
             .limit(limit)
         ).all()
 
@@ -134,22 +151,36 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
         with db.write() as session:
             lock_customer_row(session.connection(), customer_id)  # as transitions lock
             newest = session.scalar(select(latest_status_change(customer_id)))
-            others = session.scalar(select(func.count()).select_from(OutboxEffect).where(
-                OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
-                OutboxEffect.state != EffectState.FAILED))
-            renotified = session.scalar(select(func.count()).select_from(OutboxEffect).where(
-                OutboxEffect.name == notify, OutboxEffect.transition_id == transition_id,
-                OutboxEffect.origin == "reconciler"))
+            others = session.scalar(
+                select(func.count())
+                .select_from(OutboxEffect)
+                .where(
+                    OutboxEffect.name == notify,
+                    OutboxEffect.transition_id == transition_id,
+                    OutboxEffect.state != EffectState.FAILED,
+                )
+            )
+            renotified = session.execute(
+                select(func.count())
+                .select_from(OutboxEffect)
+                .where(
+                    OutboxEffect.name == notify,
+                    OutboxEffect.transition_id == transition_id,
+                    OutboxEffect.origin == "reconciler",
+                )
+            ).scalar_one()
             if newest != transition_id or others:
                 continue  # a newer transition notifies, or a notification is already on its way
             if renotified >= RENOTIFY_MAX:
                 continue  # billing keeps refusing it (days of attempts): a person must look, not a loop
-            row = new_effect(Effect.NOTIFY_BILLING, customer_id, utcnow(), transition_id=transition_id,
-                             origin="reconciler")
+            row = new_effect(
+                Effect.NOTIFY_BILLING, customer_id, utcnow(), transition_id=transition_id, origin="reconciler"
+            )
             effect_id = session.execute(QUEUE_EFFECTS, [row]).scalar_one()
             publish_after_commit(session, [effect_id])
             created.append(effect_id)
     if created:
-        log.warning("reconciler: billing never learned the latest status of %d customer(s); notifying again",
-                    len(created))
+        log.warning(
+            "reconciler: billing never learned the latest status of %d customer(s); notifying again", len(created)
+        )
     return created

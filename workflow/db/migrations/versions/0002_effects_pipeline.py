@@ -17,9 +17,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox_effects") as batch:
         batch.alter_column("transition_id", existing_type=sa.Integer(), nullable=True)
         batch.add_column(sa.Column("service_id", sa.Integer(), nullable=True))
-        batch.add_column(
-            sa.Column("origin", sa.String(length=20), nullable=False, server_default="transition")
-        )
+        batch.add_column(sa.Column("origin", sa.String(length=20), nullable=False, server_default="transition"))
         batch.add_column(sa.Column("note", sa.Text(), nullable=True))
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
