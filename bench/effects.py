@@ -154,7 +154,7 @@ def _stamp_commit(session: Session) -> None:
         COMMITTED[tid] = time.time()
 
 
-# insert=True: runs before workflow.services.effect_bus's after_commit (which publishes).
+# insert=True: runs before workflow.usecases.effect_bus's after_commit (which publishes).
 event.listen(Session, "after_commit", _stamp_commit, insert=True)
 
 
@@ -164,8 +164,8 @@ event.listen(Session, "after_commit", _stamp_commit, insert=True)
 
 
 def seed_customers(db: Database, count: int, cpfs: set[str], *, with_service: bool) -> list[int]:
-    from workflow.services.customer_services import add_service
-    from workflow.services.customers import CustomerDraft, create_customer
+    from workflow.usecases.customer_services import add_service
+    from workflow.usecases.customers import CustomerDraft, create_customer
 
     new_cpfs = fresh_cpfs(cpfs)
     ids: list[int] = []
@@ -195,7 +195,7 @@ def run_transitions(
 ) -> tuple[list[Submitted], float, float]:
     """Each thread owns every threads-th customer and walks them round-robin; returns the
     submissions and the wall-clock span of the submitting phase."""
-    from workflow.services import transitions
+    from workflow.usecases import transitions
 
     actor = transitions.Actor("bench", Role.OPERATOR)
     owned = [customers[i::threads] for i in range(threads)]

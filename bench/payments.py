@@ -28,7 +28,7 @@ Seeding (not measured): the start state written directly, history through the pr
 --events customers (plus the warm-up ones) are inserted as ORM rows (Customer, Service, Invoice:
 every column the models define, filled as create_customer / add_service would), each with one
 active service and one open invoice of 99.90 due 30 days ago; then, in the same transaction, each
-is inactivated for delinquency by services.transitions.transition_customer (source scheduler, as
+is inactivated for delinquency by usecases.transitions.transition_customer (source scheduler, as
 the sweep would: the status_changes row and its three outbox rows), and the end state the worker
 would reach is written in SQL: service suspended with cause customer_inactive, invoicing paused,
 the three effects ``done`` (attempts 1, note SEED_NOTE). No publisher is installed in this process,
@@ -53,7 +53,7 @@ Per event (wall clocks of the same machine, UTC):
 * HTTP latency: request sent → response received (perf_counter).
 * accepted: wall time the 202 was received by the sender.
 * The activation transition it caused is the customer's status_changes row with source ``billing``
-  (written by workflow.services.billing; one customer per event); its effects are restore_services, resume_invoicing,
+  (written by workflow.usecases.billing; one customer per event); its effects are restore_services, resume_invoicing,
   notify_billing and the provision_restore that restore_services creates.
 * accepted → services restored = restore_services.completed_at − accepted (the worker stamps
   completed_at just before its COMMIT). It can be negative: the API publishes the task after its
@@ -167,7 +167,7 @@ def seed_delinquent(db: Database, count: int, cpfs: set[str], today, batch: int 
         Source,
         SuspensionCause,
     )
-    from workflow.services import transitions
+    from workflow.usecases import transitions
 
     new_cpfs = fresh_cpfs(cpfs)
     actor = transitions.Actor("bench:seed", Role.OPERATOR)
@@ -548,10 +548,10 @@ def main() -> int:
         receiver = WebhookReceiver().start()
         inbound_secret = new_secret()
 
-        # This process seeds through the service layer. It never imports workers.app, so no
+        # This process seeds through the use-case layer. It never imports workers.app, so no
         # publisher is installed here and the seeded effects never reach the broker.
-        from workflow.services import effect_bus, tokens
-        from workflow.services.business_day import provider_today
+        from workflow.usecases import effect_bus, tokens
+        from workflow.usecases.business_day import provider_today
 
         effect_bus.install_publisher(None)
         today = provider_today()  # ATIVA_TIMEZONE of this environment, as the API's

@@ -87,8 +87,8 @@ from bench.harness.report import printable_command
 from workflow.db import migrate
 from workflow.db.engine import Database
 from workflow.domain.delinquency import Policy
-from workflow.services import delinquency
 from workflow.settings import Settings
+from workflow.usecases import delinquency
 
 AMOUNT_CENTS = 9990  # R$ 99.90
 DAYS_LATE = 30

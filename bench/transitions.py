@@ -62,9 +62,9 @@ from workflow.domain.vocabulary import (
     Role,
     Source,
 )
-from workflow.services import transitions
-from workflow.services.business_day import provider_today
-from workflow.services.customers import CustomerDraft, create_customer
+from workflow.usecases import transitions
+from workflow.usecases.business_day import provider_today
+from workflow.usecases.customers import CustomerDraft, create_customer
 
 ACTOR = transitions.Actor("bench", Role.OPERATOR)
 WARMUP_TRANSITIONS = 6  # per thread, per path; even, so customers end active

@@ -137,7 +137,7 @@ def add_invoice(
     today: date | None = None,
 ) -> int:
     """An invoice due `days_overdue` days before today (negative: due in the future)."""
-    from workflow.services.business_day import provider_today
+    from workflow.usecases.business_day import provider_today
 
     due = (today or provider_today()) - timedelta(days=days_overdue)
     with database.write() as session:
@@ -187,8 +187,8 @@ def api(db) -> Iterator[ApiClient]:
     from fastapi.testclient import TestClient
 
     from workflow.application import create_app
-    from workflow.services.tokens import create_token
     from workflow.settings import Settings
+    from workflow.usecases.tokens import create_token
 
     with db.write() as session:
         tokens = {role: create_token(session, f"test-{role.value}", role.value)[1] for role in Role}

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 
 from tests.support import Process, free_port, wait_for
 from workflow.db.engine import Database
-from workflow.services.tokens import create_token
+from workflow.usecases.tokens import create_token
 
 BILLING_SECRET = "whsec_" + "YmlsbGluZy1zZWNyZXQtZm9yLXRlc3RzLTEyMzQ1Ng=="
 PROVISIONING_SECRET = "whsec_" + "cHJvdmlzaW9uaW5nLXNlY3JldC1mb3ItdGVzdHMtMTI="

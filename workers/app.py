@@ -7,8 +7,8 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import after_setup_logger, worker_process_init
 
-from workflow.services import effect_bus, sweep_dispatch
 from workflow.settings import Settings, get_settings
+from workflow.usecases import effect_bus, sweep_dispatch
 
 from . import folder_broker, redis_broker
 
@@ -114,7 +114,7 @@ def dispatch_sweep_batch(customer_ids: list[int], as_of: date) -> None:
 
 
 def install_adapters() -> None:
-    """Celery behind the service layer's ports: effects published after commit, sweep batches queued."""
+    """Celery behind the use-case layer's ports: effects published after commit, sweep batches queued."""
     effect_bus.install_publisher(publish_effects)
     sweep_dispatch.install_dispatcher(dispatch_sweep_batch)
 

@@ -12,8 +12,8 @@ import uuid
 
 from celery.beat import Scheduler
 
-from workflow.services import leases
 from workflow.settings import get_settings
+from workflow.usecases import leases
 
 from . import runtime
 

@@ -1,7 +1,7 @@
 """Each worker process (the main one and each pool process) writes its heartbeat from a thread.
 
 A pool process blocked in a webhook call still beats (the call waits on I/O), so silence means
-the process is gone: its claims are taken over (workflow.services.heartbeats).
+the process is gone: its claims are taken over (workflow.usecases.heartbeats).
 
 The main process forks pool processes (and the embedded beat) at any time, and a SQLite
 connection open across a fork breaks the child's locking ("locking protocol"). So the main
@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
 
 from workflow.db.engine import Database
-from workflow.services import heartbeats
 from workflow.settings import get_settings
+from workflow.usecases import heartbeats
 
 from . import runtime
 

@@ -1,11 +1,11 @@
-"""Celery tasks: thin shells over workflow.services.effects."""
+"""Celery tasks: thin shells over workflow.usecases.effects."""
 
 import logging
 from datetime import date
 
-from workflow.services import delinquency, effects, timers, tokens
-from workflow.services.business_day import provider_today
 from workflow.settings import get_settings
+from workflow.usecases import delinquency, effects, timers, tokens
+from workflow.usecases.business_day import provider_today
 
 from . import runtime
 from .app import app, publish_effects

@@ -12,7 +12,7 @@ from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.models import Invoice
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customers, transitions
+from workflow.usecases import customers, transitions
 
 OLD_SECRET = "whsec_" + base64.b64encode(b"old-billing-secret-32-bytes-long!").decode()
 NEW_SECRET = "whsec_" + base64.b64encode(b"new-billing-secret-32-bytes-long!").decode()

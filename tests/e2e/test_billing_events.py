@@ -25,7 +25,7 @@ from tests.e2e.billing_support import (
 from workflow.db.models import BillingEvent, Invoice, StatusChange
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import transitions
+from workflow.usecases import transitions
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from tests.conftest import VALID_CPFS, add_invoice
 from workflow.cli import app
 from workflow.domain.customer_machine import mermaid_diagram
-from workflow.services.tokens import authenticate
 from workflow.settings import get_settings
+from workflow.usecases.tokens import authenticate
 
 ROOT = Path(__file__).resolve().parents[2]
 TUESDAY = date(2026, 12, 1)
@@ -142,7 +142,7 @@ def test_forced_activation_of_a_delinquent_customer(cli, db):
 def test_forced_activation_with_a_hold_date_and_standing(cli, db):
     from datetime import timedelta
 
-    from workflow.services.business_day import provider_today
+    from workflow.usecases.business_day import provider_today
 
     hold = (provider_today() + timedelta(days=20)).isoformat()
     cid = str(as_json(cli("customers", "add", "--name", "Davi", "--document", VALID_CPFS[3], "--json"))["id"])
@@ -255,7 +255,7 @@ def test_an_ambiguous_customer_argument_is_refused(cli):
 
 def test_web_users_are_created_listed_repassworded_and_disabled(cli, db):
     from workflow.db.models import WebSession
-    from workflow.services import users
+    from workflow.usecases import users
 
     runner = CliRunner()
     created = runner.invoke(

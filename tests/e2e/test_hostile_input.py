@@ -32,9 +32,9 @@ from workflow.domain.vocabulary import (
     Source,
     SuspensionCause,
 )
-from workflow.services import users
-from workflow.services.business_day import provider_today
 from workflow.settings import Settings, get_settings
+from workflow.usecases import users
+from workflow.usecases.business_day import provider_today
 
 API = "/api/v1"
 CUSTOMERS = f"{API}/customers"

@@ -79,8 +79,8 @@ def target(db) -> Iterator[Target]:
     from fastapi.testclient import TestClient
 
     from workflow.application import create_app
-    from workflow.services.tokens import create_token
     from workflow.settings import Settings
+    from workflow.usecases.tokens import create_token
 
     with db.write() as session:
         token = create_token(session, "hostile", Role.ADMIN.value)[1]

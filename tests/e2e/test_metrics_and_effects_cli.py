@@ -46,7 +46,7 @@ def test_metrics_report_transitions_effects_latency_and_relay_lag(api):
 
 
 def test_metrics_show_the_scheduler_lease_while_one_holds_it(api):
-    from workflow.services import leases
+    from workflow.usecases import leases
 
     assert leases.acquire_or_renew(api.db, leases.SCHEDULER_LEASE, "host:1:abc", 15)
     assert 13 < metric_sample(api.get("/metrics").text, "ativa_scheduler_lease_seconds_left") <= 15

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from tests.e2e.api_support import metric_sample
 from workflow.db.models import OutboxEffect, WorkerHeartbeat
 from workflow.db.types import utcnow
-from workflow.services import heartbeats, leases
+from workflow.usecases import heartbeats, leases
 
 
 def _ready(api):

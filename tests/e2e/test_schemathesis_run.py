@@ -23,7 +23,7 @@ from tests.conftest import VALID_CNPJ, VALID_CPFS
 from tests.pipeline import BILLING_SECRET
 from tests.support import Process, free_port, wait_for
 from workflow.db.models import OutboxEffect
-from workflow.services.tokens import create_token
+from workflow.usecases.tokens import create_token
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 ROOT = Path(__file__).resolve().parents[2]

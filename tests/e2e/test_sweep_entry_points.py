@@ -81,7 +81,7 @@ def test_standing_trust_unlock_and_return_date_in_the_cli(db, monkeypatch):
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from workflow.services.business_day import provider_today
+    from workflow.usecases.business_day import provider_today
 
     monkeypatch.setenv("ATIVA_DATABASE_URL", db.url)
     get_settings.cache_clear()

@@ -15,9 +15,9 @@ from workflow.application import create_app
 from workflow.db.models import Customer, OutboxEffect, StatusChange, WebSession
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Role
-from workflow.services import users
-from workflow.services.business_day import provider_today
 from workflow.settings import Settings
+from workflow.usecases import users
+from workflow.usecases.business_day import provider_today
 
 
 @pytest.fixture
@@ -354,7 +354,7 @@ def test_delinquency_page_is_for_admins_and_previews_who_and_why(web):
 
 def test_an_address_is_locked_after_more_failures_than_a_username(db):
     """Many usernames tried from one address: the address is locked too, later than a user."""
-    from workflow.services.users import ADDRESS_ALLOWANCE
+    from workflow.usecases.users import ADDRESS_ALLOWANCE
 
     with db.write() as session:
         users.create_user(session, "bia", "operator", PASSWORD)
@@ -427,7 +427,7 @@ def test_ui_addresses_that_do_not_exist_or_are_odd_get_pages_in_portuguese(web):
 def test_history_is_paged_and_cancelled_services_are_folded(web):
     from workflow.domain.customer_machine import TransitionRequest
     from workflow.domain.vocabulary import CustomerEvent, ServiceEvent, Source
-    from workflow.services import customer_services, transitions
+    from workflow.usecases import customer_services, transitions
 
     signed_in(web, "vera")
     with web.db.write() as session:
@@ -477,7 +477,7 @@ def test_history_is_paged_and_cancelled_services_are_folded(web):
 def insert_customer(session):
     from sqlalchemy import select
 
-    from workflow.services import customers
+    from workflow.usecases import customers
 
     customer = customers.create_customer(session, customers.CustomerDraft(name="Maria Souza", document=VALID_CPFS[0]))
     return select(Customer.id).where(Customer.id == customer.id)
@@ -485,8 +485,8 @@ def insert_customer(session):
 
 def test_per_service_effects_name_their_service_and_the_scheduler_speaks_portuguese(web):
     from workflow.domain.vocabulary import Effect
-    from workflow.services import customer_services, delinquency
-    from workflow.services.transitions import new_effect
+    from workflow.usecases import customer_services, delinquency
+    from workflow.usecases.transitions import new_effect
 
     signed_in(web, "vera")
     with web.db.write() as session:

@@ -22,7 +22,7 @@ from tests.conftest import REQUIRE_SERVICES, VALID_CPFS, add_invoice
 from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
 from workflow.db.engine import Database
 from workflow.db.models import OutboxEffect
-from workflow.services.business_day import provider_today
+from workflow.usecases.business_day import provider_today
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -3,7 +3,7 @@
 from tests.conftest import VALID_CPFS
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customers, transitions
+from workflow.usecases import customers, transitions
 
 
 def pending_effects(db) -> list[int]:

@@ -11,7 +11,7 @@ from workflow.db.models import Customer, OutboxEffect, StatusChange
 from workflow.domain.customer_machine import EFFECTS, TransitionRequest
 from workflow.domain.errors import TransitionNotAllowed
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customers, transitions
+from workflow.usecases import customers, transitions
 
 ACTOR = transitions.Actor("token:hammer", Role.OPERATOR)
 REASONS = {CustomerEvent.INACTIVATE: "customer_request", CustomerEvent.ACTIVATE: "manual"}

@@ -8,8 +8,8 @@ from sqlalchemy import text
 from tests.integration.effects_support import pending_effects
 from workflow.db import types
 from workflow.db.engine import Database
-from workflow.services import effects, leases
 from workflow.settings import Settings
+from workflow.usecases import effects, leases
 
 SETTINGS = Settings()  # claims of ATIVA_EFFECT_CLAIM_SECONDS (default 60 s)
 

@@ -20,8 +20,8 @@ from workflow.db.models import Customer, Invoice
 from workflow.db.types import utcnow
 from workflow.domain.delinquency import WEEKDAYS, CustomerCutFacts, InvoiceFacts, Policy, overdue_of
 from workflow.domain.vocabulary import CustomerStatus, InactivationReason, InvoiceStatus
-from workflow.services import delinquency, timers
 from workflow.settings import Settings
+from workflow.usecases import delinquency, timers
 
 FIRST_DAY, LAST_DAY = date(2025, 1, 1), date(2027, 12, 31)
 SUBDIVISIONS = (None, "SP", "RJ", "BA")

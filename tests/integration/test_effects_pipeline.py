@@ -326,8 +326,8 @@ def test_a_stale_effect_never_undoes_a_newer_transition(stack_factory, receiver)
     new = stack.move(cid, "activate", "customer_return")
     # No worker ran yet: deliver the newer transition's effects first, the older ones after.
     from workers.connectors import webhooks
-    from workflow.services import effects as effect_service
     from workflow.settings import Settings
+    from workflow.usecases import effects as effect_service
 
     settings = Settings(
         _env_file=None, **{k.removeprefix("ATIVA_").lower(): v for k, v in stack.env.items() if k.startswith("ATIVA_")}
@@ -358,7 +358,7 @@ def test_the_reconciler_repairs_drift(stack_factory, receiver):
     with stack.db.write() as session:
         session.execute(text("UPDATE services SET status='active', suspension_cause=NULL WHERE id=:id"), {"id": sid})
         session.execute(text("UPDATE customers SET invoicing_enabled=:t WHERE id=:id"), {"id": cid, "t": True})
-    from workflow.services import effects as effect_service
+    from workflow.usecases import effects as effect_service
 
     created = effect_service.reconcile(stack.db)  # what the scheduled job runs
     assert len(created) == 2
@@ -498,7 +498,7 @@ def test_the_sweep_runs_on_the_workers(stack_factory, receiver):
     from datetime import timedelta
 
     from tests.conftest import add_invoice
-    from workflow.services.business_day import provider_today
+    from workflow.usecases.business_day import provider_today
 
     stack = stack_factory(no_cut_weekdays="", grace_days="10")
     stack.start_worker()
@@ -561,9 +561,9 @@ def test_trust_unlock_expiry_and_warnings_run_on_the_scheduler(stack_factory, re
     # A customer heading for a cut gets the warning through the billing webhook, once.
     heading = stack.customer(2)
     add_invoice(stack.db, heading, days_overdue=3)
-    from workflow.services import delinquency, timers
-    from workflow.services.business_day import provider_today
     from workflow.settings import Settings
+    from workflow.usecases import delinquency, timers
+    from workflow.usecases.business_day import provider_today
 
     settings = Settings(no_cut_weekdays="", warning_days=30)
     assert timers.queue_warnings(stack.db, delinquency.policy_from(settings), provider_today(), 30) == [heading]

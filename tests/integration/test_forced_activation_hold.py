@@ -10,8 +10,8 @@ from tests.conftest import add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect
 from workflow.domain.delinquency import Policy
 from workflow.domain.vocabulary import Role
-from workflow.services import billing, delinquency, timers
-from workflow.services.business_day import provider_today
+from workflow.usecases import billing, delinquency, timers
+from workflow.usecases.business_day import provider_today
 
 # Every day a cut day: the dates below are the rule's, not the calendar's.
 POLICY = Policy(15, Decimal("0.01"), frozenset(), lambda day: None)
@@ -229,8 +229,8 @@ def test_the_warning_announces_the_cut_at_the_holds_end(api):
     # The warning tells the billing system the cut that comes after the hold.
     from tests.pipeline import BILLING_SECRET, WebhookReceiver
     from workers.connectors import webhooks
-    from workflow.services import effects
     from workflow.settings import Settings
+    from workflow.usecases import effects
 
     receiver = WebhookReceiver().start()
     try:

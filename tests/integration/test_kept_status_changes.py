@@ -10,11 +10,11 @@ from sqlalchemy import func, select, update
 from tests.conftest import add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect, StatusChange
 from workflow.domain.vocabulary import Effect
-from workflow.services import billing, effects, timers
-from workflow.services.business_day import provider_today
-from workflow.services.effects.descriptions import describe_fast
-from workflow.services.effects.outcomes import Delivery
 from workflow.settings import Settings
+from workflow.usecases import billing, effects, timers
+from workflow.usecases.business_day import provider_today
+from workflow.usecases.effects.descriptions import describe_fast
+from workflow.usecases.effects.outcomes import Delivery
 
 
 def customer_row(api, cid) -> Customer:

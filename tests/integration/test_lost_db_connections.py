@@ -55,8 +55,8 @@ def test_a_request_whose_connection_dies_before_it_commits_is_run_again(pg):
     from fastapi.testclient import TestClient
 
     from workflow.application import create_app
-    from workflow.services.tokens import create_token
     from workflow.settings import Settings
+    from workflow.usecases.tokens import create_token
 
     db = Database(pg)
     with db.write() as session:

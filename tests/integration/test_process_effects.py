@@ -12,8 +12,8 @@ from workflow.db.models import Customer, OutboxEffect, Service
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customer_services, customers, effects, transitions
 from workflow.settings import Settings
+from workflow.usecases import customer_services, customers, effects, transitions
 
 SETTINGS = Settings(
     billing_webhook_url="http://127.0.0.1:9/billing",
@@ -87,7 +87,7 @@ def test_a_retry_the_broker_cannot_take_is_one_log_line_and_the_relay_publishes_
     def broker_down(effect_id: int, countdown: float) -> None:
         raise ConnectionRefusedError("[Errno 111] Connection refused")
 
-    with caplog.at_level(logging.INFO, logger="workflow.services.effects"):
+    with caplog.at_level(logging.INFO, logger="workflow.usecases.effects"):
         [result] = effects.process_effects(
             db, [fx["notify_billing"]], SETTINGS, Billing(effects.DeliveryFailed("HTTP 503")), broker_down
         )

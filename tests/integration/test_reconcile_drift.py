@@ -8,8 +8,8 @@ from tests.conftest import VALID_CPFS
 from workflow.db.models import Customer, OutboxEffect, Service
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, ServiceEvent, Source
-from workflow.services import customer_services, customers, effects, transitions
 from workflow.settings import Settings
+from workflow.usecases import customer_services, customers, effects, transitions
 
 SETTINGS = Settings()
 

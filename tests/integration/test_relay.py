@@ -10,8 +10,8 @@ from workflow.db.models import OutboxEffect, WorkerHeartbeat
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customers, effects, transitions
 from workflow.settings import Settings
+from workflow.usecases import customers, effects, transitions
 
 SETTINGS = Settings(relay_grace_seconds=5)
 
@@ -119,7 +119,7 @@ def test_the_schedule_sets_the_attempts_and_the_last_one_fails_the_effect(db):
 
 
 def test_a_claim_of_a_dead_worker_is_taken_over_at_once_and_says_it_may_have_been_sent(db):
-    from workflow.services import heartbeats
+    from workflow.usecases import heartbeats
 
     settings = Settings(**BILLING)
     cid = _customer(db)
@@ -154,7 +154,7 @@ def test_a_claim_of_a_dead_process_on_this_host_is_taken_over_without_waiting_fo
     import subprocess
     import sys
 
-    from workflow.services import heartbeats
+    from workflow.usecases import heartbeats
 
     settings = Settings(**{**BILLING, "worker_heartbeat_seconds": 600})
     effect_id = _notify(_move(db, _customer(db), CustomerEvent.INACTIVATE, "customer_request"))

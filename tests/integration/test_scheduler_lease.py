@@ -5,7 +5,7 @@ import time
 from sqlalchemy import select
 
 from workflow.db.models import SchedulerLease
-from workflow.services import leases
+from workflow.usecases import leases
 
 
 def test_one_holder_at_a_time_and_takeover_after_expiry(db):

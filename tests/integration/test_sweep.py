@@ -17,7 +17,7 @@ from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.delinquency import InvoiceFacts, Policy, overdue_of, parse_weekdays
 from workflow.domain.errors import AtivaError
 from workflow.domain.vocabulary import CustomerEvent, InvoiceStatus, Role, Source
-from workflow.services import customers, delinquency, transitions
+from workflow.usecases import customers, delinquency, transitions
 
 TUESDAY = date(2026, 12, 1)
 POLICY = Policy(15, Decimal("50.00"), parse_weekdays("sat,sun"), holidays.country_holidays("BR").get)
@@ -144,7 +144,7 @@ def test_exemption_and_status_are_rechecked_under_the_lock(db):
 def test_a_payment_racing_the_sweep_never_leaves_a_paid_customer_inactive(db):
     import threading
 
-    from workflow.services import billing
+    from workflow.usecases import billing
 
     outcomes = []
     for round_ in range(6):
@@ -394,7 +394,7 @@ def test_the_batch_cut_writes_what_a_single_transition_writes(db):
 
 
 def test_the_batch_cut_publishes_its_effects_after_commit(db, monkeypatch):
-    from workflow.services import effect_bus
+    from workflow.usecases import effect_bus
 
     published = []
     monkeypatch.setattr(effect_bus, "_publisher", published.extend)
@@ -444,7 +444,7 @@ def test_a_batch_skips_with_reasons_and_cuts_nobody_twice(db):
 def test_a_payment_racing_a_batch_never_leaves_the_payer_inactive(db):
     import threading
 
-    from workflow.services import billing
+    from workflow.usecases import billing
 
     for round_ in range(4):
         batch = [bare_customer(db, 100 + 10 * round_ + n) for n in range(5)]

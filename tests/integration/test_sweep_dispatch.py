@@ -1,5 +1,5 @@
 """The sweep run that the API and the UI start hands its batches to the workers through the
-service layer's port (services/sweep_dispatch.py), on SQLite and PostgreSQL."""
+use-case layer's port (usecases/sweep_dispatch.py), on SQLite and PostgreSQL."""
 
 from datetime import date
 from decimal import Decimal
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.conftest import VALID_CPFS, add_invoice
 from workflow.db.models import Customer, OutboxEffect
 from workflow.domain.delinquency import Policy, parse_weekdays
-from workflow.services import customers, delinquency, effect_bus, sweep_dispatch
+from workflow.usecases import customers, delinquency, effect_bus, sweep_dispatch
 
 TUESDAY = date(2026, 12, 1)
 POLICY = Policy(15, Decimal("50.00"), parse_weekdays("sat,sun"), holidays.country_holidays("BR").get)

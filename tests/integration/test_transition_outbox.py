@@ -8,7 +8,7 @@ from workflow.db.models import OutboxEffect
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import EFFECTS, TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Effect, Role, Source
-from workflow.services import customers, transitions
+from workflow.usecases import customers, transitions
 
 OPERATOR = transitions.Actor("token:ops", Role.OPERATOR)
 COLUMNS = [column.key for column in OutboxEffect.__table__.columns]

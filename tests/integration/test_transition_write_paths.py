@@ -22,8 +22,8 @@ from workflow.db.models import Customer, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.services import customer_locks, customers, transitions
-from workflow.services.written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
+from workflow.usecases import customer_locks, customers, transitions
+from workflow.usecases.written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
 OPERATOR = transitions.Actor("token:ops", Role.OPERATOR)
 TODAY = date(2026, 12, 1)

@@ -14,7 +14,7 @@ from workflow.domain.errors import (
     UnknownStoredStatus,
 )
 from workflow.domain.vocabulary import CustomerEvent, Role, ServiceEvent, Source
-from workflow.services import customer_services, customers, transitions
+from workflow.usecases import customer_services, customers, transitions
 
 OPERATOR = transitions.Actor("token:ops", Role.OPERATOR)
 

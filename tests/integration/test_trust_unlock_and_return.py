@@ -10,8 +10,8 @@ from tests.conftest import add_invoice
 from workflow.db.models import Customer, Invoice, OutboxEffect
 from workflow.domain.delinquency import Policy, parse_weekdays
 from workflow.domain.vocabulary import Role
-from workflow.services import timers
-from workflow.services.business_day import provider_today
+from workflow.usecases import timers
+from workflow.usecases.business_day import provider_today
 
 TUESDAY = date(2026, 12, 1)
 POLICY = Policy(15, Decimal("0.01"), parse_weekdays("sat,sun"), holidays.country_holidays("BR").get)

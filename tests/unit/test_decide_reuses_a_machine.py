@@ -17,7 +17,7 @@ from workflow.domain.customer_machine import (
 )
 from workflow.domain.errors import GuardFailed, TransitionNotAllowed, UnknownStoredStatus
 from workflow.domain.vocabulary import CustomerEvent, Role
-from workflow.services import transitions
+from workflow.usecases import transitions
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TODAY = date(2026, 12, 1)

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from workflow.services.effects import maybe_delivered
+from workflow.usecases.effects import maybe_delivered
 from workflow.web.effect_notes import effect_detail
 
 

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-LAYERS = "Layers: domain | db <- services <- entry points <- application <- cli"
+LAYERS = "Layers: domain | db <- usecases <- entry points <- application <- cli"
 ENTRY_POINTS = "Entry points (api, web, workers) do not import each other"
 CLI = "The CLI reaches api, web and workers through workflow.application"
 PURE_DOMAIN = "The domain is pure Python (no I/O, no settings)"
@@ -57,8 +57,8 @@ def source_of(module: str, root: Path) -> Path:
         # Lower layers never know the higher ones (and the UI, through a service that imported the
         # API, would reach it too); the domain and the database layer do not know each other, and the
         # domain knows no framework.
-        ("workflow.services.customers", "from workflow.api import problems", {LAYERS, ENTRY_POINTS}),
-        ("workflow.db.models", "from workflow.services import tokens", {LAYERS}),
+        ("workflow.usecases.customers", "from workflow.api import problems", {LAYERS, ENTRY_POINTS}),
+        ("workflow.db.models", "from workflow.usecases import tokens", {LAYERS}),
         ("workflow.db.models", "from workflow.domain import vocabulary", {LAYERS}),
         ("workflow.domain.vocabulary", "from workflow.db import types", {LAYERS, PURE_DOMAIN}),
         ("workflow.domain.vocabulary", "import sqlalchemy", {PURE_DOMAIN}),

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 from workflow.db.models import Customer, OutboxEffect, StatusChange
 from workflow.domain.vocabulary import Effect
-from workflow.services.transitions import new_effect
-from workflow.services.written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
+from workflow.usecases.transitions import new_effect
+from workflow.usecases.written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
 
 def names(row_type) -> set[str]:

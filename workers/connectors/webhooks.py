@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks import Webhook
 
-from workflow.services.effects import Delivery, DeliveryFailed
 from workflow.settings import Settings
+from workflow.usecases.effects import Delivery, DeliveryFailed
 
 from .. import runtime
 

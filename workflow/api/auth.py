@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 
 from ..domain.vocabulary import Role
-from ..services.tokens import authenticate
-from ..services.transitions import Actor
+from ..usecases.tokens import authenticate
+from ..usecases.transitions import Actor
 from .problems import ApiProblem
 
 READ_ROLES = (Role.VIEWER, Role.OPERATOR, Role.BILLING, Role.ADMIN)

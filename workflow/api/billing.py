@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..db.models import BillingEvent
 from ..domain import limits
-from ..services import billing
+from ..usecases import billing
 from .customers import PROBLEMS
 from .fields import IdValue, IsoDate, IsoDateTime, Line
 from .problems import ApiProblem, problem_body, problem_response

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from ..domain.customer_machine import TransitionRequest
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
-from ..services import customer_services, customers, history, standing, timers, transitions
-from ..services.business_day import provider_today
+from ..usecases import customer_services, customers, history, standing, timers, transitions
+from ..usecases.business_day import provider_today
 from .auth import Principal, can_read, can_write
 from .fields import Line, RowId
 from .idempotency import Idempotent, idempotent

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from ..services import delinquency
+from ..usecases import delinquency
 from .auth import Principal, can_read, is_admin
 from .customers import PROBLEMS
 from .fields import IsoDate

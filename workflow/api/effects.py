@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from ..domain.vocabulary import EffectState
-from ..services import effects
+from ..usecases import effects
 from .auth import Principal, is_admin
 from .customers import PROBLEMS
 from .fields import IdValue, RowId

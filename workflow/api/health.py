@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request
 
-from ..services import readiness
+from ..usecases import readiness
 from . import problems
 
 router = APIRouter(tags=["health"])

@@ -3,7 +3,7 @@
 The key is recorded in the same transaction as the change it answers, so a crash cannot leave a
 change without its record (or the reverse); two concurrent requests with one key race on a unique
 index and the loser replays the winner's response. The records themselves are kept by the service
-layer (workflow/services/idempotency.py); here, the header, the replayed response and the problems.
+layer (workflow/usecases/idempotency.py); here, the header, the replayed response and the problems.
 """
 
 import hashlib
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..db.reconnect import guarded_by_idempotency_key
 from ..domain import limits
 from ..domain.errors import AtivaError
-from ..services import idempotency
+from ..usecases import idempotency
 from .auth import Principal, current_principal
 from .problems import MEDIA_TYPE, ApiProblem, body_for_error, problem_response
 

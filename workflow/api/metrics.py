@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from ..services.metrics import snapshot
+from ..usecases.metrics import snapshot
 from .auth import Principal, can_read
 
 router = APIRouter(tags=["metrics"])

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..db.models import ApiToken
 from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, Role
 
-# The response bodies the CLI's --json prints too live in the service layer.
-from ..services.representations import CustomerOut, EffectDetail, ServiceOut, TransitionOut, one_of
+# The response bodies the CLI's --json prints too live in the use-case layer.
+from ..usecases.representations import CustomerOut, EffectDetail, ServiceOut, TransitionOut, one_of
 from .fields import IdValue, IsoDate, Line, Text
 
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from ..domain.vocabulary import ServiceEvent
-from ..services import customer_services
+from ..usecases import customer_services
 from .auth import Principal, can_write
 from .customers import PROBLEMS
 from .fields import RowId

@@ -7,7 +7,7 @@ of its creation would have to store it.
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from ..services import tokens
+from ..usecases import tokens
 from .auth import Principal, is_admin
 from .customers import PROBLEMS
 from .fields import RowId

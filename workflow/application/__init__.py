@@ -2,7 +2,7 @@
 
 One HTTP app serves the REST API (workflow.api) and the operator UI (workflow.web) side by side,
 with the OpenAPI document that either's sign-in opens (docs.py). Both hand work to the workers
-through the service layer's ports (effect_bus, sweep_dispatch), which `connect_workers` fills with
+through the use-case layer's ports (effect_bus, sweep_dispatch), which `connect_workers` fills with
 the Celery implementations. `ativa serve`, `ativa worker`, `ativa beat` and the tests start here.
 """
 
@@ -48,7 +48,7 @@ def create_app(
 
 
 def connect_workers() -> None:
-    """Install the Celery side of the service layer's ports in this process (again, if a test
+    """Install the Celery side of the use-case layer's ports in this process (again, if a test
     or benchmark replaced it). Importing the Celery app reads the settings: done on first use."""
     from workers.app import install_adapters
 

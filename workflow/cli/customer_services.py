@@ -3,7 +3,7 @@
 import typer
 
 from ..domain.vocabulary import ServiceEvent
-from ..services import customer_services, customers
+from ..usecases import customer_services, customers
 from . import accept, groups, tables
 from .console import out, print_json
 from .options import JSON_OPTION, WIDE_OPTION

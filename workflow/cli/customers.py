@@ -5,8 +5,8 @@ from typing import Literal
 import typer
 
 from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, Source
-from ..services import customers
 from ..settings import get_settings
+from ..usecases import customers
 from . import accept, groups, tables
 from .console import out, print_json
 from .options import CUSTOMER_ARGUMENT, JSON_OPTION, NOTE_OPTION, WIDE_OPTION

@@ -3,8 +3,8 @@
 import typer
 
 from ..domain.vocabulary import EffectState
-from ..services import customers, effects
 from ..settings import get_settings
+from ..usecases import customers, effects
 from . import accept, groups, tables
 from .console import out, print_json
 from .options import JSON_OPTION, WIDE_OPTION

@@ -10,9 +10,9 @@ import click
 import typer
 
 from ..domain.vocabulary import Role
-from ..services import tokens, users
 from ..settings import WORKER_CONCURRENCY_MAX, WorkerPool, get_settings
 from ..supervisor import Supervisor, serve_children
+from ..usecases import tokens, users
 from . import accept
 from .console import err, out
 from .groups import root

@@ -1,6 +1,6 @@
 """The JSON form of each record, the same as the API's (what --json prints and tables show)."""
 
-from ..services.representations import CustomerOut, EffectDetail, ServiceOut, TransitionOut
+from ..usecases.representations import CustomerOut, EffectDetail, ServiceOut, TransitionOut
 
 
 def customer_json(customer) -> dict:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from ..db import migrate
 from ..db.engine import Database
 from ..domain.vocabulary import Role
-from ..services import transitions
 from ..settings import Settings, get_settings
+from ..usecases import transitions
 from .errors import fail
 
 

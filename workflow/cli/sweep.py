@@ -5,8 +5,8 @@ from datetime import date
 import typer
 
 from ..domain.errors import OutOfRange
-from ..services import delinquency
 from ..settings import get_settings
+from ..usecases import delinquency
 from .console import out, print_json
 from .errors import fail
 from .groups import root

@@ -3,8 +3,8 @@
 import typer
 
 from ..domain.vocabulary import Role
-from ..services import tokens
 from ..settings import get_settings
+from ..usecases import tokens
 from . import accept, groups, tables
 from .console import out, print_json
 from .options import JSON_OPTION, WIDE_OPTION

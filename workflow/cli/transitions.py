@@ -7,10 +7,10 @@ import typer
 
 from ..domain.customer_machine import TransitionRequest, mermaid_diagram
 from ..domain.vocabulary import ActivationReason, CustomerEvent, InactivationReason, Source
-from ..services import customers, history, timers, transitions
-from ..services import standing as standing_service
-from ..services.business_day import provider_today
 from ..settings import get_settings
+from ..usecases import customers, history, timers, transitions
+from ..usecases import standing as standing_service
+from ..usecases.business_day import provider_today
 from . import accept, tables
 from .console import out, print_json
 from .errors import fail

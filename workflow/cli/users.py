@@ -6,8 +6,8 @@ import sys
 import typer
 
 from ..domain.vocabulary import Role
-from ..services import users
 from ..settings import get_settings
+from ..usecases import users
 from . import accept, groups, tables
 from .console import out, print_json
 from .errors import fail

@@ -1,7 +1,7 @@
 """The customer's Ativo/Inativo lifecycle: which transitions exist, their guards, their effects.
 
-The machine decides and records intents; it never saves nor calls anything. The service layer
-(workflow/services/transitions.py) locks the row, feeds the machine the facts it needs, and writes
+The machine decides and records intents; it never saves nor calls anything. The use-case layer
+(workflow/usecases/transitions.py) locks the row, feeds the machine the facts it needs, and writes
 the history row and one outbox row per effect in the same transaction.
 """
 
@@ -66,7 +66,7 @@ class TrustUnlockLimits:
 
 @dataclass(frozen=True)
 class CustomerFacts:
-    """What the guards need to know, gathered by the service layer under the row lock."""
+    """What the guards need to know, gathered by the use-case layer under the row lock."""
 
     overdue_invoices: int
     now: datetime | None = None

@@ -2,8 +2,8 @@
 and the warning before a cut.
 
 Pure rules on dates and amounts, and the one definition of "who is due for an automatic cut":
-`Policy.not_due` (and `Policy.sweep_cuts`, which adds the calendar). The service layer feeds them
-the ledger and the provider's calendar (time zone, holidays); its SQL (services/delinquency.py) is
+`Policy.not_due` (and `Policy.sweep_cuts`, which adds the calendar). The use-case layer feeds them
+the ledger and the provider's calendar (time zone, holidays); its SQL (usecases/delinquency.py) is
 the fast path of these functions, proved equal to them by tests/integration/test_due_rule_property.py.
 """
 
@@ -25,7 +25,7 @@ FORCED_HOLD_MAX_DAYS = 90
 def is_held(hold_until: date | None, today: date) -> TypeGuard[date]:
     """A forced activation's hold: no automatic cut, trust-unlock cut or early warning through
     `hold_until` (inclusive, the provider's business date); the normal rule applies from the next
-    day. The sweep's SQL states the same rule (services/delinquency.py, _not_held)."""
+    day. The sweep's SQL states the same rule (usecases/delinquency.py, _not_held)."""
     return hold_until is not None and today <= hold_until
 
 
@@ -66,7 +66,7 @@ def is_overdue(invoice: InvoiceFacts, today: date) -> bool:
 
 def overdue_of(invoices: Iterable[InvoiceFacts], today: date) -> Overdue:
     """The overdue aggregate: every open invoice due before `today` counts, and owes its amount
-    (none when unknown) less what was paid of it. services/delinquency.py's _overdue_by_customer
+    (none when unknown) less what was paid of it. usecases/delinquency.py's _overdue_by_customer
     is its SQL form."""
     past_due = [invoice for invoice in invoices if is_overdue(invoice, today)]
     if not past_due:
@@ -161,7 +161,7 @@ class Policy:
         """THE rule of an automatic cut: None when the customer is due on `today` (whether or not
         it is a cut day), else why not. Active, not exempt, no trust unlock running at `now`, no
         forced activation's hold through `today`, and a debt past the grace and the minimum.
-        services/delinquency.py's _due is its SQL fast path."""
+        usecases/delinquency.py's _due is its SQL fast path."""
         if customer.status != CustomerStatus.ACTIVE:
             return NotDue(NotDueReason.NOT_ACTIVE, status=customer.status)
         if customer.auto_block_exempt:
@@ -198,7 +198,7 @@ class Policy:
     def warning_due(self, customer: CustomerCutFacts, overdue: Overdue, today: date, warning_days: int) -> date | None:
         """The projected cut that a `customer.delinquency_warning` announces on `today`, or None
         when no warning goes out: once per episode (per oldest overdue invoice, `warned_for_due`),
-        from `warning_days` days before the cut the customer is heading for. services/delinquency.py's
+        from `warning_days` days before the cut the customer is heading for. usecases/delinquency.py's
         candidates_for_warning is the SQL pre-filter (a superset) of it."""
         cut = self.heading_for_cut(customer, overdue, today)
         if cut is None or customer.warned_for_due == overdue.oldest_due or (cut - today).days > warning_days:

@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from ..domain.vocabulary import Role
-from ..services import users
-from ..services.transitions import Actor
+from ..usecases import users
+from ..usecases.transitions import Actor
 
 SESSION_COOKIE = "ativa_session"
 # Before sign-in there is no session to hold the CSRF token: a double-submit cookie protects the

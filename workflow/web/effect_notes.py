@@ -15,7 +15,7 @@ TARGETS = {
     "provision_restore": "o provisionamento",
 }
 RETRIED = re.compile(r"^retried by (?P<actor>\S+) at ")
-# services.effects.maybe_delivered: a call cut off between being made and being recorded.
+# usecases.effects.maybe_delivered: a call cut off between being made and being recorded.
 MAYBE_DELIVERED = re.compile(r"may have been delivered by attempt (?P<attempt>\d+)")
 
 

@@ -12,7 +12,7 @@ from validate_docbr import CNPJ, CPF
 from ..domain import limits
 from ..domain.documents import only_digits
 from ..domain.errors import InvalidInput
-from ..services import customers as customer_register
+from ..usecases import customers as customer_register
 
 CUSTOMER_FIELDS = ("name", "document", "email", "phone", "external_ref")
 

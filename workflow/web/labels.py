@@ -135,7 +135,7 @@ def error_message(error: AtivaError) -> str:
     return ERROR_MESSAGES.get(error.code, "Não foi possível salvar. Confira os campos.")
 
 
-# The system's own actors (services/delinquency.py, services/billing.py), by their recorded name.
+# The system's own actors (usecases/delinquency.py, usecases/billing.py), by their recorded name.
 SYSTEM_ACTORS = {"scheduler": "Agendador automático", "billing": "Sistema de cobrança"}
 
 

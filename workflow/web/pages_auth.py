@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from ..domain import limits
-from ..services import users
+from ..usecases import users
 from .auth import (
     SESSION_COOKIE,
     WebUser,

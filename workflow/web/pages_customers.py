@@ -16,8 +16,8 @@ from ..domain.errors import (
     StaleVersion,
 )
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
-from ..services import customer_services, customers, history, standing, timers, transitions
-from ..services.business_day import provider_today
+from ..usecases import customer_services, customers, history, standing, timers, transitions
+from ..usecases.business_day import provider_today
 from . import flash, labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
 from .forms import CustomerForm, StatusChoice, unsafe_text_message

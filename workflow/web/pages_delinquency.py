@@ -12,8 +12,8 @@ from ..domain import brazilian
 from ..domain.delinquency import NoCut
 from ..domain.errors import OutOfRange
 from ..domain.limits import date_window
-from ..services import delinquency
-from ..services.business_day import provider_today
+from ..usecases import delinquency
+from ..usecases.business_day import provider_today
 from .auth import WebUser, admin, check_csrf
 from .pages_customers import form_data
 from .rendering import render

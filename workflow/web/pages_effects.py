@@ -5,7 +5,7 @@ from starlette.datastructures import FormData
 
 from ..domain import limits
 from ..domain.errors import AtivaError, NotFound
-from ..services import effects
+from ..usecases import effects
 from . import flash
 from .auth import WebUser, admin, check_csrf
 from .pages_customers import CustomerId, form_data, page_with_error

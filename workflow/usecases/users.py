@@ -1,6 +1,6 @@
 """People who sign in to the web UI: argon2id passwords, server-side sessions, login throttling.
 
-API clients use tokens (services/tokens.py); these users only ever reach the UI.
+API clients use tokens (usecases/tokens.py); these users only ever reach the UI.
 """
 
 import hashlib

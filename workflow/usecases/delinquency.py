@@ -7,7 +7,7 @@ the batch's customer rows, re-checks the rule under those locks, and writes for 
 still due exactly what a normal transition (reason `delinquency`, source `scheduler`) writes:
 the customer's new state, a history row and one outbox row per effect. A payment committed at any
 moment before the lock wins; one committed after it reactivates the customer (see
-services/billing.py). Running the sweep twice cuts nobody twice.
+usecases/billing.py). Running the sweep twice cuts nobody twice.
 """
 
 from collections.abc import Callable

@@ -1,4 +1,4 @@
-"""How customers, transitions, services and effects read outside the service layer: one definition
+"""How customers, transitions, services and effects read outside the use-case layer: one definition
 of their JSON shape, shared by the API's responses and the CLI's `--json` output."""
 
 from collections.abc import Sequence

@@ -1,6 +1,6 @@
 """Hand the delinquency sweep's batches to the workers.
 
-The service layer finds who is due and splits them into batches; the entry points (the API and
+The use-case layer finds who is due and splits them into batches; the entry points (the API and
 the UI) ask for the run, never for a Celery task. Whoever runs workers (workers.app)
 installs the dispatcher that queues one batch, as it installs effect_bus's publisher. Unlike a
 lost effect, a lost batch has no relay to catch it: without a dispatcher the run is refused.

@@ -1,6 +1,6 @@
 """Publish new outbox effects to the workers after the transaction that wrote them commits.
 
-The service layer only records ids on the session; whoever runs workers (workers.app) installs the
+The use-case layer only records ids on the session; whoever runs workers (workers.app) installs the
 publisher. Publishing is the fast path: if it fails (broker down, process killed right after
 commit), the relay publishes the rows again, so a failure here is logged and never raised.
 """
