@@ -171,7 +171,7 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
                 "an operator may send force with a note",
             )
         if request.hold_until is not None:
-            self._check_hold(request.hold_until, self._overrides_debts(request, facts), facts)
+            self._check_hold(request.hold_until, facts, forced=self._overrides_debts(request, facts))
 
     def _overrides_debts(self, request: TransitionRequest, facts: CustomerFacts) -> bool:
         """Forced only when force overrode something: a plain activation sent with force stays plain."""
@@ -179,7 +179,7 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         return bool(request.force and delinquent and facts.overdue_invoices)
 
     @staticmethod
-    def _check_hold(hold_until: date, forced: bool, facts: CustomerFacts) -> None:
+    def _check_hold(hold_until: date, facts: CustomerFacts, *, forced: bool) -> None:
         """The hold goes with a forced activation only: it records a person's decision about the
         debts that force overrode."""
         if not forced:

@@ -108,7 +108,7 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
                 return EventOutcome(duplicate=True)
             customer = _lock_customer_of(conn, event)
             invoice = _apply_to_ledger(conn, customer, event)
-            outcome = EventOutcome(False, customer.id, invoice.status)
+            outcome = EventOutcome(duplicate=False, customer_id=customer.id, invoice_status=invoice.status)
             _reactivate_if_paid_up(session, customer, event, outcome, today)
             _end_hold_if_paid_up(session, customer, event, outcome, today)
             conn.execute(

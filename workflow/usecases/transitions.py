@@ -248,7 +248,7 @@ def decide(
         raise TransitionNotAllowed(
             f"customer {customer_id} is already {before.status}; '{event}' is not allowed and nothing was changed"
         ) from None
-    decision = Decision(replace(machine.model), machine.forced, tuple(machine.effects))
+    decision = Decision(replace(machine.model), forced=machine.forced, effects=tuple(machine.effects))
     _spare.machine = machine
     return decision
 
@@ -505,5 +505,5 @@ def _one_statement_write(resets_warning: bool) -> DriverStatement:
     )
 
 
-_TEMPLATE_DECISION = Decision(LifecycleState("active", None), False, ())
+_TEMPLATE_DECISION = Decision(LifecycleState("active", None), forced=False, effects=())
 _WRITE_IN_ONE_STATEMENT = {resets: _one_statement_write(resets) for resets in (False, True)}
