@@ -238,7 +238,7 @@ def test_the_guide_inactivates_then_activates_a_customer(server, page):
     page.reload()  # the message was for the save, not for every visit
     expect(page.get_by_text("Alterações salvas.")).to_have_count(0)
 
-    # The same facts through the API: the UI used the real transition service.
+    # The same facts through the API: the UI used the real transition use case.
     history = server.api("GET", f"/api/v1/customers/{customer_id}/history")["items"]
     assert [(h["event"], h["reason"], h["source"], h["actor"]) for h in history] == [
         ("activate", "customer_return", "ui", "user:maria"),

@@ -1,4 +1,4 @@
-"""The transition service on SQLite and PostgreSQL: what one transaction writes, and what it refuses."""
+"""The transition use case on SQLite and PostgreSQL: what one transaction writes, and what it refuses."""
 
 import pytest
 from sqlalchemy import func, select, text

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from workflow.domain.customer_machine import (
+    KEPT_STATUS_REASONS,
     CustomerFacts,
     CustomerLifecycle,
     LifecycleState,
@@ -57,6 +58,30 @@ STEPS = [
         CustomerEvent.INACTIVATE,
         TransitionRequest("delinquency", None, force=False, actor_role=Role.ADMIN, automatic=True),
         OWING,
+    ),
+    # the changes that keep the status: their fields must not leak into the next decision either
+    (
+        LifecycleState("active", None, trust_unlock_until=datetime(2026, 12, 1, 11, tzinfo=UTC), trust_unlocks_used=1),
+        CustomerEvent.END_TRUST_UNLOCK,
+        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_TRUST_UNLOCK], None, actor_role=Role.ADMIN),
+        FACTS,
+    ),
+    (
+        LifecycleState("active", None, forced_hold_until=date(2026, 12, 5)),
+        CustomerEvent.END_FORCED_HOLD,
+        TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.END_FORCED_HOLD], None, actor_role=Role.BILLING),
+        FACTS,
+    ),
+    (
+        LifecycleState("inactive", "customer_request", return_on=date(2026, 12, 9)),
+        CustomerEvent.RESCHEDULE_RETURN,
+        TransitionRequest(
+            KEPT_STATUS_REASONS[CustomerEvent.RESCHEDULE_RETURN],
+            None,
+            actor_role=Role.OPERATOR,
+            until=date(2026, 12, 30),
+        ),
+        FACTS,
     ),
 ]
 
@@ -135,3 +160,18 @@ def test_threads_decide_on_machines_of_their_own():
     assert not errors
     expected = [alone(*step) for step in STEPS * 20]
     assert all(decisions == expected for decisions in results.values()) and len(results) == 4
+
+
+def test_the_thread_keeps_one_machine_and_replaces_it_when_the_class_changes(monkeypatch):
+    transitions.decide(1, *STEPS[0])
+    kept = transitions._spare.machine
+    for step in STEPS:
+        transitions.decide(1, *step)
+    assert transitions._spare.machine is kept  # reused: not one machine per decision
+    original = CustomerLifecycle.check_activation
+    monkeypatch.setattr(
+        CustomerLifecycle, "check_activation", lambda self, request, facts: original(self, request, facts)
+    )
+    assert not kept.callbacks_current()
+    assert transitions.decide(1, *STEPS[0]) == alone(*STEPS[0])
+    assert transitions._spare.machine is not kept  # a machine bound to the replaced method is not reused

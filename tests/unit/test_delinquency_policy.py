@@ -31,7 +31,8 @@ TUESDAY = date(2026, 12, 1)
     [(15, "100.00", False), (16, "100.00", True), (40, "49.99", False), (40, "50.00", True), (0, "999", False)],
 )
 def test_due_after_the_grace_period_and_from_the_minimum_amount(days_overdue, total, due):
-    assert POLICY.is_due(TUESDAY - timedelta(days=days_overdue), Decimal(total), TUESDAY) is due
+    overdue = Overdue(TUESDAY - timedelta(days=days_overdue), Decimal(total), 1)
+    assert (POLICY.debt_not_due(overdue, TUESDAY) is None) is due
 
 
 @pytest.mark.parametrize(

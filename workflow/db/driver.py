@@ -12,12 +12,18 @@ invalidated, exactly as for any statement (workflow/db/reconnect.py relies on th
 PostgreSQL only (psycopg's named parameters; on SQLite, whose UTCDateTime binds need processing
 and whose driver is in-process anyway, `rows` is plain `Connection.execute`), and only for
 statements whose bound values need no bind processing beyond the driver's: plain strings, numbers,
-booleans, dates and aware datetimes (UTCDateTime on PostgreSQL stores what it is given) and lists
-of those.
+booleans, dates and aware datetimes (UTCDateTime on PostgreSQL stores what it is given; a naive one
+is refused here as its bind check would) and lists of those. What these statements skip: the
+engine's `before/after_cursor_execute` events and `echo` logging do not see them.
+
+It reads SQLAlchemy's compiled statement (`_result_columns`, `bind_names`, the types' cached result
+processors) and error handling (`Connection._handle_dbapi_exception`): internals, held still by the
+`<2.1` pin and checked by tests/integration/test_transition_write_paths.py.
 """
 
 from collections import namedtuple
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection
@@ -61,6 +67,14 @@ class DriverStatement:
             return list(result.all()) if result.returns_rows else []
         sql, carried, row, processors = self._for(conn)
         parameters = {**carried, **params} if carried else params
+        if not conn.in_transaction():
+            # Connection.execute would begin one; the driver's cursor would not, and the pool's
+            # rollback on return would silently discard what this statement wrote.
+            raise RuntimeError("a DriverStatement runs inside a transaction (Database.write/read)")
+        for name, value in parameters.items():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                # UTCDateTime's bind check, which the driver's cursor skips: never store local time.
+                raise ValueError(f"{name}: a naive datetime ({value!r}); times are timezone-aware UTC")
         dbapi_connection = conn.connection.dbapi_connection
         if dbapi_connection is None:  # only a closed or invalidated connection has none
             raise RuntimeError("a DriverStatement needs an open connection")

@@ -143,10 +143,6 @@ class Policy:
             return f"{day.isoformat()} is a {WEEKDAYS[reason.weekday]}, a day without cuts"
         return f"{day.isoformat()} is a holiday ({reason.holiday})"
 
-    def is_due(self, oldest_due: date, overdue_total: Decimal, today: date) -> bool:
-        """More than `grace_days` past the oldest open invoice's due date, and enough owed."""
-        return self.debt_not_due(Overdue(oldest_due, overdue_total, 1), today) is None
-
     def debt_not_due(self, overdue: Overdue, today: date) -> NotDue | None:
         """The debt's half of the rule: None when it is old enough and large enough for a cut."""
         if overdue.oldest_due is None:

@@ -11,7 +11,7 @@ usecases/billing.py). Running the sweep twice cuts nobody twice.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
@@ -403,14 +403,7 @@ def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:
     and the request, not on the amount owed. A refusal fails the whole batch."""
     groups: dict[tuple, list[tuple]] = {}
     for row, facts in due:
-        prior = (
-            row.status,
-            row.inactivation_reason,
-            row.trust_unlock_until,
-            row.trust_unlocks_used,
-            row.return_on,
-            row.forced_hold_until,
-        )
+        prior = astuple(state_of(row))
         groups.setdefault(prior, []).append((row, facts))
     return groups
 

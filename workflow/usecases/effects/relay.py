@@ -99,7 +99,7 @@ def reconcile(db: Database, limit: int = 500) -> list[int]:
                 continue
             alignment = alignment_for(customer.status)
             if alignment is None:
-                continue  # not a lifecycle status: the transition service refuses it too
+                continue  # not a lifecycle status: the transition use case refuses it too
             services = session.scalar(
                 select(func.count())
                 .select_from(Service)
