@@ -127,7 +127,7 @@ def _written(db, cid: int) -> tuple[dict, list[dict], list[dict]]:
 def _write(db, cid: int, event, request, overdue: int, now, *, one_statement: bool):
     with db.write() as session:
         conn = session.connection()
-        row = transitions.lock_customer_row(conn, cid)
+        row = customer_locks.lock_customer_row(conn, cid)
         decision = transitions.decide(
             cid, transitions.state_of(row), event, request, transitions.guard_facts(overdue, now, TODAY)
         )
@@ -199,7 +199,7 @@ def test_a_statement_on_the_driver_reads_what_connection_execute_reads(pg_db):
     cid = _customer(pg_db, 3, {"trust_unlock_until": utcnow() + timedelta(days=1), "return_on": TODAY})
     with pg_db.write() as session:
         conn = session.connection()
-        by_driver = transitions.lock_customer_row(conn, cid)
+        by_driver = customer_locks.lock_customer_row(conn, cid)
         by_sqlalchemy = conn.execute(customer_locks.LOCK_CUSTOMER, {"customer_id": cid}).one()
     assert by_driver._asdict() == by_sqlalchemy._asdict()
     assert by_driver.created_at.tzinfo is not None and by_driver.created_at.utcoffset() == timedelta(0)
@@ -240,8 +240,59 @@ def test_a_connection_lost_under_a_driver_statement_is_invalidated_as_under_sqla
                 what="the backend to end",
             )
         with pytest.raises(DBAPIError) as raised:
-            transitions.lock_customer_row(conn, cid)
+            customer_locks.lock_customer_row(conn, cid)
         assert conn.invalidated
     assert raised.value.connection_invalidated and lost_connection(raised.value)
     with pg_db.write() as session:  # the pool hands out a live connection again
-        assert transitions.lock_customer_row(session.connection(), cid).id == cid
+        assert customer_locks.lock_customer_row(session.connection(), cid).id == cid
+
+
+def test_the_overdue_count_sent_with_the_lock_sees_what_was_committed_while_it_waited(pg_db):
+    """The lock and the count go out together (one round trip); the count must still read after
+    the lock is granted: an overdue invoice committed by the lock's holder is counted, so a cut for
+    delinquency is allowed. (Counted in the lock's snapshot, it would be refused: no overdue invoice.)"""
+    import threading
+
+    from workflow.db.models import Invoice
+
+    cid = _customer(pg_db, 1, {})
+    holder_has_lock, outcome = threading.Event(), {}
+
+    def cut() -> None:
+        holder_has_lock.wait(10)
+        request = TransitionRequest("delinquency", None, actor_role=Role.ADMIN)
+        try:
+            with pg_db.write() as session:
+                outcome["cut"] = transitions.transition_customer(
+                    session, cid, CustomerEvent.INACTIVATE, request, OPERATOR, Source.API, today=TODAY
+                )
+        except Exception as error:  # noqa: BLE001 - surfaced by the assertion below
+            outcome["error"] = error
+
+    cutter = threading.Thread(target=cut)
+    cutter.start()
+    with pg_db.write() as session:
+        customer_locks.lock_customer_row(session.connection(), cid)
+        holder_has_lock.set()
+        wait_until_blocked = datetime.now(UTC) + timedelta(seconds=10)
+        while (
+            datetime.now(UTC) < wait_until_blocked
+            and not session.execute(
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'")
+            ).scalar_one()
+        ):
+            pass
+        session.add(
+            Invoice(
+                customer_id=cid,
+                external_id="late-1",
+                amount=100,
+                amount_paid=0,
+                due_date=TODAY - timedelta(days=30),
+                status="open",
+            )
+        )
+    cutter.join(20)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["cut"].customer.status == "inactive"
+    assert outcome["cut"].transition.reason == "delinquency"

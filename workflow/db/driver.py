@@ -22,7 +22,7 @@ processors) and error handling (`Connection._handle_dbapi_exception`): internals
 """
 
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -62,32 +62,19 @@ class DriverStatement:
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list:
         """Run the statement in the connection's transaction; its rows (named tuples, or
         SQLAlchemy rows off PostgreSQL: both have attributes and _asdict()), if any."""
-        if conn.dialect.name != "postgresql":
-            result = conn.execute(cast(Executable, self.statement), params)
-            return list(result.all()) if result.returns_rows else []
+        return rows_in_turn(conn, [(self, params)])[0]
+
+    def _ready(self, conn: Connection, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], Any, Any]:
         sql, carried, row, processors = self._for(conn)
         parameters = {**carried, **params} if carried else params
-        if not conn.in_transaction():
-            # Connection.execute would begin one; the driver's cursor would not, and the pool's
-            # rollback on return would silently discard what this statement wrote.
-            raise RuntimeError("a DriverStatement runs inside a transaction (Database.write/read)")
         for name, value in parameters.items():
             if isinstance(value, datetime) and value.tzinfo is None:
                 # UTCDateTime's bind check, which the driver's cursor skips: never store local time.
                 raise ValueError(f"{name}: a naive datetime ({value!r}); times are timezone-aware UTC")
-        dbapi_connection = conn.connection.dbapi_connection
-        if dbapi_connection is None:  # only a closed or invalidated connection has none
-            raise RuntimeError("a DriverStatement needs an open connection")
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(sql, parameters)
-            fetched = cursor.fetchall() if row is not None else []
-        except BaseException as error:  # noqa: BLE001 - handled (and re-raised) as SQLAlchemy does
-            # As Connection.execute does: a driver error wrapped, the connection invalidated if it
-            # was lost (or if an exit exception interrupted the statement), anything else re-raised.
-            conn._handle_dbapi_exception(error, sql, parameters, cursor, None)
-        finally:
-            cursor.close()
+        return sql, parameters, row, processors
+
+    @staticmethod
+    def _rows_of(fetched: Sequence[Any], row: Any, processors: Any) -> list:
         if processors is None:
             return [row._make(values) for values in fetched]
         return [
@@ -99,3 +86,47 @@ class DriverStatement:
             )
             for values in fetched
         ]
+
+
+def rows_in_turn(conn: Connection, runs: list[tuple[DriverStatement, Mapping[str, Any]]]) -> list[list]:
+    """Run statements one after the other in the connection's transaction; the rows of each.
+
+    On PostgreSQL they go out together (psycopg's pipeline mode): one round trip for all of them,
+    and for the BEGIN that opens the transaction, instead of one each. The server still runs them
+    in turn, each with its own snapshot: a statement after a row lock sees what was committed
+    before the lock was granted, as if it had been sent on its own."""
+    if conn.dialect.name != "postgresql":
+        results = [conn.execute(cast(Executable, statement.statement), params) for statement, params in runs]
+        return [list(result.all()) if result.returns_rows else [] for result in results]
+    if not conn.in_transaction():
+        # Connection.execute would begin one; the driver's cursor would not, and the pool's
+        # rollback on return would silently discard what these statements wrote.
+        raise RuntimeError("a DriverStatement runs inside a transaction (Database.write/read)")
+    ready = [statement._ready(conn, params) for statement, params in runs]
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is None:  # only a closed or invalidated connection has none
+        raise RuntimeError("a DriverStatement needs an open connection")
+    cursors = [dbapi_connection.cursor() for _ in ready]
+    sql, parameters, cursor = ready[0][0], ready[0][1], cursors[0]
+    try:
+        if len(ready) == 1:
+            cursor.execute(sql, parameters)
+        else:
+            with dbapi_connection.pipeline():
+                for (sql, parameters, _row, _processors), cursor in zip(ready, cursors, strict=True):
+                    cursor.execute(sql, parameters)
+        fetched = [
+            cursor.fetchall() if row is not None else []
+            for (_s, _p, row, _c), cursor in zip(ready, cursors, strict=True)
+        ]
+    except BaseException as error:  # noqa: BLE001 - handled (and re-raised) as SQLAlchemy does
+        # As Connection.execute does: a driver error wrapped, the connection invalidated if it
+        # was lost (or if an exit exception interrupted the statement), anything else re-raised.
+        conn._handle_dbapi_exception(error, sql, parameters, cursor, None)
+    finally:
+        for each in cursors:
+            each.close()
+    return [
+        DriverStatement._rows_of(rows, row, processors)
+        for rows, (_s, _p, row, processors) in zip(fetched, ready, strict=True)
+    ]

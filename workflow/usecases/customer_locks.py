@@ -11,11 +11,14 @@ effects) with a statement of its own *after* the lock: on PostgreSQL a statement
 row lock keeps its old snapshot for everything but the locked rows.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..db.bulk import id_list
-from ..db.driver import DriverStatement
+from ..db.driver import DriverStatement, rows_in_turn
 from ..db.models import Customer
 from ..domain.errors import NotFound
 
@@ -48,10 +51,16 @@ _LOCK_CUSTOMER_ROW = DriverStatement(LOCK_CUSTOMER, "CustomerLockRow")
 def lock_customer_row(db: Connection, customer_id: int):
     """The customer's row under its lock (Core: the hot paths); a row with the columns as
     attributes and _asdict()."""
-    rows = _LOCK_CUSTOMER_ROW.rows(db, {"customer_id": customer_id})
-    if not rows:
+    return lock_customer_row_then(db, customer_id)[0]
+
+
+def lock_customer_row_then(db: Connection, customer_id: int, *after: tuple[DriverStatement, Mapping[str, Any]]):
+    """The customer's row under its lock, then the rows of each statement `after` it, each run
+    once the lock is held and with a snapshot of its own (sent together on PostgreSQL)."""
+    locked, *rest = rows_in_turn(db, [(_LOCK_CUSTOMER_ROW, {"customer_id": customer_id}), *after])
+    if not locked:
         raise NotFound(f"customer {customer_id} does not exist")
-    return rows[0]
+    return locked[0], *rest
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:

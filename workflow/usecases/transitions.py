@@ -51,7 +51,7 @@ from ..domain.errors import StaleVersion, TransitionNotAllowed
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from ..settings import get_settings
 from .business_day import provider_today
-from .customer_locks import lock_customer_row
+from .customer_locks import lock_customer_row_then
 from .effect_bus import publish_after_commit
 from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
@@ -331,12 +331,13 @@ def transition_customer(
 ) -> TransitionOutcome:
     limits.check_text("note", request.note, multiline=True)
     db = session.connection()  # Core on the unit's connection: no ORM bookkeeping on this path
-    row = lock_customer_row(db, customer_id)
-    check_version(row, expected_version)
     today = today or provider_today()
-    return transition_locked(
-        session, row, event, request, actor, source, overdue=count_overdue_invoices(db, customer_id, today), today=today
+    # The guards' facts are counted by a statement of its own after the lock (see _OVERDUE).
+    row, counted = lock_customer_row_then(
+        db, customer_id, (_COUNT_OVERDUE, {"customer_id": customer_id, "today": today})
     )
+    check_version(row, expected_version)
+    return transition_locked(session, row, event, request, actor, source, overdue=counted[0][0], today=today)
 
 
 def transition_locked(
