@@ -28,8 +28,9 @@ from workflow.usecases.tokens import create_token
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261130
-# Per operation and phase: both databases take about two minutes together on two cores.
-MAX_EXAMPLES = 250
+# Per operation and phase: both databases take about two minutes together on two cores (the whole
+# suite must stay well under CI's 15 minutes; the hostile-input tests cover each field by hand).
+MAX_EXAMPLES = 150
 HOOKS = "tests.e2e.schemathesis_hooks"
 
 
