@@ -108,7 +108,8 @@ sys.path.insert(0, str(ROOT))
 from bench.harness.cpu import cpu_delta, cpu_snapshot  # noqa: E402
 from bench.harness.customers import REQUESTS, event_for, fresh_cpfs  # noqa: E402
 from bench.harness.database import (  # noqa: E402
-    DEFAULT_ADMIN_URL,
+    add_database_url_argument,
+    add_redis_url_argument,
     create_database_or_report,
     drop_database,
     psycopg_dsn,
@@ -365,16 +366,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--beat", action="store_true", help="start the worker with --beat (relay and reconciler beside it)"
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-        help="admin URL of the PostgreSQL server to create the throwaway database on",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=DEFAULT_REDIS_URL,
-        help=f"Redis database used as broker; FLUSHDB at start and end (default {DEFAULT_REDIS_URL})",
-    )
+    add_database_url_argument(parser)
+    add_redis_url_argument(parser, DEFAULT_REDIS_URL)
     args = parser.parse_args()
     args.customers = args.customers or max(1, args.transitions // 2)
     if min(args.transitions, args.customers, args.threads, args.concurrency) < 1:

@@ -109,7 +109,8 @@ sys.path.insert(0, str(ROOT))
 from bench.harness.cpu import command_line, cpu_delta, cpu_snapshot  # noqa: E402
 from bench.harness.customers import fresh_cpfs  # noqa: E402
 from bench.harness.database import (  # noqa: E402
-    DEFAULT_ADMIN_URL,
+    add_database_url_argument,
+    add_redis_url_argument,
     create_database_or_report,
     drop_database,
     psycopg_dsn,
@@ -491,16 +492,8 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="leave ATIVA_PROVISIONING_* unset: restoring makes no provisioning call",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-        help="admin URL of the PostgreSQL server to create the throwaway database on",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=DEFAULT_REDIS_URL,
-        help=f"Redis database used as broker; FLUSHDB at start and end (default {DEFAULT_REDIS_URL})",
-    )
+    add_database_url_argument(parser)
+    add_redis_url_argument(parser, DEFAULT_REDIS_URL)
     args = parser.parse_args()
     if args.rate <= 0 or min(args.events, args.threads, args.concurrency) < 1:
         parser.error("--rate, --events, --threads and --concurrency must be positive")

@@ -77,7 +77,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness.cpu import cpu_snapshot, machine_cpu
 from bench.harness.database import (
-    DEFAULT_ADMIN_URL,
+    add_database_url_argument,
     clone_database,
     create_database_or_report,
     drop_database,
@@ -518,11 +518,7 @@ def parse_args() -> argparse.Namespace:
         default=date(2026, 12, 1),
         help="the business date of the sweep (default 2026-12-01, a Tuesday)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-        help="admin URL of the PostgreSQL server to create the throwaway databases on",
-    )
+    add_database_url_argument(parser)
     args = parser.parse_args()
     if min(args.customers, args.delinquent, args.processes, args.batch) < 1:
         parser.error("--customers, --delinquent, --processes and --batch must be positive")

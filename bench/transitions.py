@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness.customers import REASONS, REQUESTS, event_for, fresh_cpfs
 from bench.harness.database import (
-    DEFAULT_ADMIN_URL,
+    add_database_url_argument,
     create_database_or_report,
     drop_database,
     psycopg_dsn,
@@ -349,11 +349,7 @@ def parse_args() -> argparse.Namespace:
         default=3,
         help="measured runs of each path, alternated; the median one is reported (default 3)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-        help="admin URL of the PostgreSQL server to create the throwaway database on",
-    )
+    add_database_url_argument(parser)
     args = parser.parse_args()
     if args.threads < 1 or args.transitions_per_thread < 1 or args.rounds < 1:
         parser.error("--threads, --transitions-per-thread and --rounds must be positive")

@@ -1,5 +1,8 @@
-"""Throwaway PostgreSQL databases on the server of an *admin* URL, dropped at the end."""
+"""Throwaway PostgreSQL databases on the server of an *admin* URL, dropped at the end; and the
+command-line options that name the servers a benchmark uses."""
 
+import argparse
+import os
 import sys
 import uuid
 
@@ -53,3 +56,21 @@ def server_version(url: str) -> str:
 
 def _url_of(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def add_database_url_argument(parser: argparse.ArgumentParser) -> None:
+    """--database-url, as every benchmark takes it."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ATIVA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
+        help="admin URL of the PostgreSQL server to create the throwaway database(s) on",
+    )
+
+
+def add_redis_url_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """--redis-url, for the benchmarks that run a worker (each its own default database)."""
+    parser.add_argument(
+        "--redis-url",
+        default=default,
+        help=f"Redis database used as broker; FLUSHDB at start and end (default {default})",
+    )
