@@ -54,14 +54,14 @@ def new_customer(db, n=0, ref=None) -> int:
         return customers.create_customer(session, customers.CustomerDraft(f"C{n}", VALID_CPFS[n], external_ref=ref)).id
 
 
-def inactivate(db, cid, reason):
+def inactivate(db, cid, reason, note=None):
     actor = transitions.Actor("token:ops", Role.OPERATOR)
     with db.write() as session:
         transitions.transition_customer(
             session,
             cid,
             CustomerEvent.INACTIVATE,
-            TransitionRequest(reason, None, actor_role=Role.OPERATOR),
+            TransitionRequest(reason, note, actor_role=Role.OPERATOR),
             actor,
             Source.API,
         )

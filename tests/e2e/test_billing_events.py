@@ -23,9 +23,6 @@ from tests.e2e.billing_support import (
     status,
 )
 from workflow.db.models import BillingEvent, Invoice, StatusChange
-from workflow.domain.customer_machine import TransitionRequest
-from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.usecases import transitions
 
 
 @pytest.fixture
@@ -147,19 +144,7 @@ def test_payment_reactivates_a_delinquent_customer_in_the_same_transaction(db, b
 def test_payment_never_undoes_another_kind_of_inactivation(db, billing, reason):
     cid = new_customer(db)
     inv_id = add_invoice(db, cid, days_overdue=20)
-    if reason == "other":
-        actor = transitions.Actor("token:ops", Role.OPERATOR)
-        with db.write() as session:
-            transitions.transition_customer(
-                session,
-                cid,
-                CustomerEvent.INACTIVATE,
-                TransitionRequest("other", "fraud check", actor_role=Role.OPERATOR),
-                actor,
-                Source.API,
-            )
-    else:
-        inactivate(db, cid, reason)
+    inactivate(db, cid, reason, note="fraud check" if reason == "other" else None)
     with db.read() as session:
         inv = session.get(Invoice, inv_id).external_id
     response = send(billing, event("paid", inv, cid), "pay-x")
