@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from workflow.db import migrate
 from workflow.db.engine import Database
 from workflow.db.models import Base, Invoice
+from workflow.db.radius_tables import RADIUS_TABLES, create_radius_schema
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import InvoiceStatus, Role
 
@@ -61,6 +62,7 @@ def postgres_url() -> Iterator[str]:
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     database = Database(url)
     migrate.upgrade(database.engine)
+    create_radius_schema(database.engine)  # RADIUS is on by default on PostgreSQL
     database.dispose()
     yield url
     with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True) as conn:
@@ -79,7 +81,7 @@ def sqlite_template(tmp_path_factory) -> str:
 
 
 def _truncate_all(database: Database) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + sorted(RADIUS_TABLES))
     with database.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

@@ -115,6 +115,8 @@ class Stack:
                 "ATIVA_WORKER_CONCURRENCY": "2",
                 "ATIVA_EFFECT_CLAIM_SECONDS": "5",
                 "ATIVA_WEBHOOK_TIMEOUT_SECONDS": "1",
+                "ATIVA_RADIUS_TIMEOUT_SECONDS": "0.5",
+                "ATIVA_RADIUS_TRIES": "2",
                 "ATIVA_RELAY_INTERVAL_SECONDS": "0.5",
                 "ATIVA_RELAY_GRACE_SECONDS": "1",
                 # The Standard Webhooks schedule's shape, in seconds instead of hours.

@@ -136,6 +136,29 @@ class Settings(BaseSettings):
         120.0, gt=0, description="/readyz fails when a due effect has waited longer than this."
     )
 
+    # -- RADIUS (network enforcement; docs/radius.md) -------------------------------------------
+    radius_database_url: str | None = Field(
+        None,
+        description="PostgreSQL database holding FreeRADIUS's tables; default: the main database when "
+        "it is PostgreSQL (RADIUS is off on SQLite unless set); `off` turns RADIUS off.",
+    )
+    radius_block_mode: Literal["address_list", "reject"] = Field(
+        "address_list",
+        description="How a suspended login is blocked: `address_list` (the router redirects it to a "
+        "notice page) or `reject` (its logins are refused).",
+    )
+    radius_blocked_address_list: str = Field(
+        "ativa_bloqueados",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="MikroTik address list a blocked login is put in (address_list mode).",
+    )
+    radius_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, description="How long to wait for a router's answer to a CoA/Disconnect."
+    )
+    radius_tries: int = Field(3, ge=1, le=10, description="Sends of one CoA/Disconnect before it counts as unanswered.")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -175,11 +198,25 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _claim_outlasts_a_call(self) -> "Settings":
         # httpx applies the timeout per phase (connect, write, read): a call may take several.
-        if self.effect_claim_seconds <= 4 * self.webhook_timeout_seconds:
+        if self.effect_claim_seconds <= self.longest_call_seconds:
             raise ValueError(
-                "ATIVA_EFFECT_CLAIM_SECONDS must exceed 4 × ATIVA_WEBHOOK_TIMEOUT_SECONDS, or a slow "
-                "call could outlive its claim and run twice"
+                "ATIVA_EFFECT_CLAIM_SECONDS must exceed 4 × ATIVA_WEBHOOK_TIMEOUT_SECONDS and 2 × "
+                "ATIVA_RADIUS_TIMEOUT_SECONDS × ATIVA_RADIUS_TRIES, or a slow call could outlive its "
+                "claim and run twice"
             )
+        return self
+
+    @property
+    def longest_call_seconds(self) -> float:
+        """The longest one outbound call may take: httpx applies its timeout per phase (connect,
+        write, read); a CoA that falls back to a Disconnect waits for two answers."""
+        return max(4 * self.webhook_timeout_seconds, 2 * self.radius_timeout_seconds * self.radius_tries)
+
+    @model_validator(mode="after")
+    def _radius_database_is_postgresql(self) -> "Settings":
+        url = (self.radius_database_url or "").strip()
+        if url and url.lower() != "off" and not url.startswith("postgresql"):
+            raise ValueError("ATIVA_RADIUS_DATABASE_URL must be a PostgreSQL URL (FreeRADIUS's schema), or `off`")
         return self
 
     @property

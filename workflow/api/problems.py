@@ -26,6 +26,8 @@ STATUS_BY_CODE = {
     "stale_version": 409,
     "unknown_status": 409,
     "customer_inactive": 409,
+    "duplicate_login": 422,
+    "in_use": 409,
     "idempotency_key_reused": 422,
     "unauthorized": 401,
     "forbidden": 403,

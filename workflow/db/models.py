@@ -67,10 +67,66 @@ class Service(Base):
     suspension_note: Mapped[str | None] = mapped_column(Text)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The PPPoE/IPoE user name FreeRADIUS authenticates (unique in any letter case, kept by a
+    # cancelled service too), its password (plaintext: CHAP and MS-CHAP need it; never shown) and plan.
+    login: Mapped[str | None] = mapped_column(String(64))
+    login_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # lower(login): one holder in any case
+    radius_password: Mapped[str | None] = mapped_column(String(128))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="services", lazy="raise")
+
+
+class Plan(Base):
+    """A speed plan: its FreeRADIUS group gives the rates to every login on it."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)  # lower(name): names differ in any case
+    download_kbps: Mapped[int] = mapped_column(Integer)
+    upload_kbps: Mapped[int] = mapped_column(Integer)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no new service gets it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Router(Base):
+    """A concentrator (NAS) that authenticates logins and takes CoA/Disconnect requests. Not named
+    `nas`: FreeRADIUS's own table of that name may live in the same database."""
+
+    __tablename__ = "routers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    address: Mapped[str] = mapped_column(String(45), unique=True)  # normalised IP; sessions are matched on it
+    secret: Mapped[str] = mapped_column(String(128))  # signs its packets; never shown
+    coa_port: Mapped[int] = mapped_column(Integer, default=3799)
+    vendor: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RadiusPacket(Base):
+    """One CoA/Disconnect sent to a router and how it ended: the history and /metrics read it."""
+
+    __tablename__ = "radius_packets"
+    __table_args__ = (Index("ix_radius_packets_service_id", "service_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    effect_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_effects.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    login: Mapped[str] = mapped_column(String(64))
+    router_address: Mapped[str] = mapped_column(String(45))
+    kind: Mapped[str] = mapped_column(String(20))  # disconnect | coa
+    outcome: Mapped[str] = mapped_column(String(20))  # ack | nak | session_not_found | timeout | no_router | error
+    acct_session_id: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Invoice(Base):

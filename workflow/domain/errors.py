@@ -63,3 +63,15 @@ class UnknownStoredStatus(AtivaError):
 
 class CustomerInactive(AtivaError):
     code = "customer_inactive"
+
+
+class DuplicateLogin(InvalidInput):
+    """A RADIUS login another service holds, in any letter case."""
+
+    code = "duplicate_login"
+
+
+class InUse(AtivaError):
+    """A plan some service uses, which cannot be deleted (retire it instead)."""
+
+    code = "in_use"

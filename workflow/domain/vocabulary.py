@@ -78,6 +78,10 @@ class Effect(StrEnum):
     WARN_BILLING = "warn_billing"  # customer.delinquency_warning, before the projected cut
     PROVISION_SUSPEND = "provision_suspend"  # one per service, when a provisioning URL is set
     PROVISION_RESTORE = "provision_restore"
+    # One per service with a RADIUS login whose group changed: its open sessions are dropped (or, for
+    # a plan change, given the new rate) so the router applies the new group (docs/radius.md).
+    RADIUS_DISCONNECT = "radius_disconnect"
+    RADIUS_COA = "radius_coa"
 
 
 class EffectState(StrEnum):
@@ -85,3 +89,13 @@ class EffectState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+class RouterVendor(StrEnum):
+    MIKROTIK = "mikrotik"  # Mikrotik-Rate-Limit, Mikrotik-Address-List
+    GENERIC = "generic"  # WISPr bandwidth attributes
+
+
+class RadiusBlockMode(StrEnum):
+    ADDRESS_LIST = "address_list"  # the router redirects the login to a notice page
+    REJECT = "reject"  # the login is refused

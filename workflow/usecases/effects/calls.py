@@ -42,7 +42,7 @@ def run_call(db: Database, claim: Claim, settings: Settings, deliver: Deliver) -
 
 def outlasts_a_call(until, settings: Settings) -> bool:
     """Whether a claim ending at `until` outlasts one more call (as Settings checks the claim)."""
-    return until - utcnow() > timedelta(seconds=4 * settings.webhook_timeout_seconds)
+    return until - utcnow() > timedelta(seconds=settings.longest_call_seconds)
 
 
 def make_call(db: Database, claim: Claim, settings: Settings, deliver: Deliver) -> "Settlement | RunResult":

@@ -15,6 +15,7 @@ from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceSta
 from ...settings import Settings
 from .. import heartbeats
 from ..customer_locks import lock_customer_row
+from ..radius.enforcement import Claimed, services_changed
 from ..transitions import QUEUE_EFFECTS, new_effect
 from .claims import SETTLE
 from .descriptions import provisioning_delivery
@@ -115,6 +116,24 @@ def _provisioning_calls(
     ]
 
 
+def _session_calls(conn, claim: Claim, service_ids: list[int], settings: Settings) -> list[Claim]:
+    """The logins of the services changed move to their new group in this transaction (RADIUS in
+    the same database); their open sessions are dropped next, by effects written already claimed."""
+    until = utcnow() + timedelta(seconds=settings.effect_claim_seconds)
+    queued = services_changed(
+        conn,
+        settings,
+        service_ids,
+        Effect.RADIUS_DISCONNECT,
+        transition_id=claim.transition_id,
+        claimed=Claimed(until, heartbeats.this_process()),
+    )
+    return [
+        Claim(effect_id, Effect.RADIUS_DISCONNECT.value, 1, facts.customer_id, claim.transition_id, until)
+        for effect_id, facts in queued
+    ]
+
+
 def services_out_of_line(line: ServicesInLine) -> ColumnElement[bool]:
     """The services (of any customer: the caller says whose) that disagree with the status this
     line belongs to: those its local effect changes, and those the reconciler counts as drift."""
@@ -156,6 +175,7 @@ def _change_services(wanted: CustomerStatus, line: ServicesInLine):
             return _superseded(customer), []
         services = conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).all()
         calls = _provisioning_calls(conn, customer, claim, services, line.provisioning, line.becomes, settings)
+        calls += _session_calls(conn, claim, [s.id for s in services], settings)
         return Outcome(EffectState.DONE, f"{len(services)} service(s) {_VERBS[line.becomes]}"), calls
 
     return apply

@@ -1,0 +1,160 @@
+"""What FreeRADIUS answers for a login: the one group it is in, and each group's attributes.
+
+FreeRADIUS applies the first matching group of a login only, so a login is in exactly one group,
+chosen from its service's status; blocking changes that group instead of adding one. The rules
+for plans, logins and routers that every entry point accepts live here too.
+"""
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+from .limits import check_text
+from .vocabulary import RadiusBlockMode, RouterVendor, ServiceStatus
+
+GROUP_PREFIX = "ativa_"  # every group Ativa keeps; the reconciler owns these and no others
+BLOCKED_GROUP = "ativa_bloqueado"
+CANCELLED_GROUP = "ativa_cancelado"
+LOGIN_PRIORITY = 1
+
+BLOCKED_MESSAGE = "Acesso suspenso. Entre em contato com o provedor para regularizar."
+CANCELLED_MESSAGE = "Serviço cancelado."
+
+MAX_RATE_KBPS = 10_000_000  # 10 Gbit/s: a plan above that is a typo
+LOGIN_PATTERN = r"^[A-Za-z0-9._@+\-]{1,64}$"  # what PPPoE concentrators accept as a user name
+_LOGIN = re.compile(LOGIN_PATTERN)
+PASSWORD_MAX = 128
+SECRET_MIN, SECRET_MAX = 8, 128
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One row of radgroupcheck/radgroupreply/radcheck: attribute, operator, value."""
+
+    name: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class GroupAttributes:
+    check: tuple[Attribute, ...]
+    reply: tuple[Attribute, ...]
+
+
+def plan_group(plan_id: int) -> str:
+    return f"{GROUP_PREFIX}plano_{plan_id}"
+
+
+def group_for(service_status: str, plan_id: int) -> str:
+    """The one group a login is in: its plan while the service is active, else blocked or cancelled."""
+    if service_status == ServiceStatus.ACTIVE:
+        return plan_group(plan_id)
+    if service_status == ServiceStatus.SUSPENDED:
+        return BLOCKED_GROUP
+    return CANCELLED_GROUP
+
+
+def mikrotik_rate_limit(download_kbps: int, upload_kbps: int) -> str:
+    # rx/tx from the router's side: what it receives from the customer (upload) comes first.
+    return f"{upload_kbps}k/{download_kbps}k"
+
+
+def rate_attributes(vendor: str, download_kbps: int, upload_kbps: int) -> tuple[Attribute, ...]:
+    """The rate as one kind of router reads it (a CoA carries only its own vendor's)."""
+    if vendor == RouterVendor.MIKROTIK:
+        return (Attribute("Mikrotik-Rate-Limit", ":=", mikrotik_rate_limit(download_kbps, upload_kbps)),)
+    return (
+        Attribute("WISPr-Bandwidth-Max-Up", ":=", str(upload_kbps * 1000)),
+        Attribute("WISPr-Bandwidth-Max-Down", ":=", str(download_kbps * 1000)),
+    )
+
+
+def plan_attributes(download_kbps: int, upload_kbps: int) -> GroupAttributes:
+    """A plan's group answers for every kind of router: each ignores the other vendor's attributes."""
+    return GroupAttributes(
+        check=(),
+        reply=rate_attributes(RouterVendor.MIKROTIK, download_kbps, upload_kbps)
+        + rate_attributes(RouterVendor.GENERIC, download_kbps, upload_kbps),
+    )
+
+
+def _refused(message: str) -> GroupAttributes:
+    return GroupAttributes(
+        check=(Attribute("Auth-Type", ":=", "Reject"),), reply=(Attribute("Reply-Message", ":=", message),)
+    )
+
+
+def blocked_attributes(mode: str, address_list: str) -> GroupAttributes:
+    if mode == RadiusBlockMode.REJECT:
+        return _refused(BLOCKED_MESSAGE)
+    return GroupAttributes(check=(), reply=(Attribute("Mikrotik-Address-List", ":=", address_list),))
+
+
+def cancelled_attributes() -> GroupAttributes:
+    return _refused(CANCELLED_MESSAGE)
+
+
+@dataclass(frozen=True)
+class PlanRates:
+    plan_id: int
+    download_kbps: int
+    upload_kbps: int
+
+
+def kept_groups(plans: list[PlanRates], block_mode: str, address_list: str) -> dict[str, GroupAttributes]:
+    """Every group Ativa keeps, by name, with what it answers."""
+    groups = {plan_group(p.plan_id): plan_attributes(p.download_kbps, p.upload_kbps) for p in plans}
+    groups[BLOCKED_GROUP] = blocked_attributes(block_mode, address_list)
+    groups[CANCELLED_GROUP] = cancelled_attributes()
+    return groups
+
+
+def password_check(password: str) -> Attribute:
+    return Attribute("Cleartext-Password", ":=", password)
+
+
+# -- what entry points accept -------------------------------------------------------------------
+
+
+def check_login(login: str) -> str:
+    if not _LOGIN.fullmatch(login):
+        raise InvalidInput(
+            "login must be 1 to 64 characters among letters, digits and . _ @ + - (no spaces or control characters)"
+        )
+    return login
+
+
+def check_password(password: str) -> str:
+    check_text("password", password)
+    if not 1 <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput(f"password must be 1 to {PASSWORD_MAX} characters")
+    return password
+
+
+def check_rate(field: str, kbps: int) -> int:
+    if not 1 <= kbps <= MAX_RATE_KBPS:
+        raise InvalidInput(f"{field} must be between 1 and {MAX_RATE_KBPS} kbps (10 Gbit/s)")
+    return kbps
+
+
+def check_router_address(address: str) -> str:
+    """The address normalised (a router's sessions are matched on it), or InvalidInput."""
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        raise InvalidInput(f"address must be an IP address such as 10.0.0.1, not {address[:60]!r}") from None
+
+
+def check_secret(secret: str) -> str:
+    check_text("secret", secret)
+    if not SECRET_MIN <= len(secret) <= SECRET_MAX:
+        raise InvalidInput(f"secret must be {SECRET_MIN} to {SECRET_MAX} characters")
+    return secret
+
+
+def check_port(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise InvalidInput("coa_port must be between 1 and 65535")
+    return port
