@@ -211,3 +211,30 @@ def test_only_ativa_listens_on_the_configured_address_and_ports(freeradius):
         f"Listening on auth address 127.0.0.1 port {freeradius.auth_port} bound to server ativa",
         f"Listening on acct address 127.0.0.1 port {freeradius.acct_port} bound to server ativa",
     ]
+
+
+def test_an_interim_update_whose_start_was_lost_opens_the_session(freeradius, rows):
+    """A router that lost its Start (FreeRADIUS down at the time) still leaves an open session."""
+    rows.add_login(LOGIN, PASSWORD, PLAN_GROUP)
+
+    send_accounting(
+        freeradius, "Interim-Update", login=LOGIN, session_id="81a00004", framed_ip="100.64.0.13", Acct_Session_Time=60
+    )
+
+    open_sessions = rows.query(
+        "SELECT username, acctsessionid, host(framedipaddress) FROM radacct WHERE acctstoptime IS NULL"
+    )
+    assert open_sessions == [(LOGIN, "81a00004", "100.64.0.13")]
+
+
+def test_accounting_on_from_a_rebooted_router_closes_its_open_sessions(freeradius, rows):
+    rows.add_login(LOGIN, PASSWORD, PLAN_GROUP)
+    send_accounting(freeradius, "Start", login=LOGIN, session_id="81a00005", framed_ip="100.64.0.14")
+
+    with freeradius.client() as client:
+        reply = client.SendPacket(
+            client.CreateAcctPacket(Acct_Status_Type="Accounting-On", NAS_IP_Address="127.0.0.1", Acct_Session_Id="0")
+        )
+
+    assert reply.code == packet.AccountingResponse
+    assert rows.query("SELECT acctsessionid FROM radacct WHERE acctstoptime IS NULL") == []
