@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tests import freeradius_support
 from workflow.db import migrate
 from workflow.db.engine import Database
 from workflow.db.models import Base, Invoice
@@ -67,6 +68,44 @@ def postgres_url() -> Iterator[str]:
     yield url
     with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def freeradius_database_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server holding FreeRADIUS's tables, for the session's
+    FreeRADIUS."""
+    name = f"ativa_radius_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        service_missing("PostgreSQL", error)
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    freeradius_support.create_freeradius_tables(url)
+    yield url
+    with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def freeradius(freeradius_database_url) -> Iterator[freeradius_support.RadiusServer]:
+    """A real FreeRADIUS with Ativa's configuration (deploy/freeradius) on 127.0.0.1, free ports,
+    reading `freeradius_database_url`; the test client is 127.0.0.1 with `.secret`."""
+    missing = freeradius_support.missing_freeradius()
+    if missing:
+        service_missing("FreeRADIUS", FileNotFoundError(missing))
+    with freeradius_support.running_freeradius(freeradius_database_url) as server:
+        yield server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that used FreeRADIUS shows the end of its debug log."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("freeradius")
+    if report.failed and isinstance(server, freeradius_support.RadiusServer):
+        report.sections.append(("FreeRADIUS log (end)", server.log_tail()))
+    return report
 
 
 @pytest.fixture(scope="session")
