@@ -1,0 +1,1 @@
+"""RADIUS enforcement: FreeRADIUS rows, session packets (CoA/Disconnect) and their outcomes."""
