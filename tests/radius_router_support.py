@@ -153,7 +153,8 @@ class FakeRouter:
                         request.code,
                         request.id,
                         request.authenticator,
-                        {name: list(request[name]) for name in request.keys() if isinstance(name, str)},
+                        # pyrad's keys() gives names; iterating the packet gives raw attribute codes.
+                        {name: list(request[name]) for name in request.keys() if isinstance(name, str)},  # noqa: SIM118
                         raw,
                         source,
                     )
