@@ -151,7 +151,9 @@ def test_a_disconnect_nak_for_another_cause_fails_the_effect_naming_router_and_c
     nak = PacketResult("10.0.0.9", "disconnect", "ana.silva", "77", "nak", 404, "Disconnect-NAK", False)
     outcome = packets_outcome([fell_back, nak])
     assert not outcome.done
-    assert outcome.note == "disconnect NAK from 10.0.0.9: Error-Cause 404 (Invalid-Request) (session 77)"
+    assert outcome.note == (
+        "1 of 2 packets failed: disconnect NAK from 10.0.0.9: Error-Cause 404 (Invalid-Request) (session 77)"
+    )
 
 
 def test_a_silent_router_times_out_after_the_tries(router):

@@ -125,7 +125,8 @@ def packets_outcome(results: Sequence[PacketResult]) -> PacketsOutcome:
         return PacketsOutcome(True, "no packet sent")
     failed = [result for result in results if not result.succeeded]
     if failed:
-        return PacketsOutcome(False, _joined(failed))
+        count = f"{len(failed)} of {len(results)} packets failed: " if len(results) > 1 else ""
+        return PacketsOutcome(False, count + _joined(failed))
     return PacketsOutcome(True, _joined(results))
 
 
