@@ -90,6 +90,15 @@ def test_without_a_framed_ip_the_request_leaves_the_attribute_out(router):
     assert "Framed-IP-Address" not in router.accepted[0].attributes
 
 
+def test_a_router_known_by_an_ipv6_address_is_named_by_nas_ipv6_address(router):
+    [result] = send_packets([session_packet(router, nas_ip="2001:db8::1")], timeout_seconds=2, tries=2)
+
+    assert result.outcome == "ack"
+    [request] = router.accepted
+    assert request.first("NAS-IPv6-Address") == "2001:db8::1"
+    assert "NAS-IP-Address" not in request.attributes
+
+
 def test_a_nak_with_session_context_not_found_means_the_session_is_gone(router):
     router.policy = "session_not_found"
 

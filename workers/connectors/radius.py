@@ -61,7 +61,10 @@ def build_request(session: SessionPacket, identifier: int) -> radius.CoAPacket:
     )
     request["User-Name"] = session.login
     request["Acct-Session-Id"] = session.acct_session_id
-    request["NAS-IP-Address"] = session.nas_ip
+    if ipaddress.ip_address(session.nas_ip).version == 6:
+        request["NAS-IPv6-Address"] = session.nas_ip
+    else:
+        request["NAS-IP-Address"] = session.nas_ip
     if session.framed_ip:
         request["Framed-IP-Address"] = session.framed_ip
     if session.kind == "coa":
