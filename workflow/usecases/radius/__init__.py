@@ -1,1 +1,1 @@
-"""RADIUS enforcement: FreeRADIUS's rows, live sessions and their CoA/Disconnect (docs/radius.md)."""
+"""RADIUS enforcement: FreeRADIUS rows, session packets (CoA/Disconnect) and their outcomes."""
