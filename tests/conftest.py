@@ -71,20 +71,9 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def freeradius_database_url() -> Iterator[str]:
-    """A database of its own on the PostgreSQL server holding FreeRADIUS's tables, for the session's
-    FreeRADIUS."""
-    name = f"ativa_radius_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        service_missing("PostgreSQL", error)
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    freeradius_support.create_freeradius_tables(url)
-    yield url
-    with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def freeradius_database_url(postgres_url) -> str:
+    """FreeRADIUS reads the session's test database: its tables in Ativa's own database, the default."""
+    return postgres_url
 
 
 @pytest.fixture(scope="session")
