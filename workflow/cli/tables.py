@@ -54,6 +54,37 @@ def services(console: Console, customer_id: int, items: list[dict], *, wide: boo
     )
 
 
+def plans(console: Console, items: list[dict], *, wide: bool) -> None:
+    print_table(
+        console,
+        "Plans",
+        ["id", "name", "download kbps", "upload kbps", "retired", "services", "group"],
+        [
+            [
+                p["id"],
+                p["name"],
+                p["download_kbps"],
+                p["upload_kbps"],
+                "yes" if p["retired"] else "",
+                p["in_use"],
+                p["radius_group"],
+            ]
+            for p in items
+        ],
+        wide=wide,
+    )
+
+
+def routers(console: Console, items: list[dict], *, wide: bool) -> None:
+    print_table(
+        console,
+        "Routers (NAS)",
+        ["id", "name", "address", "coa port", "vendor"],
+        [[r["id"], r["name"], r["address"], r["coa_port"], r["vendor"]] for r in items],
+        wide=wide,
+    )
+
+
 def tokens(console: Console, items: list[dict], zone: str, *, wide: bool) -> None:
     print_table(
         console,
