@@ -48,8 +48,7 @@ def _name_taken(session: Session, name: str, but: int | None = None) -> None:
 
 def _flush(session: Session, name: str) -> None:
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError:  # the same name saved at once by another request
         raise DuplicateName(f"a plan named {name!r} already exists (names ignore letter case)") from None
 

@@ -77,8 +77,7 @@ def _not_taken(session: Session, name: str | None, address: str | None, but: int
 
 def _flush(session: Session) -> None:
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError:  # the same name or address saved at once by another request
         raise DuplicateName("a router with this name or address already exists") from None
 
