@@ -388,3 +388,18 @@ def test_freeradius_rows_follow_logins_plans_and_routers(api):
     assert rows(api, rt.radgroupreply, "groupname", groupname=f"ativa_plano_{unused['id']}")
     assert api.delete(f"{PLANS}/{unused['id']}").status_code == 204
     assert rows(api, rt.radgroupreply, "groupname", groupname=f"ativa_plano_{unused['id']}") == []
+
+
+def test_the_document_marks_secrets_write_only_and_no_response_has_them(api):
+    doc = assert_ok(api.get("/openapi.json", role=Role.VIEWER))
+    schemas = doc["components"]["schemas"]
+
+    def prop(schema: str, field: str) -> dict:
+        found = schemas[schema]["properties"][field]
+        return next((s for s in found.get("anyOf", [found]) if s.get("type") != "null"), found)
+
+    for schema, field in (("ServiceIn", "password"), ("ServicePatch", "password"), ("RouterIn", "secret")):
+        assert prop(schema, field).get("writeOnly") is True, (schema, field)
+    for schema in ("ServiceOut", "RouterOut", "PlanOut"):
+        assert not {"password", "radius_password", "secret"} & set(schemas[schema]["properties"]), schema
+    assert {"login", "plan_id", "radius_group"} <= set(schemas["ServiceOut"]["properties"])
