@@ -205,6 +205,9 @@ class ApiClient:
     def patch(self, path, role=Role.ADMIN, **kw):
         return self.client.patch(path, headers=self.headers(role, **kw.pop("headers", {})), **kw)
 
+    def delete(self, path, role=Role.ADMIN, **kw):
+        return self.client.delete(path, headers=self.headers(role, **kw.pop("headers", {})), **kw)
+
     def new_customer(self, n: int = 0, **fields) -> dict:
         body = {"name": f"Cliente {n}", "document": VALID_CPFS[n], **fields}
         response = self.post("/api/v1/customers", json=body)

@@ -28,6 +28,7 @@ from workflow.domain.vocabulary import (
     EffectState,
     InactivationReason,
     Role,
+    RouterVendor,
     ServiceStatus,
     Source,
     SuspensionCause,
@@ -358,6 +359,8 @@ def test_the_document_declares_the_domains_enums(api):
         ("ServiceOut", "status"): ServiceStatus,
         ("ServiceOut", "suspension_cause"): SuspensionCause,
         ("TokenOut", "role"): Role,
+        ("RouterOut", "vendor"): RouterVendor,
+        ("RouterIn", "vendor"): RouterVendor,
         ("InactivateIn", "reason"): InactivationReason,
         ("ActivateIn", "reason"): ActivationReason,
     }

@@ -45,6 +45,14 @@ BUSINESS_RULE_422 = {
     "POST /api/v1/billing/events": "the customer must exist; the amount a decimal with two places; "
     "dates within ten years of today",
     "GET /api/v1/delinquency/preview": "as_of within ten years of today",
+    "POST /api/v1/customers/{customer_id}/services": "a login is unique in any case and needs a password and a "
+    "plan; the plan must exist and not be retired",
+    "PATCH /api/v1/services/{service_id}": "something to change; the plan must exist and not be retired; a "
+    "password needs a login",
+    "POST /api/v1/plans": "names unique in any letter case",
+    "PATCH /api/v1/plans/{plan_id}": "something to change; names unique in any letter case",
+    "POST /api/v1/nas": "the address an IP address; name and address unique",
+    "PATCH /api/v1/nas/{router_id}": "something to change; the address an IP address; name and address unique",
     "POST /api/v1/delinquency/run": "as_of within ten years of today",
 }
 
@@ -65,6 +73,9 @@ def _config(ids: dict[str, list[int]], hooks: str) -> str:
         '"path.service_id" = { dictionary = "service_ids", probability = 0.5 }',
         '"path.effect_id" = { dictionary = "effect_ids", probability = 0.5 }',
         '"path.token_id" = { dictionary = "token_ids", probability = 0.5 }',
+        '"path.plan_id" = { dictionary = "plan_ids", probability = 0.5 }',
+        '"body.plan_id" = { dictionary = "plan_ids", probability = 0.5 }',
+        '"path.router_id" = { dictionary = "router_ids", probability = 0.5 }',
         '"body.document" = { dictionary = "documents", probability = 0.5 }',
         "",
     ]
@@ -80,8 +91,9 @@ def _config(ids: dict[str, list[int]], hooks: str) -> str:
 
 
 def _seed(http: httpx.Client, db) -> dict[str, list[int]]:
-    """An active customer with a suspended service and an active one; an inactive customer whose
-    effects include a failed one. Each endpoint then has a row it may act on."""
+    """An active customer with a suspended service (with a RADIUS login) and an active one; an
+    inactive customer whose effects include a failed one; two plans and a router. Each endpoint then
+    has a row it may act on."""
 
     def post(path: str, body: dict) -> dict:
         response = http.post(path, json=body)
@@ -89,8 +101,15 @@ def _seed(http: httpx.Client, db) -> dict[str, list[int]]:
         return response.json()
 
     customers = [post("/api/v1/customers", {"name": f"Cliente {n}", "document": VALID_CPFS[n]})["id"] for n in (0, 1)]
+    plans = [
+        post("/api/v1/plans", {"name": name, "download_kbps": rate, "upload_kbps": rate // 2})["id"]
+        for name, rate in (("Fibra 300", 300_000), ("Fibra 600", 600_000))
+    ]
+    routers = [post("/api/v1/nas", {"name": "bng", "address": "10.0.0.1", "secret": "segredo-do-roteador"})["id"]]
+    login = {"login": "cliente.0", "password": "senha-do-cliente", "plan_id": plans[0]}
     services = [
-        post(f"/api/v1/customers/{customers[0]}/services", {"name": name})["id"] for name in ("Fibra 300", "TV")
+        post(f"/api/v1/customers/{customers[0]}/services", {"name": "Fibra 300", **login})["id"],
+        post(f"/api/v1/customers/{customers[0]}/services", {"name": "TV"})["id"],
     ]
     post(f"/api/v1/services/{services[0]}/suspend", {"reason": "obra na rua"})
     moved = post(f"/api/v1/customers/{customers[1]}/inactivate", {"reason": "customer_request"})
@@ -101,7 +120,13 @@ def _seed(http: httpx.Client, db) -> dict[str, list[int]]:
             .where(OutboxEffect.id == effects[0])
             .values(state="failed", last_error="the fake billing system said 500")
         )
-    return {"customer_ids": customers, "service_ids": services, "effect_ids": effects}
+    return {
+        "customer_ids": customers,
+        "service_ids": services,
+        "effect_ids": effects,
+        "plan_ids": plans,
+        "router_ids": routers,
+    }
 
 
 def _failures_report(output: str) -> str:

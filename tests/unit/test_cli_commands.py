@@ -15,6 +15,8 @@ TREE = {
     "tokens": ["create", "list", "revoke"],
     "customers": ["add", "list", "show", "edit"],
     "services": ["add", "list", "suspend", "resume", "cancel"],
+    "plans": ["add", "list"],
+    "nas": ["add", "list", "remove"],
     "effects": ["list", "retry"],
     "users": ["create", "list", "password", "disable"],
 }  # fmt: skip

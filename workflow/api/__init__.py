@@ -2,10 +2,10 @@
 
 from fastapi import FastAPI
 
-from . import billing, customers, delinquency, effects, health, metrics, services, tokens
+from . import billing, customers, delinquency, effects, health, metrics, nas, plans, services, tokens
 
 
 def install(app: FastAPI) -> None:
     """The API's routes; the application (workflow.application) sets the errors and request guards."""
-    for module in (health, customers, services, tokens, effects, metrics, billing, delinquency):
+    for module in (health, customers, services, plans, nas, tokens, effects, metrics, billing, delinquency):
         app.include_router(module.router)

@@ -187,7 +187,8 @@ def add_service(
     idem: Idempotent = Depends(idempotent),
 ):
     def handler(session: Session) -> dict:
-        service = customer_services.add_service(session, customer_id, body.name, body.external_ref)
+        access = customer_services.Access(body.login, body.password, body.plan_id)
+        service = customer_services.add_service(session, customer_id, body.name, body.external_ref, access)
         return ServiceOut.of(service).model_dump(mode="json")
 
     return idem.run(201, handler)

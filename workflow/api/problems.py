@@ -27,6 +27,7 @@ STATUS_BY_CODE = {
     "unknown_status": 409,
     "customer_inactive": 409,
     "duplicate_login": 422,
+    "duplicate_name": 422,
     "in_use": 409,
     "idempotency_key_reused": 422,
     "unauthorized": 401,

@@ -6,10 +6,19 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..db.models import ApiToken
-from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, Role
+from ..domain import radius
+from ..domain.vocabulary import ActivationReason, CustomerStatus, InactivationReason, Role, RouterVendor
 
 # The response bodies the CLI's --json prints too live in the use-case layer.
-from ..usecases.representations import CustomerOut, EffectDetail, ServiceOut, TransitionOut, one_of
+from ..usecases.representations import (
+    CustomerOut,
+    EffectDetail,
+    PlanOut,
+    RouterOut,
+    ServiceOut,
+    TransitionOut,
+    one_of,
+)
 from .fields import IdValue, IsoDate, Line, Text
 
 
@@ -64,9 +73,69 @@ class ReturnDateIn(Strict):
     until: IsoDate | None = Field(description="The new return date, or null to clear it")
 
 
+# Write-only: never in a response (a 422 names the field, never echoes what was sent).
+WRITE_ONLY = {"writeOnly": True, "format": "password"}
+Login = Annotated[str, Field(pattern=radius.LOGIN_PATTERN, description="PPPoE/IPoE user name")]
+Password = Annotated[Line, Field(min_length=1, max_length=radius.PASSWORD_MAX, json_schema_extra=WRITE_ONLY)]
+Rate = Annotated[int, Field(ge=1, le=radius.MAX_RATE_KBPS, description="kbit/s (at most 10 Gbit/s)")]
+PlanId = Annotated[IdValue, Field(description="A plan from /api/v1/plans (not retired)")]
+
+
 class ServiceIn(Strict):
     name: Line = Field(min_length=1, max_length=200)
     external_ref: Line | None = Field(None, max_length=100)
+    login: Login | None = Field(None, description="RADIUS login; needs password and plan_id")
+    password: Password | None = None
+    plan_id: PlanId | None = None
+
+
+class ServicePatch(Strict):
+    plan_id: PlanId | None = Field(None, description="A new plan: live sessions get its rates by CoA")
+    password: Password | None = Field(None, description="A new password: live sessions are dropped")
+
+
+class PlanIn(Strict):
+    name: Line = Field(min_length=1, max_length=100)
+    download_kbps: Rate
+    upload_kbps: Rate
+
+
+class PlanPatch(Strict):
+    name: Line | None = Field(None, min_length=1, max_length=100)
+    download_kbps: Rate | None = None
+    upload_kbps: Rate | None = None
+    retired: bool | None = Field(None, description="true: no new service or plan change may choose it")
+
+
+class PlanPage(BaseModel):
+    items: list[PlanOut]
+
+
+RouterSecret = Annotated[
+    Line, Field(min_length=radius.SECRET_MIN, max_length=radius.SECRET_MAX, json_schema_extra=WRITE_ONLY)
+]
+RouterAddress = Annotated[Line, Field(min_length=1, max_length=45, description="IPv4 or IPv6 address")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class RouterIn(Strict):
+    name: Line = Field(min_length=1, max_length=100)
+    address: RouterAddress
+    secret: RouterSecret
+    coa_port: Port = 3799
+    vendor: RouterVendor = RouterVendor.MIKROTIK
+
+
+class RouterPatch(Strict):
+    name: Line | None = Field(None, min_length=1, max_length=100)
+    address: RouterAddress | None = None
+    secret: RouterSecret | None = None
+    coa_port: Port | None = None
+    vendor: RouterVendor | None = None
+
+
+class RouterPage(BaseModel):
+    items: list[RouterOut]
 
 
 class SuspendIn(Strict):

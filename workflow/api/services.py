@@ -1,6 +1,7 @@
-"""/api/v1/services/{id}/suspend|resume|cancel: one service, outside the customer's lifecycle."""
+"""/api/v1/services/{id}: one service, outside the customer's lifecycle: suspend, resume, cancel,
+and a new plan or RADIUS password (PATCH)."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from ..domain.vocabulary import ServiceEvent
@@ -9,7 +10,7 @@ from .auth import Principal, can_write
 from .customers import PROBLEMS
 from .fields import RowId
 from .idempotency import Idempotent, idempotent
-from .schemas import ServiceOut, SuspendIn
+from .schemas import ServiceOut, ServicePatch, SuspendIn
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
 
@@ -48,3 +49,13 @@ def cancel(
     idem: Idempotent = Depends(idempotent),
 ):
     return _change(service_id, ServiceEvent.CANCEL, idem)
+
+
+@router.patch("/{service_id}", response_model=ServiceOut, responses=PROBLEMS)
+def update_service(
+    service_id: RowId, body: ServicePatch, request: Request, _: Principal = Depends(can_write)
+) -> ServiceOut:
+    """A new plan (live sessions get its rates by CoA) and/or a new password (they are dropped)."""
+    with request.app.state.db.write() as session:
+        service = customer_services.update_service(session, service_id, plan_id=body.plan_id, password=body.password)
+        return ServiceOut.of(service)

@@ -18,6 +18,8 @@ from . import (  # noqa: F401 - imported for the commands they add
     users,
     customers,
     customer_services,
+    plans,
+    nas,
     effects,
     sweep,
 )

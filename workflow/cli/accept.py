@@ -11,7 +11,7 @@ from datetime import date
 
 from pydantic_core import PydanticCustomError
 
-from ..db.models import ApiToken, Customer, Service
+from ..db.models import ApiToken, Customer, Plan, Router, Service
 from ..domain import limits
 
 MAX_ID = limits.MAX_ROW_ID  # ids and versions: the columns are 32-bit integers
@@ -65,5 +65,9 @@ PHONE = column_text(Customer.phone)
 DOCUMENT = text(32)  # punctuation allowed: 18 characters for a CNPJ, some room for spaces
 SERVICE_NAME = column_text(Service.name)
 TOKEN_NAME = column_text(ApiToken.name)
+PLAN_NAME = column_text(Plan.name)
+ROUTER_NAME = column_text(Router.name)
+ADDRESS = column_text(Router.address)
+LOGIN = column_text(Service.login)
 NOTE = text(NOTE_MAX, multiline=True)
 ANY_TEXT = text(None)  # a search, a cursor, a customer id or ref, a user name: looked up, not stored

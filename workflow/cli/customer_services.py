@@ -6,8 +6,10 @@ from ..domain.vocabulary import ServiceEvent
 from ..usecases import customer_services, customers
 from . import accept, groups, tables
 from .console import out, print_json
+from .errors import fail
 from .options import JSON_OPTION, WIDE_OPTION
 from .records import service_json
+from .secrets import read_secret
 from .session import unit
 
 SERVICE_ID = typer.Argument(..., help="Service id from `ativa services list`.", min=1, max=accept.MAX_ID)
@@ -18,15 +20,27 @@ def services_add(
     customer: str = typer.Argument(..., help="Customer id or external_ref.", parser=accept.ANY_TEXT),
     name: str = typer.Option(..., "--name", help="Plan or service name.", parser=accept.SERVICE_NAME),
     external_ref: str = typer.Option(None, "--external-ref", parser=accept.EXTERNAL_REF),
+    login: str = typer.Option(None, "--login", help="RADIUS (PPPoE/IPoE) login; needs --plan.", parser=accept.LOGIN),
+    plan: int = typer.Option(None, "--plan", help="Plan id from `ativa plans list`.", min=1, max=accept.MAX_ID),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the login's password from stdin (else a hidden prompt)."
+    ),
     as_json: bool = JSON_OPTION,
 ):
-    """Add a service to an active customer."""
+    """Add a service to an active customer, with a RADIUS login and plan if given."""
+    password = None
+    if login is not None:
+        password = read_secret("password", from_stdin=password_stdin, flag="--password-stdin")
+    elif password_stdin:
+        fail("--password-stdin needs --login")
+    access = customer_services.Access(login, password, plan)
     with unit(write=True) as session:
         target = customers.find_customer(session, customer)
-        data = service_json(customer_services.add_service(session, target.id, name, external_ref))
+        data = service_json(customer_services.add_service(session, target.id, name, external_ref, access))
     if as_json:
         return print_json(data)
-    out.print(f"service {data['id']} '{data['name']}' added to customer {data['customer_id']}")
+    login_text = f" with login {data['login']} ({data['radius_group']})" if data["login"] else ""
+    out.print(f"service {data['id']} '{data['name']}' added to customer {data['customer_id']}{login_text}")
 
 
 @groups.services.command("list")

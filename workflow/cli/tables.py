@@ -54,6 +54,28 @@ def services(console: Console, customer_id: int, items: list[dict], *, wide: boo
     )
 
 
+def plans(console: Console, items: list[dict], *, wide: bool) -> None:
+    headers = ["id", "name", "down kbps", "up kbps", "retired", "services"]
+    rows = [
+        [p["id"], p["name"], p["download_kbps"], p["upload_kbps"], "yes" if p["retired"] else "", p["in_use"]]
+        for p in items
+    ]
+    if wide:
+        headers.append("group")
+        rows = [[*row, p["radius_group"]] for row, p in zip(rows, items, strict=True)]
+    print_table(console, "Plans", headers, rows, wide=wide)
+
+
+def routers(console: Console, items: list[dict], *, wide: bool) -> None:
+    print_table(
+        console,
+        "Routers (NAS)",
+        ["id", "name", "address", "coa port", "vendor"],
+        [[r["id"], r["name"], r["address"], r["coa_port"], r["vendor"]] for r in items],
+        wide=wide,
+    )
+
+
 def tokens(console: Console, items: list[dict], zone: str, *, wide: bool) -> None:
     print_table(
         console,

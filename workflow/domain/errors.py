@@ -71,6 +71,12 @@ class DuplicateLogin(InvalidInput):
     code = "duplicate_login"
 
 
+class DuplicateName(InvalidInput):
+    """A plan or router name (or a router address) another one already has."""
+
+    code = "duplicate_name"
+
+
 class InUse(AtivaError):
     """A plan some service uses, which cannot be deleted (retire it instead)."""
 

@@ -72,12 +72,17 @@ def add_service(
         created_at=now,
         updated_at=now,
     )
-    session.add(service)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending before it starts, and a
+        # failed insert there would break the whole transaction instead of the savepoint.
         with session.begin_nested():
+            session.add(service)
             session.flush()
     except IntegrityError:
-        # A race the checks above could not see: the same login or reference added at once.
+        # A race the checks above could not see: the same login or reference added at once, or
+        # the plan deleted meanwhile (its row lock made this insert wait for the delete).
+        if access.plan_id is not None and session.scalar(select(Plan.id).where(Plan.id == access.plan_id)) is None:
+            raise InvalidInput(f"plan {access.plan_id} does not exist") from None
         if access.login and _login_holder(session, access.login) is not None:
             raise DuplicateLogin(f"login {access.login!r} is already taken (logins ignore letter case)") from None
         raise DuplicateExternalRef(f"a service with external_ref {ref!r} already exists") from None

@@ -6,9 +6,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import BaseModel, Field, WithJsonSchema
 
-from ..db.models import Customer, OutboxEffect, Service, StatusChange
+from ..db.models import Customer, OutboxEffect, Plan, Router, Service, StatusChange
+from ..domain import radius
 from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
@@ -16,6 +17,7 @@ from ..domain.vocabulary import (
     Effect,
     EffectState,
     InactivationReason,
+    RouterVendor,
     ServiceStatus,
     Source,
     SuspensionCause,
@@ -118,8 +120,67 @@ class ServiceOut(BaseModel):
     suspension_note: str | None
     suspended_at: datetime | None
     cancelled_at: datetime | None
+    login: str | None = Field(None, description="PPPoE/IPoE user name FreeRADIUS authenticates")
+    plan_id: int | None = None
+    radius_group: str | None = Field(None, description="The FreeRADIUS group Ativa keeps the login in")
     created_at: datetime
 
     @classmethod
     def of(cls, s: Service) -> "ServiceOut":
-        return cls.model_validate(s, from_attributes=True)
+        # Named fields only: the RADIUS password never leaves the use-case layer.
+        data = {name: getattr(s, name) for name in cls.model_fields if name != "radius_group"}
+        if s.login is not None and s.plan_id is not None:
+            data["radius_group"] = radius.group_for(s.status, s.plan_id)
+        return cls(**data)
+
+
+class PlanOut(BaseModel):
+    id: int
+    name: str
+    download_kbps: int
+    upload_kbps: int
+    retired: bool
+    retired_at: datetime | None
+    radius_group: str
+    in_use: int = Field(description="Services (any status, cancelled included) on this plan")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: Plan, in_use: int) -> "PlanOut":
+        return cls(
+            id=p.id,
+            name=p.name,
+            download_kbps=p.download_kbps,
+            upload_kbps=p.upload_kbps,
+            retired=p.retired_at is not None,
+            retired_at=p.retired_at,
+            radius_group=radius.plan_group(p.id),
+            in_use=in_use,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+
+
+class RouterOut(BaseModel):
+    """A router as shown: never its secret."""
+
+    id: int
+    name: str
+    address: str
+    coa_port: int
+    vendor: Annotated[str, one_of(RouterVendor)]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: Router) -> "RouterOut":
+        return cls(
+            id=r.id,
+            name=r.name,
+            address=r.address,
+            coa_port=r.coa_port,
+            vendor=r.vendor,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
