@@ -113,7 +113,7 @@ class _Message:
         outcome, attempts and retries. If describing them together fails, one at a time."""
         try:
             prepared = prepare_calls(self.db, calls, self.settings)
-        except Exception:  # noqa: BLE001 - one at a time shows whose fault it was
+        except Exception:
             log.warning("describing %d session calls together failed; one at a time", len(calls), exc_info=True)
             return self._one_by_one(calls)
         results: list[RunResult] = []
@@ -129,11 +129,13 @@ class _Message:
         if to_send:
             try:
                 sent = send_together(self.deliver, [delivery for _, delivery in to_send])
-            except Exception as error:  # noqa: BLE001 - recorded on each effect; the relay retries them
+            except Exception as error:
                 log.exception("sending %d session calls failed", len(to_send))
-                return results + self._settle_in_chunks(settlements) + [
-                    self._errored(claim.effect_id, error) for claim, _ in to_send
-                ]
+                return (
+                    results
+                    + self._settle_in_chunks(settlements)
+                    + [self._errored(claim.effect_id, error) for claim, _ in to_send]
+                )
             for (claim, delivery), outcome in zip(to_send, sent, strict=True):
                 concluded = self._guarded(
                     claim.effect_id, partial(conclude_call, self.db, claim, delivery, outcome, self.settings)

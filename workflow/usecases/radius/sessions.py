@@ -83,9 +83,7 @@ class _Router:
         return f"_Router(address={self.address!r})"
 
 
-def describe_sessions(
-    conn: Connection, effect_ids: Sequence[int], settings: Settings
-) -> dict[int, Delivery | Outcome]:
+def describe_sessions(conn: Connection, effect_ids: Sequence[int], settings: Settings) -> dict[int, Delivery | Outcome]:
     """The session effects `effect_ids`, described together on `conn` (the main database)."""
     if not effect_ids:
         return {}
