@@ -211,3 +211,157 @@ def test_a_block_and_a_payment_move_the_login_and_drop_its_session_each_time(pg_
     assert again["Mikrotik-Rate-Limit"] == ["250000k/500000k"]
     assert [r.first("Acct-Session-Id") for r in router.accepted] == ["81a2", "81a3"]
     assert groups(pg_db, "ana.silva") == [f"ativa_plano_{plan}"]
+
+
+def test_a_login_without_an_open_session_gets_no_packet_and_its_effect_says_so(pg_db, freeradius, router):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    cid, sid = add_customer(pg_db, 0, "sem.sessao", plan)
+
+    move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request")
+
+    assert router.accepted == []
+    effect = session_effects(pg_db, sid)[-1]
+    assert (effect.state, effect.note) == ("done", "no open session: nothing sent")
+    assert packets(pg_db, sid) == []
+    assert groups(pg_db, "sem.sessao") == ["ativa_bloqueado"]
+
+
+def test_a_nak_session_not_found_is_done_and_noted(pg_db, freeradius, router):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    cid, sid = add_customer(pg_db, 0, "sessao.velha", plan)
+    connect(freeradius, "sessao.velha", "aa01", "100.64.0.20")
+    router.policy = "session_not_found"
+
+    move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request")
+
+    effect = session_effects(pg_db, sid)[-1]
+    assert (effect.state, effect.note) == ("done", f"session not found at {ROUTER_ADDRESS} (session aa01)")
+    assert [p.outcome for p in packets(pg_db, sid)] == ["session_not_found"]
+
+
+def test_a_silent_router_fails_the_effect_after_its_attempts_and_a_retry_succeeds_once_it_answers(
+    pg_db, freeradius, router
+):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    cid, sid = add_customer(pg_db, 0, "roteador.mudo", plan)
+    connect(freeradius, "roteador.mudo", "bb01", "100.64.0.30")
+    router.policy = "silent"
+
+    move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request")
+    effect = session_effects(pg_db, sid)[-1]
+    while (state := carry_out(pg_db, [effect.id])) == ["pending"]:
+        pass
+    assert state == ["failed"]
+    failed = session_effects(pg_db, sid)[-1]
+    assert failed.attempts == 3
+    assert f"disconnect timeout: no answer from {ROUTER_ADDRESS} (session bb01)" in failed.last_error
+    assert [p.outcome for p in packets(pg_db, sid)] == ["timeout"] * 3
+
+    router.policy = "ack"
+    with pg_db.write() as session:
+        effects.retry_effect(session, effect.id, "operador")
+    assert carry_out(pg_db, [effect.id]) == ["done"]
+    assert session_effects(pg_db, sid)[-1].note == f"disconnect ACK from {ROUTER_ADDRESS} (session bb01)"
+    assert [p.outcome for p in packets(pg_db, sid)] == ["timeout"] * 3 + ["ack"]
+
+
+def test_a_wrong_secret_in_the_router_row_is_rejected_by_the_router_and_the_effect_is_not_done(
+    pg_db, freeradius, router
+):
+    with pg_db.write() as session:
+        session.execute(Router.__table__.update().values(secret="outro-segredo-errado"))
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    cid, sid = add_customer(pg_db, 0, "segredo.errado", plan)
+    connect(freeradius, "segredo.errado", "cc01", "100.64.0.40")
+
+    move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request")
+
+    assert router.accepted == []
+    assert router.rejected and router.rejected[0].reason == "bad request authenticator"
+    effect = session_effects(pg_db, sid)[-1]
+    assert effect.state == "pending" and "timeout" in effect.last_error
+    assert "outro-segredo-errado" not in effect.last_error
+
+
+def test_a_session_on_an_unknown_router_fails_naming_its_address(pg_db, freeradius, router):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    cid, sid = add_customer(pg_db, 0, "roteador.novo", plan)
+    connect(freeradius, "roteador.novo", "dd01", "100.64.0.50", nas_ip="10.0.0.9")
+
+    move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request")
+    effect = session_effects(pg_db, sid)[-1]
+    while carry_out(pg_db, [effect.id]) == ["pending"]:
+        pass
+
+    failed = session_effects(pg_db, sid)[-1]
+    assert failed.state == "failed"
+    assert "no router registered for 10.0.0.9" in failed.last_error
+    assert {p.outcome for p in packets(pg_db, sid)} == {"no_router"}
+    assert router.accepted == []
+
+
+def test_a_plan_change_sends_a_coa_with_the_new_rate_and_a_coa_nak_falls_back_to_a_disconnect(
+    pg_db, freeradius, router
+):
+    slow = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    fast = add_plan(pg_db, "Fibra 300", 300_000, 150_000)
+    faster = add_plan(pg_db, "Fibra 600", 600_000, 300_000)
+    _, sid = add_customer(pg_db, 0, "troca.plano", slow)
+    connect(freeradius, "troca.plano", "ee01", "100.64.0.60")
+
+    with pg_db.write() as session:
+        customer_services.update_service(session, sid, plan_id=fast)
+    carry_out(pg_db, pending_ids(pg_db))
+
+    [coa] = router.accepted
+    assert coa.kind == "coa"
+    assert coa.first("Mikrotik-Rate-Limit") == "150000k/300000k"
+    assert coa.first("Acct-Session-Id") == "ee01"
+    effect = session_effects(pg_db, sid)[-1]
+    assert (effect.name, effect.state) == ("radius_coa", "done")
+    assert effect.note == f"CoA ACK from {ROUTER_ADDRESS} (session ee01)"
+    assert access_request(freeradius, "troca.plano")["Mikrotik-Rate-Limit"] == ["150000k/300000k"]
+
+    router.policy = "coa_nak"
+    with pg_db.write() as session:
+        customer_services.update_service(session, sid, plan_id=faster)
+    carry_out(pg_db, pending_ids(pg_db))
+
+    assert [r.kind for r in router.accepted] == ["coa", "coa", "disconnect"]
+    assert router.accepted[1].first("Mikrotik-Rate-Limit") == "300000k/600000k"
+    effect = session_effects(pg_db, sid)[-1]
+    assert effect.state == "done"
+    assert effect.note == f"CoA NAK from {ROUTER_ADDRESS}, disconnect ACK instead (session ee01)"
+    assert [(p.kind, p.outcome) for p in packets(pg_db, sid)] == [("coa", "ack"), ("disconnect", "ack")]
+
+
+def test_an_old_coa_for_a_service_blocked_since_becomes_a_disconnect(pg_db, freeradius, router):
+    slow = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    fast = add_plan(pg_db, "Fibra 300", 300_000, 150_000)
+    cid, sid = add_customer(pg_db, 0, "coa.atrasado", slow)
+    connect(freeradius, "coa.atrasado", "ff01", "100.64.0.70")
+    with pg_db.write() as session:
+        customer_services.update_service(session, sid, plan_id=fast)
+    [coa_effect] = pending_ids(pg_db)
+
+    move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request")
+    carry_out(pg_db, [coa_effect])
+
+    assert [r.kind for r in router.accepted] == ["disconnect", "disconnect"]
+    assert "Mikrotik-Rate-Limit" not in router.accepted[1].attributes
+
+
+def test_reject_mode_refuses_a_blocked_login_with_the_portuguese_message(pg_db, freeradius, router):
+    reject = settings(radius_block_mode="reject")
+    sync(pg_db, reject)
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    sync(pg_db, reject)
+    cid, _ = add_customer(pg_db, 0, "bloqueio.total", plan)
+
+    move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request", reject)
+
+    refused = access_request(freeradius, "bloqueio.total")
+    assert refused.code == packet.AccessReject
+    assert refused["Reply-Message"] == [BLOCKED_MESSAGE]
+    move(pg_db, cid, CustomerEvent.ACTIVATE, "payment_received", reject)
+    assert access_request(freeradius, "bloqueio.total")["Mikrotik-Rate-Limit"] == ["50000k/100000k"]
