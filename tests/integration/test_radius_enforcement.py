@@ -3,24 +3,30 @@ open sessions the router reported through it (accounting), and the session effec
 CoA/Disconnect requests to a fake router (a real UDP server on 127.0.0.2) through the pipeline a
 worker runs (effects.process_effects with the workers' Deliver)."""
 
+import random
+import threading
+import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from pyrad import packet
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from tests.conftest import VALID_CPFS
-from tests.freeradius_support import RadiusServer, send_accounting
+from tests.freeradius_support import RadiusServer, psycopg_dsn, send_accounting
 from tests.radius_router_support import FakeRouter
 from workers.connectors.outbound import Outbound
 from workflow.db.engine import Database
-from workflow.db.models import OutboxEffect, Plan, RadiusPacket, Router
+from workflow.db.models import OutboxEffect, Plan, RadiusPacket, Router, Service
+from workflow.db.radius_tables import create_radius_schema
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
-from workflow.settings import Settings
+from workflow.settings import Settings, get_settings
 from workflow.usecases import customer_services, customers, effects, transitions
 from workflow.usecases.radius import enforcement
+from workflow.usecases.radius.reconcile import reconcile_radius
 
 pytestmark = pytest.mark.postgres
 
@@ -365,3 +371,81 @@ def test_reject_mode_refuses_a_blocked_login_with_the_portuguese_message(pg_db, 
     assert refused["Reply-Message"] == [BLOCKED_MESSAGE]
     move(pg_db, cid, CustomerEvent.ACTIVATE, "payment_received", reject)
     assert access_request(freeradius, "bloqueio.total")["Mikrotik-Rate-Limit"] == ["50000k/100000k"]
+
+
+def radius_rows(db: Database, statement: str, **params) -> list[tuple]:
+    with db.write() as session:
+        result = session.execute(text(statement), params)
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE radusergroup SET groupname = 'ativa_plano_999' WHERE username = 'mexido'",
+        "INSERT INTO radusergroup (username, groupname, priority) VALUES ('mexido', 'ativa_bloqueado', 0)",
+        "DELETE FROM radusergroup WHERE username = 'mexido'",
+        "UPDATE radcheck SET value = 'outra' WHERE username = 'mexido'",
+    ],
+    ids=["changed-group", "second-row", "missing-row", "password"],
+)
+def test_the_reconciler_repairs_a_hand_edited_login_and_queues_a_disconnect(pg_db, tamper):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    _, sid = add_customer(pg_db, 0, "mexido", plan)
+    _, other = add_customer(pg_db, 1, "intacto", plan)
+    assert reconcile_radius(pg_db, SETTINGS).logins == []
+    radius_rows(pg_db, tamper)
+
+    created = effects.reconcile(pg_db, settings=SETTINGS)
+
+    assert groups(pg_db, "mexido") == [f"ativa_plano_{plan}"]
+    assert radius_rows(pg_db, "SELECT attribute, value FROM radcheck WHERE username = 'mexido'") == [
+        ("Cleartext-Password", PASSWORD)
+    ]
+    [queued] = [e for e in session_effects(pg_db, sid) if e.origin == "reconciler"]
+    assert created == [queued.id] and queued.name == "radius_disconnect"
+    assert [e.origin for e in session_effects(pg_db, other)] == ["service"]
+    assert reconcile_radius(pg_db, SETTINGS).logins == []
+
+
+def test_the_reconciler_rewrites_a_group_whose_attributes_were_edited(pg_db):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    radius_rows(pg_db, "UPDATE radgroupreply SET value = '1k/1k' WHERE attribute = 'Mikrotik-Rate-Limit'")
+    radius_rows(pg_db, "DELETE FROM radgroupreply WHERE groupname = 'ativa_bloqueado'")
+
+    repair = reconcile_radius(pg_db, SETTINGS)
+
+    assert repair.groups_rewritten
+    assert sorted(radius_rows(pg_db, "SELECT groupname, value FROM radgroupreply WHERE attribute LIKE 'Mikrotik%'")) == [
+        ("ativa_bloqueado", "ativa_bloqueados"),
+        (f"ativa_plano_{plan}", "50000k/100000k"),
+    ]
+    assert not reconcile_radius(pg_db, SETTINGS).groups_rewritten
+
+
+def test_the_reconciler_checks_many_logins_with_a_few_statements(pg_db):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    with pg_db.write() as session:
+        cid = customers.create_customer(session, customers.CustomerDraft("Muitos", VALID_CPFS[0])).id
+        session.execute(
+            Service.__table__.insert(),
+            [
+                {
+                    "customer_id": cid, "name": "Fibra", "status": "active", "login": f"login{i}",
+                    "login_key": f"login{i}", "radius_password": PASSWORD, "plan_id": plan,
+                    "created_at": utcnow(), "updated_at": utcnow(),
+                }
+                for i in range(3000)
+            ],
+        )
+    statements: list[str] = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(pg_db.engine, "before_cursor_execute", listener)
+    try:
+        repair = reconcile_radius(pg_db, SETTINGS)
+    finally:
+        event.remove(pg_db.engine, "before_cursor_execute", listener)
+
+    assert len(repair.logins) == 3000
+    assert groups(pg_db, "login2999") == [f"ativa_plano_{plan}"]
+    assert len(statements) < 40

@@ -5,7 +5,7 @@ the main database's, in the transaction of the change (same database), or the RA
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text
 
 from ...db.radius_tables import nas, radcheck, radgroupcheck, radgroupreply, radusergroup
 from ...domain.radius import GROUP_PREFIX, LOGIN_PRIORITY, GroupAttributes, password_check
@@ -36,11 +36,20 @@ def login_lock_key(login: str) -> str:
     return f"ativa-login:{login.lower()}"
 
 
+_LOCK_MANY = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+    'FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k COLLATE "C") AS ordered'
+)
+
+
 def lock_logins(conn: Connection, logins: Iterable[str]) -> None:
-    """Each login's lock, until the transaction ends; in one order, so two batches never wait on
-    each other."""
-    for login in sorted(set(logins), key=str.lower):
-        _lock(conn, login_lock_key(login))
+    """Each login's lock, until the transaction ends: one statement for any number, taken in one
+    order (the subquery's), so two batches never wait on each other."""
+    keys = sorted({login_lock_key(login) for login in logins})
+    if len(keys) == 1:
+        _lock(conn, keys[0])
+    elif keys:
+        conn.execute(_LOCK_MANY, {"keys": keys})
 
 
 _DROP_CHECKS = delete(radcheck).where(radcheck.c.username.in_(bindparam("logins", expanding=True)))
