@@ -416,7 +416,9 @@ def test_the_reconciler_rewrites_a_group_whose_attributes_were_edited(pg_db):
     repair = reconcile_radius(pg_db, SETTINGS)
 
     assert repair.groups_rewritten
-    assert sorted(radius_rows(pg_db, "SELECT groupname, value FROM radgroupreply WHERE attribute LIKE 'Mikrotik%'")) == [
+    assert sorted(
+        radius_rows(pg_db, "SELECT groupname, value FROM radgroupreply WHERE attribute LIKE 'Mikrotik%'")
+    ) == [
         ("ativa_bloqueado", "ativa_bloqueados"),
         (f"ativa_plano_{plan}", "50000k/100000k"),
     ]
@@ -431,9 +433,15 @@ def test_the_reconciler_checks_many_logins_with_a_few_statements(pg_db):
             Service.__table__.insert(),
             [
                 {
-                    "customer_id": cid, "name": "Fibra", "status": "active", "login": f"login{i}",
-                    "login_key": f"login{i}", "radius_password": PASSWORD, "plan_id": plan,
-                    "created_at": utcnow(), "updated_at": utcnow(),
+                    "customer_id": cid,
+                    "name": "Fibra",
+                    "status": "active",
+                    "login": f"login{i}",
+                    "login_key": f"login{i}",
+                    "radius_password": PASSWORD,
+                    "plan_id": plan,
+                    "created_at": utcnow(),
+                    "updated_at": utcnow(),
                 }
                 for i in range(3000)
             ],
@@ -449,3 +457,102 @@ def test_the_reconciler_checks_many_logins_with_a_few_statements(pg_db):
     assert len(repair.logins) == 3000
     assert groups(pg_db, "login2999") == [f"ativa_plano_{plan}"]
     assert len(statements) < 40
+
+
+def test_concurrent_blocks_and_payments_leave_one_group_row_per_login_matching_the_final_status(pg_db):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    people = [add_customer(pg_db, n, f"concorrente{n}", plan) for n in range(4)]
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(12):
+                cid, _ = rng.choice(people)
+                event = rng.choice([CustomerEvent.INACTIVATE, CustomerEvent.ACTIVATE])
+                reason = "customer_request" if event is CustomerEvent.INACTIVATE else "payment_received"
+                try:
+                    move(pg_db, cid, event, reason)
+                except Exception as error:
+                    if "not allowed" not in str(error) and "already" not in str(error):
+                        raise
+                carry_out(pg_db, pending_ids(pg_db))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    carry_out(pg_db, pending_ids(pg_db))
+
+    with pg_db.read() as session:
+        services = {s.login: s.status for s in session.scalars(select(Service))}
+    for login, status in services.items():
+        expected = f"ativa_plano_{plan}" if status == "active" else "ativa_bloqueado"
+        assert groups(pg_db, login) == [expected], login
+    assert reconcile_radius(pg_db, SETTINGS).logins == []
+
+
+@pytest.fixture
+def radius_database_url(postgres_url) -> Iterator[str]:
+    """A second PostgreSQL database holding FreeRADIUS's tables (separate mode)."""
+    name = f"ativa_radius_{uuid.uuid4().hex[:10]}"
+    admin = psycopg_dsn(postgres_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    database = Database(url)
+    create_radius_schema(database.engine)
+    database.dispose()
+    yield url
+    enforcement._radius_database.cache_clear()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_separate_mode_writes_the_group_in_the_radius_database_from_the_effect(
+    pg_db, router, radius_database_url, monkeypatch
+):
+    monkeypatch.setenv("ATIVA_RADIUS_DATABASE_URL", radius_database_url)
+    get_settings.cache_clear()
+    separate = settings(radius_database_url=radius_database_url)
+    try:
+        plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+        sync(pg_db, separate)
+        with pg_db.write() as session:
+            cid = customers.create_customer(session, customers.CustomerDraft("Separado", VALID_CPFS[0])).id
+        with pg_db.write() as session:
+            sid = customer_services.add_service(
+                session, cid, "Fibra", "sep-1", customer_services.Access("separado", PASSWORD, plan)
+            ).id
+        assert groups(pg_db, "separado") == []  # nothing in the main database
+        carry_out(pg_db, pending_ids(pg_db), separate)
+        radius_db = Database(radius_database_url)
+        assert groups(radius_db, "separado") == [f"ativa_plano_{plan}"]
+        radius_rows(
+            radius_db,
+            "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, framedipaddress, acctstarttime)"
+            " VALUES ('ab12', 'u-ab12', 'separado', :nas, '100.64.1.1', now())",
+            nas=ROUTER_ADDRESS,
+        )
+
+        move(pg_db, cid, CustomerEvent.INACTIVATE, "customer_request", separate)
+
+        assert groups(radius_db, "separado") == ["ativa_bloqueado"]
+        assert groups(pg_db, "separado") == []
+        [request] = router.accepted
+        assert (request.kind, request.first("Acct-Session-Id"), request.first("User-Name")) == (
+            "disconnect",
+            "ab12",
+            "separado",
+        )
+        assert session_effects(pg_db, sid)[-1].state == "done"
+        radius_rows(radius_db, "UPDATE radusergroup SET groupname = 'ativa_plano_1234'")
+        assert reconcile_radius(pg_db, separate).logins == ["separado"]
+        assert groups(radius_db, "separado") == ["ativa_bloqueado"]
+        radius_db.dispose()
+    finally:
+        get_settings.cache_clear()
