@@ -10,7 +10,7 @@ reached it still owns the effect.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...db.engine import Database
@@ -209,28 +209,55 @@ def settle_one(db: Database, settlement: Settlement) -> RunResult:
 
 def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResult]:
     """Record several outcomes in one transaction, each only if its attempt still owns the
-    effect (the same statement as settle_one). Raises if the transaction fails: nothing was
-    recorded then, and the caller settles them one at a time."""
+    effect (the same rule as settle_one; one statement for all on PostgreSQL). Raises if the
+    transaction fails: nothing was recorded then, and the caller settles them one at a time."""
     now = utcnow()
     with db.write_core() as conn:
-        settled = [
-            conn.execute(
-                SETTLE,
-                {
-                    "effect_id": s.effect_id,
-                    "attempt": s.attempt,
-                    "new_state": s.state.value,
-                    "new_note": s.note,
-                    "now": now,
-                },
-            ).one_or_none()
-            for s in settlements
-        ]
+        if conn.dialect.name == "postgresql":
+            settled_ids = _settle_many(conn, settlements, now)
+        else:
+            settled_ids = {
+                s.effect_id
+                for s in settlements
+                if conn.execute(
+                    SETTLE,
+                    {
+                        "effect_id": s.effect_id,
+                        "attempt": s.attempt,
+                        "new_state": s.state.value,
+                        "new_note": s.note,
+                        "now": now,
+                    },
+                ).one_or_none()
+                is not None
+            }
         record_packets(conn, [row for s in settlements for row in s.packets])
-    return [
-        RunResult(s.effect_id, s.state.value if row is not None else BUSY)
-        for s, row in zip(settlements, settled, strict=True)
-    ]
+    return [RunResult(s.effect_id, s.state.value if s.effect_id in settled_ids else BUSY) for s in settlements]
+
+
+# SETTLE for many rows at once: the outcomes as arrays, joined to the rows by id and attempt.
+_SETTLE_MANY = text(
+    "UPDATE outbox_effects AS fx SET state = o.state, note = o.note, completed_at = :now, "
+    "claimed_until = NULL, claimed_by = NULL "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:states AS text[]), "
+    "CAST(:notes AS text[])) AS o(id, attempt, state, note) "
+    "WHERE fx.id = o.id AND fx.state = :pending AND fx.attempts = o.attempt RETURNING fx.id"
+)
+
+
+def _settle_many(conn: Connection, settlements: list[Settlement], now: datetime) -> set[int]:
+    rows = conn.execute(
+        _SETTLE_MANY,
+        {
+            "ids": [s.effect_id for s in settlements],
+            "attempts": [s.attempt for s in settlements],
+            "states": [s.state.value for s in settlements],
+            "notes": [s.note for s in settlements],
+            "now": now,
+            "pending": EffectState.PENDING.value,
+        },
+    )
+    return {row[0] for row in rows}
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:

@@ -52,7 +52,13 @@ _FACTS = (
     .where(_fx.c.id.in_(bindparam("effect_ids", expanding=True)))
 )
 _OPEN_SESSIONS = (
-    select(radacct.c.username, radacct.c.acctsessionid, radacct.c.nasipaddress, radacct.c.framedipaddress)
+    select(
+        radacct.c.username,
+        radacct.c.acctsessionid,
+        # host(): the address as text without its mask, as routers.address is written.
+        func.host(radacct.c.nasipaddress).label("nas_ip"),
+        func.host(radacct.c.framedipaddress).label("framed_ip"),
+    )
     .where(
         radacct.c.acctstoptime.is_(None),
         func.lower(radacct.c.username).in_(bindparam("logins", expanding=True)),
@@ -126,16 +132,17 @@ def _open_sessions(conn: Connection, settings: Settings, facts) -> dict[str, lis
     sessions: dict[str, list[_Session]] = {}
     for row in rows:
         sessions.setdefault(row.username.lower(), []).append(
-            _Session(row.username, row.acctsessionid, str(_address(row.nasipaddress)), _address(row.framedipaddress))
+            _Session(row.username, row.acctsessionid, _normalised(row.nas_ip), row.framed_ip)
         )
     return sessions
 
 
-def _address(value) -> str | None:
-    """An INET value as the normalised text Ativa's routers are registered with."""
-    if value is None:
-        return None
-    return str(ipaddress.ip_interface(str(value)).ip)
+def _normalised(address: str) -> str:
+    """PostgreSQL writes an IPv6 address in its compressed form already, as ipaddress does; an
+    IPv4 one is the same in both: only an unusual spelling needs parsing."""
+    if ":" in address and address != address.lower():
+        return str(ipaddress.ip_address(address))
+    return address
 
 
 def _routers_at(conn: Connection, addresses: set[str]) -> dict[str, _Router]:
