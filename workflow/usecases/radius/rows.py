@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text
 
-from ...db.radius_tables import nas, radcheck, radgroupcheck, radgroupreply, radusergroup
+from ...db.radius_tables import nas, radgroupcheck, radgroupreply, radusergroup
 from ...domain.radius import GROUP_PREFIX, LOGIN_PRIORITY, GroupAttributes, password_check
 
 KEPT_GROUPS_PATTERN = GROUP_PREFIX.replace("_", "\\_") + "%"  # LIKE pattern: `_` is a wildcard there
@@ -52,27 +52,38 @@ def lock_logins(conn: Connection, logins: Iterable[str]) -> None:
         conn.execute(_LOCK_MANY, {"keys": keys})
 
 
-_DROP_CHECKS = delete(radcheck).where(radcheck.c.username.in_(bindparam("logins", expanding=True)))
-_DROP_GROUPS = delete(radusergroup).where(radusergroup.c.username.in_(bindparam("logins", expanding=True)))
+# After the locks (a statement of its own: a statement that waited for a lock would keep its older
+# snapshot), one statement replaces every row of the logins. Its parts share one snapshot, so the
+# deletes never see the inserts.
+_REPLACE_LOGIN_ROWS = text(
+    "WITH wanted AS (SELECT * FROM unnest(CAST(:logins AS text[]), CAST(:passwords AS text[]), "
+    "CAST(:groups AS text[])) AS w(login, password, groupname)), "
+    "dropped_checks AS (DELETE FROM radcheck WHERE username IN (SELECT login FROM wanted)), "
+    "dropped_groups AS (DELETE FROM radusergroup WHERE username IN (SELECT login FROM wanted)), "
+    "checks AS (INSERT INTO radcheck (username, attribute, op, value) "
+    "SELECT login, :attribute, :op, password FROM wanted) "
+    "INSERT INTO radusergroup (username, groupname, priority) SELECT login, groupname, :priority FROM wanted"
+)
 
 
 def write_logins(conn: Connection, logins: Iterable[LoginRows]) -> None:
-    """Each login gets exactly one Cleartext-Password row and one group row, whatever it had."""
+    """Each login gets exactly one Cleartext-Password row and one group row, whatever it had:
+    two statements for any number of logins."""
     wanted = sorted({row.login: row for row in logins}.values(), key=lambda row: row.login.lower())
     if not wanted:
         return
     lock_logins(conn, [row.login for row in wanted])
-    names = [row.login for row in wanted]
-    conn.execute(_DROP_CHECKS, {"logins": names})
-    conn.execute(_DROP_GROUPS, {"logins": names})
     check = password_check("")
     conn.execute(
-        insert(radcheck),
-        [{"username": r.login, "attribute": check.name, "op": check.op, "value": r.password} for r in wanted],
-    )
-    conn.execute(
-        insert(radusergroup),
-        [{"username": r.login, "groupname": r.group, "priority": LOGIN_PRIORITY} for r in wanted],
+        _REPLACE_LOGIN_ROWS,
+        {
+            "logins": [r.login for r in wanted],
+            "passwords": [r.password for r in wanted],
+            "groups": [r.group for r in wanted],
+            "attribute": check.name,
+            "op": check.op,
+            "priority": LOGIN_PRIORITY,
+        },
     )
 
 
