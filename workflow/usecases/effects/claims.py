@@ -20,7 +20,7 @@ from ...domain.status_alignment import LOCAL_EFFECTS
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
-from ..radius.enforcement import SESSION_EFFECTS
+from ..radius.enforcement import SESSION_EFFECTS, radius_mode
 from ..radius.sessions import describe_sessions, record_packets
 from .descriptions import describe_fast
 from .outcomes import BUSY, GONE, Claim, RunResult, Settlement, maybe_delivered
@@ -126,8 +126,10 @@ def _describe_in_claim(conn: Connection, claim: Claim, settings: Settings):
 
 
 def _describe_sessions_in_claim(conn: Connection, claims: list[Claim], settings: Settings) -> None:
-    """The session effects of the batch together: a few statements for all of them."""
-    if not claims:
+    """The session effects of the batch together: a few statements for all of them. Not with a
+    RADIUS database of its own: describing writes there, and its outage must not fail the claims
+    of the batch (each effect is described when it runs, its failure its own)."""
+    if not claims or radius_mode(settings, conn.dialect.name) == "separate":
         return
     try:
         described = describe_sessions(conn, [c.effect_id for c in claims], settings)
