@@ -288,6 +288,12 @@ def test_a_wrong_secret_in_the_router_row_is_rejected_by_the_router_and_the_effe
     assert effect.state == "pending" and "timeout" in effect.last_error
     assert "outro-segredo-errado" not in effect.last_error
 
+    # One effect alone, the way tools carry one out: the same failure, recorded the same way.
+    assert effects.carry_out_effect(pg_db, effect.id, SETTINGS, Outbound(SETTINGS)).state == "pending"
+    assert session_effects(pg_db, sid)[-1].attempts == 2
+    assert [p.outcome for p in packets(pg_db, sid)] == ["timeout", "timeout"]
+    assert all("outro-segredo-errado" not in (p.detail or "") for p in packets(pg_db, sid))
+
 
 def test_a_session_on_an_unknown_router_fails_naming_its_address(pg_db, freeradius, router):
     plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
