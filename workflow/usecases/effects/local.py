@@ -58,6 +58,26 @@ def run_locals_together(db: Database, claims: list[Claim], settings: Settings) -
         return None
 
 
+def run_locals_of_customers(db: Database, groups: list[list[Claim]], settings: Settings) -> list[RunResult] | None:
+    """The local effects of several customers (a sweep's message) in one transaction, customers
+    locked in id order (as the sweep locks them): one commit instead of one per customer. All or
+    nothing, like run_locals_together: None if any of them fails or was overtaken, and then
+    nothing was written; the caller runs them customer by customer."""
+    ordered = sorted(groups, key=lambda group: group[0].customer_id)
+    ids = [c.effect_id for group in ordered for c in group]
+    if len({c.customer_id for group in ordered for c in group}) != len(ordered) or len(set(ids)) != len(ids):
+        return None
+    try:
+        with db.write_core() as conn:
+            results = []
+            for group in ordered:
+                customer = lock_customer_row(conn, group[0].customer_id)
+                results += [_apply_local(conn, customer, c, settings) for c in group]
+            return results
+    except Exception:  # noqa: BLE001 - rolled back; customer by customer shows whose fault it was
+        return None
+
+
 def _apply_local(conn: Connection, customer, claim: Claim, settings: Settings) -> RunResult:
     outcome, follow_ups = _LOCAL[Effect(claim.name)](conn, customer, claim, settings)
     settled = conn.execute(

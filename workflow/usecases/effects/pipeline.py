@@ -15,7 +15,7 @@ from ...settings import Settings
 from ..radius.enforcement import SESSION_EFFECTS
 from .calls import conclude_call, make_call, outlasts_a_call, prepare_calls, run_call, send_together
 from .claims import claim_effects, is_local, record_error, settle_one, settle_together
-from .local import run_local, run_locals_together
+from .local import run_local, run_locals_of_customers, run_locals_together
 from .outcomes import Claim, Deliver, Delivery, RunResult, Settlement
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,11 @@ _Done = TypeVar("_Done", RunResult, RunResult | Settlement)
 def process_effects(
     db: Database, effect_ids: list[int], settings: Settings, deliver: Deliver, retry_later: RetryLater
 ) -> list[RunResult]:
-    """The effects of one message, claimed together, then carried out: the local effects of one
-    customer in one transaction, then the outbound calls (those claimed, and the provisioning
-    calls the local effects made, first) one after the other, their outcomes recorded a few at a
-    time in one transaction. Whatever fails together is done again one at a time, so one failing
+    """The effects of one message, claimed together, then carried out: the local effects of all
+    its customers in one transaction (else of one customer at a time), then the outbound calls
+    (those claimed, and the provisioning and session calls the local effects made, first): the
+    session calls sent together, the others one after the other, their outcomes recorded a few
+    at a time in one transaction. Whatever fails together is done again one at a time, so one failing
     never holds back the others of its transition. An effect that raises is recorded as ERROR;
     a failed call due again soon goes to `retry_later`, a later one waits for the relay."""
     try:
@@ -88,12 +89,18 @@ class _Message:
             else:
                 calls.append(item)
         made: list[Claim] = []
-        for group in by_customer.values():
-            for result in self._locals(group):
-                results.append(result)
-                made += result.follow_ups
+        for result in self._all_locals(list(by_customer.values())):
+            results.append(result)
+            made += result.follow_ups
         results += self._calls(made + calls)  # the provisioning calls first: restoring is what the customer waits for
         return results
+
+    def _all_locals(self, groups: list[list[Claim]]) -> list[RunResult]:
+        """Every customer's local effects in one transaction; if that fails, customer by customer."""
+        together = run_locals_of_customers(self.db, groups, self.settings) if len(groups) > 1 else None
+        if together is not None:
+            return together
+        return [result for group in groups for result in self._locals(group)]
 
     def _locals(self, group: list[Claim]) -> list[RunResult]:
         done = run_locals_together(self.db, group, self.settings) if len(group) > 1 else None
