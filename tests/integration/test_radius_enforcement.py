@@ -589,3 +589,29 @@ def test_metrics_count_the_packets_by_kind_and_outcome(pg_db, freeradius, router
     assert metric_sample(body, "ativa_radius_packets_total", kind="disconnect", outcome="ack") == 1
     assert metric_sample(body, "ativa_radius_packets_total", kind="disconnect", outcome="session_not_found") == 1
     assert ROUTER_SECRET not in body
+
+
+def test_a_sweep_message_cuts_its_customers_together_and_sends_their_disconnects_together(pg_db, freeradius, router):
+    plan = add_plan(pg_db, "Fibra 100", 100_000, 50_000)
+    people = [add_customer(pg_db, n, f"lote{n}", plan) for n in range(3)]
+    for n, _ in enumerate(people):
+        connect(freeradius, f"lote{n}", f"l00{n}", f"100.64.3.{n + 1}")
+    ids: list[int] = []
+    for cid, _ in people:
+        with pg_db.write() as session:
+            outcome = transitions.transition_customer(
+                session,
+                cid,
+                CustomerEvent.INACTIVATE,
+                TransitionRequest("customer_request", None, actor_role=Role.OPERATOR),
+                transitions.Actor("t", Role.OPERATOR),
+                Source.API,
+            )
+            ids += [e.id for e in outcome.effects]
+
+    carry_out(pg_db, ids)  # one message, as the sweep publishes its batch
+
+    assert sorted(r.first("Acct-Session-Id") for r in router.accepted) == ["l000", "l001", "l002"]
+    for n, (_, sid) in enumerate(people):
+        assert groups(pg_db, f"lote{n}") == ["ativa_bloqueado"]
+        assert session_effects(pg_db, sid)[-1].note == f"disconnect ACK from {ROUTER_ADDRESS} (session l00{n})"
