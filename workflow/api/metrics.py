@@ -50,6 +50,12 @@ class _SnapshotCollector:
             "Worker processes heard from within three heartbeats",
             value=self.snap.workers_alive,
         )
+        packets = CounterMetricFamily(
+            "ativa_radius_packets", "CoA/Disconnect packets sent to routers, by outcome", labels=["kind", "outcome"]
+        )
+        for (kind, outcome), count in sorted(self.snap.radius_packets.items()):
+            packets.add_metric([kind, outcome], count)
+        yield packets
 
 
 @router.get("/metrics", response_class=Response)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import OutboxEffect, SchedulerLease, StatusChange
+from ..db.models import OutboxEffect, RadiusPacket, SchedulerLease, StatusChange
 from ..db.types import utcnow
 from ..domain.vocabulary import EffectState
 from ..settings import Settings
@@ -25,6 +25,7 @@ class Snapshot:
     # no sweep, no timers). A live scheduler renews it every third of its length.
     scheduler_lease_seconds_left: float
     workers_alive: int  # worker processes (main ones) heard from within three heartbeats
+    radius_packets: dict[tuple[str, str], int]  # (kind, outcome) -> CoA/Disconnect packets sent
 
 
 def relay_lag_seconds(session: Session, now) -> float:
@@ -80,4 +81,12 @@ def snapshot(session: Session, settings: Settings) -> Snapshot:
         relay_lag_seconds(session, now),
         scheduler_lease_seconds_left(session, now),
         heartbeats.live_workers(session, settings.worker_stale_seconds, now),
+        {
+            (kind, outcome): count
+            for kind, outcome, count in session.execute(
+                select(RadiusPacket.kind, RadiusPacket.outcome, func.count()).group_by(
+                    RadiusPacket.kind, RadiusPacket.outcome
+                )
+            )
+        },
     )

@@ -59,6 +59,8 @@ EFFECTS = {
     "warn_billing": "Aviso de corte",
     "provision_suspend": "Bloquear no provisionamento",
     "provision_restore": "Liberar no provisionamento",
+    "radius_disconnect": "Derrubar a sessão no roteador",
+    "radius_coa": "Mudar a velocidade da sessão no roteador",
 }
 EFFECT_STATES = {
     EffectState.PENDING.value: "Pendente",

@@ -10,7 +10,7 @@ reached it still owns the effect.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...db.engine import Database
@@ -20,6 +20,8 @@ from ...domain.status_alignment import LOCAL_EFFECTS
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
+from ..radius.enforcement import SESSION_EFFECTS, radius_mode
+from ..radius.sessions import describe_sessions, record_packets
 from .descriptions import describe_fast
 from .outcomes import BUSY, GONE, Claim, RunResult, Settlement, maybe_delivered
 
@@ -103,9 +105,11 @@ def claim_effects(db: Database, effect_ids: list[int], settings: Settings) -> "l
             )
             for row in rows
         }
+        sessions = [c for c in claims.values() if Effect(c.name) in SESSION_EFFECTS]
         for claim in claims.values():
-            if not is_local(claim):
+            if not is_local(claim) and Effect(claim.name) not in SESSION_EFFECTS:
                 claim.delivery = _describe_in_claim(conn, claim, settings)
+        _describe_sessions_in_claim(conn, sessions, settings)
     return [claims.get(effect_id) or _claim_slow(db, effect_id, settings) for effect_id in effect_ids]
 
 
@@ -119,6 +123,22 @@ def _describe_in_claim(conn: Connection, claim: Claim, settings: Settings):
         raise
     except Exception:  # noqa: BLE001 - raised again, and recorded, when the effect runs
         return None
+
+
+def _describe_sessions_in_claim(conn: Connection, claims: list[Claim], settings: Settings) -> None:
+    """The session effects of the batch together: a few statements for all of them. Not with a
+    RADIUS database of its own: describing writes there, and its outage must not fail the claims
+    of the batch (each effect is described when it runs, its failure its own)."""
+    if not claims or radius_mode(settings, conn.dialect.name) == "separate":
+        return
+    try:
+        described = describe_sessions(conn, [c.effect_id for c in claims], settings)
+    except SQLAlchemyError:
+        raise
+    except Exception:  # noqa: BLE001 - described again, and recorded, when each effect runs
+        return
+    for claim in claims:
+        claim.delivery = described.get(claim.effect_id)
 
 
 def _claim_slow(db: Database, effect_id: int, settings: Settings) -> "Claim | RunResult":
@@ -185,32 +205,61 @@ def settle_one(db: Database, settlement: Settlement) -> RunResult:
                 "now": utcnow(),
             },
         ).one_or_none()
+        record_packets(conn, settlement.packets)
     return RunResult(settlement.effect_id, settlement.state.value if settled is not None else BUSY)
 
 
 def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResult]:
     """Record several outcomes in one transaction, each only if its attempt still owns the
-    effect (the same statement as settle_one). Raises if the transaction fails: nothing was
-    recorded then, and the caller settles them one at a time."""
+    effect (the same rule as settle_one; one statement for all on PostgreSQL). Raises if the
+    transaction fails: nothing was recorded then, and the caller settles them one at a time."""
     now = utcnow()
     with db.write_core() as conn:
-        settled = [
-            conn.execute(
-                SETTLE,
-                {
-                    "effect_id": s.effect_id,
-                    "attempt": s.attempt,
-                    "new_state": s.state.value,
-                    "new_note": s.note,
-                    "now": now,
-                },
-            ).one_or_none()
-            for s in settlements
-        ]
-    return [
-        RunResult(s.effect_id, s.state.value if row is not None else BUSY)
-        for s, row in zip(settlements, settled, strict=True)
-    ]
+        if conn.dialect.name == "postgresql":
+            settled_ids = _settle_many(conn, settlements, now)
+        else:
+            settled_ids = {
+                s.effect_id
+                for s in settlements
+                if conn.execute(
+                    SETTLE,
+                    {
+                        "effect_id": s.effect_id,
+                        "attempt": s.attempt,
+                        "new_state": s.state.value,
+                        "new_note": s.note,
+                        "now": now,
+                    },
+                ).one_or_none()
+                is not None
+            }
+        record_packets(conn, [row for s in settlements for row in s.packets])
+    return [RunResult(s.effect_id, s.state.value if s.effect_id in settled_ids else BUSY) for s in settlements]
+
+
+# SETTLE for many rows at once: the outcomes as arrays, joined to the rows by id and attempt.
+_SETTLE_MANY = text(
+    "UPDATE outbox_effects AS fx SET state = o.state, note = o.note, completed_at = :now, "
+    "claimed_until = NULL, claimed_by = NULL "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:states AS text[]), "
+    "CAST(:notes AS text[])) AS o(id, attempt, state, note) "
+    "WHERE fx.id = o.id AND fx.state = :pending AND fx.attempts = o.attempt RETURNING fx.id"
+)
+
+
+def _settle_many(conn: Connection, settlements: list[Settlement], now: datetime) -> set[int]:
+    rows = conn.execute(
+        _SETTLE_MANY,
+        {
+            "ids": [s.effect_id for s in settlements],
+            "attempts": [s.attempt for s in settlements],
+            "states": [s.state.value for s in settlements],
+            "notes": [s.note for s in settlements],
+            "now": now,
+            "pending": EffectState.PENDING.value,
+        },
+    )
+    return {row[0] for row in rows}
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:

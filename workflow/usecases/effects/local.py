@@ -15,7 +15,7 @@ from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceSta
 from ...settings import Settings
 from .. import heartbeats
 from ..customer_locks import lock_customer_row
-from ..radius.enforcement import Claimed, services_changed
+from ..radius.enforcement import Claimed, services_changed_many
 from ..transitions import QUEUE_EFFECTS, new_effect
 from .claims import SETTLE
 from .descriptions import provisioning_delivery
@@ -58,8 +58,34 @@ def run_locals_together(db: Database, claims: list[Claim], settings: Settings) -
         return None
 
 
-def _apply_local(conn: Connection, customer, claim: Claim, settings: Settings) -> RunResult:
-    outcome, follow_ups = _LOCAL[Effect(claim.name)](conn, customer, claim, settings)
+def run_locals_of_customers(db: Database, groups: list[list[Claim]], settings: Settings) -> list[RunResult] | None:
+    """The local effects of several customers (a sweep's message) in one transaction, customers
+    locked in id order (as the sweep locks them): one commit instead of one per customer. All or
+    nothing, like run_locals_together: None if any of them fails or was overtaken, and then
+    nothing was written; the caller runs them customer by customer."""
+    ordered = sorted(groups, key=lambda group: group[0].customer_id)
+    ids = [c.effect_id for group in ordered for c in group]
+    if len({c.customer_id for group in ordered for c in group}) != len(ordered) or len(set(ids)) != len(ids):
+        return None
+    try:
+        with db.write_core() as conn:
+            results = []
+            sessions = _SessionCalls()  # queued once for every customer, after the loop
+            for group in ordered:
+                customer = lock_customer_row(conn, group[0].customer_id)
+                results += [_apply_local(conn, customer, c, settings, sessions) for c in group]
+            made = sessions.queue(conn, settings)
+            for result in results:
+                result.follow_ups += made.get(result.effect_id, [])
+            return results
+    except Exception:  # noqa: BLE001 - rolled back; customer by customer shows whose fault it was
+        return None
+
+
+def _apply_local(
+    conn: Connection, customer, claim: Claim, settings: Settings, sessions: "_SessionCalls | None" = None
+) -> RunResult:
+    outcome, follow_ups = _LOCAL[Effect(claim.name)](conn, customer, claim, settings, sessions)
     settled = conn.execute(
         SETTLE,
         {
@@ -119,19 +145,41 @@ def _provisioning_calls(
 def _session_calls(conn, claim: Claim, service_ids: list[int], settings: Settings) -> list[Claim]:
     """The logins of the services changed move to their new group in this transaction (RADIUS in
     the same database); their open sessions are dropped next, by effects written already claimed."""
-    until = utcnow() + timedelta(seconds=settings.effect_claim_seconds)
-    queued = services_changed(
-        conn,
-        settings,
-        service_ids,
-        Effect.RADIUS_DISCONNECT,
-        transition_id=claim.transition_id,
-        claimed=Claimed(until, heartbeats.this_process()),
-    )
-    return [
-        Claim(effect_id, Effect.RADIUS_DISCONNECT.value, 1, facts.customer_id, claim.transition_id, until)
-        for effect_id, facts in queued
-    ]
+    calls = _SessionCalls()
+    calls.add(claim, service_ids)
+    return calls.queue(conn, settings).get(claim.effect_id, [])
+
+
+class _SessionCalls:
+    """The services changed by the local effects of one transaction, their logins' rows written
+    and their session effects queued together (a few statements for a sweep's whole message)."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[Claim, list[int]]] = []
+
+    def add(self, claim: Claim, service_ids: list[int]) -> None:
+        if service_ids:
+            self.changes.append((claim, service_ids))
+
+    def queue(self, conn, settings: Settings) -> dict[int, list[Claim]]:
+        """Follow-up claims by the effect id of the local effect that changed the services."""
+        if not self.changes:
+            return {}
+        until = utcnow() + timedelta(seconds=settings.effect_claim_seconds)
+        queued = services_changed_many(
+            conn,
+            settings,
+            [(service_ids, claim.transition_id) for claim, service_ids in self.changes],
+            Effect.RADIUS_DISCONNECT,
+            claimed=Claimed(until, heartbeats.this_process()),
+        )
+        return {
+            claim.effect_id: [
+                Claim(effect_id, Effect.RADIUS_DISCONNECT.value, 1, facts.customer_id, claim.transition_id, until)
+                for effect_id, facts in made
+            ]
+            for (claim, _), made in zip(self.changes, queued, strict=True)
+        }
 
 
 def services_out_of_line(line: ServicesInLine) -> ColumnElement[bool]:
@@ -170,19 +218,22 @@ _VERBS = {ServiceStatus.SUSPENDED: "suspended", ServiceStatus.ACTIVE: "restored"
 def _change_services(wanted: CustomerStatus, line: ServicesInLine):
     statement = _bring_in_line(line)
 
-    def apply(conn, customer, claim: Claim, settings: Settings):
+    def apply(conn, customer, claim: Claim, settings: Settings, sessions: "_SessionCalls | None"):
         if customer.status != wanted:
             return _superseded(customer), []
         services = conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).all()
         calls = _provisioning_calls(conn, customer, claim, services, line.provisioning, line.becomes, settings)
-        calls += _session_calls(conn, claim, [s.id for s in services], settings)
+        if sessions is None:
+            calls += _session_calls(conn, claim, [s.id for s in services], settings)
+        else:  # queued with those of the other customers of the transaction
+            sessions.add(claim, [s.id for s in services])
         return Outcome(EffectState.DONE, f"{len(services)} service(s) {_VERBS[line.becomes]}"), calls
 
     return apply
 
 
 def _set_invoicing(enabled: bool, wanted: CustomerStatus):
-    def apply(conn, customer, claim: Claim, settings: Settings):
+    def apply(conn, customer, claim: Claim, settings: Settings, sessions: "_SessionCalls | None"):
         if customer.status != wanted:
             return _superseded(customer), []
         if customer.invoicing_enabled == enabled:

@@ -105,24 +105,48 @@ def services_changed(
 ) -> list[tuple[int, LoginFacts]]:
     """After services changed on `conn` (their status, plan or password): their logins' rows (same
     database) and one session effect each, queued in this transaction. Returns (effect id, facts)."""
+    [queued] = services_changed_many(
+        conn, settings, [(service_ids, transition_id)], effect, origin=origin, claimed=claimed
+    )
+    return queued
+
+
+def services_changed_many(
+    conn: Connection,
+    settings: Settings,
+    changes: list[tuple[list[int], int | None]],
+    effect: Effect,
+    *,
+    origin: str = "effect",
+    claimed: Claimed | None = None,
+) -> list[list[tuple[int, LoginFacts]]]:
+    """services_changed for several changes at once (service ids, transition id): the same rows
+    and effects, written with a few statements for all. One list per change, in order."""
     if radius_mode(settings, conn.dialect.name) == "off":
-        return []
-    facts = login_facts(conn, service_ids)
+        return [[] for _ in changes]
+    transition_of = {sid: transition_id for service_ids, transition_id in changes for sid in service_ids}
+    facts = login_facts(conn, list(transition_of))
     if not facts:
-        return []
+        return [[] for _ in changes]
     if radius_mode(settings, conn.dialect.name) == "same":
         write_logins(conn, [f.rows() for f in facts])
     now = utcnow()
     rows = []
     for f in facts:
         row = new_effect(
-            effect, f.customer_id, now, transition_id=transition_id, service_id=f.service_id, origin=origin
+            effect,
+            f.customer_id,
+            now,
+            transition_id=transition_of[f.service_id],
+            service_id=f.service_id,
+            origin=origin,
         )
         if claimed is not None:
             row |= {"attempts": 1, "claimed_until": claimed.until, "claimed_by": claimed.owner}
         rows.append(row)
     ids = conn.execute(QUEUE_EFFECTS, rows).scalars().all()
-    return list(zip(ids, facts, strict=True))
+    queued = {f.service_id: (effect_id, f) for effect_id, f in zip(ids, facts, strict=True)}
+    return [[queued[sid] for sid in service_ids if sid in queued] for service_ids, _ in changes]
 
 
 def kept_groups(conn: Connection, settings: Settings) -> dict[str, radius.GroupAttributes]:

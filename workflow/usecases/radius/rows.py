@@ -5,12 +5,12 @@ the main database's, in the transaction of the change (same database), or the RA
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text
 
-from ...db.radius_tables import nas, radcheck, radgroupcheck, radgroupreply, radusergroup
+from ...db.radius_tables import nas, radgroupcheck, radgroupreply, radusergroup
 from ...domain.radius import GROUP_PREFIX, LOGIN_PRIORITY, GroupAttributes, password_check
 
-_KEPT_GROUPS = GROUP_PREFIX.replace("_", "\\_") + "%"  # LIKE pattern: `_` is a wildcard there
+KEPT_GROUPS_PATTERN = GROUP_PREFIX.replace("_", "\\_") + "%"  # LIKE pattern: `_` is a wildcard there
 ROUTER_MARK = "ativa"  # nas.description of the rows Ativa keeps; rows added by hand are left alone
 
 
@@ -36,28 +36,54 @@ def login_lock_key(login: str) -> str:
     return f"ativa-login:{login.lower()}"
 
 
-_DROP_CHECKS = delete(radcheck).where(radcheck.c.username.in_(bindparam("logins", expanding=True)))
-_DROP_GROUPS = delete(radusergroup).where(radusergroup.c.username.in_(bindparam("logins", expanding=True)))
+_LOCK_MANY = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+    'FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k COLLATE "C") AS ordered'
+)
+
+
+def lock_logins(conn: Connection, logins: Iterable[str]) -> None:
+    """Each login's lock, until the transaction ends: one statement for any number, taken in one
+    order (the subquery's), so two batches never wait on each other."""
+    keys = sorted({login_lock_key(login) for login in logins})
+    if len(keys) == 1:
+        _lock(conn, keys[0])
+    elif keys:
+        conn.execute(_LOCK_MANY, {"keys": keys})
+
+
+# After the locks (a statement of its own: a statement that waited for a lock would keep its older
+# snapshot), one statement replaces every row of the logins. Its parts share one snapshot, so the
+# deletes never see the inserts.
+_REPLACE_LOGIN_ROWS = text(
+    "WITH wanted AS (SELECT * FROM unnest(CAST(:logins AS text[]), CAST(:passwords AS text[]), "
+    "CAST(:groups AS text[])) AS w(login, password, groupname)), "
+    "dropped_checks AS (DELETE FROM radcheck WHERE username IN (SELECT login FROM wanted)), "
+    "dropped_groups AS (DELETE FROM radusergroup WHERE username IN (SELECT login FROM wanted)), "
+    "checks AS (INSERT INTO radcheck (username, attribute, op, value) "
+    "SELECT login, :attribute, :op, password FROM wanted) "
+    "INSERT INTO radusergroup (username, groupname, priority) SELECT login, groupname, :priority FROM wanted"
+)
 
 
 def write_logins(conn: Connection, logins: Iterable[LoginRows]) -> None:
-    """Each login gets exactly one Cleartext-Password row and one group row, whatever it had."""
+    """Each login gets exactly one Cleartext-Password row and one group row, whatever it had:
+    two statements for any number of logins."""
     wanted = sorted({row.login: row for row in logins}.values(), key=lambda row: row.login.lower())
     if not wanted:
         return
-    for row in wanted:  # in one order, so two batches never wait on each other
-        _lock(conn, login_lock_key(row.login))
-    names = [row.login for row in wanted]
-    conn.execute(_DROP_CHECKS, {"logins": names})
-    conn.execute(_DROP_GROUPS, {"logins": names})
+    lock_logins(conn, [row.login for row in wanted])
     check = password_check("")
     conn.execute(
-        insert(radcheck),
-        [{"username": r.login, "attribute": check.name, "op": check.op, "value": r.password} for r in wanted],
-    )
-    conn.execute(
-        insert(radusergroup),
-        [{"username": r.login, "groupname": r.group, "priority": LOGIN_PRIORITY} for r in wanted],
+        _REPLACE_LOGIN_ROWS,
+        {
+            "logins": [r.login for r in wanted],
+            "passwords": [r.password for r in wanted],
+            "groups": [r.group for r in wanted],
+            "attribute": check.name,
+            "op": check.op,
+            "priority": LOGIN_PRIORITY,
+        },
     )
 
 
@@ -68,7 +94,7 @@ def write_groups(conn: Connection, groups: Mapping[str, GroupAttributes]) -> Non
     for table in (radgroupcheck, radgroupreply):
         conn.execute(
             delete(table).where(
-                or_(table.c.groupname.like(_KEPT_GROUPS, escape="\\"), table.c.groupname.in_(list(groups)))
+                or_(table.c.groupname.like(KEPT_GROUPS_PATTERN, escape="\\"), table.c.groupname.in_(list(groups)))
             )
         )
     checks = [
