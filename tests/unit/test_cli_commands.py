@@ -16,6 +16,7 @@ TREE = {
     "customers": ["add", "list", "show", "edit"],
     "services": ["add", "list", "suspend", "resume", "cancel"],
     "effects": ["list", "retry"],
+    "radius": ["check"],
     "users": ["create", "list", "password", "disable"],
 }  # fmt: skip
 

@@ -19,6 +19,7 @@ from . import (  # noqa: F401 - imported for the commands they add
     customers,
     customer_services,
     effects,
+    radius,
     sweep,
 )
 
