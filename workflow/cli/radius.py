@@ -31,7 +31,7 @@ def radius_check(login: str = LOGIN_ARGUMENT, as_json: bool = JSON_OPTION, wide:
     if found is None:
         if as_json:
             return print_json({"login": login, "radius_mode": "off"})
-        out.print("RADIUS is off (SQLite without ATIVA_RADIUS_DATABASE_URL, or set to off): nothing to check")
+        out.print("RADIUS is off (SQLite without ATIVA_RADIUS_DATABASE_URL, or set to off)", soft_wrap=True)
         return None
     data = login_json(found, mode)
     if as_json:
@@ -73,13 +73,16 @@ def login_json(found: view.LoginCheck, mode: str) -> dict[str, Any]:
 
 def _print(data: dict[str, Any], zone: str, *, wide: bool) -> None:
     service = f"service {data['service_id']}" if data["service_id"] else "no service in Ativa"
-    out.print(f"login {data['login']} ({service}): FreeRADIUS answers {data['answer'].capitalize()}")
-    out.print(f"password check: {'present' if data['password_set'] else 'MISSING (every request is rejected)'}")
+    out.print(f"login {data['login']} ({service}): FreeRADIUS answers {data['answer'].capitalize()}", soft_wrap=True)
+    out.print(
+        f"password check: {'present' if data['password_set'] else 'MISSING (every request is rejected)'}",
+        soft_wrap=True,
+    )
     names = ", ".join(f"{g['name']} (priority {g['priority']})" for g in data["groups"]) or "none"
-    out.print(f"group: {names}")
+    out.print(f"group: {names}", soft_wrap=True)
     if data["wanted_group"]:
         verdict = "differs: the reconciler repairs it" if data["diverges"] else "matches"
-        out.print(f"wanted by Ativa: {data['wanted_group']} ({verdict})")
+        out.print(f"wanted by Ativa: {data['wanted_group']} ({verdict})", soft_wrap=True)
     rows = [["user check", a["attribute"], a["op"], a["value"]] for a in data["user_check"]]
     for group in data["groups"][:1]:  # FreeRADIUS applies the first group only (no Fall-Through)
         rows += [[f"{group['name']} check", a["attribute"], a["op"], a["value"]] for a in group["check"]]
@@ -99,4 +102,4 @@ def _print(data: dict[str, Any], zone: str, *, wide: bool) -> None:
         headers = ["router", "address", "IP", "since", "session id"]
         print_table(out, f"Open sessions ({times_in(zone)})", headers, sessions, wide=wide)
     else:
-        out.print("open sessions: none")
+        out.print("open sessions: none", soft_wrap=True)
