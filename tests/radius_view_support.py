@@ -18,7 +18,9 @@ from workflow.usecases.radius.enforcement import sync_configuration
 
 LOGIN = "joao"
 PASSWORD = "s3nh4-forte"
-ROUTER_ADDRESS = "127.0.0.1"  # where the test FreeRADIUS's accounting comes from
+ROUTER_ADDRESS = (
+    "10.0.0.1"  # NAS-IP-Address of the accounting; not 127.0.0.1, the test client FreeRADIUS reads at start
+)
 ROUTER_NAME = "Concentrador Centro"
 FRAMED_IP = "100.64.0.10"
 

@@ -34,7 +34,9 @@ def network_of(db, customer_id):
 @pytest.mark.postgres
 def test_a_login_shows_its_plan_group_and_the_session_freeradius_opened(pg_db, freeradius):
     seeded = seed_customer_with_login(pg_db)
-    reply = send_accounting(freeradius, "Start", login=LOGIN, session_id="81a00001", framed_ip=FRAMED_IP)
+    reply = send_accounting(
+        freeradius, "Start", login=LOGIN, session_id="81a00001", framed_ip=FRAMED_IP, nas_ip=ROUTER_ADDRESS
+    )
     assert reply.code == 5  # Accounting-Response: the row is in radacct
 
     network = network_of(pg_db, seeded.customer_id)[seeded.service_id]
@@ -47,7 +49,7 @@ def test_a_login_shows_its_plan_group_and_the_session_freeradius_opened(pg_db, f
     assert session.since is not None and session.acct_session_id == "81a00001"
     assert PASSWORD not in repr(network)
 
-    send_accounting(freeradius, "Stop", login=LOGIN, session_id="81a00001", framed_ip=FRAMED_IP)
+    send_accounting(freeradius, "Stop", login=LOGIN, session_id="81a00001", framed_ip=FRAMED_IP, nas_ip=ROUTER_ADDRESS)
     assert network_of(pg_db, seeded.customer_id)[seeded.service_id].sessions == ()
 
 
