@@ -32,7 +32,7 @@ from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_health
 from workflow.application import create_app
 from workflow.db.radius_tables import radusergroup
 from workflow.settings import Settings
-from workflow.usecases import users
+from workflow.usecases import customer_services, customers, users
 
 NOON_IN_SAO_PAULO = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
@@ -83,8 +83,6 @@ def test_the_page_shows_login_plan_group_sessions_and_last_packet(db, web):
 def test_a_service_without_login_or_plan_shows_no_network_column(db, web):
     seeded = seed_customer_with_login(db)
     with db.write() as session:
-        from workflow.usecases import customer_services, customers
-
         other = customers.create_customer(session, customers.CustomerDraft("Sem Login", "11144477735")).id
         customer_services.add_service(session, other, "Telefone fixo")
     page = web.get(f"/clientes/{other}")
