@@ -93,6 +93,7 @@ def test_a_service_without_login_or_plan_shows_no_network_column(db, web):
 # -- a real browser against `ativa serve` on PostgreSQL, with a session FreeRADIUS opened ----------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("ATIVA_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "screenshots"))
 
 
 @pytest.fixture
@@ -149,5 +150,7 @@ def test_in_the_browser_the_customer_page_shows_the_open_session(pg_db, freeradi
             expect(session).to_contain_text(f"roteador {ROUTER_NAME} ({ROUTER_ADDRESS}), IP {FRAMED_IP}, desde ")
             assert re.search(r"desde \d{2}/\d{2}/\d{4} \d{2}:\d{2}$", session.inner_text().strip())
             assert PASSWORD not in page.content()
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "14-acesso-a-rede.png"), full_page=True)
         finally:
             browser.close()

@@ -21,7 +21,7 @@ from tests.radius_view_support import (
 from workflow.db.radius_tables import radusergroup
 from workflow.domain.errors import NotFound
 from workflow.domain.vocabulary import ServiceEvent
-from workflow.settings import get_settings
+from workflow.settings import Settings, get_settings
 from workflow.usecases import customer_services
 from workflow.usecases.radius import view
 
@@ -114,3 +114,12 @@ def test_check_login_tells_accept_with_the_plan_rate_then_reject_once_cancelled(
 def test_check_login_of_an_unknown_login_is_not_found(pg_db):
     with pg_db.read() as session, pytest.raises(NotFound):
         view.check_login(session.connection(), get_settings(), "ninguem")
+
+
+@pytest.mark.postgres
+def test_a_radius_database_of_its_own_that_does_not_answer_leaves_login_and_plan(pg_db):
+    seeded = seed_customer_with_login(pg_db)
+    settings = Settings(database_url=pg_db.url, radius_database_url="postgresql+psycopg://postgres@127.0.0.1:1/radius")
+    with pg_db.read() as session:
+        network = view.customer_network(session, settings, seeded.customer_id)[seeded.service_id]
+    assert (network.login, network.plan.name, network.unreachable, network.diverges) == (LOGIN, "Fibra 50", True, False)

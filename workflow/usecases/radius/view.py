@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ...db.models import Plan, RadiusPacket, Router, Service
@@ -62,11 +63,13 @@ class ServiceNetwork:
     groups: tuple[str, ...] = ()  # radusergroup rows for the login now, by priority
     sessions: tuple[OpenSession, ...] = ()
     last_packet: LastPacket | None = None
+    unreachable: bool = False  # the RADIUS database of its own did not answer: groups and sessions unknown
 
     @property
     def diverges(self) -> bool:
         """FreeRADIUS's rows are not exactly the one wanted group (the reconciler repairs that)."""
-        return self.radius_on and self.wanted_group is not None and self.groups != (self.wanted_group,)
+        known = self.radius_on and not self.unreachable and self.wanted_group is not None
+        return known and self.groups != (self.wanted_group,)
 
 
 @contextmanager
@@ -97,12 +100,21 @@ def customer_network(session: Session, settings: Settings, customer_id: int) -> 
         return {}
     plans = {r.id: PlanRates(r.plan_id, r.name, r.download_kbps, r.upload_kbps) for r in rows if r.plan_id}
     conn = session.connection()
-    with radius_connection(conn, settings) as radius_conn:
-        if radius_conn is None:
-            return {r.id: ServiceNetwork(r.id, r.login, plans.get(r.id), radius_on=False) for r in rows}
-        logins = [r.login for r in rows if r.login]
-        groups = _groups_by_login(radius_conn, logins)
-        sessions = open_sessions(radius_conn, logins, _router_names(conn))
+    logins = [r.login for r in rows if r.login]
+    groups: dict[str, list[str]] = {}
+    sessions: list[OpenSession] = []
+    unreachable = False
+    try:
+        with radius_connection(conn, settings) as radius_conn:
+            if radius_conn is None:
+                return {r.id: ServiceNetwork(r.id, r.login, plans.get(r.id), radius_on=False) for r in rows}
+            groups = _groups_by_login(radius_conn, logins)
+            sessions = open_sessions(radius_conn, logins, _router_names(conn))
+    except OperationalError:
+        # Only a RADIUS database of its own can fail apart from the main one: the page still shows.
+        if radius_mode(settings, conn.dialect.name) != "separate":
+            raise
+        unreachable = True
     packets = _last_packets(conn, [r.id for r in rows])
     return {
         r.id: ServiceNetwork(
@@ -114,6 +126,7 @@ def customer_network(session: Session, settings: Settings, customer_id: int) -> 
             groups=tuple(groups.get(r.login, ())) if r.login else (),
             sessions=tuple(s for s in sessions if r.login and s.login.lower() == r.login.lower()),
             last_packet=packets.get(r.id),
+            unreachable=unreachable,
         )
         for r in rows
     }
