@@ -18,6 +18,7 @@ TREE = {
     "plans": ["add", "list"],
     "nas": ["add", "list", "remove"],
     "effects": ["list", "retry"],
+    "radius": ["check"],
     "users": ["create", "list", "password", "disable"],
 }  # fmt: skip
 

@@ -21,6 +21,7 @@ from . import (  # noqa: F401 - imported for the commands they add
     plans,
     nas,
     effects,
+    radius,
     sweep,
 )
 

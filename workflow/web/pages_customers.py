@@ -18,7 +18,8 @@ from ..domain.errors import (
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
 from ..usecases import customer_services, customers, history, standing, timers, transitions
 from ..usecases.business_day import provider_today
-from . import flash, labels
+from ..usecases.radius import view as radius_view
+from . import flash, labels, radius_labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
 from .forms import CustomerForm, StatusChoice, unsafe_text_message
 from .rendering import render
@@ -163,6 +164,10 @@ def _customer_context(request: Request, session, customer_id: int, history_page:
         "changes": changes.changes,
         "busy": _effects_running(changes.changes),
         "standing": standing.standing(session, customer_id, settings, provider_today(settings.timezone)),
+        # Each service's login, plan, FreeRADIUS group and open sessions (RADIUS off: login and plan).
+        "network": radius_view.customer_network(session, settings, customer_id),
+        "radius": radius_labels,
+        "zone": settings.timezone,
     }
 
 
