@@ -9,7 +9,7 @@ from workflow.usecases.business_day import provider_today
 
 from . import runtime
 from .app import app, publish_effects
-from .connectors import webhooks
+from .connectors import outbound
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def hand_over_effects(effect_ids: list[int]) -> list[str]:
         runtime.db(),
         effect_ids,
         settings,
-        deliver=lambda delivery: webhooks.deliver(delivery, settings),
+        deliver=outbound.Outbound(settings),
         retry_later=_retry_later,
     )
     return [result.state for result in results]
@@ -105,7 +105,7 @@ def purge_idempotency() -> int:
 
 @app.task(name="workers.tasks.reconcile")
 def reconcile() -> int:
-    ids = effects.reconcile(runtime.db())  # published by the commit hook
+    ids = effects.reconcile(runtime.db(), settings=get_settings())  # published by the commit hook
     if ids:
         log.warning("reconciler: %d effect(s) created to repair drift", len(ids))
     return len(ids) + len(effects.reconcile_notifications(runtime.db()))

@@ -11,9 +11,22 @@ from ...db.models import OutboxEffect
 from ...db.types import utcnow
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
+from ..radius.sessions import describe_sessions, record_packets
 from .claims import gave_up, settle_one, settle_row
 from .descriptions import describe_any
-from .outcomes import BUSY, GONE, Claim, Deliver, DeliveryFailed, Outcome, RunResult, Settlement, with_doubt
+from .outcomes import (
+    BUSY,
+    GONE,
+    Claim,
+    Deliver,
+    Delivered,
+    Delivery,
+    DeliveryFailed,
+    Outcome,
+    RunResult,
+    Settlement,
+    with_doubt,
+)
 
 # A retry due within this is a Celery countdown; a later one is parked (next_attempt_at) and the
 # relay publishes it when due: a countdown near Redis' visibility timeout (1 h) would run twice.
@@ -49,27 +62,76 @@ def make_call(db: Database, claim: Claim, settings: Settings, deliver: Deliver) 
     """Make the call of a claimed effect. A failed call is recorded here (retry or give up); a
     call made, or found unnecessary, returns the outcome for the caller to settle: alone
     (settle_one) or with the other calls of its message (settle_together)."""
-    name = Effect(claim.name)
+    prepared = prepare_call(db, claim, settings)
+    if not isinstance(prepared, Delivery):
+        return prepared
+    return conclude_call(db, claim, prepared, call(deliver, prepared), settings)
+
+
+def prepare_call(db: Database, claim: Claim, settings: Settings) -> "Delivery | Settlement | RunResult":
+    """The call to make for a claim that still holds: its description (made now if the claim
+    did not carry one), or the settlement that makes it unnecessary."""
     if not _lease_lasts_a_call(db, claim, settings):
         return RunResult(claim.effect_id, BUSY)  # our claim lapsed and another attempt took over
     delivery = claim.delivery
     if delivery is None:
         with db.read() as session:
-            delivery = describe_any(session, claim.effect_id, name, settings)
+            delivery = describe_any(session, claim.effect_id, Effect(claim.name), settings)
+    return described(claim, delivery)
+
+
+def prepare_calls(db: Database, claims: list[Claim], settings: Settings) -> "list[Delivery | Settlement | RunResult]":
+    """prepare_call for many session effects: those without a description described together,
+    in one read (a few statements for all)."""
+    holds = [_lease_lasts_a_call(db, claim, settings) for claim in claims]
+    undescribed = [claim.effect_id for claim, held in zip(claims, holds, strict=True) if held and not claim.delivery]
+    descriptions: dict[int, Delivery | Outcome] = {}
+    if undescribed:
+        with db.read() as session:
+            descriptions = describe_sessions(session.connection(), undescribed, settings)
+    prepared: list[Delivery | Settlement | RunResult] = []
+    for claim, held in zip(claims, holds, strict=True):
+        if not held:
+            prepared.append(RunResult(claim.effect_id, BUSY))
+            continue
+        delivery = claim.delivery or descriptions.get(claim.effect_id)
+        if delivery is None:  # its effect row is gone
+            prepared.append(RunResult(claim.effect_id, GONE))
+            continue
+        prepared.append(described(claim, delivery))
+    return prepared
+
+
+def send_together(deliver: Deliver, deliveries: list[Delivery]) -> "list[Delivered | DeliveryFailed]":
+    """Many calls at once when the Deliver can (RADIUS packets go out concurrently), else one by one."""
+    many = getattr(deliver, "deliver_many", None)
+    if many is None:
+        return [call(deliver, delivery) for delivery in deliveries]
+    return list(many(deliveries))
+
+
+def described(claim: Claim, delivery: "Delivery | Outcome") -> "Delivery | Settlement":
     if isinstance(delivery, Outcome):
         return Settlement(claim.effect_id, claim.attempt, delivery.state, with_doubt(claim, delivery), claim.until)
+    return delivery
 
-    error = None
+
+def call(deliver: Deliver, delivery: Delivery) -> "Delivered | DeliveryFailed":
+    """Make one call; its failure is returned, not raised."""
     try:
-        deliver(delivery)
+        return deliver(delivery) or Delivered()
     except DeliveryFailed as failure:
-        error = str(failure)[:1000]
+        return failure
 
-    if error is None:
-        return Settlement(
-            claim.effect_id, claim.attempt, EffectState.DONE, f"delivered to {delivery.target}", claim.until
-        )
-    return _record_failed_call(db, claim, error, settings)
+
+def conclude_call(
+    db: Database, claim: Claim, delivery: Delivery, sent: "Delivered | DeliveryFailed", settings: Settings
+) -> "Settlement | RunResult":
+    """A call made: its settlement to record, or its failure recorded (retry or give up)."""
+    if isinstance(sent, DeliveryFailed):
+        return _record_failed_call(db, claim, str(sent)[:1000], settings, sent.packets)
+    note = sent.note or f"delivered to {delivery.target}"
+    return Settlement(claim.effect_id, claim.attempt, EffectState.DONE, note, claim.until, sent.packets)
 
 
 def _lease_lasts_a_call(db: Database, claim: Claim, settings: Settings) -> bool:
@@ -88,13 +150,16 @@ def _lease_lasts_a_call(db: Database, claim: Claim, settings: Settings) -> bool:
     return True
 
 
-def _record_failed_call(db: Database, claim: Claim, error: str, settings: Settings) -> RunResult:
+def _record_failed_call(
+    db: Database, claim: Claim, error: str, settings: Settings, packets: tuple[dict, ...] = ()
+) -> RunResult:
     now = utcnow()
     effect_id = claim.effect_id
     with db.write() as session:
         effect = session.get(OutboxEffect, effect_id, with_for_update=True)
         if effect is None:
             return RunResult(effect_id, GONE)
+        record_packets(session.connection(), packets)  # sent, whatever becomes of the effect
         if effect.state != EffectState.PENDING or effect.attempts != claim.attempt:
             # Our claim lapsed and another attempt took over: its outcome stands, not ours.
             return RunResult(effect_id, BUSY)

@@ -20,6 +20,8 @@ from ...domain.status_alignment import LOCAL_EFFECTS
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from .. import heartbeats
+from ..radius.enforcement import SESSION_EFFECTS
+from ..radius.sessions import describe_sessions, record_packets
 from .descriptions import describe_fast
 from .outcomes import BUSY, GONE, Claim, RunResult, Settlement, maybe_delivered
 
@@ -103,9 +105,11 @@ def claim_effects(db: Database, effect_ids: list[int], settings: Settings) -> "l
             )
             for row in rows
         }
+        sessions = [c for c in claims.values() if Effect(c.name) in SESSION_EFFECTS]
         for claim in claims.values():
-            if not is_local(claim):
+            if not is_local(claim) and Effect(claim.name) not in SESSION_EFFECTS:
                 claim.delivery = _describe_in_claim(conn, claim, settings)
+        _describe_sessions_in_claim(conn, sessions, settings)
     return [claims.get(effect_id) or _claim_slow(db, effect_id, settings) for effect_id in effect_ids]
 
 
@@ -119,6 +123,20 @@ def _describe_in_claim(conn: Connection, claim: Claim, settings: Settings):
         raise
     except Exception:  # noqa: BLE001 - raised again, and recorded, when the effect runs
         return None
+
+
+def _describe_sessions_in_claim(conn: Connection, claims: list[Claim], settings: Settings) -> None:
+    """The session effects of the batch together: a few statements for all of them."""
+    if not claims:
+        return
+    try:
+        described = describe_sessions(conn, [c.effect_id for c in claims], settings)
+    except SQLAlchemyError:
+        raise
+    except Exception:  # noqa: BLE001 - described again, and recorded, when each effect runs
+        return
+    for claim in claims:
+        claim.delivery = described.get(claim.effect_id)
 
 
 def _claim_slow(db: Database, effect_id: int, settings: Settings) -> "Claim | RunResult":
@@ -185,6 +203,7 @@ def settle_one(db: Database, settlement: Settlement) -> RunResult:
                 "now": utcnow(),
             },
         ).one_or_none()
+        record_packets(conn, settlement.packets)
     return RunResult(settlement.effect_id, settlement.state.value if settled is not None else BUSY)
 
 
@@ -207,6 +226,7 @@ def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResu
             ).one_or_none()
             for s in settlements
         ]
+        record_packets(conn, [row for s in settlements for row in s.packets])
     return [
         RunResult(s.effect_id, s.state.value if row is not None else BUSY)
         for s, row in zip(settlements, settled, strict=True)

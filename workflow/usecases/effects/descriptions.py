@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from ...db.models import Customer, OutboxEffect, Service, StatusChange
 from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceStatus
 from ...settings import Settings
+from ..radius.enforcement import SESSION_EFFECTS
+from ..radius.sessions import describe_sessions
 from .outcomes import Delivery, Outcome
 
 CUSTOMER_EVENT_TYPES = {
@@ -74,7 +76,9 @@ def describe_any(session: Session, effect_id: int, name: Effect, settings: Setti
 
 
 def describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Settings) -> Delivery | Outcome | None:
-    """The two common outbound calls, described with one Core query each (same rules as _describe)."""
+    """The common outbound calls, described with Core queries (same rules as _describe)."""
+    if name in SESSION_EFFECTS:
+        return describe_sessions(conn, [effect_id], settings)[effect_id]
     if name is Effect.NOTIFY_BILLING:
         row = conn.execute(_NOTIFY_FACTS, {"effect_id": effect_id}).one()
         if row.transition_id != row.latest_transition:

@@ -14,16 +14,32 @@ GONE = "gone"
 class Delivery:
     """One signed outbound call: `message_id` is the webhook-id the receiver deduplicates on."""
 
-    target: str  # "billing" | "provisioning"
+    target: str  # "billing" | "provisioning" | "radius"
     message_id: str
     payload: dict
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What a call that went through says: a note instead of "delivered to <target>", and rows
+    of `radius_packets` (one per CoA/Disconnect sent) recorded with the effect's outcome."""
+
+    note: str | None = None
+    packets: tuple[dict, ...] = ()
+
+
 class DeliveryFailed(Exception):
-    pass
+    """The call failed (the effect retries on the schedule); `packets` are recorded all the same."""
+
+    def __init__(self, reason: str, packets: tuple[dict, ...] = ()):
+        super().__init__(reason)
+        self.packets = packets
 
 
-Deliver = Callable[[Delivery], None]
+# Makes one call: returns None (or what went through), raises DeliveryFailed. A Deliver may also
+# have `deliver_many(deliveries) -> list[Delivered | DeliveryFailed]`, to make many calls at once
+# (RADIUS packets go out concurrently): see effects.pipeline.
+Deliver = Callable[[Delivery], "Delivered | None"]
 
 
 @dataclass
@@ -69,6 +85,7 @@ class Settlement:
     state: EffectState
     note: str
     until: datetime  # the claim's end: recorded before it could lapse (outlasts_a_call)
+    packets: tuple[dict, ...] = ()  # radius_packets rows, inserted in the transaction that records it
 
 
 MAYBE_DELIVERED = "may have been delivered by attempt {attempt} (cut off before recording its outcome)"

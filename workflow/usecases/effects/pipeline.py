@@ -10,12 +10,13 @@ from functools import partial
 from typing import TypeVar
 
 from ...db.engine import Database
-from ...domain.vocabulary import EffectState
+from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
-from .calls import make_call, outlasts_a_call, run_call
+from ..radius.enforcement import SESSION_EFFECTS
+from .calls import conclude_call, make_call, outlasts_a_call, prepare_calls, run_call, send_together
 from .claims import claim_effects, is_local, record_error, settle_one, settle_together
 from .local import run_local, run_locals_together
-from .outcomes import Claim, Deliver, RunResult, Settlement
+from .outcomes import Claim, Deliver, Delivery, RunResult, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ RetryLater = Callable[[int, float], None]
 # Calls made but not recorded yet are made again if the worker dies (the receiver deduplicates
 # on webhook-id, as it must anyway): a few at most.
 SETTLE_TOGETHER = 8
+# Session calls are sent together and recorded together: a Disconnect sent again after a crash
+# finds the session gone (NAK 503, done), so a big transaction risks nothing.
+SETTLE_SESSIONS_TOGETHER = 500
 
 _Done = TypeVar("_Done", RunResult, RunResult | Settlement)
 
@@ -98,6 +102,57 @@ class _Message:
         return [self._guarded(c.effect_id, partial(run_local, self.db, c, self.settings)) for c in group]
 
     def _calls(self, calls: list[Claim]) -> list[RunResult]:
+        sessions = [claim for claim in calls if Effect(claim.name) in SESSION_EFFECTS]
+        others = [claim for claim in calls if Effect(claim.name) not in SESSION_EFFECTS]
+        # The session calls first: dropping a session is what gives a paying customer access again.
+        return (self._session_calls(sessions) if sessions else []) + self._one_by_one(others)
+
+    def _session_calls(self, calls: list[Claim]) -> list[RunResult]:
+        """All the CoA/Disconnect calls of the message described together, their packets sent
+        together (concurrently), their outcomes recorded together; each effect keeps its own
+        outcome, attempts and retries. If describing them together fails, one at a time."""
+        try:
+            prepared = prepare_calls(self.db, calls, self.settings)
+        except Exception:
+            log.warning("describing %d session calls together failed; one at a time", len(calls), exc_info=True)
+            return self._one_by_one(calls)
+        results: list[RunResult] = []
+        settlements: list[Settlement] = []
+        to_send: list[tuple[Claim, Delivery]] = []
+        for claim, item in zip(calls, prepared, strict=True):
+            if isinstance(item, Delivery):
+                to_send.append((claim, item))
+            elif isinstance(item, Settlement):
+                settlements.append(item)
+            else:
+                results.append(item)
+        if to_send:
+            try:
+                sent = send_together(self.deliver, [delivery for _, delivery in to_send])
+            except Exception as error:
+                log.exception("sending %d session calls failed", len(to_send))
+                return (
+                    results
+                    + self._settle_in_chunks(settlements)
+                    + [self._errored(claim.effect_id, error) for claim, _ in to_send]
+                )
+            for (claim, delivery), outcome in zip(to_send, sent, strict=True):
+                concluded = self._guarded(
+                    claim.effect_id, partial(conclude_call, self.db, claim, delivery, outcome, self.settings)
+                )
+                if isinstance(concluded, Settlement):
+                    settlements.append(concluded)
+                else:
+                    results.append(concluded)
+        return results + self._settle_in_chunks(settlements)
+
+    def _settle_in_chunks(self, settlements: list[Settlement]) -> list[RunResult]:
+        results: list[RunResult] = []
+        for start in range(0, len(settlements), SETTLE_SESSIONS_TOGETHER):
+            results += self._settle(settlements[start : start + SETTLE_SESSIONS_TOGETHER])
+        return results
+
+    def _one_by_one(self, calls: list[Claim]) -> list[RunResult]:
         results: list[RunResult] = []
         settlements: list[Settlement] = []
         for claim in calls:
@@ -129,16 +184,19 @@ class _Message:
             result = run()
         except Exception as error:  # recorded; the claim lapses and the relay retries
             log.exception("effect %s raised", effect_id)
-            try:
-                record_error(self.db, effect_id, error)
-            except Exception:  # the database itself may be what failed
-                log.exception("could not record the failure of effect %s", effect_id)
-            return RunResult(effect_id, ERROR)
+            return self._errored(effect_id, error)
         if isinstance(result, RunResult) and result.retry_in is not None:
             self._retry_later(effect_id, result.retry_in)
         elif isinstance(result, RunResult) and result.state == EffectState.PENDING:
             log.info("effect %s failed; parked until its next attempt is due (the relay publishes it)", effect_id)
         return result
+
+    def _errored(self, effect_id: int, error: Exception) -> RunResult:
+        try:
+            record_error(self.db, effect_id, error)
+        except Exception:  # the database itself may be what failed
+            log.exception("could not record the failure of effect %s", effect_id)
+        return RunResult(effect_id, ERROR)
 
     def _retry_later(self, effect_id: int, countdown: float) -> None:
         log.info("effect %s failed, retry in %.1fs", effect_id, countdown)

@@ -13,10 +13,11 @@ from ...db.models import Customer, OutboxEffect, Service
 from ...db.types import utcnow
 from ...domain.status_alignment import ALIGNMENT, LOCAL_EFFECTS, ServicesInLine, alignment_for
 from ...domain.vocabulary import Effect, EffectState
-from ...settings import Settings
+from ...settings import Settings, get_settings
 from .. import heartbeats
 from ..customer_locks import lock_customer_row
 from ..effect_bus import publish_after_commit
+from ..radius.reconcile import reconcile_radius
 from ..transitions import QUEUE_EFFECTS, new_effect
 from .descriptions import latest_status_change
 from .local import services_out_of_line
@@ -65,10 +66,17 @@ def _services_out_of_line(line: ServicesInLine):
     return select(Service.id).where(Service.customer_id == Customer.id, services_out_of_line(line))
 
 
-def reconcile(db: Database, limit: int = 500) -> list[int]:
+def reconcile(db: Database, limit: int = 500, settings: Settings | None = None) -> list[int]:
     """Customers whose services or invoicing disagree with their status, with nothing pending to
-    fix it, get new effects (origin `reconciler`). Returns the ids created. A pending outbound
-    call (a notification waiting out a billing outage) does not count: it fixes nothing here."""
+    fix it, get new effects (origin `reconciler`); then FreeRADIUS's rows are checked against the
+    services (radius.reconcile: a repaired login gets a radius_disconnect). Returns the ids
+    created. A pending outbound call (a notification waiting out a billing outage) does not
+    count: it fixes nothing here."""
+    created = _reconcile_customers(db, limit)
+    return created + reconcile_radius(db, settings or get_settings()).effect_ids
+
+
+def _reconcile_customers(db: Database, limit: int) -> list[int]:
     pending = (
         select(OutboxEffect.id)
         .where(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 PacketKind = Literal["disconnect", "coa"]
-PacketOutcome = Literal["ack", "nak", "session_not_found", "timeout", "error"]
+PacketOutcome = Literal["ack", "nak", "session_not_found", "timeout", "no_router", "error"]
 
 SESSION_CONTEXT_NOT_FOUND = 503
 
@@ -113,6 +113,8 @@ def describe_result(result: PacketResult) -> str:
         return f"session not found at {where} {session}"
     if result.outcome == "nak":
         return f"{_kind_name(result.kind)} NAK from {where}: {error_cause_text(result.error_cause)} {session}"
+    if result.outcome == "no_router":
+        return f"no router registered for {where} {session}"
     if result.outcome == "timeout":
         return f"{_kind_name(result.kind)} timeout: no answer from {where} {session}"
     return f"{_kind_name(result.kind)} error for {where}: {result.detail or 'unknown error'} {session}"

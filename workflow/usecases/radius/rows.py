@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select
 from ...db.radius_tables import nas, radcheck, radgroupcheck, radgroupreply, radusergroup
 from ...domain.radius import GROUP_PREFIX, LOGIN_PRIORITY, GroupAttributes, password_check
 
-_KEPT_GROUPS = GROUP_PREFIX.replace("_", "\\_") + "%"  # LIKE pattern: `_` is a wildcard there
+KEPT_GROUPS_PATTERN = GROUP_PREFIX.replace("_", "\\_") + "%"  # LIKE pattern: `_` is a wildcard there
 ROUTER_MARK = "ativa"  # nas.description of the rows Ativa keeps; rows added by hand are left alone
 
 
@@ -36,6 +36,13 @@ def login_lock_key(login: str) -> str:
     return f"ativa-login:{login.lower()}"
 
 
+def lock_logins(conn: Connection, logins: Iterable[str]) -> None:
+    """Each login's lock, until the transaction ends; in one order, so two batches never wait on
+    each other."""
+    for login in sorted(set(logins), key=str.lower):
+        _lock(conn, login_lock_key(login))
+
+
 _DROP_CHECKS = delete(radcheck).where(radcheck.c.username.in_(bindparam("logins", expanding=True)))
 _DROP_GROUPS = delete(radusergroup).where(radusergroup.c.username.in_(bindparam("logins", expanding=True)))
 
@@ -45,8 +52,7 @@ def write_logins(conn: Connection, logins: Iterable[LoginRows]) -> None:
     wanted = sorted({row.login: row for row in logins}.values(), key=lambda row: row.login.lower())
     if not wanted:
         return
-    for row in wanted:  # in one order, so two batches never wait on each other
-        _lock(conn, login_lock_key(row.login))
+    lock_logins(conn, [row.login for row in wanted])
     names = [row.login for row in wanted]
     conn.execute(_DROP_CHECKS, {"logins": names})
     conn.execute(_DROP_GROUPS, {"logins": names})
@@ -68,7 +74,7 @@ def write_groups(conn: Connection, groups: Mapping[str, GroupAttributes]) -> Non
     for table in (radgroupcheck, radgroupreply):
         conn.execute(
             delete(table).where(
-                or_(table.c.groupname.like(_KEPT_GROUPS, escape="\\"), table.c.groupname.in_(list(groups)))
+                or_(table.c.groupname.like(KEPT_GROUPS_PATTERN, escape="\\"), table.c.groupname.in_(list(groups)))
             )
         )
     checks = [

@@ -1,0 +1,146 @@
+"""The RADIUS reconciler: FreeRADIUS's rows drift (a hand edit, a second group row, a row deleted,
+a missed write in a database of its own); this puts them back as Ativa's services say.
+
+Set-based: a few statements read what every login should have and what FreeRADIUS holds, compared
+in memory (100,000 logins in a second or two); only the logins found out of line are written again,
+each under its login's lock with its service read again after the lock, so a change racing the
+repair wins. A repaired login gets a `radius_disconnect` (unless one is pending already): a
+session opened with the wrong group picks up the right one when the customer's router redials."""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, select
+
+from ...db.engine import Database
+from ...db.models import OutboxEffect, Service
+from ...db.radius_tables import radcheck, radgroupcheck, radgroupreply, radusergroup
+from ...db.types import utcnow
+from ...domain import radius
+from ...domain.vocabulary import Effect, EffectState
+from ...settings import Settings
+from ..effect_bus import publish_after_commit
+from ..transitions import QUEUE_EFFECTS, new_effect
+from .enforcement import SESSION_EFFECTS, kept_groups, login_facts, radius_database, radius_mode
+from .rows import KEPT_GROUPS_PATTERN, lock_logins, write_groups, write_logins
+
+log = logging.getLogger(__name__)
+
+_services = Service.__table__
+_fx = OutboxEffect.__table__
+
+_WANTED = select(
+    _services.c.id, _services.c.login, _services.c.radius_password, _services.c.status, _services.c.plan_id
+).where(_services.c.login.is_not(None), _services.c.plan_id.is_not(None))
+_GROUP_ROWS = select(radusergroup.c.username, radusergroup.c.groupname, radusergroup.c.priority)
+_CHECK_ROWS = select(radcheck.c.username, radcheck.c.attribute, radcheck.c.op, radcheck.c.value)
+_PENDING_SESSION_CALLS = select(_fx.c.service_id).where(
+    _fx.c.state == EffectState.PENDING.value,
+    _fx.c.name.in_(sorted(e.value for e in SESSION_EFFECTS)),
+    _fx.c.service_id.is_not(None),
+)
+
+
+@dataclass
+class RadiusRepair:
+    logins: list[str] = field(default_factory=list)  # logins whose rows were written again
+    groups_rewritten: bool = False
+    effect_ids: list[int] = field(default_factory=list)  # radius_disconnect queued
+
+
+def reconcile_radius(db: Database, settings: Settings) -> RadiusRepair:
+    repair = RadiusRepair()
+    mode = radius_mode(settings, db.engine.dialect.name)
+    if mode == "off":
+        return repair
+    with db.read() as session:
+        conn = session.connection()
+        wanted = {
+            row.login: (row.id, radius.group_for(row.status, row.plan_id), row.radius_password or "")
+            for row in conn.execute(_WANTED)
+        }
+        groups = kept_groups(conn, settings)
+    radius_db = db if mode == "same" else radius_database(settings)
+    with radius_db.read() as session:
+        drifted = _drifted_logins(session.connection(), wanted)
+        groups_drifted = _groups_differ(session.connection(), groups)
+    if groups_drifted:
+        with radius_db.write_core() as radius_conn:
+            write_groups(radius_conn, groups)
+        repair.groups_rewritten = True
+        log.warning("RADIUS reconciler: the groups Ativa keeps had drifted; written again")
+    if not drifted:
+        return repair
+    service_ids = [wanted[login][0] for login in drifted]
+    if mode == "same":
+        with db.write() as session:
+            repair.logins = _rewrite(session.connection(), session.connection(), service_ids)
+            repair.effect_ids = _queue_disconnects(session, service_ids)
+    else:
+        with radius_db.write_core() as radius_conn, db.read() as session:
+            repair.logins = _rewrite(radius_conn, session.connection(), service_ids)
+        with db.write() as session:
+            repair.effect_ids = _queue_disconnects(session, service_ids)
+    log.warning("RADIUS reconciler: %d login(s) out of line written again", len(repair.logins))
+    return repair
+
+
+def _drifted_logins(radius_conn: Connection, wanted: dict[str, tuple[int, str, str]]) -> list[str]:
+    """Logins whose group rows are not exactly their one wanted row, or whose check rows are not
+    exactly their password."""
+    groups: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for username, groupname, priority in radius_conn.execute(_GROUP_ROWS):
+        if username in wanted:
+            groups[username].append((groupname, priority))
+    checks: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for username, attribute, op, value in radius_conn.execute(_CHECK_ROWS):
+        if username in wanted:
+            checks[username].append((attribute, op, value))
+    drifted = []
+    for login, (_, group, password) in wanted.items():
+        check = radius.password_check(password)
+        if groups.get(login) != [(group, radius.LOGIN_PRIORITY)] or checks.get(login) != [
+            (check.name, check.op, check.value)
+        ]:
+            drifted.append(login)
+    return sorted(drifted)
+
+
+def _groups_differ(radius_conn: Connection, groups: dict[str, radius.GroupAttributes]) -> bool:
+    def held(table) -> list[tuple[str, str, str, str]]:
+        rows = radius_conn.execute(
+            select(table.c.groupname, table.c.attribute, table.c.op, table.c.value).where(
+                table.c.groupname.like(KEPT_GROUPS_PATTERN, escape="\\")
+            )
+        )
+        return sorted(tuple(row) for row in rows)
+
+    wanted_checks = sorted((name, a.name, a.op, a.value) for name, g in groups.items() for a in g.check)
+    wanted_replies = sorted((name, a.name, a.op, a.value) for name, g in groups.items() for a in g.reply)
+    return held(radgroupcheck) != wanted_checks or held(radgroupreply) != wanted_replies
+
+
+def _rewrite(radius_conn: Connection, main_conn: Connection, service_ids: list[int]) -> list[str]:
+    """The services read again once their logins are locked (a change that held the lock has
+    committed by then), and their rows written as they say now."""
+    lock_logins(radius_conn, [f.login for f in login_facts(main_conn, service_ids)])
+    fresh = login_facts(main_conn, service_ids)
+    write_logins(radius_conn, [f.rows() for f in fresh])
+    return sorted(f.login for f in fresh)
+
+
+def _queue_disconnects(session, service_ids: list[int]) -> list[int]:
+    conn = session.connection()
+    pending = {row.service_id for row in conn.execute(_PENDING_SESSION_CALLS.where(_fx.c.service_id.in_(service_ids)))}
+    facts = [f for f in login_facts(conn, service_ids) if f.service_id not in pending]
+    if not facts:
+        return []
+    now = utcnow()
+    rows = [
+        new_effect(Effect.RADIUS_DISCONNECT, f.customer_id, now, service_id=f.service_id, origin="reconciler")
+        for f in facts
+    ]
+    ids = list(conn.execute(QUEUE_EFFECTS, rows).scalars())
+    publish_after_commit(session, ids)
+    return ids
