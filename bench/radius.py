@@ -75,9 +75,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -334,6 +337,7 @@ def baseline(sessions: list[OpenSession], routers: FakeRouters) -> float:
 # --------------------------------------------------------------------------------------------
 
 CPU_CLASSES = ("worker pool", "worker main", "postgres", "redis", "fake routers", "bench process")
+OTHER_PROCESSES = "other processes and the kernel"  # another workload sharing the machine shows here
 
 
 def process_class(worker_pid: int, routers_pid: int | None):
@@ -401,7 +405,9 @@ def real_run(
     celery_app.send_task(SWEEP_TASK, args=[args.as_of.isoformat()], queue=QUEUE)
     wait_all_acked(routers, "ativa", expected, worker, args.stall_timeout)
     wait_settled(conn, worker, stall_timeout=args.stall_timeout, interval=0.1)
-    cpu = cpu_delta(before, cpu_snapshot(process_class(worker.pid, routers.pid)), CPU_CLASSES)
+    cpu = cpu_delta(
+        before, cpu_snapshot(process_class(worker.pid, routers.pid)), CPU_CLASSES, elsewhere=OTHER_PROCESSES
+    )
     record = routers.report("ativa")
     first_cut, last_cut, cut = conn.execute(
         "SELECT min(created_at), max(created_at), count(*) FROM status_changes WHERE source = 'scheduler'"
@@ -417,6 +423,62 @@ def real_run(
         record,
         cpu,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Profile (--profile): py-spy on the worker and its pool processes
+# --------------------------------------------------------------------------------------------
+
+
+def start_profiler(worker: WorkflowProcess, folder: Path) -> subprocess.Popen:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [py_spy, "record", "--pid", str(worker.pid), "--subprocesses", "--format", "raw", "--rate", "200"]
+    return subprocess.Popen(
+        [*command, "--output", str(folder / "worker.txt"), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "py-spy.log").open("wb"),
+    )
+
+
+def stop_profiler(profiler: subprocess.Popen) -> None:
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    try:
+        profiler.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+
+
+def summarize_profile(path: Path, top: int = 25) -> None:
+    """Own and total samples per function (py-spy's collapsed stacks), busy samples only."""
+    own: Counter = Counter()
+    total: Counter = Counter()
+    samples = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if f]
+        if not frames or "(select" in frames[-1] or "poll (" in frames[-1] or "_recv (" in frames[-1]:
+            continue  # waiting, not working
+        n = int(count)
+        samples += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    if not samples:
+        print(f"profile: no busy samples in {path}")
+        return
+    print(f"\nprofile of the worker's processes ({samples} busy samples; collapsed stacks in {path}):")
+    print("\n| own % | function |\n|---:|---|")
+    for frame, n in own.most_common(top):
+        print(f"| {100 * n / samples:.1f} | {frame} |")
+    print("\n| total % | function (with what it calls) |\n|---:|---|")
+    for frame, n in total.most_common(top * 2):
+        if "workflow/" in frame or "workers/" in frame:
+            print(f"| {100 * n / samples:.1f} | {frame} |")
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,6 +583,13 @@ def parse_args() -> argparse.Namespace:
         default=120.0,
         help="fail when no session is ACKed (or no effect settled) for this many seconds",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record the worker and its pool processes with py-spy during the real run (collapsed stacks "
+        "in this folder; the figures are then slower) and print where their time went",
+    )
     add_database_url_argument(parser)
     add_redis_url_argument(parser, DEFAULT_REDIS_URL)
     args = parser.parse_args()
@@ -618,7 +687,12 @@ def main() -> int:
         # Ready: the worker has taken a first task (a no-op) from its queue.
         celery_app.send_task("celery.accumulate", queue=QUEUE)
         wait_until(lambda: not (r.llen(QUEUE) or r.hlen("unacked")), 60, "the worker to take a first task", worker)
-        run = real_run(celery_app, conn, routers, worker, args, n)
+        profiler = start_profiler(worker, args.profile) if args.profile else None
+        try:
+            run = real_run(celery_app, conn, routers, worker, args, n)
+        finally:
+            if profiler is not None:
+                stop_profiler(profiler)
         time.sleep(0.3)  # late repeats, if any, land in the record below
         run.record = routers.report("ativa")
 
@@ -664,7 +738,7 @@ def main() -> int:
             print()
             print("| process | ms per customer |")
             print("|---|---:|")
-            for key in CPU_CLASSES:
+            for key in (*CPU_CLASSES, OTHER_PROCESSES):
                 print(f"| {key} | {1000 * run.cpu[key] / n:.2f} |")
             print(f"| machine busy (all {os.cpu_count()} CPUs) | {100 * busy:.0f} % |")
         print()
@@ -679,6 +753,8 @@ def main() -> int:
         print("effects by name and state: " + ", ".join(f"{a} {b} {c}" for a, b, c in effects))
         retried = conn.execute("SELECT count(*) FROM outbox_effects WHERE attempts > 1").fetchone()[0]
         print(f"effects that needed more than one attempt: {retried}")
+        if args.profile:
+            summarize_profile(args.profile / "worker.txt")
         if problems:
             print("\nVERIFICATION FAILED:")
             for problem in problems:
