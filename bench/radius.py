@@ -394,6 +394,7 @@ class RealRun:
     settled: float
     record: PhaseRecord
     cpu: dict[str, float]
+    stats: dict[str, int]
 
 
 def real_run(
@@ -401,14 +402,18 @@ def real_run(
 ) -> RealRun:
     routers.begin("ativa")
     before = cpu_snapshot(process_class(worker.pid, routers.pid))
+    stats_before = database_stats(conn)
     sent_at = time.time()
     celery_app.send_task(SWEEP_TASK, args=[args.as_of.isoformat()], queue=QUEUE)
     wait_all_acked(routers, "ativa", expected, worker, args.stall_timeout)
-    wait_settled(conn, worker, stall_timeout=args.stall_timeout, interval=0.1)
+    _, polls = wait_settled(conn, worker, stall_timeout=args.stall_timeout, interval=0.1)
     cpu = cpu_delta(
         before, cpu_snapshot(process_class(worker.pid, routers.pid)), CPU_CLASSES, elsewhere=OTHER_PROCESSES
     )
     record = routers.report("ativa")
+    time.sleep(1.5)  # backends report their statistics when idle, at most a second late
+    stats = {k: v - stats_before[k] for k, v in database_stats(conn).items()}
+    stats["transactions"] -= polls + 1  # wait_settled's own (autocommit) and the first stats query
     first_cut, last_cut, cut = conn.execute(
         "SELECT min(created_at), max(created_at), count(*) FROM status_changes WHERE source = 'scheduler'"
     ).fetchone()
@@ -422,7 +427,17 @@ def real_run(
         settled.timestamp(),
         record,
         cpu,
+        stats,
     )
+
+
+def database_stats(conn: psycopg.Connection) -> dict[str, int]:
+    """Transactions and rows of this database so far (pg_stat_database)."""
+    row = conn.execute(
+        "SELECT xact_commit + xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched "
+        "FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    return dict(zip(("transactions", "inserted", "updated", "deleted", "fetched"), row, strict=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -741,6 +756,12 @@ def main() -> int:
             for key in (*CPU_CLASSES, OTHER_PROCESSES):
                 print(f"| {key} | {1000 * run.cpu[key] / n:.2f} |")
             print(f"| machine busy (all {os.cpu_count()} CPUs) | {100 * busy:.0f} % |")
+        st = run.stats
+        print(
+            f"\nPostgreSQL per customer (pg_stat_database): {st['transactions'] / n:.1f} transactions, rows "
+            f"inserted {st['inserted'] / n:.1f}, updated {st['updated'] / n:.1f}, deleted {st['deleted'] / n:.1f}, "
+            f"fetched {st['fetched'] / n:.1f}"
+        )
         print()
         print(
             f"routers, baseline: {baseline_record.requests} requests, {baseline_record.repeated} repeated; "
