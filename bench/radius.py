@@ -41,6 +41,8 @@ Measured, in one run
    (User-Name, Acct-Session-Id, NAS-IP-Address, Framed-IP-Address, Message-Authenticator; the
    sessions read from radacct beforehand, unmeasured), to the same fake routers, one at a time,
    each waiting for its ACK. Rate = N / (first send → last ACK).
+   For reference, Ativa's own sender alone (``send_packets`` of workers/connectors/radius.py, the
+   same packets in one call, concurrent): what the session effects cost with nothing around them.
 2. Ativa: the daily sweep, as the scheduler starts it: the task ``workers.tasks.sweep`` with
    --as-of is queued to the worker, which finds the due customers, queues batches of
    ATIVA_SWEEP_BATCH_SIZE, cuts each batch in one transaction (history and outbox rows), then
@@ -67,7 +69,7 @@ exactly one radcheck row and one radusergroup row, in ``ativa_bloqueado``; one
 ``radius_disconnect`` effect per service, all ``done``; one ``radius_packets`` row per session,
 outcome ``ack``; every effect ``done`` or ``skipped`` (none pending or failed); in each step the
 routers ACKed exactly the seeded Acct-Session-Ids, dropped no request (authenticators all valid)
-and NAKed none; no error line in the worker log.
+and NAKed none (the sender alone too); no error line in the worker log.
 """
 
 from __future__ import annotations
@@ -421,6 +423,36 @@ def baseline(sessions: list[OpenSession], routers: FakeRouters) -> float:
     return seconds
 
 
+def sender_alone(sessions: list[OpenSession], routers: FakeRouters) -> float:
+    """Seconds for Ativa's own sender (workers/connectors/radius.py) to get the same packets
+    ACKed, in one call: what the session effects would cost with nothing around them."""
+    from workers.connectors.radius import send_packets
+    from workflow.usecases.radius.packets import SessionPacket
+
+    by_address = {router.address: router for router in routers.routers}
+    packets = [
+        SessionPacket(
+            s.nas_ip,
+            by_address[s.nas_ip].port,
+            by_address[s.nas_ip].secret,
+            "mikrotik",
+            "disconnect",
+            s.login,
+            s.acct_session_id,
+            s.framed_ip,
+            s.nas_ip,
+        )
+        for s in sessions
+    ]
+    began = time.perf_counter()
+    results = send_packets(packets, BASELINE_TIMEOUT_SECONDS, BASELINE_TRIES)
+    seconds = time.perf_counter() - began
+    outcomes = Counter(result.outcome for result in results)
+    if outcomes != Counter({"ack": len(sessions)}):
+        raise RuntimeError(f"Ativa's sender alone: outcomes {dict(outcomes)}")
+    return seconds
+
+
 # --------------------------------------------------------------------------------------------
 # The real run
 # --------------------------------------------------------------------------------------------
@@ -602,7 +634,7 @@ def verify(
     conn: psycopg.Connection,
     n: int,
     sessions: list[OpenSession],
-    baseline_record: PhaseRecord,
+    steps: list[tuple[str, PhaseRecord]],
     run: RealRun,
     worker: WorkflowProcess,
 ) -> list[str]:
@@ -659,7 +691,7 @@ def verify(
     }
     problems = [f"{what}: {got}, expected {want}" for what, (got, want) in checks.items() if got != want]
     seeded = {s.acct_session_id for s in sessions}
-    for step, record in (("baseline", baseline_record), ("ativa", run.record)):
+    for step, record in steps:
         acked = set(record.first_ack)
         if acked != seeded:
             problems.append(
@@ -793,6 +825,9 @@ def main() -> int:
         baseline_record = routers.report("baseline")
         baseline_rate = n / baseline_seconds
         print(f"  baseline: {n} Disconnects in {baseline_seconds:.2f} s ({baseline_rate:.0f}/s)", flush=True)
+        routers.begin("sender")
+        sender_seconds = sender_alone(sessions, routers)
+        sender_record = routers.report("sender")
 
         # 2. Ativa.
         if not args.no_billing:
@@ -819,7 +854,8 @@ def main() -> int:
         time.sleep(0.3)  # late repeats, if any, land in the record below
         run.record = routers.report("ativa")
 
-        problems = verify(conn, n, sessions, baseline_record, run, worker)
+        steps = [("baseline", baseline_record), ("Ativa's sender alone", sender_record), ("ativa", run.record)]
+        problems = verify(conn, n, sessions, steps, run, worker)
 
         # -- report --
         to_acked = run.all_acked - run.first_cut
@@ -829,6 +865,7 @@ def main() -> int:
         ratio = ours_rate / baseline_rate
         rows = [
             ("baseline: sequential pyrad loop, send → ACK, one at a time", baseline_seconds),
+            ("Ativa's sender alone: `send_packets` with the same packets, concurrent", sender_seconds),
             ("Ativa: sweep's first cut → every session ACKed", to_acked),
             ("Ativa: sweep's last cut → every session ACKed", from_last_cut),
             ("Ativa: sweep's first cut → every effect settled", to_settled),
