@@ -35,10 +35,15 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
             ["--customers", "2000", "--delinquent", "200", "--processes", "2"],
             "ratio real run / baseline time",
         ),
+        (
+            "bench/radius.py",
+            ["--customers", "60", "--routers", "2", "--concurrency", "2"],
+            "ratio Ativa / baseline rate",
+        ),
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
-    if script.endswith(("effects.py", "payments.py")):
+    if script.endswith(("effects.py", "payments.py", "radius.py")):
         import redis
 
         try:
