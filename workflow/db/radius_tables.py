@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import INET, TIMESTAMP
@@ -120,9 +121,19 @@ nasreload = Table(
     Column("reloadtime", _tz, nullable=False),
 )
 
+# Ativa's own index, not in FreeRADIUS's schema: every session effect looks up a login's open
+# sessions, and radacct keeps every session ever closed (millions of rows after a few years).
+OPEN_SESSIONS_BY_LOGIN = Index(
+    "ativa_radacct_open_login", func.lower(radacct.c.username), postgresql_where=text("acctstoptime IS NULL")
+)
+OWN_INDEXES = (OPEN_SESSIONS_BY_LOGIN,)
+
 RADIUS_TABLES = frozenset(radius_metadata.tables)
 
 
 def create_radius_schema(engine: Engine) -> None:
-    """Create what is missing (tables, then their indexes); an existing FreeRADIUS database keeps its rows."""
+    """Create what is missing (tables with their indexes, and Ativa's own index on an existing
+    FreeRADIUS database); the rows there are kept."""
     radius_metadata.create_all(engine, checkfirst=True)
+    for index in OWN_INDEXES:
+        index.create(engine, checkfirst=True)
