@@ -12,7 +12,7 @@ from ...db.types import utcnow
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from ..radius.sessions import describe_sessions, record_packets
-from .claims import gave_up, settle_one, settle_row
+from .claims import gave_up, settle_one, settle_row, still_pending
 from .descriptions import describe_any
 from .outcomes import (
     BUSY,
@@ -37,7 +37,7 @@ _RENEW = (
     update(_fx)
     .where(
         _fx.c.id == bindparam("effect_id"),
-        _fx.c.state == EffectState.PENDING.value,
+        still_pending(),
         _fx.c.attempts == bindparam("attempt"),
     )
     .values(claimed_until=bindparam("until"))

@@ -54,12 +54,13 @@ def lock_logins(conn: Connection, logins: Iterable[str]) -> None:
 
 # After the locks (a statement of its own: a statement that waited for a lock would keep its older
 # snapshot), one statement replaces every row of the logins. Its parts share one snapshot, so the
-# deletes never see the inserts.
+# deletes never see the inserts; they match `= ANY(array)`, which the username indexes serve (a
+# semi-join on `wanted` was planned as a scan of the whole table).
 _REPLACE_LOGIN_ROWS = text(
     "WITH wanted AS (SELECT * FROM unnest(CAST(:logins AS text[]), CAST(:passwords AS text[]), "
     "CAST(:groups AS text[])) AS w(login, password, groupname)), "
-    "dropped_checks AS (DELETE FROM radcheck WHERE username IN (SELECT login FROM wanted)), "
-    "dropped_groups AS (DELETE FROM radusergroup WHERE username IN (SELECT login FROM wanted)), "
+    "dropped_checks AS (DELETE FROM radcheck WHERE username = ANY(CAST(:logins AS text[]))), "
+    "dropped_groups AS (DELETE FROM radusergroup WHERE username = ANY(CAST(:logins AS text[]))), "
     "checks AS (INSERT INTO radcheck (username, attribute, op, value) "
     "SELECT login, :attribute, :op, password FROM wanted) "
     "INSERT INTO radusergroup (username, groupname, priority) SELECT login, groupname, :priority FROM wanted"
