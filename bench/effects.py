@@ -105,7 +105,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(ROOT))
 
-from bench.harness.cpu import cpu_delta, cpu_snapshot  # noqa: E402
+from bench.harness.cpu import cpu_delta, cpu_snapshot, worker_classifier  # noqa: E402
 from bench.harness.customers import REQUESTS, event_for, fresh_cpfs  # noqa: E402
 from bench.harness.database import (  # noqa: E402
     add_database_url_argument,
@@ -275,20 +275,7 @@ CPU_CLASSES = ("worker pool", "worker main", "postgres", "redis", "bench process
 
 def process_class(worker_pid: int):
     """Which of CPU_CLASSES a process is in, if any."""
-    me = os.getpid()
-
-    def classify(pid: int, ppid: int, comm: str) -> str | None:
-        if pid == worker_pid:
-            return "worker main"
-        if ppid == worker_pid:
-            return "worker pool"
-        if comm == "postgres":
-            return "postgres"
-        if comm.startswith("redis-server"):
-            return "redis"
-        return "bench process" if pid == me else None
-
-    return classify
+    return worker_classifier(worker_pid)
 
 
 # --------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Runnable as a plain script from the repository root or from anywhere.
 sys.path.insert(0, str(ROOT))
 
-from bench.harness.cpu import cpu_delta, cpu_snapshot  # noqa: E402
+from bench.harness.cpu import cpu_delta, cpu_snapshot, worker_classifier  # noqa: E402
 from bench.harness.database import (  # noqa: E402
     add_database_url_argument,
     add_redis_url_argument,
@@ -463,22 +463,7 @@ OTHER_PROCESSES = "other processes and the kernel"  # another workload sharing t
 
 
 def process_class(worker_pid: int, routers_pid: int | None):
-    me = os.getpid()
-
-    def classify(pid: int, ppid: int, comm: str) -> str | None:
-        if pid == worker_pid:
-            return "worker main"
-        if ppid == worker_pid:
-            return "worker pool"
-        if pid == routers_pid:
-            return "fake routers"
-        if comm == "postgres":
-            return "postgres"
-        if comm.startswith("redis-server"):
-            return "redis"
-        return "bench process" if pid == me else None
-
-    return classify
+    return worker_classifier(worker_pid, {"fake routers": routers_pid})
 
 
 def wait_all_acked(

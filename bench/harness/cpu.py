@@ -86,3 +86,25 @@ def cpu_delta(
     if elsewhere is not None:
         used[elsewhere] = max(0.0, used["_busy"] - sum(used[c] for c in classes))
     return used
+
+
+def worker_classifier(worker_pid: int, others: dict[str, int | None] | None = None) -> Classify:
+    """The classes the effects benches share: the worker's main process and its pool, PostgreSQL,
+    Redis and the bench itself, plus processes of the bench's own by pid (class → pid)."""
+    me = os.getpid()
+    by_pid = {pid: name for name, pid in (others or {}).items() if pid is not None}
+
+    def classify(pid: int, ppid: int, comm: str) -> str | None:
+        if pid == worker_pid:
+            return "worker main"
+        if ppid == worker_pid:
+            return "worker pool"
+        if pid in by_pid:
+            return by_pid[pid]
+        if comm == "postgres":
+            return "postgres"
+        if comm.startswith("redis-server"):
+            return "redis"
+        return "bench process" if pid == me else None
+
+    return classify

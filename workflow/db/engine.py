@@ -21,6 +21,9 @@ _WRITE_OPTION = "ativa_write_lock"
 
 def make_engine(url: str, **kwargs) -> Engine:
     parsed = make_url(url)
+    # A failed statement's message must not carry its values: they include service passwords and
+    # router secrets, and messages end up in logs and on failed effects (last_error).
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", False)
         # At most 30 connections, as before (10 + 20 overflow), but all kept once opened: the

@@ -187,14 +187,19 @@ def update_service(
     if plan_id is not None:
         _usable_plan(session, plan_id)
     password_changed = password is not None and password != service.radius_password
-    if plan_changed:
-        service.plan_id = plan_id
-    if password_changed:
-        service.radius_password = password
-    if plan_changed or password_changed:
-        service.updated_at = utcnow()
-        session.flush()
-        # A new password drops the session (it was authenticated with the old one); a new plan
-        # alone only needs the new rate.
-        _enforce(session, service, Effect.RADIUS_DISCONNECT if password_changed else Effect.RADIUS_COA)
+    if not (plan_changed or password_changed):
+        return service
+    try:
+        with session.begin_nested():  # the changes inside it: a plan deleted meanwhile fails here alone
+            if plan_changed:
+                service.plan_id = plan_id
+            if password_changed:
+                service.radius_password = password
+            service.updated_at = utcnow()
+            session.flush()
+    except IntegrityError:
+        raise InvalidInput(f"plan {plan_id} does not exist") from None
+    # A new password drops the session (it was authenticated with the old one); a new plan alone
+    # only needs the new rate.
+    _enforce(session, service, Effect.RADIUS_DISCONNECT if password_changed else Effect.RADIUS_COA)
     return service

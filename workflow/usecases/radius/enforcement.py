@@ -6,12 +6,14 @@ its service. A database of its own: the session effect queued here writes it fir
 like any effect). Either way one session effect per service with a login is queued, so a session
 already open is dropped, or given its new rate, and the router applies the new group."""
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ...db.engine import Database
 from ...db.models import Plan, Router, Service
@@ -21,8 +23,19 @@ from ...domain import radius
 from ...domain.vocabulary import Effect
 from ...settings import Settings
 from ..transitions import QUEUE_EFFECTS, new_effect
-from .rows import LoginRows, RouterRow, write_groups, write_logins, write_routers
+from .rows import (
+    GROUPS_LOCK,
+    ROUTERS_LOCK,
+    LoginRows,
+    RouterRow,
+    lock,
+    lock_logins,
+    write_groups,
+    write_logins,
+    write_routers,
+)
 
+log = logging.getLogger(__name__)
 RadiusMode = Literal["off", "same", "separate"]
 SESSION_EFFECTS = frozenset({Effect.RADIUS_DISCONNECT, Effect.RADIUS_COA})
 
@@ -129,6 +142,10 @@ def services_changed_many(
     if not facts:
         return [[] for _ in changes]
     if radius_mode(settings, conn.dialect.name) == "same":
+        # Read again once the logins are locked: a writer without the customer's lock (a plan's new
+        # rates) must not write a group from a status another transaction has changed since.
+        lock_logins(conn, [f.login for f in facts])
+        facts = login_facts(conn, list(transition_of))
         write_logins(conn, [f.rows() for f in facts])
     now = utcnow()
     rows = []
@@ -168,19 +185,29 @@ def router_rows(conn: Connection) -> list[RouterRow]:
 
 
 def sync_configuration(conn: Connection, settings: Settings) -> None:
-    """Groups and routers as Ativa's tables say, in the same transaction (same database) or written
-    at once to the RADIUS database (separate; rare admin changes, and the reconciler repairs a miss)."""
+    """Groups and routers as Ativa's tables say: in the same transaction (same database), read
+    after their locks so two admins' changes at once both land; or written at once to a RADIUS
+    database of its own, where a failure (that database down) is logged and left to the
+    reconciler, which compares groups and routers too."""
     mode = radius_mode(settings, conn.dialect.name)
     if mode == "off":
         return
-    groups, routers = kept_groups(conn, settings), router_rows(conn)
     if mode == "same":
-        write_groups(conn, groups)
-        write_routers(conn, routers)
+        lock(conn, GROUPS_LOCK)
+        lock(conn, ROUTERS_LOCK)
+        write_groups(conn, kept_groups(conn, settings))
+        write_routers(conn, router_rows(conn))
         return
-    with radius_database(settings).write_core() as radius_conn:
-        write_groups(radius_conn, groups)
-        write_routers(radius_conn, routers)
+    groups, routers = kept_groups(conn, settings), router_rows(conn)
+    try:
+        with radius_database(settings).write_core() as radius_conn:
+            write_groups(radius_conn, groups)
+            write_routers(radius_conn, routers)
+    except SQLAlchemyError as error:
+        log.warning(
+            "the RADIUS database could not be written (%s); the reconciler writes groups and routers later",
+            type(error).__name__,
+        )
 
 
 def prepare(db: Database, settings: Settings) -> str:

@@ -15,15 +15,24 @@ from sqlalchemy import Connection, select
 
 from ...db.engine import Database
 from ...db.models import OutboxEffect, Service
-from ...db.radius_tables import radcheck, radgroupcheck, radgroupreply, radusergroup
+from ...db.radius_tables import nas, radcheck, radgroupcheck, radgroupreply, radusergroup
 from ...db.types import utcnow
 from ...domain import radius
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from ..effect_bus import publish_after_commit
 from ..transitions import QUEUE_EFFECTS, new_effect
-from .enforcement import SESSION_EFFECTS, kept_groups, login_facts, radius_database, radius_mode
-from .rows import KEPT_GROUPS_PATTERN, lock_logins, write_groups, write_logins
+from .enforcement import SESSION_EFFECTS, kept_groups, login_facts, radius_database, radius_mode, router_rows
+from .rows import (
+    KEPT_GROUPS_PATTERN,
+    ROUTER_MARK,
+    RouterRow,
+    lock_logins,
+    nas_rows,
+    write_groups,
+    write_logins,
+    write_routers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +58,7 @@ _PENDING_SESSION_CALLS = select(_fx.c.service_id).where(
 class RadiusRepair:
     logins: list[str] = field(default_factory=list)  # logins whose rows were written again
     groups_rewritten: bool = False
+    routers_rewritten: bool = False  # FreeRADIUS reads `nas` at start: restart it to take them
     effect_ids: list[int] = field(default_factory=list)  # radius_disconnect queued
 
 
@@ -64,15 +74,22 @@ def reconcile_radius(db: Database, settings: Settings) -> RadiusRepair:
             for row in conn.execute(_WANTED).all()  # fetched at once: row by row is slow at 100,000
         }
         groups = kept_groups(conn, settings)
+        routers = router_rows(conn)
     radius_db = db if mode == "same" else radius_database(settings)
     with radius_db.read() as session:
         drifted = _drifted_logins(session.connection(), wanted)
         groups_drifted = _groups_differ(session.connection(), groups)
+        routers_drifted = _routers_differ(session.connection(), routers)
     if groups_drifted:
         with radius_db.write_core() as radius_conn:
             write_groups(radius_conn, groups)
         repair.groups_rewritten = True
         log.warning("RADIUS reconciler: the groups Ativa keeps had drifted; written again")
+    if routers_drifted:
+        with radius_db.write_core() as radius_conn:
+            write_routers(radius_conn, routers)
+        repair.routers_rewritten = True
+        log.warning("RADIUS reconciler: FreeRADIUS's nas table disagreed with Ativa's routers; written again")
     if not drifted:
         return repair
     service_ids = [wanted[login][0] for login in drifted]
@@ -124,6 +141,16 @@ def _groups_differ(radius_conn: Connection, groups: dict[str, radius.GroupAttrib
     wanted_checks = sorted((name, a.name, a.op, a.value) for name, g in groups.items() for a in g.check)
     wanted_replies = sorted((name, a.name, a.op, a.value) for name, g in groups.items() for a in g.reply)
     return held(radgroupcheck) != wanted_checks or held(radgroupreply) != wanted_replies
+
+
+def _routers_differ(radius_conn: Connection, routers: list[RouterRow]) -> bool:
+    held = radius_conn.execute(
+        select(nas.c.nasname, nas.c.shortname, nas.c.type, nas.c.ports, nas.c.secret).where(
+            nas.c.description == ROUTER_MARK
+        )
+    )
+    wanted = [(row["nasname"], row["shortname"], row["type"], row["ports"], row["secret"]) for row in nas_rows(routers)]
+    return sorted(tuple(row) for row in held) != sorted(wanted)
 
 
 def _rewrite(radius_conn: Connection, main_conn: Connection, service_ids: list[int]) -> list[str]:

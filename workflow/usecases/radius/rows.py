@@ -26,7 +26,11 @@ class LoginRows:
         return f"LoginRows(login={self.login!r}, group={self.group!r})"
 
 
-def _lock(conn: Connection, key: str) -> None:
+GROUPS_LOCK = "ativa-groups"
+ROUTERS_LOCK = "ativa-routers"
+
+
+def lock(conn: Connection, key: str) -> None:
     # Transaction-scoped: concurrent writers of one login (a block racing a payment) take turns, so
     # each leaves exactly one row of each kind, whichever commits last.
     conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0))), {"key": key})
@@ -47,7 +51,7 @@ def lock_logins(conn: Connection, logins: Iterable[str]) -> None:
     order (the subquery's), so two batches never wait on each other."""
     keys = sorted({login_lock_key(login) for login in logins})
     if len(keys) == 1:
-        _lock(conn, keys[0])
+        lock(conn, keys[0])
     elif keys:
         conn.execute(_LOCK_MANY, {"keys": keys})
 
@@ -91,7 +95,7 @@ def write_logins(conn: Connection, logins: Iterable[LoginRows]) -> None:
 def write_groups(conn: Connection, groups: Mapping[str, GroupAttributes]) -> None:
     """Every group Ativa keeps (all `ativa_…` groups) becomes exactly `groups`: a retired or deleted
     plan's group disappears, a changed one is rewritten, groups of others are left alone."""
-    _lock(conn, "ativa-groups")
+    lock(conn, GROUPS_LOCK)  # taken again if the caller holds it: advisory locks stack
     for table in (radgroupcheck, radgroupreply):
         conn.execute(
             delete(table).where(
@@ -126,11 +130,9 @@ class RouterRow:
         return f"RouterRow(name={self.name!r}, address={self.address!r})"
 
 
-def write_routers(conn: Connection, routers: Iterable[RouterRow]) -> None:
-    """FreeRADIUS's `nas` table lists exactly Ativa's routers (plus any added there by hand)."""
-    _lock(conn, "ativa-routers")
-    conn.execute(delete(nas).where(nas.c.description == ROUTER_MARK))
-    rows = [
+def nas_rows(routers: Iterable[RouterRow]) -> list[dict]:
+    """FreeRADIUS's `nas` rows for Ativa's routers (what write_routers writes, the reconciler compares)."""
+    return [
         {
             "nasname": r.address,
             "shortname": r.name,
@@ -141,6 +143,13 @@ def write_routers(conn: Connection, routers: Iterable[RouterRow]) -> None:
         }
         for r in routers
     ]
+
+
+def write_routers(conn: Connection, routers: Iterable[RouterRow]) -> None:
+    """FreeRADIUS's `nas` table lists exactly Ativa's routers (plus any added there by hand)."""
+    lock(conn, ROUTERS_LOCK)
+    conn.execute(delete(nas).where(nas.c.description == ROUTER_MARK))
+    rows = nas_rows(routers)
     if rows:
         conn.execute(insert(nas), rows)
 

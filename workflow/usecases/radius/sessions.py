@@ -19,9 +19,9 @@ from ...domain import radius
 from ...domain.vocabulary import Effect, EffectState, ServiceStatus
 from ...settings import Settings
 from ..effects.outcomes import Delivered, Delivery, DeliveryFailed, Outcome
-from .enforcement import radius_database, radius_mode
+from .enforcement import login_facts, radius_database, radius_mode
 from .packets import PacketKind, PacketResult, SessionPacket, describe_result, packets_outcome
-from .rows import LoginRows, write_logins
+from .rows import lock_logins, write_logins
 
 TARGET = "radius"
 NO_SESSION = "no open session: nothing sent"
@@ -121,11 +121,12 @@ def _open_sessions(conn: Connection, settings: Settings, facts) -> dict[str, lis
         return {}
     logins = sorted({row.login.lower() for row in facts})
     if radius_mode(settings, conn.dialect.name) == "separate":
-        wanted = [
-            LoginRows(row.login, row.radius_password or "", radius.group_for(row.status, row.plan_id)) for row in facts
-        ]
         with radius_database(settings).write_core() as radius_conn:
-            write_logins(radius_conn, wanted)
+            # The services read again once their logins are locked: a block and an unblock described
+            # at once by two workers write in turn, each what the service says after the other.
+            lock_logins(radius_conn, [row.login for row in facts])
+            fresh = login_facts(conn, sorted({row.service_id for row in facts}))
+            write_logins(radius_conn, [f.rows() for f in fresh])
             rows = radius_conn.execute(_OPEN_SESSIONS, {"logins": logins}).all()
     else:
         rows = conn.execute(_OPEN_SESSIONS, {"logins": logins}).all()
