@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from tests.e2e.api_support import API, assert_ok, assert_problem, customer_path, services_of
 from workflow.db import radius_tables as rt
 from workflow.domain.vocabulary import Role
+from workflow.usecases import plans as plan_cases
 
 PLANS = f"{API}/plans"
 NAS = f"{API}/nas"
@@ -338,7 +339,7 @@ def queued(api, name: str) -> list[tuple]:
         return [tuple(row) for row in found]
 
 
-def test_freeradius_rows_follow_logins_plans_and_routers(api):
+def test_freeradius_rows_follow_logins_plans_and_routers(api, monkeypatch):
     if not is_postgres(api):
         # RADIUS is off on SQLite: the login is kept, and nothing is queued for a router.
         plan = new_plan(api)
@@ -363,6 +364,7 @@ def test_freeradius_rows_follow_logins_plans_and_routers(api):
     assert rows(api, rt.radusergroup, "groupname", username="carla") == [("ativa_bloqueado",)]
 
     coa_before = queued(api, "radius_coa")
+    monkeypatch.setattr(plan_cases, "RATE_CHANGE_CHUNK", 1)  # each login in a chunk of its own: none lost
     assert_ok(api.patch(f"{PLANS}/{plan['id']}", json={"download_kbps": 500_000, "upload_kbps": 250_000}))
     replies = rows(api, rt.radgroupreply, "attribute", "value", groupname=group)
     assert ("Mikrotik-Rate-Limit", "250000k/500000k") in replies

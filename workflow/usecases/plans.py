@@ -95,6 +95,9 @@ def services_on(session: Session, plan_ids: list[int]) -> dict[int, int]:
     return {row.plan_id: row.used for row in rows}
 
 
+RATE_CHANGE_CHUNK = 5000  # services per statement when a plan's rates change
+
+
 def list_plans(session: Session) -> list[tuple[Plan, int]]:
     """Every plan with how many services use it, retired ones too (their logins keep them)."""
     plans = list(session.scalars(select(Plan).order_by(Plan.id)))
@@ -139,8 +142,11 @@ def _new_rates_for_sessions(session: Session, plan_id: int) -> None:
             )
         )
     )
-    queued = services_changed(session.connection(), get_settings(), service_ids, Effect.RADIUS_COA, origin="plan")
-    publish_after_commit(session, [effect_id for effect_id, _ in queued])
+    # In chunks: a popular plan's tens of thousands of logins would exceed a statement's parameters.
+    for start in range(0, len(service_ids), RATE_CHANGE_CHUNK):
+        chunk = service_ids[start : start + RATE_CHANGE_CHUNK]
+        queued = services_changed(session.connection(), get_settings(), chunk, Effect.RADIUS_COA, origin="plan")
+        publish_after_commit(session, [effect_id for effect_id, _ in queued])
 
 
 def delete_plan(session: Session, plan_id: int) -> None:
