@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import service_missing
 from tests.e2e.web_support import PASSWORD as USER_PASSWORD
 from tests.e2e.web_support import signed_in
 from tests.freeradius_support import send_accounting
@@ -99,9 +99,7 @@ SCREENSHOTS = Path(os.environ.get("ATIVA_SCREENSHOT_DIR", Path(__file__).parents
 @pytest.fixture
 def served(pg_db, tmp_path):
     if not Path(CHROMIUM).exists():
-        if REQUIRE_SERVICES:
-            pytest.fail(f"ATIVA_REQUIRE_SERVICES=1 but there is no browser at {CHROMIUM}")
-        pytest.skip("Debian's chromium is not installed")
+        service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")} | {"ATIVA_DATABASE_URL": pg_db.url}
     created = subprocess.run(
         [str(ATIVA), "users", "create", "--username", "maria", "--role", "operator", "--password-stdin"],
