@@ -4,7 +4,7 @@ import logging
 from datetime import date
 
 from workflow.settings import get_settings
-from workflow.usecases import delinquency, effects, timers, tokens
+from workflow.usecases import delinquency, effects, ladder, timers, tokens
 from workflow.usecases.business_day import provider_today
 
 from . import runtime
@@ -84,7 +84,20 @@ def timers_tick() -> int:
     today = provider_today(settings.timezone)
     expired = timers.expire_trust_unlocks(runtime.db(), today)
     returned = timers.return_suspended(runtime.db(), today)
-    return len(expired.changed) + len(returned.changed)
+    resumed = ladder.resume_notices(runtime.db(), today)
+    return len(expired.changed) + len(returned.changed) + len(resumed.resumed)
+
+
+@app.task(name="workers.tasks.ladder")
+def ladder_tick() -> int:
+    """The collection ladder's steps (notice, reduced speed) for the debts as they stand today."""
+    settings = get_settings()
+    run = ladder.advance_ladder(
+        runtime.db(), delinquency.policy_from(settings), provider_today(settings.timezone), settings
+    )
+    if run.advanced or run.cleared:
+        log.info("ladder: %d customer(s) advanced, %d back to their plan", len(run.advanced), len(run.cleared))
+    return len(run.advanced) + len(run.cleared)
 
 
 @app.task(name="workers.tasks.warnings")

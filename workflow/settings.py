@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain.delinquency import Ladder
+
 WorkerPool = Literal["prefork", "threads", "solo"]
 WORKER_CONCURRENCY_MAX = 1000  # a sanity bound: a typo must not fork thousands of processes
 
@@ -60,6 +62,21 @@ class Settings(BaseSettings):
         ge=0,
         description="A forced activation's default hold: no automatic cut for this many days "
         "(0: no hold unless the operator gives a date).",
+    )
+    notice_after_days: int | None = Field(
+        None, ge=0, description="Days past due before the notice stage (aviso); unset: no notice stage."
+    )
+    reduce_after_days: int | None = Field(
+        None, ge=0, description="Days past due before the speed is reduced; unset: no reduction."
+    )
+    reduced_rate_percent: int | None = Field(
+        None, description="The reduced speed as a percentage (1-99) of the plan's rates; default 50."
+    )
+    reduced_rate_kbps: int | None = Field(
+        None, ge=1, description="The reduced speed as a fixed rate in kbps instead (never above the plan's)."
+    )
+    notice_snooze_hours: int = Field(
+        24, ge=1, le=720, description="How long 'Continuar navegando' on the notice page takes a login off the list."
     )
     sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
     sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
@@ -154,6 +171,13 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="MikroTik address list a blocked login is put in (address_list mode).",
     )
+    radius_notice_address_list: str = Field(
+        "ativa_aviso",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="MikroTik address list a login at the notice stage is put in (the router sends it to /aviso).",
+    )
     radius_timeout_seconds: float = Field(
         2.0, gt=0, le=30, description="How long to wait for a router's answer to a CoA/Disconnect."
     )
@@ -211,6 +235,27 @@ class Settings(BaseSettings):
         """The longest one outbound call may take: httpx applies its timeout per phase (connect,
         write, read); a CoA that falls back to a Disconnect waits for two answers."""
         return max(4 * self.webhook_timeout_seconds, 2 * self.radius_timeout_seconds * self.radius_tries)
+
+    @model_validator(mode="after")
+    def _ladder_before_the_cut(self) -> "Settings":
+        if self.reduced_rate_percent is not None and self.reduced_rate_kbps is not None:
+            raise ValueError("set ATIVA_REDUCED_RATE_PERCENT or ATIVA_REDUCED_RATE_KBPS, not both")
+        problems = self.ladder.problems(self.grace_days)
+        if problems:
+            raise ValueError(
+                "the collection ladder (ATIVA_NOTICE_AFTER_DAYS, ATIVA_REDUCE_AFTER_DAYS, "
+                f"ATIVA_REDUCED_RATE_PERCENT, ATIVA_GRACE_DAYS) is wrong: {'; '.join(problems)}"
+            )
+        return self
+
+    @property
+    def ladder(self) -> Ladder:
+        return Ladder(
+            self.notice_after_days,
+            self.reduce_after_days,
+            50 if self.reduced_rate_percent is None else self.reduced_rate_percent,
+            self.reduced_rate_kbps,
+        )
 
     @model_validator(mode="after")
     def _radius_database_is_postgresql(self) -> "Settings":

@@ -37,7 +37,7 @@ def test_a_fresh_machine_gets_the_slots_the_library_would_resolve():
     fast = Lifecycle(LifecycleState("active", None))
     transitions = [t for state in Lifecycle.states for t in state.transitions]
     # A validator and an action per transition, self-transitions included.
-    assert len(Lifecycle.__dict__["_resolved_callbacks"].slots) == 2 * len(transitions) == 12
+    assert len(Lifecycle.__dict__["_resolved_callbacks"].slots) == 2 * len(transitions) == 20
     assert _slots(fast) == _slots(by_library)
     assert fast._callbacks is not by_library._callbacks
 

@@ -36,7 +36,11 @@ def test_blocking_by_address_list_or_by_reject():
 
 def test_the_kept_groups_are_one_per_plan_plus_blocked_and_cancelled():
     groups = radius.kept_groups([radius.PlanRates(1, 100, 50), radius.PlanRates(2, 300, 100)], "reject", "x")
-    assert set(groups) == {"ativa_plano_1", "ativa_plano_2", radius.BLOCKED_GROUP, radius.CANCELLED_GROUP}
+    assert set(groups) == {
+        *(f"ativa_plano_{plan}{step}" for plan in (1, 2) for step in ("", "_aviso", "_reduzido")),
+        radius.BLOCKED_GROUP,
+        radius.CANCELLED_GROUP,
+    }
     assert all(name.startswith(radius.GROUP_PREFIX) for name in groups)
 
 

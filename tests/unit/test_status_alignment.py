@@ -37,15 +37,22 @@ def test_each_change_of_status_queues_the_local_effects_of_its_target_then_notif
         assert all(SERVES[e] is target for e in EFFECTS[event] if e in LOCAL_EFFECTS)
 
 
-def test_a_change_that_keeps_the_status_queues_nothing():
+def test_a_change_that_keeps_the_status_queues_nothing_but_a_ladder_steps_notice():
     assert {
         CustomerEvent.END_TRUST_UNLOCK,
         CustomerEvent.END_FORCED_HOLD,
         CustomerEvent.RESCHEDULE_RETURN,
+        CustomerEvent.ADVANCE_STAGE,
+        CustomerEvent.CLEAR_STAGE,
+        CustomerEvent.ACKNOWLEDGE_NOTICE,
+        CustomerEvent.RESUME_NOTICE,
     } == KEEPS_STATUS
     for event in KEEPS_STATUS:
         assert all(source == target for source, target in _transitions_of(event)), event
-        assert EFFECTS[event] == ()
+        # No service or invoicing changes: a step of the ladder only tells billing (its logins
+        # follow in the use case, usecases/ladder.py).
+        steps = {CustomerEvent.ADVANCE_STAGE, CustomerEvent.CLEAR_STAGE}
+        assert EFFECTS[event] == ((Effect.NOTIFY_STAGE,) if event in steps else ()), event
 
 
 def test_each_local_effect_serves_one_status_and_settles_what_it_changes():

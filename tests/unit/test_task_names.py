@@ -14,6 +14,7 @@ def test_the_registered_task_names_stay():
         "workers.tasks.sweep_batch",
         "workers.tasks.timers",
         "workers.tasks.warnings",
+        "workers.tasks.ladder",
         "workers.tasks.purge_idempotency",
         "workers.tasks.reconcile",
     }

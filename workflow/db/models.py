@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -28,6 +29,15 @@ class Base(DeclarativeBase):
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (
+        # The ladder's jobs look for the few customers on a step, or with a snooze to end.
+        Index(
+            "ix_customers_ladder",
+            "delinquency_stage",
+            postgresql_where=text("delinquency_stage <> 'none'"),
+            sqlite_where=text("delinquency_stage <> 'none'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -48,6 +58,10 @@ class Customer(Base):
     forced_hold_until: Mapped[date | None] = mapped_column(Date)
     # The due date of the oldest overdue invoice a warning was sent for: one warning per episode.
     warned_for_due: Mapped[date | None] = mapped_column(Date)
+    # The collection ladder's step while active (none, notice, reduced), and an acknowledged
+    # notice's end: the login is off the notice list until then.
+    delinquency_stage: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    notice_snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -164,6 +178,7 @@ class StatusChange(Base):
     note: Mapped[str | None] = mapped_column(Text)
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     hold_until: Mapped[date | None] = mapped_column(Date)  # the hold a forced activation set
+    delinquency_stage: Mapped[str | None] = mapped_column(String(20))  # the stage a ladder change led to
     actor: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

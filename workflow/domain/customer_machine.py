@@ -12,7 +12,7 @@ from typing import Protocol
 from statemachine import State, StateMachine
 
 from . import limits
-from .delinquency import FORCED_HOLD_MAX_DAYS, is_held
+from .delinquency import FORCED_HOLD_MAX_DAYS, is_held, stage_rank
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
 from .machine_binding import ResolvedOnce
 from .status_alignment import ALIGNMENT
@@ -20,6 +20,7 @@ from .vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
+    DelinquencyStage,
     Effect,
     InactivationReason,
     Role,
@@ -43,6 +44,8 @@ class LifecycleState:
     trust_unlocks_used: int = 0  # in the current delinquency episode; a payment resets it
     return_on: date | None = None  # a suspension at the customer's request ends that day
     forced_hold_until: date | None = None  # a forced activation: no automatic cut through that day
+    delinquency_stage: str = DelinquencyStage.NONE.value  # the collection ladder's step (active only)
+    notice_snoozed_until: datetime | None = None  # the notice acknowledged: off the list until then
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class TransitionRequest:
     until: date | None = None  # suspension at the customer's request: the return date
     hold_until: date | None = None  # forced activation: no automatic cut through that day
     automatic: bool = False  # asked by the scheduler (sweep, timers), not by a person
+    stage: str | None = None  # advance_stage: the stage the ladder's rule asks for
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class CustomerFacts:
     today: date | None = None
     trust: TrustUnlockLimits = TrustUnlockLimits(3, 1)
     default_hold_until: date | None = None  # a forced activation's hold when none is asked for
+    stage_due: str | None = None  # the ladder's rule (Policy.stage_due) on the locked facts
+    notice_snooze: timedelta = timedelta(hours=24)  # how long an acknowledged notice stays off
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -94,6 +100,11 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
     )
     end_forced_hold = active.to.itself(internal=True, validators="check_end_forced_hold")
     reschedule_return = inactive.to.itself(internal=True, validators="check_reschedule_return")
+    # The collection ladder, while the customer stays Ativo (Inativo is the cut).
+    advance_stage = active.to.itself(internal=True, validators="check_advance_stage")
+    clear_stage = active.to.itself(internal=True, validators="check_clear_stage")
+    acknowledge_notice = active.to.itself(internal=True, validators="check_acknowledge_notice")
+    resume_notice = active.to.itself(internal=True, validators="check_resume_notice")
 
     def __init__(self, customer: LifecycleModel):
         ensure_known_status(customer.status)
@@ -252,12 +263,73 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         if request.until is not None:
             self._check_return_date(request.until, facts)
 
+    # -- the collection ladder --
+
+    def check_advance_stage(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        """A later step of the ladder, and only the one its rule asks for on the locked facts: an
+        old request (the debt paid since, or a later step taken) is refused."""
+        _check_kept_status_request(request, CustomerEvent.ADVANCE_STAGE)
+        if not request.automatic:
+            raise GuardFailed("stage_is_automatic", "the ladder's steps are taken by the scheduler only")
+        try:
+            wanted = DelinquencyStage(request.stage or "")
+        except ValueError:
+            raise GuardFailed("stage_unknown", f"unknown delinquency stage {request.stage!r}") from None
+        if wanted is DelinquencyStage.NONE or stage_rank(wanted) <= stage_rank(self.model.delinquency_stage):
+            raise GuardFailed(
+                "stage_not_later",
+                f"the customer is at stage {self.model.delinquency_stage}; {wanted} is not a later step",
+            )
+        if facts.stage_due != wanted:
+            raise GuardFailed(
+                "stage_not_due", f"the ladder's rule asks for stage {facts.stage_due or 'none'}, not {wanted}"
+            )
+
+    def check_clear_stage(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        """Back to the plan: a payment that leaves nothing past due (reason payment_received), or
+        the rule no longer asking for any step (exempt, a hold, less than the minimum; reason
+        delinquency)."""
+        _check_kept_status_request(request, CustomerEvent.CLEAR_STAGE)
+        if self.model.delinquency_stage == DelinquencyStage.NONE:
+            raise GuardFailed("no_stage", "the customer is at no stage of the ladder")
+        if request.reason == ActivationReason.PAYMENT_RECEIVED:
+            if facts.overdue_invoices:
+                raise GuardFailed(
+                    "stage_debt_unpaid", f"{facts.overdue_invoices} open invoice(s) still past due: the stage stands"
+                )
+        elif facts.stage_due != DelinquencyStage.NONE:
+            raise GuardFailed("stage_still_due", f"the ladder's rule still asks for stage {facts.stage_due}")
+
+    def check_acknowledge_notice(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        """ "Continuar navegando": the notice stage's login leaves the list for a while."""
+        _check_kept_status_request(request, CustomerEvent.ACKNOWLEDGE_NOTICE)
+        if self.model.delinquency_stage != DelinquencyStage.NOTICE:
+            raise GuardFailed("not_on_notice", "the customer is not at the notice stage")
+        if facts.now is None:
+            raise GuardFailed("notice_clock", "an acknowledgement needs the current time")
+        snoozed = self.model.notice_snoozed_until
+        if snoozed is not None and snoozed > facts.now:
+            raise GuardFailed("notice_already_acknowledged", f"the notice is off until {snoozed.isoformat()}")
+
+    def check_resume_notice(self, request: TransitionRequest, facts: CustomerFacts) -> None:
+        _check_kept_status_request(request, CustomerEvent.RESUME_NOTICE)
+        snoozed = self.model.notice_snoozed_until
+        if snoozed is None:
+            raise GuardFailed("notice_not_acknowledged", "the notice was not acknowledged")
+        if facts.now is None or snoozed > facts.now:
+            raise GuardFailed("notice_snooze_not_over", f"the notice stays off until {snoozed.isoformat()}")
+
     def _held(self, facts: CustomerFacts) -> bool:
         return facts.today is not None and is_held(self.model.forced_hold_until, facts.today)
 
     # -- actions: record intents and update the model's own fields, no I/O --
 
+    def _leave_the_ladder(self) -> None:
+        self.model.delinquency_stage = DelinquencyStage.NONE.value
+        self.model.notice_snoozed_until = None
+
     def on_inactivate(self, request: TransitionRequest) -> None:
+        self._leave_the_ladder()  # the cut is the ladder's last step; an activation starts afresh
         self.model.inactivation_reason = request.reason
         self.model.return_on = request.until
         self.model.trust_unlock_until = None
@@ -281,6 +353,7 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
                 self.model.trust_unlocks_used = 0  # the debt is settled: a new episode starts
         self.model.inactivation_reason = None
         self.model.return_on = None
+        self._leave_the_ladder()
         self.effects = list(EFFECTS[CustomerEvent.ACTIVATE])
 
     def on_end_trust_unlock(self, facts: CustomerFacts) -> None:
@@ -294,19 +367,46 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
     def on_reschedule_return(self, request: TransitionRequest) -> None:
         self.model.return_on = request.until
 
+    def on_advance_stage(self, request: TransitionRequest) -> None:
+        self.model.delinquency_stage = DelinquencyStage(request.stage or "").value
+        self.model.notice_snoozed_until = None  # an acknowledgement was for the step it leaves
+        self.effects = list(EFFECTS[CustomerEvent.ADVANCE_STAGE])
+
+    def on_clear_stage(self) -> None:
+        self._leave_the_ladder()
+        self.effects = list(EFFECTS[CustomerEvent.CLEAR_STAGE])
+
+    def on_acknowledge_notice(self, facts: CustomerFacts) -> None:
+        if facts.now is None:  # check_acknowledge_notice requires it
+            raise ValueError("an acknowledgement needs the current time")
+        self.model.notice_snoozed_until = facts.now + facts.notice_snooze
+
+    def on_resume_notice(self) -> None:
+        self.model.notice_snoozed_until = None
+
 
 # The one reason each change that keeps the status is recorded with (its history row's `reason`).
 KEPT_STATUS_REASONS: dict[CustomerEvent, str] = {
     CustomerEvent.END_TRUST_UNLOCK: ActivationReason.TRUST_UNLOCK.value,  # what ends
     CustomerEvent.END_FORCED_HOLD: ActivationReason.PAYMENT_RECEIVED.value,  # a payment or cancellation
     CustomerEvent.RESCHEDULE_RETURN: InactivationReason.CUSTOMER_REQUEST.value,  # the suspension it changes
+    CustomerEvent.ADVANCE_STAGE: InactivationReason.DELINQUENCY.value,
+    CustomerEvent.CLEAR_STAGE: ActivationReason.PAYMENT_RECEIVED.value,  # or delinquency: ALSO_RECORDED_WITH
+    CustomerEvent.ACKNOWLEDGE_NOTICE: InactivationReason.DELINQUENCY.value,
+    CustomerEvent.RESUME_NOTICE: InactivationReason.DELINQUENCY.value,
+}
+# A step back to the plan that is not a payment: the rule stopped asking for it (exempt, a hold).
+ALSO_RECORDED_WITH: dict[CustomerEvent, frozenset[str]] = {
+    CustomerEvent.CLEAR_STAGE: frozenset({InactivationReason.DELINQUENCY.value}),
 }
 
 
 def _check_kept_status_request(request: TransitionRequest, event: CustomerEvent) -> None:
     expected = KEPT_STATUS_REASONS[event]
-    if request.reason != expected:
+    if request.reason != expected and request.reason not in ALSO_RECORDED_WITH.get(event, ()):
         raise InvalidReason(f"'{event}' is recorded with the reason {expected!r}, not {request.reason!r}")
+    if request.stage is not None and event is not CustomerEvent.ADVANCE_STAGE:
+        raise GuardFailed("stage_only_for_advance", "a stage goes with advance_stage")
     if request.force:
         raise GuardFailed("force_not_applicable", "force applies only to activation")
     if request.days is not None:
@@ -317,24 +417,36 @@ def _check_kept_status_request(request: TransitionRequest, event: CustomerEvent)
         raise GuardFailed("until_only_for_suspension", "a return date goes with a suspension")
 
 
-def _effects_of(transition) -> tuple[Effect, ...]:
+# A step of the ladder tells billing; the customer's logins follow every change of the ladder
+# (usecases/ladder.py moves them to the stage's group in the same transaction).
+LADDER_STEPS = frozenset({CustomerEvent.ADVANCE_STAGE, CustomerEvent.CLEAR_STAGE})
+LADDER_EVENTS = LADDER_STEPS | {CustomerEvent.ACKNOWLEDGE_NOTICE, CustomerEvent.RESUME_NOTICE}
+
+
+def _effects_of(transition, event: CustomerEvent) -> tuple[Effect, ...]:
     """A change of status brings services and invoicing in line with the new status (the local
     effects ALIGNMENT names for it, services first), then tells billing; a change that keeps the
-    status has nothing to bring in line."""
+    status has nothing to bring in line, and a step of the ladder only tells billing."""
     if transition.target is transition.source:
-        return ()
+        return (Effect.NOTIFY_STAGE,) if event in LADDER_STEPS else ()
     return (*ALIGNMENT[CustomerStatus(transition.target.value)].local_effects, Effect.NOTIFY_BILLING)
 
 
 # The effects each event queues, derived from the machine's transitions and the domain's ALIGNMENT.
 EFFECTS: dict[CustomerEvent, tuple[Effect, ...]] = {
-    CustomerEvent(event): _effects_of(transition)
+    CustomerEvent(event): _effects_of(transition, CustomerEvent(event))
     for state in CustomerLifecycle.states
     for transition in state.transitions
     for event in transition.events
 }
-# The events that keep the customer's status (no effects, no change of status_changed_at).
-KEEPS_STATUS = frozenset(event for event, effects in EFFECTS.items() if not effects)
+# The events that keep the customer's status (no change of status_changed_at).
+KEEPS_STATUS = frozenset(
+    CustomerEvent(event)
+    for state in CustomerLifecycle.states
+    for transition in state.transitions
+    if transition.target is transition.source
+    for event in transition.events
+)
 
 
 def _parse_reason(kind, value: str | None, event: CustomerEvent):

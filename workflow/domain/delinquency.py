@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple, TypeGuard
 
-from .vocabulary import CustomerStatus, InvoiceStatus
+from .vocabulary import CustomerStatus, DelinquencyStage, InvoiceStatus
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The longest hold a forced activation may set: a person's decision, not a permanent exemption
@@ -119,12 +119,74 @@ class NoCut:
     holiday: str | None = None
 
 
+STAGE_ORDER = (DelinquencyStage.NONE, DelinquencyStage.NOTICE, DelinquencyStage.REDUCED)
+
+
+def stage_rank(stage: str) -> int:
+    """none < notice < reduced; an unknown stored value ranks as none (the machine refuses it)."""
+    try:
+        return STAGE_ORDER.index(DelinquencyStage(stage))
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The steps before the cut, each after some days past the oldest overdue invoice's due date
+    (None: no such step). The cut itself comes after the policy's grace days."""
+
+    notice_after_days: int | None = None
+    reduce_after_days: int | None = None
+    reduced_rate_percent: int = 50  # of the plan's rates, when no fixed rate is given
+    reduced_rate_kbps: int | None = None  # a fixed rate instead (never above the plan's)
+
+    def problems(self, grace_days: int) -> list[str]:
+        """What is wrong with this ladder before a cut at `grace_days`, in one line each."""
+        found = []
+        for name, days in (("notice", self.notice_after_days), ("reduction", self.reduce_after_days)):
+            if days is not None and days >= grace_days:
+                found.append(f"the {name} ({days} days) must come before the cut ({grace_days} days of grace)")
+        if (
+            self.notice_after_days is not None
+            and self.reduce_after_days is not None
+            and self.notice_after_days >= self.reduce_after_days
+        ):
+            found.append(
+                f"the notice ({self.notice_after_days} days) must come before the reduction "
+                f"({self.reduce_after_days} days)"
+            )
+        if not 1 <= self.reduced_rate_percent <= 99:
+            found.append(f"the reduced rate must be 1 to 99 percent of the plan's, not {self.reduced_rate_percent}")
+        return found
+
+    def reduced_rate(self, plan_kbps: int) -> int:
+        """One direction's reduced rate: the fixed rate capped at the plan's, or the percentage."""
+        if self.reduced_rate_kbps is not None:
+            return min(plan_kbps, self.reduced_rate_kbps)
+        return max(1, plan_kbps * self.reduced_rate_percent // 100)
+
+    def step_days(self) -> list[tuple[DelinquencyStage, int]]:
+        """The configured steps with their days, in order."""
+        return [
+            (stage, days)
+            for stage, days in (
+                (DelinquencyStage.NOTICE, self.notice_after_days),
+                (DelinquencyStage.REDUCED, self.reduce_after_days),
+            )
+            if days is not None
+        ]
+
+
+NO_LADDER = Ladder()
+
+
 @dataclass(frozen=True)
 class Policy:
     grace_days: int
     min_overdue_amount: Decimal
     no_cut_weekdays: frozenset[int]  # date.weekday() numbers
     is_holiday: Callable[[date], str | None]  # the holiday's name, or None
+    ladder: Ladder = NO_LADDER
 
     def no_cut(self, day: date) -> NoCut | None:
         """None on a cut day; otherwise why there is no cut that day."""
@@ -158,6 +220,12 @@ class Policy:
         it is a cut day), else why not. Active, not exempt, no trust unlock running at `now`, no
         forced activation's hold through `today`, and a debt past the grace and the minimum.
         usecases/delinquency.py's _due is its SQL fast path."""
+        return self.spared(customer, today, now) or self.debt_not_due(overdue, today)
+
+    @staticmethod
+    def spared(customer: CustomerCutFacts, today: date, now: datetime) -> NotDue | None:
+        """The customer's own half of the rule, shared by the cut and every step of the ladder:
+        only an active customer, not exempt, on no trust unlock and under no forced hold moves."""
         if customer.status != CustomerStatus.ACTIVE:
             return NotDue(NotDueReason.NOT_ACTIVE, status=customer.status)
         if customer.auto_block_exempt:
@@ -166,7 +234,43 @@ class Policy:
             return NotDue(NotDueReason.TRUST_UNLOCK, until=customer.trust_unlock_until)
         if is_held(customer.forced_hold_until, today):
             return NotDue(NotDueReason.FORCED_HOLD, until=customer.forced_hold_until)
-        return self.debt_not_due(overdue, today)
+        return None
+
+    # -- the collection ladder: the steps an active customer takes before the cut --
+
+    def stage_due(self, customer: CustomerCutFacts, overdue: Overdue, today: date, now: datetime) -> DelinquencyStage:
+        """THE rule of the ladder: the stage an active customer should be in on `today` (any day:
+        only the cut waits for a cut day). The same customer and debt conditions as the cut (active,
+        not exempt, no trust unlock, no hold, at least the minimum past due), and the last step
+        whose days have passed. usecases/ladder.py's SQL is its pre-filter, proved a superset by
+        tests/integration/test_due_rule_property.py."""
+        if self.spared(customer, today, now) is not None:
+            return DelinquencyStage.NONE
+        if overdue.oldest_due is None or overdue.total < self.min_overdue_amount:
+            return DelinquencyStage.NONE
+        days = (today - overdue.oldest_due).days
+        reached = [stage for stage, after in self.ladder.step_days() if days > after]
+        return reached[-1] if reached else DelinquencyStage.NONE
+
+    def next_step(
+        self, customer: CustomerCutFacts, stage: str, overdue: Overdue, today: date
+    ) -> tuple[str, date] | None:
+        """The next step after `stage` if nothing is paid, and its day: a later stage of the ladder,
+        or the cut (`"cut"`, on the projected cut day); None when none is ahead (not active, exempt,
+        nothing or less than the minimum past due)."""
+        cut = self.heading_for_cut(customer, overdue, today)
+        if cut is None or overdue.oldest_due is None:
+            return None
+        held_from = customer.forced_hold_until + timedelta(days=1) if customer.forced_hold_until else None
+        for step, after in self.ladder.step_days():
+            if stage_rank(step) <= stage_rank(stage):
+                continue
+            day = max(overdue.oldest_due + timedelta(days=after + 1), today)
+            if held_from is not None:
+                day = max(day, held_from)
+            if day < cut:
+                return step.value, day
+        return "cut", cut
 
     def held_off(self, customer: CustomerCutFacts, overdue: Overdue, today: date, now: datetime) -> date | None:
         """The hold's last day when a forced activation's hold is all that spares the customer

@@ -8,10 +8,13 @@ for plans, logins and routers that every entry point accepts live here too.
 import ipaddress
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
+from .delinquency import NO_LADDER, Ladder
 from .errors import InvalidInput
 from .limits import check_text
-from .vocabulary import RadiusBlockMode, RouterVendor, ServiceStatus
+from .vocabulary import DelinquencyStage, Effect, RadiusBlockMode, RouterVendor, ServiceStatus
 
 GROUP_PREFIX = "ativa_"  # every group Ativa keeps; the reconciler owns these and no others
 BLOCKED_GROUP = "ativa_bloqueado"
@@ -43,17 +46,48 @@ class GroupAttributes:
     reply: tuple[Attribute, ...]
 
 
-def plan_group(plan_id: int) -> str:
-    return f"{GROUP_PREFIX}plano_{plan_id}"
+class Profile(StrEnum):
+    """What an active login gets, from its customer's step of the collection ladder."""
+
+    PLAN = "plan"  # the plan's rates
+    NOTICE = "notice"  # the plan's rates, and the notice address list (the router shows /aviso)
+    REDUCED = "reduced"  # the reduced rates
 
 
-def group_for(service_status: str, plan_id: int) -> str:
-    """The one group a login is in: its plan while the service is active, else blocked or cancelled."""
+_PROFILE_SUFFIX = {Profile.PLAN: "", Profile.NOTICE: "_aviso", Profile.REDUCED: "_reduzido"}
+
+
+def profile_for(stage: str, notice_snoozed_until: datetime | None, now: datetime) -> Profile:
+    """The notice stage puts the login on the list unless the customer acknowledged it lately;
+    the reduced stage gives the reduced rates."""
+    if stage == DelinquencyStage.REDUCED:
+        return Profile.REDUCED
+    if stage == DelinquencyStage.NOTICE and (notice_snoozed_until is None or notice_snoozed_until <= now):
+        return Profile.NOTICE
+    return Profile.PLAN
+
+
+def plan_group(plan_id: int, profile: Profile = Profile.PLAN) -> str:
+    return f"{GROUP_PREFIX}plano_{plan_id}{_PROFILE_SUFFIX[profile]}"
+
+
+def group_for(service_status: str, plan_id: int, profile: Profile = Profile.PLAN) -> str:
+    """The one group a login is in: its plan (as its customer's ladder step has it) while the
+    service is active, else blocked or cancelled."""
     if service_status == ServiceStatus.ACTIVE:
-        return plan_group(plan_id)
+        return plan_group(plan_id, profile)
     if service_status == ServiceStatus.SUSPENDED:
         return BLOCKED_GROUP
     return CANCELLED_GROUP
+
+
+def session_packet(before: Profile, after: Profile) -> Effect | None:
+    """What a live session of an active login needs when its profile changes: a CoA with the new
+    attributes, or a Disconnect when the login leaves the notice list (a CoA cannot be trusted to
+    take an address off a router's list; the redial gets the new group)."""
+    if before == after:
+        return None
+    return Effect.RADIUS_DISCONNECT if before == Profile.NOTICE else Effect.RADIUS_COA
 
 
 def mikrotik_rate_limit(download_kbps: int, upload_kbps: int) -> str:
@@ -73,10 +107,35 @@ def rate_attributes(vendor: str, download_kbps: int, upload_kbps: int) -> tuple[
 
 def plan_attributes(download_kbps: int, upload_kbps: int) -> GroupAttributes:
     """A plan's group answers for every kind of router: each ignores the other vendor's attributes."""
+    return profile_group_attributes(Profile.PLAN, download_kbps, upload_kbps, NO_LADDER, "")
+
+
+def profile_rates(profile: Profile, download_kbps: int, upload_kbps: int, ladder: Ladder) -> tuple[int, int]:
+    """(download, upload) of a profile: the plan's, or the ladder's reduced rates."""
+    if profile == Profile.REDUCED:
+        return ladder.reduced_rate(download_kbps), ladder.reduced_rate(upload_kbps)
+    return download_kbps, upload_kbps
+
+
+def profile_attributes(
+    vendor: str, profile: Profile, download_kbps: int, upload_kbps: int, ladder: Ladder, notice_list: str
+) -> tuple[Attribute, ...]:
+    """What one kind of router is told of an active login's profile: its rates, and for the
+    notice the address list (MikroTik only; a generic router only gets the rates)."""
+    attributes = rate_attributes(vendor, *profile_rates(profile, download_kbps, upload_kbps, ladder))
+    if profile == Profile.NOTICE and vendor == RouterVendor.MIKROTIK:
+        attributes += (Attribute("Mikrotik-Address-List", ":=", notice_list),)
+    return attributes
+
+
+def profile_group_attributes(
+    profile: Profile, download_kbps: int, upload_kbps: int, ladder: Ladder, notice_list: str
+) -> GroupAttributes:
+    """A plan's group for one profile, answering for every kind of router."""
     return GroupAttributes(
         check=(),
-        reply=rate_attributes(RouterVendor.MIKROTIK, download_kbps, upload_kbps)
-        + rate_attributes(RouterVendor.GENERIC, download_kbps, upload_kbps),
+        reply=profile_attributes(RouterVendor.MIKROTIK, profile, download_kbps, upload_kbps, ladder, notice_list)
+        + profile_attributes(RouterVendor.GENERIC, profile, download_kbps, upload_kbps, ladder, notice_list),
     )
 
 
@@ -103,9 +162,22 @@ class PlanRates:
     upload_kbps: int
 
 
-def kept_groups(plans: list[PlanRates], block_mode: str, address_list: str) -> dict[str, GroupAttributes]:
-    """Every group Ativa keeps, by name, with what it answers."""
-    groups = {plan_group(p.plan_id): plan_attributes(p.download_kbps, p.upload_kbps) for p in plans}
+def kept_groups(
+    plans: list[PlanRates],
+    block_mode: str,
+    address_list: str,
+    ladder: Ladder = NO_LADDER,
+    notice_list: str = "ativa_aviso",
+) -> dict[str, GroupAttributes]:
+    """Every group Ativa keeps, by name, with what it answers: each plan's group for each profile
+    (whether or not the ladder has that step now: a login keeps working if it is turned off)."""
+    groups = {
+        plan_group(p.plan_id, profile): profile_group_attributes(
+            profile, p.download_kbps, p.upload_kbps, ladder, notice_list
+        )
+        for p in plans
+        for profile in Profile
+    }
     groups[BLOCKED_GROUP] = blocked_attributes(block_mode, address_list)
     groups[CANCELLED_GROUP] = cancelled_attributes()
     return groups

@@ -15,6 +15,21 @@ class CustomerEvent(StrEnum):
     END_TRUST_UNLOCK = "end_trust_unlock"  # the deadline passed and the customer is not cut
     END_FORCED_HOLD = "end_forced_hold"  # a payment or cancellation left nothing past due
     RESCHEDULE_RETURN = "reschedule_return"  # a suspension's return date changed or cleared
+    # The collection ladder of an active customer (domain/delinquency.py, Ladder): recorded like
+    # any transition; its effects tell billing and move the customer's logins to the stage's group.
+    ADVANCE_STAGE = "advance_stage"  # none -> notice -> reduced, as the debt ages
+    CLEAR_STAGE = "clear_stage"  # back to the plan: the debt is paid, or the rule no longer applies
+    ACKNOWLEDGE_NOTICE = "acknowledge_notice"  # "Continuar navegando" on the notice page: off the list
+    RESUME_NOTICE = "resume_notice"  # the acknowledgement's snooze is over: back on the list
+
+
+class DelinquencyStage(StrEnum):
+    """The steps of the collection ladder while the customer is still Ativo; the cut (Inativo for
+    delinquency) comes after them."""
+
+    NONE = "none"
+    NOTICE = "notice"  # aviso: the login on the notice address list, at the plan's rate
+    REDUCED = "reduced"  # redução de velocidade: the login at the reduced rate
 
 
 class InactivationReason(StrEnum):
@@ -60,6 +75,7 @@ class Source(StrEnum):
     UI = "ui"
     BILLING = "billing"
     SCHEDULER = "scheduler"
+    NOTICE_PAGE = "notice_page"  # the customer, on the public notice page (/aviso)
 
 
 class Role(StrEnum):
@@ -76,6 +92,7 @@ class Effect(StrEnum):
     RESUME_INVOICING = "resume_invoicing"
     NOTIFY_BILLING = "notify_billing"
     WARN_BILLING = "warn_billing"  # customer.delinquency_warning, before the projected cut
+    NOTIFY_STAGE = "notify_stage"  # customer.delinquency_stage, on each step of the ladder
     PROVISION_SUSPEND = "provision_suspend"  # one per service, when a provisioning URL is set
     PROVISION_RESTORE = "provision_restore"
     # One per service with a RADIUS login whose group changed: its open sessions are dropped (or, for

@@ -30,6 +30,7 @@ from ..domain.vocabulary import (
 )
 from .business_day import provider_today
 from .customer_locks import LOCK_CUSTOMER, lock_customer_by_ref
+from .ladder import clear_stage_if_paid_up
 from .transitions import Actor, count_overdue_invoices, transition_locked
 
 EVENT_TYPES = ("invoice.created", "invoice.paid", "invoice.cancelled")
@@ -56,6 +57,7 @@ class EventOutcome:
     reactivated: bool = False
     transition_id: int | None = None
     hold_ended: bool = False
+    stage_cleared: bool = False
 
 
 # Every billing event takes this path, so it speaks Core with prebuilt statements, as transitions
@@ -110,7 +112,9 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
             invoice = _apply_to_ledger(conn, customer, event)
             outcome = EventOutcome(duplicate=False, customer_id=customer.id, invoice_status=invoice.status)
             _reactivate_if_paid_up(session, customer, event, outcome, today)
-            _end_hold_if_paid_up(session, customer, event, outcome, today)
+            # A hold that ended wrote a new version: the ladder's change follows from that row.
+            customer = _end_hold_if_paid_up(session, customer, event, outcome, today) or customer
+            _clear_stage_if_paid_up(session, customer, event, outcome, today)
             conn.execute(
                 _RECORD_EVENT,
                 {
@@ -260,18 +264,18 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent, outc
     outcome.transition_id = result.transition.id
 
 
-def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date) -> None:
+def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date):
     """A forced activation's hold was a decision about the debts of that moment: once a payment
     or cancellation leaves nothing past due, it ends (the machine's end_forced_hold, recorded in
     the history), and a later debt follows the normal rule."""
     if event.type not in ("invoice.paid", "invoice.cancelled") or outcome.reactivated:
-        return
+        return None
     if customer.status != CustomerStatus.ACTIVE or customer.forced_hold_until is None:
-        return
+        return None
     overdue = count_overdue_invoices(session.connection(), customer.id, today)
     if overdue:
-        return
-    transition_locked(
+        return None
+    ended = transition_locked(
         session,
         customer,
         CustomerEvent.END_FORCED_HOLD,
@@ -287,10 +291,33 @@ def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcom
         today=today,
     )
     outcome.hold_ended = True
+    return ended.customer
+
+
+def _clear_stage_if_paid_up(
+    session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date
+) -> None:
+    """A payment that leaves nothing past due returns a customer at a step of the collection
+    ladder (notice, reduced speed) to its plan at once."""
+    if event.type not in ("invoice.paid", "invoice.cancelled") or outcome.reactivated:
+        return
+    cleared = clear_stage_if_paid_up(
+        session,
+        customer,
+        BILLING_ACTOR,
+        Source.BILLING,
+        today,
+        f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança: de volta ao plano.",
+    )
+    if cleared is not None:
+        outcome.stage_cleared = True
+        outcome.transition_id = cleared.transition.id
 
 
 def _describe(outcome: EventOutcome) -> str:
     text = f"invoice {outcome.invoice_status}"
     if outcome.hold_ended:
         text += "; forced-activation hold ended (nothing past due)"
+    if outcome.stage_cleared:
+        text += f"; collection ladder step ended (transition {outcome.transition_id})"
     return text + (f"; customer reactivated (transition {outcome.transition_id})" if outcome.reactivated else "")

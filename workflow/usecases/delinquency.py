@@ -70,6 +70,7 @@ def policy_from(settings: Settings) -> Policy:
         min_overdue_amount=settings.min_overdue_amount,
         no_cut_weekdays=parse_weekdays(settings.no_cut_weekdays),
         is_holiday=calendar.get,
+        ladder=settings.ladder,
     )
 
 

@@ -41,6 +41,7 @@ from ..db.types import utcnow
 from ..domain import limits
 from ..domain.customer_machine import (
     KEEPS_STATUS,
+    LADDER_EVENTS,
     CustomerFacts,
     CustomerLifecycle,
     LifecycleState,
@@ -78,6 +79,8 @@ _NEW_STATE = {
     "trust_unlocks_used": bindparam("new_trust_used"),
     "return_on": bindparam("new_return_on"),
     "forced_hold_until": bindparam("new_forced_hold_until"),
+    "delinquency_stage": bindparam("new_stage"),
+    "notice_snoozed_until": bindparam("new_snoozed_until"),
     # A change that keeps the status (the end of a trust unlock, say) leaves the status's time alone.
     "status_changed_at": case(
         (_customers.c.status == bindparam("new_status"), _customers.c.status_changed_at), else_=bindparam("now")
@@ -261,10 +264,12 @@ def state_of(row) -> LifecycleState:
         row.trust_unlocks_used,
         row.return_on,
         row.forced_hold_until,
+        row.delinquency_stage,
+        row.notice_snoozed_until,
     )
 
 
-def guard_facts(overdue_invoices: int, now: datetime, today: date) -> CustomerFacts:
+def guard_facts(overdue_invoices: int, now: datetime, today: date, *, stage_due: str | None = None) -> CustomerFacts:
     settings = get_settings()
     hold_days = settings.forced_activation_hold_days
     return CustomerFacts(
@@ -273,6 +278,8 @@ def guard_facts(overdue_invoices: int, now: datetime, today: date) -> CustomerFa
         today=today,
         trust=TrustUnlockLimits(settings.trust_unlock_max_days, settings.trust_unlock_uses_per_episode),
         default_hold_until=today + timedelta(days=hold_days) if hold_days else None,
+        stage_due=stage_due,
+        notice_snooze=timedelta(hours=settings.notice_snooze_hours),
     )
 
 
@@ -285,6 +292,8 @@ def new_state_values(state: LifecycleState, now: datetime) -> dict:
         "new_trust_used": state.trust_unlocks_used,
         "new_return_on": state.return_on,
         "new_forced_hold_until": state.forced_hold_until,
+        "new_stage": state.delinquency_stage,
+        "new_snoozed_until": state.notice_snoozed_until,
         "now": now,
     }
 
@@ -312,6 +321,7 @@ def history_row(
         "note": note,
         "forced": decision.forced,
         "hold_until": decision.state.forced_hold_until if decision.forced else None,  # the hold it set
+        "delinquency_stage": decision.state.delinquency_stage if event in LADDER_EVENTS else None,
         "actor": actor.name,
         "source": source.value,
         "created_at": now,
@@ -350,13 +360,15 @@ def transition_locked(
     *,
     overdue: int,
     today: date,
+    stage_due: str | None = None,
 ) -> TransitionOutcome:
     """The transition of a customer whose row this unit already locked (`row`, a whole customers
-    row read by customer_locks) and whose overdue invoices it counted after taking the lock."""
+    row read by customer_locks) and whose overdue invoices it counted after taking the lock
+    (and, for a step of the ladder, asked the domain's Policy.stage_due about on those facts)."""
     db = session.connection()
     customer_id = row.id
     now = utcnow()
-    facts = guard_facts(overdue, now, today)
+    facts = guard_facts(overdue, now, today, stage_due=stage_due)
     decision = decide(customer_id, state_of(row), event, request, facts)
     state = decision.state
     # A new hold starts a new warning episode; a change that keeps the hold keeps the episode.
@@ -376,6 +388,8 @@ def transition_locked(
             "return_on": state.return_on,
             "forced_hold_until": state.forced_hold_until,
             "warned_for_due": None if new_warning_episode else row.warned_for_due,
+            "delinquency_stage": state.delinquency_stage,
+            "notice_snoozed_until": state.notice_snoozed_until,
             "status_changed_at": row.status_changed_at if state.status == row.status else now,
             "updated_at": now,
             "version": row.version + 1,

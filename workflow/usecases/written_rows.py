@@ -29,6 +29,8 @@ class CustomerRow:
     return_on: date | None
     forced_hold_until: date | None
     warned_for_due: date | None
+    delinquency_stage: str
+    notice_snoozed_until: datetime | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -48,6 +50,7 @@ class StatusChangeRow:
     note: str | None
     forced: bool
     hold_until: date | None
+    delinquency_stage: str | None
     actor: str
     source: str
     created_at: datetime

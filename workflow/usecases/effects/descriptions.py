@@ -7,7 +7,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ...db.models import Customer, OutboxEffect, Service, StatusChange
-from ...domain.vocabulary import CustomerStatus, Effect, EffectState, ServiceStatus
+from ...domain.vocabulary import CustomerEvent, CustomerStatus, Effect, EffectState, ServiceStatus
 from ...settings import Settings
 from ..radius.enforcement import SESSION_EFFECTS
 from ..radius.sessions import describe_sessions
@@ -47,6 +47,39 @@ _NOTIFY_FACTS = (
         _changes.c.created_at,
         _changes.c.customer_version,
         latest_status_change(_fx.c.customer_id).label("latest_transition"),
+    )
+    .join(_customers, _customers.c.id == _fx.c.customer_id)
+    .join(_changes, _changes.c.id == _fx.c.transition_id)
+    .where(_fx.c.id == bindparam("effect_id"))
+)
+
+
+def latest_ladder_change(customer_id):
+    """The id of the customer's latest change of its ladder step or status: a step's notification
+    is sent only while nothing newer has changed the step (an old step never overrides a newer one)."""
+    later = _changes.alias("later_step")
+    return (
+        select(func.max(later.c.id))
+        .where(
+            later.c.customer_id == customer_id,
+            (later.c.from_status != later.c.to_status)
+            | later.c.event.in_([CustomerEvent.ADVANCE_STAGE.value, CustomerEvent.CLEAR_STAGE.value]),
+        )
+        .scalar_subquery()
+    )
+
+
+_STAGE_FACTS = (
+    select(
+        _fx.c.transition_id,
+        _customers.c.id.label("customer_id"),
+        _customers.c.external_ref,
+        _changes.c.event,
+        _changes.c.delinquency_stage,
+        _changes.c.reason,
+        _changes.c.created_at,
+        _changes.c.customer_version,
+        latest_ladder_change(_fx.c.customer_id).label("latest_transition"),
     )
     .join(_customers, _customers.c.id == _fx.c.customer_id)
     .join(_changes, _changes.c.id == _fx.c.transition_id)
@@ -101,6 +134,8 @@ def describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Sett
                 },
             },
         )
+    if name is Effect.NOTIFY_STAGE:
+        return _describe_stage(conn, effect_id, settings)
     if name in (Effect.PROVISION_SUSPEND, Effect.PROVISION_RESTORE):
         row = conn.execute(_PROVISION_FACTS, {"effect_id": effect_id}).one()
         wanted = ServiceStatus.SUSPENDED if name is Effect.PROVISION_SUSPEND else ServiceStatus.ACTIVE
@@ -119,6 +154,31 @@ def describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Sett
             row.status,
         )
     return None
+
+
+def _describe_stage(conn: Connection, effect_id: int, settings: Settings) -> Delivery | Outcome:
+    """`customer.delinquency_stage`: the step of the collection ladder a change led to."""
+    row = conn.execute(_STAGE_FACTS, {"effect_id": effect_id}).one()
+    if row.transition_id != row.latest_transition:
+        return Outcome(EffectState.SKIPPED, f"superseded by transition {row.latest_transition}")
+    if not settings.billing_webhook_url:
+        return Outcome(EffectState.SKIPPED, "not sent: ATIVA_BILLING_WEBHOOK_URL is not set")
+    return Delivery(
+        "billing",
+        f"effect_{effect_id}",
+        {
+            "type": "customer.delinquency_stage",
+            "timestamp": row.created_at.isoformat(),
+            "sequence": row.customer_version,
+            "data": {
+                "customer_id": row.customer_id,
+                "external_ref": row.external_ref,
+                "stage": row.delinquency_stage,
+                "reason": row.reason,
+                "transition_id": row.transition_id,
+            },
+        },
+    )
 
 
 def provisioning_delivery(

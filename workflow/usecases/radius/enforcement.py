@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...db.engine import Database
-from ...db.models import Plan, Router, Service
+from ...db.models import Customer, Plan, Router, Service
 from ...db.radius_tables import create_radius_schema
 from ...db.types import utcnow
 from ...domain import radius
@@ -40,6 +40,7 @@ RadiusMode = Literal["off", "same", "separate"]
 SESSION_EFFECTS = frozenset({Effect.RADIUS_DISCONNECT, Effect.RADIUS_COA})
 
 _services = Service.__table__
+_customers = Customer.__table__
 _plans = Plan.__table__
 _routers = Router.__table__
 
@@ -74,22 +75,33 @@ class LoginFacts:
     password: str
     status: str
     plan_id: int
+    delinquency_stage: str
+    notice_snoozed_until: datetime | None
 
-    def rows(self) -> LoginRows:
-        return LoginRows(self.login, self.password, radius.group_for(self.status, self.plan_id))
+    def profile(self, now: datetime) -> radius.Profile:
+        return radius.profile_for(self.delinquency_stage, self.notice_snoozed_until, now)
+
+    def rows(self, now: datetime) -> LoginRows:
+        return LoginRows(self.login, self.password, radius.group_for(self.status, self.plan_id, self.profile(now)))
 
     def __repr__(self) -> str:
         return f"LoginFacts(service_id={self.service_id}, login={self.login!r}, status={self.status!r})"
 
 
-_LOGIN_FACTS = select(
-    _services.c.id,
-    _services.c.customer_id,
-    _services.c.login,
-    _services.c.radius_password,
-    _services.c.status,
-    _services.c.plan_id,
-).where(_services.c.id.in_(bindparam("service_ids", expanding=True)), _services.c.login.is_not(None))
+_LOGIN_FACTS = (
+    select(
+        _services.c.id,
+        _services.c.customer_id,
+        _services.c.login,
+        _services.c.radius_password,
+        _services.c.status,
+        _services.c.plan_id,
+        _customers.c.delinquency_stage,
+        _customers.c.notice_snoozed_until,
+    )
+    .join_from(_services, _customers, _customers.c.id == _services.c.customer_id)
+    .where(_services.c.id.in_(bindparam("service_ids", expanding=True)), _services.c.login.is_not(None))
+)
 
 
 def login_facts(conn: Connection, service_ids: list[int]) -> list[LoginFacts]:
@@ -146,7 +158,7 @@ def services_changed_many(
         # rates) must not write a group from a status another transaction has changed since.
         lock_logins(conn, [f.login for f in facts])
         facts = login_facts(conn, list(transition_of))
-        write_logins(conn, [f.rows() for f in facts])
+        write_logins(conn, [f.rows(utcnow()) for f in facts])
     now = utcnow()
     rows = []
     for f in facts:
@@ -172,7 +184,13 @@ def kept_groups(conn: Connection, settings: Settings) -> dict[str, radius.GroupA
         radius.PlanRates(row.id, row.download_kbps, row.upload_kbps)
         for row in conn.execute(select(_plans.c.id, _plans.c.download_kbps, _plans.c.upload_kbps))
     ]
-    return radius.kept_groups(plans, settings.radius_block_mode, settings.radius_blocked_address_list)
+    return radius.kept_groups(
+        plans,
+        settings.radius_block_mode,
+        settings.radius_blocked_address_list,
+        settings.ladder,
+        settings.radius_notice_address_list,
+    )
 
 
 def router_rows(conn: Connection) -> list[RouterRow]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 from ...db.engine import Database
-from ...db.models import OutboxEffect, Service
+from ...db.models import Customer, OutboxEffect, Service
 from ...db.radius_tables import nas, radcheck, radgroupcheck, radgroupreply, radusergroup
 from ...db.types import utcnow
 from ...domain import radius
@@ -40,11 +40,22 @@ log = logging.getLogger(__name__)
 REPAIR_CHUNK = 1000
 
 _services = Service.__table__
+_customers = Customer.__table__
 _fx = OutboxEffect.__table__
 
-_WANTED = select(
-    _services.c.id, _services.c.login, _services.c.radius_password, _services.c.status, _services.c.plan_id
-).where(_services.c.login.is_not(None), _services.c.plan_id.is_not(None))
+_WANTED = (
+    select(
+        _services.c.id,
+        _services.c.login,
+        _services.c.radius_password,
+        _services.c.status,
+        _services.c.plan_id,
+        _customers.c.delinquency_stage,
+        _customers.c.notice_snoozed_until,
+    )
+    .join_from(_services, _customers, _customers.c.id == _services.c.customer_id)
+    .where(_services.c.login.is_not(None), _services.c.plan_id.is_not(None))
+)
 _GROUP_ROWS = select(radusergroup.c.username, radusergroup.c.groupname, radusergroup.c.priority)
 _CHECK_ROWS = select(radcheck.c.username, radcheck.c.attribute, radcheck.c.op, radcheck.c.value)
 _PENDING_SESSION_CALLS = select(_fx.c.service_id).where(
@@ -69,8 +80,15 @@ def reconcile_radius(db: Database, settings: Settings) -> RadiusRepair:
         return repair
     with db.read() as session:
         conn = session.connection()
+        now = utcnow()
         wanted = {
-            row.login: (row.id, radius.group_for(row.status, row.plan_id), row.radius_password or "")
+            row.login: (
+                row.id,
+                radius.group_for(
+                    row.status, row.plan_id, radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
+                ),
+                row.radius_password or "",
+            )
             for row in conn.execute(_WANTED).all()  # fetched at once: row by row is slow at 100,000
         }
         groups = kept_groups(conn, settings)
@@ -158,7 +176,7 @@ def _rewrite(radius_conn: Connection, main_conn: Connection, service_ids: list[i
     committed by then), and their rows written as they say now."""
     lock_logins(radius_conn, [f.login for f in login_facts(main_conn, service_ids)])
     fresh = login_facts(main_conn, service_ids)
-    write_logins(radius_conn, [f.rows() for f in fresh])
+    write_logins(radius_conn, [f.rows(utcnow()) for f in fresh])
     return sorted(f.login for f in fresh)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
-from ...db.models import OutboxEffect, Plan, RadiusPacket, Router, Service
+from ...db.models import Customer, OutboxEffect, Plan, RadiusPacket, Router, Service
 from ...db.radius_tables import radacct
 from ...db.types import utcnow
 from ...domain import radius
@@ -30,6 +30,7 @@ NO_LOGIN = "not sent: the service has no RADIUS login"
 
 _fx = OutboxEffect.__table__
 _services = Service.__table__
+_customers = Customer.__table__
 _plans = Plan.__table__
 _routers = Router.__table__
 
@@ -45,9 +46,12 @@ _FACTS = (
         _services.c.plan_id,
         _plans.c.download_kbps,
         _plans.c.upload_kbps,
+        _customers.c.delinquency_stage,
+        _customers.c.notice_snoozed_until,
     )
     .select_from(_fx)
     .outerjoin(_services, _services.c.id == _fx.c.service_id)
+    .outerjoin(_customers, _customers.c.id == _services.c.customer_id)
     .outerjoin(_plans, _plans.c.id == _services.c.plan_id)
     .where(_fx.c.id.in_(bindparam("effect_ids", expanding=True)))
 )
@@ -105,12 +109,13 @@ def describe_sessions(conn: Connection, effect_ids: Sequence[int], settings: Set
             with_login.append(row)
     sessions = _open_sessions(conn, settings, with_login)
     routers = _routers_at(conn, {s.nas_ip for found in sessions.values() for s in found})
+    now = utcnow()
     for row in with_login:
         found = sessions.get(row.login.lower(), [])
         if not found:
             described[row.effect_id] = Outcome(EffectState.DONE, NO_SESSION)
             continue
-        described[row.effect_id] = _delivery(row, found, routers)
+        described[row.effect_id] = _delivery(row, found, routers, settings, now)
     return described
 
 
@@ -126,7 +131,7 @@ def _open_sessions(conn: Connection, settings: Settings, facts) -> dict[str, lis
             # at once by two workers write in turn, each what the service says after the other.
             lock_logins(radius_conn, [row.login for row in facts])
             fresh = login_facts(conn, sorted({row.service_id for row in facts}))
-            write_logins(radius_conn, [f.rows() for f in fresh])
+            write_logins(radius_conn, [f.rows(utcnow()) for f in fresh])
             rows = radius_conn.execute(_OPEN_SESSIONS, {"logins": logins}).all()
     else:
         rows = conn.execute(_OPEN_SESSIONS, {"logins": logins}).all()
@@ -155,9 +160,11 @@ def _routers_at(conn: Connection, addresses: set[str]) -> dict[str, _Router]:
     }
 
 
-def _delivery(row, sessions: list[_Session], routers: dict[str, _Router]) -> Delivery:
-    """One packet per open session: a CoA with the plan's rate only for a CoA effect whose service
-    is active now, else a Disconnect. A session on a router Ativa does not know is a failure."""
+def _delivery(row, sessions: list[_Session], routers: dict[str, _Router], settings: Settings, now) -> Delivery:
+    """One packet per open session: a CoA with what the login's group answers now (the plan's
+    rate, or its ladder step's: the notice list, the reduced rate) only for a CoA effect whose
+    service is active now, else a Disconnect. A session on a router Ativa does not know is a failure."""
+    profile = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
     coa = row.name == Effect.RADIUS_COA.value and row.status == ServiceStatus.ACTIVE.value
     packets: list[SessionPacket] = []
     unrouted: list[PacketResult] = []
@@ -179,7 +186,14 @@ def _delivery(row, sessions: list[_Session], routers: dict[str, _Router]) -> Del
         rates = (
             tuple(
                 (a.name, int(a.value) if a.value.isdigit() else a.value)
-                for a in radius.rate_attributes(router.vendor, row.download_kbps, row.upload_kbps)
+                for a in radius.profile_attributes(
+                    router.vendor,
+                    profile,
+                    row.download_kbps,
+                    row.upload_kbps,
+                    settings.ladder,
+                    settings.radius_notice_address_list,
+                )
             )
             if coa
             else ()

@@ -1,0 +1,301 @@
+"""The collection ladder: the steps an active customer takes before the cut (notice, reduced
+speed), each a change the machine decides and the history records, with the customer's logins
+moved to the step's group in the same transaction and their live sessions told (CoA, or a
+Disconnect when a login leaves the notice list).
+
+Who moves is the domain's rule (Policy.stage_due), asked under each customer's lock; the query
+here only narrows the customers to ask (a superset, proved by test_due_rule_property.py).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Connection, and_, bindparam, exists, or_, select
+from sqlalchemy.orm import Session
+
+from ..db.engine import Database
+from ..db.models import Customer, Invoice, Service
+from ..db.types import utcnow
+from ..domain import brazilian, radius
+from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
+from ..domain.delinquency import Overdue, Policy, stage_rank
+from ..domain.errors import AtivaError
+from ..domain.vocabulary import (
+    ActivationReason,
+    CustomerEvent,
+    CustomerStatus,
+    DelinquencyStage,
+    InactivationReason,
+    InvoiceStatus,
+    ServiceStatus,
+    Source,
+)
+from ..settings import Settings, get_settings
+from .customer_locks import lock_customer_row
+from .delinquency import SCHEDULER, cut_facts, overdue_facts
+from .effect_bus import publish_after_commit
+from .radius.enforcement import services_changed
+from .transitions import Actor, TransitionOutcome, count_overdue_invoices, transition_locked
+
+_customers = Customer.__table__
+_services = Service.__table__
+
+STAGE_NAMES = {  # as operators read them (notes, pages)
+    DelinquencyStage.NONE: "sem etapa",
+    DelinquencyStage.NOTICE: "aviso",
+    DelinquencyStage.REDUCED: "velocidade reduzida",
+}
+
+
+@dataclass
+class LadderRun:
+    advanced: dict[int, str] = field(default_factory=dict)  # customer id -> the stage it reached
+    cleared: list[int] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)  # back on the notice list after a snooze
+    kept: dict[int, str] = field(default_factory=dict)  # refused under the lock, with the rule's words
+
+
+def candidates_for_ladder(conn: Connection | Session, policy: Policy, today: date) -> list[int]:
+    """The SQL pre-filter of Policy.stage_due: active customers at a step (it may have to end),
+    and active, non-exempt customers with an open invoice past due for longer than the first
+    step's days. A superset: the amount, holds and trust unlocks are weighed under the lock."""
+    at_a_step = Customer.delinquency_stage != DelinquencyStage.NONE.value
+    steps = policy.ladder.step_days()
+    if steps:
+        first = min(days for _, days in steps)
+        owes = exists().where(
+            Invoice.customer_id == Customer.id,
+            Invoice.status == InvoiceStatus.OPEN,
+            Invoice.due_date < today - timedelta(days=first),
+        )
+        wanted = or_(at_a_step, and_(Customer.auto_block_exempt.is_(False), owes))
+    else:
+        wanted = at_a_step
+    query = select(Customer.id).where(Customer.status == CustomerStatus.ACTIVE, wanted).order_by(Customer.id)
+    return list(conn.scalars(query))
+
+
+def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings | None = None) -> LadderRun:
+    """Every active customer to the step the rule asks for today: a later step, or back to the
+    plan once the rule asks for none (paid, exempt, held). A step back short of none waits for the
+    payment (a partial payment does not undo a step). Each customer in its own transaction."""
+    settings = settings or get_settings()
+    with db.read() as session:
+        customer_ids = candidates_for_ladder(session.connection(), policy, today)
+    run = LadderRun()
+    for customer_id in customer_ids:
+        try:
+            with db.write() as session:
+                _step(session, policy, customer_id, today, settings, run)
+        except AtivaError as refused:
+            run.kept[customer_id] = refused.detail
+    return run
+
+
+def _step(session: Session, policy: Policy, customer_id: int, today: date, settings: Settings, run: LadderRun) -> None:
+    conn = session.connection()
+    row = lock_customer_row(conn, customer_id)
+    if row is None or row.status != CustomerStatus.ACTIVE:
+        return
+    overdue = overdue_facts(conn, customer_id, today)
+    now = utcnow()
+    wanted = policy.stage_due(cut_facts(row), overdue, today, now)
+    current = row.delinquency_stage
+    if stage_rank(wanted) > stage_rank(current):
+        change_stage(
+            session,
+            row,
+            CustomerEvent.ADVANCE_STAGE,
+            TransitionRequest(
+                InactivationReason.DELINQUENCY.value,
+                step_note(wanted, overdue, today),
+                actor_role=SCHEDULER.role,
+                automatic=True,
+                stage=wanted.value,
+            ),
+            SCHEDULER,
+            Source.SCHEDULER,
+            overdue=overdue.invoices,
+            today=today,
+            stage_due=wanted.value,
+            settings=settings,
+        )
+        run.advanced[customer_id] = wanted.value
+    elif wanted is DelinquencyStage.NONE and current != DelinquencyStage.NONE:
+        paid = overdue.invoices == 0
+        change_stage(
+            session,
+            row,
+            CustomerEvent.CLEAR_STAGE,
+            TransitionRequest(
+                ActivationReason.PAYMENT_RECEIVED.value if paid else InactivationReason.DELINQUENCY.value,
+                "Nenhuma fatura vencida em aberto: de volta ao plano."
+                if paid
+                else "A régua de cobrança não se aplica mais ao cliente (isento, prazo ou valor mínimo): "
+                "de volta ao plano.",
+                actor_role=SCHEDULER.role,
+                automatic=True,
+            ),
+            SCHEDULER,
+            Source.SCHEDULER,
+            overdue=overdue.invoices,
+            today=today,
+            stage_due=wanted.value,
+            settings=settings,
+        )
+        run.cleared.append(customer_id)
+
+
+def step_note(stage: DelinquencyStage, overdue: Overdue, today: date) -> str:
+    """The history's note of a step, in Portuguese (operators read it)."""
+    oldest = f", a mais antiga vencida em {brazilian.day(overdue.oldest_due)}" if overdue.oldest_due else ""
+    return (
+        f"Régua de cobrança em {brazilian.day(today)}: etapa {STAGE_NAMES[stage]}; "
+        f"{overdue.invoices} fatura(s) vencida(s), total {brazilian.money(overdue.total)}{oldest}."
+    )
+
+
+def change_stage(
+    session: Session,
+    row,
+    event: CustomerEvent,
+    request: TransitionRequest,
+    actor: Actor,
+    source: Source,
+    *,
+    overdue: int,
+    today: date,
+    stage_due: str | None = None,
+    settings: Settings | None = None,
+) -> TransitionOutcome:
+    """A change of the ladder of a customer this unit locked (`row`): the machine decides and the
+    history records it, then the customer's active logins move to the group of their new profile
+    and each gets its session effect (CoA, or Disconnect off the notice list), in this transaction."""
+    settings = settings or get_settings()
+    now = utcnow()
+    before = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
+    outcome = transition_locked(
+        session, row, event, request, actor, source, overdue=overdue, today=today, stage_due=stage_due
+    )
+    after = radius.profile_for(outcome.customer.delinquency_stage, outcome.customer.notice_snoozed_until, now)
+    follow_profile(session, settings, row.id, before, after, outcome.transition.id)
+    return outcome
+
+
+_ACTIVE_LOGINS = (
+    select(_services.c.id)
+    .where(
+        _services.c.customer_id == bindparam("customer_id"),
+        _services.c.status == ServiceStatus.ACTIVE.value,
+        _services.c.login.is_not(None),
+    )
+    .order_by(_services.c.id)
+)
+
+
+def follow_profile(
+    session: Session,
+    settings: Settings,
+    customer_id: int,
+    before: radius.Profile,
+    after: radius.Profile,
+    transition_id: int,
+) -> list[int]:
+    """The customer's active logins to their new profile's group, one session effect each."""
+    packet = radius.session_packet(before, after)
+    if packet is None:
+        return []
+    conn = session.connection()
+    service_ids = list(conn.scalars(_ACTIVE_LOGINS, {"customer_id": customer_id}))
+    if not service_ids:
+        return []
+    queued = services_changed(conn, settings, service_ids, packet, transition_id=transition_id, origin="transition")
+    effect_ids = [effect_id for effect_id, _ in queued]
+    publish_after_commit(session, effect_ids)
+    return effect_ids
+
+
+def clear_stage_if_paid_up(
+    session: Session, row, actor: Actor, source: Source, today: date, note: str
+) -> TransitionOutcome | None:
+    """A payment that leaves nothing past due returns an active customer at any step to its plan
+    at once (reason payment_received), in the payment's transaction (billing.py calls it)."""
+    if row.status != CustomerStatus.ACTIVE or row.delinquency_stage == DelinquencyStage.NONE:
+        return None
+    overdue = count_overdue_invoices(session.connection(), row.id, today)
+    if overdue:
+        return None
+    return change_stage(
+        session,
+        row,
+        CustomerEvent.CLEAR_STAGE,
+        TransitionRequest(ActivationReason.PAYMENT_RECEIVED.value, note, actor_role=actor.role),
+        actor,
+        source,
+        overdue=0,
+        today=today,
+    )
+
+
+NOTICE_PAGE = Actor(name="aviso", role=SCHEDULER.role)
+
+
+def acknowledge_notice(db: Database, customer_id: int, today: date, note: str) -> TransitionOutcome:
+    """ "Continuar navegando": the login leaves the notice list for ATIVA_NOTICE_SNOOZE_HOURS (the
+    machine refuses it when the customer is not at the notice stage or already acknowledged)."""
+    with db.write() as session:
+        conn = session.connection()
+        row = lock_customer_row(conn, customer_id)
+        return change_stage(
+            session,
+            row,
+            CustomerEvent.ACKNOWLEDGE_NOTICE,
+            TransitionRequest(KEPT_STATUS_REASONS[CustomerEvent.ACKNOWLEDGE_NOTICE], note, actor_role=NOTICE_PAGE.role),
+            NOTICE_PAGE,
+            Source.NOTICE_PAGE,
+            overdue=count_overdue_invoices(conn, customer_id, today),
+            today=today,
+        )
+
+
+def resume_notices(db: Database, today: date, now: datetime | None = None) -> LadderRun:
+    """Acknowledged notices whose snooze is over go back on the list (a timer)."""
+    now = now or utcnow()
+    with db.read() as session:
+        due = list(
+            session.scalars(
+                select(Customer.id)
+                .where(
+                    Customer.delinquency_stage == DelinquencyStage.NOTICE.value,
+                    Customer.notice_snoozed_until <= now,
+                )
+                .order_by(Customer.id)
+            )
+        )
+    run = LadderRun()
+    for customer_id in due:
+        try:
+            with db.write() as session:
+                conn = session.connection()
+                row = lock_customer_row(conn, customer_id)
+                if row is None or row.notice_snoozed_until is None or row.notice_snoozed_until > utcnow():
+                    continue
+                change_stage(
+                    session,
+                    row,
+                    CustomerEvent.RESUME_NOTICE,
+                    TransitionRequest(
+                        KEPT_STATUS_REASONS[CustomerEvent.RESUME_NOTICE],
+                        "Fim do prazo do aviso confirmado pelo cliente: de volta à lista de aviso.",
+                        actor_role=SCHEDULER.role,
+                        automatic=True,
+                    ),
+                    SCHEDULER,
+                    Source.SCHEDULER,
+                    overdue=count_overdue_invoices(conn, customer_id, today),
+                    today=today,
+                )
+                run.resumed.append(customer_id)
+        except AtivaError as refused:
+            run.kept[customer_id] = refused.detail
+    return run
