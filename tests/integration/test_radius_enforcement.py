@@ -427,6 +427,9 @@ def test_the_reconciler_rewrites_a_group_whose_attributes_were_edited(pg_db):
     ) == [
         ("ativa_bloqueado", "ativa_bloqueados"),
         (f"ativa_plano_{plan}", "50000k/100000k"),
+        (f"ativa_plano_{plan}_aviso", "50000k/100000k"),
+        (f"ativa_plano_{plan}_aviso", "ativa_aviso"),
+        (f"ativa_plano_{plan}_reduzido", "25000k/50000k"),
     ]
     assert not reconcile_radius(pg_db, SETTINGS).groups_rewritten
 

@@ -123,7 +123,8 @@ STAGE_ORDER = (DelinquencyStage.NONE, DelinquencyStage.NOTICE, DelinquencyStage.
 
 
 def stage_rank(stage: str) -> int:
-    """none < notice < reduced; an unknown stored value ranks as none (the machine refuses it)."""
+    """none < notice < reduced; an unknown stored value ranks as none (the column only ever gets
+    the machine's values)."""
     try:
         return STAGE_ORDER.index(DelinquencyStage(stage))
     except ValueError:

@@ -57,12 +57,14 @@ class Profile(StrEnum):
 _PROFILE_SUFFIX = {Profile.PLAN: "", Profile.NOTICE: "_aviso", Profile.REDUCED: "_reduzido"}
 
 
-def profile_for(stage: str, notice_snoozed_until: datetime | None, now: datetime) -> Profile:
-    """The notice stage puts the login on the list unless the customer acknowledged it lately;
-    the reduced stage gives the reduced rates."""
+def profile_for(stage: str, notice_snoozed_until: datetime | None) -> Profile:
+    """The notice stage puts the login on the list unless the customer acknowledged it (until the
+    snooze's end, when the machine's resume_notice clears it: the stored state alone decides, never
+    the clock, so a group and the change that moved it always agree); the reduced stage gives the
+    reduced rates."""
     if stage == DelinquencyStage.REDUCED:
         return Profile.REDUCED
-    if stage == DelinquencyStage.NOTICE and (notice_snoozed_until is None or notice_snoozed_until <= now):
+    if stage == DelinquencyStage.NOTICE and notice_snoozed_until is None:
         return Profile.NOTICE
     return Profile.PLAN
 

@@ -24,7 +24,9 @@ from ..domain.errors import (
     TransitionNotAllowed,
 )
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
-from .customer_locks import lock_customer
+from .business_day import provider_today
+from .customer_locks import lock_customer, lock_customer_row
+from .ladder import clear_stage_if_spared
 from .transitions import (
     Actor,
     TransitionOutcome,
@@ -319,4 +321,18 @@ def edit_customer(session: Session, customer_id: int, edit: CustomerEdit, actor:
         return EditOutcome(outcome.customer, outcome)
     customer.version += 1
     session.flush()
+    if values.get("auto_block_exempt"):
+        # Exempt from every automatic step: a customer at a step of the ladder is back on its plan now.
+        row = lock_customer_row(session.connection(), customer.id)
+        cleared = clear_stage_if_spared(
+            session,
+            row,
+            actor,
+            source,
+            provider_today(),
+            "Cliente isento de bloqueio automático: fora da régua de cobrança, de volta ao plano.",
+        )
+        if cleared is not None:
+            session.expire(customer)
+            return EditOutcome(cleared.customer, cleared)
     return EditOutcome(customer, None)

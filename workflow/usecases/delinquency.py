@@ -11,7 +11,7 @@ usecases/billing.py). Running the sweep twice cuts nobody twice.
 """
 
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
@@ -404,7 +404,8 @@ def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:
     and the request, not on the amount owed. A refusal fails the whole batch."""
     groups: dict[tuple, list[tuple]] = {}
     for row, facts in due:
-        prior = astuple(state_of(row))
+        # The ladder's step is left out: the cut ends it whatever it was (on_inactivate).
+        prior = astuple(replace(state_of(row), delinquency_stage="none", notice_snoozed_until=None))
         groups.setdefault(prior, []).append((row, facts))
     return groups
 

@@ -18,7 +18,7 @@ from ..db.models import Customer, Invoice, Service
 from ..db.types import utcnow
 from ..domain import brazilian, radius
 from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
-from ..domain.delinquency import Overdue, Policy, stage_rank
+from ..domain.delinquency import NOTHING_OVERDUE, Overdue, Policy, stage_rank
 from ..domain.errors import AtivaError
 from ..domain.vocabulary import (
     ActivationReason,
@@ -32,7 +32,7 @@ from ..domain.vocabulary import (
 )
 from ..settings import Settings, get_settings
 from .customer_locks import lock_customer_row
-from .delinquency import SCHEDULER, cut_facts, overdue_facts
+from .delinquency import SCHEDULER, cut_facts, overdue_by_customer, overdue_facts, policy_from
 from .effect_bus import publish_after_commit
 from .radius.enforcement import services_changed
 from .transitions import Actor, TransitionOutcome, count_overdue_invoices, transition_locked
@@ -75,15 +75,48 @@ def candidates_for_ladder(conn: Connection | Session, policy: Policy, today: dat
     return list(conn.scalars(query))
 
 
+def moves(stage: str, wanted: DelinquencyStage) -> bool:
+    """Whether the ladder moves a customer at `stage` whom the rule puts at `wanted`: to a later
+    step, or back to none. A step back short of none waits for the payment (a partial payment does
+    not undo a step)."""
+    if stage_rank(wanted) > stage_rank(stage):
+        return True
+    return wanted is DelinquencyStage.NONE and stage != DelinquencyStage.NONE
+
+
+READ_CHUNK = 5000  # candidates read (and weighed) per statement
+
+
+def customers_to_move(db: Database, policy: Policy, today: date) -> list[int]:
+    """The candidates the rule moves, weighed without a lock (read in chunks): only those are
+    locked and weighed again, so the hourly job does not lock every customer who owes something."""
+    now = utcnow()
+    with db.read() as session:
+        conn = session.connection()
+        candidate_ids = candidates_for_ladder(conn, policy, today)
+        movers = []
+        for start in range(0, len(candidate_ids), READ_CHUNK):
+            chunk = candidate_ids[start : start + READ_CHUNK]
+            rows = conn.execute(select(_customers).where(_customers.c.id.in_(chunk))).all()
+            overdue = overdue_by_customer(conn, chunk, today)
+            movers += [
+                row.id
+                for row in rows
+                if moves(
+                    row.delinquency_stage,
+                    policy.stage_due(cut_facts(row), overdue.get(row.id, NOTHING_OVERDUE), today, now),
+                )
+            ]
+    return sorted(movers)
+
+
 def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings | None = None) -> LadderRun:
     """Every active customer to the step the rule asks for today: a later step, or back to the
-    plan once the rule asks for none (paid, exempt, held). A step back short of none waits for the
-    payment (a partial payment does not undo a step). Each customer in its own transaction."""
+    plan once the rule asks for none (paid, exempt, held). Each customer that moves in its own
+    transaction, the rule asked again under its lock."""
     settings = settings or get_settings()
-    with db.read() as session:
-        customer_ids = candidates_for_ladder(session.connection(), policy, today)
     run = LadderRun()
-    for customer_id in customer_ids:
+    for customer_id in customers_to_move(db, policy, today):
         try:
             with db.write() as session:
                 _step(session, policy, customer_id, today, settings, run)
@@ -101,6 +134,9 @@ def _step(session: Session, policy: Policy, customer_id: int, today: date, setti
     now = utcnow()
     wanted = policy.stage_due(cut_facts(row), overdue, today, now)
     current = row.delinquency_stage
+    if not moves(current, wanted):
+        run.kept[customer_id] = f"no longer moves: the rule asks for {wanted.value} at {current}"
+        return
     if stage_rank(wanted) > stage_rank(current):
         change_stage(
             session,
@@ -121,7 +157,7 @@ def _step(session: Session, policy: Policy, customer_id: int, today: date, setti
             settings=settings,
         )
         run.advanced[customer_id] = wanted.value
-    elif wanted is DelinquencyStage.NONE and current != DelinquencyStage.NONE:
+    else:
         paid = overdue.invoices == 0
         change_stage(
             session,
@@ -172,12 +208,11 @@ def change_stage(
     history records it, then the customer's active logins move to the group of their new profile
     and each gets its session effect (CoA, or Disconnect off the notice list), in this transaction."""
     settings = settings or get_settings()
-    now = utcnow()
-    before = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
+    before = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until)
     outcome = transition_locked(
         session, row, event, request, actor, source, overdue=overdue, today=today, stage_due=stage_due
     )
-    after = radius.profile_for(outcome.customer.delinquency_stage, outcome.customer.notice_snoozed_until, now)
+    after = radius.profile_for(outcome.customer.delinquency_stage, outcome.customer.notice_snoozed_until)
     follow_profile(session, settings, row.id, before, after, outcome.transition.id)
     return outcome
 
@@ -234,6 +269,38 @@ def clear_stage_if_paid_up(
         source,
         overdue=0,
         today=today,
+    )
+
+
+def clear_stage_if_spared(
+    session: Session, row, actor: Actor, source: Source, today: date, note: str, settings: Settings | None = None
+) -> TransitionOutcome | None:
+    """An active customer at a step whom the rule no longer moves (made exempt, say) returns to its
+    plan at once, in the unit that changed it (reason delinquency: the debt is still there)."""
+    settings = settings or get_settings()
+    if row.status != CustomerStatus.ACTIVE or row.delinquency_stage == DelinquencyStage.NONE:
+        return None
+    conn = session.connection()
+    overdue = overdue_facts(conn, row.id, today)
+    wanted = policy_from(settings).stage_due(cut_facts(row), overdue, today, utcnow())
+    if wanted is not DelinquencyStage.NONE:
+        return None
+    paid = overdue.invoices == 0
+    return change_stage(
+        session,
+        row,
+        CustomerEvent.CLEAR_STAGE,
+        TransitionRequest(
+            ActivationReason.PAYMENT_RECEIVED.value if paid else InactivationReason.DELINQUENCY.value,
+            note,
+            actor_role=actor.role,
+        ),
+        actor,
+        source,
+        overdue=overdue.invoices,
+        today=today,
+        stage_due=wanted.value,
+        settings=settings,
     )
 
 

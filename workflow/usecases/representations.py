@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
+from sqlalchemy.orm import object_session
 
 from ..db.models import Customer, OutboxEffect, Plan, Router, Service, StatusChange
 from ..domain import radius
@@ -130,8 +131,17 @@ class ServiceOut(BaseModel):
         # Named fields only: the RADIUS password never leaves the use-case layer.
         data = {name: getattr(s, name) for name in cls.model_fields if name != "radius_group"}
         if s.login is not None and s.plan_id is not None:
-            data["radius_group"] = radius.group_for(s.status, s.plan_id)
+            data["radius_group"] = radius.group_for(s.status, s.plan_id, _profile_of_owner(s))
         return cls(**data)
+
+
+def _profile_of_owner(s: Service) -> radius.Profile:
+    """The ladder's profile of the service's customer (usually in the session already)."""
+    session = object_session(s)
+    owner = session.get(Customer, s.customer_id) if session is not None else None
+    if owner is None:
+        return radius.Profile.PLAN
+    return radius.profile_for(owner.delinquency_stage, owner.notice_snoozed_until)
 
 
 class PlanOut(BaseModel):

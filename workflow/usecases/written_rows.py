@@ -35,6 +35,10 @@ class CustomerRow:
     created_at: datetime
     updated_at: datetime
 
+    def _asdict(self) -> dict:
+        """As a locked row gives it: a transition that follows another in one unit reads this."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
 
 @dataclass(slots=True)
 class StatusChangeRow:

@@ -19,7 +19,7 @@ from ..customer_locks import lock_customer_row
 from ..effect_bus import publish_after_commit
 from ..radius.reconcile import reconcile_radius
 from ..transitions import QUEUE_EFFECTS, new_effect
-from .descriptions import latest_status_change
+from .descriptions import latest_ladder_change, latest_status_change
 from .local import services_out_of_line
 
 log = logging.getLogger(__name__)
@@ -134,14 +134,20 @@ RENOTIFY_MAX = 3
 
 
 def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
-    """Billing must learn each customer's latest status. When every notify_billing of a
-    customer's latest change of status has failed (its attempts ran out during a long outage), a new one
-    for that transition goes out (origin `reconciler`, a full set of attempts): one at a time
-    per customer, only while none is pending or done, at most RENOTIFY_MAX times per transition.
-    Older transitions are never notified again:
-    billing wants the current status, not the story. Returns the ids created."""
-    notify = Effect.NOTIFY_BILLING.value
-    latest = latest_status_change(OutboxEffect.customer_id)
+    """Billing must learn each customer's latest status and step of the collection ladder. When
+    every notification of a customer's latest change has failed (its attempts ran out during a long
+    outage), a new one for that transition goes out (origin `reconciler`, a full set of attempts):
+    one at a time per customer, only while none is pending or done, at most RENOTIFY_MAX times per
+    transition. Older transitions are never notified again: billing wants the current status, not
+    the story. Returns the ids created."""
+    return _renotify(db, Effect.NOTIFY_BILLING, latest_status_change, limit) + _renotify(
+        db, Effect.NOTIFY_STAGE, latest_ladder_change, limit
+    )
+
+
+def _renotify(db: Database, effect: Effect, latest_change, limit: int) -> list[int]:
+    notify = effect.value
+    latest = latest_change(OutboxEffect.customer_id)
     with db.read() as session:
         candidates = session.execute(
             select(OutboxEffect.customer_id, OutboxEffect.transition_id)
@@ -158,7 +164,7 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
     for customer_id, transition_id in candidates:
         with db.write() as session:
             lock_customer_row(session.connection(), customer_id)  # as transitions lock
-            newest = session.scalar(select(latest_status_change(customer_id)))
+            newest = session.scalar(select(latest_change(customer_id)))
             others = session.scalar(
                 select(func.count())
                 .select_from(OutboxEffect)
@@ -181,14 +187,14 @@ def reconcile_notifications(db: Database, limit: int = 500) -> list[int]:
                 continue  # a newer transition notifies, or a notification is already on its way
             if renotified >= RENOTIFY_MAX:
                 continue  # billing keeps refusing it (days of attempts): a person must look, not a loop
-            row = new_effect(
-                Effect.NOTIFY_BILLING, customer_id, utcnow(), transition_id=transition_id, origin="reconciler"
-            )
+            row = new_effect(effect, customer_id, utcnow(), transition_id=transition_id, origin="reconciler")
             effect_id = session.execute(QUEUE_EFFECTS, [row]).scalar_one()
             publish_after_commit(session, [effect_id])
             created.append(effect_id)
     if created:
         log.warning(
-            "reconciler: billing never learned the latest status of %d customer(s); notifying again", len(created)
+            "reconciler: billing never learned the latest %s of %d customer(s); notifying again",
+            "status" if effect is Effect.NOTIFY_BILLING else "ladder step",
+            len(created),
         )
     return created

@@ -78,11 +78,9 @@ class LoginFacts:
     delinquency_stage: str
     notice_snoozed_until: datetime | None
 
-    def profile(self, now: datetime) -> radius.Profile:
-        return radius.profile_for(self.delinquency_stage, self.notice_snoozed_until, now)
-
-    def rows(self, now: datetime) -> LoginRows:
-        return LoginRows(self.login, self.password, radius.group_for(self.status, self.plan_id, self.profile(now)))
+    def rows(self) -> LoginRows:
+        profile = radius.profile_for(self.delinquency_stage, self.notice_snoozed_until)
+        return LoginRows(self.login, self.password, radius.group_for(self.status, self.plan_id, profile))
 
     def __repr__(self) -> str:
         return f"LoginFacts(service_id={self.service_id}, login={self.login!r}, status={self.status!r})"
@@ -158,7 +156,7 @@ def services_changed_many(
         # rates) must not write a group from a status another transaction has changed since.
         lock_logins(conn, [f.login for f in facts])
         facts = login_facts(conn, list(transition_of))
-        write_logins(conn, [f.rows(utcnow()) for f in facts])
+        write_logins(conn, [f.rows() for f in facts])
     now = utcnow()
     rows = []
     for f in facts:

@@ -80,12 +80,11 @@ def reconcile_radius(db: Database, settings: Settings) -> RadiusRepair:
         return repair
     with db.read() as session:
         conn = session.connection()
-        now = utcnow()
         wanted = {
             row.login: (
                 row.id,
                 radius.group_for(
-                    row.status, row.plan_id, radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
+                    row.status, row.plan_id, radius.profile_for(row.delinquency_stage, row.notice_snoozed_until)
                 ),
                 row.radius_password or "",
             )
@@ -176,7 +175,7 @@ def _rewrite(radius_conn: Connection, main_conn: Connection, service_ids: list[i
     committed by then), and their rows written as they say now."""
     lock_logins(radius_conn, [f.login for f in login_facts(main_conn, service_ids)])
     fresh = login_facts(main_conn, service_ids)
-    write_logins(radius_conn, [f.rows(utcnow()) for f in fresh])
+    write_logins(radius_conn, [f.rows() for f in fresh])
     return sorted(f.login for f in fresh)
 
 

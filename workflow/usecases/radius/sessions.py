@@ -109,13 +109,12 @@ def describe_sessions(conn: Connection, effect_ids: Sequence[int], settings: Set
             with_login.append(row)
     sessions = _open_sessions(conn, settings, with_login)
     routers = _routers_at(conn, {s.nas_ip for found in sessions.values() for s in found})
-    now = utcnow()
     for row in with_login:
         found = sessions.get(row.login.lower(), [])
         if not found:
             described[row.effect_id] = Outcome(EffectState.DONE, NO_SESSION)
             continue
-        described[row.effect_id] = _delivery(row, found, routers, settings, now)
+        described[row.effect_id] = _delivery(row, found, routers, settings)
     return described
 
 
@@ -131,7 +130,7 @@ def _open_sessions(conn: Connection, settings: Settings, facts) -> dict[str, lis
             # at once by two workers write in turn, each what the service says after the other.
             lock_logins(radius_conn, [row.login for row in facts])
             fresh = login_facts(conn, sorted({row.service_id for row in facts}))
-            write_logins(radius_conn, [f.rows(utcnow()) for f in fresh])
+            write_logins(radius_conn, [f.rows() for f in fresh])
             rows = radius_conn.execute(_OPEN_SESSIONS, {"logins": logins}).all()
     else:
         rows = conn.execute(_OPEN_SESSIONS, {"logins": logins}).all()
@@ -160,11 +159,11 @@ def _routers_at(conn: Connection, addresses: set[str]) -> dict[str, _Router]:
     }
 
 
-def _delivery(row, sessions: list[_Session], routers: dict[str, _Router], settings: Settings, now) -> Delivery:
+def _delivery(row, sessions: list[_Session], routers: dict[str, _Router], settings: Settings) -> Delivery:
     """One packet per open session: a CoA with what the login's group answers now (the plan's
     rate, or its ladder step's: the notice list, the reduced rate) only for a CoA effect whose
     service is active now, else a Disconnect. A session on a router Ativa does not know is a failure."""
-    profile = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
+    profile = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until)
     coa = row.name == Effect.RADIUS_COA.value and row.status == ServiceStatus.ACTIVE.value
     packets: list[SessionPacket] = []
     unrouted: list[PacketResult] = []
@@ -185,7 +184,7 @@ def _delivery(row, sessions: list[_Session], routers: dict[str, _Router], settin
             continue
         rates = (
             tuple(
-                (a.name, int(a.value) if a.value.isdigit() else a.value)
+                (a.name, int(a.value) if a.name.startswith("WISPr-") else a.value)
                 for a in radius.profile_attributes(
                     router.vendor,
                     profile,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ...db.models import Plan, RadiusPacket, Router, Service
+from ...db.models import Customer, Plan, RadiusPacket, Router, Service
 from ...db.radius_tables import radacct, radcheck, radgroupcheck, radgroupreply, radusergroup
 from ...domain import radius
 from ...domain.errors import NotFound
@@ -91,6 +91,8 @@ def customer_network(session: Session, settings: Settings, customer_id: int) -> 
     rows = session.execute(
         select(Service.id, Service.login, Service.status, Service.plan_id)
         .add_columns(Plan.name, Plan.download_kbps, Plan.upload_kbps)
+        .add_columns(Customer.delinquency_stage, Customer.notice_snoozed_until)
+        .join(Customer, Customer.id == Service.customer_id)
         .outerjoin(Plan, Plan.id == Service.plan_id)
         .where(Service.customer_id == customer_id)
         .where((Service.login.is_not(None)) | (Service.plan_id.is_not(None)))
@@ -122,7 +124,11 @@ def customer_network(session: Session, settings: Settings, customer_id: int) -> 
             r.login,
             plans.get(r.id),
             radius_on=True,
-            wanted_group=radius.group_for(r.status, r.plan_id) if r.login and r.plan_id else None,
+            wanted_group=radius.group_for(
+                r.status, r.plan_id, radius.profile_for(r.delinquency_stage, r.notice_snoozed_until)
+            )
+            if r.login and r.plan_id
+            else None,
             groups=tuple(groups.get(r.login, ())) if r.login else (),
             sessions=tuple(s for s in sessions if r.login and s.login.lower() == r.login.lower()),
             last_packet=packets.get(r.id),
@@ -259,7 +265,9 @@ class RadiusOff(Exception):
 def check_login(conn: Connection, settings: Settings, login: str) -> LoginCheck:
     """NotFound when neither Ativa nor FreeRADIUS knows the login; RadiusOff when RADIUS is off."""
     service = conn.execute(
-        select(Service.id, Service.status, Service.plan_id).where(Service.login_key == login.lower())
+        select(Service.id, Service.status, Service.plan_id, Customer.delinquency_stage, Customer.notice_snoozed_until)
+        .join(Customer, Customer.id == Service.customer_id)
+        .where(Service.login_key == login.lower())
     ).first()
     with radius_connection(conn, settings) as radius_conn:
         if radius_conn is None:
@@ -281,7 +289,13 @@ def check_login(conn: Connection, settings: Settings, login: str) -> LoginCheck:
         sessions = open_sessions(radius_conn, [login], _router_names(conn))
     if service is None and not checks and not groups:
         raise NotFound(f"login {login!r} is unknown to Ativa and to FreeRADIUS")
-    wanted = radius.group_for(service.status, service.plan_id) if service and service.plan_id else None
+    wanted = (
+        radius.group_for(
+            service.status, service.plan_id, radius.profile_for(service.delinquency_stage, service.notice_snoozed_until)
+        )
+        if service and service.plan_id
+        else None
+    )
     return LoginCheck(
         login=login,
         service_id=service.id if service else None,
