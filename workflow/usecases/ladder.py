@@ -167,13 +167,16 @@ def change_stage(
     today: date,
     stage_due: str | None = None,
     settings: Settings | None = None,
+    before: radius.Profile | None = None,
 ) -> TransitionOutcome:
     """A change of the ladder of a customer this unit locked (`row`): the machine decides and the
     history records it, then the customer's active logins move to the group of their new profile
-    and each gets its session effect (CoA, or Disconnect off the notice list), in this transaction."""
+    and each gets its session effect (CoA, or Disconnect off the notice list), in this transaction.
+    `before`: the profile the logins were given, when the clock alone cannot tell it."""
     settings = settings or get_settings()
     now = utcnow()
-    before = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
+    if before is None:
+        before = radius.profile_for(row.delinquency_stage, row.notice_snoozed_until, now)
     outcome = transition_locked(
         session, row, event, request, actor, source, overdue=overdue, today=today, stage_due=stage_due
     )
@@ -294,6 +297,10 @@ def resume_notices(db: Database, today: date, now: datetime | None = None) -> La
                     Source.SCHEDULER,
                     overdue=count_overdue_invoices(conn, customer_id, today),
                     today=today,
+                    # The acknowledgement took the logins off the list; the clock says the snooze
+                    # is over, but only this change puts them back (a profile read from the clock
+                    # would see no change: no group moved, no CoA).
+                    before=radius.Profile.PLAN,
                 )
                 run.resumed.append(customer_id)
         except AtivaError as refused:
