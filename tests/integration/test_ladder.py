@@ -248,6 +248,34 @@ def test_a_payment_clears_any_stage_at_once(db, used, stage_days):
     assert ladder.advance_ladder(db, POLICY, TUESDAY, used).advanced == {}
 
 
+def test_a_cancelled_invoice_clears_the_stage_when_nothing_else_is_past_due(db, used):
+    cid, login, plan = subscriber(db, 0)
+    first = add_invoice(db, cid, days_overdue=12, today=TUESDAY)
+    second = add_invoice(db, cid, days_overdue=8, today=TUESDAY)
+    assert ladder.advance_ladder(db, POLICY, TUESDAY, used).advanced == {cid: "reduced"}
+    with db.read() as session:
+        externals = [session.get(Invoice, i).external_id for i in (first, second)]
+
+    def cancel(external: str, webhook_id: str):
+        return billing.apply_event(
+            db,
+            billing.InvoiceEvent(webhook_id, "invoice.cancelled", external, cid, None, None, None, None),
+            today=TUESDAY,
+        )
+
+    assert cancel(externals[0], "cancel-1").stage_cleared is False  # the second is still past due
+    assert row(db, cid).delinquency_stage == "reduced"
+    assert cancel(externals[1], "cancel-2").stage_cleared is True
+    step = history(db, cid)[-1]
+    assert (step.event, step.reason, step.source, row(db, cid).delinquency_stage) == (
+        "clear_stage",
+        "payment_received",
+        "billing",
+        "none",
+    )
+    expect_group(db, login, f"ativa_plano_{plan}")
+
+
 def test_a_partial_payment_does_not_undo_a_step(db, used):
     cid, login, plan = subscriber(db, 0)
     oldest = add_invoice(db, cid, days_overdue=12, amount="100.00", today=TUESDAY)
