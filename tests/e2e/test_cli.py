@@ -227,7 +227,7 @@ def test_console_script_bootstraps_the_embedded_database(tmp_path):
         (
             "ATIVA_FORCED_ACTIVATION_HOLD_DAYS",
             "91",
-            "ATIVA_FORCED_ACTIVATION_HOLD_DAYS: Value error, must be at most 90",
+            "ATIVA_FORCED_ACTIVATION_HOLD_DAYS: must be at most 90",
         ),
         ("ATIVA_WORKER_POOL", "bogus", "invalid configuration: ATIVA_WORKER_POOL"),
         ("ATIVA_WORKER_CONCURRENCY", "0", "invalid configuration: ATIVA_WORKER_CONCURRENCY"),
@@ -238,6 +238,45 @@ def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+LADDER_MESSAGE = "invalid configuration: the collection ladder (ATIVA_NOTICE_AFTER_DAYS, ATIVA_REDUCE_AFTER_DAYS, "
+
+
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        (
+            {"ATIVA_REDUCE_AFTER_DAYS": "20", "ATIVA_GRACE_DAYS": "15"},
+            "the reduction (20 days) must come before the cut (15 days of grace)",
+        ),
+        (
+            {"ATIVA_NOTICE_AFTER_DAYS": "8", "ATIVA_REDUCE_AFTER_DAYS": "8"},
+            "the notice (8 days) must come before the reduction (8 days)",
+        ),
+        ({"ATIVA_REDUCED_RATE_PERCENT": "0"}, "the reduced rate must be 1 to 99 percent of the plan's, not 0"),
+        ({"ATIVA_REDUCED_RATE_PERCENT": "100"}, "the reduced rate must be 1 to 99 percent of the plan's, not 100"),
+    ],
+)
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["beat"], ["customers", "list"]])
+def test_a_bad_ladder_stops_the_service_at_start_in_one_line(tmp_path, command, variables, message):
+    result = _run_console(command, variables, tmp_path)
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == f"error: {LADDER_MESSAGE}ATIVA_REDUCED_RATE_PERCENT, ATIVA_GRACE_DAYS) is wrong: {message}"
+    )
+    assert result.stdout == ""
+    assert not (tmp_path / "var").exists()  # stopped before touching anything
+
+
+@pytest.mark.parametrize("command", [["serve"], ["customers", "list"]])
+def test_both_reduced_rates_stop_the_service_at_start_in_one_line(tmp_path, command):
+    result = _run_console(command, {"ATIVA_REDUCED_RATE_PERCENT": "40", "ATIVA_REDUCED_RATE_KBPS": "1000"}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: invalid configuration: set ATIVA_REDUCED_RATE_PERCENT or ATIVA_REDUCED_RATE_KBPS, not both"
+    )
 
 
 def test_an_ambiguous_customer_argument_is_refused(cli):

@@ -6,7 +6,7 @@ on or after the day, statuses, and a random policy (grace, minimum, weekdays wit
 holidays) on a random day (weekends and Brazilian holidays included). On SQLite and PostgreSQL,
 the SQL candidate sets and what the sweep and the warnings actually do must be the domain's answer."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
@@ -18,10 +18,10 @@ from sqlalchemy import insert, select
 from tests.conftest import empty_tables
 from workflow.db.models import Customer, Invoice
 from workflow.db.types import utcnow
-from workflow.domain.delinquency import WEEKDAYS, CustomerCutFacts, InvoiceFacts, Policy, overdue_of
-from workflow.domain.vocabulary import CustomerStatus, InactivationReason, InvoiceStatus
+from workflow.domain.delinquency import WEEKDAYS, CustomerCutFacts, InvoiceFacts, Policy, overdue_of, stage_rank
+from workflow.domain.vocabulary import CustomerStatus, DelinquencyStage, InactivationReason, InvoiceStatus
 from workflow.settings import Settings
-from workflow.usecases import delinquency, timers
+from workflow.usecases import delinquency, ladder, timers
 
 FIRST_DAY, LAST_DAY = date(2025, 1, 1), date(2027, 12, 31)
 SUBDIVISIONS = (None, "SP", "RJ", "BA")
@@ -52,6 +52,7 @@ class DrawnCustomer:
     forced_hold_until: date | None
     warned_for_due: date | None
     invoices: list[DrawnInvoice] = field(default_factory=list)
+    stage: str = DelinquencyStage.NONE.value  # the collection ladder's step (an active customer's)
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,27 @@ class Scenario:
     holiday_subdivision: str | None
     warning_days: int
     customers: list[DrawnCustomer]
+    notice_after_days: int | None = None
+    reduce_after_days: int | None = None
+    reduced_rate_percent: int | None = None
+    reduced_rate_kbps: int | None = None
+
+    def settings(self) -> Settings:
+        """The service's settings (which refuse a ladder that is not before the cut)."""
+        return Settings(
+            grace_days=self.grace_days,
+            min_overdue_amount=self.min_overdue_amount,
+            no_cut_weekdays=self.no_cut_weekdays,
+            holiday_subdivision=self.holiday_subdivision,
+            notice_after_days=self.notice_after_days,
+            reduce_after_days=self.reduce_after_days,
+            reduced_rate_percent=self.reduced_rate_percent,
+            reduced_rate_kbps=self.reduced_rate_kbps,
+        )
 
     def policy(self) -> Policy:
         """Built the way the service builds it, with the real Brazilian calendar."""
-        return delinquency.policy_from(
-            Settings(
-                grace_days=self.grace_days,
-                min_overdue_amount=self.min_overdue_amount,
-                no_cut_weekdays=self.no_cut_weekdays,
-                holiday_subdivision=self.holiday_subdivision,
-            )
-        )
+        return delinquency.policy_from(self.settings())
 
 
 def cents(value: int) -> Decimal:
@@ -224,6 +235,7 @@ def write(db, scenario: Scenario, start: datetime) -> dict[int, DrawnCustomer]:
                     "trust_unlocks_used": 0 if drawn.trust_unlock_in is None else 1,
                     "forced_hold_until": drawn.forced_hold_until,
                     "warned_for_due": drawn.warned_for_due,
+                    "delinquency_stage": drawn.stage,
                     "version": 1,
                     "created_at": start,
                     "updated_at": start,
@@ -351,3 +363,112 @@ def test_the_sql_fast_path_the_sweep_and_the_warnings_follow_the_domain_rule(db,
         for cid in everyone
         if cid not in left_due
     }
+
+
+# -- the collection ladder: the same customers, at a stage, with a ladder before the cut ------------
+
+
+@st.composite
+def ladder_scenarios(draw) -> Scenario:
+    """A scenario with a ladder (notice, reduction, both or neither, day 0 included) before its
+    cut, each active customer at a drawn stage (a partial payment may leave one at a later stage
+    than its debt asks for), and some debts on a step's edges: its last day and the first past it."""
+    scenario = draw(scenarios())
+    grace = scenario.grace_days
+    notice = draw(st.none() | st.integers(0, grace - 1)) if grace > 0 else None
+    low = 0 if notice is None else notice + 1
+    reduce = draw(st.none() | st.integers(low, grace - 1)) if low < grace else None
+    rate = draw(st.sampled_from([(None, None), (30, None), (None, 2048)]))
+    steps = [days for days in (notice, reduce) if days is not None]
+    least = cents(least_cents(scenario.min_overdue_amount))
+    drawn = []
+    for customer in scenario.customers:
+        if steps and draw(st.booleans()):
+            days = draw(st.sampled_from(steps)) + draw(st.sampled_from([0, 1]))
+            owed = max(Decimal(0), least - draw(st.sampled_from([Decimal(0), Decimal("0.01")])))
+            customer = replace(
+                customer, invoices=[DrawnInvoice("open", scenario.today - timedelta(days=days), owed, Decimal(0))]
+            )
+        if customer.status == CustomerStatus.ACTIVE:
+            customer = replace(customer, stage=draw(st.sampled_from(list(DelinquencyStage))).value)
+        drawn.append(customer)
+    return replace(
+        scenario,
+        customers=drawn,
+        notice_after_days=notice,
+        reduce_after_days=reduce,
+        reduced_rate_percent=rate[0],
+        reduced_rate_kbps=rate[1],
+    )
+
+
+def stages(db) -> dict[int, tuple[str, int]]:
+    with db.read() as session:
+        return {
+            row.id: (row.delinquency_stage, row.version)
+            for row in session.execute(select(Customer.id, Customer.delinquency_stage, Customer.version))
+        }
+
+
+LADDER_EDGES = replace(
+    EDGES,
+    notice_after_days=5,
+    reduce_after_days=10,
+    customers=[
+        replace(EDGES.customers[1], invoices=edge_debt(TUESDAY, 5, "0.02")),  # the notice's last day
+        replace(EDGES.customers[1], invoices=edge_debt(TUESDAY, 6, "0.02")),  # its first
+        replace(EDGES.customers[1], invoices=edge_debt(TUESDAY, 6, "0.01")),  # below the minimum
+        replace(EDGES.customers[1], invoices=edge_debt(TUESDAY, 11, "0.02"), stage="notice"),
+        replace(EDGES.customers[1], invoices=edge_debt(TUESDAY, 6, "0.02"), stage="reduced"),  # stays
+        replace(EDGES.customers[1], invoices=[], stage="reduced"),  # paid: back to the plan
+        replace(EDGES.customers[3], invoices=edge_debt(TUESDAY, 11, "0.02"), stage="notice"),  # held: cleared
+        replace(EDGES.customers[5], stage="notice"),  # a trust unlock running: cleared
+        replace(EDGES.customers[1], auto_block_exempt=True, stage="reduced"),  # exempt: cleared
+    ],
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scenario=ladder_scenarios())
+@example(scenario=LADDER_EDGES)
+def test_the_ladders_sql_pre_filter_and_job_follow_the_domain_rule(db, scenario):
+    """Every customer Policy.stage_due would move (a later stage, or back to none) is among the
+    SQL's candidates, and after the job each customer's stage is the rule's: a later one, none, or
+    unchanged when the rule asks for a lower stage that is not none (a partial payment does not
+    undo a step). A second run moves nobody."""
+    empty_tables(db)
+    start = utcnow()
+    written = write(db, scenario, start)
+    policy, today, used = scenario.policy(), scenario.today, scenario.settings()
+    now = utcnow()
+    overdue = {
+        cid: overdue_of([InvoiceFacts(i.status, i.due_date, i.amount, i.amount_paid) for i in drawn.invoices], today)
+        for cid, drawn in written.items()
+    }
+    expected = {}
+    for cid, drawn in written.items():
+        wanted = policy.stage_due(facts_of(drawn, start), overdue[cid], today, now)
+        later = stage_rank(wanted) > stage_rank(drawn.stage)
+        cleared = wanted is DelinquencyStage.NONE and drawn.stage != DelinquencyStage.NONE
+        expected[cid] = wanted.value if later or cleared else drawn.stage
+        event("stays" if expected[cid] == drawn.stage else f"{drawn.stage} -> {expected[cid]}")
+    moving = {cid for cid, drawn in written.items() if expected[cid] != drawn.stage}
+    assert all(written[cid].status == CustomerStatus.ACTIVE for cid in moving)  # the ladder is the active's
+
+    with db.read() as session:
+        assert moving <= set(ladder.candidates_for_ladder(session.connection(), policy, today))
+
+    before = stages(db)
+    run = ladder.advance_ladder(db, policy, today, used)
+    assert run.kept == {}
+    assert run.advanced == {cid: expected[cid] for cid in moving if expected[cid] != DelinquencyStage.NONE}
+    assert sorted(run.cleared) == sorted(cid for cid in moving if expected[cid] == DelinquencyStage.NONE)
+    after = stages(db)
+    assert {cid: stage for cid, (stage, _) in after.items()} == expected
+    assert {cid: version for cid, (_, version) in after.items()} == {
+        cid: version + (cid in moving) for cid, (_, version) in before.items()
+    }
+
+    again = ladder.advance_ladder(db, policy, today, used)
+    assert (again.advanced, again.cleared, again.kept) == ({}, [], {})
+    assert stages(db) == after

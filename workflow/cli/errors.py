@@ -38,12 +38,22 @@ class FriendlyErrors(TyperGroup):
             reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
             fail(f"database error: {reason}")
         except ValidationError as error:  # a bad ATIVA_* variable
-            problems = "; ".join(f"ATIVA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
-            fail(f"invalid configuration: {problems}")
+            fail(f"invalid configuration: {configuration_problems(error)}")
         except ArgumentError as error:
             fail(f"invalid ATIVA_DATABASE_URL: {error}")
         except Exception as error:  # noqa: BLE001 - reported in one line with a non-zero exit
             unexpected(error)
+
+
+def configuration_problems(error: ValidationError) -> str:
+    """Each problem of the settings on one line: `ATIVA_X: what is wrong` for one variable, the
+    message alone for a rule between variables (it names them itself; it has no location)."""
+    problems = []
+    for problem in error.errors():
+        message = _one_line(str(problem["msg"])).removeprefix("Value error, ")
+        location = "_".join(map(str, problem["loc"])).upper()
+        problems.append(f"ATIVA_{location}: {message}" if location else message)
+    return "; ".join(problems)
 
 
 def fail(message: str, exit_code: int = 1):

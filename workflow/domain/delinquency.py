@@ -158,12 +158,15 @@ class Ladder:
             )
         if not 1 <= self.reduced_rate_percent <= 99:
             found.append(f"the reduced rate must be 1 to 99 percent of the plan's, not {self.reduced_rate_percent}")
+        if self.reduced_rate_kbps is not None and self.reduced_rate_kbps < 1:
+            found.append(f"the reduced rate must be at least 1 kbps, not {self.reduced_rate_kbps}")
         return found
 
     def reduced_rate(self, plan_kbps: int) -> int:
         """One direction's reduced rate: the fixed rate capped at the plan's, or the percentage."""
+        # Never 0: a router reads a rate of 0 as no limit at all.
         if self.reduced_rate_kbps is not None:
-            return min(plan_kbps, self.reduced_rate_kbps)
+            return max(1, min(plan_kbps, self.reduced_rate_kbps))
         return max(1, plan_kbps * self.reduced_rate_percent // 100)
 
     def step_days(self) -> list[tuple[DelinquencyStage, int]]:
@@ -263,15 +266,19 @@ class Policy:
         if cut is None or overdue.oldest_due is None:
             return None
         held_from = customer.forced_hold_until + timedelta(days=1) if customer.forced_hold_until else None
+        ahead: tuple[str, date] | None = None
         for step, after in self.ladder.step_days():
             if stage_rank(step) <= stage_rank(stage):
                 continue
             day = max(overdue.oldest_due + timedelta(days=after + 1), today)
             if held_from is not None:
                 day = max(day, held_from)
-            if day < cut:
-                return step.value, day
-        return "cut", cut
+            if day >= cut or (ahead is not None and day > ahead[1]):
+                break
+            # Steps falling on the same day (after a hold, or a job that has not run): the rule
+            # takes the last of them that day, as stage_due does.
+            ahead = step.value, day
+        return ahead or ("cut", cut)
 
     def held_off(self, customer: CustomerCutFacts, overdue: Overdue, today: date, now: datetime) -> date | None:
         """The hold's last day when a forced activation's hold is all that spares the customer
