@@ -198,19 +198,23 @@ def test_exempt_held_and_trust_unlocked_customers_do_not_move(db, used):
     assert ladder.advance_ladder(db, POLICY, TUESDAY + timedelta(days=1), used).advanced == {held: "reduced"}
 
 
-def test_a_customer_made_exempt_at_a_stage_is_cleared_with_reason_delinquency(db, used):
+def test_a_customer_made_exempt_at_a_stage_is_cleared_at_once_with_reason_delinquency(db, used):
     cid, login, plan = subscriber(db, 0)
     add_invoice(db, cid, days_overdue=12, today=TUESDAY)
-    ladder.advance_ladder(db, POLICY, TUESDAY, used)
+    assert ladder.advance_ladder(db, POLICY, TUESDAY, used).advanced == {cid: "reduced"}
     with db.write() as session:
-        customers.edit_customer(session, cid, customers.CustomerEdit({"auto_block_exempt": True}), OPERATOR, Source.API)
+        saved = customers.edit_customer(
+            session, cid, customers.CustomerEdit({"auto_block_exempt": True}), OPERATOR, Source.API
+        )
+    # The save itself takes the customer off the ladder, in its transaction: nothing left for the job.
+    assert saved.transition is not None and saved.customer.delinquency_stage == "none"
     run = ladder.advance_ladder(db, POLICY, TUESDAY, used)
-    assert (run.advanced, run.cleared) == ({}, [cid])
+    assert (run.advanced, run.cleared) == ({}, [])
     step = history(db, cid)[-1]
     assert (step.event, step.reason, step.source, step.delinquency_stage) == (
         "clear_stage",
         "delinquency",
-        "scheduler",
+        "api",
         "none",
     )
     assert effects_of(db, step.id)[0] == "notify_stage"
