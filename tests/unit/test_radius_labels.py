@@ -45,6 +45,8 @@ def test_each_outcome_is_a_sentence_in_the_providers_time_zone():
 
 def test_groups_are_named_for_the_operator():
     assert radius_labels.group_label("ativa_plano_7") == "Velocidade do plano"
+    assert radius_labels.group_label("ativa_plano_7_aviso") == "Velocidade do plano, na lista de aviso de cobrança"
+    assert radius_labels.group_label("ativa_plano_7_reduzido") == "Velocidade reduzida (cobrança)"
     assert radius_labels.group_label("ativa_bloqueado") == "Bloqueado"
     assert radius_labels.group_label("ativa_cancelado") == "Cancelado"
     assert radius_labels.group_label("outro") == "Grupo manual"

@@ -12,6 +12,13 @@ def test_a_login_is_in_its_plan_while_active_and_blocked_or_cancelled_otherwise(
     assert radius.group_for("cancelled", 7) == radius.CANCELLED_GROUP
 
 
+def test_a_plan_groups_name_tells_its_profile_and_nothing_else_does():
+    for profile in radius.Profile:
+        assert radius.plan_group_profile(radius.plan_group(7, profile)) is profile
+    for other in (radius.BLOCKED_GROUP, radius.CANCELLED_GROUP, "ativa_plano_", "ativa_plano_7_avisos", "plano_7"):
+        assert radius.plan_group_profile(other) is None
+
+
 def test_the_rate_is_written_from_the_routers_side_upload_first():
     # 50 Mbit/s down, 10 up: the router receives (rx) the customer's upload.
     assert radius.mikrotik_rate_limit(download_kbps=50_000, upload_kbps=10_000) == "10000k/50000k"

@@ -73,6 +73,17 @@ def plan_group(plan_id: int, profile: Profile = Profile.PLAN) -> str:
     return f"{GROUP_PREFIX}plano_{plan_id}{_PROFILE_SUFFIX[profile]}"
 
 
+_PLAN_GROUP = re.compile(rf"^{GROUP_PREFIX}plano_\d+({'|'.join(s for s in _PROFILE_SUFFIX.values() if s)})?$")
+
+
+def plan_group_profile(group: str) -> Profile | None:
+    """The profile of one of a plan's groups by its name (None: not a plan's group)."""
+    found = _PLAN_GROUP.fullmatch(group)
+    if found is None:
+        return None
+    return next(p for p, suffix in _PROFILE_SUFFIX.items() if suffix == (found.group(1) or ""))
+
+
 def group_for(service_status: str, plan_id: int, profile: Profile = Profile.PLAN) -> str:
     """The one group a login is in: its plan (as its customer's ladder step has it) while the
     service is active, else blocked or cancelled."""

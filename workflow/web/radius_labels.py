@@ -31,7 +31,17 @@ def plan_rates(download_kbps: int, upload_kbps: int) -> str:
     return f"{rate(download_kbps)} / {rate(upload_kbps)}"
 
 
+_PROFILES = {
+    radius.Profile.PLAN: "Velocidade do plano",
+    radius.Profile.NOTICE: "Velocidade do plano, na lista de aviso de cobrança",
+    radius.Profile.REDUCED: "Velocidade reduzida (cobrança)",
+}
+
+
 def group_label(group: str) -> str:
+    profile = radius.plan_group_profile(group)
+    if profile is not None:
+        return _PROFILES[profile]
     if group.startswith(PLAN_GROUP_PREFIX):
         return "Velocidade do plano"
     return GROUPS.get(group, "Grupo manual")
