@@ -48,7 +48,14 @@ def seed_customer_with_login(db: Database, n: int = 0, login: str = LOGIN) -> Se
         return Seeded(customer_id, service.id, plan.id)
 
 
-def open_session(db: Database, login: str, session_id: str, since: datetime, nas_ip: str = ROUTER_ADDRESS) -> None:
+def open_session(
+    db: Database,
+    login: str,
+    session_id: str,
+    since: datetime,
+    nas_ip: str = ROUTER_ADDRESS,
+    framed_ip: str = FRAMED_IP,
+) -> None:
     """A radacct row as FreeRADIUS writes it on an Accounting-Start (for tests that need no server)."""
     with db.write_core() as conn:
         conn.execute(
@@ -57,7 +64,7 @@ def open_session(db: Database, login: str, session_id: str, since: datetime, nas
                 acctuniqueid=f"unique-{session_id}",
                 username=login,
                 nasipaddress=nas_ip,
-                framedipaddress=FRAMED_IP,
+                framedipaddress=framed_ip,
                 acctstarttime=since,
                 acctupdatetime=since,
             )

@@ -2,15 +2,19 @@
 
 from decimal import Decimal
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.delinquency import Ladder
+from .domain.limits import forbidden_character
 
+IPNetwork = IPv4Network | IPv6Network
 WorkerPool = Literal["prefork", "threads", "solo"]
 WORKER_CONCURRENCY_MAX = 1000  # a sanity bound: a typo must not fork thousands of processes
 
@@ -178,6 +182,64 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="MikroTik address list a login at the notice stage is put in (the router sends it to /aviso).",
     )
+    # -- the public notice page /aviso ----------------------------------------------------------
+    notice_client_ip_header: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Header a reverse proxy gives the visitor's address in (X-Forwarded-For or X-Real-IP), read "
+        "only from ATIVA_NOTICE_TRUSTED_PROXIES; unset: /aviso uses the connection's address.",
+    )
+    notice_trusted_proxies: str = Field(
+        "",
+        max_length=4000,
+        description="Comma-separated addresses or CIDR networks of the reverse proxies whose "
+        "ATIVA_NOTICE_CLIENT_IP_HEADER /aviso believes.",
+    )
+    notice_payment_text: str | None = Field(
+        None,
+        max_length=2000,
+        description="How to pay, shown on /aviso as plain text (e.g. the PIX key or the app to use).",
+    )
+    notice_payment_url: str | None = Field(
+        None, max_length=2000, description="A link to pay or get the invoice (http or https), shown on /aviso."
+    )
+    notice_rate_per_minute: int = Field(
+        30, ge=1, le=10000, description="Requests to /aviso one visitor address may make per minute (then 429)."
+    )
+
+    @field_validator("notice_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @field_validator("notice_payment_url")
+    @classmethod
+    def _http_link(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or forbidden_character(value):
+            raise ValueError(f"{value[:80]!r} is not an http:// or https:// link")
+        return value
+
+    @field_validator("notice_payment_text")
+    @classmethod
+    def _printable_text(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        bad = forbidden_character(value, multiline=True)
+        if bad:
+            raise ValueError(f"has a control character or a lone surrogate ({bad})")
+        return value.strip()
+
+    @property
+    def notice_proxies(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.notice_trusted_proxies)
+
     radius_timeout_seconds: float = Field(
         2.0, gt=0, le=30, description="How long to wait for a router's answer to a CoA/Disconnect."
     )
@@ -299,6 +361,19 @@ def parse_schedule(text: str) -> list[float]:
             raise ValueError(f"{entry!r} is not a delay like 0, 5s, 5m, 2h or 1d")
         delays.append(seconds)
     return delays
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """ "10.0.0.1, 192.168.0.0/24, ::1" -> the networks (a bare address is a network of one)."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry[:60]!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
 
 
 @lru_cache

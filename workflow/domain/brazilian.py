@@ -22,3 +22,10 @@ def day(value: date | str | None) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     return value.strftime("%d/%m/%Y")
+
+
+def first_name(full_name: str | None) -> str:
+    """What a page greets a customer by: the first word of the name only (the public notice page
+    must not reveal the rest)."""
+    words = (full_name or "").split()
+    return words[0] if words else ""

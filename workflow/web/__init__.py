@@ -13,6 +13,8 @@ from .pages_auth import router as auth_router
 from .pages_customers import router as customers_router
 from .pages_delinquency import router as delinquency_router
 from .pages_effects import router as effects_router
+from .pages_notice import router as notice_router
+from .rate_limit import TokenBuckets
 from .rendering import render
 
 STATIC = Path(__file__).parent / "static"
@@ -26,6 +28,8 @@ def install(app: FastAPI) -> None:
     app.include_router(customers_router)
     app.include_router(delinquency_router)
     app.include_router(effects_router)
+    app.include_router(notice_router)  # public: the notice page (/aviso)
+    app.state.notice_buckets = TokenBuckets(app.state.settings.notice_rate_per_minute)
     app.state.ui_error_page = error_page  # api/problems.py answers the UI's paths with it
 
     @app.exception_handler(LoginRequired)

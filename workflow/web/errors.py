@@ -4,6 +4,7 @@ paths keep answering problem+json: see api/problems.py)."""
 from fastapi import Request
 from fastapi.responses import Response
 
+from .pages_notice import is_notice_path, notice_error_page
 from .rendering import render
 
 PAGES = {
@@ -30,8 +31,11 @@ PAGES = {
 
 
 def error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
-    title, message = PAGES.get(status, (f"Erro {status}", "Não foi possível atender ao pedido."))
-    response = render(request, "message.html", status, title=title, message=message)
+    if is_notice_path(request.url.path):  # the public page's visitor is no operator
+        response = notice_error_page(request, status)
+    else:
+        title, message = PAGES.get(status, (f"Erro {status}", "Não foi possível atender ao pedido."))
+        response = render(request, "message.html", status, title=title, message=message)
     for name, value in (headers or {}).items():  # e.g. Allow on a 405
         response.headers.setdefault(name, value)
     return response
