@@ -308,7 +308,7 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         if facts.now is None:
             raise GuardFailed("notice_clock", "an acknowledgement needs the current time")
         snoozed = self.model.notice_snoozed_until
-        if snoozed is not None and snoozed > facts.now:
+        if snoozed is not None:  # off the list until resume_notice puts it back, as profile_for reads it
             raise GuardFailed("notice_already_acknowledged", f"the notice is off until {snoozed.isoformat()}")
 
     def check_resume_notice(self, request: TransitionRequest, facts: CustomerFacts) -> None:

@@ -307,7 +307,9 @@ def clear_stage_if_spared(
 NOTICE_PAGE = Actor(name="aviso", role=SCHEDULER.role)
 
 
-def acknowledge_notice(db: Database, customer_id: int, today: date, note: str) -> TransitionOutcome:
+def acknowledge_notice(
+    db: Database, customer_id: int, today: date, note: str, settings: Settings | None = None
+) -> TransitionOutcome:
     """ "Continuar navegando": the login leaves the notice list for ATIVA_NOTICE_SNOOZE_HOURS (the
     machine refuses it when the customer is not at the notice stage or already acknowledged)."""
     with db.write() as session:
@@ -322,6 +324,7 @@ def acknowledge_notice(db: Database, customer_id: int, today: date, note: str) -
             Source.NOTICE_PAGE,
             overdue=count_overdue_invoices(conn, customer_id, today),
             today=today,
+            settings=settings,
         )
 
 

@@ -152,6 +152,7 @@ def acknowledge(db: Database, settings: Settings, address: Address | None, today
             notice.customer_id,
             today,
             f"Aviso confirmado pelo cliente na página /aviso (Continuar navegando), do endereço {address}.",
+            settings,
         )
     except AtivaError as refused:  # the customer changed meanwhile (a second press, a payment)
         already = isinstance(refused, GuardFailed) and refused.rule == "notice_already_acknowledged"
