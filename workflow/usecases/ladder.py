@@ -158,27 +158,12 @@ def _step(session: Session, policy: Policy, customer_id: int, today: date, setti
         )
         run.advanced[customer_id] = wanted.value
     else:
-        paid = overdue.invoices == 0
-        change_stage(
-            session,
-            row,
-            CustomerEvent.CLEAR_STAGE,
-            TransitionRequest(
-                ActivationReason.PAYMENT_RECEIVED.value if paid else InactivationReason.DELINQUENCY.value,
-                "Nenhuma fatura vencida em aberto: de volta ao plano."
-                if paid
-                else "A régua de cobrança não se aplica mais ao cliente (isento, prazo ou valor mínimo): "
-                "de volta ao plano.",
-                actor_role=SCHEDULER.role,
-                automatic=True,
-            ),
-            SCHEDULER,
-            Source.SCHEDULER,
-            overdue=overdue.invoices,
-            today=today,
-            stage_due=wanted.value,
-            settings=settings,
+        note = (
+            "Nenhuma fatura vencida em aberto: de volta ao plano."
+            if overdue.invoices == 0
+            else "A régua de cobrança não se aplica mais ao cliente (isento, prazo ou valor mínimo): de volta ao plano."
         )
+        _back_to_the_plan(session, row, SCHEDULER, Source.SCHEDULER, overdue, today, note, settings)
         run.cleared.append(customer_id)
 
 
@@ -285,6 +270,14 @@ def clear_stage_if_spared(
     wanted = policy_from(settings).stage_due(cut_facts(row), overdue, today, utcnow())
     if wanted is not DelinquencyStage.NONE:
         return None
+    return _back_to_the_plan(session, row, actor, source, overdue, today, note, settings)
+
+
+def _back_to_the_plan(
+    session: Session, row, actor: Actor, source: Source, overdue: Overdue, today: date, note: str, settings: Settings
+) -> TransitionOutcome:
+    """clear_stage of a customer the rule no longer moves: reason payment_received when nothing is
+    past due, else delinquency (the debt is still there, the rule spares it)."""
     paid = overdue.invoices == 0
     return change_stage(
         session,
@@ -294,12 +287,13 @@ def clear_stage_if_spared(
             ActivationReason.PAYMENT_RECEIVED.value if paid else InactivationReason.DELINQUENCY.value,
             note,
             actor_role=actor.role,
+            automatic=actor is SCHEDULER,
         ),
         actor,
         source,
         overdue=overdue.invoices,
         today=today,
-        stage_due=wanted.value,
+        stage_due=DelinquencyStage.NONE.value,
         settings=settings,
     )
 

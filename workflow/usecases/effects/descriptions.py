@@ -24,16 +24,17 @@ _services = Service.__table__
 _changes = StatusChange.__table__
 
 
+def _latest_change(customer_id, alias: str, counts):
+    """The id of the customer's latest transition that `counts(history table)` selects."""
+    later = _changes.alias(alias)  # its own alias: an outer query may join status_changes too
+    return select(func.max(later.c.id)).where(later.c.customer_id == customer_id, counts(later)).scalar_subquery()
+
+
 def latest_status_change(customer_id):
     """The id of the customer's latest transition that changed its status: the one billing must
     hear about. A change that keeps the status (a trust unlock or a hold that ends, a return date
     moved) notifies nobody, so it supersedes no notification."""
-    later = _changes.alias("later")  # its own alias: an outer query may join status_changes too
-    return (
-        select(func.max(later.c.id))
-        .where(later.c.customer_id == customer_id, later.c.from_status != later.c.to_status)
-        .scalar_subquery()
-    )
+    return _latest_change(customer_id, "later", lambda later: later.c.from_status != later.c.to_status)
 
 
 _NOTIFY_FACTS = (
@@ -57,15 +58,11 @@ _NOTIFY_FACTS = (
 def latest_ladder_change(customer_id):
     """The id of the customer's latest change of its ladder step or status: a step's notification
     is sent only while nothing newer has changed the step (an old step never overrides a newer one)."""
-    later = _changes.alias("later_step")
-    return (
-        select(func.max(later.c.id))
-        .where(
-            later.c.customer_id == customer_id,
-            (later.c.from_status != later.c.to_status)
-            | later.c.event.in_([CustomerEvent.ADVANCE_STAGE.value, CustomerEvent.CLEAR_STAGE.value]),
-        )
-        .scalar_subquery()
+    steps = [CustomerEvent.ADVANCE_STAGE.value, CustomerEvent.CLEAR_STAGE.value]
+    return _latest_change(
+        customer_id,
+        "later_step",
+        lambda later: (later.c.from_status != later.c.to_status) | later.c.event.in_(steps),
     )
 
 

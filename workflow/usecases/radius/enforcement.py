@@ -86,7 +86,8 @@ class LoginFacts:
         return f"LoginFacts(service_id={self.service_id}, login={self.login!r}, status={self.status!r})"
 
 
-_LOGIN_FACTS = (
+# What decides a login's rows: its service, and its customer's step of the ladder (LoginFacts).
+LOGINS = (
     select(
         _services.c.id,
         _services.c.customer_id,
@@ -98,8 +99,9 @@ _LOGIN_FACTS = (
         _customers.c.notice_snoozed_until,
     )
     .join_from(_services, _customers, _customers.c.id == _services.c.customer_id)
-    .where(_services.c.id.in_(bindparam("service_ids", expanding=True)), _services.c.login.is_not(None))
+    .where(_services.c.login.is_not(None))
 )
+_LOGIN_FACTS = LOGINS.where(_services.c.id.in_(bindparam("service_ids", expanding=True)))
 
 
 def login_facts(conn: Connection, service_ids: list[int]) -> list[LoginFacts]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 from ...db.engine import Database
-from ...db.models import Customer, OutboxEffect, Service
+from ...db.models import OutboxEffect, Service
 from ...db.radius_tables import nas, radcheck, radgroupcheck, radgroupreply, radusergroup
 from ...db.types import utcnow
 from ...domain import radius
@@ -22,7 +22,7 @@ from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from ..effect_bus import publish_after_commit
 from ..transitions import QUEUE_EFFECTS, new_effect
-from .enforcement import SESSION_EFFECTS, kept_groups, login_facts, radius_database, radius_mode, router_rows
+from .enforcement import LOGINS, SESSION_EFFECTS, kept_groups, login_facts, radius_database, radius_mode, router_rows
 from .rows import (
     KEPT_GROUPS_PATTERN,
     ROUTER_MARK,
@@ -40,22 +40,9 @@ log = logging.getLogger(__name__)
 REPAIR_CHUNK = 1000
 
 _services = Service.__table__
-_customers = Customer.__table__
 _fx = OutboxEffect.__table__
 
-_WANTED = (
-    select(
-        _services.c.id,
-        _services.c.login,
-        _services.c.radius_password,
-        _services.c.status,
-        _services.c.plan_id,
-        _customers.c.delinquency_stage,
-        _customers.c.notice_snoozed_until,
-    )
-    .join_from(_services, _customers, _customers.c.id == _services.c.customer_id)
-    .where(_services.c.login.is_not(None), _services.c.plan_id.is_not(None))
-)
+_WANTED = LOGINS.where(_services.c.plan_id.is_not(None))
 _GROUP_ROWS = select(radusergroup.c.username, radusergroup.c.groupname, radusergroup.c.priority)
 _CHECK_ROWS = select(radcheck.c.username, radcheck.c.attribute, radcheck.c.op, radcheck.c.value)
 _PENDING_SESSION_CALLS = select(_fx.c.service_id).where(
