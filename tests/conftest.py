@@ -51,6 +51,24 @@ def _psycopg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+@pytest.fixture
+def radius_database_url(postgres_url) -> Iterator[str]:
+    """A second PostgreSQL database holding FreeRADIUS's tables (RADIUS in a database of its own)."""
+    from workflow.usecases.radius import enforcement
+
+    name = f"ativa_radius_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    database = Database(url)
+    create_radius_schema(database.engine)
+    database.dispose()
+    yield url
+    enforcement._radius_database.cache_clear()
+    with psycopg.connect(_psycopg_dsn(POSTGRES_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway database on the PostgreSQL server, migrated once for the session."""

@@ -7,24 +7,20 @@ browser against `ativa serve` clicks the button."""
 import os
 import re
 import shutil
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from tests.conftest import VALID_CPFS, add_invoice, service_missing
-from tests.freeradius_support import psycopg_dsn
 from tests.radius_view_support import FRAMED_IP, LOGIN, PASSWORD, open_session, seed_customer_with_login
 from tests.support import free_port, start_serve, stop_serve, wait_healthy
 from workflow.application import create_app
 from workflow.db.engine import Database
 from workflow.db.models import Customer, OutboxEffect, StatusChange
-from workflow.db.radius_tables import create_radius_schema, radacct, radusergroup
+from workflow.db.radius_tables import radacct, radusergroup
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Effect, InvoiceStatus, Source
 from workflow.settings import Settings
@@ -193,23 +189,6 @@ def test_radius_off_on_sqlite_everyone_gets_the_neutral_page(sqlite_db):
         assert page.status_code == 200 and NEUTRAL in page.text
         refused = client.post("/aviso")
         assert refused.status_code == 200 and NEUTRAL in refused.text
-
-
-@pytest.fixture
-def radius_database_url(postgres_url) -> Iterator[str]:
-    """A second PostgreSQL database holding FreeRADIUS's tables (separate mode)."""
-    name = f"ativa_radius_{uuid.uuid4().hex[:10]}"
-    admin = psycopg_dsn(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    database = Database(url)
-    create_radius_schema(database.engine)
-    database.dispose()
-    yield url
-    enforcement._radius_database.cache_clear()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_a_radius_database_of_its_own_is_where_the_session_is_looked_up(pg_db, app_for, radius_database_url):

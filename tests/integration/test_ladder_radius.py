@@ -9,19 +9,17 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
-import psycopg
 import pytest
 from pyrad import packet
 from sqlalchemy import select, text, update
 
 from tests.conftest import VALID_CPFS, add_invoice
-from tests.freeradius_support import RadiusServer, psycopg_dsn, send_accounting
+from tests.freeradius_support import RadiusServer, send_accounting
 from tests.radius_router_support import FakeRouter
 from tests.support import wait_for
 from workers.connectors.outbound import Outbound
 from workflow.db.engine import Database
 from workflow.db.models import Customer, Invoice, OutboxEffect, Plan, Router, StatusChange
-from workflow.db.radius_tables import create_radius_schema
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
@@ -562,22 +560,6 @@ def test_a_payment_racing_the_stage_change_leaves_the_login_on_its_plan(pg_db, u
 
 
 # -- 4. a RADIUS database of its own ---------------------------------------------------------
-
-
-@pytest.fixture
-def radius_database_url(postgres_url) -> Iterator[str]:
-    name = f"ativa_radius_{utcnow().strftime('%H%M%S%f')}"
-    admin = psycopg_dsn(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    database = Database(url)
-    create_radius_schema(database.engine)
-    database.dispose()
-    yield url
-    enforcement._radius_database.cache_clear()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_separate_mode_the_stage_group_is_written_by_the_session_effect(pg_db, ladder_env, router, radius_database_url):

@@ -5,21 +5,18 @@ worker runs (effects.process_effects with the workers' Deliver)."""
 
 import random
 import threading
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from pyrad import packet
 from sqlalchemy import event, select, text
 
 from tests.conftest import VALID_CPFS
-from tests.freeradius_support import RadiusServer, psycopg_dsn, send_accounting
+from tests.freeradius_support import RadiusServer, send_accounting
 from tests.radius_router_support import FakeRouter
 from workers.connectors.outbound import Outbound
 from workflow.db.engine import Database
 from workflow.db.models import OutboxEffect, Plan, RadiusPacket, Router, Service
-from workflow.db.radius_tables import create_radius_schema
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
@@ -503,23 +500,6 @@ def test_concurrent_blocks_and_payments_leave_one_group_row_per_login_matching_t
         expected = f"ativa_plano_{plan}" if status == "active" else "ativa_bloqueado"
         assert groups(pg_db, login) == [expected], login
     assert reconcile_radius(pg_db, SETTINGS).logins == []
-
-
-@pytest.fixture
-def radius_database_url(postgres_url) -> Iterator[str]:
-    """A second PostgreSQL database holding FreeRADIUS's tables (separate mode)."""
-    name = f"ativa_radius_{uuid.uuid4().hex[:10]}"
-    admin = psycopg_dsn(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    database = Database(url)
-    create_radius_schema(database.engine)
-    database.dispose()
-    yield url
-    enforcement._radius_database.cache_clear()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_separate_mode_writes_the_group_in_the_radius_database_from_the_effect(
