@@ -36,6 +36,11 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
             "ratio real run / baseline time",
         ),
         (
+            "bench/ladder.py",
+            ["--customers", "100", "--batch", "30"],
+            "ratio ladder / sweep time",
+        ),
+        (
             "bench/radius.py",
             ["--customers", "60", "--routers", "2", "--concurrency", "2"],
             "ratio Ativa / baseline rate",
