@@ -50,12 +50,19 @@ def relay() -> int:
 
 @app.task(name="workers.tasks.sweep")
 def sweep(as_of: str | None = None) -> int:
-    """The daily delinquency run: finds the due customers and hands them out in batches."""
+    """The daily delinquency run: the collection ladder's steps first (a customer cut today had its
+    steps before), then the due customers found and handed out in batches."""
     settings = get_settings()
     today = date.fromisoformat(as_of) if as_of else provider_today(settings.timezone)
+    policy = delinquency.policy_from(settings)
+    steps = ladder.advance_ladder(runtime.db(), policy, today, settings)
+    if steps.advanced or steps.cleared:
+        log.info(
+            "sweep's ladder: %d customer(s) advanced, %d back to their plan", len(steps.advanced), len(steps.cleared)
+        )
     run = delinquency.run_sweep(
         runtime.db(),
-        delinquency.policy_from(settings),
+        policy,
         today,
         settings.sweep_batch_size,
         dispatch=lambda ids: sweep_batch.delay(ids, today.isoformat()),

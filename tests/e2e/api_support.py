@@ -18,11 +18,12 @@ MAX_BODY = 65536  # the fixture's Settings(max_body_bytes=...)
 CUSTOMER_FIELDS = {
     "id", "name", "document", "document_type", "email", "phone", "external_ref", "status",
     "inactivation_reason", "status_changed_at", "invoicing_enabled", "auto_block_exempt", "trust_unlock_until",
-    "trust_unlocks_used", "return_on", "forced_hold_until", "version", "created_at", "updated_at",
+    "trust_unlocks_used", "return_on", "forced_hold_until", "delinquency_stage", "notice_snoozed_until", "version",
+    "created_at", "updated_at",
 }  # fmt: skip
 TRANSITION_FIELDS = {
-    "id", "event", "from_status", "to_status", "reason", "note", "forced", "hold_until", "actor", "source",
-    "created_at", "effects",
+    "id", "event", "from_status", "to_status", "reason", "note", "forced", "hold_until", "delinquency_stage", "actor",
+    "source", "created_at", "effects",
 }  # fmt: skip
 SERVICE_FIELDS = {
     "id", "customer_id", "name", "external_ref", "status", "suspension_cause", "suspension_note",

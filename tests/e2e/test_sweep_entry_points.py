@@ -1,14 +1,15 @@
 """`ativa sweep` and /api/v1/delinquency on both databases."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from typer.testing import CliRunner
 
-from tests.conftest import add_invoice
+from tests.conftest import VALID_CPFS, add_invoice
 from workflow.cli import app
 from workflow.domain.vocabulary import Role
 from workflow.settings import get_settings
+from workflow.usecases.business_day import provider_today
 
 TUESDAY = date(2026, 12, 1)
 
@@ -117,5 +118,62 @@ def test_standing_trust_unlock_and_return_date_in_the_cli(db, monkeypatch):
         assert cleared["return_on"] is None
         both = runner.invoke(app, ["return-date", str(other)])
         assert both.exit_code == 2 and "--until DATE or --clear" in both.stderr
+    finally:
+        get_settings.cache_clear()
+
+
+def test_sweep_cli_previews_and_runs_the_collection_ladder_before_the_cuts(db, monkeypatch):
+    for name, value in {"NOTICE_AFTER_DAYS": "5", "REDUCE_AFTER_DAYS": "10", "NO_CUT_WEEKDAYS": ""}.items():
+        monkeypatch.setenv(f"ATIVA_{name}", value)
+    monkeypatch.setenv("ATIVA_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def customer(n: int, days: int) -> int:
+        added = runner.invoke(app, ["customers", "add", "--name", f"C{n}", "--document", VALID_CPFS[n], "--json"])
+        cid = json.loads(added.stdout)["id"]
+        add_invoice(db, cid, days_overdue=days, amount="60.00", today=TUESDAY)
+        return cid
+
+    try:
+        notice, reduced, cut = customer(0, 7), customer(1, 12), customer(2, 20)
+        dry = json.loads(runner.invoke(app, ["sweep", "--dry-run", "--as-of", "2026-12-01", "--json"]).stdout)
+        ladder = dry["ladder"]
+        assert ladder["counts"] == {
+            "to_notice": 1,
+            "to_reduced": 2,  # the one due for a cut too: its steps come first, in the same run
+            "back_to_plan": 0,
+            "at_notice": 0,
+            "at_reduced": 0,
+            "cuts": 1,
+        }
+        assert [e["customer_id"] for e in ladder["to_notice"]] == [notice]
+        assert [(e["customer_id"], e["stage"], e["days_overdue"]) for e in ladder["to_reduced"]] == [
+            (reduced, "none", 12),
+            (cut, "none", 20),
+        ]
+        text = runner.invoke(app, ["sweep", "--dry-run", "--as-of", "2026-12-01"])
+        assert text.exit_code == 0 and "Would move to the notice stage: 1" in text.stdout
+        assert "At reduced speed now: none" in text.stdout
+
+        real = json.loads(runner.invoke(app, ["sweep", "--as-of", "2026-12-01", "--json"]).stdout)
+        assert real["ladder"] == {
+            "advanced": {str(notice): "notice", str(reduced): "reduced", str(cut): "reduced"},
+            "cleared": [],
+            "kept": {},
+        }
+        assert real["inactivated"] == [cut]
+        history = json.loads(runner.invoke(app, ["history", str(cut), "--json"]).stdout)["items"]
+        assert [t["event"] for t in history] == ["inactivate", "advance_stage"]  # the step, then the cut
+        standing = runner.invoke(app, ["standing", str(reduced)])
+        first_cut = max(TUESDAY - timedelta(days=12) + timedelta(days=16), provider_today())  # every day cuts
+        assert f"collection ladder: reduced; next cut on {first_cut.isoformat()}" in standing.stdout
+        listed = json.loads(runner.invoke(app, ["customers", "list", "--stage", "reduced", "--json"]).stdout)
+        assert [c["id"] for c in listed["items"]] == [reduced] and listed["items"][0]["delinquency_stage"] == "reduced"
+        table = runner.invoke(app, ["customers", "list", "--stage", "cut"]).stdout
+        assert "inactive (delinquency)" in table and "C1" not in table
+        assert "active (notice)" in runner.invoke(app, ["customers", "list"]).stdout
+        again = runner.invoke(app, ["sweep", "--as-of", "2026-12-01"])
+        assert "ladder of 2026-12-01: 0 to notice, 0 to reduced, 0 back to their plan" in again.stdout
     finally:
         get_settings.cache_clear()

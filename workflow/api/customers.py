@@ -1,6 +1,6 @@
 """/api/v1/customers: the register, its transitions, history and services."""
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from .schemas import (
     ServiceIn,
     ServiceOut,
     ServicePage,
+    StandingOut,
     TransitionOut,
     TransitionResult,
 )
@@ -60,6 +61,9 @@ def create_customer(
 def list_customers(
     request: Request,
     status: CustomerStatus | None = Query(None),
+    delinquency_stage: Literal["none", "notice", "reduced", "cut"] | None = Query(
+        None, description="The collection ladder's stage, as standing gives it (cut: inactive for delinquency)"
+    ),
     q: Line | None = Query(None, max_length=200, description="name, CPF/CNPJ, external_ref or e-mail"),
     limit: int = Query(50, ge=1, le=customers.MAX_PAGE),
     cursor: Line | None = Query(None, max_length=100),
@@ -67,7 +71,12 @@ def list_customers(
 ):
     with _db(request).read() as session:
         items, next_cursor = customers.list_customers(
-            session, status=status.value if status else None, q=q, limit=limit, cursor=cursor
+            session,
+            status=status.value if status else None,
+            q=q,
+            limit=limit,
+            cursor=cursor,
+            stage=delinquency_stage,
         )
         return CustomerPage(items=[CustomerOut.of(c) for c in items], next_cursor=next_cursor)
 
@@ -141,7 +150,7 @@ def activate(
     return _transition(customer_id, CustomerEvent.ACTIVATE, body, principal, idem)
 
 
-@router.get("/{customer_id}/standing", responses=PROBLEMS)
+@router.get("/{customer_id}/standing", response_model=StandingOut, responses=PROBLEMS)
 def customer_standing(customer_id: CustomerId, request: Request, _: Principal = Depends(can_read)):
     """Status and why, overdue invoices, the next automatic action, whether a trust unlock is allowed."""
     settings = request.app.state.settings

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from ..usecases import delinquency
+from ..usecases import delinquency, ladder
 from .auth import Principal, can_read, is_admin
 from .customers import PROBLEMS
 from .fields import IsoDate
@@ -14,6 +14,19 @@ from .idempotency import Idempotent, idempotent
 from .schemas import Strict
 
 router = APIRouter(prefix="/api/v1/delinquency", tags=["delinquency"])
+
+
+class LadderPreviewOut(BaseModel):
+    counts: dict[str, int] = Field(
+        description="How many in each list below, and `cuts`: how many candidates the sweep would cut"
+    )
+    to_notice: list[ladder.StageEntry] = Field(description="The ladder job would move them to the notice stage")
+    to_reduced: list[ladder.StageEntry] = Field(description="The ladder job would reduce their speed")
+    back_to_plan: list[ladder.StageEntry] = Field(
+        description="At a step the rule no longer asks for (exempt, hold, trust unlock, paid): back to the plan"
+    )
+    at_notice: list[ladder.StageEntry] = Field(description="Active customers at the notice stage now")
+    at_reduced: list[ladder.StageEntry] = Field(description="Active customers at reduced speed now")
 
 
 class PreviewOut(BaseModel):
@@ -24,6 +37,13 @@ class PreviewOut(BaseModel):
     skipped: list[delinquency.HeldCandidate] = Field(
         description="Due by the rule, but held by a forced activation through held_until"
     )
+    ladder: LadderPreviewOut = Field(
+        description="The collection ladder on as_of (any day, not only cut days), as its job would see it"
+    )
+
+
+def ladder_out(preview: ladder.LadderPreview, cuts: int) -> LadderPreviewOut:
+    return LadderPreviewOut(counts={**preview.counts(), "cuts": cuts}, **vars(preview))
 
 
 def _today(request: Request, as_of: date | None) -> date:
@@ -38,8 +58,16 @@ def preview(request: Request, as_of: IsoDate | None = Query(None), _: Principal 
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, today)
         held = delinquency.held_candidates(session, policy, today)
+        steps = ladder.ladder_preview(session.connection(), policy, today)
     why_not = policy.why_not_a_cut_day(today)
-    return PreviewOut(as_of=today, cut_day=why_not is None, not_a_cut_day=why_not, candidates=found, skipped=held)
+    return PreviewOut(
+        as_of=today,
+        cut_day=why_not is None,
+        not_a_cut_day=why_not,
+        candidates=found,
+        skipped=held,
+        ladder=ladder_out(steps, len(found)),
+    )
 
 
 class RunIn(Strict):

@@ -56,6 +56,14 @@ class _SnapshotCollector:
         for (kind, outcome), count in sorted(self.snap.radius_packets.items()):
             packets.add_metric([kind, outcome], count)
         yield packets
+        stages = GaugeMetricFamily(
+            "ativa_customers_delinquency_stage",
+            "Active customers at each stage of the collection ladder",
+            labels=["stage"],
+        )
+        for stage, count in sorted(self.snap.delinquency_stages.items()):
+            stages.add_metric([stage], count)
+        yield stages
 
 
 @router.get("/metrics", response_class=Response)

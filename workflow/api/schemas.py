@@ -1,7 +1,7 @@
 """Request and response bodies. Unknown fields are refused so typos do not pass silently."""
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -180,3 +180,28 @@ class TokenOut(BaseModel):
     @classmethod
     def of(cls, t: ApiToken) -> "TokenOut":
         return cls.model_validate(t, from_attributes=True)
+
+
+class NextStageOut(BaseModel):
+    stage: Literal["notice", "reduced", "cut"] = Field(description="A later step of the ladder, or the cut")
+    on: date = Field(description="The day it comes if nothing is paid (the provider's business date)")
+    why: str
+
+
+class StandingOut(BaseModel):
+    """GET /customers/{id}/standing. The ladder's fields are typed here; the others are documented
+    in docs/api.md (they keep their shape when a field is added)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    customer_id: int
+    status: Annotated[str, one_of(CustomerStatus)]
+    as_of: date
+    delinquency_stage: Literal["none", "notice", "reduced", "cut"] = Field(
+        description="none, notice or reduced while active; cut when inactive for delinquency"
+    )
+    notice_snoozed_until: datetime | None = Field(
+        description="At the notice stage, acknowledged on the notice page: off the notice list until then"
+    )
+    next_stage: NextStageOut | None = Field(description="The next step if nothing is paid; null when none is ahead")
+    next_action: dict[str, Any] | None

@@ -14,6 +14,7 @@ from .records import customer_json
 from .session import CLI_ACTOR, unit
 
 AnyReason = Literal[(*InactivationReason, *ActivationReason)]  # type: ignore[valid-type]
+LadderStage = Literal["none", "notice", "reduced", "cut"]  # customers.LADDER_FILTERS
 
 
 @groups.customers.command("add")
@@ -41,6 +42,9 @@ def customers_add(
 @groups.customers.command("list")
 def customers_list(
     status: CustomerStatus = typer.Option(None, "--status", help="active or inactive"),
+    stage: LadderStage = typer.Option(
+        None, "--stage", help="The collection ladder's stage (cut: inactive for delinquency)."
+    ),
     q: str = typer.Option(None, "--q", help="Search name, CPF/CNPJ, external_ref, e-mail.", parser=accept.ANY_TEXT),
     limit: int = typer.Option(50, "--limit", min=1, max=customers.MAX_PAGE),
     cursor: str = typer.Option(None, "--cursor", parser=accept.ANY_TEXT),
@@ -49,7 +53,9 @@ def customers_list(
 ):
     """List customers."""
     with unit() as session:
-        items, next_cursor = customers.list_customers(session, status=status, q=q, limit=limit, cursor=cursor)
+        items, next_cursor = customers.list_customers(
+            session, status=status, q=q, limit=limit, cursor=cursor, stage=stage
+        )
         data = [customer_json(c) for c in items]
     if as_json:
         return print_json({"items": data, "next_cursor": next_cursor})

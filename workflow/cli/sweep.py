@@ -6,7 +6,7 @@ import typer
 
 from ..domain.errors import OutOfRange
 from ..settings import get_settings
-from ..usecases import delinquency
+from ..usecases import delinquency, ladder
 from .console import out, print_json
 from .errors import fail
 from .groups import root
@@ -17,11 +17,14 @@ from .session import install_publisher, open_database, unit
 
 @root.command()
 def sweep(
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only show who would be cut, and why."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only show who would be cut, who would move on the collection ladder, and why."
+    ),
     as_of: str = typer.Option(None, "--as-of", help="Business date (YYYY-MM-DD); default today, provider time."),
     as_json: bool = JSON_OPTION,
 ):
-    """Inactivate customers due for a cut (reason delinquency, source scheduler)."""
+    """Move customers along the collection ladder, then inactivate those due for a cut (reason
+    delinquency, source scheduler)."""
     settings = get_settings()
     try:
         today = delinquency.business_day(date.fromisoformat(as_of) if as_of else None, settings.timezone)
@@ -35,6 +38,7 @@ def sweep(
         with unit() as session:
             found = delinquency.candidates(session, policy, today)
             held = delinquency.held_candidates(session, policy, today)
+            steps = ladder.ladder_preview(session.connection(), policy, today)
         rows = [
             {**vars(c), "overdue_total": str(c.overdue_total), "oldest_due": c.oldest_due.isoformat()} for c in found
         ]
@@ -55,6 +59,10 @@ def sweep(
                     "not_a_cut_day": why_not,
                     "candidates": rows,
                     "skipped": skipped,
+                    "ladder": {
+                        "counts": {**steps.counts(), "cuts": len(found)},
+                        **{name: [_entry(e) for e in entries] for name, entries in vars(steps).items()},
+                    },
                 }
             )
         if why_not:
@@ -80,15 +88,23 @@ def sweep(
             out.print(
                 f"skipped: customer {c.customer_id} ({c.name}), held by a forced activation through {c.held_until}"
             )
+        _print_ladder(steps)
         return
-    install_publisher()  # the cuts' effects are published after commit
+    install_publisher()  # the steps' and the cuts' effects are published after commit
     db = open_database(settings)
     try:
+        # The ladder first, as the worker's sweep does: a customer cut today had its steps before.
+        moved = ladder.advance_ladder(db, policy, today, settings)
         result = delinquency.run_sweep(db, policy, today, settings.sweep_batch_size)
     finally:
         db.dispose()
     data = {
         "as_of": today.isoformat(),
+        "ladder": {
+            "advanced": {str(k): v for k, v in moved.advanced.items()},
+            "cleared": moved.cleared,
+            "kept": {str(k): v for k, v in moved.kept.items()},
+        },
         "not_a_cut_day": result.not_a_cut_day,
         "candidates": result.candidates,
         "inactivated": result.inactivated,
@@ -96,6 +112,12 @@ def sweep(
     }
     if as_json:
         return print_json(data)
+    out.print(
+        f"ladder of {today}: "
+        + ", ".join(f"{sum(1 for s in moved.advanced.values() if s == stage)} to {stage}" for stage in STAGES)
+        + f", {len(moved.cleared)} back to their plan"
+        + (f", {len(moved.kept)} refused" if moved.kept else "")
+    )
     if result.not_a_cut_day:
         out.print(f"no cuts on {today}: {result.not_a_cut_day}")
         return
@@ -103,3 +125,39 @@ def sweep(
         f"sweep of {today}: {len(result.inactivated)} inactivated, {len(result.skipped)} skipped "
         f"of {result.candidates} candidate(s)"
     )
+
+
+STAGES = ("notice", "reduced")
+PREVIEW_LISTS = {
+    "to_notice": "Would move to the notice stage",
+    "to_reduced": "Would move to reduced speed",
+    "back_to_plan": "Would go back to their plan",
+    "at_notice": "At the notice stage now",
+    "at_reduced": "At reduced speed now",
+}
+
+
+def _entry(entry: ladder.StageEntry) -> dict:
+    return {
+        **vars(entry),
+        "overdue_total": str(entry.overdue_total),
+        "oldest_due": entry.oldest_due.isoformat() if entry.oldest_due else None,
+    }
+
+
+def _print_ladder(steps: ladder.LadderPreview) -> None:
+    """The collection ladder's lists, after the cuts' table; an empty list is one line."""
+    for name, title in PREVIEW_LISTS.items():
+        entries = getattr(steps, name)
+        if not entries:
+            out.print(f"{title}: none")
+            continue
+        print_table(
+            out,
+            f"{title}: {len(entries)}",
+            ["customer", "name", "ref", "stage", "overdue R$", "oldest due", "days"],
+            [
+                [e.customer_id, e.name, e.external_ref, e.stage, e.overdue_total, e.oldest_due, e.days_overdue]
+                for e in entries
+            ],
+        )

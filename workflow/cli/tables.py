@@ -11,8 +11,11 @@ from rich.console import Console
 from .output import local_time, print_table, times_in
 
 
-def _with_reason(status: str, reason: str | None) -> str:
-    return f"{status} ({reason})" if reason else status
+def _with_reason(status: str, reason: str | None, stage: str | None = None) -> str:
+    """'inactive (delinquency)'; an active customer at a step of the ladder: 'active (notice)'."""
+    if reason:
+        return f"{status} ({reason})"
+    return f"{status} ({stage})" if stage and stage != "none" else status
 
 
 def customers(console: Console, items: list[dict], *, wide: bool) -> None:
@@ -25,7 +28,13 @@ def customers(console: Console, items: list[dict], *, wide: bool) -> None:
     else:
         headers = ["id", "name", "document", "ref", "status"]
         rows = [
-            [c["id"], c["name"], c["document"], c["external_ref"], _with_reason(c["status"], c["inactivation_reason"])]
+            [
+                c["id"],
+                c["name"],
+                c["document"],
+                c["external_ref"],
+                _with_reason(c["status"], c["inactivation_reason"], c.get("delinquency_stage")),
+            ]
             for c in items
         ]
     print_table(console, "Customers", headers, rows, wide=wide)

@@ -149,6 +149,15 @@ def standing(customer: str = CUSTOMER_ARGUMENT, as_json: bool = JSON_OPTION):
             f"forced activation: no automatic cut through {hold['until']}; "
             f"the normal rule applies from {hold['normal_rule_from']}"
         )
+    stage = data["delinquency_stage"]
+    if stage != "none" or data["next_stage"]:
+        snoozed = data["notice_snoozed_until"]
+        step = data["next_stage"]
+        out.print(
+            f"collection ladder: {stage}"
+            + (f", off the notice list until {local_time(snoozed, settings.timezone)}" if snoozed else "")
+            + (f"; next {step['stage']} on {step['on']}" if step else "")
+        )
     action = data["next_action"]
     at = action and action.get("at") and f"{local_time(action['at'], settings.timezone)} {settings.timezone}"
     out.print(

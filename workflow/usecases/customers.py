@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from ..domain.errors import (
     NotFound,
     TransitionNotAllowed,
 )
-from ..domain.vocabulary import CustomerEvent, CustomerStatus, Source
+from ..domain.vocabulary import CustomerEvent, CustomerStatus, DelinquencyStage, InactivationReason, Source
 from .business_day import provider_today
 from .customer_locks import lock_customer, lock_customer_row
 from .ladder import clear_stage_if_spared
@@ -213,15 +213,36 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput(f"cursor {cursor!r} is not one this API returned") from None
 
 
-def _matching(status: str | None, q: str | None) -> list:
-    """The WHERE conditions of a register search: status, and a term found in the name, e-mail,
-    external_ref or (typed with or without punctuation) the CPF/CNPJ."""
+LADDER_FILTERS = ("none", "notice", "reduced", "cut")
+
+
+def _at_stage(stage: str):
+    """The customers standing.delinquency_stage puts at `stage`: a ladder step while active, the
+    cut when inactive for delinquency, none otherwise."""
+    active = Customer.status == CustomerStatus.ACTIVE.value
+    inactive = Customer.status == CustomerStatus.INACTIVE.value
+    delinquency = InactivationReason.DELINQUENCY.value
+    if stage == "cut":
+        return and_(inactive, Customer.inactivation_reason == delinquency)
+    if stage == DelinquencyStage.NONE.value:
+        other_reason = or_(Customer.inactivation_reason.is_(None), Customer.inactivation_reason != delinquency)
+        return or_(and_(active, Customer.delinquency_stage == stage), and_(inactive, other_reason))
+    return and_(active, Customer.delinquency_stage == stage)
+
+
+def _matching(status: str | None, q: str | None, stage: str | None = None) -> list:
+    """The WHERE conditions of a register search: status, the ladder's stage, and a term found in
+    the name, e-mail, external_ref or (typed with or without punctuation) the CPF/CNPJ."""
     conditions = []
     if status:
         try:
             conditions.append(Customer.status == CustomerStatus(status).value)
         except ValueError:
             raise InvalidInput(f"status {status!r} is not one of: active, inactive") from None
+    if stage:
+        if stage not in LADDER_FILTERS:
+            raise InvalidInput(f"delinquency_stage {stage!r} is not one of: {', '.join(LADDER_FILTERS)}")
+        conditions.append(_at_stage(stage))
     if q and q.strip():
         term = limits.check_text("q", q.strip())
         # autoescape: a "%" or "_" typed by a user is a character, not a wildcard.
@@ -245,10 +266,11 @@ def list_customers(
     q: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    stage: str | None = None,
 ) -> tuple[list[Customer], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-    query = select(Customer).where(*_matching(status, q)).order_by(Customer.id).limit(limit + 1)
+    query = select(Customer).where(*_matching(status, q, stage)).order_by(Customer.id).limit(limit + 1)
     if cursor:
         query = query.where(Customer.id > decode_cursor(cursor))
     rows = list(session.scalars(query))
@@ -257,12 +279,12 @@ def list_customers(
 
 
 def search_customers(
-    session: Session, *, status: str | None, q: str | None, page: int, per_page: int
+    session: Session, *, status: str | None, q: str | None, page: int, per_page: int, stage: str | None = None
 ) -> tuple[list[Customer], int]:
     """A numbered page of matches, by name, and how many match in all (the UI's list)."""
     if not 1 <= per_page <= MAX_PAGE or page < 1:
         raise InvalidInput(f"page must be 1 or more and per_page between 1 and {MAX_PAGE}")
-    conditions = _matching(status, q)
+    conditions = _matching(status, q, stage)
     total = session.execute(select(func.count()).select_from(Customer).where(*conditions)).scalar_one()
     rows = session.scalars(
         select(Customer)

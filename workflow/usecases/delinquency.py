@@ -114,6 +114,16 @@ def _overdue_by_customer(today: date):
     )
 
 
+def overdue_subquery(today: date):
+    """The per-customer overdue aggregate (customer_id, oldest_due, cents, invoices), for other
+    use cases' queries (the ladder's preview)."""
+    return _overdue_by_customer(today)
+
+
+def money_of_cents(cents: int) -> Decimal:
+    return _money(cents)
+
+
 def _least_cents(amount: Decimal) -> int:
     """The fewest whole cents that reach `amount`: totals are whole cents, so `cents >= this` is
     exactly `total >= amount`, even for a minimum with more than two decimal places."""

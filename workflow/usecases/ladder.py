@@ -9,6 +9,7 @@ here only narrows the customers to ask (a superset, proved by test_due_rule_prop
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import Connection, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
@@ -32,7 +33,15 @@ from ..domain.vocabulary import (
 )
 from ..settings import Settings, get_settings
 from .customer_locks import lock_customer_row
-from .delinquency import SCHEDULER, cut_facts, overdue_by_customer, overdue_facts, policy_from
+from .delinquency import (
+    SCHEDULER,
+    cut_facts,
+    money_of_cents,
+    overdue_by_customer,
+    overdue_facts,
+    overdue_subquery,
+    policy_from,
+)
 from .effect_bus import publish_after_commit
 from .radius.enforcement import services_changed
 from .transitions import Actor, TransitionOutcome, count_overdue_invoices, transition_locked
@@ -55,10 +64,8 @@ class LadderRun:
     kept: dict[int, str] = field(default_factory=dict)  # refused under the lock, with the rule's words
 
 
-def candidates_for_ladder(conn: Connection | Session, policy: Policy, today: date) -> list[int]:
-    """The SQL pre-filter of Policy.stage_due: active customers at a step (it may have to end),
-    and active, non-exempt customers with an open invoice past due for longer than the first
-    step's days. A superset: the amount, holds and trust unlocks are weighed under the lock."""
+def _ladder_candidates(policy: Policy, today: date):
+    """The WHERE of candidates_for_ladder (see there)."""
     at_a_step = Customer.delinquency_stage != DelinquencyStage.NONE.value
     steps = policy.ladder.step_days()
     if steps:
@@ -71,7 +78,14 @@ def candidates_for_ladder(conn: Connection | Session, policy: Policy, today: dat
         wanted = or_(at_a_step, and_(Customer.auto_block_exempt.is_(False), owes))
     else:
         wanted = at_a_step
-    query = select(Customer.id).where(Customer.status == CustomerStatus.ACTIVE, wanted).order_by(Customer.id)
+    return and_(Customer.status == CustomerStatus.ACTIVE, wanted)
+
+
+def candidates_for_ladder(conn: Connection | Session, policy: Policy, today: date) -> list[int]:
+    """The SQL pre-filter of Policy.stage_due: active customers at a step (it may have to end),
+    and active, non-exempt customers with an open invoice past due for longer than the first
+    step's days. A superset: the amount, holds and trust unlocks are weighed under the lock."""
+    query = select(Customer.id).where(_ladder_candidates(policy, today)).order_by(Customer.id)
     return list(conn.scalars(query))
 
 
@@ -108,6 +122,99 @@ def customers_to_move(db: Database, policy: Policy, today: date) -> list[int]:
                 )
             ]
     return sorted(movers)
+
+
+@dataclass(frozen=True)
+class StageEntry:
+    """A customer of the ladder's preview: its stage now and the debt the rule weighs."""
+
+    customer_id: int
+    name: str
+    external_ref: str | None
+    stage: str  # now
+    overdue_total: Decimal
+    oldest_due: date | None
+    days_overdue: int
+    overdue_invoices: int
+
+
+@dataclass
+class LadderPreview:
+    """What the ladder job would do on a day, without writing: who moves to each step and who goes
+    back to the plan (Policy.stage_due and `moves` asked for the candidates_for_ladder, as
+    advance_ladder does), and who is at each step now."""
+
+    to_notice: list[StageEntry] = field(default_factory=list)
+    to_reduced: list[StageEntry] = field(default_factory=list)
+    back_to_plan: list[StageEntry] = field(default_factory=list)
+    at_notice: list[StageEntry] = field(default_factory=list)
+    at_reduced: list[StageEntry] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(entries) for name, entries in vars(self).items()}
+
+
+_PREVIEW_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.external_ref,
+    Customer.status,
+    Customer.auto_block_exempt,
+    Customer.trust_unlock_until,
+    Customer.forced_hold_until,
+    Customer.delinquency_stage,
+)
+
+
+def ladder_preview(
+    conn: Connection | Session, policy: Policy, today: date, now: datetime | None = None
+) -> LadderPreview:
+    """The ladder job's answer for `today`, read-only (the job itself re-asks under each lock)."""
+    now = now or utcnow()
+    overdue = overdue_subquery(today).subquery()
+    rows = conn.execute(
+        select(*_PREVIEW_COLUMNS, overdue.c.oldest_due, overdue.c.cents, overdue.c.invoices)
+        .outerjoin(overdue, overdue.c.customer_id == Customer.id)
+        .where(
+            or_(
+                _ladder_candidates(policy, today),
+                and_(
+                    Customer.status == CustomerStatus.ACTIVE,
+                    Customer.delinquency_stage != DelinquencyStage.NONE.value,
+                ),
+            )
+        )
+        .order_by(Customer.name, Customer.id)
+    )
+    preview = LadderPreview()
+    for row in rows:
+        debt = (
+            Overdue(row.oldest_due, money_of_cents(row.cents), row.invoices)
+            if row.oldest_due is not None
+            else NOTHING_OVERDUE
+        )
+        entry = StageEntry(
+            row.id,
+            row.name,
+            row.external_ref,
+            row.delinquency_stage,
+            debt.total,
+            debt.oldest_due,
+            (today - debt.oldest_due).days if debt.oldest_due else 0,
+            debt.invoices,
+        )
+        if row.delinquency_stage == DelinquencyStage.NOTICE:
+            preview.at_notice.append(entry)
+        elif row.delinquency_stage == DelinquencyStage.REDUCED:
+            preview.at_reduced.append(entry)
+        wanted = policy.stage_due(cut_facts(row), debt, today, now)
+        if not moves(row.delinquency_stage, wanted):
+            continue
+        if wanted is DelinquencyStage.NONE:
+            preview.back_to_plan.append(entry)
+        else:
+            (preview.to_notice if wanted is DelinquencyStage.NOTICE else preview.to_reduced).append(entry)
+    return preview
 
 
 def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings | None = None) -> LadderRun:

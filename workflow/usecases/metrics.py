@@ -1,13 +1,13 @@
 """Numbers for /metrics, read from the database so every process reports the same truth."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import OutboxEffect, RadiusPacket, SchedulerLease, StatusChange
+from ..db.models import Customer, OutboxEffect, RadiusPacket, SchedulerLease, StatusChange
 from ..db.types import utcnow
-from ..domain.vocabulary import EffectState
+from ..domain.vocabulary import CustomerStatus, DelinquencyStage, EffectState
 from ..settings import Settings
 from . import heartbeats
 from .leases import SCHEDULER_LEASE
@@ -26,6 +26,9 @@ class Snapshot:
     scheduler_lease_seconds_left: float
     workers_alive: int  # worker processes (main ones) heard from within three heartbeats
     radius_packets: dict[tuple[str, str], int]  # (kind, outcome) -> CoA/Disconnect packets sent
+    # Active customers per step of the collection ladder; every stage present, 0 when empty, so a
+    # dashboard's series does not vanish when the last customer leaves a stage.
+    delinquency_stages: dict[str, int] = field(default_factory=dict)
 
 
 def relay_lag_seconds(session: Session, now) -> float:
@@ -45,6 +48,19 @@ def relay_lag_seconds(session: Session, now) -> float:
 def scheduler_lease_seconds_left(session: Session, now) -> float:
     expires = session.scalar(select(SchedulerLease.expires_at).where(SchedulerLease.name == SCHEDULER_LEASE))
     return max((expires - now).total_seconds(), 0.0) if expires else 0.0
+
+
+def customers_per_stage(session: Session) -> dict[str, int]:
+    """Active customers at each stage of the collection ladder (none, notice, reduced)."""
+    counts = dict.fromkeys((stage.value for stage in DelinquencyStage), 0)
+    rows = session.execute(
+        select(Customer.delinquency_stage, func.count())
+        .where(Customer.status == CustomerStatus.ACTIVE.value)
+        .group_by(Customer.delinquency_stage)
+    )
+    for stage, count in rows:
+        counts[stage] = count
+    return counts
 
 
 def snapshot(session: Session, settings: Settings) -> Snapshot:
@@ -89,4 +105,5 @@ def snapshot(session: Session, settings: Settings) -> Snapshot:
                 )
             )
         },
+        customers_per_stage(session),
     )

@@ -15,6 +15,7 @@ from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
+    DelinquencyStage,
     Effect,
     EffectState,
     InactivationReason,
@@ -51,6 +52,14 @@ class CustomerOut(BaseModel):
     trust_unlocks_used: int = 0
     return_on: date | None = None
     forced_hold_until: date | None = None
+    delinquency_stage: Annotated[str, one_of(DelinquencyStage)] = Field(
+        DelinquencyStage.NONE.value,
+        description="The step of the collection ladder while active (none, notice, reduced); an inactive "
+        "customer is none (a cut shows as status inactive, reason delinquency)",
+    )
+    notice_snoozed_until: datetime | None = Field(
+        None, description="At the notice stage: acknowledged on the notice page, off the notice list until then"
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -98,6 +107,9 @@ class TransitionOut(BaseModel):
     note: str | None
     forced: bool
     hold_until: date | None = None
+    delinquency_stage: Annotated[str, one_of(DelinquencyStage)] | None = Field(
+        None, description="The ladder's stage a step of the collection ladder led to (ladder events only)"
+    )
     actor: str
     source: Annotated[str, one_of(Source)]
     created_at: datetime

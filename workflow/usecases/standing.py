@@ -14,6 +14,7 @@ from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
+    DelinquencyStage,
     InactivationReason,
     InvoiceStatus,
     Role,
@@ -59,6 +60,9 @@ def standing(session: Session, customer_id: int, settings: Settings, today: date
         "trust_unlock_until": customer.trust_unlock_until.isoformat() if customer.trust_unlock_until else None,
         "return_on": customer.return_on.isoformat() if customer.return_on else None,
         "forced_hold": _forced_hold(customer, today),
+        "delinquency_stage": delinquency_stage(customer),
+        "notice_snoozed_until": _snoozed_until(customer),
+        "next_stage": _next_stage(customer, policy, overdue, today),
         "next_action": _next_action(customer, policy, settings, overdue, today),
         "trust_unlock": _trust_unlock(customer, count, today),
     }
@@ -72,6 +76,45 @@ def _forced_hold(customer: Customer, today: date) -> dict | None:
         "until": customer.forced_hold_until.isoformat(),
         "normal_rule_from": (customer.forced_hold_until + timedelta(days=1)).isoformat(),
     }
+
+
+CUT = "cut"  # the stage of a customer the sweep inactivated for delinquency
+
+
+def delinquency_stage(customer: Customer) -> str:
+    """Where the customer stands on the collection ladder: its recorded step while active
+    (none, notice, reduced), "cut" once inactive for delinquency, else none."""
+    if customer.status == CustomerStatus.ACTIVE:
+        return customer.delinquency_stage
+    if customer.inactivation_reason == InactivationReason.DELINQUENCY:
+        return CUT
+    return DelinquencyStage.NONE.value
+
+
+def _snoozed_until(customer: Customer) -> str | None:
+    """The end of an acknowledged notice's snooze (off the notice list until then)."""
+    if customer.delinquency_stage != DelinquencyStage.NOTICE or customer.notice_snoozed_until is None:
+        return None
+    return customer.notice_snoozed_until.isoformat()
+
+
+def _next_stage(customer: Customer, policy: Policy, overdue: Overdue, today: date) -> dict | None:
+    """The domain's next step after the current stage if nothing is paid (a later step of the
+    ladder or the cut), with its day; None when none is ahead. A running trust unlock's end is
+    next_action's (the timers cut then), not a step of the ladder."""
+    if customer.status != CustomerStatus.ACTIVE or customer.trust_unlock_until:
+        return None
+    step = policy.next_step(cut_facts(customer), customer.delinquency_stage, overdue, today)
+    if step is None or overdue.oldest_due is None:
+        return None
+    stage, on = step
+    after = policy.grace_days if stage == CUT else dict(policy.ladder.step_days())[DelinquencyStage(stage)]
+    why = f"R$ {overdue.total} overdue since {overdue.oldest_due.isoformat()}; {stage} after {after} days"
+    if stage == CUT:
+        why += " of grace, on the next cut day"
+    if is_held(customer.forced_hold_until, today):
+        why = f"held by a forced activation through {customer.forced_hold_until.isoformat()}; then {why}"
+    return {"stage": stage, "on": on.isoformat(), "why": why}
 
 
 def _next_action(customer: Customer, policy: Policy, settings: Settings, overdue: Overdue, today: date) -> dict | None:

@@ -7,6 +7,7 @@ from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
+    DelinquencyStage,
     EffectState,
     InactivationReason,
     Role,
@@ -43,7 +44,15 @@ SOURCES = {
     Source.UI.value: "Tela",
     Source.BILLING.value: "Cobrança",
     Source.SCHEDULER.value: "Agendamento",
+    Source.NOTICE_PAGE.value: "Página de aviso",
 }
+# The collection ladder's stages as a badge beside Ativo (none shows nothing; a cut is just Inativo).
+STAGES = {
+    DelinquencyStage.NOTICE.value: "Aviso",
+    DelinquencyStage.REDUCED.value: "Velocidade reduzida",
+}
+# The list's "Régua" filter: the address bar's word -> standing's stage.
+STAGE_FILTERS = {"sem-etapa": "none", "aviso": "notice", "reduzida": "reduced", "cortado": "cut"}
 ROLES = {
     Role.ADMIN.value: "Administrador",
     Role.OPERATOR.value: "Operador",
@@ -61,6 +70,7 @@ EFFECTS = {
     "provision_restore": "Liberar no provisionamento",
     "radius_disconnect": "Derrubar a sessão no roteador",
     "radius_coa": "Mudar a velocidade da sessão no roteador",
+    "notify_stage": "Avisar a cobrança da etapa da régua",
 }
 EFFECT_STATES = {
     EffectState.PENDING.value: "Pendente",
@@ -74,6 +84,10 @@ EVENTS = {
     CustomerEvent.END_TRUST_UNLOCK.value: "Fim do Desbloqueio de confiança",
     CustomerEvent.END_FORCED_HOLD.value: "Fim do prazo sem corte automático",
     CustomerEvent.RESCHEDULE_RETURN.value: "Nova data de retorno",
+    CustomerEvent.ADVANCE_STAGE.value: "Etapa da régua de cobrança",
+    CustomerEvent.CLEAR_STAGE.value: "De volta ao plano",
+    CustomerEvent.ACKNOWLEDGE_NOTICE.value: "Aviso confirmado pelo cliente",
+    CustomerEvent.RESUME_NOTICE.value: "De volta à lista de aviso",
 }
 
 # Guard refusals by rule: what the operator reads on the form.
@@ -138,7 +152,7 @@ def error_message(error: AtivaError) -> str:
 
 
 # The system's own actors (usecases/delinquency.py, usecases/billing.py), by their recorded name.
-SYSTEM_ACTORS = {"scheduler": "Agendador automático", "billing": "Sistema de cobrança"}
+SYSTEM_ACTORS = {"scheduler": "Agendador automático", "billing": "Sistema de cobrança", "aviso": "Página de aviso"}
 
 
 def actor_label(actor: str) -> str:

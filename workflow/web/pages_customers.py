@@ -77,6 +77,7 @@ def customer_list(
     request: Request,
     q: str = "",
     situacao: str = "",
+    etapa: str = "",
     pagina: str = "1",
     user: WebUser = Depends(signed_in_user),
 ):
@@ -84,6 +85,8 @@ def customer_list(
     q = q[:200]
     status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
     situacao = situacao if status else ""
+    stage = labels.STAGE_FILTERS.get(etapa)
+    etapa = etapa if stage else ""
     page = page_number(pagina)
     q_error = unsafe_text_message(q)
     if q_error:  # nothing to search for: the term could never be stored
@@ -96,16 +99,19 @@ def customer_list(
             total=0,
             q=q,
             situacao=situacao,
+            etapa=etapa,
             page=1,
             pages=1,
             q_error=q_error,
         )
     with request.app.state.db.read() as session:
-        rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
+        rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE, stage=stage)
         pages = max(1, -(-total // PER_PAGE))
         if page > pages:  # past the end (the list shrank since the link was made): the last page
             page = pages
-            rows, total = customers.search_customers(session, status=status, q=q, page=page, per_page=PER_PAGE)
+            rows, total = customers.search_customers(
+                session, status=status, q=q, page=page, per_page=PER_PAGE, stage=stage
+            )
     return render(
         request,
         "customers.html",
@@ -114,6 +120,7 @@ def customer_list(
         total=total,
         q=q,
         situacao=situacao,
+        etapa=etapa,
         page=page,
         pages=pages,
         q_error=None,

@@ -12,7 +12,7 @@ from ..domain import brazilian
 from ..domain.delinquency import NoCut
 from ..domain.errors import OutOfRange
 from ..domain.limits import date_window
-from ..usecases import delinquency
+from ..usecases import delinquency, ladder
 from ..usecases.business_day import provider_today
 from .auth import WebUser, admin, check_csrf
 from .pages_customers import form_data
@@ -21,6 +21,16 @@ from .rendering import render
 router = APIRouter(include_in_schema=False)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what the date picker sends
 WEEKDAY_NAMES = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira", "sábado", "domingo")
+
+
+# The ladder's lists on the page: (attribute of LadderPreview, id, title).
+LADDER_LISTS = (
+    ("to_notice", "regua-para-aviso", "Entrariam em aviso"),
+    ("to_reduced", "regua-para-reduzida", "Teriam a velocidade reduzida"),
+    ("back_to_plan", "regua-de-volta", "Voltariam ao plano normal"),
+    ("at_notice", "regua-em-aviso", "Em aviso agora"),
+    ("at_reduced", "regua-em-reduzida", "Com velocidade reduzida agora"),
+)
 
 
 def no_cut_message(no_cut: NoCut, subdivision: str | None) -> str:
@@ -67,6 +77,8 @@ def preview(
     with request.app.state.db.read() as session:
         found = delinquency.candidates(session, policy, cut_day)
         held = delinquency.held_candidates(session, policy, cut_day)
+        # The ladder moves any day, not only on cut days: as its job would on the chosen day.
+        steps = ladder.ladder_preview(session.connection(), policy, as_of)
     return render(
         request,
         "delinquency.html",
@@ -76,6 +88,8 @@ def preview(
         cut_day=cut_day,
         candidates=found,
         held=held,
+        steps=steps,
+        ladder_lists=LADDER_LISTS,
         no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
         policy=policy,
         settings=settings,
