@@ -386,7 +386,7 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
             for row, facts in members
         ]
     insert_rows(conn, StatusChange.__table__, [change for change, _ in changes])
-    change_ids = _change_ids(conn, [change for change, _ in changes])
+    change_ids = written_change_ids(conn, [change for change, _ in changes])
     effects = [
         new_effect(effect, change["customer_id"], now, transition_id=change_ids[change["customer_id"]])
         for change, decision in changes
@@ -399,8 +399,9 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
     return list(conn.scalars(queued.order_by(OutboxEffect.id)))
 
 
-def _change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
-    """customer id -> id of the history row just written (customer and version are unique)."""
+def written_change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
+    """customer id -> id of the history row just written (customer and version are unique; the
+    sweep's cut and the ladder's batch write many with one statement that returns no ids)."""
     written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(
         id_list("written", [(change["customer_id"], change["customer_version"]) for change in changes])
     )

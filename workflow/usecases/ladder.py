@@ -7,15 +7,17 @@ Who moves is the domain's rule (Policy.stage_due), asked under each customer's l
 here only narrows the customers to ask (a superset, proved by test_due_rule_property.py).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
+from ..db.bulk import id_list, insert_rows
 from ..db.engine import Database
-from ..db.models import Customer, Invoice, Service
+from ..db.models import Customer, Invoice, OutboxEffect, Service, StatusChange
 from ..db.types import utcnow
 from ..domain import brazilian, radius
 from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
@@ -26,13 +28,14 @@ from ..domain.vocabulary import (
     CustomerEvent,
     CustomerStatus,
     DelinquencyStage,
+    Effect,
     InactivationReason,
     InvoiceStatus,
     ServiceStatus,
     Source,
 )
 from ..settings import Settings, get_settings
-from .customer_locks import lock_customer_row
+from .customer_locks import lock_customer_row, lock_customers_in_id_order
 from .delinquency import (
     SCHEDULER,
     cut_facts,
@@ -41,13 +44,29 @@ from .delinquency import (
     overdue_facts,
     overdue_subquery,
     policy_from,
+    written_change_ids,
 )
 from .effect_bus import publish_after_commit
-from .radius.enforcement import services_changed
-from .transitions import Actor, TransitionOutcome, count_overdue_invoices, transition_locked
+from .radius.enforcement import services_changed, services_changed_many
+from .transitions import (
+    APPLY_TO_MANY,
+    Actor,
+    Decision,
+    TransitionOutcome,
+    count_overdue_invoices,
+    decide,
+    guard_facts,
+    history_row,
+    new_effect,
+    new_state_values,
+    state_of,
+    transition_locked,
+)
 
 _customers = Customer.__table__
 _services = Service.__table__
+_changes = StatusChange.__table__
+_effects = OutboxEffect.__table__
 
 STAGE_NAMES = {  # as operators read them (notes, pages)
     DelinquencyStage.NONE: "sem etapa",
@@ -219,16 +238,29 @@ def ladder_preview(
 
 def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings | None = None) -> LadderRun:
     """Every active customer to the step the rule asks for today: a later step, or back to the
-    plan once the rule asks for none (paid, exempt, held). Each customer that moves in its own
-    transaction, the rule asked again under its lock."""
+    plan once the rule asks for none (paid, exempt, held). The movers go in batches of
+    ATIVA_SWEEP_BATCH_SIZE, each one transaction (advance_batch), the rule asked again under the
+    batch's locks."""
     settings = settings or get_settings()
     run = LadderRun()
-    for customer_id in customers_to_move(db, policy, today):
-        try:
-            with db.write() as session:
-                _step(session, policy, customer_id, today, settings, run)
-        except AtivaError as refused:
-            run.kept[customer_id] = refused.detail
+    movers = customers_to_move(db, policy, today)
+    for start in range(0, len(movers), settings.sweep_batch_size):
+        done = advance_batch(db, policy, movers[start : start + settings.sweep_batch_size], today, settings)
+        run.advanced.update(done.advanced)
+        run.cleared += done.cleared
+        run.kept.update(done.kept)
+    return run
+
+
+def advance_one(db: Database, policy: Policy, customer_id: int, today: date, settings: Settings) -> LadderRun:
+    """The per-customer path (one transaction, change_stage): the reference the batch path is
+    proved equal to (tests/integration/test_ladder_write_paths.py)."""
+    run = LadderRun()
+    try:
+        with db.write() as session:
+            _step(session, policy, customer_id, today, settings, run)
+    except AtivaError as refused:
+        run.kept[customer_id] = refused.detail
     return run
 
 
@@ -249,13 +281,7 @@ def _step(session: Session, policy: Policy, customer_id: int, today: date, setti
             session,
             row,
             CustomerEvent.ADVANCE_STAGE,
-            TransitionRequest(
-                InactivationReason.DELINQUENCY.value,
-                step_note(wanted, overdue, today),
-                actor_role=SCHEDULER.role,
-                automatic=True,
-                stage=wanted.value,
-            ),
+            advance_request(wanted, overdue, today),
             SCHEDULER,
             Source.SCHEDULER,
             overdue=overdue.invoices,
@@ -265,13 +291,231 @@ def _step(session: Session, policy: Policy, customer_id: int, today: date, setti
         )
         run.advanced[customer_id] = wanted.value
     else:
-        note = (
-            "Nenhuma fatura vencida em aberto: de volta ao plano."
-            if overdue.invoices == 0
-            else "A régua de cobrança não se aplica mais ao cliente (isento, prazo ou valor mínimo): de volta ao plano."
-        )
-        _back_to_the_plan(session, row, SCHEDULER, Source.SCHEDULER, overdue, today, note, settings)
+        _back_to_the_plan(session, row, SCHEDULER, Source.SCHEDULER, overdue, today, clear_note(overdue), settings)
         run.cleared.append(customer_id)
+
+
+class LadderRuleDrift(RuntimeError):
+    """The batch path met what the per-customer path never would (a decision that differs within a
+    group of customers it decided once for): nothing of the batch is written."""
+
+
+@dataclass(frozen=True)
+class _Move:
+    row: Any  # the customer's row, read under the batch's lock
+    overdue: Overdue
+    wanted: DelinquencyStage
+    event: CustomerEvent
+    request: TransitionRequest
+
+
+def advance_batch(
+    db: Database, policy: Policy, customer_ids: list[int], today: date, settings: Settings | None = None
+) -> LadderRun:
+    """_step for many customers in one transaction, writing for each mover exactly what
+    change_stage writes for one (the proof: test_ladder_write_paths.py): the batch's rows locked in
+    id order, their overdue facts read in one statement after the locks, Policy.stage_due and
+    `moves` asked for each, the machine deciding once per group of customers alike (prior state,
+    event, request), then multi-row writes: the customers, their history rows, their NOTIFY_STAGE
+    rows, and their active logins with one session effect each (services_changed_many once per
+    packet).
+
+    A customer who no longer moves (paid since the unlocked read), is no longer active, or does not
+    exist is skipped as _step skips it. A group the machine refuses is skipped too, each customer
+    with the machine's words in `kept`, as the per-customer path records them; the rest of the batch
+    is written."""
+    settings = settings or get_settings()
+    run = LadderRun()
+    with db.write() as session:
+        conn = session.connection()
+        locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
+        # A statement of its own after the locks: one that waited for a lock keeps its old snapshot.
+        overdue = overdue_by_customer(conn, sorted(locked), today) if locked else {}
+        now = utcnow()
+        moving: list[_Move] = []
+        for customer_id in sorted(set(customer_ids)):
+            row = locked.get(customer_id)
+            if row is None:
+                run.kept[customer_id] = f"customer {customer_id} does not exist"  # as lock_customer_row says
+                continue
+            if row.status != CustomerStatus.ACTIVE:
+                continue  # cut (or suspended) since the read: the cut ended the ladder
+            facts = overdue.get(customer_id, NOTHING_OVERDUE)
+            wanted = policy.stage_due(cut_facts(row), facts, today, now)
+            if not moves(row.delinquency_stage, wanted):
+                run.kept[customer_id] = f"no longer moves: the rule asks for {wanted.value} at {row.delinquency_stage}"
+                continue
+            if stage_rank(wanted) > stage_rank(row.delinquency_stage):
+                moving.append(
+                    _Move(row, facts, wanted, CustomerEvent.ADVANCE_STAGE, advance_request(wanted, facts, today))
+                )
+            else:
+                request = clear_request(SCHEDULER, facts, clear_note(facts))
+                moving.append(_Move(row, facts, wanted, CustomerEvent.CLEAR_STAGE, request))
+        decided = _decide_moves(moving, today, now, run)
+        if decided:
+            effect_ids = _write_moves(conn, settings, decided, now)
+            publish_after_commit(session, effect_ids)
+        for move, _ in sorted(decided, key=lambda pair: pair[0].row.id):  # in id order, as advance_one's
+            if move.event is CustomerEvent.ADVANCE_STAGE:
+                run.advanced[move.row.id] = move.wanted.value
+            else:
+                run.cleared.append(move.row.id)
+    return run
+
+
+def _decide_moves(moving: list[_Move], today: date, now: datetime, run: LadderRun) -> list[tuple[_Move, Decision]]:
+    """The machine stays the authority: it decides once per distinct (prior lifecycle state, event,
+    target stage, reason, whether anything is past due), everything its ladder guards and actions
+    read; the note, the only other difference, is written as given. A refused group is kept."""
+    groups: dict[tuple, list[_Move]] = {}
+    for move in moving:
+        key = (
+            astuple(state_of(move.row)),
+            move.event,
+            move.wanted,
+            move.request.reason,
+            move.request.automatic,
+            move.overdue.invoices > 0,
+        )
+        groups.setdefault(key, []).append(move)
+    decided: list[tuple[_Move, Decision]] = []
+    for members in groups.values():
+        first = members[0]
+        try:
+            decision = _decide(first, today, now)
+        except AtivaError:
+            # Each customer gets the machine's own words, as advance_one would record them.
+            for move in members:
+                try:
+                    _decide(move, today, now)
+                except AtivaError as refused:
+                    run.kept[move.row.id] = refused.detail
+                    continue
+                raise LadderRuleDrift(
+                    f"the machine refused customer {first.row.id} but not customer {move.row.id} of the same "
+                    "group: the batch's grouping misses a fact the machine reads; nothing of this batch was written"
+                ) from None
+            continue
+        if decision.state.forced_hold_until != first.row.forced_hold_until:
+            # write_transition would start a new warning episode; a ladder step never sets a hold.
+            raise LadderRuleDrift(
+                f"a ladder step of customer {first.row.id} changed its hold; nothing of this batch was written"
+            )
+        decided += [(move, decision) for move in members]
+    return decided
+
+
+def _decide(move: _Move, today: date, now: datetime) -> Decision:
+    facts = guard_facts(move.overdue.invoices, now, today, stage_due=move.wanted.value)
+    return decide(move.row.id, state_of(move.row), move.event, move.request, facts)
+
+
+_ACTIVE_LOGINS_OF_MANY = (
+    select(_services.c.customer_id, _services.c.id)
+    .where(
+        _services.c.customer_id.in_(id_list("customer_ids")),
+        _services.c.status == ServiceStatus.ACTIVE.value,
+        _services.c.login.is_not(None),
+    )
+    .order_by(_services.c.id)
+)
+
+
+def _write_moves(
+    conn: Connection, settings: Settings, decided: list[tuple[_Move, Decision]], now: datetime
+) -> list[int]:
+    """Write the decided moves as change_stage writes each (the same statement columns and row
+    builders as transition_locked and follow_profile), many rows per statement; returns the ids of
+    the effects queued."""
+    by_state: dict[tuple, list[tuple[_Move, Decision]]] = {}
+    for move, decision in decided:
+        by_state.setdefault(astuple(decision.state), []).append((move, decision))
+    for members in by_state.values():
+        state = members[0][1].state
+        conn.execute(APPLY_TO_MANY, {"customer_ids": [m.row.id for m, _ in members], **new_state_values(state, now)})
+    changes = [
+        history_row(
+            move.row.id,
+            move.row.version + 1,
+            move.event,
+            move.row.status,
+            decision,
+            move.request,
+            SCHEDULER,
+            Source.SCHEDULER,
+            now,
+        )
+        for move, decision in decided
+    ]
+    insert_rows(conn, _changes, changes)
+    change_ids = written_change_ids(conn, changes)
+    effects = [
+        new_effect(effect, move.row.id, now, transition_id=change_ids[move.row.id])
+        for move, decision in decided
+        for effect in decision.effects
+    ]
+    insert_rows(conn, _effects, effects)
+    effect_ids = list(
+        conn.scalars(
+            select(_effects.c.id)
+            .where(_effects.c.transition_id.in_(id_list("changes", list(change_ids.values()))))
+            .order_by(_effects.c.id)
+        )
+    )
+    # The logins, as follow_profile moves each customer's: grouped by the session packet the
+    # profile change calls for, one services_changed_many per packet.
+    packets: dict[Effect, list[int]] = {}
+    for move, decision in decided:
+        before = radius.profile_for(move.row.delinquency_stage, move.row.notice_snoozed_until)
+        after = radius.profile_for(decision.state.delinquency_stage, decision.state.notice_snoozed_until)
+        packet = radius.session_packet(before, after)
+        if packet is not None:
+            packets.setdefault(packet, []).append(move.row.id)
+    if packets:
+        logins: dict[int, list[int]] = {}
+        customers_with_packets = sorted(cid for ids in packets.values() for cid in ids)
+        for customer_id, service_id in conn.execute(_ACTIVE_LOGINS_OF_MANY, {"customer_ids": customers_with_packets}):
+            logins.setdefault(customer_id, []).append(service_id)
+        for packet, customer_ids in packets.items():
+            changes_of_packet: list[tuple[list[int], int | None]] = [
+                (logins[cid], change_ids[cid]) for cid in customer_ids if cid in logins
+            ]
+            if not changes_of_packet:
+                continue
+            queued = services_changed_many(conn, settings, changes_of_packet, packet, origin="transition")
+            effect_ids += [effect_id for per_change in queued for effect_id, _ in per_change]
+    return effect_ids
+
+
+def advance_request(stage: DelinquencyStage, overdue: Overdue, today: date) -> TransitionRequest:
+    """The scheduler's request of a later step (both write paths of the job send it)."""
+    return TransitionRequest(
+        InactivationReason.DELINQUENCY.value,
+        step_note(stage, overdue, today),
+        actor_role=SCHEDULER.role,
+        automatic=True,
+        stage=stage.value,
+    )
+
+
+def clear_request(actor: Actor, overdue: Overdue, note: str) -> TransitionRequest:
+    """clear_stage of a customer the rule no longer moves: reason payment_received when nothing is
+    past due, else delinquency (the debt is still there, the rule spares it)."""
+    paid = overdue.invoices == 0
+    return TransitionRequest(
+        ActivationReason.PAYMENT_RECEIVED.value if paid else InactivationReason.DELINQUENCY.value,
+        note,
+        actor_role=actor.role,
+        automatic=actor is SCHEDULER,
+    )
+
+
+def clear_note(overdue: Overdue) -> str:
+    """The history's note of the job's return to the plan, in Portuguese (operators read it)."""
+    if overdue.invoices == 0:
+        return "Nenhuma fatura vencida em aberto: de volta ao plano."
+    return "A régua de cobrança não se aplica mais ao cliente (isento, prazo ou valor mínimo): de volta ao plano."
 
 
 def step_note(stage: DelinquencyStage, overdue: Overdue, today: date) -> str:
@@ -383,19 +627,12 @@ def clear_stage_if_spared(
 def _back_to_the_plan(
     session: Session, row, actor: Actor, source: Source, overdue: Overdue, today: date, note: str, settings: Settings
 ) -> TransitionOutcome:
-    """clear_stage of a customer the rule no longer moves: reason payment_received when nothing is
-    past due, else delinquency (the debt is still there, the rule spares it)."""
-    paid = overdue.invoices == 0
+    """clear_stage of a customer the rule no longer moves (the request: clear_request)."""
     return change_stage(
         session,
         row,
         CustomerEvent.CLEAR_STAGE,
-        TransitionRequest(
-            ActivationReason.PAYMENT_RECEIVED.value if paid else InactivationReason.DELINQUENCY.value,
-            note,
-            actor_role=actor.role,
-            automatic=actor is SCHEDULER,
-        ),
+        clear_request(actor, overdue, note),
         actor,
         source,
         overdue=overdue.invoices,

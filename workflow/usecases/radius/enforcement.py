@@ -156,9 +156,11 @@ def services_changed_many(
     if radius_mode(settings, conn.dialect.name) == "same":
         # Read again once the logins are locked: a writer without the customer's lock (a plan's new
         # rates) must not write a group from a status another transaction has changed since.
-        lock_logins(conn, [f.login for f in facts])
+        held = [f.login for f in facts]
+        lock_logins(conn, held)
         facts = login_facts(conn, list(transition_of))
-        write_logins(conn, [f.rows() for f in facts])
+        # A login renamed in between (not among `held`) is still locked before it is written.
+        write_logins(conn, [f.rows() for f in facts], locked=held)
     now = utcnow()
     rows = []
     for f in facts:

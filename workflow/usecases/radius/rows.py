@@ -71,13 +71,16 @@ _REPLACE_LOGIN_ROWS = text(
 )
 
 
-def write_logins(conn: Connection, logins: Iterable[LoginRows]) -> None:
+def write_logins(conn: Connection, logins: Iterable[LoginRows], *, locked: Iterable[str] = ()) -> None:
     """Each login gets exactly one Cleartext-Password row and one group row, whatever it had:
-    two statements for any number of logins."""
+    two statements for any number of logins. `locked`: logins whose locks (lock_logins) the caller
+    already holds in this transaction; only the others are locked here, so a caller that locked
+    them to read their facts does not pay the lock statement twice."""
     wanted = sorted({row.login: row for row in logins}.values(), key=lambda row: row.login.lower())
     if not wanted:
         return
-    lock_logins(conn, [row.login for row in wanted])
+    held = {login_lock_key(login) for login in locked}
+    lock_logins(conn, [row.login for row in wanted if login_lock_key(row.login) not in held])
     check = password_check("")
     conn.execute(
         _REPLACE_LOGIN_ROWS,
