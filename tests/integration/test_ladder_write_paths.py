@@ -306,3 +306,12 @@ def pay(db: Database, cid: int, invoice_id: int, webhook_id: str) -> None:
         billing.InvoiceEvent(webhook_id, "invoice.paid", external, cid, None, None, None, None),
         today=TUESDAY,
     )
+
+
+def test_a_customer_gone_from_the_batch_is_kept_with_the_per_customer_paths_words(db, used):
+    plan_id = plan(db)
+    [cid] = seed_world(db, "e", plan_id, [Seed(debts=((6, "120.00"),))], 80)
+    missing = cid + 10_000
+    run = ladder.advance_batch(db, POLICY, [missing, cid], TUESDAY, used)
+    assert (run.advanced, run.kept) == ({cid: "notice"}, ladder.advance_one(db, POLICY, missing, TUESDAY, used).kept)
+    assert run.kept == {missing: f"customer {missing} does not exist"}

@@ -14,7 +14,7 @@ from workflow.settings import Settings
 from workflow.usecases import customer_services, customers
 from workflow.usecases.radius import enforcement
 from workflow.usecases.radius.reconcile import reconcile_radius
-from workflow.usecases.radius.rows import LoginRows, write_logins
+from workflow.usecases.radius.rows import LoginRows, login_lock_key, write_logins
 
 SETTINGS = Settings()
 PASSWORD = "s3nh4-que-nao-aparece"
@@ -94,3 +94,22 @@ def test_a_plan_deleted_while_a_service_moves_to_it_is_a_clear_error(pg_db):
 
         with pytest.raises(InvalidInput, match="does not exist"):
             customer_services.update_service(session, service_id, plan_id=second_id)
+
+
+def test_write_logins_locks_the_logins_its_caller_has_not_locked_already(pg_db):
+    """services_changed_many locks the logins to read their facts, then writes them: write_logins
+    skips those locks (`locked`), but still takes the lock of any other login it writes."""
+
+    def free(key: str) -> bool:  # asked from another connection: nobody holds the login's lock
+        with pg_db.engine.begin() as other:
+            return other.scalar(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+    with pg_db.engine.begin() as conn:
+        write_logins(
+            conn,
+            [LoginRows("Ana", PASSWORD, "ativa_plano_1"), LoginRows("bia", PASSWORD, "ativa_plano_1")],
+            locked=["ana"],
+        )
+        assert free(login_lock_key("Ana"))  # the caller said it held it: not taken again here
+        assert not free(login_lock_key("bia"))
+        conn.rollback()
