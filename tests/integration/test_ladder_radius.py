@@ -272,7 +272,7 @@ def test_each_stage_answers_its_group_at_access_request(pg_db, freeradius, used)
 
     # The snooze ends: back on the list.
     end_snooze(pg_db, cid)
-    run = ladder.resume_notices(pg_db, today + timedelta(days=1), now=utcnow())
+    run = ladder.resume_notices(pg_db, today + timedelta(days=1))
     assert run.resumed == [cid] and run.kept == {}
     assert groups(pg_db, "escada") == [group[NOTICE]]
     assert answered(freeradius, "escada") == ([PLAN_RATE], ["ativa_aviso"])

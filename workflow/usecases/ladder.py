@@ -267,7 +267,7 @@ def advance_one(db: Database, policy: Policy, customer_id: int, today: date, set
 def _step(session: Session, policy: Policy, customer_id: int, today: date, settings: Settings, run: LadderRun) -> None:
     conn = session.connection()
     row = lock_customer_row(conn, customer_id)
-    if row is None or row.status != CustomerStatus.ACTIVE:
+    if row.status != CustomerStatus.ACTIVE:
         return
     overdue = overdue_facts(conn, customer_id, today)
     now = utcnow()
@@ -666,9 +666,10 @@ def acknowledge_notice(
         )
 
 
-def resume_notices(db: Database, today: date, now: datetime | None = None) -> LadderRun:
-    """Acknowledged notices whose snooze is over go back on the list (a timer)."""
-    now = now or utcnow()
+def resume_notices(db: Database, today: date) -> LadderRun:
+    """Acknowledged notices whose snooze is over go back on the list (a timer). The snooze is
+    compared with the clock the machine's guard reads, so a test moves the snooze, not the clock."""
+    now = utcnow()
     with db.read() as session:
         due = list(
             session.scalars(
@@ -686,7 +687,7 @@ def resume_notices(db: Database, today: date, now: datetime | None = None) -> La
             with db.write() as session:
                 conn = session.connection()
                 row = lock_customer_row(conn, customer_id)
-                if row is None or row.notice_snoozed_until is None or row.notice_snoozed_until > utcnow():
+                if row.notice_snoozed_until is None or row.notice_snoozed_until > utcnow():
                     continue
                 change_stage(
                     session,
