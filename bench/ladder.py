@@ -85,7 +85,7 @@ from bench.harness.database import (
     psycopg_dsn,
 )
 from bench.harness.report import printable_command
-from bench.harness.seeding import insert_select
+from bench.harness.subscribers import SEEDED_VERSION, seed_earlier_history, seed_plan, seed_subscribers
 from workflow.db import migrate
 from workflow.db.engine import Database
 from workflow.domain.delinquency import Policy
@@ -99,7 +99,6 @@ LADDER_DAYS_LATE = 5  # notice (past 3 days), not reduced (7)
 SWEEP_DAYS_LATE = 30  # past the grace
 AMOUNT_CENTS = 9990  # R$ 99.90
 PLAN_NAME, DOWNLOAD_KBPS, UPLOAD_KBPS = "Fibra 300", 300_000, 150_000
-SEEDED_VERSION = 3  # after the earlier cut and return
 
 
 def bench_settings(url: str, batch: int) -> Settings:
@@ -120,20 +119,6 @@ def bench_settings(url: str, batch: int) -> Settings:
 # Seeding
 # --------------------------------------------------------------------------------------------
 
-# An earlier cut and return of every customer, with the effects they made (done).
-EARLIER = (
-    "(VALUES (2, 'inactivate', 'active', 'inactive', 'delinquency', 60), "
-    "(3, 'activate', 'inactive', 'active', 'payment', 50)) "
-    "AS h(version, event, from_status, to_status, reason, days_ago)"
-)
-EARLIER_EFFECTS = (
-    "(VALUES ('inactivate', 'suspend_services', false), ('inactivate', 'pause_invoicing', false), "
-    "('inactivate', 'notify_billing', false), ('inactivate', 'radius_disconnect', true), "
-    "('activate', 'restore_services', false), ('activate', 'resume_invoicing', false), "
-    "('activate', 'notify_billing', false), ('activate', 'radius_disconnect', true)) "
-    "AS e(event, name, per_service)"
-)
-
 
 def seed(url: str, settings: Settings, customers: int, due: date) -> dict:
     """Plan, customers, services with logins, one open invoice due on `due` each, earlier history;
@@ -141,128 +126,12 @@ def seed(url: str, settings: Settings, customers: int, due: date) -> dict:
     plan's id, the extra columns filled and the seconds taken."""
     began = time.perf_counter()
     extra: list[str] = []
-    series = "generate_series(1, %(n)s) AS g"
-    n = {"n": customers}
     counts: dict = {}
     with psycopg.connect(psycopg_dsn(url)) as conn:
         conn.execute("SET synchronous_commit = off")
-        plan_id = conn.execute(
-            "INSERT INTO plans (name, name_key, download_kbps, upload_kbps, created_at, updated_at) "
-            "VALUES (%s, lower(%s), %s, %s, now(), now()) RETURNING id",
-            (PLAN_NAME, PLAN_NAME, DOWNLOAD_KBPS, UPLOAD_KBPS),
-        ).fetchone()[0]
-        counts["customers"] = insert_select(
-            conn,
-            "customers",
-            {
-                "id": "g",
-                "name": "'Bench customer ' || g",
-                "document": "lpad(g::text, 11, '0')",
-                "document_type": "'cpf'",
-                "email": "NULL",
-                "phone": "NULL",
-                "external_ref": "'bench-' || g",
-                "status": "'active'",
-                "inactivation_reason": "NULL",
-                "status_changed_at": "now() - interval '50 days'",
-                "invoicing_enabled": "true",
-                "auto_block_exempt": "false",
-                "version": str(SEEDED_VERSION),
-                "created_at": "now() - interval '90 days'",
-                "updated_at": "now()",
-            },
-            series,
-            n,
-            extra,
-        )
-        conn.execute("SELECT setval(pg_get_serial_sequence('customers', 'id'), %s)", (customers,))
-        counts["invoices"] = insert_select(
-            conn,
-            "invoices",
-            {
-                "external_id": "'late-' || g",
-                "customer_id": "g",
-                "amount": str(AMOUNT_CENTS),
-                "amount_paid": "0",
-                "due_date": "%(due)s",
-                "status": "'open'",
-                "paid_at": "NULL",
-                "created_at": "now()",
-                "updated_at": "now()",
-            },
-            series,
-            {**n, "due": due},
-            extra,
-        )
-        counts["services"] = insert_select(
-            conn,
-            "services",
-            {
-                "id": "g",
-                "customer_id": "g",
-                "name": f"'{PLAN_NAME}'",
-                "external_ref": "'bench-s' || g",
-                "status": "'active'",
-                "suspension_cause": "NULL",
-                "suspended_at": "NULL",
-                "cancelled_at": "NULL",
-                "login": "'cliente' || g",
-                "login_key": "'cliente' || g",
-                "radius_password": "'pw-' || md5(g::text)",
-                "plan_id": "%(plan)s",
-                "created_at": "now() - interval '90 days'",
-                "updated_at": "now()",
-            },
-            series,
-            {**n, "plan": plan_id},
-            extra,
-        )
-        conn.execute("SELECT setval(pg_get_serial_sequence('services', 'id'), %s)", (customers,))
-        counts["history"] = insert_select(
-            conn,
-            "status_changes",
-            {
-                "customer_id": "g",
-                "customer_version": "h.version",
-                "event": "h.event",
-                "from_status": "h.from_status",
-                "to_status": "h.to_status",
-                "reason": "h.reason",
-                "note": "NULL",
-                "forced": "false",
-                "actor": "'cli:bench'",
-                "source": "'cli'",
-                "created_at": "now() - h.days_ago * interval '1 day'",
-            },
-            f"{series} CROSS JOIN {EARLIER}",
-            n,
-            extra,
-        )
-        counts["outbox"] = insert_select(
-            conn,
-            "outbox_effects",
-            {
-                "transition_id": "s.id",
-                "customer_id": "s.customer_id",
-                "service_id": "CASE WHEN e.per_service THEN s.customer_id END",
-                "origin": "CASE WHEN e.per_service THEN 'effect' ELSE 'transition' END",
-                "name": "e.name",
-                "state": "'done'",
-                "attempts": "1",
-                "last_error": "NULL",
-                "note": "NULL",
-                "created_at": "s.created_at",
-                "next_attempt_at": "s.created_at",
-                "claimed_until": "NULL",
-                "published_at": "s.created_at",
-                "completed_at": "s.created_at + interval '1 second'",
-                "relay_count": "1",
-                "relay_after": "NULL",
-            },
-            f"status_changes s JOIN {EARLIER_EFFECTS} ON e.event = s.event",
-            {},
-            extra,
-        )
+        plan_id = seed_plan(conn, PLAN_NAME, DOWNLOAD_KBPS, UPLOAD_KBPS)
+        counts |= seed_subscribers(conn, customers, plan_id, PLAN_NAME, AMOUNT_CENTS, due, extra, SEEDED_VERSION)
+        counts["history"], counts["outbox"] = seed_earlier_history(conn, customers, extra)
         conn.commit()
     db = Database(url)
     try:

@@ -113,6 +113,7 @@ from bench.harness.processes import (  # noqa: E402
 )
 from bench.harness.report import printable_command  # noqa: E402
 from bench.harness.seeding import insert_select  # noqa: E402
+from bench.harness.subscribers import seed_earlier_history, seed_plan, seed_subscribers  # noqa: E402
 from bench.harness.webhooks import WebhookReceiver  # noqa: E402
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
@@ -142,89 +143,19 @@ def seed(url: str, customers: int, routers: FakeRouters, today: date) -> dict:
     """Everything but FreeRADIUS's tables' own creation (enforcement.prepare does that, after the
     plan and routers exist). Returns counts and the extra columns filled."""
     extra: list[str] = []
-    series = "generate_series(1, %(n)s) AS g"
-    n = {"n": customers}
     counts: dict = {}
     with psycopg.connect(psycopg_dsn(url)) as conn:
         conn.execute("SET synchronous_commit = off")
-        plan_id = conn.execute(
-            "INSERT INTO plans (name, name_key, download_kbps, upload_kbps, created_at, updated_at) "
-            "VALUES (%s, lower(%s), %s, %s, now(), now()) RETURNING id",
-            (PLAN_NAME, PLAN_NAME, DOWNLOAD_KBPS, UPLOAD_KBPS),
-        ).fetchone()[0]
+        plan_id = seed_plan(conn, PLAN_NAME, DOWNLOAD_KBPS, UPLOAD_KBPS)
         for i, router in enumerate(routers.routers):
             conn.execute(
                 "INSERT INTO routers (name, address, secret, coa_port, vendor, created_at, updated_at) "
                 "VALUES (%s, %s, %s, %s, 'mikrotik', now(), now())",
                 (f"bench-router-{i + 1}", router.address, router.secret, router.port),
             )
-        counts["customers"] = insert_select(
-            conn,
-            "customers",
-            {
-                "id": "g",
-                "name": "'Bench customer ' || g",
-                "document": "lpad(g::text, 11, '0')",
-                "document_type": "'cpf'",
-                "email": "NULL",
-                "phone": "NULL",
-                "external_ref": "'bench-' || g",
-                "status": "'active'",
-                "inactivation_reason": "NULL",
-                "status_changed_at": "now() - interval '50 days'",
-                "invoicing_enabled": "true",
-                "auto_block_exempt": "false",
-                "version": "3",
-                "created_at": "now() - interval '90 days'",
-                "updated_at": "now()",
-            },
-            series,
-            n,
-            extra,
+        counts |= seed_subscribers(
+            conn, customers, plan_id, PLAN_NAME, AMOUNT_CENTS, today - timedelta(days=DAYS_LATE), extra
         )
-        conn.execute("SELECT setval(pg_get_serial_sequence('customers', 'id'), %s)", (customers,))
-        counts["invoices"] = insert_select(
-            conn,
-            "invoices",
-            {
-                "external_id": "'late-' || g",
-                "customer_id": "g",
-                "amount": str(AMOUNT_CENTS),
-                "amount_paid": "0",
-                "due_date": "%(due)s",
-                "status": "'open'",
-                "paid_at": "NULL",
-                "created_at": "now()",
-                "updated_at": "now()",
-            },
-            series,
-            {**n, "due": today - timedelta(days=DAYS_LATE)},
-            extra,
-        )
-        counts["services"] = insert_select(
-            conn,
-            "services",
-            {
-                "id": "g",
-                "customer_id": "g",
-                "name": f"'{PLAN_NAME}'",
-                "external_ref": "'bench-s' || g",
-                "status": "'active'",
-                "suspension_cause": "NULL",
-                "suspended_at": "NULL",
-                "cancelled_at": "NULL",
-                "login": "'cliente' || g",
-                "login_key": "'cliente' || g",
-                "radius_password": "'pw-' || md5(g::text)",
-                "plan_id": "%(plan)s",
-                "created_at": "now() - interval '90 days'",
-                "updated_at": "now()",
-            },
-            series,
-            {**n, "plan": plan_id},
-            extra,
-        )
-        conn.execute("SELECT setval(pg_get_serial_sequence('services', 'id'), %s)", (customers,))
         seed_history(conn, customers, counts, extra)
         conn.commit()
     counts["plan_id"] = plan_id
@@ -236,66 +167,8 @@ def seed(url: str, customers: int, routers: FakeRouters, today: date) -> dict:
 # system has. Without it the history, outbox and radius_packets tables start empty and, with
 # autovacuum off (as on the development server), keep the statistics of empty tables for the
 # whole run: the planner then reads them in ways no production database would.
-EARLIER = (
-    "(VALUES (2, 'inactivate', 'active', 'inactive', 'delinquency', 60), "
-    "(3, 'activate', 'inactive', 'active', 'payment', 50)) "
-    "AS h(version, event, from_status, to_status, reason, days_ago)"
-)
-EARLIER_EFFECTS = (
-    "(VALUES ('inactivate', 'suspend_services', false), ('inactivate', 'pause_invoicing', false), "
-    "('inactivate', 'notify_billing', false), ('inactivate', 'radius_disconnect', true), "
-    "('activate', 'restore_services', false), ('activate', 'resume_invoicing', false), "
-    "('activate', 'notify_billing', false), ('activate', 'radius_disconnect', true)) "
-    "AS e(event, name, per_service)"
-)
-
-
 def seed_history(conn: psycopg.Connection, customers: int, counts: dict, extra: list[str]) -> None:
-    counts["history"] = insert_select(
-        conn,
-        "status_changes",
-        {
-            "customer_id": "g",
-            "customer_version": "h.version",
-            "event": "h.event",
-            "from_status": "h.from_status",
-            "to_status": "h.to_status",
-            "reason": "h.reason",
-            "note": "NULL",
-            "forced": "false",
-            "actor": "'cli:bench'",
-            "source": "'cli'",
-            "created_at": "now() - h.days_ago * interval '1 day'",
-        },
-        f"generate_series(1, %(n)s) AS g CROSS JOIN {EARLIER}",
-        {"n": customers},
-        extra,
-    )
-    counts["earlier effects"] = insert_select(
-        conn,
-        "outbox_effects",
-        {
-            "transition_id": "s.id",
-            "customer_id": "s.customer_id",
-            "service_id": "CASE WHEN e.per_service THEN s.customer_id END",
-            "origin": "CASE WHEN e.per_service THEN 'effect' ELSE 'transition' END",
-            "name": "e.name",
-            "state": "'done'",
-            "attempts": "1",
-            "last_error": "NULL",
-            "note": "NULL",
-            "created_at": "s.created_at",
-            "next_attempt_at": "s.created_at",
-            "claimed_until": "NULL",
-            "published_at": "s.created_at",
-            "completed_at": "s.created_at + interval '1 second'",
-            "relay_count": "1",
-            "relay_after": "NULL",
-        },
-        f"status_changes s JOIN {EARLIER_EFFECTS} ON e.event = s.event",
-        {},
-        extra,
-    )
+    counts["history"], counts["earlier effects"] = seed_earlier_history(conn, customers, extra)
     counts["earlier packets"] = insert_select(
         conn,
         "radius_packets",
