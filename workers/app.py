@@ -82,7 +82,7 @@ def make_celery(settings: Settings) -> Celery:
                 "options": {"expires": settings.timers_interval_seconds},
             },
             "warnings": {"task": "workers.tasks.warnings", "schedule": 3600.0},
-            "ladder": {"task": "workers.tasks.ladder", "schedule": 3600.0},
+            "ladder": {"task": "workers.tasks.ladder", "schedule": 3600.0, "options": {"expires": 3600.0}},
         },
     )
     return app

@@ -55,7 +55,11 @@ def sweep(as_of: str | None = None) -> int:
     settings = get_settings()
     today = date.fromisoformat(as_of) if as_of else provider_today(settings.timezone)
     policy = delinquency.policy_from(settings)
-    steps = ladder.advance_ladder(runtime.db(), policy, today, settings)
+    try:
+        steps = ladder.advance_ladder(runtime.db(), policy, today, settings)
+    except Exception:
+        log.exception("sweep's ladder failed; the cut goes ahead and the hourly job tries the ladder again")
+        steps = ladder.LadderRun()
     if steps.advanced or steps.cleared:
         log.info(
             "sweep's ladder: %d customer(s) advanced, %d back to their plan", len(steps.advanced), len(steps.cleared)

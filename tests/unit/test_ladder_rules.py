@@ -26,6 +26,7 @@ from workflow.domain.delinquency import (
     Ladder,
     Overdue,
     Policy,
+    ladder_moves,
     parse_weekdays,
     stage_rank,
 )
@@ -526,3 +527,20 @@ def test_activate_and_inactivate_leave_the_ladder(stage, snoozed):
     state.delinquency_stage, state.notice_snoozed_until = stage, snoozed
     send(state, "activate", TransitionRequest("payment_received", None, actor_role=Role.ADMIN), facts(0))
     assert (state.status, state.delinquency_stage, state.notice_snoozed_until) == ("active", "none", None)
+
+
+@pytest.mark.parametrize(
+    "stage, wanted, moves",
+    [
+        ("none", "notice", True),
+        ("none", "reduced", True),  # a late run goes straight to the later step
+        ("notice", "reduced", True),
+        ("notice", "none", True),  # paid, exempt, held: back to the plan
+        ("reduced", "none", True),
+        ("reduced", "notice", False),  # a partial payment does not undo a step
+        ("notice", "notice", False),
+        ("none", "none", False),
+    ],
+)
+def test_the_ladder_moves_forward_or_back_to_none_only(stage, wanted, moves):
+    assert ladder_moves(stage, DelinquencyStage(wanted)) is moves

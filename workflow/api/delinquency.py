@@ -81,7 +81,8 @@ def run(
     _: Principal = Depends(is_admin),
     idem: Idempotent = Depends(idempotent),
 ):
-    """Hands the due customers to the workers in batches; each batch re-checks under its rows' lock."""
+    """Hands the due customers to the workers in batches; each batch re-checks under its rows' lock.
+    The cut only: the ladder's steps are the hourly job's and the daily sweep's."""
     settings = request.app.state.settings
     today = _today(request, body.as_of if body else None)
 

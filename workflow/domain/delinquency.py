@@ -131,6 +131,15 @@ def stage_rank(stage: str) -> int:
         return 0
 
 
+def ladder_moves(stage: str, wanted: DelinquencyStage) -> bool:
+    """Whether the ladder moves a customer at `stage` whom the rule (Policy.stage_due) puts at
+    `wanted`: to a later step, or back to none. A step back short of none waits for the payment (a
+    partial payment does not undo a step; a debt that falls below the minimum does, as none)."""
+    if stage_rank(wanted) > stage_rank(stage):
+        return True
+    return wanted is DelinquencyStage.NONE and stage != DelinquencyStage.NONE
+
+
 @dataclass(frozen=True)
 class Ladder:
     """The steps before the cut, each after some days past the oldest overdue invoice's due date

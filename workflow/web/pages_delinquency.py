@@ -102,8 +102,10 @@ def preview(
 
 @router.post("/inadimplencia/executar")
 def run_now(request: Request, data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
-    """The same run as the daily job: batches handed to the workers, each cut re-checked under
-    the customer's row lock, so a payment arriving meanwhile is never cut."""
+    """The daily job's cut, now: batches handed to the workers, each cut re-checked under the
+    customer's row lock, so a payment arriving meanwhile is never cut. The ladder's steps are not
+    taken here (a request does not hold the database that long): the hourly job and the daily
+    sweep take them."""
     check_csrf(user, data.get("csrf_token"))
     settings = request.app.state.settings
     today = provider_today(settings.timezone)
