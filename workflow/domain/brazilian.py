@@ -6,6 +6,14 @@ One formatter for the whole product: the UI's pages and the history notes the se
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from .vocabulary import DelinquencyStage
+
+# The collection ladder's steps as operators and customers read them (badges, pages, history notes).
+STAGE_NAMES = {
+    DelinquencyStage.NOTICE.value: "Aviso",
+    DelinquencyStage.REDUCED.value: "Velocidade reduzida",
+}
+
 
 def money(value: Decimal | str | int | float | None) -> str:
     if value is None:

@@ -71,12 +71,6 @@ _services = Service.__table__
 _changes = StatusChange.__table__
 _effects = OutboxEffect.__table__
 
-STAGE_NAMES = {  # as operators read them (notes, pages)
-    DelinquencyStage.NONE: "sem etapa",
-    DelinquencyStage.NOTICE: "aviso",
-    DelinquencyStage.REDUCED: "velocidade reduzida",
-}
-
 
 @dataclass
 class LadderRun:
@@ -525,7 +519,7 @@ def step_note(stage: DelinquencyStage, overdue: Overdue, today: date) -> str:
     """The history's note of a step, in Portuguese (operators read it)."""
     oldest = f", a mais antiga vencida em {brazilian.day(overdue.oldest_due)}" if overdue.oldest_due else ""
     return (
-        f"Régua de cobrança em {brazilian.day(today)}: etapa {STAGE_NAMES[stage]}; "
+        f"Régua de cobrança em {brazilian.day(today)}: etapa {brazilian.STAGE_NAMES[stage].lower()}; "
         f"{overdue.invoices} fatura(s) vencida(s), total {brazilian.money(overdue.total)}{oldest}."
     )
 

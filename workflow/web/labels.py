@@ -1,13 +1,12 @@
 """The operator's words: Portuguese labels for the domain's vocabulary and its refusals."""
 
-from ..domain import limits
+from ..domain import brazilian, limits
 from ..domain.delinquency import FORCED_HOLD_MAX_DAYS
 from ..domain.errors import AtivaError, GuardFailed, InvalidReason
 from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
-    DelinquencyStage,
     EffectState,
     InactivationReason,
     Role,
@@ -47,10 +46,7 @@ SOURCES = {
     Source.NOTICE_PAGE.value: "Página de aviso",
 }
 # The collection ladder's stages as a badge beside Ativo (none shows nothing; a cut is just Inativo).
-STAGES = {
-    DelinquencyStage.NOTICE.value: "Aviso",
-    DelinquencyStage.REDUCED.value: "Velocidade reduzida",
-}
+STAGES = brazilian.STAGE_NAMES
 # The list's "Régua" filter: the address bar's word -> standing's stage.
 STAGE_FILTERS = {"sem-etapa": "none", "aviso": "notice", "reduzida": "reduced", "cortado": "cut"}
 ROLES = {
