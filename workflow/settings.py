@@ -1,5 +1,6 @@
 """The one configuration object; every variable is prefixed ATIVA_ (see README)."""
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -205,6 +206,12 @@ class Settings(BaseSettings):
     notice_payment_url: str | None = Field(
         None, max_length=2000, description="A link to pay or get the invoice (http or https), shown on /aviso."
     )
+    notice_hosts: str = Field(
+        "",
+        max_length=2000,
+        description="Comma-separated host names /aviso is served under (e.g. aviso.provedor.com.br); any other "
+        "Host gets the neutral page, and the acknowledgement's Origin/Referer must be one of them; unset: any Host.",
+    )
     notice_rate_per_minute: int = Field(
         30, ge=1, le=10000, description="Requests to /aviso one visitor address may make per minute (then 429)."
     )
@@ -214,6 +221,21 @@ class Settings(BaseSettings):
     def _proxy_networks(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    @field_validator("notice_hosts")
+    @classmethod
+    def _host_names(cls, value: str) -> str:
+        parse_hosts(value)
+        return value
+
+    @model_validator(mode="after")
+    def _header_needs_proxies(self) -> "Settings":
+        if self.notice_client_ip_header and not self.notice_proxies:
+            raise ValueError(
+                "ATIVA_NOTICE_CLIENT_IP_HEADER is set but ATIVA_NOTICE_TRUSTED_PROXIES is empty: "
+                "list the reverse proxies whose header /aviso may believe, or unset the header"
+            )
+        return self
 
     @field_validator("notice_payment_url")
     @classmethod
@@ -235,6 +257,10 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"has a control character or a lone surrogate ({bad})")
         return value.strip()
+
+    @property
+    def notice_host_names(self) -> frozenset[str]:
+        return parse_hosts(self.notice_hosts)
 
     @property
     def notice_proxies(self) -> tuple[IPNetwork, ...]:
@@ -374,6 +400,29 @@ def parse_networks(text: str) -> tuple[IPNetwork, ...]:
         except ValueError:
             raise ValueError(f"{entry[:60]!r} is not an IP address or CIDR network") from None
     return tuple(networks)
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def parse_hosts(text: str) -> frozenset[str]:
+    """ "aviso.provedor.com.br, 203.0.113.30:8080" -> the host names, lower case (a port kept: a
+    browser's Host and Origin carry it when it is not the scheme's default)."""
+    hosts = set()
+    for entry in (part.strip().lower() for part in text.split(",")):
+        if not entry:
+            continue
+        name, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        labels = name.removesuffix(".").split(".")
+        if (
+            not entry.isascii()
+            or len(name) > 253
+            or (port and not (port.isdigit() and 0 < int(port) < 65536))
+            or not all(_HOST_LABEL.match(label) for label in labels)
+        ):
+            raise ValueError(f"{entry[:60]!r} is not a host name (like aviso.provedor.com.br, without http://)")
+        hosts.add(".".join(labels) + (f":{port}" if port else ""))
+    return frozenset(hosts)
 
 
 @lru_cache

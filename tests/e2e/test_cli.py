@@ -240,6 +240,16 @@ def test_bad_configuration_is_one_line_not_a_traceback(tmp_path, variable, value
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_client_ip_header_without_trusted_proxies_stops_the_service_in_one_line(tmp_path):
+    result = _run_console(["serve"], {"ATIVA_NOTICE_CLIENT_IP_HEADER": "X-Forwarded-For"}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: invalid configuration: ATIVA_NOTICE_CLIENT_IP_HEADER is set but ATIVA_NOTICE_TRUSTED_PROXIES is "
+        "empty: list the reverse proxies whose header /aviso may believe, or unset the header"
+    )
+    assert not (tmp_path / "var").exists()
+
+
 LADDER_MESSAGE = "invalid configuration: the collection ladder (ATIVA_NOTICE_AFTER_DAYS, ATIVA_REDUCE_AFTER_DAYS, "
 
 

@@ -19,7 +19,7 @@ from tests.radius_view_support import FRAMED_IP, LOGIN, PASSWORD, open_session, 
 from tests.support import free_port, start_serve, stop_serve, wait_healthy
 from workflow.application import create_app
 from workflow.db.engine import Database
-from workflow.db.models import Customer, OutboxEffect, StatusChange
+from workflow.db.models import Customer, OutboxEffect, Service, StatusChange
 from workflow.db.radius_tables import radacct, radusergroup
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Effect, InvoiceStatus, Source
@@ -217,10 +217,17 @@ def test_a_trusted_proxy_header_is_believed_and_an_untrusted_one_ignored(pg_db, 
     proxied = {"notice_client_ip_header": "X-Forwarded-For", "notice_trusted_proxies": f"{PROXY}, 10.8.0.0/16"}
     behind = app_for(PROXY, **proxied)
     # The right-most address not of a trusted proxy is the visitor; what is left of it, anyone wrote.
-    for chain in (FRAMED_IP, f"203.0.113.9, {FRAMED_IP}", f"{FRAMED_IP}, 10.8.3.4"):
+    for chain in (FRAMED_IP, f"203.0.113.9, {FRAMED_IP}", f"{FRAMED_IP}, 10.8.3.4", f"unknown, {FRAMED_IP}"):
         page = behind.get("/aviso", headers={"X-Forwarded-For": chain})
         assert "Olá, João" in _text(page.text), chain
-    for chain in (f"{FRAMED_IP}, 203.0.113.9", "not-an-address", f"{FRAMED_IP},,", f"[{FRAMED_IP}]", "1.2.3.4:80"):
+    for chain in (
+        f"{FRAMED_IP}, 203.0.113.9",
+        "not-an-address",
+        f"{FRAMED_IP},,",
+        f"[{FRAMED_IP}]",
+        "1.2.3.4:80",
+        f"{FRAMED_IP}, unknown, 10.8.3.4",
+    ):
         page = behind.get("/aviso", headers={"X-Forwarded-For": chain})
         assert page.status_code == 200 and NEUTRAL in page.text, chain
     assert NEUTRAL in behind.get("/aviso").text  # no header: the proxy's own address, which holds no session
@@ -237,6 +244,48 @@ def test_a_trusted_proxy_header_is_believed_and_an_untrusted_one_ignored(pg_db, 
     # No header setting: nothing in a header counts, even from the proxy.
     unset = app_for(PROXY, notice_trusted_proxies=PROXY).get("/aviso", headers={"X-Forwarded-For": FRAMED_IP})
     assert NEUTRAL in unset.text
+
+
+def test_a_cancelled_or_suspended_service_gets_the_neutral_page(pg_db, app_for):
+    seeded, _maria, _ = at_notice(pg_db)
+    for status in ("suspended", "cancelled"):
+        with pg_db.write() as session:
+            session.execute(update(Service).where(Service.id == seeded.service_id).values(status=status))
+        page = app_for().get("/aviso")
+        assert page.status_code == 200 and NEUTRAL in page.text and "João" not in page.text, status
+        assert NEUTRAL in app_for().post("/aviso").text
+    with pg_db.read() as session:
+        assert session.scalar(select(Customer.notice_snoozed_until).where(Customer.id == seeded.customer_id)) is None
+    with pg_db.write() as session:
+        session.execute(update(Service).where(Service.id == seeded.service_id).values(status="active"))
+    assert "Olá, João" in _text(app_for().get("/aviso").text)
+
+
+def test_with_notice_hosts_another_host_gets_421_and_the_post_must_come_from_those_hosts(pg_db, app_for):
+    seeded, _maria, _ = at_notice(pg_db)
+    client = app_for(notice_hosts="aviso.provedor.com.br, aviso.provedor.com.br:8080")
+    ours = {"Host": "aviso.provedor.com.br"}
+    # A rebound name (or any Host not listed): the neutral page, 421, for GET and POST alike.
+    for host in ("testserver", "evil.example", "aviso.provedor.com.br.evil.example", ""):
+        for method in ("GET", "POST"):
+            response = client.request(method, "/aviso", headers={"Host": host, "Origin": f"http://{host}"})
+            assert response.status_code == 421 and NEUTRAL in response.text, (method, host)
+            assert "João" not in response.text and "R$" not in response.text
+    page = client.get("/aviso", headers=ours)
+    assert page.status_code == 200 and "Olá, João" in _text(page.text)
+    assert "Olá, João" in _text(client.get("/aviso", headers={"Host": "AVISO.provedor.com.br:8080"}).text)
+    # The POST's Origin/Referer must name one of those hosts, whatever the request's Host says.
+    for headers in ({"Origin": "http://evil.example"}, {"Referer": "http://testserver/aviso"}):
+        forged = client.post("/aviso", headers={**ours, **headers})
+        assert forged.status_code == 403 and "Pedido recusado" in forged.text, headers
+    with pg_db.read() as session:
+        assert session.scalar(select(Customer.notice_snoozed_until).where(Customer.id == seeded.customer_id)) is None
+    done = client.post(
+        "/aviso", headers={"Host": "aviso.provedor.com.br", "Origin": "http://aviso.provedor.com.br:8080"}
+    )
+    assert done.status_code == 200 and "Aviso confirmado" in done.text
+    # Unset: any Host, and the Origin compared with the request's own Host (as before).
+    assert "Olá, Maria" in _text(app_for(OTHER_IP).get("/aviso", headers={"Host": "qualquer.example"}).text)
 
 
 def test_hostile_headers_never_break_the_page(pg_db, app_for):
@@ -394,7 +443,7 @@ def test_the_settings_refuse_a_payment_link_that_is_not_http_and_a_malformed_pro
             Settings(notice_trusted_proxies=proxies)
     for header in ("X-Forwarded-For\r\nX", "X Real", ""):
         with pytest.raises(ValueError):
-            Settings(notice_client_ip_header=header)
+            Settings(notice_client_ip_header=header, notice_trusted_proxies=PROXY)
     with pytest.raises(ValueError):
         Settings(notice_payment_text="PIX\x00")
     assert [str(n) for n in Settings(notice_trusted_proxies="10.0.0.1, 10.8.0.0/16,::1").notice_proxies] == [

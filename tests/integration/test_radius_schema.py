@@ -21,7 +21,11 @@ _INDEXES = """
 SELECT tablename, lower(indexname), regexp_replace(lower(indexdef), '^.* using ', '')
 FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s) ORDER BY 1, 2
 """
-OWN_INDEX = "ativa_radacct_open_login"  # Ativa's own, beside FreeRADIUS's: open sessions by login
+# Ativa's own, beside FreeRADIUS's: open sessions by login, and by address (the notice page).
+OWN_INDEXES = {
+    "ativa_radacct_open_login": "btree (lower(username)) where (acctstoptime is null)",
+    "ativa_radacct_open_address": "btree (framedipaddress) where (acctstoptime is null)",
+}
 
 
 def _describe(url: str) -> tuple[list, list]:
@@ -50,11 +54,12 @@ def test_the_tables_match_freeradius_own_schema(postgres_url, empty_database):
     ours_columns, ours_indexes = _describe(postgres_url)  # created by create_radius_schema
     assert {t for t, *_ in stock_columns} == RADIUS_TABLES
     assert ours_columns == stock_columns
-    assert [i for i in ours_indexes if i[1] != OWN_INDEX] == stock_indexes
-    assert ("radacct", OWN_INDEX, "btree (lower(username)) where (acctstoptime is null)") in ours_indexes
+    assert [i for i in ours_indexes if i[1] not in OWN_INDEXES] == stock_indexes
+    for name, definition in OWN_INDEXES.items():
+        assert ("radacct", name, definition) in ours_indexes
 
 
-def test_an_existing_freeradius_database_gets_ativas_own_index(empty_database):
+def test_an_existing_freeradius_database_gets_ativas_own_indexes(empty_database):
     with psycopg.connect(psycopg_dsn(empty_database), autocommit=True) as conn:
         conn.execute(STOCK_SCHEMA.read_text())
     database = Database(empty_database)
@@ -64,7 +69,7 @@ def test_an_existing_freeradius_database_gets_ativas_own_index(empty_database):
     finally:
         database.dispose()
     _, indexes = _describe(empty_database)
-    assert OWN_INDEX in [name for _, name, _ in indexes]
+    assert {(name, definition) for _, name, definition in indexes} >= set(OWN_INDEXES.items())
 
 
 def test_creating_them_again_keeps_their_rows(pg_db):

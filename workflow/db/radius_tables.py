@@ -126,7 +126,11 @@ nasreload = Table(
 OPEN_SESSIONS_BY_LOGIN = Index(
     "ativa_radacct_open_login", func.lower(radacct.c.username), postgresql_where=text("acctstoptime IS NULL")
 )
-OWN_INDEXES = (OPEN_SESSIONS_BY_LOGIN,)
+# The notice page (/aviso) finds its visitor by the open session holding their IPv4 address.
+OPEN_SESSIONS_BY_ADDRESS = Index(
+    "ativa_radacct_open_address", radacct.c.framedipaddress, postgresql_where=text("acctstoptime IS NULL")
+)
+OWN_INDEXES = (OPEN_SESSIONS_BY_LOGIN, OPEN_SESSIONS_BY_ADDRESS)
 
 RADIUS_TABLES = frozenset(radius_metadata.tables)
 

@@ -22,7 +22,7 @@ from ..db.radius_tables import radacct
 from ..domain import brazilian, radius
 from ..domain.delinquency import InvoiceFacts, is_overdue, overdue_of
 from ..domain.errors import AtivaError, GuardFailed
-from ..domain.vocabulary import CustomerStatus, DelinquencyStage, InvoiceStatus
+from ..domain.vocabulary import CustomerStatus, DelinquencyStage, InvoiceStatus, ServiceStatus
 from ..settings import Settings
 from .ladder import acknowledge_notice
 from .radius.enforcement import radius_mode
@@ -85,8 +85,9 @@ def _radius_login(session: Session, settings: Settings, address: Address) -> str
 
 
 def notice_for(session: Session, settings: Settings, address: Address | None, today: date) -> Notice | None:
-    """The notice for the visitor at `address`, or None (unknown address, RADIUS off, a customer
-    at no step of the ladder, or nothing past due): the neutral page."""
+    """The notice for the visitor at `address`, or None (unknown address, RADIUS off, a service
+    that is not active (a leftover session of a cancelled or suspended one), a customer at no step
+    of the ladder, or nothing past due): the neutral page."""
     if address is None:
         return None
     username = _radius_login(session, settings, address)
@@ -95,7 +96,7 @@ def notice_for(session: Session, settings: Settings, address: Address | None, to
     customer = session.execute(
         select(Customer.id, Customer.name, Customer.status, Customer.delinquency_stage, Customer.notice_snoozed_until)
         .join(Service, Service.customer_id == Customer.id)
-        .where(Service.login_key == username.lower())
+        .where(Service.login_key == username.lower(), Service.status == ServiceStatus.ACTIVE.value)
     ).first()
     if (
         customer is None

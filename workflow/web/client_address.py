@@ -50,15 +50,19 @@ def client_address(request: Request, settings: Settings) -> Address | None:
         return None
     if header.lower() != FORWARDED_FOR:  # X-Real-IP and the like: one address
         return parse_address(joined) if len(values) == 1 else None
-    # Each proxy appends the address it saw: the right-most one not of our proxies is the visitor
-    # (anything to its left the visitor could have written).
-    chain: list[Address] = []
-    for part in joined.split(","):
+    return forwarded_client(joined, proxies)
+
+
+def forwarded_client(chain: str, proxies: tuple[IPNetwork, ...]) -> Address | None:
+    """The visitor in an X-Forwarded-For chain. Each proxy appends the address it saw: walking
+    from the right, past our own proxies, the first other entry is the visitor as the last of our
+    proxies saw it. Anything to its left the visitor could have written (even "unknown"), so it is
+    not read at all."""
+    parts = chain.split(",")
+    for part in reversed(parts):
         address = parse_address(part)
         if address is None:
-            return None
-        chain.append(address)
-    for address in reversed(chain):
+            return None  # the hop our proxy vouches for is unreadable: cannot be told
         if not _trusted(address, proxies):
             return address
-    return chain[0]  # every hop is a proxy of ours: the first is where the request came from
+    return parse_address(parts[0])  # every hop is a proxy of ours: the first is where it came from

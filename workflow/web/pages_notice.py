@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from ..usecases import notice_page
 from ..usecases.business_day import provider_today
 from .client_address import client_address
+from .rate_limit import rate_key
 from .rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -58,6 +59,13 @@ def _neutral(request: Request) -> Response:
     return _page(request, kind="neutral", title=title, message=message)
 
 
+def _misdirected(request: Request) -> Response:
+    """Another Host than ATIVA_NOTICE_HOSTS: the neutral page with 421 Misdirected Request, so no
+    notice is read and nothing is done under a name that is not the provider's."""
+    title, message = NEUTRAL
+    return _page(request, 421, kind="neutral", title=title, message=message)
+
+
 def _throttled(request: Request, key: str) -> Response | None:
     wait = request.app.state.notice_buckets.take(key)
     if not wait:
@@ -78,27 +86,46 @@ def _visitor(request: Request):
     """The visitor's address (None: cannot be told) and the key its requests are counted by."""
     address = client_address(request, request.app.state.settings)
     peer = request.client.host if request.client else "?"
-    return address, str(address) if address is not None else f"peer:{peer}"
+    return address, rate_key(address) if address is not None else f"peer:{peer}"
+
+
+def _host_of(value: str) -> str:
+    return value.strip().lower().removesuffix(".")
+
+
+def _our_hosts(request: Request) -> frozenset[str]:
+    """The hosts the page may be reached under: ATIVA_NOTICE_HOSTS, else (unset) the request's own."""
+    hosts = request.app.state.settings.notice_host_names
+    return hosts or frozenset({_host_of(request.headers.get("host", ""))} - {""})
+
+
+def _right_host(request: Request) -> bool:
+    """With ATIVA_NOTICE_HOSTS, a request under another Host is not ours to answer: a page of an
+    attacker's name rebound to this address (DNS rebinding) must not read or press the notice."""
+    hosts = request.app.state.settings.notice_host_names
+    return not hosts or _host_of(request.headers.get("host", "")) in hosts
 
 
 def _same_origin(request: Request) -> bool:
-    """A browser's POST names the page it came from: it must be this site (a page elsewhere must
+    """A browser's POST names the page it came from: it must be one of ours (a page elsewhere must
     not press the button for the visitor). Without Origin and Referer, nothing to compare."""
-    host = request.headers.get("host", "").strip().lower()
+    hosts = _our_hosts(request)
     for name in ("origin", "referer"):
         value = request.headers.get(name)
         if value is None:
             continue
         try:
-            netloc = urlsplit(value.strip()).netloc.lower()
+            netloc = urlsplit(value.strip()).netloc
         except ValueError:
             return False
-        return bool(host) and netloc == host
+        return _host_of(netloc) in hosts
     return True
 
 
 @router.api_route("/aviso", methods=["GET", "HEAD"])  # HEAD: link checkers and captive-portal probes
 def notice(request: Request):
+    if not _right_host(request):
+        return _misdirected(request)
     address, key = _visitor(request)
     throttled = _throttled(request, key)
     if throttled:
@@ -113,6 +140,8 @@ def notice(request: Request):
 
 @router.post("/aviso")
 def continue_browsing(request: Request):
+    if not _right_host(request):
+        return _misdirected(request)
     address, key = _visitor(request)
     throttled = _throttled(request, key)
     if throttled:
