@@ -85,11 +85,11 @@ from bench.harness.database import (
     psycopg_dsn,
 )
 from bench.harness.report import printable_command
-from bench.harness.subscribers import SEEDED_VERSION, seed_earlier_history, seed_plan, seed_subscribers
+from bench.harness.subscribers import SEEDED_VERSION, seed_earlier_history, seed_login_rows, seed_plan, seed_subscribers
 from workflow.db import migrate
 from workflow.db.engine import Database
 from workflow.domain.delinquency import Policy
-from workflow.domain.radius import LOGIN_PRIORITY, Profile, password_check, plan_group
+from workflow.domain.radius import Profile, plan_group
 from workflow.settings import Settings
 from workflow.usecases import delinquency, ladder
 from workflow.usecases.radius.enforcement import prepare
@@ -138,19 +138,9 @@ def seed(url: str, settings: Settings, customers: int, due: date) -> dict:
         prepare(db, settings)  # FreeRADIUS's tables in this database, the plan's groups (and _aviso)
     finally:
         db.dispose()
-    check = password_check("")
     with psycopg.connect(psycopg_dsn(url)) as conn:
         conn.execute("SET synchronous_commit = off")
-        counts["radcheck"] = conn.execute(
-            "INSERT INTO radcheck (username, attribute, op, value) "
-            "SELECT login, %s, %s, radius_password FROM services WHERE login IS NOT NULL ORDER BY id",
-            (check.name, check.op),
-        ).rowcount
-        counts["radusergroup"] = conn.execute(
-            "INSERT INTO radusergroup (username, groupname, priority) "
-            "SELECT login, %s, %s FROM services WHERE login IS NOT NULL ORDER BY id",
-            (plan_group(plan_id), LOGIN_PRIORITY),
-        ).rowcount
+        counts["radcheck"], counts["radusergroup"] = seed_login_rows(conn, plan_id)
         conn.commit()
     with psycopg.connect(psycopg_dsn(url), autocommit=True) as conn:
         conn.execute(

@@ -113,7 +113,7 @@ from bench.harness.processes import (  # noqa: E402
 )
 from bench.harness.report import printable_command  # noqa: E402
 from bench.harness.seeding import insert_select  # noqa: E402
-from bench.harness.subscribers import seed_earlier_history, seed_plan, seed_subscribers  # noqa: E402
+from bench.harness.subscribers import seed_earlier_history, seed_login_rows, seed_plan, seed_subscribers  # noqa: E402
 from bench.harness.webhooks import WebhookReceiver  # noqa: E402
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
@@ -193,23 +193,11 @@ def seed_history(conn: psycopg.Connection, customers: int, counts: dict, extra: 
 def seed_radius(url: str, customers: int, routers: FakeRouters, plan_id: int, extra: list[str]) -> dict:
     """The logins' FreeRADIUS rows (what rows.write_logins writes for an active service) and one
     open accounting session each, on the router of its turn."""
-    from workflow.domain.radius import LOGIN_PRIORITY, password_check, plan_group
-
-    check = password_check("")
     addresses = "ARRAY[" + ", ".join(f"'{r.address}'" for r in routers.routers) + "]::inet[]"
     counts: dict = {}
     with psycopg.connect(psycopg_dsn(url)) as conn:
         conn.execute("SET synchronous_commit = off")
-        counts["radcheck"] = conn.execute(
-            "INSERT INTO radcheck (username, attribute, op, value) "
-            "SELECT login, %s, %s, radius_password FROM services WHERE login IS NOT NULL ORDER BY id",
-            (check.name, check.op),
-        ).rowcount
-        counts["radusergroup"] = conn.execute(
-            "INSERT INTO radusergroup (username, groupname, priority) "
-            "SELECT login, %s, %s FROM services WHERE login IS NOT NULL ORDER BY id",
-            (plan_group(plan_id), LOGIN_PRIORITY),
-        ).rowcount
+        counts["radcheck"], counts["radusergroup"] = seed_login_rows(conn, plan_id)
         counts["radacct"] = insert_select(
             conn,
             "radacct",

@@ -8,6 +8,7 @@ from datetime import date
 import psycopg
 
 from bench.harness.seeding import insert_select
+from workflow.domain.radius import LOGIN_PRIORITY, password_check, plan_group
 
 # An earlier cut and return of every customer, with the effects they made (done).
 EARLIER = (
@@ -166,3 +167,20 @@ def seed_earlier_history(conn: psycopg.Connection, customers: int, extra: list[s
         extra,
     )
     return history, effects
+
+
+def seed_login_rows(conn: psycopg.Connection, plan_id: int) -> tuple[int, int]:
+    """FreeRADIUS's rows of every login (its password, the plan's group), as Ativa writes them:
+    (radcheck rows, radusergroup rows). FreeRADIUS's tables must exist (enforcement.prepare)."""
+    check = password_check("")
+    radcheck = conn.execute(
+        "INSERT INTO radcheck (username, attribute, op, value) "
+        "SELECT login, %s, %s, radius_password FROM services WHERE login IS NOT NULL ORDER BY id",
+        (check.name, check.op),
+    ).rowcount
+    radusergroup = conn.execute(
+        "INSERT INTO radusergroup (username, groupname, priority) "
+        "SELECT login, %s, %s FROM services WHERE login IS NOT NULL ORDER BY id",
+        (plan_group(plan_id), LOGIN_PRIORITY),
+    ).rowcount
+    return radcheck, radusergroup
