@@ -37,22 +37,25 @@ def latest_status_change(customer_id):
     return _latest_change(customer_id, "later", lambda later: later.c.from_status != later.c.to_status)
 
 
-_NOTIFY_FACTS = (
-    select(
-        _fx.c.id,
-        _fx.c.transition_id,
-        _customers.c.id.label("customer_id"),
-        _customers.c.external_ref,
-        _changes.c.to_status,
-        _changes.c.reason,
-        _changes.c.created_at,
-        _changes.c.customer_version,
-        latest_status_change(_fx.c.customer_id).label("latest_transition"),
+def _notification_facts(latest_change, *columns):
+    """What a notification to billing says of its transition, and the customer's latest change of
+    the kind it reports (`latest_change`): an older one is superseded, never sent."""
+    return (
+        select(
+            _fx.c.id,
+            _fx.c.transition_id,
+            _customers.c.id.label("customer_id"),
+            _customers.c.external_ref,
+            *columns,
+            _changes.c.reason,
+            _changes.c.created_at,
+            _changes.c.customer_version,
+            latest_change(_fx.c.customer_id).label("latest_transition"),
+        )
+        .join(_customers, _customers.c.id == _fx.c.customer_id)
+        .join(_changes, _changes.c.id == _fx.c.transition_id)
+        .where(_fx.c.id == bindparam("effect_id"))
     )
-    .join(_customers, _customers.c.id == _fx.c.customer_id)
-    .join(_changes, _changes.c.id == _fx.c.transition_id)
-    .where(_fx.c.id == bindparam("effect_id"))
-)
 
 
 def latest_ladder_change(customer_id):
@@ -66,22 +69,8 @@ def latest_ladder_change(customer_id):
     )
 
 
-_STAGE_FACTS = (
-    select(
-        _fx.c.transition_id,
-        _customers.c.id.label("customer_id"),
-        _customers.c.external_ref,
-        _changes.c.event,
-        _changes.c.delinquency_stage,
-        _changes.c.reason,
-        _changes.c.created_at,
-        _changes.c.customer_version,
-        latest_ladder_change(_fx.c.customer_id).label("latest_transition"),
-    )
-    .join(_customers, _customers.c.id == _fx.c.customer_id)
-    .join(_changes, _changes.c.id == _fx.c.transition_id)
-    .where(_fx.c.id == bindparam("effect_id"))
-)
+_NOTIFY_FACTS = _notification_facts(latest_status_change, _changes.c.to_status)
+_STAGE_FACTS = _notification_facts(latest_ladder_change, _changes.c.delinquency_stage)
 _PROVISION_FACTS = (
     select(
         _fx.c.id,
