@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     notice_snooze_hours: int = Field(
         24, ge=1, le=720, description="How long 'Continuar navegando' on the notice page takes a login off the list."
     )
+    payment_silence_hours: int = Field(
+        24,
+        ge=0,
+        le=24 * 14,
+        description="Business hours without a payment (invoice.paid) after which the sweep freezes "
+        "the automatic cuts, when the same hours of each of the previous four weeks brought "
+        "ATIVA_PAYMENT_SILENCE_MIN_EVENTS; 0: never.",
+    )
+    payment_silence_min_events: int = Field(
+        20, ge=1, description="Payments those hours must have brought in each previous week for a silence to count."
+    )
+    business_hours: str = Field(
+        "08-18", description="Business hours on weekdays that are not holidays, provider time (HH-HH)."
+    )
     sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
     sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
 
@@ -102,6 +116,19 @@ class Settings(BaseSettings):
         if value > FORCED_HOLD_MAX_DAYS:
             raise ValueError(f"must be at most {FORCED_HOLD_MAX_DAYS} (the longest hold)")
         return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hour_span(cls, value: str) -> str:
+        opens, _, closes = value.partition("-")
+        if not (opens.isdigit() and closes.isdigit() and 0 <= int(opens) < int(closes) <= 24):
+            raise ValueError(f"{value!r} is not a span of hours like 08-18")
+        return value
+
+    @property
+    def business_hours_span(self) -> tuple[int, int]:
+        opens, _, closes = self.business_hours.partition("-")
+        return int(opens), int(closes)
 
     @field_validator("sweep_local_time")
     @classmethod

@@ -254,6 +254,8 @@ class BillingEvent(Base):
     """Inbound billing events, deduplicated by their webhook-id in the transaction they cause."""
 
     __tablename__ = "billing_events"
+    # The payment-silence rule counts the payments of some hours, week after week.
+    __table_args__ = (Index("ix_billing_events_type_received_at", "type", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -328,3 +330,42 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CutFreeze(Base):
+    """The freeze of automatic cuts: one row (id 1), locked by whoever changes it and shared by
+    every automatic cut's transaction, so a cut batch either ends before a freeze is recorded or
+    sees it."""
+
+    __tablename__ = "cut_freeze"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[date | None] = mapped_column(Date)  # the last day it holds (provider's date); None: until lifted
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    actor: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(20))
+    change_id: Mapped[int | None] = mapped_column(Integer)  # the freeze_changes row that set it
+
+
+class FreezeChange(Base):
+    """Every change of the freeze (who, when, why), and its `ativa.freeze` alert to billing, sent
+    by the workers with retries (alert_state pending -> done | failed)."""
+
+    __tablename__ = "freeze_changes"
+    __table_args__ = (Index("ix_freeze_changes_alert", "alert_state", "next_alert_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(20))  # FreezeAction
+    reason: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[date | None] = mapped_column(Date)
+    detail: Mapped[str | None] = mapped_column(Text)  # what tripped it: the payment counts seen
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    alert_state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed | skipped
+    alert_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    alert_error: Mapped[str | None] = mapped_column(Text)
+    next_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

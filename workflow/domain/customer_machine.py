@@ -14,6 +14,7 @@ from statemachine import State, StateMachine
 from . import limits
 from .delinquency import FORCED_HOLD_MAX_DAYS, is_held, stage_rank
 from .errors import GuardFailed, InvalidReason, UnknownStoredStatus
+from .freeze import Freeze
 from .machine_binding import ResolvedOnce
 from .status_alignment import ALIGNMENT
 from .vocabulary import (
@@ -79,6 +80,7 @@ class CustomerFacts:
     default_hold_until: date | None = None  # a forced activation's hold when none is asked for
     stage_due: str | None = None  # the ladder's rule (Policy.stage_due) on the locked facts
     notice_snooze: timedelta = timedelta(hours=24)  # how long an acknowledged notice stays off
+    frozen: Freeze | None = None  # a freeze of the automatic cuts holding today (domain/freeze.py)
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -133,6 +135,8 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
                 "no_overdue_invoice",
                 "reason 'delinquency' needs an open invoice past its due date; the customer has none",
             )
+        if request.automatic:
+            _check_not_frozen(facts)
         if request.automatic and facts.today is not None and is_held(self.model.forced_hold_until, facts.today):
             raise GuardFailed(
                 "forced_activation_hold",
@@ -271,6 +275,7 @@ class CustomerLifecycle(ResolvedOnce, StateMachine):
         _check_kept_status_request(request, CustomerEvent.ADVANCE_STAGE)
         if not request.automatic:
             raise GuardFailed("stage_is_automatic", "the ladder's steps are taken by the scheduler only")
+        _check_not_frozen(facts)
         try:
             wanted = DelinquencyStage(request.stage or "")
         except ValueError:
@@ -399,6 +404,16 @@ KEPT_STATUS_REASONS: dict[CustomerEvent, str] = {
 ALSO_RECORDED_WITH: dict[CustomerEvent, frozenset[str]] = {
     CustomerEvent.CLEAR_STAGE: frozenset({InactivationReason.DELINQUENCY.value}),
 }
+
+
+def _check_not_frozen(facts: CustomerFacts) -> None:
+    """No automatic cut, and no step of the ladder, while a freeze holds; people and payments
+    are not frozen."""
+    if facts.frozen is not None:
+        until = f" through {facts.frozen.until.isoformat()}" if facts.frozen.until else ""
+        raise GuardFailed(
+            "cuts_frozen", f"automatic cuts are frozen{until} ({facts.frozen.reason}, by {facts.frozen.actor})"
+        )
 
 
 def _check_kept_status_request(request: TransitionRequest, event: CustomerEvent) -> None:

@@ -35,12 +35,14 @@ from ..domain.delinquency import (
     parse_weekdays,
 )
 from ..domain.errors import AtivaError
+from ..domain.freeze import Freeze
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
-from ..settings import Settings
+from ..settings import Settings, get_settings
 from . import sweep_dispatch
 from .business_day import provider_today
 from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
+from .freeze import freeze_in_force, read_state, trip_on_payment_silence
 from .transitions import (
     APPLY_TO_MANY,
     Actor,
@@ -266,6 +268,8 @@ def cut_facts(row) -> CustomerCutFacts:
 class BatchResult:
     inactivated: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
+    frozen: Freeze | None = None  # the freeze that stopped the run: nobody was cut
+    tripped: bool = False  # the run itself froze the cuts, on a payment silence
 
 
 class SweepRuleDrift(RuntimeError):
@@ -339,6 +343,10 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         # statement per batch instead of two reads per customer; the domain then confirms each
         # answer on the facts read, and test_due_rule_property.py proves the two equal.
         locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
+        frozen = freeze_in_force(conn, today)  # a freeze recorded meanwhile stops this batch whole
+        if frozen is not None:
+            result.skipped = dict.fromkeys(customer_ids, why_frozen(frozen))
+            return result
         now = utcnow()  # once the locks are held: the instant SQL and domain compare trust unlocks with
         due = candidates(conn, policy, today, among=sorted(locked), now=now)
         for facts in due:
@@ -355,6 +363,11 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
             publish_after_commit(session, effect_ids)
             result.inactivated = [c.customer_id for c in due]
     return result
+
+
+def why_frozen(frozen: Freeze) -> str:
+    until = f" through {frozen.until.isoformat()}" if frozen.until else ""
+    return f"automatic cuts are frozen{until}: {frozen.reason} (by {frozen.actor})"
 
 
 def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
@@ -445,14 +458,23 @@ class SweepRun:
     batches: int = 0
     inactivated: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
+    frozen: Freeze | None = None  # the freeze that stopped the run: nobody was cut
+    tripped: bool = False  # the run itself froze the cuts, on a payment silence
 
 
 def run_sweep(
     db: Database, policy: Policy, today: date, batch_size: int, dispatch: Callable[[list[int]], None] | None = None
 ) -> SweepRun:
     """Find the due customers in one query, then cut them here batch by batch, or hand each batch
-    to `dispatch` (Celery tasks that several workers share)."""
+    to `dispatch` (Celery tasks that several workers share). Before anything, a payment silence
+    freezes the cuts; a freeze that holds stops the run (each batch checks it again)."""
     run = SweepRun(today, policy.why_not_a_cut_day(today))
+    run.tripped = trip_on_payment_silence(db, get_settings(), policy.is_holiday) is not None
+    with db.read() as session:
+        state = read_state(session, today)
+    if state.holds:
+        run.frozen = state.freeze
+        return run
     if run.not_a_cut_day:
         return run
     with db.read() as session:

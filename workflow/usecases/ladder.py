@@ -25,6 +25,7 @@ from ..domain import brazilian, radius
 from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
 from ..domain.delinquency import NOTHING_OVERDUE, Overdue, Policy, ladder_moves, stage_rank
 from ..domain.errors import AtivaError
+from ..domain.freeze import Freeze
 from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
@@ -49,6 +50,7 @@ from .delinquency import (
     written_change_ids,
 )
 from .effect_bus import publish_after_commit
+from .freeze import freeze_in_force, read_state
 from .radius.enforcement import services_changed, services_changed_many
 from .transitions import (
     APPLY_TO_MANY,
@@ -78,6 +80,7 @@ class LadderRun:
     cleared: list[int] = field(default_factory=list)
     resumed: list[int] = field(default_factory=list)  # back on the notice list after a snooze
     kept: dict[int, str] = field(default_factory=dict)  # refused under the lock, with the rule's words
+    frozen: Freeze | None = None  # a freeze held: no customer stepped forward (going back still happens)
 
 
 def _ladder_candidates(policy: Policy, today: date):
@@ -231,6 +234,9 @@ def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings
     batch's locks."""
     settings = settings or get_settings()
     run = LadderRun()
+    with db.read() as session:
+        state = read_state(session, today)
+    run.frozen = state.freeze if state.holds else None
     movers = customers_to_move(db, policy, today)
     for start in range(0, len(movers), settings.sweep_batch_size):
         batch = movers[start : start + settings.sweep_batch_size]
@@ -328,6 +334,7 @@ def advance_batch(
         locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
         # A statement of its own after the locks: one that waited for a lock keeps its old snapshot.
         overdue = overdue_by_customer(conn, sorted(locked), today) if locked else {}
+        frozen = freeze_in_force(conn, today)  # the machine refuses every step forward then
         now = utcnow()
         moving: list[_Move] = []
         for customer_id in sorted(set(customer_ids)):
@@ -349,7 +356,7 @@ def advance_batch(
             else:
                 request = clear_request(SCHEDULER, facts, clear_note(facts))
                 moving.append(_Move(row, facts, wanted, CustomerEvent.CLEAR_STAGE, request))
-        decided = _decide_moves(moving, today, now, run)
+        decided = _decide_moves(moving, today, now, run, frozen)
         if decided:
             effect_ids = _write_moves(conn, settings, decided, now)
             publish_after_commit(session, effect_ids)
@@ -361,7 +368,9 @@ def advance_batch(
     return run
 
 
-def _decide_moves(moving: list[_Move], today: date, now: datetime, run: LadderRun) -> list[tuple[_Move, Decision]]:
+def _decide_moves(
+    moving: list[_Move], today: date, now: datetime, run: LadderRun, frozen: Freeze | None
+) -> list[tuple[_Move, Decision]]:
     """The machine stays the authority: it decides once per distinct (prior lifecycle state, event,
     target stage, reason, whether anything is past due), everything its ladder guards and actions
     read; the note, the only other difference, is written as given. A refused group is kept."""
@@ -380,12 +389,12 @@ def _decide_moves(moving: list[_Move], today: date, now: datetime, run: LadderRu
     for members in groups.values():
         first = members[0]
         try:
-            decision = _decide(first, today, now)
+            decision = _decide(first, today, now, frozen)
         except AtivaError:
             # Each customer gets the machine's own words, as advance_one would record them.
             for move in members:
                 try:
-                    _decide(move, today, now)
+                    _decide(move, today, now, frozen)
                 except AtivaError as refused:
                     run.kept[move.row.id] = refused.detail
                     continue
@@ -403,8 +412,8 @@ def _decide_moves(moving: list[_Move], today: date, now: datetime, run: LadderRu
     return decided
 
 
-def _decide(move: _Move, today: date, now: datetime) -> Decision:
-    facts = guard_facts(move.overdue.invoices, now, today, stage_due=move.wanted.value)
+def _decide(move: _Move, today: date, now: datetime, frozen: Freeze | None) -> Decision:
+    facts = guard_facts(move.overdue.invoices, now, today, stage_due=move.wanted.value, frozen=frozen)
     return decide(move.row.id, state_of(move.row), move.event, move.request, facts)
 
 

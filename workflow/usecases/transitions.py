@@ -49,11 +49,13 @@ from ..domain.customer_machine import (
     TrustUnlockLimits,
 )
 from ..domain.errors import StaleVersion, TransitionNotAllowed
+from ..domain.freeze import Freeze
 from ..domain.vocabulary import CustomerEvent, Effect, EffectState, InvoiceStatus, Role, Source
 from ..settings import get_settings
 from .business_day import provider_today
 from .customer_locks import lock_customer_row_then
 from .effect_bus import publish_after_commit
+from .freeze import freeze_in_force
 from .written_rows import CustomerRow, OutboxEffectRow, StatusChangeRow
 
 _customers = Customer.__table__
@@ -269,7 +271,9 @@ def state_of(row) -> LifecycleState:
     )
 
 
-def guard_facts(overdue_invoices: int, now: datetime, today: date, *, stage_due: str | None = None) -> CustomerFacts:
+def guard_facts(
+    overdue_invoices: int, now: datetime, today: date, *, stage_due: str | None = None, frozen: Freeze | None = None
+) -> CustomerFacts:
     settings = get_settings()
     hold_days = settings.forced_activation_hold_days
     return CustomerFacts(
@@ -280,6 +284,7 @@ def guard_facts(overdue_invoices: int, now: datetime, today: date, *, stage_due:
         default_hold_until=today + timedelta(days=hold_days) if hold_days else None,
         stage_due=stage_due,
         notice_snooze=timedelta(hours=settings.notice_snooze_hours),
+        frozen=frozen,
     )
 
 
@@ -368,7 +373,9 @@ def transition_locked(
     db = session.connection()
     customer_id = row.id
     now = utcnow()
-    facts = guard_facts(overdue, now, today, stage_due=stage_due)
+    # Only an automatic change can be frozen; it reads the freeze under the shared lock.
+    frozen = freeze_in_force(db, today) if request.automatic else None
+    facts = guard_facts(overdue, now, today, stage_due=stage_due, frozen=frozen)
     decision = decide(customer_id, state_of(row), event, request, facts)
     state = decision.state
     # A new hold starts a new warning episode; a change that keeps the hold keeps the episode.

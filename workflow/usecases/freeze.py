@@ -1,0 +1,322 @@
+"""The freeze of automatic cuts, as stored: turned on and off by people, tripped by a payment
+silence, read (under a shared lock) by every transaction that cuts automatically, and announced to
+billing (`ativa.freeze`) by the workers.
+
+The rule of what a freeze stops lives in the domain (domain/freeze.py, the machine's guards); this
+module keeps the one row that says whether it holds, its history, and the alerts.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..db.engine import Database
+from ..db.models import BillingEvent, CutFreeze, FreezeChange
+from ..db.types import utcnow
+from ..domain import limits
+from ..domain.errors import InvalidInput
+from ..domain.freeze import (
+    PAYMENT_SILENCE,
+    BusinessHours,
+    Freeze,
+    FreezeAction,
+    SilenceVerdict,
+    check_until,
+    last_business_hours,
+    weeks_before,
+)
+from ..settings import Settings
+from .business_day import provider_today
+
+STATE_ROW = 1
+REASON_MAX_CHARS = 500
+PAID_EVENT = "invoice.paid"
+ALERT_EVENT = "ativa.freeze"
+
+_state = CutFreeze.__table__
+_changes = FreezeChange.__table__
+
+
+@dataclass(frozen=True)
+class FreezeState:
+    """The freeze row as stored: `freeze` is None when nothing was ever frozen or it was lifted;
+    `holds` tells whether it stops cuts today (a freeze past its `until` day no longer does)."""
+
+    freeze: Freeze | None
+    holds: bool
+    change_id: int | None
+
+
+def _row_freeze(row) -> Freeze | None:
+    if row is None or not row.frozen:
+        return None
+    return Freeze(
+        reason=row.reason or "", since=row.since, actor=row.actor or "", source=row.source or "", until=row.until
+    )
+
+
+def read_state(conn: Connection | Session, today: date, *, lock: str | None = None) -> FreezeState:
+    """The freeze as stored. `lock="share"` is what an automatic cut takes: a freeze being recorded
+    (`lock="update"`) waits for the cuts in flight, and the cuts after it see it. SQLite has one
+    writer at a time, which gives the same order."""
+    query = select(_state).where(_state.c.id == STATE_ROW)
+    if lock == "share":
+        query = query.with_for_update(read=True)
+    elif lock == "update":
+        _ensure_state_row(conn)
+        query = query.with_for_update()
+    row = conn.execute(query).one_or_none()
+    freeze = _row_freeze(row)
+    return FreezeState(freeze, freeze is not None and freeze.holds(today), row.change_id if row is not None else None)
+
+
+def _ensure_state_row(conn: Connection | Session) -> None:
+    """The migration writes the row; this puts it back if it went missing (a wiped table), so a
+    freeze is never lost for want of its row."""
+    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    conn.execute(upsert(_state).values(id=STATE_ROW, frozen=False).on_conflict_do_nothing(index_elements=["id"]))
+
+
+def freeze_in_force(conn: Connection | Session, today: date) -> Freeze | None:
+    """The freeze that stops automatic cuts today, read under the shared lock (call it inside the
+    cut's own transaction); None when cuts may go ahead."""
+    state = read_state(conn, today, lock="share")
+    return state.freeze if state.holds else None
+
+
+def clean_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("a freeze needs a reason")
+    if len(text) > REASON_MAX_CHARS:
+        raise InvalidInput(f"the freeze's reason may have at most {REASON_MAX_CHARS} characters, not {len(text)}")
+    return limits.check_text("reason", text, multiline=True)
+
+
+def _record(
+    conn: Connection,
+    action: FreezeAction,
+    actor: str,
+    source: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    until: date | None = None,
+    detail: str | None = None,
+) -> int:
+    change_id = conn.execute(
+        insert(_changes)
+        .values(
+            action=action.value,
+            reason=reason,
+            until=until,
+            detail=detail,
+            actor=actor,
+            source=source,
+            created_at=now,
+            alert_state="pending",
+            alert_attempts=0,
+            next_alert_at=now,
+        )
+        .returning(_changes.c.id)
+    ).scalar_one()
+    frozen = action in (FreezeAction.ON, FreezeAction.TRIPPED)
+    conn.execute(
+        update(_state)
+        .where(_state.c.id == STATE_ROW)
+        .values(
+            frozen=frozen,
+            reason=reason if frozen else None,
+            until=until if frozen else None,
+            since=now if frozen else None,
+            actor=actor if frozen else None,
+            source=source if frozen else None,
+            change_id=change_id,
+        )
+    )
+    return change_id
+
+
+def freeze_cuts(db: Database, reason: str | None, until: date | None, actor: str, source: str) -> FreezeState:
+    """Freeze the automatic cuts (or change the reason or last day of a freeze that holds)."""
+    text = clean_reason(reason)
+    today = provider_today()
+    limits.check_date("until", until, today)
+    try:
+        check_until(until, today)
+    except ValueError as wrong:
+        raise InvalidInput(str(wrong)) from None
+    with db.write() as session:
+        conn = session.connection()
+        read_state(conn, today, lock="update")
+        _record(conn, FreezeAction.ON, actor, source, utcnow(), reason=text, until=until)
+        return read_state(conn, today)
+
+
+def lift_freeze(db: Database, actor: str, source: str, note: str | None = None) -> FreezeState | None:
+    """Lift the freeze; None when there was none to lift (nothing is recorded then)."""
+    today = provider_today()
+    with db.write() as session:
+        conn = session.connection()
+        if read_state(conn, today, lock="update").freeze is None:
+            return None
+        reason = clean_reason(note) if note and note.strip() else None
+        _record(conn, FreezeAction.OFF, actor, source, utcnow(), reason=reason)
+        return read_state(conn, today)
+
+
+def lift_expired(db: Database, today: date) -> bool:
+    """Record the end of a freeze whose last day has passed (the timers' tick)."""
+    with db.write() as session:
+        conn = session.connection()
+        state = read_state(conn, today, lock="update")
+        if state.freeze is None or state.holds:
+            return False
+        _record(conn, FreezeAction.EXPIRED, "scheduler", "scheduler", utcnow(), reason=state.freeze.reason)
+        return True
+
+
+# -- payment silence ---------------------------------------------------------------------------------
+
+
+def business_hours(settings: Settings, is_holiday) -> BusinessHours:
+    opens, closes = settings.business_hours_span
+    return BusinessHours(opens, closes, is_holiday)
+
+
+def _payments_in(conn: Connection | Session, spans: list[tuple[datetime, datetime]]) -> int:
+    count = 0
+    for start, end in spans:
+        count += (
+            conn.scalar(
+                select(func.count())
+                .select_from(BillingEvent)
+                .where(
+                    BillingEvent.type == PAID_EVENT, BillingEvent.received_at >= start, BillingEvent.received_at < end
+                )
+            )
+            or 0
+        )
+    return count
+
+
+def payment_silence(
+    conn: Connection | Session, settings: Settings, calendar: BusinessHours, now: datetime
+) -> SilenceVerdict:
+    """The payments of the last ATIVA_PAYMENT_SILENCE_HOURS business hours and of the same hours
+    of each of the four weeks before (counted on the index of billing_events by type and time)."""
+    local_now = now.astimezone(ZoneInfo(settings.timezone))
+    spans = last_business_hours(local_now, settings.payment_silence_hours, calendar)
+    hours = sum(int((end - start) / timedelta(hours=1)) for start, end in spans)
+    # Any payment since the window opened breaks the silence, one at night or this very hour too.
+    recent = _payments_in(conn, [(spans[-1][0], now)]) if spans else 0
+    previous = tuple(_payments_in(conn, week) for week in weeks_before(spans))
+    return SilenceVerdict(hours, recent, previous, settings.payment_silence_min_events)
+
+
+def trip_on_payment_silence(db: Database, settings: Settings, is_holiday, now: datetime | None = None) -> Freeze | None:
+    """Freeze the cuts when payments have gone silent (the sweep asks before it cuts); the freeze
+    tripped now, or None (already frozen, the rule switched off, or payments flowing)."""
+    if settings.payment_silence_hours == 0:
+        return None
+    now = now or utcnow()
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    with db.write() as session:
+        conn = session.connection()
+        if read_state(conn, today, lock="update").holds:
+            return None
+        verdict = payment_silence(conn, settings, business_hours(settings, is_holiday), now)
+        if not verdict.silent:
+            return None
+        _record(
+            conn, FreezeAction.TRIPPED, "scheduler", "scheduler", now, reason=PAYMENT_SILENCE, detail=verdict.summary()
+        )
+        return read_state(conn, today).freeze
+
+
+# -- history and alerts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FreezeChangeView:
+    id: int
+    action: str
+    reason: str | None
+    until: date | None
+    detail: str | None
+    actor: str
+    source: str
+    created_at: datetime
+    alert_state: str
+
+
+def history(conn: Connection | Session, limit: int = 50) -> list[FreezeChangeView]:
+    rows = conn.execute(select(_changes).order_by(_changes.c.id.desc()).limit(limit))
+    return [
+        FreezeChangeView(**{name: getattr(row, name) for name in FreezeChangeView.__dataclass_fields__}) for row in rows
+    ]
+
+
+def alert_payload(change) -> dict:
+    """The body of `ativa.freeze` (docs/api.md): what changed, why, by whom."""
+    return {
+        "type": ALERT_EVENT,
+        "timestamp": change.created_at.isoformat(),
+        "data": {
+            "change_id": change.id,
+            "action": change.action,
+            "frozen": change.action in (FreezeAction.ON, FreezeAction.TRIPPED),
+            "reason": change.reason,
+            "until": change.until.isoformat() if change.until else None,
+            "detail": change.detail,
+            "actor": change.actor,
+            "source": change.source,
+        },
+    }
+
+
+def alert_message_id(change_id: int) -> str:
+    """The alert's webhook-id: the same on every attempt, so billing can drop a repeat."""
+    return f"ativa-freeze-{change_id}"
+
+
+def alerts_due(db: Database, now: datetime | None = None, limit: int = 20) -> list:
+    now = now or utcnow()
+    with db.read() as session:
+        return list(
+            session.execute(
+                select(_changes)
+                .where(_changes.c.alert_state == "pending", _changes.c.next_alert_at <= now)
+                .order_by(_changes.c.id)
+                .limit(limit)
+            )
+        )
+
+
+def record_alert(db: Database, change_id: int, error: str | None, settings: Settings) -> None:
+    """An alert sent (error None), skipped (no billing webhook set), or failed: retried on the
+    effects' schedule (ATIVA_RETRY_DELAYS), then given up (`failed`, shown on the dashboard)."""
+    now = utcnow()
+    with db.write() as session:
+        conn = session.connection()
+        row = conn.execute(select(_changes).where(_changes.c.id == change_id).with_for_update()).one()
+        if row.alert_state != "pending":
+            return
+        attempts = row.alert_attempts + 1
+        values: dict = {"alert_attempts": attempts, "alert_error": error}
+        if error is None:
+            values |= {"alert_state": "done", "alerted_at": now, "next_alert_at": None}
+        elif not settings.billing_webhook_url:
+            values |= {"alert_state": "skipped", "next_alert_at": None}
+        elif attempts >= settings.attempt_limit:
+            values |= {"alert_state": "failed", "next_alert_at": None}
+        else:
+            delays = settings.retry_delays
+            values["next_alert_at"] = now + timedelta(seconds=delays[min(attempts, len(delays) - 1)])
+        conn.execute(update(_changes).where(_changes.c.id == change_id).values(**values))
