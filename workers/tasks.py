@@ -6,7 +6,6 @@ from datetime import date
 from workflow.settings import get_settings
 from workflow.usecases import delinquency, effects, freeze, ladder, timers, tokens
 from workflow.usecases.business_day import provider_today
-from workflow.usecases.effects import Delivery, DeliveryFailed
 
 from . import runtime
 from .app import app, publish_effects
@@ -56,10 +55,6 @@ def sweep(as_of: str | None = None) -> int:
     settings = get_settings()
     today = date.fromisoformat(as_of) if as_of else provider_today(settings.timezone)
     policy = delinquency.policy_from(settings)
-    # A payment silence freezes the cuts before anything moves (the ladder's steps included).
-    tripped = freeze.trip_on_payment_silence(runtime.db(), settings, policy.is_holiday)
-    if tripped is not None:
-        log.error("sweep: automatic cuts frozen: payments have gone silent")
     try:
         steps = ladder.advance_ladder(runtime.db(), policy, today, settings)
     except Exception:
@@ -77,7 +72,7 @@ def sweep(as_of: str | None = None) -> int:
         dispatch=lambda ids: sweep_batch.delay(ids, today.isoformat()),
     )
     if run.frozen is not None:
-        log.warning("sweep of %s: nobody cut, %s", today, delinquency.why_frozen(run.frozen))
+        log.warning("sweep of %s: nobody cut, %s", today, run.frozen.describe())
     elif run.not_a_cut_day:
         log.info("sweep skipped: %s", run.not_a_cut_day)
     else:
@@ -97,33 +92,23 @@ def sweep_batch(customer_ids: list[int], as_of: str) -> int:
 
 @app.task(name="workers.tasks.timers")
 def timers_tick() -> int:
-    """Trust unlocks that ended, and suspensions whose return date has come."""
+    """The freeze's end and alerts, trust unlocks that ended, suspensions whose return date has
+    come, notices whose snooze is over."""
     settings = get_settings()
     today = provider_today(settings.timezone)
+    try:  # first, and on its own: a failure of the timers below must not hold back an alert
+        freeze.lift_expired(runtime.db(), today)
+        freeze.send_alerts(runtime.db(), settings, lambda webhook_id, body: _to_billing(webhook_id, body, settings))
+    except Exception:
+        log.exception("freeze alerts: this tick failed; the next one tries again")
     expired = timers.expire_trust_unlocks(runtime.db(), today)
     returned = timers.return_suspended(runtime.db(), today)
     resumed = ladder.resume_notices(runtime.db(), today)
-    freeze.lift_expired(runtime.db(), today)
-    send_freeze_alerts(settings)
     return len(expired.changed) + len(returned.changed) + len(resumed.resumed)
 
 
-def send_freeze_alerts(settings) -> int:
-    """`ativa.freeze` to billing for each change of the freeze not yet announced, retried on the
-    effects' schedule (the same webhook-id every time)."""
-    sent = 0
-    for change in freeze.alerts_due(runtime.db()):
-        error: str | None = None
-        try:
-            outbound.webhooks.deliver(
-                Delivery("billing", freeze.alert_message_id(change.id), freeze.alert_payload(change)), settings
-            )
-            sent += 1
-        except DeliveryFailed as failure:
-            error = str(failure)
-            log.warning("freeze alert %d not delivered: %s", change.id, error)
-        freeze.record_alert(runtime.db(), change.id, error, settings)
-    return sent
+def _to_billing(webhook_id: str, body: dict, settings) -> None:
+    outbound.webhooks.deliver(effects.Delivery("billing", webhook_id, body), settings)
 
 
 @app.task(name="workers.tasks.ladder")

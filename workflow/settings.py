@@ -86,7 +86,6 @@ class Settings(BaseSettings):
     payment_silence_hours: int = Field(
         24,
         ge=0,
-        le=24 * 14,
         description="Business hours without a payment (invoice.paid) after which the sweep freezes "
         "the automatic cuts, when the same hours of each of the previous four weeks brought "
         "ATIVA_PAYMENT_SILENCE_MIN_EVENTS; 0: never.",
@@ -95,7 +94,9 @@ class Settings(BaseSettings):
         20, ge=1, description="Payments those hours must have brought in each previous week for a silence to count."
     )
     business_hours: str = Field(
-        "08-18", description="Business hours on weekdays that are not holidays, provider time (HH-HH)."
+        "00-24",
+        description="The payment-silence rule's business hours on weekdays that are not holidays, "
+        "provider time (HH-HH); the whole day by default.",
     )
     sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
     sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
@@ -129,6 +130,18 @@ class Settings(BaseSettings):
     def business_hours_span(self) -> tuple[int, int]:
         opens, _, closes = self.business_hours.partition("-")
         return int(opens), int(closes)
+
+    @model_validator(mode="after")
+    def _silence_within_a_week(self) -> "Settings":
+        # A longer window would overlap the earlier weeks it is compared with.
+        opens, closes = self.business_hours_span
+        week = 5 * (closes - opens)
+        if self.payment_silence_hours > week:
+            raise ValueError(
+                f"ATIVA_PAYMENT_SILENCE_HOURS ({self.payment_silence_hours}) must be at most one week of "
+                f"business hours ({week} with ATIVA_BUSINESS_HOURS={self.business_hours})"
+            )
+        return self
 
     @field_validator("sweep_local_time")
     @classmethod

@@ -98,16 +98,16 @@ def _paid_events(db, times: list[datetime]) -> None:
 
 @pytest.mark.parametrize("paid_today", [False, True])
 def test_a_payment_silence_trips_the_freeze(db, paid_today):
-    # Wednesday 2026-12-02, 15:00 in São Paulo (18:00 UTC): the last 24 business hours reach back
-    # to Monday 11:00; each of the previous four weeks had 25 payments in those hours (their
-    # Wednesdays at 13:00), and none came at night (which would count for nothing).
+    # Wednesday 2026-12-02, 15:00 in São Paulo (18:00 UTC): the last 24 business hours (whole
+    # weekdays by default) reach back to Tuesday 15:00; each of the previous four weeks had 25
+    # payments in those hours (their Wednesdays at 13:00).
     now = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
     times = [now - timedelta(weeks=week, hours=2) for week in range(1, 5) for _ in range(25)]
     if paid_today:
-        times.append(now - timedelta(hours=30))  # Tuesday morning: the bank is alive
+        times.append(now - timedelta(hours=5))  # this morning: the bank is alive
     _paid_events(db, times)
     settings = get_settings()
-    tripped = freeze.trip_on_payment_silence(db, settings, POLICY.is_holiday, now)
+    tripped = freeze.trip_on_payment_silence(db, settings, now)
     if paid_today:
         assert tripped is None
         return
@@ -115,4 +115,4 @@ def test_a_payment_silence_trips_the_freeze(db, paid_today):
     with db.read() as session:
         change = session.scalars(select(FreezeChange)).one()
     assert change.action == "tripped" and change.alert_state == "pending" and "no payment" in change.detail
-    assert freeze.trip_on_payment_silence(db, settings, POLICY.is_holiday, now) is None  # already frozen
+    assert freeze.trip_on_payment_silence(db, settings, now) is None  # already frozen

@@ -410,10 +410,7 @@ def _check_not_frozen(facts: CustomerFacts) -> None:
     """No automatic cut, and no step of the ladder, while a freeze holds; people and payments
     are not frozen."""
     if facts.frozen is not None:
-        until = f" through {facts.frozen.until.isoformat()}" if facts.frozen.until else ""
-        raise GuardFailed(
-            "cuts_frozen", f"automatic cuts are frozen{until} ({facts.frozen.reason}, by {facts.frozen.actor})"
-        )
+        raise GuardFailed("cuts_frozen", facts.frozen.describe())
 
 
 def _check_kept_status_request(request: TransitionRequest, event: CustomerEvent) -> None:

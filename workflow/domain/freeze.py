@@ -17,6 +17,8 @@ from enum import StrEnum
 
 PAYMENT_SILENCE = "payment_silence"  # the reason of a freeze the sweep trips by itself
 WEEKS_COMPARED = 4
+# A reference week whose hours fell on a holiday is replaced by an earlier one, this far back.
+WEEKS_SEARCHED = 8
 # How far back business hours are looked for: far beyond any run of holidays and weekends.
 _LONGEST_LOOKBACK = timedelta(days=60)
 
@@ -39,7 +41,14 @@ class Freeze:
     until: date | None = None  # None: until a person lifts it
 
     def holds(self, today: date) -> bool:
+        """Whether it stops cuts on `today`: the provider's real date, never a run's `as_of` (a
+        sweep run for a later day must not slip past a freeze that holds now)."""
         return self.until is None or today <= self.until
+
+    def describe(self) -> str:
+        """One line, the same wherever a frozen cut is reported (machine guard, sweep, timers)."""
+        until = f" through {self.until.isoformat()}" if self.until else ""
+        return f"automatic cuts are frozen{until}: {self.reason} (by {self.actor})"
 
     @property
     def automatic(self) -> bool:
@@ -58,11 +67,11 @@ def check_until(until: date | None, today: date) -> None:
 @dataclass(frozen=True)
 class BusinessHours:
     """The hours payments are expected in: from `opens` to `closes` (local hours, 0-24) on
-    weekdays that are not holidays. Banks post boletos on business days; PIX flows every day but
-    most of it in the same hours."""
+    weekdays that are not holidays. Banks post boletos on business days; with the whole day (the
+    default) 24 business hours are one business day."""
 
-    opens: int = 8
-    closes: int = 18
+    opens: int = 0
+    closes: int = 24
     is_holiday: Callable[[date], str | None] = lambda _day: None
 
     def __post_init__(self) -> None:
@@ -96,10 +105,23 @@ def last_business_hours(now: datetime, hours: int, calendar: BusinessHours) -> l
 Spans = list[tuple[datetime, datetime]]
 
 
-def weeks_before(spans: Spans, weeks: int = WEEKS_COMPARED) -> list[Spans]:
-    """The same spans one, two, ... `weeks` weeks earlier."""
+def reference_weeks(spans: Spans, calendar: BusinessHours) -> list[Spans]:
+    """The same spans in the WEEKS_COMPARED latest earlier weeks whose hours were all business
+    hours: a week where one fell on a holiday (a quiet day for banks) is replaced by an earlier
+    one, up to WEEKS_SEARCHED weeks back. Fewer than WEEKS_COMPARED found: no comparison."""
     week = timedelta(weeks=1)
-    return [[(start - k * week, end - k * week) for start, end in spans] for k in range(1, weeks + 1)]
+    found: list[Spans] = []
+    for k in range(1, WEEKS_SEARCHED + 1):
+        shifted = [(start - k * week, end - k * week) for start, end in spans]
+        if all(calendar.is_business_hour(hour) for start, end in shifted for hour in _hours(start, end)):
+            found.append(shifted)
+        if len(found) == WEEKS_COMPARED:
+            break
+    return found
+
+
+def _hours(start: datetime, end: datetime) -> list[datetime]:
+    return [start + timedelta(hours=n) for n in range(int((end - start) / timedelta(hours=1)))]
 
 
 @dataclass(frozen=True)

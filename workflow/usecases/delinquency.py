@@ -15,7 +15,6 @@ from dataclasses import astuple, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
-import holidays
 from sqlalchemy import BigInteger, Connection, func, or_, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
 
@@ -39,7 +38,7 @@ from ..domain.freeze import Freeze
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings, get_settings
 from . import sweep_dispatch
-from .business_day import provider_today
+from .business_day import provider_calendar, provider_today
 from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
 from .freeze import freeze_in_force, read_state, trip_on_payment_silence
@@ -66,12 +65,11 @@ def business_day(as_of: date | None, timezone: str) -> date:
 
 
 def policy_from(settings: Settings) -> Policy:
-    calendar = holidays.country_holidays("BR", subdiv=settings.holiday_subdivision)
     return Policy(
         grace_days=settings.grace_days,
         min_overdue_amount=settings.min_overdue_amount,
         no_cut_weekdays=parse_weekdays(settings.no_cut_weekdays),
-        is_holiday=calendar.get,
+        is_holiday=provider_calendar(settings),
         ladder=settings.ladder,
     )
 
@@ -343,9 +341,9 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
         # statement per batch instead of two reads per customer; the domain then confirms each
         # answer on the facts read, and test_due_rule_property.py proves the two equal.
         locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
-        frozen = freeze_in_force(conn, today)  # a freeze recorded meanwhile stops this batch whole
+        frozen = freeze_in_force(conn)  # a freeze recorded meanwhile stops this batch whole
         if frozen is not None:
-            result.skipped = dict.fromkeys(customer_ids, why_frozen(frozen))
+            result.skipped = dict.fromkeys(customer_ids, frozen.describe())
             return result
         now = utcnow()  # once the locks are held: the instant SQL and domain compare trust unlocks with
         due = candidates(conn, policy, today, among=sorted(locked), now=now)
@@ -363,11 +361,6 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
             publish_after_commit(session, effect_ids)
             result.inactivated = [c.customer_id for c in due]
     return result
-
-
-def why_frozen(frozen: Freeze) -> str:
-    until = f" through {frozen.until.isoformat()}" if frozen.until else ""
-    return f"automatic cuts are frozen{until}: {frozen.reason} (by {frozen.actor})"
 
 
 def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
@@ -469,9 +462,9 @@ def run_sweep(
     to `dispatch` (Celery tasks that several workers share). Before anything, a payment silence
     freezes the cuts; a freeze that holds stops the run (each batch checks it again)."""
     run = SweepRun(today, policy.why_not_a_cut_day(today))
-    run.tripped = trip_on_payment_silence(db, get_settings(), policy.is_holiday) is not None
+    run.tripped = trip_on_payment_silence(db, get_settings()) is not None
     with db.read() as session:
-        state = read_state(session, today)
+        state = read_state(session)
     if state.holds:
         run.frozen = state.freeze
         return run

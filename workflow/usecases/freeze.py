@@ -6,6 +6,8 @@ The rule of what a freeze stops lives in the domain (domain/freeze.py, the machi
 module keeps the one row that says whether it holds, its history, and the alerts.
 """
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,10 +30,12 @@ from ..domain.freeze import (
     SilenceVerdict,
     check_until,
     last_business_hours,
-    weeks_before,
+    reference_weeks,
 )
 from ..settings import Settings
-from .business_day import provider_today
+from .business_day import provider_calendar, provider_today
+
+log = logging.getLogger(__name__)
 
 STATE_ROW = 1
 REASON_MAX_CHARS = 500
@@ -60,19 +64,24 @@ def _row_freeze(row) -> Freeze | None:
     )
 
 
-def read_state(conn: Connection | Session, today: date, *, lock: str | None = None) -> FreezeState:
-    """The freeze as stored. `lock="share"` is what an automatic cut takes: a freeze being recorded
-    (`lock="update"`) waits for the cuts in flight, and the cuts after it see it. SQLite has one
-    writer at a time, which gives the same order."""
+def read_state(conn: Connection | Session, today: date | None = None, *, lock: str | None = None) -> FreezeState:
+    """The freeze as stored, and whether it holds on `today` (default: the provider's real date,
+    which is what decides; a run's `as_of` never does). `lock="share"` is what an automatic cut
+    takes: a freeze being recorded (`lock="update"`) waits for the cuts in flight, and the cuts
+    after it see it. SQLite has one writer at a time, which gives the same order."""
     query = select(_state).where(_state.c.id == STATE_ROW)
     if lock == "share":
         query = query.with_for_update(read=True)
     elif lock == "update":
-        _ensure_state_row(conn)
         query = query.with_for_update()
     row = conn.execute(query).one_or_none()
+    if row is None and lock is not None:
+        # Without its row there is nothing to lock, and a freeze recorded meanwhile would not wait.
+        _ensure_state_row(conn)
+        row = conn.execute(query).one()
     freeze = _row_freeze(row)
-    return FreezeState(freeze, freeze is not None and freeze.holds(today), row.change_id if row is not None else None)
+    holds = freeze is not None and freeze.holds(today or provider_today())
+    return FreezeState(freeze, holds, row.change_id if row is not None else None)
 
 
 def _ensure_state_row(conn: Connection | Session) -> None:
@@ -83,10 +92,10 @@ def _ensure_state_row(conn: Connection | Session) -> None:
     conn.execute(upsert(_state).values(id=STATE_ROW, frozen=False).on_conflict_do_nothing(index_elements=["id"]))
 
 
-def freeze_in_force(conn: Connection | Session, today: date) -> Freeze | None:
-    """The freeze that stops automatic cuts today, read under the shared lock (call it inside the
+def freeze_in_force(conn: Connection | Session) -> Freeze | None:
+    """The freeze that stops automatic cuts now, read under the shared lock (call it inside the
     cut's own transaction); None when cuts may go ahead."""
-    state = read_state(conn, today, lock="share")
+    state = read_state(conn, lock="share")
     return state.freeze if state.holds else None
 
 
@@ -127,6 +136,9 @@ def _record(
         .returning(_changes.c.id)
     ).scalar_one()
     frozen = action in (FreezeAction.ON, FreezeAction.TRIPPED)
+    held = read_state(conn)  # under the caller's update lock
+    # Changing the reason or last day of a freeze that holds keeps its start.
+    since = held.freeze.since if frozen and held.holds and held.freeze is not None else now
     conn.execute(
         update(_state)
         .where(_state.c.id == STATE_ROW)
@@ -134,7 +146,7 @@ def _record(
             frozen=frozen,
             reason=reason if frozen else None,
             until=until if frozen else None,
-            since=now if frozen else None,
+            since=since if frozen else None,
             actor=actor if frozen else None,
             source=source if frozen else None,
             change_id=change_id,
@@ -185,9 +197,9 @@ def lift_expired(db: Database, today: date) -> bool:
 # -- payment silence ---------------------------------------------------------------------------------
 
 
-def business_hours(settings: Settings, is_holiday) -> BusinessHours:
+def business_hours(settings: Settings) -> BusinessHours:
     opens, closes = settings.business_hours_span
-    return BusinessHours(opens, closes, is_holiday)
+    return BusinessHours(opens, closes, provider_calendar(settings))
 
 
 def _payments_in(conn: Connection | Session, spans: list[tuple[datetime, datetime]]) -> int:
@@ -206,38 +218,41 @@ def _payments_in(conn: Connection | Session, spans: list[tuple[datetime, datetim
     return count
 
 
-def payment_silence(
-    conn: Connection | Session, settings: Settings, calendar: BusinessHours, now: datetime
-) -> SilenceVerdict:
+def payment_silence(conn: Connection | Session, settings: Settings, now: datetime) -> SilenceVerdict:
     """The payments of the last ATIVA_PAYMENT_SILENCE_HOURS business hours and of the same hours
-    of each of the four weeks before (counted on the index of billing_events by type and time)."""
+    of four earlier weeks (counted on the index of billing_events by type and time)."""
+    calendar = business_hours(settings)
     local_now = now.astimezone(ZoneInfo(settings.timezone))
     spans = last_business_hours(local_now, settings.payment_silence_hours, calendar)
     hours = sum(int((end - start) / timedelta(hours=1)) for start, end in spans)
     # Any payment since the window opened breaks the silence, one at night or this very hour too.
     recent = _payments_in(conn, [(spans[-1][0], now)]) if spans else 0
-    previous = tuple(_payments_in(conn, week) for week in weeks_before(spans))
+    previous = tuple(_payments_in(conn, week) for week in reference_weeks(spans, calendar))
     return SilenceVerdict(hours, recent, previous, settings.payment_silence_min_events)
 
 
-def trip_on_payment_silence(db: Database, settings: Settings, is_holiday, now: datetime | None = None) -> Freeze | None:
-    """Freeze the cuts when payments have gone silent (the sweep asks before it cuts); the freeze
-    tripped now, or None (already frozen, the rule switched off, or payments flowing)."""
+def trip_on_payment_silence(db: Database, settings: Settings, now: datetime | None = None) -> Freeze | None:
+    """Freeze the cuts when payments have gone silent: asked first by every automatic cut's run
+    (the sweep, the ladder, the end of trust unlocks). The freeze tripped now, or None (already
+    frozen, the rule switched off, or payments flowing). The counts are read without a lock; only a
+    silence takes the freeze's lock and counts again under it."""
     if settings.payment_silence_hours == 0:
         return None
     now = now or utcnow()
-    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    with db.read() as session:
+        if read_state(session).holds or not payment_silence(session, settings, now).silent:
+            return None
     with db.write() as session:
         conn = session.connection()
-        if read_state(conn, today, lock="update").holds:
+        if read_state(conn, lock="update").holds:
             return None
-        verdict = payment_silence(conn, settings, business_hours(settings, is_holiday), now)
+        verdict = payment_silence(conn, settings, now)
         if not verdict.silent:
             return None
         _record(
             conn, FreezeAction.TRIPPED, "scheduler", "scheduler", now, reason=PAYMENT_SILENCE, detail=verdict.summary()
         )
-        return read_state(conn, today).freeze
+        return read_state(conn).freeze
 
 
 # -- history and alerts --------------------------------------------------------------------------------
@@ -286,17 +301,50 @@ def alert_message_id(change_id: int) -> str:
     return f"ativa-freeze-{change_id}"
 
 
-def alerts_due(db: Database, now: datetime | None = None, limit: int = 20) -> list:
-    now = now or utcnow()
-    with db.read() as session:
-        return list(
-            session.execute(
+ALERT_CLAIM = timedelta(minutes=5)  # longer than a webhook call; a crashed sender's claim lapses
+
+
+def _claim_alerts(db: Database, now: datetime, limit: int) -> list:
+    """The alerts due, each claimed (next_alert_at moved past the call) in one short transaction so
+    overlapping ticks do not send one twice."""
+    with db.write() as session:
+        conn = session.connection()
+        rows = list(
+            conn.execute(
                 select(_changes)
                 .where(_changes.c.alert_state == "pending", _changes.c.next_alert_at <= now)
                 .order_by(_changes.c.id)
                 .limit(limit)
+                .with_for_update(skip_locked=True)
             )
         )
+        if rows:
+            conn.execute(
+                update(_changes)
+                .where(_changes.c.id.in_([row.id for row in rows]))
+                .values(next_alert_at=now + ALERT_CLAIM)
+            )
+        return rows
+
+
+def send_alerts(db: Database, settings: Settings, deliver: Callable[[str, dict], None], limit: int = 20) -> int:
+    """`ativa.freeze` to billing for each change of the freeze not yet announced (the workers'
+    timers call it with their webhook sender): the same webhook-id on every attempt, retried on the
+    effects' schedule (ATIVA_RETRY_DELAYS), `skipped` without a call when no billing URL is set,
+    `failed` once the attempts are spent. `deliver(webhook_id, payload)` raises when the call
+    failed. Returns how many were delivered."""
+    sent = 0
+    for change in _claim_alerts(db, utcnow(), limit):
+        error: str | None = None
+        if settings.billing_webhook_url:
+            try:
+                deliver(alert_message_id(change.id), alert_payload(change))
+                sent += 1
+            except Exception as failure:  # noqa: BLE001 - recorded and retried, whatever it was
+                error = str(failure) or type(failure).__name__
+                log.warning("freeze alert %d not delivered: %s", change.id, error)
+        record_alert(db, change.id, error, settings)
+    return sent
 
 
 def record_alert(db: Database, change_id: int, error: str | None, settings: Settings) -> None:

@@ -50,7 +50,7 @@ from .delinquency import (
     written_change_ids,
 )
 from .effect_bus import publish_after_commit
-from .freeze import freeze_in_force, read_state
+from .freeze import freeze_in_force, read_state, trip_on_payment_silence
 from .radius.enforcement import services_changed, services_changed_many
 from .transitions import (
     APPLY_TO_MANY,
@@ -234,8 +234,9 @@ def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings
     batch's locks."""
     settings = settings or get_settings()
     run = LadderRun()
+    trip_on_payment_silence(db, settings)  # a payment silence freezes the steps before any is taken
     with db.read() as session:
-        state = read_state(session, today)
+        state = read_state(session)
     run.frozen = state.freeze if state.holds else None
     movers = customers_to_move(db, policy, today)
     for start in range(0, len(movers), settings.sweep_batch_size):
@@ -334,7 +335,7 @@ def advance_batch(
         locked = {row.id: row for row in lock_customers_in_id_order(conn, customer_ids)}
         # A statement of its own after the locks: one that waited for a lock keeps its old snapshot.
         overdue = overdue_by_customer(conn, sorted(locked), today) if locked else {}
-        frozen = freeze_in_force(conn, today)  # the machine refuses every step forward then
+        frozen = freeze_in_force(conn)  # the machine refuses every step forward then
         now = utcnow()
         moving: list[_Move] = []
         for customer_id in sorted(set(customer_ids)):

@@ -2,6 +2,7 @@
 and warnings before a cut. Each customer is handled in its own transaction under its row lock,
 re-checking the condition there, so running a job twice (or two at once) changes nothing twice."""
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -15,6 +16,7 @@ from ..domain import brazilian
 from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
 from ..domain.delinquency import Policy, is_held
 from ..domain.errors import AtivaError
+from ..domain.freeze import Freeze
 from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
@@ -23,17 +25,22 @@ from ..domain.vocabulary import (
     InactivationReason,
     Source,
 )
+from ..settings import get_settings
 from .customer_locks import lock_customer, lock_customer_row
 from .delinquency import SCHEDULER, cut_facts, overdue_facts
 from .effect_bus import publish_after_commit
+from .freeze import read_state, trip_on_payment_silence
 from .transitions import QUEUE_EFFECTS, Actor, count_overdue_invoices, new_effect, transition_locked
 from .written_rows import CustomerRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class TimerRun:
     changed: list[int] = field(default_factory=list)
     kept: dict[int, str] = field(default_factory=dict)
+    frozen: Freeze | None = None  # trust unlocks that ended were left running: cuts are frozen
 
 
 def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
@@ -45,6 +52,17 @@ def expire_trust_unlocks(db: Database, today: date) -> TimerRun:
     with db.read() as session:
         due = list(session.scalars(select(Customer.id).where(Customer.trust_unlock_until <= now).order_by(Customer.id)))
     run = TimerRun()
+    if not due:
+        return run
+    trip_on_payment_silence(db, get_settings())
+    with db.read() as session:
+        state = read_state(session)
+    if state.holds and state.freeze is not None:
+        # Their trust unlocks stay on (the machine would refuse each cut anyway): they end, and cut
+        # whoever still owes, at the first tick after the freeze is lifted.
+        run.frozen = state.freeze
+        log.info("%d trust unlock(s) ended but not closed: %s", len(due), state.freeze.describe())
+        return run
     for customer_id in due:
         try:
             with db.write() as session:

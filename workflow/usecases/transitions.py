@@ -374,7 +374,7 @@ def transition_locked(
     customer_id = row.id
     now = utcnow()
     # Only an automatic change can be frozen; it reads the freeze under the shared lock.
-    frozen = freeze_in_force(db, today) if request.automatic else None
+    frozen = freeze_in_force(db) if request.automatic else None
     facts = guard_facts(overdue, now, today, stage_due=stage_due, frozen=frozen)
     decision = decide(customer_id, state_of(row), event, request, facts)
     state = decision.state

@@ -44,7 +44,14 @@ def upgrade() -> None:
         sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_freeze_changes_alert", "freeze_changes", ["alert_state", "next_alert_at"])
-    op.create_index("ix_billing_events_type_received_at", "billing_events", ["type", "received_at"])
+    # Built without blocking the billing events that keep arriving during the upgrade (PostgreSQL).
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_billing_events_type_received_at",
+            "billing_events",
+            ["type", "received_at"],
+            postgresql_concurrently=True,
+        )
 
 
 def downgrade() -> None:
