@@ -26,3 +26,19 @@ def test_money(value, written):
 def test_day():
     assert brazilian.day(date(2026, 12, 1)) == "01/12/2026" == brazilian.day("2026-12-01T10:00:00")
     assert brazilian.day(None) == "—"
+
+
+@pytest.mark.parametrize(
+    "value, decimals, written",
+    [(0, 0, "0"), (1234, 0, "1.234"), (1234567, 0, "1.234.567"), (1234.56, 1, "1.234,6"), (0.25, 2, "0,25")],
+)
+def test_number(value, decimals, written):
+    assert brazilian.number(value, decimals) == written
+
+
+@pytest.mark.parametrize(
+    "seconds, written",
+    [(0.84, "0,8 s"), (42, "42 s"), (210, "3,5 min"), (7560, "2,1 h")],
+)
+def test_duration(seconds, written):
+    assert brazilian.duration(seconds) == written

@@ -64,6 +64,35 @@ class _SnapshotCollector:
         for stage, count in sorted(self.snap.delinquency_stages.items()):
             stages.add_metric([stage], count)
         yield stages
+        customers = GaugeMetricFamily("ativa_customers", "Customers by status", labels=["status"])
+        for status, count in sorted(self.snap.customers.items()):
+            customers.add_metric([status], count)
+        yield customers
+        yield GaugeMetricFamily(
+            "ativa_cuts_frozen",
+            "1 while a freeze of the automatic cuts holds, else 0",
+            value=1 if self.snap.cuts_frozen else 0,
+        )
+        changes = CounterMetricFamily(
+            "ativa_freeze_changes", "Changes of the freeze of automatic cuts, by action", labels=["action"]
+        )
+        for action, count in sorted(self.snap.freeze_changes.items()):
+            changes.add_metric([action], count)
+        yield changes
+        alerts = GaugeMetricFamily(
+            "ativa_freeze_alerts", "Changes of the freeze by the state of their ativa.freeze alert", labels=["state"]
+        )
+        for state, count in sorted(self.snap.freeze_alerts.items()):
+            alerts.add_metric([state], count)
+        yield alerts
+        restore = GaugeMetricFamily(
+            "ativa_payment_restore_seconds",
+            "Payment event's arrival to services restored, over the last 1000 activations by payment of 7 days",
+            labels=["quantile"],
+        )
+        for q, value in sorted(self.snap.payment_restore_quantiles.items()):
+            restore.add_metric([str(q)], value)
+        yield restore
 
 
 @router.get("/metrics", response_class=Response)

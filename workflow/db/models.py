@@ -166,7 +166,11 @@ class StatusChange(Base):
     """One row per customer transition: who, when, why, from where."""
 
     __tablename__ = "status_changes"
-    __table_args__ = (UniqueConstraint("customer_id", "customer_version", name="uq_status_changes_version"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "customer_version", name="uq_status_changes_version"),
+        # The dashboard counts the last days' cuts and reactivations.
+        Index("ix_status_changes_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))

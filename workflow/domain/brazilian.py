@@ -19,9 +19,8 @@ def money(value: Decimal | str | int | float | None) -> str:
     if value is None:
         return "—"
     amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    whole, _, cents = f"{abs(amount):,.2f}".partition(".")
     sign = "-" if amount < 0 else ""
-    return f"{sign}R$ {whole.replace(',', '.')},{cents}"
+    return f"{sign}R$ {number(abs(amount), 2)}"
 
 
 def day(value: date | str | None) -> str:
@@ -37,3 +36,20 @@ def first_name(full_name: str | None) -> str:
     must not reveal the rest)."""
     words = (full_name or "").split()
     return words[0] if words else ""
+
+
+def number(value: int | float | Decimal, decimals: int = 0) -> str:
+    """`1.234` or `1.234,5`: a dot between thousands, a comma before the decimals."""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def duration(seconds: float) -> str:
+    """A wait as a reader takes it in: `0,8 s`, `42 s`, `3,5 min`, `2,1 h`."""
+    if seconds < 10:
+        return f"{number(seconds, 1)} s"
+    if seconds < 60:
+        return f"{number(seconds)} s"
+    if seconds < 3600:
+        return f"{number(seconds / 60, 1)} min"
+    return f"{number(seconds / 3600, 1)} h"

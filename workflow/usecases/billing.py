@@ -314,10 +314,14 @@ def _clear_stage_if_paid_up(
         outcome.transition_id = cleared.transition.id
 
 
+# How an event's outcome names the activation it caused: the dashboard finds a payment's event by it.
+REACTIVATED_BY_TRANSITION = "; customer reactivated (transition "
+
+
 def _describe(outcome: EventOutcome) -> str:
     text = f"invoice {outcome.invoice_status}"
     if outcome.hold_ended:
         text += "; forced-activation hold ended (nothing past due)"
     if outcome.stage_cleared:
         text += f"; collection ladder step ended (transition {outcome.transition_id})"
-    return text + (f"; customer reactivated (transition {outcome.transition_id})" if outcome.reactivated else "")
+    return text + (f"{REACTIVATED_BY_TRANSITION}{outcome.transition_id})" if outcome.reactivated else "")

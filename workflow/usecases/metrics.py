@@ -1,18 +1,44 @@
 """Numbers for /metrics, read from the database so every process reports the same truth."""
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from ..db.models import Customer, OutboxEffect, RadiusPacket, SchedulerLease, StatusChange
+from ..db.models import (
+    BillingEvent,
+    Customer,
+    FreezeChange,
+    OutboxEffect,
+    RadiusPacket,
+    SchedulerLease,
+    StatusChange,
+)
 from ..db.types import utcnow
-from ..domain.vocabulary import CustomerStatus, DelinquencyStage, EffectState
+from ..domain.freeze import FreezeAction
+from ..domain.vocabulary import (
+    ActivationReason,
+    CustomerEvent,
+    CustomerStatus,
+    DelinquencyStage,
+    Effect,
+    EffectState,
+    InactivationReason,
+)
 from ..settings import Settings
-from . import heartbeats
+from . import freeze, heartbeats
+from .billing import REACTIVATED_BY_TRANSITION
 from .leases import SCHEDULER_LEASE
 
 LATENCY_SAMPLE = 1000
+QUANTILES = (0.5, 0.9, 0.99)
+# The payment -> restored sample: the last LATENCY_SAMPLE within this window (bounded by date, so
+# a scrape reads a few days of status_changes, not the whole table).
+PAYMENT_RESTORE_WINDOW = timedelta(days=7)
+CUT = "cut"  # inactive for delinquency: the stage after the ladder's steps
+ALERT_STATES = ("pending", "done", "failed", "skipped")  # freeze_changes.alert_state
 
 
 @dataclass
@@ -29,6 +55,19 @@ class Snapshot:
     # Active customers per step of the collection ladder; every stage present, 0 when empty, so a
     # dashboard's series does not vanish when the last customer leaves a stage.
     delinquency_stages: dict[str, int] = field(default_factory=dict)
+    customers: dict[str, int] = field(default_factory=dict)  # by status, every status present
+    cuts_frozen: bool = False  # a freeze of the automatic cuts holds today
+    freeze_changes: dict[str, int] = field(default_factory=dict)  # action -> count, every action present
+    freeze_alerts: dict[str, int] = field(default_factory=dict)  # alert_state -> count, every state present
+    payment_restore_quantiles: dict[float, float] = field(default_factory=dict)
+
+
+def quantiles(values: list[float]) -> dict[float, float]:
+    """p50/p90/p99 of `values` (nearest rank below; empty without values)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    return {q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in QUANTILES}
 
 
 def relay_lag_seconds(session: Session, now) -> float:
@@ -50,17 +89,87 @@ def scheduler_lease_seconds_left(session: Session, now) -> float:
     return max((expires - now).total_seconds(), 0.0) if expires else 0.0
 
 
-def customers_per_stage(session: Session) -> dict[str, int]:
-    """Active customers at each stage of the collection ladder (none, notice, reduced)."""
-    counts = dict.fromkeys((stage.value for stage in DelinquencyStage), 0)
+@dataclass(frozen=True)
+class CustomerCounts:
+    by_status: dict[str, int]  # active, inactive
+    by_stage: dict[str, int]  # none, notice, reduced (active customers), cut (inactive for delinquency)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def customer_counts(session: Session) -> CustomerCounts:
+    """Customers by status and by delinquency stage, in one pass grouped on the three columns."""
+    by_status = dict.fromkeys((status.value for status in CustomerStatus), 0)
+    by_stage = dict.fromkeys([*(stage.value for stage in DelinquencyStage), CUT], 0)
     rows = session.execute(
-        select(Customer.delinquency_stage, func.count())
-        .where(Customer.status == CustomerStatus.ACTIVE.value)
-        .group_by(Customer.delinquency_stage)
+        select(Customer.status, Customer.inactivation_reason, Customer.delinquency_stage, func.count()).group_by(
+            Customer.status, Customer.inactivation_reason, Customer.delinquency_stage
+        )
     )
-    for stage, count in rows:
-        counts[stage] = count
-    return counts
+    for status, reason, stage, count in rows:
+        by_status[status] = by_status.get(status, 0) + count
+        if status == CustomerStatus.ACTIVE:
+            by_stage[stage] = by_stage.get(stage, 0) + count
+        elif reason == InactivationReason.DELINQUENCY:
+            by_stage[CUT] += count
+    return CustomerCounts(by_status, by_stage)
+
+
+def payment_restores(session: Session, since: datetime, limit: int | None = None) -> list[tuple[datetime, float]]:
+    """(payment's arrival, seconds until its services were restored) for the activations by a
+    payment since `since`, newest first: from the billing event that caused the activation (its
+    outcome names the transition, billing.py) to the completion of the transition's
+    restore_services effect. An effect not done yet has no latency to count."""
+    query = (
+        select(BillingEvent.received_at, OutboxEffect.completed_at)
+        .select_from(StatusChange)
+        .join(
+            OutboxEffect,
+            and_(
+                OutboxEffect.transition_id == StatusChange.id,
+                OutboxEffect.name == Effect.RESTORE_SERVICES.value,
+                OutboxEffect.state == EffectState.DONE.value,
+            ),
+        )
+        .join(
+            BillingEvent,
+            and_(
+                BillingEvent.customer_id == StatusChange.customer_id,
+                BillingEvent.outcome.endswith(
+                    literal(REACTIVATED_BY_TRANSITION) + cast(StatusChange.id, String) + literal(")")
+                ),
+            ),
+        )
+        .where(
+            StatusChange.created_at >= since,
+            StatusChange.event == CustomerEvent.ACTIVATE.value,
+            StatusChange.reason == ActivationReason.PAYMENT_RECEIVED.value,
+            OutboxEffect.completed_at.is_not(None),
+        )
+        .order_by(StatusChange.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        (received, max((completed - received).total_seconds(), 0.0)) for received, completed in session.execute(query)
+    ]
+
+
+def freeze_counts(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    """Changes of the freeze by action and by the state of their alert (every key present)."""
+    actions = dict.fromkeys((action.value for action in FreezeAction), 0)
+    alerts = dict.fromkeys(ALERT_STATES, 0)
+    rows = session.execute(
+        select(FreezeChange.action, FreezeChange.alert_state, func.count()).group_by(
+            FreezeChange.action, FreezeChange.alert_state
+        )
+    )
+    for action, alert_state, count in rows:
+        actions[action] = actions.get(action, 0) + count
+        alerts[alert_state] = alerts.get(alert_state, 0) + count
+    return actions, alerts
 
 
 def snapshot(session: Session, settings: Settings) -> Snapshot:
@@ -84,16 +193,15 @@ def snapshot(session: Session, settings: Settings) -> Snapshot:
         .order_by(OutboxEffect.id.desc())
         .limit(LATENCY_SAMPLE)
     ).all()
-    latencies = sorted((done - created).total_seconds() for created, done in recent)
-    quantiles = {}
-    if latencies:
-        for q in (0.5, 0.9, 0.99):
-            quantiles[q] = latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     now = utcnow()
+    counts = customer_counts(session)
+    freeze_actions, freeze_alerts = freeze_counts(session)
+    restores = payment_restores(session, now - PAYMENT_RESTORE_WINDOW, limit=LATENCY_SAMPLE)
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
     return Snapshot(
         transitions,
         effects,
-        quantiles,
+        quantiles([(done - created).total_seconds() for created, done in recent]),
         relay_lag_seconds(session, now),
         scheduler_lease_seconds_left(session, now),
         heartbeats.live_workers(session, settings.worker_stale_seconds, now),
@@ -105,5 +213,10 @@ def snapshot(session: Session, settings: Settings) -> Snapshot:
                 )
             )
         },
-        customers_per_stage(session),
+        {stage: count for stage, count in counts.by_stage.items() if stage != CUT},
+        counts.by_status,
+        freeze.read_state(session, today).holds,
+        freeze_actions,
+        freeze_alerts,
+        quantiles([seconds for _, seconds in restores]),
     )

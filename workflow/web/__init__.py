@@ -11,6 +11,7 @@ from .auth import Forbidden, LoginRequired, login_url
 from .errors import error_page
 from .pages_auth import router as auth_router
 from .pages_customers import router as customers_router
+from .pages_dashboard import router as dashboard_router
 from .pages_delinquency import router as delinquency_router
 from .pages_effects import router as effects_router
 from .pages_notice import router as notice_router
@@ -26,6 +27,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(auth_router)
     app.include_router(customers_router)
+    app.include_router(dashboard_router)
     app.include_router(delinquency_router)
     app.include_router(effects_router)
     app.include_router(notice_router)  # public: the notice page (/aviso)

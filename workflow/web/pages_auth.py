@@ -103,4 +103,4 @@ def logout(request: Request, csrf_token: str = Form(""), user: WebUser = Depends
 
 @router.get("/")
 def home(user: WebUser = Depends(signed_in_user)):
-    return RedirectResponse("/clientes", status_code=303)
+    return RedirectResponse("/painel", status_code=303)

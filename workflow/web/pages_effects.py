@@ -45,4 +45,6 @@ def retry_effect(
             "Este efeito não está mais como Falhou (alguém já pediu outra tentativa); nada foi feito.",
             409,
         )
-    return flash.redirect_with(request, f"/clientes/{customer_id}", "nova_tentativa")
+    # From the dashboard's list of failed effects, back to the dashboard.
+    back_to = "/painel" if data.get("voltar") == "painel" else f"/clientes/{customer_id}"
+    return flash.redirect_with(request, back_to, "nova_tentativa")

@@ -1,0 +1,116 @@
+"""Bar charts drawn by the server as inline SVG: no script, no CDN, nothing for the CSP to allow.
+
+One bar per day, stacked by series; each bar carries a <title> with its numbers (the browser's
+tooltip, and what a screen reader reads). The drawing scales to its box (`viewBox`, width 100%),
+so the same chart fits a phone and a wide screen; colours come from ativa.css by class.
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from markupsafe import Markup
+
+from ..domain.brazilian import number
+
+WIDTH, HEIGHT = 600, 220
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26  # room for the axis labels
+X_LABELS = 6  # about as many day labels as fit a phone's width
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str  # the legend's words
+    css_class: str  # its colour (ativa.css: .chart .s-…)
+    values: Sequence[float]
+
+
+def short_day(day: date) -> str:
+    return day.strftime("%d/%m")
+
+
+def nice_ceiling(value: float) -> float:
+    """The axis' top: 1, 2 or 5 times a power of ten, at or above `value` (1 for an empty chart)."""
+    if value <= 0:
+        return 1
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def bar_chart(
+    title: str,
+    days: Sequence[date],
+    series: Sequence[Series],
+    *,
+    axis_text: Callable[[float], str] = number,
+    tooltips: Sequence[str] | None = None,
+) -> Markup:
+    """A stacked bar per day. `tooltips` replaces each bar's default title ("dd/mm: série n; …")."""
+    count = len(days)
+    totals = [sum(s.values[n] for s in series) for n in range(count)]
+    top = nice_ceiling(max(totals, default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(count, 1)
+    bar_w = max(slot * 0.7, 1)
+    base = TOP + plot_h
+
+    def y(value: float) -> float:
+        return base - value / top * plot_h
+
+    parts = [
+        Markup(
+            '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" preserveAspectRatio="xMidYMid meet">'
+            "<title>{}</title>"
+        ).format(WIDTH, HEIGHT, title)
+    ]
+    for value in (0, top / 2, top):  # the value axis: bottom, middle and top, with a faint line
+        level = _fmt(y(value))
+        parts.append(
+            Markup('<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>').format(LEFT, WIDTH - RIGHT, level, level)
+        )
+        parts.append(
+            Markup('<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>').format(
+                LEFT - 4, _fmt(y(value) + 4), axis_text(value)
+            )
+        )
+    every = max(1, math.ceil(count / X_LABELS))
+    for n, day in enumerate(days):
+        x = LEFT + n * slot + (slot - bar_w) / 2
+        text = (
+            tooltips[n]
+            if tooltips is not None
+            else f"{short_day(day)}: " + "; ".join(f"{s.label} {axis_text(s.values[n])}" for s in series)
+        )
+        parts.append(Markup('<g class="bar" data-day="{}"><title>{}</title>').format(day.isoformat(), text))
+        # The whole column takes the pointer (and a finger), so a day without bars shows its title too.
+        parts.append(
+            Markup('<rect class="hit" x="{}" y="{}" width="{}" height="{}"/>').format(
+                _fmt(LEFT + n * slot), TOP, _fmt(slot), plot_h
+            )
+        )
+        stacked = 0.0
+        for s in series:
+            value = s.values[n]
+            if value > 0:
+                parts.append(
+                    Markup('<rect class="{}" x="{}" y="{}" width="{}" height="{}"/>').format(
+                        s.css_class, _fmt(x), _fmt(y(stacked + value)), _fmt(bar_w), _fmt(value / top * plot_h)
+                    )
+                )
+                stacked += value
+        parts.append(Markup("</g>"))
+        if (count - 1 - n) % every == 0:  # counted from the last day, which always has its label
+            parts.append(
+                Markup('<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>').format(
+                    _fmt(LEFT + n * slot + slot / 2), HEIGHT - 8, short_day(day)
+                )
+            )
+    parts.append(Markup('</svg><ul class="legend">'))
+    parts.extend(Markup('<li><span class="swatch {}"></span>{}</li>').format(s.css_class, s.label) for s in series)
+    parts.append(Markup("</ul>"))
+    return Markup("").join(parts)
