@@ -341,3 +341,38 @@ def test_a_payment_through_the_real_path_gets_its_latency_counted(db):
         samples = dashboard.payment_restores(session, utcnow() - timedelta(hours=1))
     assert completed is not None
     assert samples == [(received, max((completed - received).total_seconds(), 0.0))]
+
+
+def test_metrics_expose_the_freeze_the_customers_and_the_payment_restore_quantiles(api):
+    from tests.e2e.api_support import metric_sample
+
+    ids = [api.new_customer(n)["id"] for n in range(3)]
+    world = World(api.db, ids)
+    now = utcnow()
+    for n in range(1, 11):  # 1..10 s: p50 the 6th, p90 and p99 the 10th
+        world.paid_and_restored(now - timedelta(hours=n), float(n))
+    world.paid_and_restored(now - timedelta(days=8), 999.0)  # outside the window
+    api.post(f"/api/v1/customers/{ids[0]}/inactivate", json={"reason": "customer_request"})
+
+    text = api.get("/metrics", role=Role.VIEWER).text
+    assert metric_sample(text, "ativa_cuts_frozen") == 0
+    assert metric_sample(text, "ativa_customers", status="active") == 2
+    assert metric_sample(text, "ativa_customers", status="inactive") == 1
+    assert metric_sample(text, "ativa_payment_restore_seconds", quantile="0.5") == 6
+    assert metric_sample(text, "ativa_payment_restore_seconds", quantile="0.9") == 10
+    assert metric_sample(text, "ativa_payment_restore_seconds", quantile="0.99") == 10
+    for action in ("on", "off", "tripped", "expired"):
+        assert metric_sample(text, "ativa_freeze_changes_total", action=action) == 0
+
+    freeze.freeze_cuts(api.db, "banco fora do ar", None, "user:ana", "ui")
+    text = api.get("/metrics", role=Role.VIEWER).text
+    assert metric_sample(text, "ativa_cuts_frozen") == 1
+    assert metric_sample(text, "ativa_freeze_changes_total", action="on") == 1
+    assert metric_sample(text, "ativa_freeze_alerts", state="pending") == 1
+    assert "# TYPE ativa_freeze_changes_total counter" in text and "# TYPE ativa_cuts_frozen gauge" in text
+    freeze.lift_freeze(api.db, "user:ana", "ui")
+    text = api.get("/metrics", role=Role.VIEWER).text
+    assert metric_sample(text, "ativa_cuts_frozen") == 0
+    assert metric_sample(text, "ativa_freeze_changes_total", action="off") == 1
+    assert metric_sample(text, "ativa_freeze_alerts", state="pending") == 2
+    assert metric_sample(text, "ativa_freeze_alerts", state="failed") == 0

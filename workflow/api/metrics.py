@@ -70,7 +70,7 @@ class _SnapshotCollector:
         yield customers
         yield GaugeMetricFamily(
             "ativa_cuts_frozen",
-            "1 while a freeze of the automatic cuts holds, else 0",
+            "Whether a freeze of the automatic cuts holds now (1) or not (0)",
             value=1 if self.snap.cuts_frozen else 0,
         )
         changes = CounterMetricFamily(

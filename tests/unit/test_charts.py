@@ -1,0 +1,60 @@
+"""The dashboard's SVG bar charts: one bar per day, its numbers in its <title>, labels escaped,
+and a drawing that scales to its box."""
+
+import re
+from datetime import date, timedelta
+from xml.etree import ElementTree
+
+import pytest
+
+from workflow.web.charts import Series, bar_chart, nice_ceiling
+
+SVG = "{http://www.w3.org/2000/svg}"
+DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(30)]
+
+
+def svg_of(markup: str) -> ElementTree.Element:
+    drawing = str(markup)[: markup.index("</svg>") + len("</svg>")]
+    return ElementTree.fromstring(drawing.replace("<svg ", f'<svg xmlns="{SVG[1:-1]}" ', 1))  # noqa: S314 - our own drawing
+
+
+def test_one_bar_per_day_with_its_values_in_the_title():
+    auto = [n % 4 for n in range(30)]
+    manual = [1 if n == 29 else 0 for n in range(30)]
+    markup = bar_chart(
+        "Cortes por dia", DAYS, [Series("Automáticos", "s-auto", auto), Series("Manuais", "s-manual", manual)]
+    )
+    svg = svg_of(markup)
+    bars = svg.findall(f"{SVG}g[@class='bar']")
+    assert len(bars) == 30
+    assert [bar.get("data-day") for bar in bars] == [d.isoformat() for d in DAYS]
+    assert bars[3].find(f"{SVG}title").text == "04/11: Automáticos 3; Manuais 0"
+    assert bars[29].find(f"{SVG}title").text == "30/11: Automáticos 1; Manuais 1"
+    # Each non-zero value is one coloured rectangle, stacked; a day of zeros has only its hover area.
+    assert [r.get("class") for r in bars[29].findall(f"{SVG}rect")] == ["hit", "s-auto", "s-manual"]
+    assert [r.get("class") for r in bars[0].findall(f"{SVG}rect")] == ["hit"]
+    heights = {float(r.get("height")) for bar in bars for r in bar.findall(f"{SVG}rect[@class='s-auto']")}
+    assert len(heights) == 3  # 1, 2 and 3 drawn at three heights, in proportion
+    assert max(heights) == pytest.approx(3 * min(heights))
+
+
+def test_the_drawing_scales_and_labels_in_portuguese():
+    markup = bar_chart("Reativações", DAYS, [Series("Por pagamento", "s-payment", [1234] * 30)])
+    svg = svg_of(markup)
+    assert svg.get("viewBox") == "0 0 600 220" and svg.get("width") == "100%"
+    assert svg.find(f"{SVG}title").text == "Reativações"
+    labels = [t.text for t in svg.findall(f"{SVG}text")]
+    assert labels[:3] == ["0", "1.000", "2.000"]  # the value axis, thousands with a dot
+    assert "30/11" in labels and "25/11" in labels  # day labels counted back from the last day
+    assert '<ul class="legend"><li><span class="swatch s-payment"></span>Por pagamento</li></ul>' in markup
+
+
+def test_text_is_escaped_and_tooltips_may_be_given():
+    markup = bar_chart("<script>", DAYS[:2], [Series("<b>", "s-other", [0, 2])], tooltips=["sem dados", "2 & <mais>"])
+    assert "<script>" not in markup and "<b>" not in markup
+    assert "&lt;script&gt;" in markup and "2 &amp; &lt;mais&gt;" in markup
+    assert len(re.findall(r'<g class="bar"', markup)) == 2
+
+
+def test_the_axis_top_is_a_round_number():
+    assert [nice_ceiling(v) for v in (0, 0.3, 1, 3, 7, 11, 250, 1234)] == [1, 0.5, 1, 5, 10, 20, 500, 2000]
