@@ -3,17 +3,22 @@ by source, reactivations by reason, payment -> restored latency against a hand c
 page for each role with its Tentar de novo, the freeze, and a payment's latency through the real
 path (billing event, activation, restore effect carried out)."""
 
+import os
 import re
+import shutil
+import subprocess
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from tests.conftest import VALID_CPFS, add_invoice
+from tests.conftest import VALID_CPFS, add_invoice, service_missing
 from tests.e2e.web_support import csrf_of, signed_in
+from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
 from workflow.application import create_app
 from workflow.db.models import BillingEvent, Invoice, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
@@ -376,3 +381,87 @@ def test_metrics_expose_the_freeze_the_customers_and_the_payment_restore_quantil
     assert metric_sample(text, "ativa_freeze_changes_total", action="off") == 1
     assert metric_sample(text, "ativa_freeze_alerts", state="pending") == 2
     assert metric_sample(text, "ativa_freeze_alerts", state="failed") == 0
+
+
+# -- a real browser at a phone's width, against `ativa serve` on PostgreSQL -------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("ATIVA_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "screenshots"))
+
+
+@pytest.fixture
+def served(pg_db, tmp_path):
+    if not Path(CHROMIUM).exists():
+        service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")} | {"ATIVA_DATABASE_URL": pg_db.url}
+    created = subprocess.run(
+        [str(ATIVA), "users", "create", "--username", "ana", "--role", "admin", "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    port, log = free_port(), tmp_path / "serve.log"
+    process = start_serve(
+        tmp_path, port, log, "--no-worker", env_extra={"ATIVA_DATABASE_URL": pg_db.url, "ATIVA_TIMEZONE": TIMEZONE}
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_serve(process)
+
+
+def seed_a_month(db) -> None:
+    """A month of cuts and reactivations, a week of payments restored, a failed effect, a freeze."""
+    failed_effect(db, 2)
+    world = World(db, new_customers(db, 2))
+    now = utcnow()
+    for back in range(30):
+        for n in range((back * 7) % 5):
+            world.change(local(-back, 9 + n, now=now), "inactivate", "delinquency", "scheduler")
+        if back % 3 == 0:
+            world.change(local(-back, 15, now=now), "inactivate", "delinquency", "ui")
+        for n in range((back * 3) % 4):
+            world.change(local(-back, 10 + n, now=now), "activate", "payment_received", "billing")
+        if back % 4 == 1:
+            world.change(local(-back, 17, now=now), "activate", "manual", "ui")
+    for back in range(7):
+        for n in range(3):
+            world.paid_and_restored(now - timedelta(days=back, minutes=10 * n), 20.0 + 15 * back + 7 * n)
+    freeze.freeze_cuts(db, "Banco sem retorno de boletos desde ontem", None, "user:ana", "ui")
+
+
+@pytest.mark.postgres
+def test_in_a_phone_browser_the_page_fits_the_screen(pg_db, served):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    expect = playwright_api.expect
+    seed_a_month(pg_db)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            context = browser.new_context(
+                locale="pt-BR", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            )
+            page = context.new_page()
+            page.goto(f"{served}/")
+            page.get_by_label("Usuário").fill("ana")
+            page.get_by_label("Senha").fill(PASSWORD)
+            page.get_by_role("button", name="Entrar").click()
+            # The site's root lands on the dashboard after signing in.
+            expect(page.get_by_role("heading", name="Painel", exact=True)).to_be_visible(timeout=15_000)
+            expect(page.locator("#congelamento")).to_contain_text("Congelados.")
+            expect(page.locator("#grafico-cortes g.bar")).to_have_count(30)
+            expect(page.locator("#efeitos-com-falha").get_by_role("button", name="Tentar de novo")).to_be_visible()
+            # Nothing wider than the screen (the tables scroll inside their own box), and the
+            # charts shrink to the screen's width.
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+            chart = page.locator("#grafico-cortes svg").bounding_box()
+            assert chart["width"] > 250 and chart["x"] + chart["width"] <= 390
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "16-painel.png"), full_page=True)
+        finally:
+            browser.close()

@@ -41,11 +41,11 @@ def test_one_bar_per_day_with_its_values_in_the_title():
 def test_the_drawing_scales_and_labels_in_portuguese():
     markup = bar_chart("Reativações", DAYS, [Series("Por pagamento", "s-payment", [1234] * 30)])
     svg = svg_of(markup)
-    assert svg.get("viewBox") == "0 0 600 220" and svg.get("width") == "100%"
+    assert svg.get("viewBox") == "0 0 420 200" and svg.get("width") == "100%"
     assert svg.find(f"{SVG}title").text == "Reativações"
     labels = [t.text for t in svg.findall(f"{SVG}text")]
     assert labels[:3] == ["0", "1.000", "2.000"]  # the value axis, thousands with a dot
-    assert "30/11" in labels and "25/11" in labels  # day labels counted back from the last day
+    assert "30/11" in labels and "24/11" in labels  # day labels counted back from the last day
     assert '<ul class="legend"><li><span class="swatch s-payment"></span>Por pagamento</li></ul>' in markup
 
 

@@ -14,9 +14,9 @@ from markupsafe import Markup
 
 from ..domain.brazilian import number
 
-WIDTH, HEIGHT = 600, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26  # room for the axis labels
-X_LABELS = 6  # about as many day labels as fit a phone's width
+WIDTH, HEIGHT = 420, 200
+LEFT, RIGHT, TOP, BOTTOM = 62, 18, 10, 26  # room for the axis labels
+X_LABELS = 5  # about as many day labels as fit a phone's width
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def bar_chart(
         )
         parts.append(
             Markup('<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>').format(
-                LEFT - 4, _fmt(y(value) + 4), axis_text(value)
+                LEFT - 4, _fmt(y(value) + 5), axis_text(value)
             )
         )
     every = max(1, math.ceil(count / X_LABELS))
