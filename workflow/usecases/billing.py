@@ -34,6 +34,8 @@ from .ladder import clear_stage_if_paid_up
 from .transitions import Actor, count_overdue_invoices, transition_locked
 
 EVENT_TYPES = ("invoice.created", "invoice.paid", "invoice.cancelled")
+# The events that may leave nothing past due: they reactivate, end a hold, clear a ladder step.
+REACTIVATING_EVENTS = ("invoice.paid", "invoice.cancelled")
 BILLING_ACTOR = Actor(name="billing", role=Role.BILLING)
 
 
@@ -237,7 +239,7 @@ def _settled_status(invoice: "LedgerInvoice", event: InvoiceEvent) -> str:
 def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date) -> None:
     """Only a customer inactive *for delinquency* comes back with a payment; never one who asked
     to leave, whose contract ended, or was inactivated for another reason."""
-    if event.type not in ("invoice.paid", "invoice.cancelled"):
+    if event.type not in REACTIVATING_EVENTS:
         return
     if customer.status != CustomerStatus.INACTIVE or customer.inactivation_reason != InactivationReason.DELINQUENCY:
         return
@@ -268,7 +270,7 @@ def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcom
     """A forced activation's hold was a decision about the debts of that moment: once a payment
     or cancellation leaves nothing past due, it ends (the machine's end_forced_hold, recorded in
     the history), and a later debt follows the normal rule."""
-    if event.type not in ("invoice.paid", "invoice.cancelled") or outcome.reactivated:
+    if event.type not in REACTIVATING_EVENTS or outcome.reactivated:
         return None
     if customer.status != CustomerStatus.ACTIVE or customer.forced_hold_until is None:
         return None
@@ -299,7 +301,7 @@ def _clear_stage_if_paid_up(
 ) -> None:
     """A payment that leaves nothing past due returns a customer at a step of the collection
     ladder (notice, reduced speed) to its plan at once."""
-    if event.type not in ("invoice.paid", "invoice.cancelled") or outcome.reactivated:
+    if event.type not in REACTIVATING_EVENTS or outcome.reactivated:
         return
     cleared = clear_stage_if_paid_up(
         session,

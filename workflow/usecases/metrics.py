@@ -29,7 +29,7 @@ from ..domain.vocabulary import (
 )
 from ..settings import Settings
 from . import freeze, heartbeats
-from .billing import REACTIVATED_BY_TRANSITION
+from .billing import REACTIVATED_BY_TRANSITION, REACTIVATING_EVENTS
 from .leases import SCHEDULER_LEASE
 
 LATENCY_SAMPLE = 1000
@@ -137,6 +137,10 @@ def payment_restores(session: Session, since: datetime, limit: int | None = None
             BillingEvent,
             and_(
                 BillingEvent.customer_id == StatusChange.customer_id,
+                # Recorded after the transition, in its transaction: on the index by type and time
+                # instead of every event of the customer.
+                BillingEvent.type.in_(REACTIVATING_EVENTS),
+                BillingEvent.received_at >= since,
                 BillingEvent.outcome.endswith(
                     literal(REACTIVATED_BY_TRANSITION) + cast(StatusChange.id, String) + literal(")")
                 ),
