@@ -6,7 +6,6 @@ path (billing event, activation, restore effect carried out)."""
 import os
 import re
 import shutil
-import subprocess
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,8 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from tests.conftest import VALID_CPFS, add_invoice, service_missing
-from tests.e2e.web_support import csrf_of, signed_in
-from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
+from tests.e2e.billing_support import inactivate
+from tests.e2e.web_support import csrf_of, serving, signed_in
 from workflow.application import create_app
 from workflow.db.models import BillingEvent, Invoice, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
@@ -176,25 +175,9 @@ def test_payment_to_restored_latency_quantiles_match_a_hand_computation(db):
 
 def test_customers_by_status_and_stage(db):
     ids = new_customers(db, 4)
-    actor = transitions.Actor("user:ana", Role.ADMIN)
     add_invoice(db, ids[0], days_overdue=30)
-    with db.write() as session:
-        transitions.transition_customer(
-            session,
-            ids[0],
-            CustomerEvent.INACTIVATE,
-            TransitionRequest("delinquency", None, actor_role=Role.ADMIN),
-            actor,
-            Source.UI,
-        )
-        transitions.transition_customer(
-            session,
-            ids[1],
-            CustomerEvent.INACTIVATE,
-            TransitionRequest("customer_request", None, actor_role=Role.ADMIN),
-            actor,
-            Source.UI,
-        )
+    inactivate(db, ids[0], "delinquency")
+    inactivate(db, ids[1], "customer_request")
     with db.read() as session:
         counts = dashboard.customer_counts(session)
     assert counts.by_status == {"active": 2, "inactive": 2}
@@ -308,15 +291,8 @@ def test_a_payment_through_the_real_path_gets_its_latency_counted(db):
     out by the effects' protocol, is the end of the latency; the event's arrival its start."""
     [cid] = new_customers(db, 1)
     invoice_id = add_invoice(db, cid, days_overdue=20, amount="120.00")
-    with db.write() as session:
-        transitions.transition_customer(
-            session,
-            cid,
-            CustomerEvent.INACTIVATE,
-            TransitionRequest("delinquency", None, actor_role=Role.ADMIN),
-            transitions.Actor("user:ana", Role.ADMIN),
-            Source.UI,
-        )
+    inactivate(db, cid, "delinquency")
+    with db.read() as session:
         external_id = session.execute(select(Invoice.external_id).where(Invoice.id == invoice_id)).scalar_one()
     outcome = billing.apply_event(
         db,
@@ -393,26 +369,8 @@ SCREENSHOTS = Path(os.environ.get("ATIVA_SCREENSHOT_DIR", Path(__file__).parents
 def served(pg_db, tmp_path):
     if not Path(CHROMIUM).exists():
         service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")} | {"ATIVA_DATABASE_URL": pg_db.url}
-    created = subprocess.run(
-        [str(ATIVA), "users", "create", "--username", "ana", "--role", "admin", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=env,
-        cwd=tmp_path,
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
-    port, log = free_port(), tmp_path / "serve.log"
-    process = start_serve(
-        tmp_path, port, log, "--no-worker", env_extra={"ATIVA_DATABASE_URL": pg_db.url, "ATIVA_TIMEZONE": TIMEZONE}
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_serve(process)
+    with serving(pg_db.url, tmp_path, "ana", "admin", PASSWORD, {"ATIVA_TIMEZONE": TIMEZONE}) as base:
+        yield base
 
 
 def seed_a_month(db) -> None:

@@ -6,7 +6,6 @@ against `ativa serve` on PostgreSQL."""
 import os
 import re
 import shutil
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import VALID_CPFS, add_invoice, service_missing
-from tests.e2e.web_support import PASSWORD, signed_in
-from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
+from tests.e2e.web_support import PASSWORD, serving, signed_in
 from workflow.application import create_app
 from workflow.db.engine import Database
 from workflow.settings import Settings
@@ -148,24 +146,8 @@ def test_the_delinquency_page_lists_each_stage_with_counts(db, web):
 def served(pg_db, tmp_path):
     if not Path(CHROMIUM).exists():
         service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")} | {"ATIVA_DATABASE_URL": pg_db.url}
-    created = subprocess.run(
-        [str(ATIVA), "users", "create", "--username", "maria", "--role", "operator", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=env,
-        cwd=tmp_path,
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
-    port, log = free_port(), tmp_path / "serve.log"
-    process = start_serve(tmp_path, port, log, "--no-worker", env_extra={"ATIVA_DATABASE_URL": pg_db.url, **LADDER_ENV})
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_serve(process)
+    with serving(pg_db.url, tmp_path, "maria", "operator", PASSWORD, LADDER_ENV) as base:
+        yield base
 
 
 @pytest.mark.postgres

@@ -6,7 +6,6 @@ over HTTP on both databases, then in a real browser against `ativa serve` and a 
 import os
 import re
 import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sqlalchemy import insert
 
 from tests.conftest import service_missing
 from tests.e2e.web_support import PASSWORD as USER_PASSWORD
-from tests.e2e.web_support import signed_in
+from tests.e2e.web_support import serving, signed_in
 from tests.freeradius_support import send_accounting
 from tests.radius_view_support import (
     FRAMED_IP,
@@ -28,7 +27,6 @@ from tests.radius_view_support import (
     record_packet,
     seed_customer_with_login,
 )
-from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
 from workflow.application import create_app
 from workflow.db.radius_tables import radusergroup
 from workflow.settings import Settings
@@ -100,24 +98,8 @@ SCREENSHOTS = Path(os.environ.get("ATIVA_SCREENSHOT_DIR", Path(__file__).parents
 def served(pg_db, tmp_path):
     if not Path(CHROMIUM).exists():
         service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")} | {"ATIVA_DATABASE_URL": pg_db.url}
-    created = subprocess.run(
-        [str(ATIVA), "users", "create", "--username", "maria", "--role", "operator", "--password-stdin"],
-        input=USER_PASSWORD + "\n",
-        env=env,
-        cwd=tmp_path,
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
-    port, log = free_port(), tmp_path / "serve.log"
-    process = start_serve(tmp_path, port, log, "--no-worker", env_extra={"ATIVA_DATABASE_URL": pg_db.url})
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_serve(process)
+    with serving(pg_db.url, tmp_path, "maria", "operator", USER_PASSWORD) as base:
+        yield base
 
 
 @pytest.mark.postgres

@@ -1,7 +1,13 @@
 """What the tests of the web UI's server-side rules share: the users' password, and signing in,
 creating and editing a customer through the forms, CSRF token included."""
 
+import os
 import re
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
 
 PASSWORD = "senha-forte-123"
 
@@ -57,3 +63,26 @@ def edit(client, customer_id, **fields):
         **fields,
     }
     return client.post(f"/clientes/{customer_id}/editar", data=data)
+
+
+@contextmanager
+def serving(database_url: str, folder: Path, username: str, role: str, password: str, env: dict | None = None):
+    """`ativa serve --no-worker` on `database_url` with one web user, for a real browser; its base URL."""
+    env = {"ATIVA_DATABASE_URL": database_url, **(env or {})}
+    created = subprocess.run(
+        [str(ATIVA), "users", "create", "--username", username, "--role", role, "--password-stdin"],
+        input=password + "\n",
+        env={k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")} | env,
+        cwd=folder,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    port, log = free_port(), folder / "serve.log"
+    process = start_serve(folder, port, log, "--no-worker", env_extra=env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_serve(process)
