@@ -56,5 +56,6 @@ def test_text_is_escaped_and_tooltips_may_be_given():
     assert len(re.findall(r'<g class="bar"', markup)) == 2
 
 
-def test_the_axis_top_is_a_round_number():
-    assert [nice_ceiling(v) for v in (0, 0.3, 1, 3, 7, 11, 250, 1234)] == [1, 0.5, 1, 5, 10, 20, 500, 2000]
+def test_the_axis_top_is_a_round_number_with_a_round_half():
+    tops = [nice_ceiling(v) for v in (0, 0.3, 1, 3, 7, 10, 11, 250, 1234)]
+    assert tops == pytest.approx([2, 0.4, 2, 4, 8, 20, 20, 400, 2000])

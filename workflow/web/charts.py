@@ -31,11 +31,12 @@ def short_day(day: date) -> str:
 
 
 def nice_ceiling(value: float) -> float:
-    """The axis' top: 1, 2 or 5 times a power of ten, at or above `value` (1 for an empty chart)."""
+    """The axis' top: 2, 4, 6, 8 or 10 times a power of ten, at or above `value` (2 for an empty
+    chart): its half, the middle line, is then a round number too (a count's axis reads 0, 1, 2)."""
     if value <= 0:
-        return 1
+        return 2
     power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+    return next(step * power for step in (2, 4, 6, 8, 10) if step * power >= value)
 
 
 def _fmt(value: float) -> str:
