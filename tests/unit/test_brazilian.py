@@ -1,6 +1,6 @@
 """Money and dates as a Brazilian reader writes them, in every page and generated note."""
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -42,3 +42,8 @@ def test_number(value, decimals, written):
 )
 def test_duration(seconds, written):
     assert brazilian.duration(seconds) == written
+
+
+def test_minute_in_the_provider_time_zone():
+    noon_utc = datetime(2026, 11, 30, 12, 5, tzinfo=timezone.utc)
+    assert brazilian.minute(noon_utc, "America/Sao_Paulo") == "30/11/2026 09:05"

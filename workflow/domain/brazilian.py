@@ -3,8 +3,9 @@
 One formatter for the whole product: the UI's pages and the history notes the services write.
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from .vocabulary import DelinquencyStage
 
@@ -29,6 +30,11 @@ def day(value: date | str | None) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     return value.strftime("%d/%m/%Y")
+
+
+def minute(value: datetime, zone: str) -> str:
+    """dd/mm/aaaa hh:mm in the provider's time zone."""
+    return value.astimezone(ZoneInfo(zone)).strftime("%d/%m/%Y %H:%M")
 
 
 def first_name(full_name: str | None) -> str:

@@ -105,6 +105,11 @@ def list_plans(session: Session) -> list[tuple[Plan, int]]:
     return [(p, counts.get(p.id, 0)) for p in plans]
 
 
+def usable_plans(session: Session) -> list[Plan]:
+    """The plans a new service may choose: not retired, by name."""
+    return list(session.scalars(select(Plan).where(Plan.retired_at.is_(None)).order_by(Plan.name, Plan.id)))
+
+
 def update_plan(session: Session, plan_id: int, changes: PlanChanges) -> Plan:
     if all(value is None for value in vars(changes).values()):
         raise InvalidInput("nothing to change: give name, download_kbps, upload_kbps and/or retired")

@@ -14,7 +14,9 @@ from .pages_customers import router as customers_router
 from .pages_dashboard import router as dashboard_router
 from .pages_delinquency import router as delinquency_router
 from .pages_effects import router as effects_router
+from .pages_exports import router as exports_router
 from .pages_notice import router as notice_router
+from .pages_services import router as services_router
 from .rate_limit import TokenBuckets
 from .rendering import render
 
@@ -26,8 +28,10 @@ def install(app: FastAPI) -> None:
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(auth_router)
+    app.include_router(exports_router)  # before /clientes/{customer_id}, which would take /clientes/exportar.csv
     app.include_router(customers_router)
     app.include_router(dashboard_router)
+    app.include_router(services_router)
     app.include_router(delinquency_router)
     app.include_router(effects_router)
     app.include_router(notice_router)  # public: the notice page (/aviso)

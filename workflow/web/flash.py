@@ -8,6 +8,10 @@ FLASH_COOKIE = "ativa_flash"
 MESSAGES = {
     "salvo": "Alterações salvas.",
     "criado": "Cliente criado.",
+    "servico_adicionado": "Serviço adicionado.",
+    "servico_suspenso": "Serviço suspenso.",
+    "servico_reativado": "Serviço reativado.",
+    "servico_cancelado": "Serviço cancelado.",
     "nova_tentativa": "Nova tentativa pedida: o efeito voltou para Pendente e os workers o executam em instantes.",
 }
 

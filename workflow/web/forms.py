@@ -60,11 +60,22 @@ class CustomerForm:
         }
 
 
+# A form's text reaches the server as UTF-8, which cannot carry a lone surrogate: the browser sends
+# U+FFFD (the "�" of broken text) in its place, so in a form that is what such a character looks like.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
 def unsafe_text_message(text: str, *, multiline: bool = False) -> str | None:
     """None when the text can be saved; else what to do, in the operator's words."""
     bad = limits.forbidden_character(text or "", multiline=multiline)
     if bad is None:
-        return None
+        broken = (text or "").find(REPLACEMENT_CHARACTER)
+        if broken < 0:
+            return None
+        return (
+            f"O texto tem um caractere inválido (�, na posição {broken + 1}): ele aparece quando um texto "
+            "copiado perdeu letras. Apague-o e digite de novo."
+        )
     return (
         f"O texto tem um caractere de controle que não pode ser gravado ({bad.code_point}, "
         f"na posição {bad.position}). Apague-o e digite de novo."

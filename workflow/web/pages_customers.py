@@ -1,5 +1,7 @@
 """Sistema > Cadastros > Clientes: the list, Novo cliente, the customer's page and Editar."""
 
+from dataclasses import astuple, dataclass
+
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.datastructures import FormData
 
@@ -16,7 +18,7 @@ from ..domain.errors import (
     StaleVersion,
 )
 from ..domain.vocabulary import ActivationReason, CustomerEvent, CustomerStatus, EffectState, ServiceStatus, Source
-from ..usecases import customer_services, customers, history, standing, timers, transitions
+from ..usecases import customer_services, customers, history, plans, standing, timers, transitions
 from ..usecases.business_day import provider_today
 from ..usecases.radius import view as radius_view
 from . import flash, labels, radius_labels
@@ -72,6 +74,26 @@ def _not_found(request: Request, user: WebUser, customer_id: int):
     )
 
 
+@dataclass(frozen=True)
+class ListFilters:
+    """The list's filters from the address bar (the list and its CSV export read them alike)."""
+
+    q: str
+    situacao: str  # the address bar's words, kept for the links
+    etapa: str
+    status: str | None  # what the register's search takes
+    stage: str | None
+    q_error: str | None
+
+    @classmethod
+    def of(cls, q: str, situacao: str, etapa: str) -> "ListFilters":
+        # Values typed or edited in the address bar: an odd one means "all", never an error.
+        q = q[:200]
+        status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
+        stage = labels.STAGE_FILTERS.get(etapa)
+        return cls(q, situacao if status else "", etapa if stage else "", status, stage, unsafe_text_message(q))
+
+
 @router.get("/clientes")
 def customer_list(
     request: Request,
@@ -81,14 +103,8 @@ def customer_list(
     pagina: str = "1",
     user: WebUser = Depends(signed_in_user),
 ):
-    # Values typed or edited in the address bar: an odd one means "all" or "first page", never an error.
-    q = q[:200]
-    status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
-    situacao = situacao if status else ""
-    stage = labels.STAGE_FILTERS.get(etapa)
-    etapa = etapa if stage else ""
+    q, situacao, etapa, status, stage, q_error = astuple(ListFilters.of(q, situacao, etapa))
     page = page_number(pagina)
-    q_error = unsafe_text_message(q)
     if q_error:  # nothing to search for: the term could never be stored
         return render(
             request,
@@ -175,6 +191,7 @@ def _customer_context(request: Request, session, customer_id: int, history_page:
         "network": radius_view.customer_network(session, settings, customer_id),
         "radius": radius_labels,
         "zone": settings.timezone,
+        "plans": plans.usable_plans(session),  # Adicionar serviço's choices
     }
 
 
@@ -182,7 +199,7 @@ def _effects_running(changes) -> bool:
     return any(e.state == EffectState.PENDING.value for change in changes for e in change.effects)
 
 
-def _render_customer(
+def render_customer(
     request: Request,
     user: WebUser,
     customer_id: int,
@@ -204,7 +221,7 @@ def customer_page(
     request: Request, customer_id: int = CustomerId, historico: str = "1", user: WebUser = Depends(signed_in_user)
 ):
     message = flash.pending(request)
-    response = _render_customer(
+    response = render_customer(
         request, user, customer_id, "customer.html", history_page=page_number(historico), flash=message
     )
     flash.consume(request, response)
@@ -216,7 +233,7 @@ def customer_activity(
     request: Request, customer_id: int = CustomerId, historico: str = "1", user: WebUser = Depends(signed_in_user)
 ):
     """Services and history, polled by the page until every effect has finished."""
-    return _render_customer(request, user, customer_id, "_activity.html", history_page=page_number(historico))
+    return render_customer(request, user, customer_id, "_activity.html", history_page=page_number(historico))
 
 
 @router.get("/clientes/{customer_id}/editar")
@@ -386,4 +403,4 @@ def change_return_date(
 
 
 def page_with_error(request: Request, user: WebUser, customer_id: int, error: str, status_code: int = 422):
-    return _render_customer(request, user, customer_id, "customer.html", status_code, action_error=error)
+    return render_customer(request, user, customer_id, "customer.html", status_code, action_error=error)

@@ -1,6 +1,7 @@
 """Inadimplência (admin): who the next run cuts and why, and a button to run it now."""
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 import holidays
@@ -9,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from ..domain import brazilian
-from ..domain.delinquency import NoCut
+from ..domain.delinquency import NoCut, Policy
 from ..domain.errors import OutOfRange
 from ..domain.limits import date_window
 from ..usecases import delinquency, ladder
@@ -42,7 +43,7 @@ def no_cut_message(no_cut: NoCut, subdivision: str | None) -> str:
     return f"{brazilian.day(no_cut.day)} é feriado ({name or no_cut.holiday}): não há corte."
 
 
-def _preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
+def preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
     """The day to preview, and what is wrong with the typed one (then today is shown instead)."""
     today = provider_today(timezone)
     if not typed:
@@ -60,6 +61,26 @@ def _preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
         )
 
 
+@dataclass(frozen=True)
+class SweepPreview:
+    """What the page (and its CSV) shows for a day: the cut of that day or of the next cut day."""
+
+    cut_day: date
+    candidates: list[delinquency.Candidate]
+    held: list[delinquency.HeldCandidate]
+    steps: ladder.LadderPreview
+
+
+def sweep_preview(request: Request, policy: Policy, as_of: date) -> SweepPreview:
+    cut_day = policy.next_cut_day(as_of)
+    with request.app.state.db.read() as session:
+        found = delinquency.candidates(session, policy, cut_day)
+        held = delinquency.held_candidates(session, policy, cut_day)
+        # The ladder moves any day, not only on cut days: as its job would on the chosen day.
+        steps = ladder.ladder_preview(session.connection(), policy, as_of)
+    return SweepPreview(cut_day, found, held, steps)
+
+
 @router.get("/inadimplencia")
 def preview(
     request: Request,
@@ -71,24 +92,19 @@ def preview(
     """Who a run on the chosen day would cut; on a day without cuts, who the next cut day would."""
     settings = request.app.state.settings
     policy = delinquency.policy_from(settings)
-    as_of, date_error = _preview_day(data.strip(), settings.timezone)
+    as_of, date_error = preview_day(data.strip(), settings.timezone)
     no_cut = policy.no_cut(as_of)
-    cut_day = policy.next_cut_day(as_of)
-    with request.app.state.db.read() as session:
-        found = delinquency.candidates(session, policy, cut_day)
-        held = delinquency.held_candidates(session, policy, cut_day)
-        # The ladder moves any day, not only on cut days: as its job would on the chosen day.
-        steps = ladder.ladder_preview(session.connection(), policy, as_of)
+    shown = sweep_preview(request, policy, as_of)
     return render(
         request,
         "delinquency.html",
         422 if date_error else 200,
         user=user,
         as_of=as_of,
-        cut_day=cut_day,
-        candidates=found,
-        held=held,
-        steps=steps,
+        cut_day=shown.cut_day,
+        candidates=shown.candidates,
+        held=shown.held,
+        steps=shown.steps,
         ladder_lists=LADDER_LISTS,
         no_cut=no_cut_message(no_cut, settings.holiday_subdivision) if no_cut else None,
         policy=policy,

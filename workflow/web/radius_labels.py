@@ -3,9 +3,8 @@ last CoA/Disconnect packet, in Portuguese and in the provider's time zone."""
 
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from ..domain import radius
+from ..domain import brazilian, radius
 
 DIVERGENT = "divergente — o reconciliador corrige"
 GROUPS = {
@@ -49,9 +48,7 @@ def group_label(group: str) -> str:
 
 def minute(value: datetime | None, zone: str) -> str:
     """dd/mm/aaaa hh:mm in the provider's time zone."""
-    if value is None:
-        return "—"
-    return value.astimezone(ZoneInfo(zone)).strftime("%d/%m/%Y %H:%M")
+    return "—" if value is None else brazilian.minute(value, zone)
 
 
 _KIND = {"disconnect": "Desconexão", "coa": "Mudança de velocidade"}
