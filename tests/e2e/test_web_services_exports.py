@@ -15,10 +15,10 @@ from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
 from tests.e2e.web_support import PASSWORD, csrf_of, edit, new_customer, signed_in
 from workflow.application import create_app
 from workflow.db.models import Customer, Service
-from workflow.domain import brazilian
+from workflow.domain import brazilian, radius
 from workflow.domain.vocabulary import Role
 from workflow.settings import Settings
-from workflow.usecases import plans, users
+from workflow.usecases import customer_export, plans, users
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.tokens import create_token
 
@@ -68,12 +68,17 @@ def test_an_operator_adds_suspends_resumes_and_cancels_a_service(web):
     assert "Serviço adicionado." in page.text and "maria.souza" in page.text and "s3nha" not in page.text
     service_id = service_id_of(web.db, customer_id, "Fibra 500 Mega")
 
-    assert (
-        service_action(web, customer_id, service_id, "suspender", observacao="Mudança de endereço").status_code == 303
-    )
+    # On PostgreSQL FreeRADIUS's tables are in the same database: the login follows the service.
+    radius_on = not web.db.is_sqlite
+    assert (radius.plan_group(plan.id) in page.text) is radius_on
+
+    suspended = service_action(web, customer_id, service_id, "suspender", observacao="Mudança de endereço")
+    assert suspended.status_code == 303
     page = web.get(f"/clientes/{customer_id}")
     assert "Serviço suspenso." in page.text and "Mudança de endereço" in page.text
+    assert (radius.BLOCKED_GROUP in page.text) is radius_on
     assert service_action(web, customer_id, service_id, "reativar").status_code == 303
+    assert (radius.plan_group(plan.id) in web.get(f"/clientes/{customer_id}").text) is radius_on
     refused = service_action(web, customer_id, service_id, "cancelar")  # the box not ticked
     assert refused.status_code == 422 and "Marque a confirmação" in refused.text
     assert services_of(web.db, customer_id) == [("Fibra 500 Mega", "active", "maria.souza", None)]
@@ -249,14 +254,15 @@ def test_customer_csv_with_filters_brazilian_formats_and_neutralised_formulas(we
 
 
 def test_customer_csv_streams_every_match_in_chunks(web, monkeypatch):
-    from workflow.usecases import customer_export
-
-    monkeypatch.setattr(customer_export, "CHUNK", 2)  # more chunks than customers per chunk
-    monkeypatch.setattr(customer_export.matching_customers, "__defaults__", (2,))
     signed_in(web, "ana")
     ids = [
         new_customer(web, name=f"Cliente {i}", document=cpf, external_ref=f"C-{i}") for i, cpf in enumerate(VALID_CPFS)
     ]
+    chunks = customer_export.matching_customers(
+        web.db, status=None, q="cliente", stage=None, today=provider_today(), chunk=2
+    )
+    assert [[line.id for line in chunk] for chunk in chunks] == [ids[:2], ids[2:4], ids[4:]]
+    monkeypatch.setattr(customer_export, "CHUNK", 2)  # the file: more chunks than customers in one
     rows = read_csv(web.get("/clientes/exportar.csv"))
     assert [int(r[0]) for r in rows[1:]] == ids
 

@@ -1,6 +1,6 @@
 """Money and dates as a Brazilian reader writes them, in every page and generated note."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -45,5 +45,5 @@ def test_duration(seconds, written):
 
 
 def test_minute_in_the_provider_time_zone():
-    noon_utc = datetime(2026, 11, 30, 12, 5, tzinfo=timezone.utc)
+    noon_utc = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
     assert brazilian.minute(noon_utc, "America/Sao_Paulo") == "30/11/2026 09:05"

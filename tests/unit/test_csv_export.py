@@ -3,7 +3,7 @@ neutralised, and any text (`;`, quotes, line breaks) read back as written."""
 
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -33,7 +33,7 @@ def test_a_formula_is_kept_as_text(text):
 
 
 def test_numbers_dates_and_yes_no_the_brazilian_way():
-    moment = datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
     assert csv_export.cell(moment, ZONE) == "30/11/2026 20:30"
     assert csv_export.cell(date(2026, 1, 2), ZONE) == "02/01/2026"
     assert csv_export.cell(Decimal("-1234567.891"), ZONE) == "-1.234.567,89"  # ours: never neutralised

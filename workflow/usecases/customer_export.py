@@ -63,26 +63,33 @@ def matching_customers(
     q: str | None,
     stage: str | None,
     today: date,
-    chunk: int = CHUNK,
+    chunk: int | None = None,
 ) -> Iterator[list[CustomerLine]]:
     """The search's matches by id, `chunk` at a time, each chunk read in a short transaction of its
     own (keyset on the id: a customer added or changed meanwhile is seen at most once)."""
-    conditions = _matching(status, q, stage)  # checked before the first chunk: a bad filter fails early
+    conditions = _matching(status, q, stage)  # here, not in the generator: a bad filter fails at the call
     overdue = overdue_subquery(today).subquery()
-    after = 0
-    while True:
-        with db.read() as session:
-            rows = session.execute(
-                select(*_COLUMNS, overdue.c.cents, overdue.c.oldest_due)
-                .outerjoin(overdue, overdue.c.customer_id == Customer.id)
-                .where(*conditions, Customer.id > after)
-                .order_by(Customer.id)
-                .limit(chunk)
-            ).all()
-        if not rows:
-            return
-        yield [
-            CustomerLine(*row[: len(_COLUMNS)], overdue_total=money_of_cents(row.cents or 0), oldest_due=row.oldest_due)
-            for row in rows
-        ]
-        after = rows[-1].id
+    size = chunk or CHUNK
+
+    def chunks() -> Iterator[list[CustomerLine]]:
+        after = 0
+        while True:
+            with db.read() as session:
+                rows = session.execute(
+                    select(*_COLUMNS, overdue.c.cents, overdue.c.oldest_due)
+                    .outerjoin(overdue, overdue.c.customer_id == Customer.id)
+                    .where(*conditions, Customer.id > after)
+                    .order_by(Customer.id)
+                    .limit(size)
+                ).all()
+            if not rows:
+                return
+            yield [_line(row._asdict()) for row in rows]
+            after = rows[-1].id
+
+    return chunks()
+
+
+def _line(values: dict) -> CustomerLine:
+    cents = values.pop("cents")  # the columns by name; the debt in cents becomes money
+    return CustomerLine(**values, overdue_total=money_of_cents(cents or 0))

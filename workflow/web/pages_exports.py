@@ -2,6 +2,7 @@
 writes the Brazilian way). Each is for whoever may open the page it exports."""
 
 from collections.abc import Iterator
+from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -10,6 +11,8 @@ from ..domain.delinquency import Policy
 from ..usecases import delinquency
 from ..usecases.business_day import provider_today
 from ..usecases.customer_export import CustomerLine, matching_customers
+from ..usecases.delinquency import Candidate
+from ..usecases.ladder import StageEntry
 from . import csv_export, labels
 from .auth import WebUser, admin, signed_in_user
 from .forms import format_document
@@ -111,6 +114,24 @@ def _ladder_why(name: str, days: int, policy: Policy) -> str:
     return "A régua não pede mais a etapa (pagamento, isenção, desbloqueio de confiança ou ativação forçada)."
 
 
+def _sweep_row(
+    title: str, entry: Candidate | StageEntry, stage: str | None, held_until: date | None, why: str
+) -> list[csv_export.Cell]:
+    return [
+        title,
+        entry.customer_id,
+        entry.name,
+        entry.external_ref,
+        stage,
+        entry.overdue_total,
+        entry.oldest_due,
+        entry.days_overdue,
+        entry.overdue_invoices,
+        held_until,
+        why,
+    ]
+
+
 @router.get("/inadimplencia/exportar.csv")
 def export_sweep_preview(request: Request, data: str = Query("", max_length=40), user: WebUser = Depends(admin)):
     """The preview of /inadimplencia for the same day: who would be cut, who is held off and why,
@@ -123,22 +144,29 @@ def export_sweep_preview(request: Request, data: str = Query("", max_length=40),
     shown = sweep_preview(request, policy, as_of)
     cut = f"Seria inativado em {brazilian.day(shown.cut_day)}"
     minimum = brazilian.money(policy.min_overdue_amount)
-    rows: list[list[csv_export.Cell]] = [
-        [cut, c.customer_id, c.name, c.external_ref, None, c.overdue_total, c.oldest_due, c.days_overdue]
-        + [c.overdue_invoices, None]
-        + [f"{c.days_overdue} dia(s) de atraso, mais que a carência de {policy.grace_days}; vencido ≥ {minimum}."]
+    rows = [
+        _sweep_row(
+            cut,
+            c,
+            None,
+            None,
+            f"{c.days_overdue} dia(s) de atraso, mais que a carência de {policy.grace_days}; vencido ≥ {minimum}.",
+        )
         for c in shown.candidates
     ]
     rows += [
-        ["Fora do corte", h.customer_id, h.name, h.external_ref, None, h.overdue_total, h.oldest_due, h.days_overdue]
-        + [h.overdue_invoices, h.held_until, "Ativação forçada: sem corte automático até essa data."]
+        _sweep_row("Fora do corte", h, None, h.held_until, "Ativação forçada: sem corte automático até essa data.")
         for h in shown.held
     ]
     for name in LADDER_MOVERS:
         rows += [
-            [LADDER_TITLES[name], e.customer_id, e.name, e.external_ref, labels.STAGES.get(e.stage, "Sem etapa")]
-            + [e.overdue_total, e.oldest_due, e.days_overdue, e.overdue_invoices, None]
-            + [_ladder_why(name, e.days_overdue, policy)]
+            _sweep_row(
+                LADDER_TITLES[name],
+                e,
+                labels.STAGES.get(e.stage, "Sem etapa"),
+                None,
+                _ladder_why(name, e.days_overdue, policy),
+            )
             for e in getattr(shown.steps, name)
         ]
     body: Iterator[bytes] = csv_export.stream(SWEEP_HEADERS, [rows], settings.timezone)

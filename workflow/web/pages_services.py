@@ -94,7 +94,7 @@ class ServiceForm:
         if self.login and "login" not in self.errors:
             self._check_access()
         elif self.password and "password" not in self.errors:
-            self.errors["password"] = "A senha é do login RADIUS: informe o login também, ou apague a senha."
+            self.errors["password"] = "A senha é do login RADIUS: informe o login também, ou apague a senha."  # noqa: S105
         return not self.errors
 
     def _check_access(self) -> None:
