@@ -73,7 +73,7 @@ def test_an_operator_adds_suspends_resumes_and_cancels_a_service(server, page):
 
     form = add_service(page, "Fibra 500 Mega", code="CT-500", login="helena.servicos", password="s3nha-forte")
     form.get_by_label("Plano").select_option(label="Fibra 500 (500 Mbps / 250 Mbps)")
-    shot(page, "14-adicionar-servico")
+    shot(page, "servicos-1-adicionar")
     form.get_by_role("button", name="Adicionar serviço").click()
     expect(page.get_by_text("Serviço adicionado.")).to_be_visible()
     row = page.locator("#servicos tbody tr").filter(has_text="Fibra 500 Mega")
@@ -84,7 +84,7 @@ def test_an_operator_adds_suspends_resumes_and_cancels_a_service(server, page):
 
     row.get_by_text("Suspender", exact=True).click()
     row.get_by_label("Observação (por que suspender)").fill("Cliente pediu pausa; volta em março.")
-    shot(page, "15-suspender-servico")
+    shot(page, "servicos-2-suspender")
     row.get_by_role("button", name="Suspender Fibra 500 Mega").click()
     expect(page.get_by_text("Serviço suspenso.")).to_be_visible()
     expect(row.locator(".badge")).to_have_text("Suspenso")
@@ -99,7 +99,7 @@ def test_an_operator_adds_suspends_resumes_and_cancels_a_service(server, page):
     cancel.click()  # the box not ticked: the browser does not send it
     assert services(server, customer_id)[0][1] == "active"
     row.get_by_label("Confirmo: o cancelamento de Fibra 500 Mega é definitivo").check()
-    shot(page, "16-cancelar-servico")
+    shot(page, "servicos-3-cancelar")
     cancel.click()
     expect(page.get_by_text("Serviço cancelado.")).to_be_visible()
     expect(page.locator("#servicos-cancelados")).to_contain_text("Fibra 500 Mega")
