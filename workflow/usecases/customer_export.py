@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from ..db.bulk import id_list
 from ..db.engine import Database
-from ..db.models import Customer
+from ..db.models import Customer, Invoice
 from .customers import _matching
 from .delinquency import money_of_cents, overdue_subquery
 
@@ -68,7 +69,6 @@ def matching_customers(
     """The search's matches by id, `chunk` at a time, each chunk read in a short transaction of its
     own (keyset on the id: a customer added or changed meanwhile is seen at most once)."""
     conditions = _matching(status, q, stage)  # here, not in the generator: a bad filter fails at the call
-    overdue = overdue_subquery(today).subquery()
     size = chunk or CHUNK
 
     def chunks() -> Iterator[list[CustomerLine]]:
@@ -76,20 +76,21 @@ def matching_customers(
         while True:
             with db.read() as session:
                 rows = session.execute(
-                    select(*_COLUMNS, overdue.c.cents, overdue.c.oldest_due)
-                    .outerjoin(overdue, overdue.c.customer_id == Customer.id)
-                    .where(*conditions, Customer.id > after)
-                    .order_by(Customer.id)
-                    .limit(size)
+                    select(*_COLUMNS).where(*conditions, Customer.id > after).order_by(Customer.id).limit(size)
                 ).all()
+                # The debts of this chunk's customers only (the invoices' index by customer), not of all.
+                ids = [row.id for row in rows]
+                owed = overdue_subquery(today).where(Invoice.customer_id.in_(id_list("ids")))
+                debts = {d.customer_id: d for d in session.execute(owed, {"ids": ids})} if ids else {}
             if not rows:
                 return
-            yield [_line(row._asdict()) for row in rows]
+            yield [_line(row._asdict(), debts.get(row.id)) for row in rows]
             after = rows[-1].id
 
     return chunks()
 
 
-def _line(values: dict) -> CustomerLine:
-    cents = values.pop("cents")  # the columns by name; the debt in cents becomes money
-    return CustomerLine(**values, overdue_total=money_of_cents(cents or 0))
+def _line(values: dict, debt) -> CustomerLine:
+    if debt is None:
+        return CustomerLine(**values, overdue_total=money_of_cents(0), oldest_due=None)
+    return CustomerLine(**values, overdue_total=money_of_cents(debt.cents), oldest_due=debt.oldest_due)
