@@ -53,12 +53,10 @@ def preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
             raise ValueError(typed)
         return delinquency.business_day(date.fromisoformat(typed), timezone), None
     except ValueError:
-        return today, "Data inválida. Use o seletor de data (dd/mm/aaaa). Abaixo, a prévia de hoje."
+        return today, "Data inválida. Use o seletor de data (dd/mm/aaaa)."
     except OutOfRange:
         first, last = date_window(today)
-        return today, (
-            f"Escolha uma data entre {brazilian.day(first)} e {brazilian.day(last)}. Abaixo, a prévia de hoje."
-        )
+        return today, (f"Escolha uma data entre {brazilian.day(first)} e {brazilian.day(last)}.")
 
 
 @dataclass(frozen=True)
