@@ -82,10 +82,18 @@ def _described(entries: Sequence[tuple[int, object]], limit: int = 20) -> str:
     return shown + more
 
 
+def _shown(value: object) -> object:
+    """An entry as the answer can carry it: a lone surrogate (which no encoder writes) or a
+    control character escaped."""
+    if isinstance(value, str) and limits.forbidden_character(value):
+        return value.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return value
+
+
 def _refuse(why: str, bad: Sequence[tuple[int, object]]) -> SelectionRefused:
     return SelectionRefused(
         f"{why}: {_described(bad)}; nothing was created",
-        [{"position": position, "value": value} for position, value in bad],
+        [{"position": position, "value": _shown(value)} for position, value in bad],
     )
 
 

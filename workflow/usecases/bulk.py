@@ -228,11 +228,12 @@ def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
 
 
-def _select(conn: Connection, request: BulkRequest, timezone: str) -> tuple[dict, list[_Chosen]]:
+def _select(conn: Connection, request: BulkRequest, timezone: str, today: date) -> tuple[dict, list[_Chosen]]:
     """What was asked (the job's `selection`) and the customers it names, in order."""
     if request.customers is not None:
         return _listed(conn, request.customers, request.match)
     if request.filter is not None:
+        _checked_filter(request.filter, today)
         return _filtered(conn, request.filter, timezone)
     if request.preset_date is None:  # _preset_request requires it
         raise InvalidInput("the preset needs a date")
@@ -270,7 +271,7 @@ def _listed(conn: Connection, customers: list, match: str | None) -> tuple[dict,
     return {"customers": len(customers), "match": kind.value}, chosen
 
 
-def _checked_filter(wanted: BulkFilter) -> None:
+def _checked_filter(wanted: BulkFilter, today: date) -> None:
     vocabularies = {
         "status": CustomerStatus,
         "inactivation_reason": InactivationReason,
@@ -283,10 +284,10 @@ def _checked_filter(wanted: BulkFilter) -> None:
         value = getattr(wanted, name)
         if value is not None and value not in {member.value for member in vocabulary}:
             raise InvalidInput(f"filter {name} {value!r} is unknown: use one of {', '.join(vocabulary)}")
+    limits.check_date("cut_date", wanted.cut_date, today)
 
 
 def _filtered(conn: Connection, wanted: BulkFilter, timezone: str) -> tuple[dict, list[_Chosen]]:
-    _checked_filter(wanted)
     query = select(_customers.c.id)
     if wanted.status is not None:
         query = query.where(_customers.c.status == wanted.status)
@@ -432,7 +433,7 @@ def create_job(db: Database, request: BulkRequest, actor: Actor, source: Source)
     batch_size = request.batch_size or settings.sweep_batch_size
     with db.write() as session:
         conn = session.connection()
-        selection, chosen = _select(conn, request, settings.timezone)
+        selection, chosen = _select(conn, request, settings.timezone, today)
         ids = [one.customer_id for one in chosen]
         rows = _read_rows(conn, ids)
         answers = _decide_each(list(rows.values()), _overdue_of(conn, ids, today), event, transition, today, utcnow())
