@@ -404,3 +404,28 @@ def test_list_and_pages(db):
     assert [job.id for job in bulk.list_jobs(db)] == [second.id, first.id]
     assert bulk.list_jobs(db)[1].preview_counts == {"change": 5, "refused": 0, "unchanged": 0}
     assert isinstance(first.created_at, datetime)
+
+
+def test_stalled_jobs_have_their_pending_batches_queued_again(db):
+    ids = [new_customer(db, n) for n in range(3)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "customer_request", customers=ids, batch_size=1), ADMIN, Source.API
+    )
+    idle = bulk.create_job(db, bulk.BulkRequest("inactivate", "customer_request", customers=ids), ADMIN, Source.API)
+    bulk.confirm_job(db, job.id, ADMIN)
+    bulk.run_batch(db, job.id, 1)
+    handed: list[tuple[int, int]] = []
+
+    def redispatch() -> dict[int, list[int]]:
+        return bulk.redispatch_stalled(db, timedelta(minutes=5), lambda job_id, batch: handed.append((job_id, batch)))
+
+    assert redispatch() == {} and handed == []  # progress a moment ago
+    long_ago = utcnow() - timedelta(minutes=10)
+    with db.write() as session:
+        session.execute(update(BulkJob).values(dispatched_at=long_ago))
+        session.execute(update(BulkJobItem).values(updated_at=long_ago))
+
+    assert redispatch() == {job.id: [0, 2]}  # the preview (idle) is not confirmed: not queued
+    assert handed == [(job.id, 0), (job.id, 2)]
+    assert redispatch() == {}  # just queued again: given time before the next try
+    assert idle.state == "preview"
