@@ -2,11 +2,15 @@
 second run refused, cancellation, admin only, and bad input answered as problem+json."""
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.conftest import add_invoice
 from tests.e2e.api_support import assert_ok, assert_problem, history, inactivate
+from tests.e2e.web_support import PASSWORD, signed_in
+from workflow.application import create_app
 from workflow.domain.vocabulary import Role
-from workflow.usecases import bulk, sweep_dispatch
+from workflow.settings import Settings
+from workflow.usecases import bulk, sweep_dispatch, users
 
 JOBS = "/api/v1/bulk-jobs"
 
@@ -117,3 +121,17 @@ def test_ids_out_of_range_and_missing_jobs(api):
     assert_problem(api.post(f"{JOBS}/0/run"), 422, "validation_error")
     assert_problem(api.get(f"{JOBS}/77"), 404, "not_found")
     assert_problem(api.post(f"{JOBS}/77/cancel"), 404, "not_found")
+
+
+def test_the_customer_page_names_the_job_in_the_history(api, handed):
+    customer = api.new_customer(0)["id"]
+    job = assert_ok(
+        api.post(JOBS, json={"action": "inactivate", "reason": "other", "note": "obra", "customers": [customer]}), 201
+    )
+    assert_ok(api.post(f"{JOBS}/{job['id']}/run"), 202)
+    bulk.run_batch(api.db, job["id"], 0)
+    with api.db.write() as session:
+        users.create_user(session, "otto", "operator", PASSWORD)
+    with TestClient(create_app(Settings(database_url=api.db.url), api.db), follow_redirects=False) as client:
+        page = signed_in(client, "otto").get(f"/clientes/{customer}")
+    assert f"Lote nº {job['id']}" in page.text
