@@ -556,10 +556,15 @@ def _pending_batches(conn: Connection, job_id: int) -> list[int]:
     return list(conn.scalars(query))
 
 
+def next_batches(db: Database, job_id: int) -> list[int]:
+    """The batches of the job with items still pending, in order (what is left to run)."""
+    with db.read() as session:
+        return _pending_batches(session.connection(), _checked_id(job_id))
+
+
 def dispatch_batches(db: Database, job_id: int, dispatch: sweep_dispatch.BulkDispatcher) -> list[int]:
     """Queue every batch with items still pending (each checks the job's state when it runs)."""
-    with db.read() as session:
-        batches = _pending_batches(session.connection(), job_id)
+    batches = next_batches(db, job_id)
     for batch in batches:
         dispatch(job_id, batch)
     return batches
