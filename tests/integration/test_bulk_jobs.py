@@ -315,6 +315,8 @@ def test_other_bad_requests(db):
         )
     with pytest.raises(InvalidInput, match="does not go with activate"):
         bulk.create_job(db, bulk.BulkRequest("activate", "delinquency", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="force applies only to activation"):
+        bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "x", force=True, customers=[1]), ADMIN, Source.API)
     with pytest.raises(InvalidInput, match="exactly one"):
         bulk.create_job(
             db,

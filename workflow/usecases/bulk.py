@@ -182,6 +182,8 @@ def _checked(request: BulkRequest, actor: Actor, today: date) -> tuple[BulkReque
         raise InvalidInput(
             f"reason {request.reason!r} does not go with {event}: use one of {', '.join(r.value for r in reasons)}"
         )
+    if request.force and event is CustomerEvent.INACTIVATE:
+        raise InvalidInput("force applies only to activation")
     if request.match is not None and request.customers is None:
         raise InvalidInput("match goes with a list of customers")
     return request, event, TransitionRequest(request.reason, note, force=request.force, actor_role=actor.role)
