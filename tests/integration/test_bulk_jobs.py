@@ -8,10 +8,10 @@ from contextlib import suppress
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from tests.conftest import add_invoice, cpf
-from tests.support import wait_for
+from tests.support import lock_waiters, wait_for
 from workflow.db.models import BulkJob, BulkJobItem, Customer, Invoice, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
 from workflow.domain.bulk import Conflict, SelectionRefused
@@ -435,15 +435,6 @@ def test_stalled_jobs_have_their_pending_batches_queued_again(db):
     assert idle.state == "preview"
 
 
-def waiting_for_locks(db) -> int:
-    with db.read() as session:
-        return session.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        )
-
-
 def test_a_cancellation_waits_for_the_batch_under_way_and_skips_the_rest(pg_db):
     db = pg_db
     ids = [new_customer(db, n) for n in range(4)]
@@ -457,10 +448,10 @@ def test_a_cancellation_waits_for_the_batch_under_way_and_skips_the_rest(pg_db):
     results: dict[str, object] = {}
     batch = threading.Thread(target=lambda: results.update(batch=bulk.run_batch(db, job.id, 0)))
     batch.start()
-    wait_for(lambda: waiting_for_locks(db) == 1, what="the batch waiting for a customer's lock")
+    wait_for(lambda: lock_waiters(db) == 1, what="the batch waiting for a customer's lock")
     cancel = threading.Thread(target=lambda: results.update(cancel=bulk.cancel_job(db, job.id, ADMIN)))
     cancel.start()
-    wait_for(lambda: waiting_for_locks(db) == 2, what="the cancellation waiting for the batch's items")
+    wait_for(lambda: lock_waiters(db) == 2, what="the cancellation waiting for the batch's items")
     holder.rollback()
     holder.close()
     batch.join(30)
