@@ -6,6 +6,7 @@ undoes a day's cuts picks exactly the sweep's cuts of that day."""
 import threading
 from contextlib import suppress
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
@@ -16,10 +17,11 @@ from workflow.db.models import BulkJob, BulkJobItem, Customer, Invoice, OutboxEf
 from workflow.db.types import utcnow
 from workflow.domain.bulk import Conflict, SelectionRefused
 from workflow.domain.customer_machine import TransitionRequest
+from workflow.domain.delinquency import Policy
 from workflow.domain.errors import AtivaError, InvalidInput, UnsafeText
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import get_settings
-from workflow.usecases import bulk, customers, transitions
+from workflow.usecases import bulk, customers, delinquency, transitions
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.delinquency import SCHEDULER
 
@@ -356,9 +358,11 @@ def test_undo_cuts_picks_exactly_the_sweeps_cuts_of_the_day(db):
     yesterday = new_customer(db, 5)  # the sweep's cut of another day
     for customer_id in [*swept, by_hand, changed_since, yesterday]:
         add_invoice(db, customer_id, days_overdue=30)
-    for customer_id in [*swept, changed_since, yesterday]:
-        inactivate(db, customer_id, "delinquency", actor=SCHEDULER, source=Source.SCHEDULER)
     inactivate(db, by_hand, "delinquency")
+    # The sweep's own batch cut (grace of 15 days, any amount, any day).
+    policy = Policy(15, Decimal("0.01"), frozenset(), lambda day: None)
+    cut = delinquency.inactivate_due(db, policy, [*swept, changed_since, yesterday], today)
+    assert sorted(cut.inactivated) == sorted([*swept, changed_since, yesterday])
     with db.write() as session:  # yesterday's cut, in the provider's yesterday
         session.execute(
             update(StatusChange)
