@@ -115,8 +115,9 @@ def test_the_preview_says_what_the_run_does(db):
     assert statuses[ids["owes"]] == "inactive"
 
 
-def written(db, ids: dict[str, int]) -> dict:
-    """What the activations wrote, per customer key (ids, times and the job's number left out)."""
+def written(db, ids: dict[str, int], event: str = "activate") -> dict:
+    """What the changes of `event` wrote, per customer key (ids, times and the job's number left
+    out)."""
     key_of = {cid: key for key, cid in ids.items()}
     with db.read() as session:
         rows = {
@@ -126,7 +127,10 @@ def written(db, ids: dict[str, int]) -> dict:
                 c.forced_hold_until,
                 c.warned_for_due,
                 c.trust_unlocks_used,
+                c.trust_unlock_until,
+                c.return_on,
                 c.delinquency_stage,
+                c.notice_snoozed_until,
                 c.version,
             )
             for c in session.scalars(select(Customer).where(Customer.id.in_(ids.values())))
@@ -146,7 +150,7 @@ def written(db, ids: dict[str, int]) -> dict:
                 h.source,
             )
             for h in session.scalars(
-                select(StatusChange).where(StatusChange.customer_id.in_(ids.values()), StatusChange.event == "activate")
+                select(StatusChange).where(StatusChange.customer_id.in_(ids.values()), StatusChange.event == event)
             )
         }
         effects = sorted(
@@ -154,7 +158,7 @@ def written(db, ids: dict[str, int]) -> dict:
             for e in session.scalars(
                 select(OutboxEffect)
                 .join(StatusChange, StatusChange.id == OutboxEffect.transition_id)
-                .where(StatusChange.event == "activate", OutboxEffect.customer_id.in_(ids.values()))
+                .where(StatusChange.event == event, OutboxEffect.customer_id.in_(ids.values()))
             )
         )
     return {"customers": rows, "history": changes, "outbox": effects}
@@ -190,6 +194,55 @@ def test_a_run_writes_what_transition_customer_writes(db):
         ).all()
     assert pointed and set(pointed) == {job.id}
     assert all((tid is not None) == (outcome == "done") for tid, outcome in links)
+
+
+def seed_active_world(db, first: int) -> dict[str, int]:
+    """Customers in every situation a cut for delinquency by hand meets, numbered from `first`."""
+    ids = {
+        "owes": new_customer(db, first),  # owes: cut
+        "clear": new_customer(db, first + 1),  # nothing past due: refused (no_overdue_invoice)
+        "notice": new_customer(db, first + 2),  # at the ladder's notice stage: the cut ends it
+        "held": new_customer(db, first + 3),  # a forced activation's hold: a person may cut anyway
+        "unlocked": new_customer(db, first + 4),  # on a trust unlock: the cut ends it
+        "away": new_customer(db, first + 5),  # already inactive: unchanged
+    }
+    for key in ("owes", "notice", "held", "unlocked"):
+        add_invoice(db, ids[key], days_overdue=20, amount="89.90")
+    inactivate(db, ids["away"], "customer_request")
+    with db.write() as session:
+        session.execute(update(Customer).where(Customer.id == ids["notice"]).values(delinquency_stage="notice"))
+        session.execute(
+            update(Customer)
+            .where(Customer.id == ids["held"])
+            .values(forced_hold_until=provider_today() + timedelta(days=5))
+        )
+        session.execute(
+            update(Customer)
+            .where(Customer.id == ids["unlocked"])
+            .values(trust_unlock_until=utcnow() + timedelta(days=1), trust_unlocks_used=1)
+        )
+    return ids
+
+
+def test_a_cut_by_hand_in_bulk_writes_what_transition_customer_writes(db):
+    by_job = seed_active_world(db, 0)
+    one_by_one = seed_active_world(db, 10)
+    job = bulk.create_job(
+        db,
+        bulk.BulkRequest("inactivate", "delinquency", "inadimplentes de novembro", customers=list(by_job.values())),
+        ADMIN,
+        Source.API,
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    run_all(db, job.id)
+    request = TransitionRequest("delinquency", "inadimplentes de novembro", actor_role=Role.ADMIN)
+    for customer_id in one_by_one.values():
+        with suppress(AtivaError), db.write() as session:
+            transitions.transition_customer(session, customer_id, CustomerEvent.INACTIVATE, request, ADMIN, Source.API)
+
+    assert written(db, by_job, "inactivate") == written(db, one_by_one, "inactivate")
+    outcomes = {item.customer_id: item.outcome for item in bulk.job_view(db, job.id).items}
+    assert [outcomes[by_job[key]] for key in by_job] == ["done", "refused", "done", "done", "done", "unchanged"]
 
 
 def test_a_batch_delivered_twice_writes_nothing_twice(db):
