@@ -339,6 +339,9 @@ def test_lists_by_reference_and_document_fold_duplicates(db):
         (["ERP-\x00"], "external_ref", SelectionRefused, "#1"),
         (["123.456.789-00"], "document", SelectionRefused, "valid CPF or CNPJ"),
         ([1], "id", None, None),
+        ([" 1 ", "1"], "id", None, None),  # a CSV's ids, folded
+        (["1", "x1"], "id", SelectionRefused, "#2 'x1'"),
+        ([1], "external_ref", SelectionRefused, "takes strings"),
     ],
 )
 def test_bad_lists_are_refused_whole(db, customers, match, error, words):
