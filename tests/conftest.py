@@ -40,6 +40,15 @@ VALID_CPFS = ["52998224725", "11144477735", "39053344705", "15350946056", "71428
 VALID_CNPJ = "11222333000181"
 
 
+def cpf(n: int) -> str:
+    """A valid CPF number for customer n (the check digits computed as the Receita does)."""
+    digits = [int(d) for d in f"{100000000 + n * 7919:09d}"[-9:]]
+    for length in (9, 10):
+        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1), strict=True))
+        digits.append(0 if total % 11 < 2 else 11 - total % 11)
+    return "".join(map(str, digits))
+
+
 def service_missing(what: str, error: Exception):
     message = f"{what} is not reachable ({error})"
     if REQUIRE_SERVICES:

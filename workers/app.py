@@ -114,10 +114,19 @@ def dispatch_sweep_batch(customer_ids: list[int], as_of: date) -> None:
     sweep_batch.delay(customer_ids, as_of.isoformat())
 
 
+def dispatch_bulk_batch(job_id: int, batch: int) -> None:
+    """One batch of a bulk job, for whichever worker takes it first."""
+    from .tasks import bulk_batch
+
+    bulk_batch.delay(job_id, batch)
+
+
 def install_adapters() -> None:
-    """Celery behind the use-case layer's ports: effects published after commit, sweep batches queued."""
+    """Celery behind the use-case layer's ports: effects published after commit, sweep and bulk
+    job batches queued."""
     effect_bus.install_publisher(publish_effects)
     sweep_dispatch.install_dispatcher(dispatch_sweep_batch)
+    sweep_dispatch.install_bulk_dispatcher(dispatch_bulk_batch)
 
 
 # Whatever imports the Celery app (a worker, `ativa serve`, the CLI) publishes after commit.

@@ -1,10 +1,10 @@
 """Celery tasks: thin shells over workflow.usecases.effects."""
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from workflow.settings import get_settings
-from workflow.usecases import delinquency, effects, freeze, ladder, timers, tokens
+from workflow.usecases import bulk, delinquency, effects, freeze, ladder, sweep_dispatch, timers, tokens
 from workflow.usecases.business_day import provider_today
 
 from . import runtime
@@ -90,6 +90,12 @@ def sweep_batch(customer_ids: list[int], as_of: str) -> int:
     return len(done.inactivated)
 
 
+@app.task(name="workers.tasks.bulk_batch", acks_late=True)
+def bulk_batch(job_id: int, batch_no: int) -> int:
+    """One batch of a bulk job, one transaction; a batch run already (redelivered) writes nothing."""
+    return len(bulk.run_batch(runtime.db(), job_id, batch_no).done)
+
+
 @app.task(name="workers.tasks.timers")
 def timers_tick() -> int:
     """The freeze's end and alerts, trust unlocks that ended, suspensions whose return date has
@@ -104,6 +110,13 @@ def timers_tick() -> int:
     expired = timers.expire_trust_unlocks(runtime.db(), today)
     returned = timers.return_suspended(runtime.db(), today)
     resumed = ladder.resume_notices(runtime.db(), today)
+    stalled = bulk.redispatch_stalled(
+        runtime.db(),
+        timedelta(seconds=settings.bulk_stall_seconds),
+        sweep_dispatch.installed_bulk_dispatcher(),
+    )
+    if stalled:
+        log.warning("bulk jobs with no progress, their pending batches queued again: %s", stalled)
     return len(expired.changed) + len(returned.changed) + len(resumed.resumed)
 
 

@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     )
     sweep_local_time: str = Field("07:00", description="When the daily sweep runs, provider time (HH:MM).")
     sweep_batch_size: int = Field(200, ge=1, le=5000, description="Customers per sweep task.")
+    bulk_max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest accepted body of a new bulk job (its list of customers)."
+    )
+    bulk_stall_seconds: int = Field(
+        300,
+        ge=10,
+        le=86400,
+        description="A running bulk job with no progress for this long has its pending batches queued again.",
+    )
 
     @field_validator("no_cut_weekdays")
     @classmethod

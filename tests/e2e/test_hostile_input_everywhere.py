@@ -178,6 +178,20 @@ def text_field_bodies(t: Target, value: str) -> list[tuple[str, str, bytes]]:
             f"/api/v1/customers/{t.away_customer_id}",
             json_bytes({"status": "active", "reason": "manual", "note": f"voltou{value}"}),
         ),
+        (
+            "POST bulk-jobs note",
+            "/api/v1/bulk-jobs",
+            json_bytes(
+                {"action": "inactivate", "reason": "other", "note": f"lote{value}", "customers": [t.customer_id]}
+            ),
+        ),
+        (
+            "POST bulk-jobs customers",
+            "/api/v1/bulk-jobs",
+            json_bytes(
+                {"action": "activate", "reason": "manual", "customers": [f"ref{value}"], "match": "external_ref"}
+            ),
+        ),
     ]
 
 
@@ -248,6 +262,11 @@ def test_lone_surrogates_are_refused(target):
         ("POST inactivate note", f"{customer}/inactivate", f'{{"reason": "customer_request", "note": {lone}}}'),
         ("POST services name", f"{customer}/services", f'{{"name": {lone}}}'),
         ("POST suspend reason", f"/api/v1/services/{t.service_id}/suspend", f'{{"reason": {lone}}}'),
+        (
+            "POST bulk-jobs customers",
+            "/api/v1/bulk-jobs",
+            f'{{"action": "activate", "reason": "manual", "customers": [{lone}], "match": "document"}}',
+        ),
     ]
     cases = [(label, _post(t, path, raw.encode(), _method(path))) for label, path, raw in raws]
     invoice = f'{{"type": "invoice.created", "data": {{"invoice_id": {lone}, "customer_id": {t.customer_id}}}}}'
@@ -270,6 +289,14 @@ def test_huge_numbers_are_refused_in_paths_queries_and_bodies(target, number):
             lambda: t.post_json(f"/api/v1/services/{number}/suspend", json_bytes({"reason": "obra"})),
         ),
         (f"POST retry effect {number}", lambda: t.send("POST", f"/api/v1/effects/{number}/retry")),
+        (f"GET bulk job {number}", lambda: t.send("GET", f"/api/v1/bulk-jobs/{number}")),
+        (f"POST run bulk job {number}", lambda: t.send("POST", f"/api/v1/bulk-jobs/{number}/run")),
+        (
+            "POST bulk-jobs customers",
+            lambda: t.post_json(
+                "/api/v1/bulk-jobs", json_bytes({"action": "activate", "reason": "manual", "customers": [number]})
+            ),
+        ),
         (f"POST revoke token {number}", lambda: t.send("POST", f"/api/v1/tokens/{number}/revoke")),
         ("GET effects customer_id", lambda: t.send("GET", "/api/v1/effects", params={"customer_id": number})),
         ("GET effects limit", lambda: t.send("GET", "/api/v1/effects", params={"limit": number})),
@@ -311,6 +338,17 @@ def test_far_dates_and_numbers_as_dates_are_refused(target, day):
     cases = [
         ("GET delinquency preview as_of", lambda: t.send("GET", "/api/v1/delinquency/preview", params={"as_of": day})),
         ("POST delinquency run as_of", lambda: t.post_json("/api/v1/delinquency/run", json_bytes({"as_of": day}))),
+        (
+            "POST bulk-jobs preset date",
+            lambda: t.post_json("/api/v1/bulk-jobs", json_bytes({"preset": "undo_cuts", "date": day, "note": "banco"})),
+        ),
+        (
+            "POST bulk-jobs filter cut_date",
+            lambda: t.post_json(
+                "/api/v1/bulk-jobs",
+                json_bytes({"action": "activate", "reason": "manual", "filter": {"cut_date": day}}),
+            ),
+        ),
         (
             "POST inactivate until",
             lambda: t.post_json(f"{customer}/inactivate", json_bytes({"reason": "customer_request", "until": day})),

@@ -54,6 +54,8 @@ BUSINESS_RULE_422 = {
     "POST /api/v1/nas": "the address an IP address; name and address unique",
     "PATCH /api/v1/nas/{router_id}": "something to change; the address an IP address; name and address unique",
     "POST /api/v1/delinquency/run": "as_of within ten years of today",
+    "POST /api/v1/bulk-jobs": "one of customers, filter or preset; the reason goes with the action; every "
+    "entry names a customer; a filter matches someone",
 }
 
 

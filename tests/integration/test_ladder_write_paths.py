@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text, update
 
-from tests.conftest import add_invoice
+from tests.conftest import add_invoice, cpf
 from workflow.db.engine import Database
 from workflow.db.models import Customer, Invoice, OutboxEffect, Plan, Service, StatusChange
 from workflow.db.types import utcnow
@@ -64,15 +64,6 @@ WORLD = [
     Seed(debts=((20, "59.90"),), status="inactive"),  # cut: not the ladder's
     Seed(debts=((6, "0.00"),)),  # owes nothing: not moved
 ]
-
-
-def cpf(n: int) -> str:
-    """A valid CPF number for customer n (the check digits computed as the Receita does)."""
-    digits = [int(d) for d in f"{100000000 + n * 7919:09d}"[-9:]]
-    for length in (9, 10):
-        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1), strict=True))
-        digits.append(0 if total % 11 < 2 else 11 - total % 11)
-    return "".join(map(str, digits))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ def test_the_registered_task_names_stay():
         "workers.tasks.relay",
         "workers.tasks.sweep",
         "workers.tasks.sweep_batch",
+        "workers.tasks.bulk_batch",
         "workers.tasks.timers",
         "workers.tasks.warnings",
         "workers.tasks.ladder",

@@ -2,10 +2,10 @@
 
 from fastapi import FastAPI
 
-from . import billing, customers, delinquency, effects, health, metrics, nas, plans, services, tokens
+from . import billing, bulk_jobs, customers, delinquency, effects, health, metrics, nas, plans, services, tokens
 
 
 def install(app: FastAPI) -> None:
     """The API's routes; the application (workflow.application) sets the errors and request guards."""
-    for module in (health, customers, services, plans, nas, tokens, effects, metrics, billing, delinquency):
+    for module in (health, customers, services, plans, nas, tokens, effects, metrics, billing, delinquency, bulk_jobs):
         app.include_router(module.router)

@@ -29,6 +29,7 @@ STATUS_BY_CODE = {
     "duplicate_login": 422,
     "duplicate_name": 422,
     "in_use": 409,
+    "conflict": 409,
     "idempotency_key_reused": 422,
     "unauthorized": 401,
     "forbidden": 403,
@@ -64,6 +65,7 @@ def problem_response(body: dict, headers: dict[str, str] | None = None) -> JSONR
 
 def body_for_error(error: AtivaError) -> dict:
     extra: dict[str, Any] = {"rule": error.rule} if isinstance(error, GuardFailed) else {}
+    extra.update(getattr(error, "extra", {}))  # what a refusal names (a bulk job's offending entries)
     return problem_body(error.code, error.detail, **extra)
 
 

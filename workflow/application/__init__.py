@@ -40,7 +40,9 @@ def create_app(
     app.state.db = db or Database(settings.resolved_database_url)
     problems.install(app)  # problem+json on the API's paths, the Portuguese error page on the UI's
     app.add_middleware(RetryOnLostConnection)  # inside BodyLimit, which bounds what it keeps
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, larger={"/api/v1/bulk-jobs": settings.bulk_max_body_bytes}
+    )
     api.install(app)
     app.include_router(docs.router)
     web.install(app)  # the operator UI at /

@@ -186,6 +186,8 @@ class StatusChange(Base):
     actor: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The bulk job this change was part of (its number is shown in the history).
+    bulk_job_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_jobs.id", name="fk_status_changes_bulk_job"))
 
     effects: Mapped[list["OutboxEffect"]] = relationship(
         back_populates="transition", lazy="raise", order_by="OutboxEffect.id"
@@ -373,3 +375,60 @@ class FreezeChange(Base):
     alert_error: Mapped[str | None] = mapped_column(Text)
     next_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BulkJob(Base):
+    """A bulk activation or inactivation: what was asked (`selection`, as given), previewed first
+    (state preview), then confirmed (queued) and run by the workers a batch at a time (running ->
+    done), or cancelled between batches."""
+
+    __tablename__ = "bulk_jobs"
+    __table_args__ = (Index("ix_bulk_jobs_state", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(20))  # activate | inactivate
+    reason: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    force: Mapped[bool] = mapped_column(Boolean, default=False)
+    selection: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20))  # BulkJobState
+    source: Mapped[str] = mapped_column(String(20))  # where it was asked (api, cli, ui)
+    created_by: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20))  # the role the machine weighs force with
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    batch_size: Mapped[int] = mapped_column(Integer)
+    batches: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the batches last handed out
+
+
+class BulkJobItem(Base):
+    """One customer of a bulk job: the preview's answer, then the run's outcome (pending until its
+    batch runs; done, refused, unchanged or skipped), written in the batch's transaction."""
+
+    __tablename__ = "bulk_job_items"
+    __table_args__ = (
+        UniqueConstraint("job_id", "customer_id", name="uq_bulk_job_items_customer"),
+        # A batch's pending items, what is left to run, whether anything is: by job and outcome.
+        Index("ix_bulk_job_items_outcome", "job_id", "outcome", "batch"),
+        Index("ix_bulk_job_items_position", "job_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("bulk_jobs.id"))
+    position: Mapped[int] = mapped_column(Integer)  # in the selection as given (1-based), or in id order
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    given: Mapped[str | None] = mapped_column(String(200))  # the entry as given (a list's id, ref, document)
+    batch: Mapped[int] = mapped_column(Integer)
+    preview: Mapped[str] = mapped_column(String(20))  # change | refused | unchanged
+    preview_rule: Mapped[str | None] = mapped_column(String(60))
+    preview_detail: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(20))  # BulkOutcome
+    rule: Mapped[str | None] = mapped_column(String(60))
+    detail: Mapped[str | None] = mapped_column(Text)
+    transition_id: Mapped[int | None] = mapped_column(ForeignKey("status_changes.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

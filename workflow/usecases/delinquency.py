@@ -15,12 +15,12 @@ from dataclasses import astuple, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import BigInteger, Connection, func, or_, select, tuple_, type_coerce
+from sqlalchemy import BigInteger, Connection, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from ..db.bulk import id_list, insert_rows
+from ..db.bulk import id_list
 from ..db.engine import Database
-from ..db.models import Customer, Invoice, OutboxEffect, StatusChange
+from ..db.models import Customer, Invoice
 from ..db.types import utcnow
 from ..domain import brazilian, limits
 from ..domain.customer_machine import TransitionRequest
@@ -38,19 +38,17 @@ from ..domain.freeze import Freeze
 from ..domain.vocabulary import CustomerEvent, CustomerStatus, InvoiceStatus, Role, Source
 from ..settings import Settings, get_settings
 from . import sweep_dispatch
+from .batch_writes import Decided, write_decided
 from .business_day import provider_calendar, provider_today
 from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
 from .freeze import freeze_in_force, read_state, trip_on_payment_silence
 from .transitions import (
-    APPLY_TO_MANY,
     Actor,
     Decision,
     decide,
     guard_facts,
     history_row,
-    new_effect,
-    new_state_values,
     state_of,
 )
 
@@ -365,17 +363,16 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
 
 def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
     """Write the cuts of (locked row, overdue facts) pairs exactly as transition_customer writes one
-    (the same statement columns and row builders), many rows per statement; returns the effect ids."""
+    (batch_writes.write_decided), many rows per statement; returns the effect ids."""
     now = utcnow()
-    changes: list[tuple[dict, Decision]] = []
+    decided: list[Decided] = []
     for members in _group_by_prior_state(due).values():
         first_row, first_facts = members[0]
         decision = _decide_cut(first_row, first_facts, today, now)
-        conn.execute(
-            APPLY_TO_MANY, {"customer_ids": [row.id for row, _ in members], **new_state_values(decision.state, now)}
-        )
-        changes += [
-            (
+        decided += [
+            Decided(
+                row,
+                decision,
                 history_row(
                     row.id,
                     row.version + 1,
@@ -387,32 +384,10 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
                     Source.SCHEDULER,
                     now,
                 ),
-                decision,
             )
             for row, facts in members
         ]
-    insert_rows(conn, StatusChange.__table__, [change for change, _ in changes])
-    change_ids = written_change_ids(conn, [change for change, _ in changes])
-    effects = [
-        new_effect(effect, change["customer_id"], now, transition_id=change_ids[change["customer_id"]])
-        for change, decision in changes
-        for effect in decision.effects
-    ]
-    insert_rows(conn, OutboxEffect.__table__, effects)
-    queued = select(OutboxEffect.id).where(
-        OutboxEffect.transition_id.in_(id_list("changes", list(change_ids.values())))
-    )
-    return list(conn.scalars(queued.order_by(OutboxEffect.id)))
-
-
-def written_change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
-    """customer id -> id of the history row just written (customer and version are unique; the
-    sweep's cut and the ladder's batch write many with one statement that returns no ids)."""
-    written = tuple_(StatusChange.customer_id, StatusChange.customer_version).in_(
-        id_list("written", [(change["customer_id"], change["customer_version"]) for change in changes])
-    )
-    rows = conn.execute(select(StatusChange.customer_id, StatusChange.id).where(written))
-    return {row.customer_id: row.id for row in rows}
+    return write_decided(conn, decided, now).effect_ids
 
 
 def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:

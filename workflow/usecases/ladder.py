@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, exists, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ..db.bulk import id_list, insert_rows
+from ..db.bulk import id_list
 from ..db.engine import Database
 from ..db.models import Customer, Invoice, OutboxEffect, Service, StatusChange
 from ..db.types import utcnow
@@ -38,6 +38,7 @@ from ..domain.vocabulary import (
     Source,
 )
 from ..settings import Settings, get_settings
+from .batch_writes import Decided, write_decided
 from .customer_locks import lock_customer_row, lock_customers_in_id_order
 from .delinquency import (
     SCHEDULER,
@@ -47,13 +48,11 @@ from .delinquency import (
     overdue_facts,
     overdue_subquery,
     policy_from,
-    written_change_ids,
 )
 from .effect_bus import publish_after_commit
 from .freeze import freeze_in_force, read_state, trip_on_payment_silence
 from .radius.enforcement import services_changed, services_changed_many
 from .transitions import (
-    APPLY_TO_MANY,
     Actor,
     Decision,
     TransitionOutcome,
@@ -61,8 +60,6 @@ from .transitions import (
     decide,
     guard_facts,
     history_row,
-    new_effect,
-    new_state_values,
     state_of,
     transition_locked,
 )
@@ -435,41 +432,29 @@ def _write_moves(
     """Write the decided moves as change_stage writes each (the same statement columns and row
     builders as transition_locked and follow_profile), many rows per statement; returns the ids of
     the effects queued."""
-    by_state: dict[tuple, list[tuple[_Move, Decision]]] = {}
-    for move, decision in decided:
-        by_state.setdefault(astuple(decision.state), []).append((move, decision))
-    for members in by_state.values():
-        state = members[0][1].state
-        conn.execute(APPLY_TO_MANY, {"customer_ids": [m.row.id for m, _ in members], **new_state_values(state, now)})
-    changes = [
-        history_row(
-            move.row.id,
-            move.row.version + 1,
-            move.event,
-            move.row.status,
-            decision,
-            move.request,
-            SCHEDULER,
-            Source.SCHEDULER,
-            now,
-        )
-        for move, decision in decided
-    ]
-    insert_rows(conn, _changes, changes)
-    change_ids = written_change_ids(conn, changes)
-    effects = [
-        new_effect(effect, move.row.id, now, transition_id=change_ids[move.row.id])
-        for move, decision in decided
-        for effect in decision.effects
-    ]
-    insert_rows(conn, _effects, effects)
-    effect_ids = list(
-        conn.scalars(
-            select(_effects.c.id)
-            .where(_effects.c.transition_id.in_(id_list("changes", list(change_ids.values()))))
-            .order_by(_effects.c.id)
-        )
+    written = write_decided(
+        conn,
+        [
+            Decided(
+                move.row,
+                decision,
+                history_row(
+                    move.row.id,
+                    move.row.version + 1,
+                    move.event,
+                    move.row.status,
+                    decision,
+                    move.request,
+                    SCHEDULER,
+                    Source.SCHEDULER,
+                    now,
+                ),
+            )
+            for move, decision in decided
+        ],
+        now,
     )
+    change_ids, effect_ids = written.change_ids, written.effect_ids
     # The logins, as follow_profile moves each customer's: grouped by the session packet the
     # profile change calls for, one services_changed_many per packet.
     packets: dict[Effect, list[int]] = {}

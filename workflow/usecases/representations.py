@@ -113,6 +113,7 @@ class TransitionOut(BaseModel):
     actor: str
     source: Annotated[str, one_of(Source)]
     created_at: datetime
+    bulk_job_id: int | None = Field(None, description="The bulk job this change was part of (its number)")
     effects: list[EffectOut]
 
     @classmethod

@@ -31,3 +31,23 @@ def installed_dispatcher() -> Dispatcher:
             "no sweep dispatcher is installed: connect the workers first (workflow.application.connect_workers)"
         )
     return _dispatcher
+
+
+# A bulk job's batches go to the workers the same way (usecases/bulk.py): one message per batch.
+BulkDispatcher = Callable[[int, int], None]  # (job id, batch number)
+
+_bulk_dispatcher: BulkDispatcher | None = None
+
+
+def install_bulk_dispatcher(dispatcher: BulkDispatcher | None) -> None:
+    global _bulk_dispatcher
+    _bulk_dispatcher = dispatcher
+
+
+def installed_bulk_dispatcher() -> BulkDispatcher:
+    """What queues one batch of a bulk job (the worker that takes it checks the job's state)."""
+    if _bulk_dispatcher is None:
+        raise NoDispatcher(
+            "no bulk job dispatcher is installed: connect the workers first (workflow.application.connect_workers)"
+        )
+    return _bulk_dispatcher

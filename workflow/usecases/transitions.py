@@ -313,8 +313,11 @@ def history_row(
     actor: Actor,
     source: Source,
     now: datetime,
+    *,
+    bulk_job_id: int | None = None,
 ) -> dict:
-    """The values of the status_changes row that records one transition."""
+    """The values of the status_changes row that records one transition (of a bulk job's, with
+    its number)."""
     note = request.note.strip() if request.note and request.note.strip() else None
     return {
         "customer_id": customer_id,
@@ -330,6 +333,7 @@ def history_row(
         "actor": actor.name,
         "source": source.value,
         "created_at": now,
+        "bulk_job_id": bulk_job_id,
     }
 
 

@@ -58,6 +58,7 @@ class StatusChangeRow:
     actor: str
     source: str
     created_at: datetime
+    bulk_job_id: int | None
 
 
 @dataclass(slots=True)
