@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from validate_docbr import CPF
 
-from tests.e2e.test_web_ui import CHROMIUM, Server, expect, playwright_api, shot, sign_in
+from tests.e2e.browser_support import CHROMIUM, Server, expect, playwright_api, shot, sign_in
 from tests.support import stop_serve
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
