@@ -16,6 +16,7 @@ from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import Settings
 from workflow.usecases import bulk, customers, sweep_dispatch, transitions, users
+from workflow.web import pages_bulk
 
 ADMIN = transitions.Actor("user:ana", Role.ADMIN)
 
@@ -250,3 +251,37 @@ def test_discard_a_preview(db, admin):
     assert "Descartado" in text and "Confirmar e executar" not in text
     again = admin.post(f"/lotes/{job.id}/cancelar", data={"csrf_token": csrf_of(page.text)})
     assert again.status_code == 409 and "Este lote já terminou" in again.text
+
+
+def test_cancel_between_batches_leaves_the_rest_not_run(db, admin, handed):
+    ids = [new_customer(db, n, f"C-{n}") for n in range(3)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "other", "obra", customers=ids, batch_size=2), ADMIN, Source.API
+    )
+    token = csrf_of(admin.get(f"/lotes/{job.id}").text)
+    assert admin.post(f"/lotes/{job.id}/executar", data={"csrf_token": token}).status_code == 303
+    bulk.run_batch(db, job.id, 0)  # the first batch ran; the second waits in the queue
+    assert admin.post(f"/lotes/{job.id}/cancelar", data={"csrf_token": token}).status_code == 303
+    bulk.run_batch(db, job.id, 1)  # delivered after the cancellation: does nothing
+    page = admin.get(f"/lotes/{job.id}")
+    text = text_of(page.text)
+    assert "Cancelado" in text and "Cancelado por ana" in text and "hx-trigger" not in page.text
+    assert "Alterados: 2" in text and "Não executados: 1" in text
+    assert "Não executado: o lote foi cancelado antes da parte deste cliente." in text
+
+
+def test_the_results_are_paginated(db, admin, monkeypatch):
+    monkeypatch.setattr(pages_bulk, "PER_PAGE", 2)
+    ids = [new_customer(db, n, f"P-{n}") for n in range(3)]
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", customers=ids), ADMIN, Source.API)
+
+    def customers_on(pagina: str) -> list[str]:
+        page = admin.get(f"/lotes/{job.id}", params={"pagina": pagina})
+        assert page.status_code == 200
+        return re.findall(r'<tr data-customer-id="(\d+)"', page.text)
+
+    assert customers_on("1") == [str(ids[0]), str(ids[1])]
+    assert customers_on("2") == [str(ids[2])]
+    assert customers_on("99") == [str(ids[2])]  # past the end (a link from a longer list): the last page
+    assert customers_on("<x>") == [str(ids[0]), str(ids[1])]
+    assert "Página 2 de 2" in admin.get(f"/lotes/{job.id}", params={"pagina": "2"}).text
