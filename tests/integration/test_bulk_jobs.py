@@ -3,13 +3,15 @@ transition_customer writes customer by customer, a batch delivered twice writes 
 cancellation between batches, a second run refused, bad input refused whole, and the preset that
 undoes a day's cuts picks exactly the sweep's cuts of that day."""
 
+import threading
 from contextlib import suppress
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from tests.conftest import add_invoice, cpf
+from tests.support import wait_for
 from workflow.db.models import BulkJob, BulkJobItem, Customer, Invoice, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
 from workflow.domain.bulk import Conflict, SelectionRefused
@@ -313,6 +315,8 @@ def test_other_bad_requests(db):
         )
     with pytest.raises(InvalidInput, match="does not go with activate"):
         bulk.create_job(db, bulk.BulkRequest("activate", "delinquency", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="force applies only to activation"):
+        bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "x", force=True, customers=[1]), ADMIN, Source.API)
     with pytest.raises(InvalidInput, match="exactly one"):
         bulk.create_job(
             db,
@@ -429,3 +433,46 @@ def test_stalled_jobs_have_their_pending_batches_queued_again(db):
     assert handed == [(job.id, 0), (job.id, 2)]
     assert redispatch() == {}  # just queued again: given time before the next try
     assert idle.state == "preview"
+
+
+def waiting_for_locks(db) -> int:
+    with db.read() as session:
+        return session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+
+
+def test_a_cancellation_waits_for_the_batch_under_way_and_skips_the_rest(pg_db):
+    db = pg_db
+    ids = [new_customer(db, n) for n in range(4)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "customer_request", customers=ids, batch_size=2), ADMIN, Source.API
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(select(Customer.id).where(Customer.id == ids[1]).with_for_update())  # batch 0 waits on it
+    results: dict[str, object] = {}
+    batch = threading.Thread(target=lambda: results.update(batch=bulk.run_batch(db, job.id, 0)))
+    batch.start()
+    wait_for(lambda: waiting_for_locks(db) == 1, what="the batch waiting for a customer's lock")
+    cancel = threading.Thread(target=lambda: results.update(cancel=bulk.cancel_job(db, job.id, ADMIN)))
+    cancel.start()
+    wait_for(lambda: waiting_for_locks(db) == 2, what="the cancellation waiting for the batch's items")
+    holder.rollback()
+    holder.close()
+    batch.join(30)
+    cancel.join(30)
+
+    assert results["batch"].done == ids[:2]
+    view = results["cancel"]
+    assert view.state == "cancelled"
+    assert [(item.customer_id, item.outcome) for item in view.items] == [
+        (ids[0], "done"),
+        (ids[1], "done"),
+        (ids[2], "skipped"),
+        (ids[3], "skipped"),
+    ]
+    assert bulk.run_batch(db, job.id, 1).done == []
