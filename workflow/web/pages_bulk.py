@@ -4,7 +4,7 @@ Every rule is the bulk job's (usecases/bulk.py): this page turns the form and th
 into its request and its answers into Portuguese. A refused list names each line of the file.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -151,7 +151,8 @@ def _name_lines(form: BulkForm, refused: SelectionRefused, lines: list[int], pro
     form.bad_lines = [BadLine(lines[entry["position"] - 1], str(entry["value"]), problem) for entry in refused.entries]
     count = len(form.bad_lines)
     form.errors["arquivo"] = (
-        f"Nada foi criado: {count} linha(s) do arquivo não servem. Corrija-as (lista abaixo) e envie de novo."
+        f"Nada foi criado: {count} linha(s) do arquivo não servem. "
+        "Corrija-as (lista no alto da página) e envie de novo."
     )
 
 
@@ -167,14 +168,14 @@ def _request(form: BulkForm, today: date, listed: tuple[list, list[int]] | None)
         request = bulk.BulkRequest(action=None, note=note, preset=bulk.UNDO_CUTS, preset_date=day)
         return None if form.errors else request
     action, reason = _action_and_reason(form)
-    common = {"action": action, "reason": reason, "note": note, "force": form.force}
+    common = bulk.BulkRequest(action, reason, note, force=form.force)
     if mode == "filtro":
         wanted = _filter(form, today)
-        return None if form.errors else bulk.BulkRequest(**common, filter=wanted)
+        return None if form.errors else replace(common, filter=wanted)
     if mode == "arquivo":
         if listed is None or form.errors:
             return None
-        return bulk.BulkRequest(**common, customers=listed[0], match=form.get("tipo_lista"))
+        return replace(common, customers=listed[0], match=form.get("tipo_lista"))
     form.errors["modo"] = "Escolha como selecionar os clientes: por filtro ou por arquivo."
     return None
 
@@ -294,20 +295,33 @@ def job_progress(request: Request, job_id: int = JobId, pagina: str = "1", user:
     return render(request, "_bulk_job_status.html", user=user, **context)
 
 
-@router.post("/lotes/{job_id}/executar")
-def run_job(request: Request, job_id: int = JobId, data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
+# What each button's refusal says (the job is in another state, or no worker is connected).
+REFUSALS = {
+    "executar": {
+        Conflict: (409, "Este lote já foi executado, está em execução ou foi cancelado: nada foi feito de novo."),
+        NoDispatcher: (503, "Os workers não estão conectados: nada foi executado. Tente de novo em instantes."),
+    },
+    "cancelar": {Conflict: (409, "Este lote já terminou: não há o que cancelar.")},
+}
+
+
+def _press(request: Request, user: WebUser, job_id: int, data: FormData, button: str, use_case):
+    """A button of the job's page: the use case, then the page again (POST/redirect/GET)."""
     check_csrf(user, data.get("csrf_token"))
     try:
-        bulk.run_job(request.app.state.db, job_id, user.actor)
+        use_case(request.app.state.db, job_id, user.actor)
     except NotFound:
         return _job_page(request, user, job_id)
-    except Conflict:
-        message = "Este lote já foi executado, está em execução ou foi cancelado: nada foi feito de novo."
-        return _job_page(request, user, job_id, status_code=409, message=message)
-    except NoDispatcher:
-        message = "Os workers não estão conectados: nada foi executado. Tente de novo em instantes."
-        return _job_page(request, user, job_id, status_code=503, message=message)
+    except (Conflict, NoDispatcher) as refused:
+        status_code, message = REFUSALS[button][type(refused)]
+        return _job_page(request, user, job_id, status_code=status_code, message=message)
     return RedirectResponse(f"/lotes/{job_id}", status_code=303)
+
+
+@router.post("/lotes/{job_id}/executar")
+def run_job(request: Request, job_id: int = JobId, data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
+    """Confirmar e executar: the batches handed to the workers."""
+    return _press(request, user, job_id, data, "executar", bulk.run_job)
 
 
 @router.post("/lotes/{job_id}/cancelar")
@@ -315,12 +329,4 @@ def cancel_job(
     request: Request, job_id: int = JobId, data: FormData = Depends(form_data), user: WebUser = Depends(admin)
 ):
     """Descartar a preview, or Cancelar a job under way between its batches."""
-    check_csrf(user, data.get("csrf_token"))
-    try:
-        bulk.cancel_job(request.app.state.db, job_id, user.actor)
-    except NotFound:
-        return _job_page(request, user, job_id)
-    except Conflict:
-        message = "Este lote já terminou: não há o que cancelar."
-        return _job_page(request, user, job_id, status_code=409, message=message)
-    return RedirectResponse(f"/lotes/{job_id}", status_code=303)
+    return _press(request, user, job_id, data, "cancelar", bulk.cancel_job)
