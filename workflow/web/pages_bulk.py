@@ -296,7 +296,7 @@ def job_progress(request: Request, job_id: int = JobId, pagina: str = "1", user:
 
 
 # What each button's refusal says (the job is in another state, or no worker is connected).
-REFUSALS = {
+REFUSALS: dict[str, dict[type[Exception], tuple[int, str]]] = {
     "executar": {
         Conflict: (409, "Este lote já foi executado, está em execução ou foi cancelado: nada foi feito de novo."),
         NoDispatcher: (503, "Os workers não estão conectados: nada foi executado. Tente de novo em instantes."),
