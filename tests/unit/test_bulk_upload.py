@@ -37,7 +37,7 @@ def test_control_characters_stay_in_the_entry_and_do_not_shift_the_lines():
         (b"", "não tem nenhum cliente"),
         (b"cpf\n\n", "não tem nenhum cliente"),
         (b"1;a\n;x\n", "A linha 2 tem a primeira coluna vazia"),
-        (b"1" * (MAX_UPLOAD_BYTES + 1), "o limite é 2 MB"),
+        (b"1" * (MAX_UPLOAD_BYTES + 1), "o limite é 3 MB"),
     ],
 )
 def test_files_that_cannot_be_a_list(raw, words):

@@ -258,7 +258,7 @@ async def create_job(request: Request, data: FormData = Depends(form_data), user
 
 def _job_context(request: Request, job_id: int, page: int) -> dict | None:
     try:
-        job = bulk.job_view(request.app.state.db, job_id)
+        job = bulk.job_view(request.app.state.db, job_id, 0, 0)  # its size first, for the page asked
     except NotFound:
         return None
     pages = max(1, -(-job.total // PER_PAGE))
