@@ -285,3 +285,23 @@ def test_the_results_are_paginated(db, admin, monkeypatch):
     assert customers_on("99") == [str(ids[2])]  # past the end (a link from a longer list): the last page
     assert customers_on("<x>") == [str(ids[0]), str(ids[1])]
     assert "Página 2 de 2" in admin.get(f"/lotes/{job.id}", params={"pagina": "2"}).text
+
+
+def test_hostile_files_are_named_by_line_and_never_a_server_error(db, admin):
+    new_customer(db, 0, "A-1")
+    cases = [
+        (b"A-1\nB\x00C\n", "external_ref", ("2", "B\\x00C")),  # a NUL: shown escaped
+        (b"A-1\n" + b"x" * 300 + b"\n", "external_ref", ("2", "x" * 300)),  # longer than a reference may be
+        (b"1\n" + str(2**63).encode() + b"\n", "id", ("2", str(2**63))),  # past any id
+        (b"1\n-5\n", "id", ("2", "-5")),
+        (b"\xff\xfe\x00\x01\n", "document", ("1", "\\xff\\xfe\\x00\\x01")),  # not text: read as Latin-1, shown escaped
+    ]
+    for content, match, first_bad in cases:
+        response = upload(admin, content, match)
+        assert response.status_code == 422, (content, response.text)
+        rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>[^<]*</td></tr>", response.text)
+        assert rows[:1] == [first_bad], (content, rows)
+    garbage = upload(admin, b"", "document")
+    assert garbage.status_code == 422 and "O arquivo não tem nenhum cliente" in text_of(garbage.text)
+    assert "Diga o que a primeira coluna" in text_of(upload(admin, b"1\n", "<script>").text)
+    assert jobs_in(db) == 0

@@ -124,14 +124,15 @@ def _filter(form: BulkForm, today: date) -> bulk.BulkFilter | None:
     return bulk.BulkFilter(**wanted) if wanted else None
 
 
-async def _uploaded(form: BulkForm, upload: object) -> tuple[list, list[int]] | None:
+def _uploaded(form: BulkForm, upload: object) -> tuple[list, list[int]] | None:
     match = form.get("tipo_lista")
     if match not in bulk_labels.MATCHES:
         form.errors["tipo_lista"] = "Diga o que a primeira coluna do arquivo traz."
     if not isinstance(upload, UploadFile) or not upload.filename:
         form.errors["arquivo"] = "Escolha o arquivo CSV com a lista de clientes."
         return None
-    raw = await upload.read(MAX_UPLOAD_BYTES + 1)
+    upload.file.seek(0)
+    raw = upload.file.read(MAX_UPLOAD_BYTES + 1)
     try:
         listed = read_list(raw, as_ids=match == "id")
     except UnreadableFile as unreadable:
@@ -239,12 +240,13 @@ def new_job_form(request: Request, user: WebUser = Depends(admin)):
 
 
 @router.post("/lotes/novo")
-async def create_job(request: Request, data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
-    """The preview job: nothing changes until Confirmar e executar."""
+def create_job(request: Request, data: FormData = Depends(form_data), user: WebUser = Depends(admin)):
+    """The preview job: nothing changes until Confirmar e executar. A plain function, run in the
+    thread pool: the preview of a long list must not hold up the server's event loop."""
     check_csrf(user, data.get("csrf_token"))
     form = BulkForm.from_form(data)
     today = provider_today(request.app.state.settings.timezone)
-    listed = await _uploaded(form, data.get("arquivo")) if form.get("modo") == "arquivo" else None
+    listed = _uploaded(form, data.get("arquivo")) if form.get("modo") == "arquivo" else None
     wanted = _request(form, today, listed)
     if wanted is None:
         return _new_page(request, user, form, 422)
