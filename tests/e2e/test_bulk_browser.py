@@ -266,3 +266,16 @@ def test_operators_and_viewers_get_no_entry_and_a_refusal(served, page, username
     assert forged.status == 403 and "Esta página é só para administradores." in forged.text()
     assert page.request.post(f"{served.base}/lotes/1/executar", form={"csrf_token": token}).status == 403
     assert served.jobs() == jobs_before
+
+
+def test_the_new_job_form_fits_a_phone(served, browser):
+    context = browser.new_context(locale="pt-BR", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        sign_in(page, served, "ana")
+        for path in ("/lotes/novo", "/lotes"):
+            page.goto(f"{served.base}{path}")
+            # Nothing wider than the screen but the tables, which scroll inside their own box.
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, path
+    finally:
+        context.close()
