@@ -305,3 +305,16 @@ def test_hostile_files_are_named_by_line_and_never_a_server_error(db, admin):
     assert garbage.status_code == 422 and "O arquivo não tem nenhum cliente" in text_of(garbage.text)
     assert "Diga o que a primeira coluna" in text_of(upload(admin, b"1\n", "<script>").text)
     assert jobs_in(db) == 0
+
+
+def test_a_list_of_ids_with_an_unknown_one_then_without_it(db, admin):
+    ids = [new_customer(db, n, f"I-{n}") for n in range(2)]
+    unknown = upload(admin, f"Número;Nome\n{ids[0]};a\n0{ids[1]};b\n999999;c\n".encode(), "id")
+    assert unknown.status_code == 422
+    assert re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", unknown.text) == [
+        ("4", "999999", "Nenhum cliente tem este número.")
+    ]
+    created = upload(admin, f"{ids[0]}\n0{ids[1]}\n".encode(), "id", acao="inativar", motivo="other")
+    assert created.status_code == 303, created.text
+    job = bulk.job_view(db, int(created.headers["location"].rsplit("/", 1)[1]))
+    assert [item.customer_id for item in job.items] == ids and job.selection == {"customers": 2, "match": "id"}

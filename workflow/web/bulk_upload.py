@@ -45,7 +45,7 @@ class UnreadableFile(ValueError):
 
 @dataclass(frozen=True)
 class Listed:
-    entries: list[int | str]  # what the bulk job is given, in the file's order
+    entries: list[str]  # what the bulk job is given, in the file's order
     lines: list[int]  # the file's line of each entry
 
 
@@ -79,16 +79,15 @@ def _delimiter(text: str) -> str:
     return ";" if ";" in first else ","
 
 
-def read_list(raw: bytes, *, as_ids: bool) -> Listed:
-    """The first column of every non-blank line; with `as_ids`, entries made only of digits
-    become numbers (anything else stays text, for the job to refuse by its line)."""
+def read_list(raw: bytes) -> Listed:
+    """The first column of every non-blank line, as text (the job reads ids from digits)."""
     if len(raw) > MAX_UPLOAD_BYTES:
         raise UnreadableFile(
             f"O arquivo tem {len(raw) // 1024} KB; o limite é {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. "
             "Divida a lista em mais de um lote."
         )
     text = decoded(raw)
-    entries: list[int | str] = []
+    entries: list[str] = []
     lines: list[int] = []
     # Lines are split here, not by the csv module, so each entry keeps its own line number even
     # when a stray quote would make the csv module read on across lines.
@@ -101,7 +100,7 @@ def read_list(raw: bytes, *, as_ids: bool) -> Listed:
             continue
         if not value:
             raise UnreadableFile(f"A linha {number} tem a primeira coluna vazia. Apague a linha ou preencha-a.")
-        entries.append(int(value) if as_ids and value.isascii() and value.isdigit() else value)
+        entries.append(value)
         lines.append(number)
         if len(entries) > MAX_CUSTOMERS:
             raise UnreadableFile(f"Um lote tem no máximo {MAX_CUSTOMERS:,} clientes.".replace(",", "."))

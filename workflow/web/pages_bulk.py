@@ -134,7 +134,7 @@ def _uploaded(form: BulkForm, upload: object) -> tuple[list, list[int]] | None:
     upload.file.seek(0)
     raw = upload.file.read(MAX_UPLOAD_BYTES + 1)
     try:
-        listed = read_list(raw, as_ids=match == "id")
+        listed = read_list(raw)
     except UnreadableFile as unreadable:
         form.errors["arquivo"] = str(unreadable)
         return None
