@@ -158,7 +158,7 @@ def test_latin1_spreadsheet_by_reference_makes_the_preview_in_portuguese(db, adm
     assert "Seria ativado" in text
     assert "Recusado: O cliente ainda tem faturas vencidas em aberto." in text
     assert "Já está Ativo: nada a fazer." in text
-    assert "Lista de 3 linha(s), por código (referência na cobrança)" in text
+    assert "Lista com 3 entrada(s), por código (referência na cobrança)" in text
     assert "Confirmar e executar" in page.text and "hx-trigger" not in page.text  # a preview is not polled
     assert bulk.job_view(db, job_id).state == "preview"
 

@@ -54,7 +54,7 @@ _FILTERS = (
     ("status", "Situação", labels.STATUS),
     ("inactivation_reason", "Motivo da inativação", labels.REASONS),
     ("source", "Origem da última mudança", labels.SOURCES),
-    ("delinquency_stage", "Etapa da régua", labels.STAGES),
+    ("delinquency_stage", "Etapa da régua", {**labels.STAGES, "none": "Sem etapa"}),
 )
 
 
@@ -107,7 +107,7 @@ def selection_text(selection: dict) -> str:
             parts.append(f"Data do corte: {brazilian.day(date.fromisoformat(selection['filter']['cut_date']))}")
         return "Filtro — " + "; ".join(parts)
     count = selection.get("customers", 0)
-    return f"Lista de {count} linha(s), por {MATCHES.get(selection.get('match', ''), 'número')}"
+    return f"Lista com {count} entrada(s), por {MATCHES.get(selection.get('match', ''), 'número')}"
 
 
 def percent(progress) -> int:
