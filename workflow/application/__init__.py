@@ -41,7 +41,10 @@ def create_app(
     problems.install(app)  # problem+json on the API's paths, the Portuguese error page on the UI's
     app.add_middleware(RetryOnLostConnection)  # inside BodyLimit, which bounds what it keeps
     app.add_middleware(
-        BodyLimit, max_bytes=settings.max_body_bytes, larger={"/api/v1/bulk-jobs": settings.bulk_max_body_bytes}
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        # A bulk job's list: the API's JSON, the UI's uploaded CSV.
+        larger={"/api/v1/bulk-jobs": settings.bulk_max_body_bytes, "/lotes/novo": settings.bulk_max_body_bytes},
     )
     api.install(app)
     app.include_router(docs.router)

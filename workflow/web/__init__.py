@@ -10,6 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 from .auth import Forbidden, LoginRequired, login_url
 from .errors import error_page
 from .pages_auth import router as auth_router
+from .pages_bulk import router as bulk_router
 from .pages_customers import router as customers_router
 from .pages_dashboard import router as dashboard_router
 from .pages_delinquency import router as delinquency_router
@@ -33,6 +34,7 @@ def install(app: FastAPI) -> None:
     app.include_router(dashboard_router)
     app.include_router(services_router)
     app.include_router(delinquency_router)
+    app.include_router(bulk_router)
     app.include_router(effects_router)
     app.include_router(notice_router)  # public: the notice page (/aviso)
     app.state.notice_buckets = TokenBuckets(app.state.settings.notice_rate_per_minute)
