@@ -7,9 +7,11 @@ workers use: it needs no worker. Ctrl-C stops it between batches and cancels the
 
 import os
 import signal
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 from pydantic import TypeAdapter
@@ -97,7 +99,10 @@ def _selection(
     if wanted.given():
         given.append("a filter")
     if len(given) != 1:
-        choices = "--ids, --refs, --documents, --csv or a filter (--status, --inactivation-reason, --source, --cut-date, --stage)"
+        choices = (
+            "--ids, --refs, --documents, --csv or a filter "
+            "(--status, --inactivation-reason, --source, --cut-date, --stage)"
+        )
         said = f" ({' and '.join(given)} given)" if given else ""
         fail(f"choose the customers with exactly one of {choices}{said}", 2)
     if match is not None and csv_file is None:
@@ -174,7 +179,7 @@ class _StopBetweenBatches:
 
     def __init__(self) -> None:
         self.asked = False
-        self._previous = None
+        self._previous: Callable[[int, FrameType | None], Any] | int | None = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.asked = True
@@ -200,7 +205,7 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
         sizes = batch_sizes(view.total, view.batch_size)
         stopped_by: str | None = None
         with _StopBetweenBatches() as stop, BatchProgress(f"job {job_id}") as progress:
-            for batch, size in enumerate(sizes):
+            for batch in range(len(sizes)):
                 if stop.asked:
                     stopped_by = "ctrl-c"
                     break

@@ -5,7 +5,7 @@ import time
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ..usecases.progress import BatchesDone
 from .console import err
@@ -22,7 +22,7 @@ class BatchProgress:
         self.started = time.monotonic()
         self._printed_at: float | None = None
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> "BatchProgress":
         return self
@@ -55,7 +55,7 @@ class BatchProgress:
         )
 
     def _draw(self, done: BatchesDone) -> None:
-        if self._bar is None:
+        if self._bar is None or self._task is None:
             self._bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -68,7 +68,6 @@ class BatchProgress:
             )
             self._bar.start()
             self._task = self._bar.add_task(self.title, total=done.total, batch="", rate="")
-        assert self._task is not None
         self._bar.update(
             self._task,
             completed=done.customers,
