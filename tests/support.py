@@ -243,3 +243,15 @@ class PrivateRedis:
             return redis_client.Redis(port=self.port, socket_connect_timeout=0.5).ping()
         except redis_client.ConnectionError:
             return False
+
+
+def lock_waiters(db) -> int:
+    """Sessions of the PostgreSQL database `db` waiting for a lock (a row another holds)."""
+    from sqlalchemy import text
+
+    with db.read() as session:
+        return session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )

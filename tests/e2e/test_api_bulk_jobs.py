@@ -135,3 +135,32 @@ def test_the_customer_page_names_the_job_in_the_history(api, handed):
     with TestClient(create_app(Settings(database_url=api.db.url), api.db), follow_redirects=False) as client:
         page = signed_in(client, "otto").get(f"/clientes/{customer}")
     assert f"Lote nº {job['id']}" in page.text
+
+
+def test_an_idempotency_key_replays_the_preview_and_the_run(api, handed):
+    customer = api.new_customer(0)["id"]
+    body = {"action": "inactivate", "reason": "customer_request", "customers": [customer]}
+    key = {"Idempotency-Key": "lote-1"}
+    first = assert_ok(api.post(JOBS, json=body, headers=key), 201)
+    assert assert_ok(api.post(JOBS, json=body, headers=key), 201)["id"] == first["id"]
+    run_key = {"Idempotency-Key": "lote-1-run"}
+    assert_ok(api.post(f"{JOBS}/{first['id']}/run", headers=run_key), 202)
+    assert_ok(api.post(f"{JOBS}/{first['id']}/run", headers=run_key), 202)  # the same answer, not a 409
+    assert handed == [(first["id"], 0)] and bulk.next_batches(api.db, first["id"]) == [0]
+    assert len(assert_ok(api.get(JOBS))) == 1
+
+
+def test_a_filter_and_the_undo_preset_over_the_api(api):
+    away = api.new_customer(0)["id"]
+    api.new_customer(1)
+    inactivate(api, away)
+    body = {"action": "activate", "reason": "customer_return", "filter": {"status": "inactive", "source": "api"}}
+    job = assert_ok(api.post(JOBS, json=body), 201)
+    assert job["selection"] == {"filter": {"status": "inactive", "source": "api"}}
+    assert [item["customer_id"] for item in job["items"]] == [away]
+    nobody = assert_problem(
+        api.post(JOBS, json={"preset": "undo_cuts", "date": job["created_at"][:10], "note": "banco"}),
+        422,
+        "validation_error",
+    )
+    assert "nobody the sweep cut" in nobody["detail"]

@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from tests.conftest import VALID_CPFS, add_invoice
 from workflow.cli import app
 from workflow.domain.customer_machine import mermaid_diagram
+from workflow.domain.vocabulary import Role, Source
 from workflow.settings import get_settings
+from workflow.usecases import bulk, customers, transitions
 from workflow.usecases.tokens import authenticate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -604,3 +606,15 @@ def _sao_paulo(iso: str) -> str:
     from zoneinfo import ZoneInfo
 
     return datetime.fromisoformat(iso).astimezone(ZoneInfo("America/Sao_Paulo")).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_history_names_the_bulk_job_of_a_change(cli, db):
+    with db.write() as session:
+        customer = customers.create_customer(session, customers.CustomerDraft("Ana", VALID_CPFS[0])).id
+    admin = transitions.Actor("token:admin", Role.ADMIN)
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "obra", customers=[customer]), admin, Source.API)
+    bulk.confirm_job(db, job.id, admin)
+    bulk.run_batch(db, job.id, 0)
+
+    assert as_json(cli("history", str(customer), "--json"))["items"][0]["bulk_job_id"] == job.id
+    assert f"api (bulk job {job.id})" in cli("history", str(customer), "--wide").stdout

@@ -3,21 +3,25 @@ transition_customer writes customer by customer, a batch delivered twice writes 
 cancellation between batches, a second run refused, bad input refused whole, and the preset that
 undoes a day's cuts picks exactly the sweep's cuts of that day."""
 
+import threading
 from contextlib import suppress
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import add_invoice, cpf
+from tests.support import lock_waiters, wait_for
 from workflow.db.models import BulkJob, BulkJobItem, Customer, Invoice, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
 from workflow.domain.bulk import Conflict, SelectionRefused
 from workflow.domain.customer_machine import TransitionRequest
+from workflow.domain.delinquency import Policy
 from workflow.domain.errors import AtivaError, InvalidInput, UnsafeText
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import get_settings
-from workflow.usecases import bulk, customers, transitions
+from workflow.usecases import bulk, customers, delinquency, transitions
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.delinquency import SCHEDULER
 
@@ -111,8 +115,9 @@ def test_the_preview_says_what_the_run_does(db):
     assert statuses[ids["owes"]] == "inactive"
 
 
-def written(db, ids: dict[str, int]) -> dict:
-    """What the activations wrote, per customer key (ids, times and the job's number left out)."""
+def written(db, ids: dict[str, int], event: str = "activate") -> dict:
+    """What the changes of `event` wrote, per customer key (ids, times and the job's number left
+    out)."""
     key_of = {cid: key for key, cid in ids.items()}
     with db.read() as session:
         rows = {
@@ -122,7 +127,10 @@ def written(db, ids: dict[str, int]) -> dict:
                 c.forced_hold_until,
                 c.warned_for_due,
                 c.trust_unlocks_used,
+                c.trust_unlock_until,
+                c.return_on,
                 c.delinquency_stage,
+                c.notice_snoozed_until,
                 c.version,
             )
             for c in session.scalars(select(Customer).where(Customer.id.in_(ids.values())))
@@ -142,7 +150,7 @@ def written(db, ids: dict[str, int]) -> dict:
                 h.source,
             )
             for h in session.scalars(
-                select(StatusChange).where(StatusChange.customer_id.in_(ids.values()), StatusChange.event == "activate")
+                select(StatusChange).where(StatusChange.customer_id.in_(ids.values()), StatusChange.event == event)
             )
         }
         effects = sorted(
@@ -150,7 +158,7 @@ def written(db, ids: dict[str, int]) -> dict:
             for e in session.scalars(
                 select(OutboxEffect)
                 .join(StatusChange, StatusChange.id == OutboxEffect.transition_id)
-                .where(StatusChange.event == "activate", OutboxEffect.customer_id.in_(ids.values()))
+                .where(StatusChange.event == event, OutboxEffect.customer_id.in_(ids.values()))
             )
         )
     return {"customers": rows, "history": changes, "outbox": effects}
@@ -186,6 +194,55 @@ def test_a_run_writes_what_transition_customer_writes(db):
         ).all()
     assert pointed and set(pointed) == {job.id}
     assert all((tid is not None) == (outcome == "done") for tid, outcome in links)
+
+
+def seed_active_world(db, first: int) -> dict[str, int]:
+    """Customers in every situation a cut for delinquency by hand meets, numbered from `first`."""
+    ids = {
+        "owes": new_customer(db, first),  # owes: cut
+        "clear": new_customer(db, first + 1),  # nothing past due: refused (no_overdue_invoice)
+        "notice": new_customer(db, first + 2),  # at the ladder's notice stage: the cut ends it
+        "held": new_customer(db, first + 3),  # a forced activation's hold: a person may cut anyway
+        "unlocked": new_customer(db, first + 4),  # on a trust unlock: the cut ends it
+        "away": new_customer(db, first + 5),  # already inactive: unchanged
+    }
+    for key in ("owes", "notice", "held", "unlocked"):
+        add_invoice(db, ids[key], days_overdue=20, amount="89.90")
+    inactivate(db, ids["away"], "customer_request")
+    with db.write() as session:
+        session.execute(update(Customer).where(Customer.id == ids["notice"]).values(delinquency_stage="notice"))
+        session.execute(
+            update(Customer)
+            .where(Customer.id == ids["held"])
+            .values(forced_hold_until=provider_today() + timedelta(days=5))
+        )
+        session.execute(
+            update(Customer)
+            .where(Customer.id == ids["unlocked"])
+            .values(trust_unlock_until=utcnow() + timedelta(days=1), trust_unlocks_used=1)
+        )
+    return ids
+
+
+def test_a_cut_by_hand_in_bulk_writes_what_transition_customer_writes(db):
+    by_job = seed_active_world(db, 0)
+    one_by_one = seed_active_world(db, 10)
+    job = bulk.create_job(
+        db,
+        bulk.BulkRequest("inactivate", "delinquency", "inadimplentes de novembro", customers=list(by_job.values())),
+        ADMIN,
+        Source.API,
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    run_all(db, job.id)
+    request = TransitionRequest("delinquency", "inadimplentes de novembro", actor_role=Role.ADMIN)
+    for customer_id in one_by_one.values():
+        with suppress(AtivaError), db.write() as session:
+            transitions.transition_customer(session, customer_id, CustomerEvent.INACTIVATE, request, ADMIN, Source.API)
+
+    assert written(db, by_job, "inactivate") == written(db, one_by_one, "inactivate")
+    outcomes = {item.customer_id: item.outcome for item in bulk.job_view(db, job.id).items}
+    assert [outcomes[by_job[key]] for key in by_job] == ["done", "refused", "done", "done", "done", "unchanged"]
 
 
 def test_a_batch_delivered_twice_writes_nothing_twice(db):
@@ -282,6 +339,9 @@ def test_lists_by_reference_and_document_fold_duplicates(db):
         (["ERP-\x00"], "external_ref", SelectionRefused, "#1"),
         (["123.456.789-00"], "document", SelectionRefused, "valid CPF or CNPJ"),
         ([1], "id", None, None),
+        ([" 1 ", "1"], "id", None, None),  # a CSV's ids, folded
+        (["1", "x1"], "id", SelectionRefused, "#2 'x1'"),
+        ([1], "external_ref", SelectionRefused, "takes strings"),
     ],
 )
 def test_bad_lists_are_refused_whole(db, customers, match, error, words):
@@ -313,6 +373,8 @@ def test_other_bad_requests(db):
         )
     with pytest.raises(InvalidInput, match="does not go with activate"):
         bulk.create_job(db, bulk.BulkRequest("activate", "delinquency", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="force applies only to activation"):
+        bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "x", force=True, customers=[1]), ADMIN, Source.API)
     with pytest.raises(InvalidInput, match="exactly one"):
         bulk.create_job(
             db,
@@ -352,9 +414,11 @@ def test_undo_cuts_picks_exactly_the_sweeps_cuts_of_the_day(db):
     yesterday = new_customer(db, 5)  # the sweep's cut of another day
     for customer_id in [*swept, by_hand, changed_since, yesterday]:
         add_invoice(db, customer_id, days_overdue=30)
-    for customer_id in [*swept, changed_since, yesterday]:
-        inactivate(db, customer_id, "delinquency", actor=SCHEDULER, source=Source.SCHEDULER)
     inactivate(db, by_hand, "delinquency")
+    # The sweep's own batch cut (grace of 15 days, any amount, any day).
+    policy = Policy(15, Decimal("0.01"), frozenset(), lambda day: None)
+    cut = delinquency.inactivate_due(db, policy, [*swept, changed_since, yesterday], today)
+    assert sorted(cut.inactivated) == sorted([*swept, changed_since, yesterday])
     with db.write() as session:  # yesterday's cut, in the provider's yesterday
         session.execute(
             update(StatusChange)
@@ -429,3 +493,37 @@ def test_stalled_jobs_have_their_pending_batches_queued_again(db):
     assert handed == [(job.id, 0), (job.id, 2)]
     assert redispatch() == {}  # just queued again: given time before the next try
     assert idle.state == "preview"
+
+
+def test_a_cancellation_waits_for_the_batch_under_way_and_skips_the_rest(pg_db):
+    db = pg_db
+    ids = [new_customer(db, n) for n in range(4)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "customer_request", customers=ids, batch_size=2), ADMIN, Source.API
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(select(Customer.id).where(Customer.id == ids[1]).with_for_update())  # batch 0 waits on it
+    results: dict[str, object] = {}
+    batch = threading.Thread(target=lambda: results.update(batch=bulk.run_batch(db, job.id, 0)))
+    batch.start()
+    wait_for(lambda: lock_waiters(db) == 1, what="the batch waiting for a customer's lock")
+    cancel = threading.Thread(target=lambda: results.update(cancel=bulk.cancel_job(db, job.id, ADMIN)))
+    cancel.start()
+    wait_for(lambda: lock_waiters(db) == 2, what="the cancellation waiting for the batch's items")
+    holder.rollback()
+    holder.close()
+    batch.join(30)
+    cancel.join(30)
+
+    assert results["batch"].done == ids[:2]
+    view = results["cancel"]
+    assert view.state == "cancelled"
+    assert [(item.customer_id, item.outcome) for item in view.items] == [
+        (ids[0], "done"),
+        (ids[1], "done"),
+        (ids[2], "skipped"),
+        (ids[3], "skipped"),
+    ]
+    assert bulk.run_batch(db, job.id, 1).done == []

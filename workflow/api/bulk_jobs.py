@@ -54,7 +54,6 @@ class BulkJobIn(Strict):
 
 
 def _request(body: BulkJobIn) -> bulk.BulkRequest:
-    wanted = body.filter
     return bulk.BulkRequest(
         action=body.action,
         reason=body.reason,
@@ -62,7 +61,7 @@ def _request(body: BulkJobIn) -> bulk.BulkRequest:
         force=body.force,
         customers=body.customers,
         match=body.match,
-        filter=bulk.BulkFilter(**{k: v.value if hasattr(v, "value") else v for k, v in wanted}) if wanted else None,
+        filter=bulk.BulkFilter(**body.filter.model_dump()) if body.filter else None,
         preset=body.preset,
         preset_date=body.day,
         batch_size=body.batch_size,

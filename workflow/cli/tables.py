@@ -175,7 +175,7 @@ def history(console: Console, customer_id: int, items: list[dict], zone: str, *,
                 t["reason"],
                 t["note"],
                 t["actor"],
-                t["source"],
+                t["source"] + (f" (bulk job {t['bulk_job_id']})" if t.get("bulk_job_id") else ""),
                 _effect_lines(t, zone),
             ]
             for t in items

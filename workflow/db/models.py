@@ -409,7 +409,8 @@ class BulkJobItem(Base):
     __tablename__ = "bulk_job_items"
     __table_args__ = (
         UniqueConstraint("job_id", "customer_id", name="uq_bulk_job_items_customer"),
-        Index("ix_bulk_job_items_batch", "job_id", "batch", "outcome"),
+        # A batch's pending items, what is left to run, whether anything is: by job and outcome.
+        Index("ix_bulk_job_items_outcome", "job_id", "outcome", "batch"),
         Index("ix_bulk_job_items_position", "job_id", "position"),
     )
 

@@ -110,10 +110,10 @@ def read_entries(customers: list, match: str | None) -> tuple[Match, list[Entry]
     other = [(n, v) for n, v in numbered if type(v) not in (int, str)]
     if other:
         raise _refuse("entries must be integer ids or strings", other)
+    if ints and strings:
+        fewer = strings if len(strings) <= len(ints) else ints
+        raise _refuse("the list mixes integer ids and strings; send one kind, with `match`", fewer)
     if match is None:
-        if ints and strings:
-            fewer = strings if len(strings) <= len(ints) else ints
-            raise _refuse("the list mixes integer ids and strings; send one kind, with `match`", fewer)
         if strings:
             raise _refuse(
                 "strings are ambiguous without `match`: say external_ref or document",
@@ -125,10 +125,8 @@ def read_entries(customers: list, match: str | None) -> tuple[Match, list[Entry]
             kind = Match(match)
         except ValueError:
             raise InvalidInput(f"match {match!r} is unknown: use id, external_ref or document") from None
-        wrong = strings if kind is Match.ID else ints
-        if wrong:
-            expected = "integer ids" if kind is Match.ID else "strings"
-            raise _refuse(f"match {kind} takes {expected}; these entries are not", wrong)
+        if ints and kind is not Match.ID:
+            raise _refuse(f"match {kind} takes strings; these entries are not", ints)
     entries: list[Entry] = []
     bad: list[tuple[int, object]] = []
     seen: set[int | str] = set()
@@ -153,7 +151,11 @@ def read_entries(customers: list, match: str | None) -> tuple[Match, list[Entry]
 def _key(kind: Match, value: int | str) -> int | str | None:
     """What an entry is looked up by, or None for an entry that cannot name any customer."""
     if kind is Match.ID:
-        return value if isinstance(value, int) and 1 <= value <= limits.MAX_ROW_ID else None
+        # Ids as numbers, or (with match "id", as a CSV gives them) as strings of digits.
+        if isinstance(value, str):
+            digits = value.strip()
+            value = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 10 else 0
+        return value if 1 <= value <= limits.MAX_ROW_ID else None
     text = str(value).strip()
     if not text or len(text) > MAX_ENTRY_LENGTH or limits.forbidden_character(text):
         return None

@@ -182,6 +182,8 @@ def _checked(request: BulkRequest, actor: Actor, today: date) -> tuple[BulkReque
         raise InvalidInput(
             f"reason {request.reason!r} does not go with {event}: use one of {', '.join(r.value for r in reasons)}"
         )
+    if request.force and event is CustomerEvent.INACTIVATE:
+        raise InvalidInput("force applies only to activation")
     if request.match is not None and request.customers is None:
         raise InvalidInput("match goes with a list of customers")
     return request, event, TransitionRequest(request.reason, note, force=request.force, actor_role=actor.role)
@@ -486,7 +488,7 @@ def create_job(db: Database, request: BulkRequest, actor: Actor, source: Source)
 
 
 _LOCK_JOB = select(_jobs).where(_jobs.c.id == bindparam("job_id")).with_for_update()
-_SHARE_JOB = select(_jobs).where(_jobs.c.id == bindparam("job_id")).with_for_update(read=True)
+_READ_JOB = select(_jobs).where(_jobs.c.id == bindparam("job_id"))
 
 
 def _locked_job(conn: Connection, job_id: int):
@@ -556,10 +558,15 @@ def _pending_batches(conn: Connection, job_id: int) -> list[int]:
     return list(conn.scalars(query))
 
 
+def next_batches(db: Database, job_id: int) -> list[int]:
+    """The batches of the job with items still pending, in order (what is left to run)."""
+    with db.read() as session:
+        return _pending_batches(session.connection(), _checked_id(job_id))
+
+
 def dispatch_batches(db: Database, job_id: int, dispatch: sweep_dispatch.BulkDispatcher) -> list[int]:
     """Queue every batch with items still pending (each checks the job's state when it runs)."""
-    with db.read() as session:
-        batches = _pending_batches(session.connection(), job_id)
+    batches = next_batches(db, job_id)
     for batch in batches:
         dispatch(job_id, batch)
     return batches
@@ -611,11 +618,13 @@ def run_batch(db: Database, job_id: int, batch: int) -> BatchRun:
     run = BatchRun(job_id, batch)
     with db.write() as session:
         conn = session.connection()
-        # queued -> running by the first batch; the row is locked only when it changes, so the
-        # batches after it share the job's row (several workers at once) and a cancellation waits
-        # for the batches under way.
+        # queued -> running by the first batch. The job's row is locked only when it changes:
+        # batches run side by side on several workers, and a cancellation never waits behind a
+        # stream of them. What keeps a cancelled job's batches from running is their items: the
+        # cancellation turns every pending item `skipped` (waiting for the items of the batches
+        # under way, which it locks in the same order), and a batch runs pending items only.
         conn.execute(_START, {"job_id": job_id})
-        job = conn.execute(_SHARE_JOB, {"job_id": job_id}).one_or_none()
+        job = conn.execute(_READ_JOB, {"job_id": job_id}).one_or_none()
         if job is None or job.state != BulkJobState.RUNNING:
             run.skipped_why = "no such job" if job is None else f"the job is {job.state}"
             return run
@@ -690,25 +699,37 @@ def finish_if_complete(db: Database, job_id: int) -> bool:
     return True
 
 
+# A cancellation's lock on the pending items: in (batch, customer) order, the order in which each
+# batch locks its own (_PENDING_OF_BATCH), so the two never wait for each other in a circle.
+_PENDING_IN_LOCK_ORDER = (
+    select(_items.c.id)
+    .where(_items.c.job_id == bindparam("job_id"), _items.c.outcome == ItemOutcome.PENDING.value)
+    .order_by(_items.c.batch, _items.c.customer_id)
+    .with_for_update()
+)
+
+
 def cancel_job(db: Database, job_id: int, actor: Actor) -> JobView:
-    """Stop a job between batches: a batch under way ends first (it holds the job's row shared),
-    those not run yet are left `skipped`. A preview is dropped the same way. A finished job is a
-    Conflict."""
+    """Stop a job between batches: the batches under way end first (the cancellation waits for
+    their items), those not run yet are left `skipped`. A preview is dropped the same way. A
+    finished job is a Conflict."""
     with db.write() as session:
         conn = session.connection()
         job = _locked_job(conn, job_id)
         if job.state in (BulkJobState.DONE, BulkJobState.CANCELLED):
             raise _why_not(conn, job, "be cancelled")
         now = utcnow()
-        conn.execute(
-            update(_items)
-            .where(_items.c.job_id == job.id, _items.c.outcome == ItemOutcome.PENDING.value)
-            .values(
-                outcome=ItemOutcome.SKIPPED.value,
-                detail=f"the job was cancelled by {actor.name} before this batch ran",
-                updated_at=now,
+        pending = list(conn.scalars(_PENDING_IN_LOCK_ORDER, {"job_id": job.id}))
+        for start in range(0, len(pending), _CHUNK):
+            conn.execute(
+                update(_items)
+                .where(_items.c.id.in_(id_list("items", pending[start : start + _CHUNK])))
+                .values(
+                    outcome=ItemOutcome.SKIPPED.value,
+                    detail=f"the job was cancelled by {actor.name} before this batch ran",
+                    updated_at=now,
+                )
             )
-        )
         conn.execute(
             update(_jobs)
             .where(_jobs.c.id == job.id)

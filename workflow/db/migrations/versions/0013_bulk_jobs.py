@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("job_id", "customer_id", name="uq_bulk_job_items_customer"),
     )
-    op.create_index("ix_bulk_job_items_batch", "bulk_job_items", ["job_id", "batch", "outcome"])
+    op.create_index("ix_bulk_job_items_outcome", "bulk_job_items", ["job_id", "outcome", "batch"])
     op.create_index("ix_bulk_job_items_position", "bulk_job_items", ["job_id", "position"])
     with op.batch_alter_table("status_changes") as batch:
         batch.add_column(sa.Column("bulk_job_id", sa.Integer(), nullable=True))
@@ -68,7 +68,7 @@ def downgrade() -> None:
         batch.drop_constraint("fk_status_changes_bulk_job", type_="foreignkey")
         batch.drop_column("bulk_job_id")
     op.drop_index("ix_bulk_job_items_position", table_name="bulk_job_items")
-    op.drop_index("ix_bulk_job_items_batch", table_name="bulk_job_items")
+    op.drop_index("ix_bulk_job_items_outcome", table_name="bulk_job_items")
     op.drop_table("bulk_job_items")
     op.drop_index("ix_bulk_jobs_state", table_name="bulk_jobs")
     op.drop_table("bulk_jobs")
