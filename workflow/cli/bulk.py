@@ -76,11 +76,6 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _as_id(part: str) -> int | str:
-    """An integer stays one; anything else is refused by the job's rules, naming its position."""
-    return int(part) if part.isascii() and part.isdigit() and len(part) <= 19 else part
-
-
 def _selection(
     ids: str | None,
     refs: str | None,
@@ -108,7 +103,7 @@ def _selection(
     if match is not None and csv_file is None:
         fail("--match goes with --csv", 2)
     if ids is not None:
-        return {"customers": [_as_id(part) for part in _split(ids)], "match": Match.ID.value}, None
+        return {"customers": _split(ids), "match": Match.ID.value}, None
     if refs is not None:
         return {"customers": _split(refs), "match": Match.EXTERNAL_REF.value}, None
     if documents is not None:
@@ -203,9 +198,10 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
     try:
         view = bulk.confirm_job(db, job_id, CLI_ACTOR)
         sizes = batch_sizes(view.total, view.batch_size)
+        batches = bulk.next_batches(db, job_id)
         stopped_by: str | None = None
         with _StopBetweenBatches() as stop, BatchProgress(f"job {job_id}") as progress:
-            for batch in range(len(sizes)):
+            for done, batch in enumerate(batches, start=1):
                 if stop.asked:
                     stopped_by = "ctrl-c"
                     break
@@ -213,7 +209,8 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
                 if ran.skipped_why is not None and ran.skipped_why != "the batch has run already":
                     stopped_by = ran.skipped_why  # cancelled elsewhere meanwhile
                     break
-                progress(BatchesDone(sum(sizes[: batch + 1]), view.total, batch + 1, len(sizes)))
+                customers = sum(sizes[number] for number in batches[:done])
+                progress(BatchesDone(customers, sum(sizes[number] for number in batches), done, len(batches)))
         if stopped_by == "ctrl-c":
             bulk.cancel_job(db, job_id, CLI_ACTOR)
         view = bulk.job_view(db, job_id, items_limit=0)

@@ -115,7 +115,9 @@ def read_customer_file(path: Path, match: Match | None) -> CustomerFile:
     lines: list[int] = []
     for number, row in cells:
         value = row[index].strip() if index < len(row) else ""
-        reads_as_id = match in (None, Match.ID) and _INTEGER.fullmatch(value) and len(value) <= _MAX_ID_DIGITS
+        # Without a kind, numbers are ids and anything else a string (a mix is refused, naming it);
+        # with one, entries stay text, which the job's rules read as ids, refs or documents.
+        reads_as_id = match is None and _INTEGER.fullmatch(value) and len(value) <= _MAX_ID_DIGITS
         entries.append(int(value) if reads_as_id else value)
         lines.append(number)
     if not entries:
