@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 from pydantic import TypeAdapter
+from rich.console import Console
 
 from ..domain.bulk import Match, SelectionRefused
 from ..domain.errors import InvalidInput
@@ -30,7 +31,7 @@ from ..settings import get_settings
 from ..usecases import bulk
 from ..usecases.progress import BatchesDone, batch_sizes
 from . import accept
-from .console import out, print_json
+from .console import err, out, print_json
 from .customer_file import CustomerFile, CustomerFileError, read_customer_file
 from .errors import fail
 from .groups import bulk as group
@@ -141,11 +142,11 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count) or "nobody"
 
 
-def _print_job(view: bulk.JobView, *, preview: bool) -> None:
+def _print_job(view: bulk.JobView, *, preview: bool, console: Console = out) -> None:
     zone = get_settings().timezone
     what = f"{view.action} ({view.reason}{', forced' if view.force else ''})"
     print_table(
-        out,
+        console,
         f"Job {view.id}: {what}, {view.state}; {view.total} customer(s) in {view.batches} batch(es)",
         ["#", "customer", "name", "ref", "would" if preview else "outcome", "why"],
         [
@@ -161,11 +162,13 @@ def _print_job(view: bulk.JobView, *, preview: bool) -> None:
         ],
     )
     if len(view.items) < view.total:
-        out.print(f"… {view.total - len(view.items)} more: ativa bulk status {view.id} --show N --from N")
-    out.print(f"preview: {_counts(view.preview_counts)}")
+        console.print(
+            f"… {view.total - len(view.items)} more: ativa bulk status {view.id} --show N --from N", markup=False
+        )
+    console.print(f"preview: {_counts(view.preview_counts)}", markup=False)
     if not preview:
-        out.print(f"outcome: {_counts(view.counts)}; done {view.progress.done}/{view.progress.total}")
-    out.print(f"created by {view.created_by} at {local_time(view.created_at, zone)} ({zone})")
+        console.print(f"outcome: {_counts(view.counts)}; done {view.progress.done}/{view.progress.total}", markup=False)
+    console.print(f"created by {view.created_by} at {local_time(view.created_at, zone)} ({zone})", markup=False)
 
 
 class _StopBetweenBatches:
@@ -200,17 +203,22 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
         sizes = batch_sizes(view.total, view.batch_size)
         batches = bulk.next_batches(db, job_id)
         stopped_by: str | None = None
+        total = sum(sizes[number] for number in batches)
         with _StopBetweenBatches() as stop, BatchProgress(f"job {job_id}") as progress:
-            for done, batch in enumerate(batches, start=1):
-                if stop.asked:
-                    stopped_by = "ctrl-c"
-                    break
-                ran = bulk.run_batch(db, job_id, batch)
-                if ran.skipped_why is not None and ran.skipped_why != "the batch has run already":
-                    stopped_by = ran.skipped_why  # cancelled elsewhere meanwhile
-                    break
-                customers = sum(sizes[number] for number in batches[:done])
-                progress(BatchesDone(customers, sum(sizes[number] for number in batches), done, len(batches)))
+            progress(BatchesDone(0, total, 0, len(batches)))  # the bar shows before the first batch
+            try:
+                for done, batch in enumerate(batches, start=1):
+                    if stop.asked:
+                        stopped_by = "ctrl-c"
+                        break
+                    ran = bulk.run_batch(db, job_id, batch)
+                    if ran.skipped_why is not None and ran.skipped_why != "the batch has run already":
+                        stopped_by = ran.skipped_why  # cancelled elsewhere meanwhile
+                        break
+                    customers = sum(sizes[number] for number in batches[:done])
+                    progress(BatchesDone(customers, total, done, len(batches)))
+            except KeyboardInterrupt:  # the second Ctrl-C: the batch under way rolled back whole
+                stopped_by = "ctrl-c"
         if stopped_by == "ctrl-c":
             bulk.cancel_job(db, job_id, CLI_ACTOR)
         view = bulk.job_view(db, job_id, items_limit=0)
@@ -240,19 +248,19 @@ def _preview_then_run(
     out.print(f"nothing changed; run it with: ativa bulk run {view.id}")
 
 
-def _show(job_id: int, show: int, *, preview: bool, offset: int = 0) -> bulk.JobView:
+def _show(job_id: int, show: int, *, preview: bool, offset: int = 0, console: Console = out) -> bulk.JobView:
     db = open_database(get_settings())
     try:
         view = bulk.job_view(db, job_id, offset, show)
     finally:
         db.dispose()
-    _print_job(view, preview=preview)
+    _print_job(view, preview=preview, console=console)
     return view
 
 
 def _confirm_and_run(job_id: int, *, yes: bool, as_json: bool, show: int) -> None:
     if not yes:
-        view = _show(job_id, show, preview=True)
+        view = _show(job_id, show, preview=True, console=err if as_json else out)  # stdout: the JSON alone
         asked = f"Run job {job_id}: {view.action} {view.preview_counts.get('change', 0)} customer(s)?"
         try:
             run = typer.confirm(asked, default=False, err=True)

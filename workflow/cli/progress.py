@@ -41,6 +41,8 @@ class BatchProgress:
         if self.console.is_terminal:
             self._draw(done)
             return
+        if done.batches == 0:  # nothing to say yet in a log
+            return
         now = time.monotonic()
         last = done.batches == done.of_batches
         if not (last or self._printed_at is None or now - self._printed_at >= PLAIN_EVERY):
