@@ -78,6 +78,7 @@ from bench.harness.database import (
     create_database_or_report,
     drop_database,
     psycopg_dsn,
+    redis_or_report,
 )
 from bench.harness.processes import WorkflowProcess, close_broker_connections, wait_until, workflow_environment
 from bench.harness.report import printable_command
@@ -223,11 +224,8 @@ def main() -> int:
     n, as_of = args.customers, args.as_of
     print(f"$ {printable_command()}", flush=True)
     began = time.perf_counter()
-    r = redis.Redis.from_url(args.redis_url)
-    try:
-        r.ping()
-    except redis.ConnectionError as error:
-        print(f"Redis is not reachable at {args.redis_url!r}: {error}", file=sys.stderr)
+    r = redis_or_report(args.redis_url)
+    if r is None:
         return 2
     r.flushdb()
     created = create_database_or_report(args.database_url)
