@@ -36,7 +36,7 @@ def environment(db, tmp_path: Path, **settings: str) -> dict[str, str]:
 
 @pytest.fixture
 def ativa(db, tmp_path):
-    def run(*args: str, ok: bool = True, **settings: str) -> subprocess.CompletedProcess:
+    def run(*args: str, ok: bool = True, answer: str | None = None, **settings: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(ATIVA), *args],
             capture_output=True,
@@ -44,7 +44,7 @@ def ativa(db, tmp_path):
             env=environment(db, tmp_path, **settings),
             cwd=tmp_path,
             timeout=120,
-            stdin=subprocess.DEVNULL,
+            **({"input": answer} if answer is not None else {"stdin": subprocess.DEVNULL}),
         )
         if ok:
             assert result.returncode == 0, (result.stdout, result.stderr)
@@ -146,6 +146,11 @@ def test_dry_run_shows_the_preview_and_a_run_shows_its_progress(db, ativa):
     assert not_asked.returncode == 1 and "job 2 stays a preview" in not_asked.stderr
     cancelled = ativa("bulk", "cancel", "2")
     assert "job 2 cancelled" in cancelled.stdout
+
+    inactivate(db, away[0], "customer_request")
+    asked = ativa("bulk", "activate", "--reason", "customer_return", "--ids", str(away[0]), "--json", answer="y\n")
+    assert json.loads(asked.stdout)["counts"]["done"] == 1  # stdout: the JSON alone
+    assert "Run job 3: activate 1 customer(s)?" in asked.stderr and "preview: 1 change" in asked.stderr
 
 
 def test_undo_a_days_cuts(db, ativa):
