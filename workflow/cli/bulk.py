@@ -369,8 +369,10 @@ def bulk_undo_cuts(
     show: int = SHOW_OPTION,
     as_json: bool = JSON_OPTION,
 ):
-    """Reactivate everyone the sweep cut on --date who is still inactive from that cut (reason
-    manual, forced: they still owe; the history names the job). For the day a bank failed."""
+    """Undo the sweep's cuts of --date, for the day a bank failed.
+
+    Everyone the sweep cut that day who is still inactive from that cut is activated: reason manual,
+    forced (they still owe), the note and the job in their history."""
     request = bulk.BulkRequest(None, note=note, preset=bulk.UNDO_CUTS, preset_date=day, batch_size=batch_size)
     _preview_then_run(request, None, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
 
