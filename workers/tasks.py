@@ -96,9 +96,9 @@ def sweep_batch(customer_ids: list[int], as_of: str) -> int:
 
 
 @app.task(name="workers.tasks.bulk_batch", acks_late=True)
-def bulk_batch(job_id: int, batch: int) -> int:
+def bulk_batch(job_id: int, batch_no: int) -> int:
     """One batch of a bulk job, one transaction; a batch run already (redelivered) writes nothing."""
-    return len(bulk.run_batch(runtime.db(), job_id, batch).done)
+    return len(bulk.run_batch(runtime.db(), job_id, batch_no).done)
 
 
 @app.task(name="workers.tasks.timers")

@@ -610,12 +610,12 @@ _MARK_ONE = (
 )
 
 
-def run_batch(db: Database, job_id: int, batch: int) -> BatchRun:
+def run_batch(db: Database, job_id: int, batch_no: int) -> BatchRun:
     """Run one batch of a confirmed job in one transaction; a batch already run (delivered twice)
     or of a job cancelled meanwhile writes nothing."""
     settings = get_settings()
     today = provider_today(settings.timezone)
-    run = BatchRun(job_id, batch)
+    run = BatchRun(job_id, batch_no)
     with db.write() as session:
         conn = session.connection()
         # queued -> running by the first batch. The job's row is locked only when it changes:
@@ -628,7 +628,7 @@ def run_batch(db: Database, job_id: int, batch: int) -> BatchRun:
         if job is None or job.state != BulkJobState.RUNNING:
             run.skipped_why = "no such job" if job is None else f"the job is {job.state}"
             return run
-        pending = list(conn.execute(_PENDING_OF_BATCH, {"job_id": job_id, "batch": batch}))
+        pending = list(conn.execute(_PENDING_OF_BATCH, {"job_id": job_id, "batch": batch_no}))
         if pending:
             _run_locked(session, conn, job, pending, today, run)
         else:
