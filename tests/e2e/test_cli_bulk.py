@@ -266,8 +266,10 @@ def test_sweep_shows_its_progress(db, ativa):
     due = [new_customer(db, n) for n in range(3)]
     for customer_id in due:
         add_invoice(db, customer_id, days_overdue=40, today=TUESDAY)
-    result = ativa("sweep", "--as-of", TUESDAY.isoformat(), "--json", sweep_batch_size="2")
+    result = ativa("sweep", "--as-of", TUESDAY.isoformat(), "--json", sweep_batch_size="2", notice_after_days="3")
     assert json.loads(result.stdout)["inactivated"] == due  # stdout keeps the JSON alone
+    ladder = [line for line in result.stderr.splitlines() if line.startswith("ladder of 2026-12-01: ")]
+    assert ladder[-1].startswith("ladder of 2026-12-01: 3/3 customers, batch 2/2, ")
     lines = [line for line in result.stderr.splitlines() if line.startswith("sweep of 2026-12-01: ")]
     assert lines[0].startswith("sweep of 2026-12-01: 2/3 customers, batch 1/2, ")
     assert lines[-1].startswith("sweep of 2026-12-01: 3/3 customers, batch 2/2, ")
