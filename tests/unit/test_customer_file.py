@@ -46,10 +46,12 @@ def test_files_are_read_as_meant(tmp_path, content, match, entries, kind, lines)
     ids=["empty", "header-alone", "two-kinds", "no-such-column", "no-header", "nul", "latin-1"],
 )
 def test_unreadable_files_are_refused_naming_the_line(tmp_path, content, match, message):
-    with pytest.raises(CustomerFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(CustomerFileError) as refused:
         read(tmp_path, content, match)
+    assert message in str(refused.value)
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(CustomerFileError, match="cannot read .*missing.csv: No such file"):
+    with pytest.raises(CustomerFileError) as refused:
         read_customer_file(tmp_path / "missing.csv", None)
+    assert str(refused.value) == f"cannot read {tmp_path / 'missing.csv'}: No such file or directory"
