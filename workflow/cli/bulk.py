@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Callable
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -300,61 +301,57 @@ def _filter(
     )
 
 
-@group.command("activate")
-def bulk_activate(
-    reason: ActivationReason = typer.Option(..., "--reason"),
-    note: str = NOTE_OPTIONAL,
-    force: bool = typer.Option(False, "--force", help="Also customers who still owe (recorded as forced)."),
-    ids: str = IDS_OPTION,
-    refs: str = REFS_OPTION,
-    documents: str = DOCUMENTS_OPTION,
-    csv_file: Path = CSV_OPTION,
-    match: Match = MATCH_OPTION,
-    status: CustomerStatus = STATUS_OPTION,
-    inactivation_reason: InactivationReason = INACTIVATION_REASON_OPTION,
-    source: Source = SOURCE_OPTION,
-    cut_date: date = CUT_DATE_OPTION,
-    stage: DelinquencyStage = STAGE_OPTION,
-    batch_size: int = BATCH_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    show: int = SHOW_OPTION,
-    as_json: bool = JSON_OPTION,
-):
-    """Activate the customers chosen (a list, a file or a filter): preview, confirm, run here."""
-    selection, read = _selection(
-        ids, refs, documents, csv_file, match, _filter(status, inactivation_reason, source, cut_date, stage)
-    )
-    request = _request(CustomerEvent.ACTIVATE, reason.value, note, force, batch_size, selection)
-    _preview_then_run(request, read, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
+def _add_choosing_command(event: CustomerEvent, reasons: type[StrEnum], summary: str) -> None:
+    """`ativa bulk activate` or `inactivate`: the customers chosen by a list, a file or a filter."""
+
+    def command(
+        reason: str = typer.Option(..., "--reason"),
+        note: str = NOTE_OPTIONAL,
+        force: bool = typer.Option(
+            False,
+            "--force",
+            hidden=event is not CustomerEvent.ACTIVATE,
+            help="Also customers who still owe (recorded as forced).",
+        ),
+        ids: str = IDS_OPTION,
+        refs: str = REFS_OPTION,
+        documents: str = DOCUMENTS_OPTION,
+        csv_file: Path = CSV_OPTION,
+        match: Match = MATCH_OPTION,
+        status: CustomerStatus = STATUS_OPTION,
+        inactivation_reason: InactivationReason = INACTIVATION_REASON_OPTION,
+        source: Source = SOURCE_OPTION,
+        cut_date: date = CUT_DATE_OPTION,
+        stage: DelinquencyStage = STAGE_OPTION,
+        batch_size: int = BATCH_OPTION,
+        dry_run: bool = DRY_RUN_OPTION,
+        yes: bool = YES_OPTION,
+        show: int = SHOW_OPTION,
+        as_json: bool = JSON_OPTION,
+    ):
+        selection, read = _selection(
+            ids, refs, documents, csv_file, match, _filter(status, inactivation_reason, source, cut_date, stage)
+        )
+        request = _request(event, str(reason), note, force, batch_size, selection)
+        _preview_then_run(request, read, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
+
+    # Typer reads the choices of --reason from the annotation: the reasons of this event.
+    command.__annotations__["reason"] = reasons
+    command.__doc__ = summary
+    command.__name__ = f"bulk_{event.value}"
+    group.command(event.value)(command)
 
 
-@group.command("inactivate")
-def bulk_inactivate(
-    reason: InactivationReason = typer.Option(..., "--reason"),
-    note: str = NOTE_OPTIONAL,
-    ids: str = IDS_OPTION,
-    refs: str = REFS_OPTION,
-    documents: str = DOCUMENTS_OPTION,
-    csv_file: Path = CSV_OPTION,
-    match: Match = MATCH_OPTION,
-    status: CustomerStatus = STATUS_OPTION,
-    inactivation_reason: InactivationReason = INACTIVATION_REASON_OPTION,
-    source: Source = SOURCE_OPTION,
-    cut_date: date = CUT_DATE_OPTION,
-    stage: DelinquencyStage = STAGE_OPTION,
-    batch_size: int = BATCH_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    yes: bool = YES_OPTION,
-    show: int = SHOW_OPTION,
-    as_json: bool = JSON_OPTION,
-):
-    """Inactivate the customers chosen (a list, a file or a filter): preview, confirm, run here."""
-    selection, read = _selection(
-        ids, refs, documents, csv_file, match, _filter(status, inactivation_reason, source, cut_date, stage)
-    )
-    request = _request(CustomerEvent.INACTIVATE, reason.value, note, False, batch_size, selection)
-    _preview_then_run(request, read, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
+_add_choosing_command(
+    CustomerEvent.ACTIVATE,
+    ActivationReason,
+    "Activate the customers chosen (a list, a file or a filter): preview, confirm, run here.",
+)
+_add_choosing_command(
+    CustomerEvent.INACTIVATE,
+    InactivationReason,
+    "Inactivate the customers chosen (a list, a file or a filter): preview, confirm, run here.",
+)
 
 
 @group.command("undo-cuts")
