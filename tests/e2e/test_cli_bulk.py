@@ -19,7 +19,7 @@ from workflow.db.models import BulkJob, BulkJobItem, Customer, StatusChange
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import get_settings
-from workflow.usecases import customers, transitions
+from workflow.usecases import bulk, customers, transitions
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.delinquency import SCHEDULER
 
@@ -142,6 +142,17 @@ def test_dry_run_shows_the_preview_and_a_run_shows_its_progress(db, ativa):
     with db.read() as session:  # nothing ran twice
         assert session.scalar(select(func.count()).where(StatusChange.event == "activate")) == 2
 
+    # A job confirmed but never run (its command killed, no worker): `run` finishes it here.
+    inactivate(db, away[1], "customer_request")
+    stranded = bulk.create_job(
+        db, bulk.BulkRequest("activate", "customer_return", customers=[away[1]]), ADMIN, Source.API
+    )
+    bulk.confirm_job(db, stranded.id, ADMIN)
+    resumed = ativa("bulk", "run", str(stranded.id), "--yes")
+    assert f"job {stranded.id} is queued: running its pending batches here" in resumed.stderr
+    assert f"job {stranded.id} done: 1 done" in resumed.stdout
+    assert statuses(db, [away[1]]) == ["active"]
+
     not_asked = ativa("bulk", "run", "2", ok=False)  # no --yes and no terminal to answer on
     assert not_asked.returncode == 1 and "job 2 stays a preview" in not_asked.stderr
     cancelled = ativa("bulk", "cancel", "2")
@@ -150,7 +161,7 @@ def test_dry_run_shows_the_preview_and_a_run_shows_its_progress(db, ativa):
     inactivate(db, away[0], "customer_request")
     asked = ativa("bulk", "activate", "--reason", "customer_return", "--ids", str(away[0]), "--json", answer="y\n")
     assert json.loads(asked.stdout)["counts"]["done"] == 1  # stdout: the JSON alone
-    assert "Run job 3: activate 1 customer(s)?" in asked.stderr and "preview: 1 change" in asked.stderr
+    assert "Run job 4: activate 1 customer(s)?" in asked.stderr and "preview: 1 change" in asked.stderr
 
 
 def test_undo_a_days_cuts(db, ativa):

@@ -18,7 +18,7 @@ import typer
 from pydantic import TypeAdapter
 from rich.console import Console
 
-from ..domain.bulk import Match, SelectionRefused
+from ..domain.bulk import OPEN_STATES, Match, SelectionRefused
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import (
     ActivationReason,
@@ -196,11 +196,16 @@ class _StopBetweenBatches:
 
 def _run_here(job_id: int, *, as_json: bool) -> None:
     """Confirm the job and run its batches in this process, with a progress bar; Ctrl-C cancels
-    the batches not run yet."""
+    the batches not run yet. A job confirmed already (its command died, or no worker takes its
+    batches) has its pending batches run here; a batch run twice writes nothing the second time."""
     install_publisher()  # the effects of each batch are published after its commit (the relay catches a miss)
     db = open_database(get_settings())
     try:
-        view = bulk.confirm_job(db, job_id, CLI_ACTOR)
+        view = bulk.job_view(db, job_id, items_limit=0)
+        if view.state in OPEN_STATES:
+            err.print(f"job {job_id} is {view.state}: running its pending batches here", markup=False)
+        else:
+            view = bulk.confirm_job(db, job_id, CLI_ACTOR)  # a job done or cancelled: refused, with its counts
         sizes = batch_sizes(view.total, view.batch_size)
         batches = bulk.next_batches(db, job_id)
         stopped_by: str | None = None
@@ -384,7 +389,8 @@ def bulk_run(
     show: int = SHOW_OPTION,
     as_json: bool = JSON_OPTION,
 ):
-    """Run a job kept as a preview (by --dry-run, the API or the UI), here, batch by batch."""
+    """Run a job kept as a preview (by --dry-run, the API or the UI), here, batch by batch; or the
+    pending batches of a job already running (its command was killed, no worker takes them)."""
     _confirm_and_run(job_id, yes=yes, as_json=as_json, show=show)
 
 
