@@ -49,7 +49,7 @@ a forced hold; exactly one activation history row each (reason manual, forced, t
 cli, the job's id) and three pending outbox rows of it (restore_services, resume_invoicing,
 notify_billing); every item of the job done and pointing at that history row; nothing else written;
 the effect messages in the queue name each pending effect once; a second run of the job refused;
-nobody left for the preset. The default (50,000 customers) takes about 2 minutes on 2 cores;
+nobody left for the preset. The default (50,000 customers) takes about 45 s on 2 cores;
 ``--customers 300 --batch 50`` about 15 s.
 """
 
