@@ -210,6 +210,7 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
         batches = bulk.next_batches(db, job_id)
         stopped_by: str | None = None
         total = sum(sizes[number] for number in batches)
+        customers = 0
         with _StopBetweenBatches() as stop, BatchProgress(f"job {job_id}") as progress:
             progress(BatchesDone(0, total, 0, len(batches)))  # the bar shows before the first batch
             try:
@@ -221,7 +222,7 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
                     if ran.skipped_why is not None and ran.skipped_why != "the batch has run already":
                         stopped_by = ran.skipped_why  # cancelled elsewhere meanwhile
                         break
-                    customers = sum(sizes[number] for number in batches[:done])
+                    customers += sizes[batch]
                     progress(BatchesDone(customers, total, done, len(batches)))
             except KeyboardInterrupt:  # the second Ctrl-C: the batch under way rolled back whole
                 stopped_by = "ctrl-c"
