@@ -113,6 +113,7 @@ from bench.harness.database import (  # noqa: E402
     create_database_or_report,
     drop_database,
     psycopg_dsn,
+    redis_or_report,
 )
 from bench.harness.processes import (  # noqa: E402
     ThreadsStartingTogether,
@@ -374,11 +375,8 @@ def main() -> int:
     print(f"$ {printable_command()}", flush=True)
     began = time.perf_counter()
 
-    r = redis.Redis.from_url(args.redis_url)
-    try:
-        r.ping()
-    except redis.RedisError as error:
-        print(f"Redis is not reachable at {args.redis_url!r}: {error}", file=sys.stderr)
+    r = redis_or_report(args.redis_url)
+    if r is None:
         return 2
     created = create_database_or_report(args.database_url)
     if created is None:

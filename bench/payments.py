@@ -99,7 +99,6 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import redis
 from standardwebhooks import Webhook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +113,7 @@ from bench.harness.database import (  # noqa: E402
     create_database_or_report,
     drop_database,
     psycopg_dsn,
+    redis_or_report,
 )
 from bench.harness.processes import (  # noqa: E402
     ThreadsStartingTogether,
@@ -512,11 +512,8 @@ def main() -> int:
     began_all = time.perf_counter()
     provisioning = not args.no_provisioning
 
-    r = redis.Redis.from_url(args.redis_url)
-    try:
-        r.ping()
-    except redis.RedisError as error:
-        print(f"Redis is not reachable at {args.redis_url!r}: {error}", file=sys.stderr)
+    r = redis_or_report(args.redis_url)
+    if r is None:
         return 2
     created = create_database_or_report(args.database_url)
     if created is None:

@@ -88,7 +88,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
-import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 # Runnable as a plain script from the repository root or from anywhere.
@@ -101,6 +100,7 @@ from bench.harness.database import (  # noqa: E402
     create_database_or_report,
     drop_database,
     psycopg_dsn,
+    redis_or_report,
 )
 from bench.harness.fake_router import FakeRouters, PhaseRecord  # noqa: E402
 from bench.harness.processes import (  # noqa: E402
@@ -604,11 +604,8 @@ def main() -> int:
     began = time.perf_counter()
     n = args.customers
 
-    r = redis.Redis.from_url(args.redis_url)
-    try:
-        r.ping()
-    except redis.RedisError as error:
-        print(f"Redis is not reachable at {args.redis_url!r}: {error}", file=sys.stderr)
+    r = redis_or_report(args.redis_url)
+    if r is None:
         return 2
     created = create_database_or_report(args.database_url)
     if created is None:

@@ -74,3 +74,17 @@ def add_redis_url_argument(parser: argparse.ArgumentParser, default: str) -> Non
         default=default,
         help=f"Redis database used as broker; FLUSHDB at start and end (default {default})",
     )
+
+
+def redis_or_report(url: str):
+    """A client of the Redis database at `url`, or None after saying on stderr that it is not
+    reachable."""
+    import redis  # only the benchmarks that run a worker need it
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        print(f"Redis is not reachable at {url!r}: {error}", file=sys.stderr)
+        return None
+    return client

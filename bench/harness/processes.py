@@ -35,16 +35,17 @@ def workflow_environment(**settings: str) -> dict[str, str]:
 
 
 class WorkflowProcess:
-    """`python -m workflow ARGS` from the repository root in its own session (process group),
-    its output appended to `log`. Stopped with SIGTERM to the group (a warm shutdown), then
-    SIGKILL of the group (a worker's pool children included)."""
+    """`python -m workflow ARGS` (or another `module`) from the repository root in its own session
+    (process group), its output appended to `log`. Stopped with SIGTERM to the group (a warm
+    shutdown), then SIGKILL of the group (a worker's pool children included)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path):
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, module: str = "workflow"):
         self.args = args
         self.log = log
+        self.module = module
         with log.open("ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "workflow", *args],
+                [sys.executable, "-m", module, *args],
                 env=env,
                 cwd=ROOT,
                 stdout=out,
@@ -94,7 +95,7 @@ def check_alive(*processes: WorkflowProcess) -> None:
     for process in processes:
         if not process.alive():
             raise RuntimeError(
-                f"`python -m workflow {' '.join(process.args)}` exited "
+                f"`python -m {process.module} {' '.join(process.args)}` exited "
                 f"(code {process.popen.returncode}):\n{process.tail()}"
             )
 

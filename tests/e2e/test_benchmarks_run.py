@@ -41,6 +41,11 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
             "ratio ladder / sweep time",
         ),
         (
+            "bench/bulk.py",
+            ["--customers", "120", "--batch", "25", "--concurrency", "2"],
+            "ratio bulk job / sweep rate",
+        ),
+        (
             "bench/radius.py",
             ["--customers", "60", "--routers", "2", "--concurrency", "2"],
             "ratio Ativa / baseline rate",
@@ -48,7 +53,7 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
-    if script.endswith(("effects.py", "payments.py", "radius.py")):
+    if script.endswith(("effects.py", "payments.py", "radius.py", "bulk.py")):
         import redis
 
         try:

@@ -20,6 +20,7 @@ TREE = {
     "effects": ["list", "retry"],
     "radius": ["check"],
     "users": ["create", "list", "password", "disable"],
+    "bulk": ["activate", "inactivate", "undo-cuts", "run", "status", "cancel", "list"],
 }  # fmt: skip
 
 

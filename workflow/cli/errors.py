@@ -1,6 +1,7 @@
 """How the `ativa` command fails: one line on stderr and a non-zero exit, never a traceback."""
 
 import os
+from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -56,7 +57,7 @@ def configuration_problems(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def fail(message: str, exit_code: int = 1):
+def fail(message: str, exit_code: int = 1) -> NoReturn:
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code)
 

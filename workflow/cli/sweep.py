@@ -12,6 +12,7 @@ from .errors import fail
 from .groups import root
 from .options import JSON_OPTION
 from .output import print_table
+from .progress import BatchProgress
 from .session import install_publisher, open_database, unit
 
 
@@ -94,8 +95,10 @@ def sweep(
     db = open_database(settings)
     try:
         # The ladder first, as the worker's sweep does: a customer cut today had its steps before.
-        moved = ladder.advance_ladder(db, policy, today, settings)
-        result = delinquency.run_sweep(db, policy, today, settings.sweep_batch_size)
+        with BatchProgress(f"ladder of {today}") as moving:
+            moved = ladder.advance_ladder(db, policy, today, settings, on_batch=moving)
+        with BatchProgress(f"sweep of {today}") as cutting:
+            result = delinquency.run_sweep(db, policy, today, settings.sweep_batch_size, on_batch=cutting)
     finally:
         db.dispose()
     data = {

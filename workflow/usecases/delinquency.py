@@ -43,6 +43,7 @@ from .business_day import provider_calendar, provider_today
 from .customer_locks import lock_customers_in_id_order
 from .effect_bus import publish_after_commit
 from .freeze import freeze_in_force, read_state, trip_on_payment_silence
+from .progress import BatchesDone, OnBatch, batch_sizes
 from .transitions import (
     Actor,
     Decision,
@@ -431,11 +432,17 @@ class SweepRun:
 
 
 def run_sweep(
-    db: Database, policy: Policy, today: date, batch_size: int, dispatch: Callable[[list[int]], None] | None = None
+    db: Database,
+    policy: Policy,
+    today: date,
+    batch_size: int,
+    dispatch: Callable[[list[int]], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> SweepRun:
     """Find the due customers in one query, then cut them here batch by batch, or hand each batch
-    to `dispatch` (Celery tasks that several workers share). Before anything, a payment silence
-    freezes the cuts; a freeze that holds stops the run (each batch checks it again)."""
+    to `dispatch` (Celery tasks that several workers share); `on_batch` hears of each batch cut or
+    handed over. Before anything, a payment silence freezes the cuts; a freeze that holds stops the
+    run (each batch checks it again)."""
     run = SweepRun(today, policy.why_not_a_cut_day(today))
     run.tripped = trip_on_payment_silence(db, get_settings()) is not None
     with db.read() as session:
@@ -448,15 +455,18 @@ def run_sweep(
     with db.read() as session:
         due = due_customer_ids(session, policy, today)
     run.candidates = len(due)
+    of_batches = len(batch_sizes(len(due), batch_size))
     for start in range(0, len(due), batch_size):
         batch = due[start : start + batch_size]
         run.batches += 1
         if dispatch is not None:
             dispatch(batch)
-            continue
-        done = inactivate_due(db, policy, batch, today)
-        run.inactivated += done.inactivated
-        run.skipped.update(done.skipped)
+        else:
+            done = inactivate_due(db, policy, batch, today)
+            run.inactivated += done.inactivated
+            run.skipped.update(done.skipped)
+        if on_batch is not None:
+            on_batch(BatchesDone(start + len(batch), len(due), run.batches, of_batches))
     return run
 
 

@@ -51,6 +51,7 @@ from .delinquency import (
 )
 from .effect_bus import publish_after_commit
 from .freeze import freeze_in_force, read_state, trip_on_payment_silence
+from .progress import BatchesDone, OnBatch, batch_sizes
 from .radius.enforcement import services_changed, services_changed_many
 from .transitions import (
     Actor,
@@ -224,7 +225,9 @@ def ladder_preview(
     return preview
 
 
-def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings | None = None) -> LadderRun:
+def advance_ladder(
+    db: Database, policy: Policy, today: date, settings: Settings | None = None, on_batch: OnBatch | None = None
+) -> LadderRun:
     """Every active customer to the step the rule asks for today: a later step, or back to the
     plan once the rule asks for none (paid, exempt, held). The movers go in batches of
     ATIVA_SWEEP_BATCH_SIZE, each one transaction (advance_batch), the rule asked again under the
@@ -236,7 +239,8 @@ def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings
         state = read_state(session)
     run.frozen = state.freeze if state.holds else None
     movers = customers_to_move(db, policy, today)
-    for start in range(0, len(movers), settings.sweep_batch_size):
+    of_batches = len(batch_sizes(len(movers), settings.sweep_batch_size))
+    for number, start in enumerate(range(0, len(movers), settings.sweep_batch_size), start=1):
         batch = movers[start : start + settings.sweep_batch_size]
         try:
             done = advance_batch(db, policy, batch, today, settings)
@@ -246,10 +250,12 @@ def advance_ladder(db: Database, policy: Policy, today: date, settings: Settings
             why = str(failure) if isinstance(failure, LadderRuleDrift) else type(failure).__name__
             log.error("ladder: a batch of %d customer(s) failed (%s); tried again next hour", len(batch), why)
             run.kept.update({cid: f"not moved: its batch failed ({type(failure).__name__})" for cid in batch})
-            continue
-        run.advanced.update(done.advanced)
-        run.cleared += done.cleared
-        run.kept.update(done.kept)
+        else:
+            run.advanced.update(done.advanced)
+            run.cleared += done.cleared
+            run.kept.update(done.kept)
+        if on_batch is not None:
+            on_batch(BatchesDone(start + len(batch), len(movers), number, of_batches))
     return run
 
 
