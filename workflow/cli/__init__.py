@@ -23,6 +23,7 @@ from . import (  # noqa: F401 - imported for the commands they add
     effects,
     radius,
     sweep,
+    freeze,
 )
 
 # isort: on
