@@ -108,8 +108,6 @@ def timers_tick() -> int:
     except Exception:
         log.exception("freeze alerts: this tick failed; the next one tries again")
     expired = timers.expire_trust_unlocks(runtime.db(), today)
-    if frozen_ends := [why for why in expired.kept.values() if "cuts_frozen" in why]:
-        log.info("timers: %d ended trust unlock(s) not cut: %s", len(frozen_ends), frozen_ends[0])
     returned = timers.return_suspended(runtime.db(), today)
     resumed = ladder.resume_notices(runtime.db(), today)
     stalled = bulk.redispatch_stalled(
@@ -136,7 +134,7 @@ def ladder_tick() -> int:
     if run.advanced or run.cleared:
         log.info("ladder: %d customer(s) advanced, %d back to their plan", len(run.advanced), len(run.cleared))
     if run.frozen is not None and run.kept:
-        log.warning("ladder: %d step(s) not taken, %s", len(run.kept), delinquency.why_frozen(run.frozen))
+        log.warning("ladder: %d step(s) not taken, %s", len(run.kept), run.frozen.describe())
     return len(run.advanced) + len(run.cleared)
 
 

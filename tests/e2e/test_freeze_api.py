@@ -139,10 +139,13 @@ def test_while_frozen_the_run_cuts_nobody_and_the_preview_says_so(api):
     assert run["frozen"]["actor"] == "token:test-admin"
     assert api.get(f"/api/v1/customers/{due}").json()["status"] == "active"
 
-    # A preview of a day after the freeze's last day shows it no longer holding.
+    # The real date decides, never as_of: a preview of a day after the freeze's last day still
+    # shows it (a run for a later day must not slip past a freeze that holds now).
     assert_ok(put(api, {"reason": "só hoje", "until": today.isoformat()}))
     later = (today + timedelta(days=1)).isoformat()
-    assert assert_ok(api.get("/api/v1/delinquency/preview", params={"as_of": later}))["frozen"] is None
+    assert assert_ok(api.get("/api/v1/delinquency/preview", params={"as_of": later}))["frozen"]["until"] == (
+        today.isoformat()
+    )
     assert_ok(api.delete(FREEZE))
     assert assert_ok(api.get("/api/v1/delinquency/preview"))["frozen"] is None
 

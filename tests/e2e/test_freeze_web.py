@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,9 +16,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import VALID_CPFS, add_invoice, service_missing
 from tests.e2e.web_support import PASSWORD, csrf_of, signed_in
+from tests.freeze_support import flowing_before, seed_payments
 from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
 from workflow.application import create_app
-from workflow.db.models import BillingEvent, Customer, FreezeChange
+from workflow.db.models import Customer, FreezeChange
 from workflow.domain import brazilian
 from workflow.domain.freeze import PAYMENT_SILENCE
 from workflow.settings import Settings
@@ -135,24 +137,12 @@ def test_a_forged_form_is_refused(web):
 
 
 def test_the_automatic_freeze_says_what_the_payments_did(web):
-    # Tripped as the sweep trips it: every hour a business hour, one payment in each of the
-    # weeks before in the last hour's place, none now (the rule itself: test_freeze_paths.py).
+    # Tripped as the sweep trips it: payments flowed in the same hours of the weeks before, none
+    # in the last two business hours (the rule itself: test_freeze_paths.py).
+    rule = Settings(payment_silence_hours=2, payment_silence_min_events=1)
     now = freeze.utcnow()
-    with web.db.write() as session:
-        payer = customers.create_customer(session, customers.CustomerDraft("Pagador", VALID_CPFS[1])).id
-        for week in range(1, 5):
-            session.add(
-                BillingEvent(
-                    webhook_id=f"evt-{week}",
-                    type="invoice.paid",
-                    customer_id=payer,
-                    invoice_external_id=f"inv-{week}",
-                    outcome="paid",
-                    received_at=now - timedelta(weeks=week, minutes=90),
-                )
-            )
-    rule = Settings(business_hours="00-24", payment_silence_hours=2, payment_silence_min_events=1)
-    assert freeze.trip_on_payment_silence(web.db, rule, lambda day: None, now) is not None
+    seed_payments(web.db, flowing_before(now.astimezone(ZoneInfo(rule.timezone)), 3, freeze.business_hours(rule)))
+    assert freeze.trip_on_payment_silence(web.db, rule, now) is not None
     signed_in(web, "ana")
     shown = banner(web.get("/clientes").text)
     # The page's settings say how many hours (the fixture's 24).

@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
 
-from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
+from tests.conftest import VALID_CPFS, add_invoice
+from tests.freeze_support import flowing_before, seed_payments
 from tests.support import wait_for
 from workflow.db.engine import Database
-from workflow.db.models import BillingEvent, Customer, FreezeChange, StatusChange
+from workflow.db.models import Customer, FreezeChange, StatusChange
 from workflow.db.types import utcnow
 from workflow.domain.delinquency import Ladder, Policy
 from workflow.domain.vocabulary import Source
@@ -91,9 +92,9 @@ def test_a_trust_unlock_ending_with_debt_cuts_nobody_while_frozen_and_cuts_after
     freeze.freeze_cuts(db, "auditoria", None, "cli:root", Source.CLI)
 
     run = timers.expire_trust_unlocks(db, today)
-    assert run.changed == [] and "cuts_frozen" in run.kept[cid]
+    assert run.changed == [] and run.frozen is not None and run.frozen.reason == "auditoria"
     kept = row(db, cid)
-    assert (kept.status, kept.trust_unlock_until is not None) == ("active", True)  # tried again next tick
+    assert (kept.status, kept.trust_unlock_until is not None) == ("active", True)  # left running
     assert events_of(db, cid) == []
 
     freeze.lift_freeze(db, "cli:root", Source.CLI)
@@ -104,31 +105,12 @@ def test_a_trust_unlock_ending_with_debt_cuts_nobody_while_frozen_and_cuts_after
 
 # -- the payment-silence rule on seeded histories ---------------------------------------------------------
 
-# Monday 2026-11-23 at noon in São Paulo. Friday the 20th is a national holiday (Consciência Negra)
-# and the weekend before it has no business hours either: the last 24 business hours are Monday
-# 08-12, Thursday the 19th and Wednesday the 18th, both 08-18.
+# Monday 2026-11-23 at noon in São Paulo, business hours 08-18. Friday the 20th is a national
+# holiday (Consciência Negra) and the weekend before it has no business hours either: the last 24
+# business hours are Monday 08-12, Thursday the 19th and Wednesday the 18th, both 08-18. The same
+# hours three weeks earlier take in Monday 2 November (Finados): that week is replaced by the fifth.
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=SP)
 WEDNESDAY_10H = datetime(2026, 11, 18, 10, 0, tzinfo=SP)
-
-
-def seed_payments(db: Database, times: list[datetime]) -> None:
-    with db.write() as session:
-        payer = customers.create_customer(session, customers.CustomerDraft("Pagador", VALID_CNPJ)).id
-        if times:
-            session.execute(
-                insert(BillingEvent),
-                [
-                    {
-                        "webhook_id": f"evt-{n}",
-                        "type": "invoice.paid",
-                        "customer_id": payer,
-                        "invoice_external_id": f"inv-{n}",
-                        "outcome": "paid",
-                        "received_at": at.astimezone(UTC),
-                    }
-                    for n, at in enumerate(times)
-                ],
-            )
 
 
 def weekly(counts: tuple[int, ...], at: datetime = WEDNESDAY_10H) -> list[datetime]:
@@ -137,13 +119,16 @@ def weekly(counts: tuple[int, ...], at: datetime = WEDNESDAY_10H) -> list[dateti
 
 
 def trip(db: Database, **settings) -> freeze.Freeze | None:
-    return freeze.trip_on_payment_silence(db, Settings(**settings), BR.get, MONDAY_NOON.astimezone(UTC))
+    rule = Settings(**{"business_hours": "08-18", **settings})
+    return freeze.trip_on_payment_silence(db, rule, MONDAY_NOON.astimezone(UTC))
 
 
-def test_the_window_skips_a_weekend_and_a_holiday_and_trips(db):
+@pytest.mark.parametrize("third_week", [25, 0], ids=["every-week-paid", "the-holiday-week-quiet"])
+def test_the_window_skips_a_weekend_and_a_holiday_and_trips(db, third_week):
     # Only Wednesdays paid in the weeks before: they count only if the window reached back past
-    # the holiday and the weekend to Wednesday.
-    seed_payments(db, weekly((25, 25, 25, 25)))
+    # the holiday and the weekend to Wednesday. The third week (Finados in its hours) is not
+    # compared, however quiet it was.
+    seed_payments(db, weekly((25, 25, third_week, 25, 25)))
     tripped = trip(db)
     assert tripped is not None and tripped.automatic and tripped.actor == "scheduler"
     with db.read() as session:
@@ -156,11 +141,11 @@ def test_the_window_skips_a_weekend_and_a_holiday_and_trips(db):
     "times",
     [
         # one payment at night, outside business hours but inside the window: the bank is alive
-        [*weekly((25, 25, 25, 25)), datetime(2026, 11, 19, 22, 30, tzinfo=SP)],
+        [*weekly((25, 25, 25, 25, 25)), datetime(2026, 11, 19, 22, 30, tzinfo=SP)],
         # one on the holiday itself
-        [*weekly((25, 25, 25, 25)), datetime(2026, 11, 20, 11, 0, tzinfo=SP)],
+        [*weekly((25, 25, 25, 25, 25)), datetime(2026, 11, 20, 11, 0, tzinfo=SP)],
         # one week below the minimum: too thin a flow to call silence
-        weekly((25, 25, 19, 25)),
+        weekly((25, 19, 25, 25, 25)),
         # no history at all: a new provider
         [],
     ],
@@ -173,19 +158,19 @@ def test_no_trip(db, times):
 
 
 def test_silence_hours_zero_never_trips(db):
-    seed_payments(db, weekly((500, 500, 500, 500)))
+    seed_payments(db, weekly((500, 500, 500, 500, 500)))
     assert trip(db, payment_silence_hours=0) is None
     assert changes(db) == []
 
 
 def test_a_lower_minimum_makes_a_thin_flow_count(db):
-    seed_payments(db, weekly((3, 3, 3, 3)))
+    seed_payments(db, weekly((3, 3, 3, 3, 3)))
     assert trip(db) is None
     assert trip(db, payment_silence_min_events=3) is not None
 
 
 def test_already_frozen_by_a_person_nothing_new_is_recorded(db):
-    seed_payments(db, weekly((25, 25, 25, 25)))
+    seed_payments(db, weekly((25, 25, 25, 25, 25)))
     freeze.freeze_cuts(db, "banco fora do ar", None, "user:maria", Source.UI)
     assert trip(db) is None
     assert changes(db) == ["on"]
@@ -196,13 +181,13 @@ def test_the_sweep_trips_before_cutting_and_says_so(db, monkeypatch):
     today = freeze.provider_today()
     due = customer(db, 3)
     add_invoice(db, due, days_overdue=40, today=today)
-    # Every hour a business hour, and payments in each of the same hours of the weeks before.
-    now = utcnow()
-    monkeypatch.setenv("ATIVA_BUSINESS_HOURS", "00-24")
+    # Payments flowed in the same hours of the weeks before (whole weekdays are business hours by
+    # default), none in the last two.
     monkeypatch.setenv("ATIVA_PAYMENT_SILENCE_HOURS", "2")
     monkeypatch.setenv("ATIVA_PAYMENT_SILENCE_MIN_EVENTS", "1")
-    seed_payments(db, weekly((1, 1, 1, 1), at=now - timedelta(hours=1, minutes=30)))
     get_settings.cache_clear()
+    settings = get_settings()
+    seed_payments(db, flowing_before(utcnow().astimezone(SP), 3, freeze.business_hours(settings)))
     policy = Policy(15, Decimal("0.01"), frozenset(), lambda day: None)
     try:
         run = delinquency.run_sweep(db, policy, today, 200)

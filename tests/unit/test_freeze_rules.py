@@ -23,7 +23,7 @@ from workflow.domain.freeze import (
     SilenceVerdict,
     check_until,
     last_business_hours,
-    weeks_before,
+    reference_weeks,
 )
 from workflow.domain.vocabulary import CustomerEvent, Role
 
@@ -98,12 +98,18 @@ def test_no_business_hour_in_a_calendar_without_any_finds_nothing_and_stops():
     assert last_business_hours(local(2026, 12, 1, 12), 24, never) == []
 
 
-def test_the_weeks_before_are_the_same_hours_a_week_apart():
-    spans = [(local(2026, 12, 2, 8), local(2026, 12, 2, 15))]
-    weeks = weeks_before(spans)
+def test_the_reference_weeks_are_the_same_hours_earlier_skipping_a_week_with_a_holiday():
+    spans = [(local(2026, 11, 23, 8), local(2026, 11, 23, 15))]  # a Monday
+    weeks = reference_weeks(spans, CALENDAR)
     assert len(weeks) == WEEKS_COMPARED
-    assert weeks[0] == [(local(2026, 11, 25, 8), local(2026, 11, 25, 15))]
-    assert weeks[3] == [(local(2026, 11, 4, 8), local(2026, 11, 4, 15))]
+    # Monday 2 November is Finados: that week is replaced by the one before the fourth.
+    assert [week[0][0].date() for week in weeks] == [
+        date(2026, 11, 16),
+        date(2026, 11, 9),
+        date(2026, 10, 26),
+        date(2026, 10, 19),
+    ]
+    assert weeks[0] == [(local(2026, 11, 16, 8), local(2026, 11, 16, 15))]
 
 
 # -- the verdict ----------------------------------------------------------------------------------------

@@ -41,8 +41,9 @@ class PreviewOut(BaseModel):
         description="The collection ladder on as_of (any day, not only cut days), as its job would see it"
     )
     frozen: freeze.FreezeOut | None = Field(
-        description="The freeze of automatic cuts holding on as_of: a run would cut nobody and the ladder "
-        "would step nobody forward (going back to the plan still happens); null: not frozen"
+        description="The freeze of automatic cuts holding now (the real date decides, not as_of): a run "
+        "would cut nobody and the ladder would step nobody forward (going back to the plan still "
+        "happens); null: not frozen"
     )
 
 
@@ -63,7 +64,7 @@ def preview(request: Request, as_of: IsoDate | None = Query(None), _: Principal 
         found = delinquency.candidates(session, policy, today)
         held = delinquency.held_candidates(session, policy, today)
         steps = ladder.ladder_preview(session.connection(), policy, today)
-        frozen = freeze.holding(session, today)
+        frozen = freeze.holding(session)  # on the provider's real date, whatever as_of
     why_not = policy.why_not_a_cut_day(today)
     return PreviewOut(
         as_of=today,

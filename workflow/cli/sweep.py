@@ -41,7 +41,7 @@ def sweep(
             found = delinquency.candidates(session, policy, today)
             held = delinquency.held_candidates(session, policy, today)
             steps = ladder.ladder_preview(session.connection(), policy, today)
-            frozen = freeze.holding(session, today)
+            frozen = freeze.holding(session)
         rows = [
             {**vars(c), "overdue_total": str(c.overdue_total), "oldest_due": c.oldest_due.isoformat()} for c in found
         ]
@@ -103,7 +103,7 @@ def sweep(
     try:
         # A payment silence freezes the cuts before anything moves, as the worker's sweep does;
         # then the ladder: a customer cut today had its steps before.
-        tripped = freeze.trip_on_payment_silence(db, settings, policy.is_holiday) is not None
+        tripped = freeze.trip_on_payment_silence(db, settings) is not None
         moved = ladder.advance_ladder(db, policy, today, settings)
         result = delinquency.run_sweep(db, policy, today, settings.sweep_batch_size)
     finally:

@@ -10,7 +10,6 @@ from fastapi import Request
 from ..domain import brazilian, limits
 from ..domain.freeze import Freeze, FreezeAction
 from ..usecases import freeze
-from ..usecases.business_day import provider_today
 
 ACTIONS = {
     FreezeAction.ON: "Ligado",
@@ -32,9 +31,8 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def banner(request: Request) -> Freeze | None:
     """The freeze holding today, or None: one read of one row, made only by pages with the layout."""
-    today = provider_today(request.app.state.settings.timezone)
     with request.app.state.db.read() as session:
-        return freeze.holding(session, today)
+        return freeze.holding(session)
 
 
 def reason_words(frozen: Freeze, silence_hours: int) -> str:
