@@ -10,7 +10,6 @@ from ..settings import get_settings
 from ..usecases import delinquency, freeze, ladder
 from .console import out, print_json
 from .errors import fail
-from .freeze import describe
 from .groups import root
 from .options import JSON_OPTION
 from .output import print_table
@@ -70,9 +69,7 @@ def sweep(
                 }
             )
         if frozen is not None:
-            out.print(
-                f"nobody would be cut on {today}: automatic cuts are frozen: {describe(frozen, settings.timezone)}"
-            )
+            out.print(f"nobody would be cut on {today}: {frozen.describe()}")
         if why_not:
             out.print(f"no cuts on {today}: {why_not}")
         print_table(
@@ -133,8 +130,8 @@ def sweep(
         + (" (frozen: nobody stepped forward)" if moved.frozen is not None else "")
     )
     if result.frozen is not None:
-        tripped_now = "frozen now on a payment silence" if data["tripped"] else "automatic cuts are frozen"
-        out.print(f"sweep of {today}: nobody cut, {tripped_now}: {describe(result.frozen, settings.timezone)}")
+        tripped_now = " (frozen by this run: payments have gone silent)" if data["tripped"] else ""
+        out.print(f"sweep of {today}: nobody cut{tripped_now}, {result.frozen.describe()}")
         return
     if result.not_a_cut_day:
         out.print(f"no cuts on {today}: {result.not_a_cut_day}")
