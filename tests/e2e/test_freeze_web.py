@@ -5,7 +5,6 @@ In-process over HTTP on both databases, then in a real browser against `ativa se
 import os
 import re
 import shutil
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,9 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.conftest import VALID_CPFS, add_invoice, service_missing
-from tests.e2e.web_support import PASSWORD, csrf_of, signed_in
+from tests.e2e.web_support import PASSWORD, csrf_of, serving, signed_in
 from tests.freeze_support import flowing_before, seed_payments
-from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
 from workflow.application import create_app
 from workflow.db.models import Customer, FreezeChange
 from workflow.domain import brazilian
@@ -188,25 +186,10 @@ def test_pages_without_the_layout_read_no_freeze(web):
 def served(pg_db, tmp_path):
     if not Path(CHROMIUM).exists():
         service_missing("Debian's chromium", FileNotFoundError(CHROMIUM))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATIVA_")} | {"ATIVA_DATABASE_URL": pg_db.url}
-    for username, role in (("ana", "admin"), ("vera", "viewer")):
-        created = subprocess.run(
-            [str(ATIVA), "users", "create", "--username", username, "--role", role, "--password-stdin"],
-            input=PASSWORD + "\n",
-            env=env,
-            cwd=tmp_path,
-            text=True,
-            capture_output=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stderr
-    port, log = free_port(), tmp_path / "serve.log"
-    process = start_serve(tmp_path, port, log, "--no-worker", env_extra={"ATIVA_DATABASE_URL": pg_db.url})
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_serve(process)
+    with pg_db.write() as session:
+        users.create_user(session, "vera", "viewer", PASSWORD)
+    with serving(pg_db.url, tmp_path, "ana", "admin", PASSWORD) as base:
+        yield base
 
 
 @pytest.mark.postgres
