@@ -133,6 +133,8 @@ def ladder_tick() -> int:
     )
     if run.advanced or run.cleared:
         log.info("ladder: %d customer(s) advanced, %d back to their plan", len(run.advanced), len(run.cleared))
+    if run.frozen is not None and run.kept:
+        log.warning("ladder: %d step(s) not taken, %s", len(run.kept), run.frozen.describe())
     return len(run.advanced) + len(run.cleared)
 
 

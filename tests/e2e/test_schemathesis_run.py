@@ -56,6 +56,7 @@ BUSINESS_RULE_422 = {
     "POST /api/v1/delinquency/run": "as_of within ten years of today",
     "POST /api/v1/bulk-jobs": "one of customers, filter or preset; the reason goes with the action; every "
     "entry names a customer; a filter matches someone",
+    "PUT /api/v1/freeze": "a reason that is not only blanks; until today or later, within ten years",
 }
 
 

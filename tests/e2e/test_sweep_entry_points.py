@@ -42,7 +42,14 @@ def test_preview_and_run_over_the_api(api):
     assert api.post("/api/v1/delinquency/run", role=Role.OPERATOR, json={}).status_code == 403
     run = api.post("/api/v1/delinquency/run", json={"as_of": "2026-12-01"})
     assert run.status_code == 202
-    assert run.json() == {"as_of": "2026-12-01", "not_a_cut_day": None, "candidates": 1, "batches": 1}
+    assert run.json() == {
+        "as_of": "2026-12-01",
+        "not_a_cut_day": None,
+        "candidates": 1,
+        "batches": 1,
+        "frozen": None,
+        "tripped": False,
+    }
     skipped = api.post("/api/v1/delinquency/run", json={"as_of": "2026-12-05"}).json()
     assert skipped["candidates"] == 0 and "sat" in skipped["not_a_cut_day"]
 
@@ -161,6 +168,7 @@ def test_sweep_cli_previews_and_runs_the_collection_ladder_before_the_cuts(db, m
             "advanced": {str(notice): "notice", str(reduced): "reduced", str(cut): "reduced"},
             "cleared": [],
             "kept": {},
+            "frozen": False,
         }
         assert real["inactivated"] == [cut]
         history = json.loads(runner.invoke(app, ["history", str(cut), "--json"]).stdout)["items"]

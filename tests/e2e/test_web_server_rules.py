@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
 from tests.e2e.web_support import PASSWORD, csrf_of, edit, new_customer, sign_in, signed_in
 from workflow.application import create_app
-from workflow.db.models import Customer, OutboxEffect, StatusChange, WebSession
+from workflow.db.models import Customer, FreezeChange, OutboxEffect, StatusChange, WebSession
 from workflow.db.types import utcnow
 from workflow.domain.vocabulary import Role
 from workflow.settings import Settings
@@ -137,18 +137,25 @@ def test_a_viewer_sees_without_buttons_and_the_server_refuses_its_posts(web):
     page = web.get(f"/clientes/{customer_id}")
     assert page.status_code == 200 and f"/clientes/{customer_id}/editar" not in page.text
     assert web.get(f"/clientes/{customer_id}/editar").status_code == 403
-    assert web.get("/inadimplencia").status_code == 403
+    # Inadimplência reads for everyone (the preview and the freeze), its buttons are for admins.
+    delinquency = web.get("/inadimplencia")
+    assert delinquency.status_code == 200 and "Congelamento de cortes automáticos" in delinquency.text
+    for form in ("/inadimplencia/executar", "/inadimplencia/congelar", "/inadimplencia/descongelar"):
+        assert form not in delinquency.text
     token = csrf_of(listing.text)  # a valid token of the viewer's own session
     for path, data in (
         (f"/clientes/{customer_id}/editar", {"ativo": "nao", "motivo": "other"}),
         ("/clientes/novo", {"name": "X", "document": VALID_CPFS[1]}),
         (f"/clientes/{customer_id}/desbloqueio", {"dias": "1"}),
         ("/inadimplencia/executar", {}),
+        ("/inadimplencia/congelar", {"motivo": "banco fora do ar"}),
+        ("/inadimplencia/descongelar", {}),
     ):
         response = web.post(path, data={**data, "csrf_token": token})
         assert response.status_code == 403, path
     with web.db.read() as session:
         assert session.query(StatusChange).count() == 0
+        assert session.query(FreezeChange).count() == 0
 
 
 def test_new_customer_form_explains_document_errors_in_portuguese_and_keeps_the_input(web):
@@ -334,7 +341,7 @@ def test_trust_unlock_and_return_date_from_the_customer_page(web):
     assert cleared.status_code == 303 and "Sem data de retorno." in web.get(f"/clientes/{other}").text
 
 
-def test_delinquency_page_is_for_admins_and_previews_who_and_why(web):
+def test_delinquency_page_previews_who_and_why_and_only_admins_run_it(web):
     signed_in(web, "ana")
     customer_id = new_customer(web)
     add_invoice(web.db, customer_id, days_overdue=40, amount="150.00")
@@ -349,7 +356,8 @@ def test_delinquency_page_is_for_admins_and_previews_who_and_why(web):
     assert "No próximo dia de corte (28/12/2026)" in saturday.text
     web.cookies.clear()
     signed_in(web, "otto")
-    assert web.get("/inadimplencia").status_code == 403
+    page = web.get("/inadimplencia", params={"data": "2026-12-02"})
+    assert page.status_code == 200 and "Maria Souza" in page.text and "/inadimplencia/executar" not in page.text
 
 
 def test_an_address_is_locked_after_more_failures_than_a_username(db):

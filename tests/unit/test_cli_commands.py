@@ -18,6 +18,7 @@ TREE = {
     "plans": ["add", "list"],
     "nas": ["add", "list", "remove"],
     "effects": ["list", "retry"],
+    "freeze": ["on", "off", "status"],
     "radius": ["check"],
     "users": ["create", "list", "password", "disable"],
     "bulk": ["activate", "inactivate", "undo-cuts", "run", "status", "cancel", "list"],

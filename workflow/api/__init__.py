@@ -2,10 +2,23 @@
 
 from fastapi import FastAPI
 
-from . import billing, bulk_jobs, customers, delinquency, effects, health, metrics, nas, plans, services, tokens
+from . import billing, bulk_jobs, customers, delinquency, effects, freeze, health, metrics, nas, plans, services, tokens
 
 
 def install(app: FastAPI) -> None:
     """The API's routes; the application (workflow.application) sets the errors and request guards."""
-    for module in (health, customers, services, plans, nas, tokens, effects, metrics, billing, delinquency, bulk_jobs):
+    for module in (
+        health,
+        customers,
+        services,
+        plans,
+        nas,
+        tokens,
+        effects,
+        metrics,
+        billing,
+        delinquency,
+        bulk_jobs,
+        freeze,
+    ):
         app.include_router(module.router)

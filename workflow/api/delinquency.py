@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from ..usecases import delinquency, ladder
+from ..usecases import delinquency, freeze, ladder
 from .auth import Principal, can_read, is_admin
 from .customers import PROBLEMS
 from .fields import IsoDate
@@ -40,6 +40,11 @@ class PreviewOut(BaseModel):
     ladder: LadderPreviewOut = Field(
         description="The collection ladder on as_of (any day, not only cut days), as its job would see it"
     )
+    frozen: freeze.FreezeOut | None = Field(
+        description="The freeze of automatic cuts holding now (the real date decides, not as_of): a run "
+        "would cut nobody and the ladder would step nobody forward (going back to the plan still "
+        "happens); null: not frozen"
+    )
 
 
 def ladder_out(preview: ladder.LadderPreview, cuts: int) -> LadderPreviewOut:
@@ -59,6 +64,7 @@ def preview(request: Request, as_of: IsoDate | None = Query(None), _: Principal 
         found = delinquency.candidates(session, policy, today)
         held = delinquency.held_candidates(session, policy, today)
         steps = ladder.ladder_preview(session.connection(), policy, today)
+        frozen = freeze.holding(session)  # on the provider's real date, whatever as_of
     why_not = policy.why_not_a_cut_day(today)
     return PreviewOut(
         as_of=today,
@@ -67,6 +73,7 @@ def preview(request: Request, as_of: IsoDate | None = Query(None), _: Principal 
         candidates=found,
         skipped=held,
         ladder=ladder_out(steps, len(found)),
+        frozen=freeze.FreezeOut.of(frozen),
     )
 
 
@@ -82,7 +89,8 @@ def run(
     idem: Idempotent = Depends(idempotent),
 ):
     """Hands the due customers to the workers in batches; each batch re-checks under its rows' lock.
-    The cut only: the ladder's steps are the hourly job's and the daily sweep's."""
+    The cut only: the ladder's steps are the hourly job's and the daily sweep's. A payment silence
+    freezes the cuts first (`tripped`); while a freeze holds (`frozen`), nobody is handed out."""
     settings = request.app.state.settings
     today = _today(request, body.as_of if body else None)
 
@@ -95,6 +103,13 @@ def run(
             "not_a_cut_day": result.not_a_cut_day,
             "candidates": result.candidates,
             "batches": result.batches,
+            "frozen": run_frozen(result),
+            "tripped": result.tripped,
         }
 
     return idem.run(202, handler)
+
+
+def run_frozen(result: delinquency.SweepRun) -> dict | None:
+    out = freeze.FreezeOut.of(result.frozen)
+    return out.model_dump(mode="json") if out else None

@@ -24,6 +24,7 @@ from . import (  # noqa: F401 - imported for the commands they add
     radius,
     sweep,
     bulk,
+    freeze,
 )
 
 # isort: on

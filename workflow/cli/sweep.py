@@ -5,8 +5,9 @@ from datetime import date
 import typer
 
 from ..domain.errors import OutOfRange
+from ..domain.freeze import Freeze
 from ..settings import get_settings
-from ..usecases import delinquency, ladder
+from ..usecases import delinquency, freeze, ladder
 from .console import out, print_json
 from .errors import fail
 from .groups import root
@@ -40,6 +41,7 @@ def sweep(
             found = delinquency.candidates(session, policy, today)
             held = delinquency.held_candidates(session, policy, today)
             steps = ladder.ladder_preview(session.connection(), policy, today)
+            frozen = freeze.holding(session)
         rows = [
             {**vars(c), "overdue_total": str(c.overdue_total), "oldest_due": c.oldest_due.isoformat()} for c in found
         ]
@@ -60,12 +62,15 @@ def sweep(
                     "not_a_cut_day": why_not,
                     "candidates": rows,
                     "skipped": skipped,
+                    "frozen": _frozen_json(frozen),
                     "ladder": {
                         "counts": {**steps.counts(), "cuts": len(found)},
                         **{name: [_entry(e) for e in entries] for name, entries in vars(steps).items()},
                     },
                 }
             )
+        if frozen is not None:
+            out.print(f"nobody would be cut on {today}: {frozen.describe()}")
         if why_not:
             out.print(f"no cuts on {today}: {why_not}")
         print_table(
@@ -94,7 +99,9 @@ def sweep(
     install_publisher()  # the steps' and the cuts' effects are published after commit
     db = open_database(settings)
     try:
-        # The ladder first, as the worker's sweep does: a customer cut today had its steps before.
+        # A payment silence freezes the cuts before anything moves, as the worker's sweep does;
+        # then the ladder: a customer cut today had its steps before.
+        tripped = freeze.trip_on_payment_silence(db, settings) is not None
         with BatchProgress(f"ladder of {today}") as moving:
             moved = ladder.advance_ladder(db, policy, today, settings, on_batch=moving)
         with BatchProgress(f"sweep of {today}") as cutting:
@@ -107,7 +114,10 @@ def sweep(
             "advanced": {str(k): v for k, v in moved.advanced.items()},
             "cleared": moved.cleared,
             "kept": {str(k): v for k, v in moved.kept.items()},
+            "frozen": moved.frozen is not None,
         },
+        "frozen": _frozen_json(result.frozen),
+        "tripped": tripped or result.tripped,
         "not_a_cut_day": result.not_a_cut_day,
         "candidates": result.candidates,
         "inactivated": result.inactivated,
@@ -120,7 +130,12 @@ def sweep(
         + ", ".join(f"{sum(1 for s in moved.advanced.values() if s == stage)} to {stage}" for stage in STAGES)
         + f", {len(moved.cleared)} back to their plan"
         + (f", {len(moved.kept)} refused" if moved.kept else "")
+        + (" (frozen: nobody stepped forward)" if moved.frozen is not None else "")
     )
+    if result.frozen is not None:
+        tripped_now = " (frozen by this run: payments have gone silent)" if data["tripped"] else ""
+        out.print(f"sweep of {today}: nobody cut{tripped_now}, {result.frozen.describe()}")
+        return
     if result.not_a_cut_day:
         out.print(f"no cuts on {today}: {result.not_a_cut_day}")
         return
@@ -138,6 +153,11 @@ PREVIEW_LISTS = {
     "at_notice": "At the notice stage now",
     "at_reduced": "At reduced speed now",
 }
+
+
+def _frozen_json(frozen: Freeze | None) -> dict | None:
+    shown = freeze.FreezeOut.of(frozen)
+    return shown.model_dump(mode="json") if shown else None
 
 
 def _entry(entry: ladder.StageEntry) -> dict:

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from ..domain import brazilian
-from . import labels
+from . import freeze_panel, labels
 from .effect_notes import effect_detail
 from .forms import format_document
 
@@ -50,6 +50,11 @@ def render(request: Request, template: str, status_code: int = 200, **context):
             "day": brazilian.day,
             "effect_detail": lambda effect: effect_detail(effect, labels.actor_label),
             "document": format_document,
+            # Called by the layout only (base.html): partials and error pages read nothing.
+            "freeze_banner": lambda: freeze_panel.banner(request),
+            "freeze_banner_reason": lambda frozen: freeze_panel.reason_words(
+                frozen, request.app.state.settings.payment_silence_hours
+            ),
             **context,
         },
         status_code=status_code,
