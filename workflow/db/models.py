@@ -269,7 +269,10 @@ class BillingEvent(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     invoice_external_id: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(Text)
+    # When the event arrived (before it was applied), and the transition it caused if any: the
+    # dashboard measures a payment's time to restored services from these two.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    transition_id: Mapped[int | None] = mapped_column(ForeignKey("status_changes.id"), index=True)
 
 
 class ApiToken(Base):

@@ -96,6 +96,9 @@ _SAVE_INVOICE = (
 
 
 def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) -> EventOutcome:
+    # The event's arrival, before waiting for locks or applying it: the payment's latency to
+    # restored services counts from here.
+    received_at = utcnow()
     today = today or provider_today()
     for name, text in (
         ("webhook-id", event.webhook_id),
@@ -125,7 +128,8 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
                     "customer_id": customer.id,
                     "invoice_external_id": event.invoice_id,
                     "outcome": _describe(outcome),
-                    "received_at": utcnow(),
+                    "received_at": received_at,
+                    "transition_id": outcome.transition_id,
                 },
             )
             return outcome
@@ -316,14 +320,10 @@ def _clear_stage_if_paid_up(
         outcome.transition_id = cleared.transition.id
 
 
-# How an event's outcome names the activation it caused: the dashboard finds a payment's event by it.
-REACTIVATED_BY_TRANSITION = "; customer reactivated (transition "
-
-
 def _describe(outcome: EventOutcome) -> str:
     text = f"invoice {outcome.invoice_status}"
     if outcome.hold_ended:
         text += "; forced-activation hold ended (nothing past due)"
     if outcome.stage_cleared:
         text += f"; collection ladder step ended (transition {outcome.transition_id})"
-    return text + (f"{REACTIVATED_BY_TRANSITION}{outcome.transition_id})" if outcome.reactivated else "")
+    return text + (f"; customer reactivated (transition {outcome.transition_id})" if outcome.reactivated else "")

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import (
@@ -29,7 +29,6 @@ from ..domain.vocabulary import (
 )
 from ..settings import Settings
 from . import freeze, heartbeats
-from .billing import REACTIVATED_BY_TRANSITION, REACTIVATING_EVENTS
 from .leases import SCHEDULER_LEASE
 
 LATENCY_SAMPLE = 1000
@@ -120,45 +119,52 @@ def customer_counts(session: Session) -> CustomerCounts:
 def payment_restores(session: Session, since: datetime, limit: int | None = None) -> list[tuple[datetime, float]]:
     """(payment's arrival, seconds until its services were restored) for the activations by a
     payment since `since`, newest first: from the billing event that caused the activation (its
-    outcome names the transition, billing.py) to the completion of the transition's
-    restore_services effect. An effect not done yet has no latency to count."""
-    query = (
-        select(BillingEvent.received_at, OutboxEffect.completed_at)
+    transition_id, billing.py) to the completion of the transition's restore_services effect. An
+    effect not done yet has no latency to count."""
+    return [
+        (received, max((completed - received).total_seconds(), 0.0))
+        for received, completed in session.execute(payment_restores_query(since, limit))
+    ]
+
+
+def payment_restores_query(since: datetime, limit: int | None = None) -> Select[tuple[datetime, datetime]]:
+    """Bounded by the window whatever the planner knows (SQLite without ANALYZE would otherwise
+    walk every done effect): the window's transitions on their time index, newest first on the
+    same index, then each one's event and effect by their transition_id index."""
+    restored_at = (
+        select(OutboxEffect.completed_at)
+        .where(
+            OutboxEffect.transition_id == StatusChange.id,
+            OutboxEffect.name == Effect.RESTORE_SERVICES.value,
+            OutboxEffect.state == EffectState.DONE.value,
+            OutboxEffect.completed_at.is_not(None),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    activations = (
+        select(
+            BillingEvent.received_at.label("received_at"),
+            restored_at.label("restored_at"),
+            StatusChange.created_at.label("activated_at"),
+        )
         .select_from(StatusChange)
-        .join(
-            OutboxEffect,
-            and_(
-                OutboxEffect.transition_id == StatusChange.id,
-                OutboxEffect.name == Effect.RESTORE_SERVICES.value,
-                OutboxEffect.state == EffectState.DONE.value,
-            ),
-        )
-        .join(
-            BillingEvent,
-            and_(
-                BillingEvent.customer_id == StatusChange.customer_id,
-                # Recorded after the transition, in its transaction: on the index by type and time
-                # instead of every event of the customer.
-                BillingEvent.type.in_(REACTIVATING_EVENTS),
-                BillingEvent.received_at >= since,
-                BillingEvent.outcome.endswith(
-                    literal(REACTIVATED_BY_TRANSITION) + cast(StatusChange.id, String) + literal(")")
-                ),
-            ),
-        )
+        .join(BillingEvent, BillingEvent.transition_id == StatusChange.id)
         .where(
             StatusChange.created_at >= since,
             StatusChange.event == CustomerEvent.ACTIVATE.value,
             StatusChange.reason == ActivationReason.PAYMENT_RECEIVED.value,
-            OutboxEffect.completed_at.is_not(None),
         )
-        .order_by(StatusChange.id.desc())
+        .subquery()
+    )
+    query = (
+        select(activations.c.received_at, activations.c.restored_at)
+        .where(activations.c.restored_at.is_not(None))
+        .order_by(activations.c.activated_at.desc())
     )
     if limit is not None:
         query = query.limit(limit)
-    return [
-        (received, max((completed - received).total_seconds(), 0.0)) for received, completed in session.execute(query)
-    ]
+    return query
 
 
 def freeze_counts(session: Session) -> tuple[dict[str, int], dict[str, int]]:
