@@ -16,11 +16,13 @@ from tests.e2e.web_support import PASSWORD, csrf_of, edit, new_customer, signed_
 from workflow.application import create_app
 from workflow.db.models import Customer, Service
 from workflow.domain import brazilian, radius
+from workflow.domain import bulk as bulk_domain
 from workflow.domain.vocabulary import Role
 from workflow.settings import Settings
 from workflow.usecases import customer_export, plans, users
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.tokens import create_token
+from workflow.web import bulk_upload
 
 
 @pytest.fixture
@@ -251,6 +253,25 @@ def test_customer_csv_with_filters_brazilian_formats_and_neutralised_formulas(we
 
     listing = web.get("/clientes", params={"situacao": "inativo", "q": "carla"}).text
     assert 'href="/clientes/exportar.csv?q=carla&situacao=inativo&etapa="' in listing
+
+
+def test_an_exported_customer_list_goes_back_in_as_a_bulk_upload(web):
+    """Ids past 999 are written as digits (no "1.234"), so the file a Brazilian spreadsheet saves
+    is a list the bulk job's reader takes as it is; an active customer on no ladder step is "Em dia"."""
+    signed_in(web, "otto")
+    with web.db.write() as session:
+        for number, (customer_id, cpf) in enumerate(zip((1234, 1234567), VALID_CPFS, strict=False)):
+            session.add(
+                Customer(id=customer_id, name=f"Cliente {number}", document=cpf, document_type="cpf", status="active")
+            )
+    exported = web.get("/clientes/exportar.csv")
+    rows = read_csv(exported)
+    column = {name: i for i, name in enumerate(rows[0])}
+    assert [r[0] for r in rows[1:]] == ["1234", "1234567"]
+    assert {r[column["Régua de cobrança"]] for r in rows[1:]} == {"Em dia"}
+    listed = bulk_upload.read_list(exported.content)
+    kind, entries = bulk_domain.read_entries(listed.entries, "id")  # the page's "Número do cliente"
+    assert kind is bulk_domain.Match.ID and [entry.key for entry in entries] == [1234, 1234567]
 
 
 def test_customer_csv_streams_every_match_in_chunks(web, monkeypatch):

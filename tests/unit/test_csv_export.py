@@ -37,4 +37,6 @@ def test_numbers_dates_and_yes_no_the_brazilian_way():
     assert csv_export.cell(moment, ZONE) == "30/11/2026 20:30"
     assert csv_export.cell(date(2026, 1, 2), ZONE) == "02/01/2026"
     assert csv_export.cell(Decimal("-1234567.891"), ZONE) == "-1.234.567,89"  # ours: never neutralised
+    # Ids and counts are plain digits (a bulk upload reads them back); separators are for money.
+    assert csv_export.cell(1234567, ZONE) == "1234567"
     assert csv_export.cell(True, ZONE) == "Sim" and csv_export.cell(None, ZONE) == ""

@@ -1,5 +1,6 @@
 """CSV files the way a Brazilian spreadsheet opens them: UTF-8 with a BOM (Excel then detects the
-encoding), `;` between cells (the comma is the decimal mark), CRLF line ends, numbers `1.234,56`,
+encoding), `;` between cells (the comma is the decimal mark), CRLF line ends, money `1.234,56`
+(ids and counts as plain digits: an exported list goes back in as a bulk job's upload),
 dates `dd/mm/aaaa` and date-times `dd/mm/aaaa hh:mm` in the provider's time zone. Text that a
 spreadsheet would run as a formula is neutralised with a leading `'` (CSV injection)."""
 
@@ -30,8 +31,10 @@ def cell(value: Cell, zone: str) -> str:
         return ""
     if isinstance(value, bool):
         return "Sim" if value else "Não"
-    if isinstance(value, int | Decimal):
-        return brazilian.number(value, 0 if isinstance(value, int) else 2)
+    if isinstance(value, int):
+        return str(value)  # ids and counts: a separator would make 1234 read as "1.234"
+    if isinstance(value, Decimal):
+        return brazilian.number(value, 2)
     if isinstance(value, datetime):
         return brazilian.minute(value, zone)
     if isinstance(value, date):

@@ -41,6 +41,8 @@ CUSTOMER_HEADERS = (
     "Vencimento mais antigo",
     "Cadastrado em",
 )
+# An active customer on no step of the ladder (the dashboard's "Ativos em dia").
+NO_STAGE = "Em dia"
 
 
 def customer_row(c: CustomerLine) -> list[csv_export.Cell]:
@@ -54,7 +56,7 @@ def customer_row(c: CustomerLine) -> list[csv_export.Cell]:
         c.phone,
         active,
         labels.reason_label(c.inactivation_reason) or None,
-        labels.STAGES.get(c.delinquency_stage) if active else None,
+        labels.STAGES.get(c.delinquency_stage, NO_STAGE) if active else None,
         c.status_changed_at,
         "Isento" if c.auto_block_exempt else "Sim",
         c.trust_unlock_until,
