@@ -225,6 +225,39 @@ def test_editar_refusals_keep_what_was_typed(web):
         assert session.query(StatusChange).count() == 0
 
 
+def test_a_stored_replacement_character_is_kept_searched_and_only_a_new_one_refused(web):
+    """A name imported from Latin-1 holds U+FFFD (the API accepts it): its other fields can be
+    edited and it can be searched; a U+FFFD the edit adds (a lone surrogate typed now) is refused."""
+    signed_in(web, "otto")
+    customer_id = new_customer(web, phone="")
+    broken = "Jo\ufffdo Souza"
+    with web.db.write() as session:
+        session.get(Customer, customer_id).name = broken
+    saved = edit(web, customer_id, name=broken, phone="(11) 98888-7777")
+    assert saved.status_code == 303, saved.text
+    with web.db.read() as session:
+        customer = session.get(Customer, customer_id)
+        assert (customer.name, customer.phone) == (broken, "(11) 98888-7777")
+    found = web.get("/clientes", params={"q": "Jo\ufffdo"})
+    assert found.status_code == 200 and f"/clientes/{customer_id}" in found.text
+    assert "caractere inválido" not in found.text
+
+    added = edit(web, customer_id, name=broken, external_ref="C-\ufffd")
+    assert added.status_code == 422 and "caractere inválido (�, na posição 3)" in added.text
+    twice = edit(web, customer_id, name="Jo\ufffdo Sou\ufffda")
+    assert twice.status_code == 422 and "caractere inválido (�, na posição 9)" in twice.text
+    with web.db.read() as session:
+        customer = session.get(Customer, customer_id)
+        assert (customer.name, customer.external_ref) == (broken, "C-1")
+    # A new customer's text has nothing stored: a U+FFFD in it is typed now.
+    page = web.get("/clientes/novo")
+    refused = web.post(
+        "/clientes/novo",
+        data={"name": "Ana \ufffd", "document": VALID_CPFS[1], "csrf_token": csrf_of(page.text)},
+    )
+    assert refused.status_code == 422 and "caractere inválido" in refused.text
+
+
 def test_guard_refusal_on_activation_with_overdue_invoices_then_forced(web):
     signed_in(web, "otto")
     customer_id = new_customer(web)

@@ -36,9 +36,12 @@ class CustomerForm:
         values["document"] = format_document(customer.document)
         return cls(values, auto_block_exempt=customer.auto_block_exempt)
 
-    def check(self) -> bool:
+    def check(self, stored=None) -> bool:
+        """`stored`: the customer being edited (its saved values may hold a U+FFFD), None when new."""
         self.errors = {
-            name: message for name in CUSTOMER_FIELDS if (message := unsafe_text_message(self.values.get(name, "")))
+            name: message
+            for name in CUSTOMER_FIELDS
+            if (message := unsafe_text_message(self.values.get(name, ""), stored=_stored_value(stored, name)))
         }
         if self.errors:
             return False
@@ -60,22 +63,41 @@ class CustomerForm:
         }
 
 
+def _stored_value(customer, name: str) -> str | None:
+    return None if customer is None else getattr(customer, name) or ""
+
+
 # A form's text reaches the server as UTF-8, which cannot carry a lone surrogate: the browser sends
 # U+FFFD (the "�" of broken text) in its place, so in a form that is what such a character looks like.
+# Stored text may hold it legitimately (a Latin-1 import, or the API, which accepts it): only a
+# U+FFFD the operator's edit adds is refused, never one already saved nor one in a search.
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
-def unsafe_text_message(text: str, *, multiline: bool = False) -> str | None:
-    """None when the text can be saved; else what to do, in the operator's words."""
+def unsafe_text_message(text: str, *, multiline: bool = False, stored: str | None = None) -> str | None:
+    """None when the text can be saved; else what to do, in the operator's words. `stored` is the
+    field's saved value, when the form edits one."""
+    message = control_character_message(text, multiline=multiline)
+    if message is not None:
+        return message
+    text, kept = text or "", (stored or "").count(REPLACEMENT_CHARACTER)
+    if text.count(REPLACEMENT_CHARACTER) <= kept:
+        return None
+    # The first one past those already saved (an edit usually keeps the saved ones where they were).
+    broken = -1
+    for _ in range(kept + 1):
+        broken = text.find(REPLACEMENT_CHARACTER, broken + 1)
+    return (
+        f"O texto tem um caractere inválido (�, na posição {broken + 1}): ele aparece quando um texto "
+        "copiado perdeu letras. Apague-o e digite de novo."
+    )
+
+
+def control_character_message(text: str, *, multiline: bool = False) -> str | None:
+    """None when the text has no character the database cannot keep (a search box checks only this)."""
     bad = limits.forbidden_character(text or "", multiline=multiline)
     if bad is None:
-        broken = (text or "").find(REPLACEMENT_CHARACTER)
-        if broken < 0:
-            return None
-        return (
-            f"O texto tem um caractere inválido (�, na posição {broken + 1}): ele aparece quando um texto "
-            "copiado perdeu letras. Apague-o e digite de novo."
-        )
+        return None
     return (
         f"O texto tem um caractere de controle que não pode ser gravado ({bad.code_point}, "
         f"na posição {bad.position}). Apague-o e digite de novo."

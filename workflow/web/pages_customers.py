@@ -23,7 +23,7 @@ from ..usecases.business_day import provider_today
 from ..usecases.radius import view as radius_view
 from . import flash, labels, radius_labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
-from .forms import CustomerForm, StatusChoice, unsafe_text_message
+from .forms import CustomerForm, StatusChoice, control_character_message
 from .rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -91,7 +91,7 @@ class ListFilters:
         q = q[:200]
         status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
         stage = labels.STAGE_FILTERS.get(etapa)
-        return cls(q, situacao if status else "", etapa if stage else "", status, stage, unsafe_text_message(q))
+        return cls(q, situacao if status else "", etapa if stage else "", status, stage, control_character_message(q))
 
 
 @router.get("/clientes")
@@ -276,7 +276,7 @@ def save_edit(
         except NotFound:
             return _not_found(request, user, customer_id)
         session.expunge(saved)
-    form.check()
+    form.check(saved)
     edit = _edit_from(form, choice, saved, version)
     message = None
     if not form.errors and not choice.errors:
