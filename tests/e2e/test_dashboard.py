@@ -441,6 +441,15 @@ def test_in_a_phone_browser_the_page_fits_the_screen(pg_db, served):
             assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
             chart = page.locator("#grafico-cortes svg").bounding_box()
             assert chart["width"] > 250 and chart["x"] + chart["width"] <= 390
+            # No hover on a phone: the day's numbers are one tap away, in a table that fits too.
+            numbers = page.locator("#numeros-cortes")
+            expect(numbers).to_be_hidden()
+            page.locator("#grafico-cortes").get_by_text("Ver números").click()
+            expect(numbers).to_be_visible()
+            expect(numbers.locator("tbody tr")).to_have_count(30)
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+            described = page.locator("#grafico-cortes svg").get_attribute("aria-describedby")
+            assert described == "numeros-cortes"
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "16-painel.png"), full_page=True)
         finally:

@@ -1,8 +1,10 @@
 """Bar charts drawn by the server as inline SVG: no script, no CDN, nothing for the CSP to allow.
 
 One bar per day, stacked by series; each bar carries a <title> with its numbers (the browser's
-tooltip, and what a screen reader reads). The drawing scales to its box (`viewBox`, width 100%),
-so the same chart fits a phone and a wide screen; colours come from ativa.css by class.
+tooltip on hover). A phone has no hover and a screen reader does not enter role="img", so under
+each chart a folded table ("Ver números") holds the same numbers, and the SVG points at it.
+The drawing scales to its box (`viewBox`, width 100%), so the same chart fits a phone and a wide
+screen; colours come from ativa.css by class.
 """
 
 import math
@@ -12,6 +14,7 @@ from datetime import date
 
 from markupsafe import Markup
 
+from ..domain.brazilian import day as full_day
 from ..domain.brazilian import number
 
 WIDTH, HEIGHT = 420, 200
@@ -50,8 +53,12 @@ def bar_chart(
     *,
     axis_text: Callable[[float], str] = number,
     tooltips: Sequence[str] | None = None,
+    numbers_id: str,
+    columns: Sequence[tuple[str, Sequence[str]]] | None = None,
 ) -> Markup:
-    """A stacked bar per day. `tooltips` replaces each bar's default title ("dd/mm: série n; …")."""
+    """A stacked bar per day. `tooltips` replaces each bar's default title ("dd/mm: série n; …").
+    The table of numbers (id `numbers_id`) has a row per day and, after the day, `columns`
+    (heading, each day's text), by default each series' values."""
     count = len(days)
     totals = [sum(s.values[n] for s in series) for n in range(count)]
     top = nice_ceiling(max(totals, default=0))
@@ -65,9 +72,9 @@ def bar_chart(
 
     parts = [
         Markup(
-            '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" preserveAspectRatio="xMidYMid meet">'
-            "<title>{}</title>"
-        ).format(WIDTH, HEIGHT, title)
+            '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" preserveAspectRatio="xMidYMid meet"'
+            ' aria-describedby="{}"><title>{}</title>'
+        ).format(WIDTH, HEIGHT, numbers_id, title)
     ]
     for value in (0, top / 2, top):  # the value axis: bottom, middle and top, with a faint line
         level = _fmt(y(value))
@@ -114,4 +121,25 @@ def bar_chart(
     parts.append(Markup('</svg><ul class="legend">'))
     parts.extend(Markup('<li><span class="swatch {}"></span>{}</li>').format(s.css_class, s.label) for s in series)
     parts.append(Markup("</ul>"))
+    if columns is None:
+        columns = [(s.label, [axis_text(value) for value in s.values]) for s in series]
+    parts.append(numbers_table(title, numbers_id, days, columns))
+    return Markup("").join(parts)
+
+
+def numbers_table(title: str, table_id: str, days: Sequence[date], columns: Sequence[tuple[str, Sequence[str]]]):
+    """The chart's numbers as a table, folded under it (a phone's screen is mostly the chart)."""
+    parts = [
+        Markup(
+            '<details class="chart-numbers"><summary>Ver números</summary><div class="table-wrap">'
+            '<table class="list compact" id="{}"><caption>{}</caption><thead><tr><th scope="col">Dia</th>'
+        ).format(table_id, title)
+    ]
+    parts.extend(Markup('<th scope="col" class="num">{}</th>').format(heading) for heading, _ in columns)
+    parts.append(Markup("</tr></thead><tbody>"))
+    for n, day in enumerate(days):
+        parts.append(Markup('<tr data-day="{}"><th scope="row">{}</th>').format(day.isoformat(), full_day(day)))
+        parts.extend(Markup('<td class="num">{}</td>').format(cells[n]) for _, cells in columns)
+        parts.append(Markup("</tr>"))
+    parts.append(Markup("</tbody></table></div></details>"))
     return Markup("").join(parts)

@@ -29,6 +29,7 @@ def activity_charts(days: list[dashboard.DayActivity]):
             Series("Automáticos", "s-auto", values(dashboard.AUTOMATIC_CUT)),
             Series("Manuais", "s-manual", values(dashboard.MANUAL_CUT)),
         ],
+        numbers_id="numeros-cortes",
     )
     reactivations = bar_chart(
         "Reativações por dia",
@@ -37,8 +38,13 @@ def activity_charts(days: list[dashboard.DayActivity]):
             Series("Por pagamento", "s-payment", values(dashboard.PAYMENT_REACTIVATION)),
             Series("Outras", "s-other", values(dashboard.OTHER_REACTIVATION)),
         ],
+        numbers_id="numeros-reativacoes",
     )
     return cuts, reactivations
+
+
+def quantile(item: dashboard.DayLatency, q: float) -> str:
+    return brazilian.duration(item.latencies.quantiles[q]) if item.latencies.count else "—"
 
 
 def latency_chart(per_day: list[dashboard.DayLatency]):
@@ -55,6 +61,14 @@ def latency_chart(per_day: list[dashboard.DayLatency]):
         [Series("Mediana", "s-latency", [item.latencies.quantiles.get(0.5, 0.0) for item in per_day])],
         axis_text=brazilian.duration,
         tooltips=[tooltip(item) for item in per_day],
+        numbers_id="numeros-latencia",
+        columns=[
+            ("Pagamentos", [brazilian.number(item.latencies.count) for item in per_day]),
+            *(
+                (name, [quantile(item, q) for item in per_day])
+                for name, q in (("Mediana", QUANTILES[0]), ("p90", QUANTILES[1]))
+            ),
+        ],
     )
 
 
