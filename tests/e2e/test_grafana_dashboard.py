@@ -1,7 +1,8 @@
 """docs/grafana/ativa.json is importable (its data source an input) and every metric its panels
 query is one a running Ativa exposes: a scrape of /metrics after some real work (a cut, a payment
-that reactivates, effects carried out, the freeze switched, a RADIUS packet) must name each one, so a
-renamed or dropped metric breaks this test."""
+that reactivates, effects carried out, the freeze switched, a RADIUS packet) must name each one, and
+each label a panel groups by or matches on must be on that metric's samples, so a renamed or
+dropped metric or label breaks this test."""
 
 import json
 import re
@@ -35,6 +36,61 @@ def metric_names(expr: str) -> set[str]:
     return {name for name in names if not re.fullmatch(r"\d+[a-z]*", name)}
 
 
+# Labels Prometheus adds when it scrapes (the target's), never in the scrape itself.
+TARGET_LABELS = {"job", "instance"}
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+
+
+def _balanced(text: str, start: int) -> int:
+    """The index just past the parenthesis group opening at text[start]."""
+    depth = 0
+    for n in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[n], 0)
+        if depth == 0:
+            return n + 1
+    raise ValueError(f"unbalanced parentheses in {text!r}")
+
+
+def _opening(text: str, end: int) -> int:
+    """The index of the parenthesis that opens the group closing at text[end]."""
+    depth = 0
+    for n in range(end, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[n], 0)
+        if depth == 0:
+            return n
+    raise ValueError(f"unbalanced parentheses in {text!r}")
+
+
+def label_uses(expr: str) -> set[tuple[str, str]]:
+    """(metric, label) for every label the expression needs on a metric: a matcher's label on its
+    metric, and a `by (...)`/`without (...)` label on each metric the aggregation reads (its
+    argument, written after the list or before it)."""
+    uses = set()
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # matcher values may hold braces or parentheses
+    for metric, matchers in re.findall(rf"({NAME})\s*\{{([^}}]*)\}}", text):
+        uses |= {(metric, label) for label in re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!=|!~|=)", matchers)}
+    for grouping in re.finditer(r"\b(?:by|without)\s*\(([^)]*)\)", text):
+        after = text[grouping.end() :].lstrip()
+        if after.startswith("("):
+            start = grouping.end() + text[grouping.end() :].index("(")
+            argument = text[start : _balanced(text, start)]
+        else:  # `sum (x) by (label)`
+            before = text[: grouping.start()].rstrip()
+            argument = text[_opening(before, len(before) - 1) : len(before)]
+        labels = {label.strip() for label in grouping.group(1).split(",") if label.strip()}
+        uses |= {(metric, label) for metric in metric_names(argument) for label in labels}
+    return uses
+
+
+def exposed_labels(scrape: str) -> dict[str, set[str]]:
+    """Each sample name of a scrape with the label names its samples carry."""
+    labels: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(scrape):
+        for sample in family.samples:
+            labels.setdefault(sample.name, set()).update(sample.labels)
+    return labels
+
+
 def exposed_names(scrape: str) -> set[str]:
     """Every sample name in a /metrics scrape, as Prometheus stores them: a counter's samples
     carry `_total`, a histogram's `_bucket`, `_sum` and `_count`."""
@@ -58,6 +114,20 @@ def test_the_expression_parser_finds_the_names():
         "y",
     }
     assert metric_names('ativa_effects{state="failed", name=~"ativa_.*"} > 0') == {"ativa_effects"}
+
+
+def test_the_expression_parser_finds_the_labels_of_each_metric():
+    assert label_uses('sum by (event, source) (rate(ativa_transitions_total{reason="x"}[5m]))') == {
+        ("ativa_transitions_total", "event"),
+        ("ativa_transitions_total", "source"),
+        ("ativa_transitions_total", "reason"),
+    }
+    assert label_uses('sum(rate(a_total{k=~"x(y)"}[5m])) without (instance, le) / b') == {
+        ("a_total", "k"),
+        ("a_total", "instance"),
+        ("a_total", "le"),
+    }
+    assert label_uses("histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m]))) / on(job) y") == {("x_bucket", "le")}
 
 
 def test_the_dashboard_is_importable_with_the_data_source_as_an_input():
@@ -117,6 +187,15 @@ def test_every_metric_the_dashboard_queries_is_in_a_real_scrape(api):
     assert len(used) >= 12
     missing = {name: title for name, title in used.items() if name not in exposed}
     assert not missing, f"panels query metrics /metrics does not expose: {missing}\nexposed: {sorted(exposed)}"
+    labels = exposed_labels(response.text)
+    unknown = {
+        (metric, label, panel["title"])
+        for panel in panels(dashboard)
+        for target in panel.get("targets", [])
+        for metric, label in label_uses(target["expr"])
+        if label not in labels.get(metric, set()) | TARGET_LABELS
+    }
+    assert not unknown, f"panels use labels the scraped samples do not carry: {sorted(unknown)}"
     # The series the issue asks the dashboard for are there.
     for name in (
         "ativa_transitions_total",
