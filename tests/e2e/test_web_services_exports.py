@@ -4,6 +4,7 @@ files parsed as a spreadsheet would read them. The browser walk is in test_web_s
 
 import csv
 import io
+import logging
 import re
 from datetime import timedelta
 
@@ -328,3 +329,26 @@ def test_sweep_preview_csv_lists_what_the_preview_api_lists(web):
     web.cookies.clear()
     signed_in(web, "otto")  # the page is for admins, and so is its file
     assert web.get("/inadimplencia/exportar.csv").status_code == 403
+
+
+def test_only_operators_and_admins_export_customers_and_each_export_is_logged(web, caplog):
+    """The file carries every match's CPF/CNPJ, e-mail and phone (LGPD): a viewer gets neither the
+    link nor the file; an operator's export leaves a line naming who and which filters, without
+    the search text (it may be a name or a CPF) nor anyone's data."""
+    signed_in(web, "otto")
+    new_customer(web, name="Maria Souza", email="maria@exemplo.com.br")
+    web.cookies.clear()
+    signed_in(web, "vera")
+    assert 'id="exportar-csv"' not in web.get("/clientes").text
+    refused = web.get("/clientes/exportar.csv", params={"q": "maria"})
+    assert refused.status_code == 403 and "só para operadores e administradores" in refused.text
+    assert "529.982.247-25" not in refused.text and "maria@exemplo" not in refused.text
+
+    web.cookies.clear()
+    signed_in(web, "otto")
+    assert 'id="exportar-csv"' in web.get("/clientes").text
+    with caplog.at_level(logging.INFO, logger="ativa.web"):
+        exported = web.get("/clientes/exportar.csv", params={"q": "529.982.247-25", "situacao": "ativo"})
+    assert len(read_csv(exported)) == 2
+    [line] = [r.getMessage() for r in caplog.records if "customer CSV export" in r.getMessage()]
+    assert line == "customer CSV export by user 'otto' (operator): status=active stage=any search=yes"

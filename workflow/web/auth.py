@@ -71,6 +71,15 @@ def editor(request: Request) -> WebUser:
     return user
 
 
+def exporter(request: Request) -> WebUser:
+    """The customer list's export carries CPF/CNPJ, e-mail and phone of every match (LGPD): for
+    those who keep the register, not for a read-only profile."""
+    user = signed_in_user(request)
+    if not user.can_edit:
+        raise Forbidden("Seu perfil é de consulta: a exportação de clientes é só para operadores e administradores.")
+    return user
+
+
 def admin(request: Request) -> WebUser:
     user = signed_in_user(request)
     if not user.is_admin:

@@ -1,6 +1,8 @@
 """Exportar CSV: the customer list with its filters, and the Inadimplência preview (csv_export.py
-writes the Brazilian way). Each is for whoever may open the page it exports."""
+writes the Brazilian way). The customer list, with personal data, is for operators and admins;
+the preview for admins, as its page."""
 
+import logging
 from collections.abc import Iterator
 from datetime import date
 
@@ -14,13 +16,14 @@ from ..usecases.customer_export import CustomerLine, matching_customers
 from ..usecases.delinquency import Candidate
 from ..usecases.ladder import StageEntry
 from . import csv_export, labels
-from .auth import WebUser, admin, signed_in_user
+from .auth import WebUser, admin, exporter
 from .forms import format_document
 from .pages_customers import ListFilters
 from .pages_delinquency import LADDER_LISTS, preview_day, sweep_preview
 from .rendering import render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("ativa.web")
 
 CUSTOMER_HEADERS = (
     "Número",
@@ -74,12 +77,22 @@ def export_customers(
     q: str = "",
     situacao: str = "",
     etapa: str = "",
-    user: WebUser = Depends(signed_in_user),
+    user: WebUser = Depends(exporter),
 ):
     """Every customer the list's filters match (not only a page), streamed a chunk at a time."""
     filters = ListFilters.of(q, situacao, etapa)
     if filters.q_error:
         return render(request, "message.html", 422, user=user, title="Busca inválida", message=filters.q_error)
+    # Who took the register's personal data out, and which part: the search text itself may be a
+    # name or a CPF, so the line says only whether there was one.
+    log.info(
+        "customer CSV export by user %r (%s): status=%s stage=%s search=%s",
+        user.username,
+        user.role.value,
+        filters.status or "any",
+        filters.stage or "any",
+        "yes" if filters.q.strip() else "no",
+    )
     zone = request.app.state.settings.timezone
     today = provider_today(zone)
     chunks = matching_customers(
