@@ -260,6 +260,8 @@ def test_every_role_sees_the_page_and_only_an_admin_retries_a_failed_effect(db, 
         assert (retry in page.text) is (username == "ana")
         assert ("Congelar ou liberar em Inadimplência" in text) is (username == "ana")
         assert page.text.count('<g class="bar"') == 30 + 30 + 7  # cuts, reactivations, latency
+        assert "Espera do efeito mais antigo" in text and "Processos de trabalho ativos" in text
+        assert "Workers" not in text and "repasse" not in text
 
     viewer = app_for("vitor")
     refused = viewer.post(retry, data={"csrf_token": csrf_of(viewer.get("/painel").text), "voltar": "painel"})
@@ -434,6 +436,7 @@ def test_in_a_phone_browser_the_page_fits_the_screen(pg_db, served):
             # The site's root lands on the dashboard after signing in.
             expect(page.get_by_role("heading", name="Painel", exact=True)).to_be_visible(timeout=15_000)
             expect(page.locator("#congelamento")).to_contain_text("Congelados.")
+            expect(page.locator("#congelamento")).to_contain_text("seguem normalmente")
             expect(page.locator("#grafico-cortes g.bar")).to_have_count(30)
             expect(page.locator("#efeitos-com-falha").get_by_role("button", name="Tentar de novo")).to_be_visible()
             # Nothing wider than the screen (the tables scroll inside their own box), and the

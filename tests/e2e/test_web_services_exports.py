@@ -346,7 +346,8 @@ def test_only_operators_and_admins_export_customers_and_each_export_is_logged(we
 
     web.cookies.clear()
     signed_in(web, "otto")
-    assert 'id="exportar-csv"' in web.get("/clientes").text
+    listing = web.get("/clientes").text
+    assert 'id="exportar-csv"' in listing and "(o único encontrado, com estes filtros)" in listing
     with caplog.at_level(logging.INFO, logger="ativa.web"):
         exported = web.get("/clientes/exportar.csv", params={"q": "529.982.247-25", "situacao": "ativo"})
     assert len(read_csv(exported)) == 2
