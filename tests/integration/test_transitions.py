@@ -9,6 +9,7 @@ from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.errors import (
     CustomerInactive,
     GuardFailed,
+    NotFound,
     StaleVersion,
     TransitionNotAllowed,
     UnknownStoredStatus,
@@ -187,6 +188,18 @@ def test_a_failed_transition_in_an_edit_keeps_the_field_edits_out_too(db):
         customers.edit_customer(session, cid, edit, OPERATOR, Source.UI)
     with db.read() as session:
         assert session.get(Customer, cid).name == "Cliente 0"
+
+
+def test_a_service_changed_through_another_customer_is_not_found_and_stays_as_it_was(db):
+    owner, other = new_customer(db, 0), new_customer(db, 1)
+    with db.write() as session:
+        sid = customer_services.add_service(session, owner, "Fibra 500M", "svc-1").id
+    with pytest.raises(NotFound), db.write() as session:
+        customer_services.change_service(session, sid, ServiceEvent.CANCEL, customer_id=other)
+    with db.write() as session:
+        assert customer_services.change_service(session, sid, ServiceEvent.SUSPEND, "x", customer_id=owner).status == (
+            "suspended"
+        )
 
 
 def test_services_follow_their_own_machine_and_inactive_customers_get_none(db):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..db.bulk import id_list
 from ..db.engine import Database
 from ..db.models import Customer, Invoice
-from .customers import _matching
+from .customers import matching_conditions
 from .delinquency import money_of_cents, overdue_subquery
 
 CHUNK = 1000
@@ -68,7 +68,7 @@ def matching_customers(
 ) -> Iterator[list[CustomerLine]]:
     """The search's matches by id, `chunk` at a time, each chunk read in a short transaction of its
     own (keyset on the id: a customer added or changed meanwhile is seen at most once)."""
-    conditions = _matching(status, q, stage)  # here, not in the generator: a bad filter fails at the call
+    conditions = matching_conditions(status, q, stage)  # here, not in the generator: a bad filter fails at the call
     size = chunk or CHUNK
 
     def chunks() -> Iterator[list[CustomerLine]]:

@@ -130,9 +130,11 @@ def list_services(session: Session, customer_id: int) -> list[Service]:
     return list(session.scalars(select(Service).where(Service.customer_id == customer_id).order_by(Service.id)))
 
 
-def _locked_service(session: Session, service_id: int):
+def _locked_service(session: Session, service_id: int, customer_id: int | None = None):
+    """The service and its owner, locked; `customer_id` given: only a service of that customer
+    (a forged address naming another customer's service finds nothing)."""
     service = session.get(Service, service_id)
-    if service is None:
+    if service is None or (customer_id is not None and service.customer_id != customer_id):
         raise NotFound(f"service {service_id} does not exist")
     # Lock the owner first (same order as customer transitions), then re-read the service.
     customer = lock_customer(session, service.customer_id)
@@ -140,9 +142,17 @@ def _locked_service(session: Session, service_id: int):
     return service, customer
 
 
-def change_service(session: Session, service_id: int, event: ServiceEvent, reason: str | None = None) -> Service:
+def change_service(
+    session: Session,
+    service_id: int,
+    event: ServiceEvent,
+    reason: str | None = None,
+    *,
+    customer_id: int | None = None,
+) -> Service:
+    """Suspend, resume or cancel a service (of `customer_id`'s services only, when given)."""
     limits.check_text("reason", reason, multiline=True)
-    service, customer = _locked_service(session, service_id)
+    service, customer = _locked_service(session, service_id, customer_id)
     machine = ServiceLifecycle(service)
     kwargs: dict = {}
     if event is ServiceEvent.SUSPEND:

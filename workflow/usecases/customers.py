@@ -230,7 +230,7 @@ def _at_stage(stage: str):
     return and_(active, Customer.delinquency_stage == stage)
 
 
-def _matching(status: str | None, q: str | None, stage: str | None = None) -> list:
+def matching_conditions(status: str | None, q: str | None, stage: str | None = None) -> list:
     """The WHERE conditions of a register search: status, the ladder's stage, and a term found in
     the name, e-mail, external_ref or (typed with or without punctuation) the CPF/CNPJ."""
     conditions = []
@@ -270,7 +270,7 @@ def list_customers(
 ) -> tuple[list[Customer], str | None]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-    query = select(Customer).where(*_matching(status, q, stage)).order_by(Customer.id).limit(limit + 1)
+    query = select(Customer).where(*matching_conditions(status, q, stage)).order_by(Customer.id).limit(limit + 1)
     if cursor:
         query = query.where(Customer.id > decode_cursor(cursor))
     rows = list(session.scalars(query))
@@ -284,7 +284,7 @@ def search_customers(
     """A numbered page of matches, by name, and how many match in all (the UI's list)."""
     if not 1 <= per_page <= MAX_PAGE or page < 1:
         raise InvalidInput(f"page must be 1 or more and per_page between 1 and {MAX_PAGE}")
-    conditions = _matching(status, q, stage)
+    conditions = matching_conditions(status, q, stage)
     total = session.execute(select(func.count()).select_from(Customer).where(*conditions)).scalar_one()
     rows = session.scalars(
         select(Customer)
