@@ -1,6 +1,6 @@
 """Sistema > Cadastros > Clientes: the list, Novo cliente, the customer's page and Editar."""
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple
 
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.datastructures import FormData
@@ -23,8 +23,9 @@ from ..usecases.business_day import provider_today
 from ..usecases.radius import view as radius_view
 from . import flash, labels, radius_labels
 from .auth import WebUser, check_csrf, editor, signed_in_user
-from .forms import CustomerForm, StatusChoice, control_character_message
+from .forms import CustomerForm, StatusChoice
 from .rendering import render
+from .shared_views import ListFilters
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
@@ -72,26 +73,6 @@ def _not_found(request: Request, user: WebUser, customer_id: int):
         title="Cliente não encontrado",
         message=f"Não existe cliente com o número {customer_id}.",
     )
-
-
-@dataclass(frozen=True)
-class ListFilters:
-    """The list's filters from the address bar (the list and its CSV export read them alike)."""
-
-    q: str
-    situacao: str  # the address bar's words, kept for the links
-    etapa: str
-    status: str | None  # what the register's search takes
-    stage: str | None
-    q_error: str | None
-
-    @classmethod
-    def of(cls, q: str, situacao: str, etapa: str) -> "ListFilters":
-        # Values typed or edited in the address bar: an odd one means "all", never an error.
-        q = q[:200]
-        status = {"ativo": CustomerStatus.ACTIVE.value, "inativo": CustomerStatus.INACTIVE.value}.get(situacao)
-        stage = labels.STAGE_FILTERS.get(etapa)
-        return cls(q, situacao if status else "", etapa if stage else "", status, stage, control_character_message(q))
 
 
 @router.get("/clientes")

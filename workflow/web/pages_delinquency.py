@@ -1,41 +1,26 @@
 """Inadimplência: who the next run cuts and why, and the freeze of automatic cuts (every signed-in
 user reads them); admins run the cut now, freeze the cuts and lift the freeze."""
 
-import re
-from dataclasses import dataclass
-from datetime import date
-
 import holidays
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from ..domain import brazilian
-from ..domain.delinquency import NoCut, Policy
-from ..domain.errors import InvalidInput, OutOfRange
-from ..domain.limits import date_window
+from ..domain.delinquency import NoCut
+from ..domain.errors import InvalidInput
 from ..domain.vocabulary import Source
-from ..usecases import delinquency, freeze, ladder
+from ..usecases import delinquency, freeze
 from ..usecases.business_day import provider_today
 from . import freeze_panel
 from .auth import WebUser, admin, check_csrf, signed_in_user
 from .freeze_panel import FreezeForm
 from .pages_customers import form_data
 from .rendering import render
+from .shared_views import LADDER_LISTS, preview_day, sweep_preview
 
 router = APIRouter(include_in_schema=False)
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # what the date picker sends
 WEEKDAY_NAMES = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira", "sábado", "domingo")
-
-
-# The ladder's lists on the page: (attribute of LadderPreview, id, title).
-LADDER_LISTS = (
-    ("to_notice", "regua-para-aviso", "Entrariam em aviso"),
-    ("to_reduced", "regua-para-reduzida", "Teriam a velocidade reduzida"),
-    ("back_to_plan", "regua-de-volta", "Voltariam ao plano normal"),
-    ("at_notice", "regua-em-aviso", "Em aviso agora"),
-    ("at_reduced", "regua-em-reduzida", "Com velocidade reduzida agora"),
-)
 
 
 def no_cut_message(no_cut: NoCut, subdivision: str | None) -> str:
@@ -45,42 +30,6 @@ def no_cut_message(no_cut: NoCut, subdivision: str | None) -> str:
     # The policy's calendar speaks English (API messages); the operator reads the Brazilian name.
     name = holidays.country_holidays("BR", subdiv=subdivision, language="pt_BR").get(no_cut.day)
     return f"{brazilian.day(no_cut.day)} é feriado ({name or no_cut.holiday}): não há corte."
-
-
-def preview_day(typed: str, timezone: str) -> tuple[date, str | None]:
-    """The day to preview, and what is wrong with the typed one (then today is shown instead)."""
-    today = provider_today(timezone)
-    if not typed:
-        return today, None
-    try:
-        if not ISO_DATE.fullmatch(typed):
-            raise ValueError(typed)
-        return delinquency.business_day(date.fromisoformat(typed), timezone), None
-    except ValueError:
-        return today, "Data inválida. Use o seletor de data (dd/mm/aaaa)."
-    except OutOfRange:
-        first, last = date_window(today)
-        return today, (f"Escolha uma data entre {brazilian.day(first)} e {brazilian.day(last)}.")
-
-
-@dataclass(frozen=True)
-class SweepPreview:
-    """What the page (and its CSV) shows for a day: the cut of that day or of the next cut day."""
-
-    cut_day: date
-    candidates: list[delinquency.Candidate]
-    held: list[delinquency.HeldCandidate]
-    steps: ladder.LadderPreview
-
-
-def sweep_preview(request: Request, policy: Policy, as_of: date) -> SweepPreview:
-    cut_day = policy.next_cut_day(as_of)
-    with request.app.state.db.read() as session:
-        found = delinquency.candidates(session, policy, cut_day)
-        held = delinquency.held_candidates(session, policy, cut_day)
-        # The ladder moves any day, not only on cut days: as its job would on the chosen day.
-        steps = ladder.ladder_preview(session.connection(), policy, as_of)
-    return SweepPreview(cut_day, found, held, steps)
 
 
 @router.get("/inadimplencia")

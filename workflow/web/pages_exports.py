@@ -18,9 +18,8 @@ from ..usecases.ladder import StageEntry
 from . import csv_export, labels
 from .auth import WebUser, admin, exporter
 from .forms import format_document
-from .pages_customers import ListFilters
-from .pages_delinquency import LADDER_LISTS, preview_day, sweep_preview
 from .rendering import render
+from .shared_views import LADDER_LISTS, ListFilters, preview_day, sweep_preview
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("ativa.web")
