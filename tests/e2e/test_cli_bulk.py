@@ -153,6 +153,15 @@ def test_dry_run_shows_the_preview_and_a_run_shows_its_progress(db, ativa):
     assert f"job {stranded.id} done: 1 done" in resumed.stdout
     assert statuses(db, [away[1]]) == ["active"]
 
+    # Its batches all ran but the job stayed running (the last worker died before finishing it).
+    with db.write() as session:
+        session.execute(
+            text("UPDATE bulk_jobs SET state = 'running', finished_at = NULL WHERE id = :id"), {"id": stranded.id}
+        )
+    finished = ativa("bulk", "run", str(stranded.id), "--yes")
+    assert f"job {stranded.id} done: 1 done" in finished.stdout
+    assert bulk.job_view(db, stranded.id).state == "done"
+
     not_asked = ativa("bulk", "run", "2", ok=False)  # no --yes and no terminal to answer on
     assert not_asked.returncode == 1 and "job 2 stays a preview" in not_asked.stderr
     cancelled = ativa("bulk", "cancel", "2")

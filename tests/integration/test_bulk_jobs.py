@@ -495,6 +495,33 @@ def test_stalled_jobs_have_their_pending_batches_queued_again(db):
     assert idle.state == "preview"
 
 
+def strand_running(db, job_id: int) -> None:
+    """The job as a worker dying between its last batch's commit and finish_if_complete leaves it."""
+    with db.write() as session:
+        session.execute(update(BulkJob).where(BulkJob.id == job_id).values(state="running", finished_at=None))
+
+
+def test_a_running_job_whose_batches_all_ran_is_finished_by_the_stall_check(db):
+    ids = [new_customer(db, n) for n in range(2)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "customer_request", customers=ids, batch_size=1), ADMIN, Source.API
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    run_all(db, job.id)
+    strand_running(db, job.id)
+    long_ago = utcnow() - timedelta(minutes=10)
+    with db.write() as session:
+        session.execute(update(BulkJob).values(dispatched_at=long_ago))
+        session.execute(update(BulkJobItem).values(updated_at=long_ago))
+    handed: list[tuple[int, int]] = []
+
+    assert bulk.redispatch_stalled(db, timedelta(minutes=5), lambda *queued: handed.append(queued)) == {}
+    assert handed == []
+    finished = bulk.job_view(db, job.id)
+    assert finished.state == "done" and finished.finished_at is not None
+    assert finished.counts["done"] == 2
+
+
 def test_a_cancellation_waits_for_the_batch_under_way_and_skips_the_rest(pg_db):
     db = pg_db
     ids = [new_customer(db, n) for n in range(4)]

@@ -208,6 +208,8 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
             view = bulk.confirm_job(db, job_id, CLI_ACTOR)  # a job done or cancelled: refused, with its counts
         sizes = batch_sizes(view.total, view.batch_size)
         batches = bulk.next_batches(db, job_id)
+        if not batches:  # every batch ran but the job was not finished (its last worker died in between)
+            bulk.finish_if_complete(db, job_id)
         stopped_by: str | None = None
         total = sum(sizes[number] for number in batches)
         customers = 0

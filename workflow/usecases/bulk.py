@@ -743,7 +743,9 @@ def redispatch_stalled(
 ) -> dict[int, list[int]]:
     """Queue again the pending batches of confirmed jobs that made no progress for `stalled_after`
     (a worker died with its batch, a broker lost the message); a batch that ran meanwhile finds
-    nothing pending. Returns job id -> the batches queued again."""
+    nothing pending. A running job with nothing pending lost its last batch's worker between the
+    batch's commit and finish_if_complete: it is finished here. Returns job id -> the batches
+    queued again (jobs finished here are left out)."""
     cutoff = utcnow() - stalled_after
     last_progress = select(func.max(_items.c.updated_at)).where(_items.c.job_id == _jobs.c.id).scalar_subquery()
     stalled = (
@@ -760,6 +762,9 @@ def redispatch_stalled(
         for job_id in conn.scalars(stalled).all():
             queued[job_id] = _pending_batches(conn, job_id)
             conn.execute(update(_jobs).where(_jobs.c.id == job_id).values(dispatched_at=utcnow()))
+    for job_id in [job_id for job_id, batches in queued.items() if not batches]:
+        if finish_if_complete(db, job_id):
+            del queued[job_id]
     for job_id, batches in queued.items():
         for batch in batches:
             dispatch(job_id, batch)
