@@ -12,12 +12,13 @@ outcomes written in the same transaction. A batch delivered twice finds nothing 
 time and writes nothing. A cancelled job leaves the batches not yet run `skipped`.
 """
 
+import logging
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from ..db.bulk import id_list, insert_rows
 from ..db.engine import Database
@@ -56,6 +57,8 @@ from .customer_locks import lock_customers_in_id_order
 from .delinquency import overdue_by_customer
 from .effect_bus import publish_after_commit
 from .transitions import Actor, Decision, decide, guard_facts, history_row, state_of
+
+log = logging.getLogger(__name__)
 
 _jobs = BulkJob.__table__
 _items = BulkJobItem.__table__
@@ -429,62 +432,69 @@ def _overdue_of(conn: Connection, customer_ids: list[int], today: date) -> dict[
 
 def create_job(db: Database, request: BulkRequest, actor: Actor, source: Source) -> JobView:
     """A dry run: the job in state `preview`, each customer with what the machine would do now."""
+    with db.write() as session:
+        job_id = create_job_in(session, request, actor, source).id
+    return job_view(db, job_id)
+
+
+def create_job_in(session: Session, request: BulkRequest, actor: Actor, source: Source) -> JobView:
+    """create_job in the caller's transaction (the API's, which records its Idempotency-Key with
+    it); the view is read in that transaction too."""
     settings = get_settings()
     today = provider_today(settings.timezone)
     request, event, transition = _checked(request, actor, today)
     batch_size = request.batch_size or settings.sweep_batch_size
-    with db.write() as session:
-        conn = session.connection()
-        selection, chosen = _select(conn, request, settings.timezone, today)
-        ids = [one.customer_id for one in chosen]
-        rows = _read_rows(conn, ids)
-        answers = _decide_each(list(rows.values()), _overdue_of(conn, ids, today), event, transition, today, utcnow())
-        now = utcnow()
-        job_id = conn.execute(
-            insert(_jobs).returning(_jobs.c.id),
+    conn = session.connection()
+    selection, chosen = _select(conn, request, settings.timezone, today)
+    ids = [one.customer_id for one in chosen]
+    rows = _read_rows(conn, ids)
+    answers = _decide_each(list(rows.values()), _overdue_of(conn, ids, today), event, transition, today, utcnow())
+    now = utcnow()
+    job_id = conn.execute(
+        insert(_jobs).returning(_jobs.c.id),
+        {
+            "action": event.value,
+            "reason": transition.reason,
+            "note": transition.note.strip() if transition.note and transition.note.strip() else None,
+            "force": request.force,
+            "selection": selection,
+            "state": BulkJobState.PREVIEW.value,
+            "source": source.value,
+            "created_by": actor.name,
+            "actor_role": actor.role.value,
+            "created_at": now,
+            "batch_size": batch_size,
+            "batches": (len(chosen) + batch_size - 1) // batch_size,
+            "total": len(chosen),
+        },
+    ).scalar_one()
+    items = []
+    for index, one in enumerate(chosen):
+        answer = answers[one.customer_id]
+        preview, rule, detail = (
+            (PreviewOutcome.CHANGE.value, None, None)
+            if isinstance(answer, Decision)
+            else _refusal(rows[one.customer_id], answer, event)
+        )
+        items.append(
             {
-                "action": event.value,
-                "reason": transition.reason,
-                "note": transition.note.strip() if transition.note and transition.note.strip() else None,
-                "force": request.force,
-                "selection": selection,
-                "state": BulkJobState.PREVIEW.value,
-                "source": source.value,
-                "created_by": actor.name,
-                "actor_role": actor.role.value,
-                "created_at": now,
-                "batch_size": batch_size,
-                "batches": (len(chosen) + batch_size - 1) // batch_size,
-                "total": len(chosen),
-            },
-        ).scalar_one()
-        items = []
-        for index, one in enumerate(chosen):
-            answer = answers[one.customer_id]
-            preview, rule, detail = (
-                (PreviewOutcome.CHANGE.value, None, None)
-                if isinstance(answer, Decision)
-                else _refusal(rows[one.customer_id], answer, event)
-            )
-            items.append(
-                {
-                    "job_id": job_id,
-                    "position": one.position,
-                    "customer_id": one.customer_id,
-                    "given": one.given,
-                    "batch": index // batch_size,
-                    "preview": preview,
-                    "preview_rule": rule,
-                    "preview_detail": detail,
-                    "outcome": ItemOutcome.PENDING.value,
-                    "rule": None,
-                    "detail": None,
-                    "transition_id": None,
-                    "updated_at": now,
-                }
-            )
-        insert_rows(conn, _items, items)
-    return job_view(db, job_id)
+                "job_id": job_id,
+                "position": one.position,
+                "customer_id": one.customer_id,
+                "given": one.given,
+                "batch": index // batch_size,
+                "preview": preview,
+                "preview_rule": rule,
+                "preview_detail": detail,
+                "outcome": ItemOutcome.PENDING.value,
+                "rule": None,
+                "detail": None,
+                "transition_id": None,
+                "updated_at": now,
+            }
+        )
+    insert_rows(conn, _items, items)
+    return _read_view(conn, job_id)
 
 
 _LOCK_JOB = select(_jobs).where(_jobs.c.id == bindparam("job_id")).with_for_update()
@@ -526,17 +536,23 @@ def confirm_job(db: Database, job_id: int, actor: Actor) -> JobView:
     """preview -> queued, by `actor` (whose name the history rows carry); any other state is a
     Conflict that changes nothing."""
     with db.write() as session:
-        conn = session.connection()
-        job = _locked_job(conn, job_id)
-        if job.state != BulkJobState.PREVIEW:
-            raise _why_not(conn, job, "run")
-        now = utcnow()
-        conn.execute(
-            update(_jobs)
-            .where(_jobs.c.id == job.id)
-            .values(state=BulkJobState.QUEUED.value, confirmed_by=actor.name, confirmed_at=now, dispatched_at=now)
-        )
+        confirm_job_in(session, job_id, actor)
     return job_view(db, job_id)
+
+
+def confirm_job_in(session: Session, job_id: int, actor: Actor) -> JobView:
+    """confirm_job in the caller's transaction; the view is read in it too."""
+    conn = session.connection()
+    job = _locked_job(conn, job_id)
+    if job.state != BulkJobState.PREVIEW:
+        raise _why_not(conn, job, "run")
+    now = utcnow()
+    conn.execute(
+        update(_jobs)
+        .where(_jobs.c.id == job.id)
+        .values(state=BulkJobState.QUEUED.value, confirmed_by=actor.name, confirmed_at=now, dispatched_at=now)
+    )
+    return _read_view(conn, job_id)
 
 
 def run_job(db: Database, job_id: int, actor: Actor) -> JobView:
@@ -544,8 +560,22 @@ def run_job(db: Database, job_id: int, actor: Actor) -> JobView:
     refused before anything changes when there is none)."""
     dispatch = sweep_dispatch.installed_bulk_dispatcher()
     confirm_job(db, job_id, actor)
-    dispatch_batches(db, job_id, dispatch)
+    dispatch_confirmed(db, job_id, dispatch)
     return job_view(db, job_id)
+
+
+def dispatch_confirmed(db: Database, job_id: int, dispatch: sweep_dispatch.BulkDispatcher) -> bool:
+    """Hand a just-confirmed job's batches to the workers. The job is committed `queued` already:
+    a dispatch that fails (the broker down) is not the caller's error; the job is marked never
+    dispatched, which the stall check (redispatch_stalled) queues at its next tick. False then."""
+    try:
+        dispatch_batches(db, job_id, dispatch)
+    except Exception:
+        log.warning("bulk job %s: its batches could not be queued; the stall check queues them", job_id, exc_info=True)
+        with db.write() as session:
+            session.execute(update(_jobs).where(_jobs.c.id == job_id).values(dispatched_at=None))
+        return False
+    return True
 
 
 def _pending_batches(conn: Connection, job_id: int) -> list[int]:
@@ -752,7 +782,8 @@ def redispatch_stalled(
         select(_jobs.c.id)
         .where(
             _jobs.c.state.in_([state.value for state in OPEN_STATES]),
-            and_(_jobs.c.dispatched_at < cutoff, last_progress < cutoff),
+            # never dispatched (dispatch_confirmed failed): at once
+            or_(_jobs.c.dispatched_at.is_(None), and_(_jobs.c.dispatched_at < cutoff, last_progress < cutoff)),
         )
         .order_by(_jobs.c.id)
     )
@@ -807,37 +838,40 @@ def job_view(db: Database, job_id: int, items_offset: int = 0, items_limit: int 
     if items_offset < 0 or not 0 <= items_limit <= MAX_ITEMS_PAGE:
         raise InvalidInput(f"items_offset must be 0 or more and items_limit between 0 and {MAX_ITEMS_PAGE}")
     with db.read() as session:
-        conn = session.connection()
-        job = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).one_or_none()
-        if job is None:
-            raise NotFound(f"bulk job {job_id} does not exist")
-        view = _view(job, _counts(conn, job_id, _items.c.outcome), _counts(conn, job_id, _items.c.preview))
-        page = conn.execute(
-            select(_items, _customers.c.name, _customers.c.external_ref)
-            .join(_customers, _customers.c.id == _items.c.customer_id)
-            .where(_items.c.job_id == job_id)
-            .order_by(_items.c.position)
-            .offset(items_offset)
-            .limit(items_limit)
+        return _read_view(session.connection(), job_id, items_offset, items_limit)
+
+
+def _read_view(conn: Connection, job_id: int, items_offset: int = 0, items_limit: int = 100) -> JobView:
+    job = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).one_or_none()
+    if job is None:
+        raise NotFound(f"bulk job {job_id} does not exist")
+    view = _view(job, _counts(conn, job_id, _items.c.outcome), _counts(conn, job_id, _items.c.preview))
+    page = conn.execute(
+        select(_items, _customers.c.name, _customers.c.external_ref)
+        .join(_customers, _customers.c.id == _items.c.customer_id)
+        .where(_items.c.job_id == job_id)
+        .order_by(_items.c.position)
+        .offset(items_offset)
+        .limit(items_limit)
+    )
+    items = [
+        ItemView(
+            position=row.position,
+            customer_id=row.customer_id,
+            name=row.name,
+            external_ref=row.external_ref,
+            given=row.given,
+            batch=row.batch,
+            preview=row.preview,
+            preview_rule=row.preview_rule,
+            preview_detail=row.preview_detail,
+            outcome=row.outcome,
+            rule=row.rule,
+            detail=row.detail,
+            transition_id=row.transition_id,
         )
-        items = [
-            ItemView(
-                position=row.position,
-                customer_id=row.customer_id,
-                name=row.name,
-                external_ref=row.external_ref,
-                given=row.given,
-                batch=row.batch,
-                preview=row.preview,
-                preview_rule=row.preview_rule,
-                preview_detail=row.preview_detail,
-                outcome=row.outcome,
-                rule=row.rule,
-                detail=row.detail,
-                transition_id=row.transition_id,
-            )
-            for row in page
-        ]
+        for row in page
+    ]
     return JobView(**{**vars(view), "items": items, "items_offset": items_offset, "items_limit": items_limit})
 
 
