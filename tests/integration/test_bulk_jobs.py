@@ -495,6 +495,33 @@ def test_stalled_jobs_have_their_pending_batches_queued_again(db):
     assert idle.state == "preview"
 
 
+def test_a_job_that_stays_stalled_is_queued_again_less_and_less_often(db):
+    ids = [new_customer(db, n) for n in range(2)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "customer_request", customers=ids, batch_size=1), ADMIN, Source.API
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    now = utcnow()
+
+    def stalled(*, since_minutes: int, handed_out_minutes_ago: int) -> dict[int, list[int]]:
+        with db.write() as session:
+            session.execute(update(BulkJob).values(confirmed_at=now - timedelta(minutes=since_minutes)))
+            session.execute(update(BulkJobItem).values(updated_at=now - timedelta(minutes=since_minutes)))
+            session.execute(update(BulkJob).values(dispatched_at=now - timedelta(minutes=handed_out_minutes_ago)))
+        return bulk.redispatch_stalled(db, timedelta(minutes=5), lambda *batch: None)
+
+    # Last handed out when it had been stalled 50 minutes: the next try waits 50 minutes, not 5.
+    assert stalled(since_minutes=60, handed_out_minutes_ago=10) == {}
+    # Handed out 49 minutes ago, stalled 51 minutes then: not yet; 51 minutes ago (stalled 49): due.
+    assert stalled(since_minutes=100, handed_out_minutes_ago=49) == {}
+    assert stalled(since_minutes=100, handed_out_minutes_ago=51) == {job.id: [0, 1]}
+    # Handed out when stalled for 5 minutes (the first try): 5 minutes later it is due again.
+    assert stalled(since_minutes=20, handed_out_minutes_ago=15) == {job.id: [0, 1]}
+    # The wait stops growing: after a day stalled, it is at most 64 stall periods.
+    assert stalled(since_minutes=24 * 60 + 321, handed_out_minutes_ago=321) == {job.id: [0, 1]}
+    assert stalled(since_minutes=24 * 60 + 319, handed_out_minutes_ago=319) == {}
+
+
 def strand_running(db, job_id: int) -> None:
     """The job as a worker dying between its last batch's commit and finish_if_complete leaves it."""
     with db.write() as session:

@@ -768,21 +768,37 @@ def cancel_job(db: Database, job_id: int, actor: Actor) -> JobView:
     return job_view(db, job_id)
 
 
+# A job that stays stalled is queued again less and less often: the wait doubles each time, up to
+# this many stall periods (its batches may sit behind a long queue rather than be lost).
+MAX_STALL_BACKOFF = 64
+
+
+def _due_again(job, stalled_after: timedelta, now: datetime) -> bool:
+    """Whether a stalled job is due to be queued again. The wait since the last hand-out is as long
+    as the job had been stalled at that hand-out (at least one stall period): 1, 2, 4... periods
+    while nothing moves, with no counter to keep; progress (or the confirmation) starts it over."""
+    if job.dispatched_at is None:  # never handed out (dispatch_confirmed failed): at once
+        return True
+    stalled_since = max(moment for moment in (job.last_progress, job.confirmed_at) if moment is not None)
+    wait = min(max(stalled_after, job.dispatched_at - stalled_since), stalled_after * MAX_STALL_BACKOFF)
+    return now - job.dispatched_at >= wait
+
+
 def redispatch_stalled(
     db: Database, stalled_after: timedelta, dispatch: sweep_dispatch.BulkDispatcher
 ) -> dict[int, list[int]]:
     """Queue again the pending batches of confirmed jobs that made no progress for `stalled_after`
-    (a worker died with its batch, a broker lost the message); a batch that ran meanwhile finds
-    nothing pending. A running job with nothing pending lost its last batch's worker between the
-    batch's commit and finish_if_complete: it is finished here. Returns job id -> the batches
-    queued again (jobs finished here are left out)."""
-    cutoff = utcnow() - stalled_after
+    (a worker died with its batch, a broker lost the message), backing off while they stay stalled
+    (_due_again); a batch that ran meanwhile finds nothing pending. A running job with nothing
+    pending lost its last batch's worker between the batch's commit and finish_if_complete: it is
+    finished here. Returns job id -> the batches queued again (jobs finished here are left out)."""
+    now = utcnow()
+    cutoff = now - stalled_after
     last_progress = select(func.max(_items.c.updated_at)).where(_items.c.job_id == _jobs.c.id).scalar_subquery()
     stalled = (
-        select(_jobs.c.id)
+        select(_jobs.c.id, _jobs.c.dispatched_at, _jobs.c.confirmed_at, last_progress.label("last_progress"))
         .where(
             _jobs.c.state.in_([state.value for state in OPEN_STATES]),
-            # never dispatched (dispatch_confirmed failed): at once
             or_(_jobs.c.dispatched_at.is_(None), and_(_jobs.c.dispatched_at < cutoff, last_progress < cutoff)),
         )
         .order_by(_jobs.c.id)
@@ -790,9 +806,10 @@ def redispatch_stalled(
     queued: dict[int, list[int]] = {}
     with db.write() as session:
         conn = session.connection()
-        for job_id in conn.scalars(stalled).all():
-            queued[job_id] = _pending_batches(conn, job_id)
-            conn.execute(update(_jobs).where(_jobs.c.id == job_id).values(dispatched_at=utcnow()))
+        for job in conn.execute(stalled).all():
+            if _due_again(job, stalled_after, now):
+                queued[job.id] = _pending_batches(conn, job.id)
+                conn.execute(update(_jobs).where(_jobs.c.id == job.id).values(dispatched_at=now))
     for job_id in [job_id for job_id, batches in queued.items() if not batches]:
         if finish_if_complete(db, job_id):
             del queued[job_id]
