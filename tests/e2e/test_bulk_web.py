@@ -166,6 +166,7 @@ def test_latin1_spreadsheet_by_reference_makes_the_preview_in_portuguese(db, adm
 def test_run_shows_progress_then_results_and_a_second_run_is_refused(db, admin, handed):
     ids = [new_customer(db, n, f"R-{n}") for n in range(2)]
     page = admin.get("/lotes/novo")
+    assert "incluindo os cortados no fim de um Desbloqueio de confiança" in text_of(page.text)  # undo_cuts takes those
     created = admin.post(
         "/lotes/novo",
         data={

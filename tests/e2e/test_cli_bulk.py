@@ -184,6 +184,8 @@ def test_undo_a_days_cuts(db, ativa):
     today = provider_today(get_settings().timezone).isoformat()
 
     refused(ativa("bulk", "undo-cuts", "--date", today, ok=False), 2, "--note")
+    helped = " ".join(ativa("bulk", "undo-cuts", "--help").stdout.replace("│", " ").split())
+    assert "The cuts at the end of a trust unlock that day (an invoice still past due) are taken too." in helped
     note = "o banco não enviou os pagamentos"
     dry = ativa("bulk", "undo-cuts", "--date", today, "--note", note, "--dry-run").stdout
     assert "activate (manual, forced)" in dry and "preview: 3 change" in dry

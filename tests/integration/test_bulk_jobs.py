@@ -5,7 +5,7 @@ undoes a day's cuts picks exactly the sweep's cuts of that day."""
 
 import threading
 from contextlib import suppress
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,7 +21,7 @@ from workflow.domain.delinquency import Policy
 from workflow.domain.errors import AtivaError, InvalidInput, UnsafeText
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import get_settings
-from workflow.usecases import bulk, customers, delinquency, transitions
+from workflow.usecases import bulk, customers, delinquency, timers, transitions
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.delinquency import SCHEDULER
 
@@ -455,6 +455,49 @@ def test_undo_cuts_picks_exactly_the_sweeps_cuts_of_the_day(db):
     hold_days = get_settings().forced_activation_hold_days
     assert rows == [("active", today + timedelta(days=hold_days) if hold_days else None)] * 3
     assert history == [("manual", True, note, job.id)] * 3
+
+
+def test_undo_cuts_takes_the_cuts_at_the_end_of_a_trust_unlock_too(db):
+    """A trust unlock that ends with an invoice still past due is cut the way the sweep cuts
+    (inactivate, scheduler, delinquency): a bank-failure day wants those customers back too."""
+    today = provider_today(get_settings().timezone)
+    unlocked = new_customer(db, 0)
+    add_invoice(db, unlocked, days_overdue=30)
+    inactivate(db, unlocked, "delinquency")
+    with db.write() as session:
+        unlock = TransitionRequest("trust_unlock", None, actor_role=Role.ADMIN, days=1)
+        transitions.transition_customer(session, unlocked, CustomerEvent.ACTIVATE, unlock, ADMIN, Source.API)
+        session.execute(
+            update(Customer).where(Customer.id == unlocked).values(trust_unlock_until=utcnow() - timedelta(minutes=1))
+        )
+    assert timers.expire_trust_unlocks(db, today).changed == [unlocked]
+
+    job = bulk.create_job(
+        db, bulk.BulkRequest(None, note="o banco falhou", preset="undo_cuts", preset_date=today), ADMIN, Source.API
+    )
+    assert [item.customer_id for item in job.items] == [unlocked]
+
+
+def test_undo_cuts_counts_a_cut_by_the_providers_day_not_utcs(db):
+    timezone = "America/Sao_Paulo"  # UTC-3: 23:30 there is 02:30 UTC of the next day
+    day = date(2026, 11, 27)
+    late, early = new_customer(db, 0), new_customer(db, 1)
+    for customer_id in (late, early):
+        add_invoice(db, customer_id, days_overdue=30)
+        inactivate(db, customer_id, "delinquency", actor=SCHEDULER, source=Source.SCHEDULER)
+    at = {
+        late: datetime(2026, 11, 28, 2, 30, tzinfo=UTC),  # 27/11 23:30 local
+        early: datetime(2026, 11, 28, 3, 30, tzinfo=UTC),  # 28/11 00:30 local
+    }
+    with db.write() as session:
+        for customer_id, moment in at.items():
+            session.execute(
+                update(StatusChange).where(StatusChange.customer_id == customer_id).values(created_at=moment)
+            )
+    with db.read() as session:
+        conn = session.connection()
+        assert bulk.sweep_cuts_of(conn, day, timezone) == [late]
+        assert bulk.sweep_cuts_of(conn, day + timedelta(days=1), timezone) == [early]
 
 
 def test_list_and_pages(db):

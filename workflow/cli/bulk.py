@@ -377,7 +377,8 @@ def bulk_undo_cuts(
     """Undo the sweep's cuts of --date, for the day a bank failed.
 
     Everyone the sweep cut that day who is still inactive from that cut is activated: reason manual,
-    forced (they still owe), the note and the job in their history."""
+    forced (they still owe), the note and the job in their history. The cuts at the end of a trust
+    unlock that day (an invoice still past due) are taken too."""
     request = bulk.BulkRequest(None, note=note, preset=bulk.UNDO_CUTS, preset_date=day, batch_size=batch_size)
     _preview_then_run(request, None, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
 
