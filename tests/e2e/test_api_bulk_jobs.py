@@ -99,6 +99,8 @@ def test_admin_only(api):
         ({"action": "activate", "reason": "manual", "filter": {"status": "inactive"}}, "matches no customer"),
         ({"preset": "undo_cuts", "date": "2026-11-30"}, "needs a note"),
         ({"action": "activate", "reason": "delinquency", "customers": [1]}, "does not go with activate"),
+        ({"action": "activate", "reason": "trust_unlock", "customers": [1]}, "one customer at a time"),
+        ({"action": "inactivate", "reason": "other", "customers": [1]}, "needs a note"),
     ],
 )
 def test_bad_input_is_a_problem_and_creates_nothing(api, body, words):

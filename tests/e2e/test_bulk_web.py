@@ -81,7 +81,7 @@ def upload(client, content: bytes, match: str, **fields):
 @pytest.mark.parametrize("username", ["maria", "vitor"])
 def test_only_admins_see_the_menu_entry_and_reach_the_pages(db, app, username):
     job = bulk.create_job(
-        db, bulk.BulkRequest("inactivate", "other", customers=[new_customer(db, 0, "A-1")]), ADMIN, Source.API
+        db, bulk.BulkRequest("inactivate", "other", "obra", customers=[new_customer(db, 0, "A-1")]), ADMIN, Source.API
     )
     with TestClient(app, follow_redirects=False) as client:
         signed_in(client, username)
@@ -215,15 +215,29 @@ def test_the_form_refuses_in_portuguese_and_creates_nothing(db, admin):
 
     assert "Escolha Ativar ou Inativar." in refused(modo="filtro", situacao="active")
     assert "Escolha um motivo de inativação." in refused(modo="filtro", acao="inativar", motivo="manual")
+    # A trust unlock needs its days (one customer at a time): not offered, and refused if forged.
+    assert "Escolha um motivo de ativação." in refused(
+        modo="filtro", acao="ativar", motivo="trust_unlock", situacao="inactive"
+    )
+    assert 'value="trust_unlock"' not in admin.get("/lotes/novo").text
+    assert "Escreva uma observação explicando o motivo." in refused(
+        modo="filtro", acao="inativar", motivo="other", situacao="active"
+    )
     assert "Forçar vale só para ativação." in refused(
         modo="filtro", acao="inativar", motivo="other", forcar="on", situacao="active"
     )
-    assert "Escolha pelo menos um critério do filtro." in refused(modo="filtro", acao="inativar", motivo="other")
+    assert "Escolha pelo menos um critério do filtro." in refused(
+        modo="filtro", acao="inativar", motivo="customer_request"
+    )
     assert "Nenhum cliente atende a esse filtro; nada foi criado." in refused(
         modo="filtro", acao="ativar", motivo="manual", situacao="inactive"
     )
-    assert "Escolha uma opção da lista." in refused(modo="filtro", acao="inativar", motivo="other", origem="<x>")
-    assert "Data inválida." in refused(modo="filtro", acao="inativar", motivo="other", data_corte="0001-01-01")
+    assert "Escolha uma opção da lista." in refused(
+        modo="filtro", acao="inativar", motivo="customer_request", origem="<x>"
+    )
+    assert "Data inválida." in refused(
+        modo="filtro", acao="inativar", motivo="customer_request", data_corte="0001-01-01"
+    )
     assert "caractere de controle" in refused(
         modo="filtro", acao="inativar", motivo="other", situacao="active", observacao="a\x00b"
     )
@@ -245,7 +259,7 @@ def test_a_missing_job_and_an_odd_number(admin):
 
 def test_discard_a_preview(db, admin):
     customer = new_customer(db, 0, "A-1")
-    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", customers=[customer]), ADMIN, Source.API)
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "obra", customers=[customer]), ADMIN, Source.API)
     page = admin.get(f"/lotes/{job.id}")
     assert admin.post(f"/lotes/{job.id}/cancelar", data={"csrf_token": csrf_of(page.text)}).status_code == 303
     text = text_of(admin.get(f"/lotes/{job.id}").text)
@@ -274,7 +288,7 @@ def test_cancel_between_batches_leaves_the_rest_not_run(db, admin, handed):
 def test_the_results_are_paginated(db, admin, monkeypatch):
     monkeypatch.setattr(pages_bulk, "PER_PAGE", 2)
     ids = [new_customer(db, n, f"P-{n}") for n in range(3)]
-    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", customers=ids), ADMIN, Source.API)
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "obra", customers=ids), ADMIN, Source.API)
 
     def customers_on(pagina: str) -> list[str]:
         page = admin.get(f"/lotes/{job.id}", params={"pagina": pagina})

@@ -265,6 +265,7 @@ def test_a_file_with_a_header_names_its_column(db, ativa, tmp_path):
         (["--refs", "a\x1bb"], 2, ["control characters"]),
         (["--ids", "1", "--match", "id"], 2, ["--match goes with --csv"]),
         (["--cut-date", "0001-01-01"], 2, ["cut_date"]),
+        (["--reason", "trust_unlock", "--ids", "1"], 2, ["trust_unlock"]),
     ],
     ids=[
         "ids-and-refs",
@@ -276,6 +277,7 @@ def test_a_file_with_a_header_names_its_column(db, ativa, tmp_path):
         "escape",
         "match-alone",
         "year-1",
+        "trust-unlock",
     ],
 )
 def test_bad_options_are_one_line_and_create_nothing(db, ativa, args, exit_code, words):

@@ -373,6 +373,12 @@ def test_other_bad_requests(db):
         )
     with pytest.raises(InvalidInput, match="does not go with activate"):
         bulk.create_job(db, bulk.BulkRequest("activate", "delinquency", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="a trust unlock is given one customer at a time"):
+        bulk.create_job(db, bulk.BulkRequest("activate", "trust_unlock", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="reason 'other' needs a note"):
+        bulk.create_job(db, bulk.BulkRequest("inactivate", "other", " ", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="reason 'other' needs a note"):  # before anything is read
+        bulk.create_job(db, bulk.BulkRequest("inactivate", "other", customers=[10**9]), ADMIN, Source.API)
     with pytest.raises(InvalidInput, match="force applies only to activation"):
         bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "x", force=True, customers=[1]), ADMIN, Source.API)
     with pytest.raises(InvalidInput, match="exactly one"):

@@ -18,10 +18,9 @@ import typer
 from pydantic import TypeAdapter
 from rich.console import Console
 
-from ..domain.bulk import OPEN_STATES, Match, SelectionRefused
+from ..domain.bulk import BULK_REASONS, OPEN_STATES, Match, SelectionRefused
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import (
-    ActivationReason,
     CustomerEvent,
     CustomerStatus,
     DelinquencyStage,
@@ -309,7 +308,7 @@ def _filter(
     )
 
 
-def _add_choosing_command(event: CustomerEvent, reasons: type[StrEnum], summary: str) -> None:
+def _add_choosing_command(event: CustomerEvent, summary: str) -> None:
     """`ativa bulk activate` or `inactivate`: the customers chosen by a list, a file or a filter."""
 
     def command(
@@ -343,8 +342,8 @@ def _add_choosing_command(event: CustomerEvent, reasons: type[StrEnum], summary:
         request = _request(event, str(reason), note, force, batch_size, selection)
         _preview_then_run(request, read, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
 
-    # Typer reads the choices of --reason from the annotation: the reasons of this event.
-    command.__annotations__["reason"] = reasons
+    # Typer reads the choices of --reason from the annotation: the reasons a job of this event may give.
+    command.__annotations__["reason"] = StrEnum(f"Bulk{event.value.title()}Reason", {r: r for r in BULK_REASONS[event]})
     command.__doc__ = summary
     command.__name__ = f"bulk_{event.value}"
     group.command(event.value)(command)
@@ -352,12 +351,10 @@ def _add_choosing_command(event: CustomerEvent, reasons: type[StrEnum], summary:
 
 _add_choosing_command(
     CustomerEvent.ACTIVATE,
-    ActivationReason,
     "Activate the customers chosen (a list, a file or a filter): preview, confirm, run here.",
 )
 _add_choosing_command(
     CustomerEvent.INACTIVATE,
-    InactivationReason,
     "Inactivate the customers chosen (a list, a file or a filter): preview, confirm, run here.",
 )
 

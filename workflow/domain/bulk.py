@@ -11,9 +11,22 @@ from enum import StrEnum
 from . import limits
 from .documents import parse_document
 from .errors import AtivaError, InvalidInput
+from .vocabulary import ActivationReason, CustomerEvent, InactivationReason
 
 MAX_CUSTOMERS = 100_000  # customers in one job
 MAX_ENTRY_LENGTH = 200  # characters of one entry of a list (a reference or a document)
+
+
+# The reasons a job may give, for the API, the CLI's choices and the UI's: a trust unlock needs its
+# number of days, which a job does not carry, so it is one customer at a time.
+BULK_REASONS: dict[CustomerEvent, tuple[str, ...]] = {
+    CustomerEvent.ACTIVATE: tuple(
+        reason.value for reason in ActivationReason if reason != ActivationReason.TRUST_UNLOCK
+    ),
+    CustomerEvent.INACTIVATE: tuple(reason.value for reason in InactivationReason),
+}
+# A reason that says nothing by itself: the job's note must say it (the machine would refuse each).
+REASONS_NEEDING_A_NOTE = frozenset({InactivationReason.OTHER.value})
 
 
 class BulkJobState(StrEnum):

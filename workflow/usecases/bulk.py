@@ -26,8 +26,10 @@ from ..db.models import BulkJob, BulkJobItem, Customer, StatusChange
 from ..db.types import utcnow
 from ..domain import brazilian, limits
 from ..domain.bulk import (
+    BULK_REASONS,
     MAX_CUSTOMERS,
     OPEN_STATES,
+    REASONS_NEEDING_A_NOTE,
     BulkJobState,
     Conflict,
     ItemOutcome,
@@ -180,11 +182,18 @@ def _checked(request: BulkRequest, actor: Actor, today: date) -> tuple[BulkReque
     if request.action not in (CustomerEvent.ACTIVATE, CustomerEvent.INACTIVATE):
         raise InvalidInput(f"action {request.action!r} is unknown: use activate or inactivate")
     event = CustomerEvent(request.action)
-    reasons = ActivationReason if event is CustomerEvent.ACTIVATE else InactivationReason
-    if request.reason not in {reason.value for reason in reasons}:
-        raise InvalidInput(
-            f"reason {request.reason!r} does not go with {event}: use one of {', '.join(r.value for r in reasons)}"
+    reasons = BULK_REASONS[event]
+    if request.reason not in reasons:
+        why = (
+            " (a trust unlock is given one customer at a time, with its days)"
+            if request.reason == "trust_unlock"
+            else ""
         )
+        raise InvalidInput(
+            f"reason {request.reason!r} does not go with {event} in a bulk job: use one of {', '.join(reasons)}{why}"
+        )
+    if request.reason in REASONS_NEEDING_A_NOTE and not (note and note.strip()):
+        raise InvalidInput(f"reason {request.reason!r} needs a note explaining it")
     if request.force and event is CustomerEvent.INACTIVATE:
         raise InvalidInput("force applies only to activation")
     if request.match is not None and request.customers is None:

@@ -4,11 +4,19 @@ changed (the machine's rule, in the words of the customer's Editar form)."""
 from datetime import date
 
 from ..domain import brazilian
-from ..domain.bulk import BulkJobState, ItemOutcome, Match, PreviewOutcome
+from ..domain.bulk import BULK_REASONS, BulkJobState, ItemOutcome, Match, PreviewOutcome
 from ..domain.vocabulary import CustomerEvent
 from ..usecases.bulk import UNDO_CUTS
 from . import labels
 
+# The reasons the form offers, in the operator's words: those a job may give (domain.bulk).
+REASONS = {
+    event.value: {reason: words[reason] for reason in BULK_REASONS[event]}
+    for event, words in (
+        (CustomerEvent.INACTIVATE, labels.INACTIVATION_REASONS),
+        (CustomerEvent.ACTIVATE, labels.ACTIVATION_REASONS),
+    )
+}
 ACTIONS = {CustomerEvent.ACTIVATE.value: "Ativar", CustomerEvent.INACTIVATE.value: "Inativar"}
 # The form's words for the actions (address-bar friendly) -> the machine's events.
 ACTION_CHOICES = {"ativar": CustomerEvent.ACTIVATE.value, "inativar": CustomerEvent.INACTIVATE.value}
