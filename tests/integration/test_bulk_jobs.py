@@ -598,6 +598,32 @@ def test_a_running_job_whose_batches_all_ran_is_finished_by_the_stall_check(db):
     assert finished.counts["done"] == 2
 
 
+def test_the_first_batch_does_not_hold_the_jobs_row_while_it_runs(pg_db):
+    db = pg_db
+    ids = [new_customer(db, n) for n in range(2)]
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "customer_request", customers=ids), ADMIN, Source.API)
+    bulk.confirm_job(db, job.id, ADMIN)
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(select(Customer.id).where(Customer.id == ids[1]).with_for_update())  # the batch waits on it
+    results: dict[str, object] = {}
+    batch = threading.Thread(target=lambda: results.update(batch=bulk.run_batch(db, job.id, 0)))
+    batch.start()
+    try:
+        wait_for(lambda: lock_waiters(db) == 1, what="the first batch waiting for a customer's lock")
+        with db.engine.connect() as other:  # the job's row is free: NOWAIT would raise otherwise
+            state = other.execute(
+                select(BulkJob.state).where(BulkJob.id == job.id).with_for_update(nowait=True)
+            ).scalar_one()
+            other.rollback()
+        assert state == "running"
+    finally:
+        holder.rollback()
+        holder.close()
+        batch.join(30)
+    assert results["batch"].done == ids
+
+
 def test_a_cancellation_waits_for_the_batch_under_way_and_skips_the_rest(pg_db):
     db = pg_db
     ids = [new_customer(db, n) for n in range(4)]

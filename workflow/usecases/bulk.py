@@ -506,7 +506,10 @@ def create_job_in(session: Session, request: BulkRequest, actor: Actor, source: 
     return _read_view(conn, job_id)
 
 
-_LOCK_JOB = select(_jobs).where(_jobs.c.id == bindparam("job_id")).with_for_update()
+# FOR NO KEY UPDATE: a batch's history rows point at the job (a foreign key, whose check takes a
+# KEY SHARE lock on its row), so a cancellation holding the row while it waits for the batch's
+# items must not block that check, or the two would wait for each other.
+_LOCK_JOB = select(_jobs).where(_jobs.c.id == bindparam("job_id")).with_for_update(key_share=True)
 _READ_JOB = select(_jobs).where(_jobs.c.id == bindparam("job_id"))
 
 
@@ -655,14 +658,16 @@ def run_batch(db: Database, job_id: int, batch_no: int) -> BatchRun:
     settings = get_settings()
     today = provider_today(settings.timezone)
     run = BatchRun(job_id, batch_no)
+    # queued -> running by the first batch, in a transaction of its own: the job's row is locked
+    # only while it changes, never for a whole batch. Batches run side by side on several workers,
+    # and a cancellation never waits behind a stream of them. What keeps a cancelled job's batches
+    # from running is their items: the cancellation turns every pending item `skipped` (waiting
+    # for the items of the batches under way, which it locks in the same order), and a batch runs
+    # pending items only.
+    with db.write() as session:
+        session.connection().execute(_START, {"job_id": job_id})
     with db.write() as session:
         conn = session.connection()
-        # queued -> running by the first batch. The job's row is locked only when it changes:
-        # batches run side by side on several workers, and a cancellation never waits behind a
-        # stream of them. What keeps a cancelled job's batches from running is their items: the
-        # cancellation turns every pending item `skipped` (waiting for the items of the batches
-        # under way, which it locks in the same order), and a batch runs pending items only.
-        conn.execute(_START, {"job_id": job_id})
         job = conn.execute(_READ_JOB, {"job_id": job_id}).one_or_none()
         if job is None or job.state != BulkJobState.RUNNING:
             run.skipped_why = "no such job" if job is None else f"the job is {job.state}"

@@ -10,12 +10,17 @@ from ..usecases.bulk import UNDO_CUTS
 from . import labels
 
 # The reasons the form offers, in the operator's words: those a job may give (domain.bulk).
-REASONS = {
-    event.value: {reason: words[reason] for reason in BULK_REASONS[event]}
-    for event, words in (
-        (CustomerEvent.INACTIVATE, labels.INACTIVATION_REASONS),
-        (CustomerEvent.ACTIVATE, labels.ACTIVATION_REASONS),
-    )
+REASONS: dict[str, dict[str, str]] = {
+    CustomerEvent.INACTIVATE.value: {
+        reason: text
+        for reason, text in labels.INACTIVATION_REASONS.items()
+        if reason in BULK_REASONS[CustomerEvent.INACTIVATE]
+    },
+    CustomerEvent.ACTIVATE.value: {
+        reason: text
+        for reason, text in labels.ACTIVATION_REASONS.items()
+        if reason in BULK_REASONS[CustomerEvent.ACTIVATE]
+    },
 }
 ACTIONS = {CustomerEvent.ACTIVATE.value: "Ativar", CustomerEvent.INACTIVATE.value: "Inativar"}
 # The form's words for the actions (address-bar friendly) -> the machine's events.
