@@ -192,8 +192,23 @@ def test_a_run_writes_what_transition_customer_writes(db):
         links = session.execute(
             select(BulkJobItem.transition_id, BulkJobItem.outcome).where(BulkJobItem.job_id == job.id)
         ).all()
+        item_points_at = dict(
+            (customer_id, change_id)
+            for customer_id, change_id in session.execute(
+                select(BulkJobItem.customer_id, BulkJobItem.transition_id).where(
+                    BulkJobItem.job_id == job.id, BulkJobItem.outcome == "done"
+                )
+            ).all()
+        )
+        changes_of_the_job = dict(
+            (customer_id, change_id)
+            for customer_id, change_id in session.execute(
+                select(StatusChange.customer_id, StatusChange.id).where(StatusChange.bulk_job_id == job.id)
+            ).all()
+        )
     assert pointed and set(pointed) == {job.id}
     assert all((tid is not None) == (outcome == "done") for tid, outcome in links)
+    assert item_points_at and item_points_at == changes_of_the_job  # each item names its customer's row
 
 
 def seed_active_world(db, first: int) -> dict[str, int]:

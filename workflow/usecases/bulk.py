@@ -629,16 +629,11 @@ _PENDING_OF_BATCH = (
     .order_by(_items.c.customer_id)
     .with_for_update()
 )
-# The history row each changed customer got from this job (one per customer and job).
-_ITS_CHANGE = (
-    select(_changes.c.id)
-    .where(_changes.c.customer_id == _items.c.customer_id, _changes.c.bulk_job_id == _items.c.job_id)
-    .scalar_subquery()
-)
+# Each changed customer's item points at the history row the batch wrote for it.
 _MARK_DONE = (
     update(_items)
-    .where(_items.c.job_id == bindparam("the_job"), _items.c.customer_id.in_(id_list("customer_ids")))
-    .values(outcome=ItemOutcome.DONE.value, transition_id=_ITS_CHANGE, updated_at=bindparam("now"))
+    .where(_items.c.id == bindparam("item_id"))
+    .values(outcome=ItemOutcome.DONE.value, transition_id=bindparam("change_id"), updated_at=bindparam("now"))
 )
 _MARK_ONE = (
     update(_items)
@@ -715,7 +710,13 @@ def _run_locked(session, conn: Connection, job, pending: list, today: date, run:
     publish_after_commit(session, written.effect_ids)
     if decided:
         run.done = [one.row.id for one in decided]
-        conn.execute(_MARK_DONE, {"the_job": job.id, "customer_ids": run.done, "now": now})
+        conn.execute(
+            _MARK_DONE,
+            [
+                {"item_id": item_of[customer_id], "change_id": written.change_ids[customer_id], "now": now}
+                for customer_id in run.done
+            ],
+        )
     if marks:
         conn.execute(_MARK_ONE, marks)
 
