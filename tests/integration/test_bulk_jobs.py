@@ -425,6 +425,15 @@ def test_filters(db):
     assert chosen(inactivation_reason="delinquency") == [cut]
     assert chosen(source="scheduler") == [cut]
     assert chosen(cut_date=provider_today(get_settings().timezone)) == [cut, away]
+    # The source is the latest change's: a cut by the sweep, then a return by hand, is the API's.
+    returned = new_customer(db, 3)
+    add_invoice(db, returned, days_overdue=30)
+    inactivate(db, returned, "delinquency", actor=SCHEDULER, source=Source.SCHEDULER)
+    with db.write() as session:
+        forced = TransitionRequest("manual", "voltou", force=True, actor_role=Role.ADMIN)
+        transitions.transition_customer(session, returned, CustomerEvent.ACTIVATE, forced, ADMIN, Source.API)
+    assert chosen(source="scheduler") == [cut]
+    assert chosen(source="api") == [away, returned]
 
 
 def test_undo_cuts_picks_exactly_the_sweeps_cuts_of_the_day(db):
