@@ -121,6 +121,17 @@ def test_unknown_entries_are_listed_and_large_lists_pass_the_body_limit(api):
     assert len(problem["entries"]) == 20000 and problem["entries"][0] == {"position": 2, "value": 1000}
 
 
+def test_more_customers_than_a_job_holds_is_a_413(api):
+    too_many = list(range(1, 100_002))  # about 700 KB: within the bulk body limit
+    problem = assert_problem(
+        api.post(JOBS, json={"action": "inactivate", "reason": "customer_request", "customers": too_many}),
+        413,
+        "payload_too_large",
+    )
+    assert "at most 100000 customers" in problem["detail"]
+    assert assert_ok(api.get(JOBS)) == []
+
+
 def test_ids_out_of_range_and_missing_jobs(api):
     assert_problem(api.get(f"{JOBS}/{2**31}"), 422, "validation_error")
     assert_problem(api.post(f"{JOBS}/0/run"), 422, "validation_error")

@@ -39,8 +39,10 @@ class BulkJobIn(Strict):
     reason: Line | None = Field(None, max_length=40, description="A reason of the action (the preset: manual)")
     note: Text | None = Field(None, max_length=2000)
     force: bool = Field(False, description="Activation of customers who still owe (recorded as forced)")
+    # No max_length here: more than MAX_CUSTOMERS is the domain's 413 payload_too_large, as for a
+    # filter or a preset that matches too many (the body limit bounds what is parsed).
     customers: list[StrictInt | StrictStr] | None = Field(
-        None, max_length=MAX_CUSTOMERS, description="Ids, external refs or CPF/CNPJ, as `match` says"
+        None, description=f"Ids, external refs or CPF/CNPJ, as `match` says; at most {MAX_CUSTOMERS} (413 beyond)"
     )
     match: Literal["id", "external_ref", "document"] | None = Field(
         None, description="What the entries of `customers` are (integers alone: ids)"
