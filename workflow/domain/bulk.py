@@ -150,7 +150,8 @@ def read_entries(customers: list, match: str | None) -> tuple[Match, list[Entry]
             continue
         if key not in seen:
             seen.add(key)
-            entries.append(Entry(position, str(value), key))
+            # The text stored is what was looked up by: "1" and "1" followed by spaces are one entry.
+            entries.append(Entry(position, value.strip() if isinstance(value, str) else str(value), key))
     if bad:
         why = {
             Match.ID: f"ids must be between 1 and {limits.MAX_ROW_ID}",
@@ -163,6 +164,9 @@ def read_entries(customers: list, match: str | None) -> tuple[Match, list[Entry]
 
 def _key(kind: Match, value: int | str) -> int | str | None:
     """What an entry is looked up by, or None for an entry that cannot name any customer."""
+    # Before stripping: str.strip() takes U+001C..U+001F for whitespace, a control is refused.
+    if isinstance(value, str) and limits.forbidden_character(value):
+        return None
     if kind is Match.ID:
         # Ids as numbers, or (with match "id", as a CSV gives them) as strings of digits.
         if isinstance(value, str):
