@@ -12,7 +12,9 @@ from tests.conftest import add_invoice, cpf
 from tests.e2e.web_support import PASSWORD, csrf_of, signed_in
 from workflow.application import create_app
 from workflow.db.models import BulkJob
+from workflow.domain.bulk import NothingSelected
 from workflow.domain.customer_machine import TransitionRequest
+from workflow.domain.errors import InvalidInput
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import Settings
 from workflow.usecases import bulk, customers, sweep_dispatch, transitions, users
@@ -333,3 +335,16 @@ def test_a_list_of_ids_with_an_unknown_one_then_without_it(db, admin):
     assert created.status_code == 303, created.text
     job = bulk.job_view(db, int(created.headers["location"].rsplit("/", 1)[1]))
     assert [item.customer_id for item in job.items] == ids and job.selection == {"customers": 2, "match": "id"}
+
+
+def test_a_refusal_other_than_nobody_found_is_shown_as_it_is():
+    """Only a selection that names nobody reads "Ninguém cortado…" or "Nenhum cliente…"."""
+    for mode, field in (("desfazer", "data"), ("filtro", "filtro")):
+        form = pages_bulk.BulkForm({"modo": mode, "data": "2026-11-27"})
+        pages_bulk._refused_selection(form, InvalidInput("batch_size must be between 1 and 5000"), None)
+        assert form.errors == {
+            "form": "A seleção foi recusada; nada foi criado. Detalhe: batch_size must be between 1 and 5000"
+        }
+        nobody = pages_bulk.BulkForm({"modo": mode, "data": "2026-11-27"})
+        pages_bulk._refused_selection(nobody, NothingSelected("no customer"), None)
+        assert list(nobody.errors) == [field]

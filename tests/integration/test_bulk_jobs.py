@@ -193,16 +193,14 @@ def test_a_run_writes_what_transition_customer_writes(db):
             select(BulkJobItem.transition_id, BulkJobItem.outcome).where(BulkJobItem.job_id == job.id)
         ).all()
         item_points_at = dict(
-            (customer_id, change_id)
-            for customer_id, change_id in session.execute(
+            session.execute(
                 select(BulkJobItem.customer_id, BulkJobItem.transition_id).where(
                     BulkJobItem.job_id == job.id, BulkJobItem.outcome == "done"
                 )
             ).all()
         )
         changes_of_the_job = dict(
-            (customer_id, change_id)
-            for customer_id, change_id in session.execute(
+            session.execute(
                 select(StatusChange.customer_id, StatusChange.id).where(StatusChange.bulk_job_id == job.id)
             ).all()
         )

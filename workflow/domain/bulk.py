@@ -70,6 +70,10 @@ class Conflict(AtivaError):
     code = "conflict"
 
 
+class NothingSelected(InvalidInput):
+    """A filter or a preset, well formed, that names no customer (nothing was created)."""
+
+
 class SelectionRefused(InvalidInput):
     """A list of customers refused as a whole; `entries` names each offending entry."""
 

@@ -34,6 +34,7 @@ from ..domain.bulk import (
     Conflict,
     ItemOutcome,
     Match,
+    NothingSelected,
     PreviewOutcome,
     TooManyCustomers,
     read_entries,
@@ -327,7 +328,7 @@ def _filtered(conn: Connection, wanted: BulkFilter, timezone: str) -> tuple[dict
     ids = list(conn.scalars(query.order_by(_customers.c.id).limit(MAX_CUSTOMERS + 1)))
     selection = {"filter": {k: v.isoformat() if isinstance(v, date) else v for k, v in wanted.given().items()}}
     if not ids:
-        raise InvalidInput(f"the filter {selection['filter']} matches no customer; nothing was created")
+        raise NothingSelected(f"the filter {selection['filter']} matches no customer; nothing was created")
     return selection, _in_id_order(ids)
 
 
@@ -362,7 +363,7 @@ def sweep_cuts_of(conn: Connection, day: date, timezone: str) -> list[int]:
 def _cuts_of_the_day(conn: Connection, day: date, timezone: str) -> tuple[dict, list[_Chosen]]:
     ids = sweep_cuts_of(conn, day, timezone)
     if not ids:
-        raise InvalidInput(
+        raise NothingSelected(
             f"nobody the sweep cut on {brazilian.day(day)} ({day.isoformat()}) is still inactive from that cut: "
             "no customer matches; nothing was created"
         )

@@ -18,6 +18,7 @@ from ..domain.bulk import (
     OPEN_STATES,
     REASONS_NEEDING_A_NOTE,
     Conflict,
+    NothingSelected,
     SelectionRefused,
     TooManyCustomers,
     read_entries,
@@ -198,6 +199,8 @@ def _refused_selection(form: BulkForm, error: AtivaError, lines: list[int] | Non
             f"Um lote tem no máximo {MAX_CUSTOMERS:,} clientes e a seleção tem mais. ".replace(",", ".")
             + "Refine a seleção; nada foi criado."
         )
+    elif not isinstance(error, NothingSelected):  # the form let something through: say what
+        form.errors["form"] = f"A seleção foi recusada; nada foi criado. Detalhe: {error.detail}"
     elif mode == "desfazer":
         form.errors["data"] = (
             f"Ninguém cortado pela inadimplência automática em {_day(form.get('data'))} "
