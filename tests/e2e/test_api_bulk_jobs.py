@@ -1,6 +1,8 @@
 """/api/v1/bulk-jobs on both databases: preview, run, progress, history pointing at the job, a
 second run refused, cancellation, admin only, and bad input answered as problem+json."""
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,6 +13,7 @@ from workflow.application import create_app
 from workflow.domain.vocabulary import Role
 from workflow.settings import Settings
 from workflow.usecases import bulk, sweep_dispatch, users
+from workflow.usecases import idempotency as idempotency_records
 
 JOBS = "/api/v1/bulk-jobs"
 
@@ -96,6 +99,8 @@ def test_admin_only(api):
         ({"action": "activate", "reason": "manual", "filter": {"status": "inactive"}}, "matches no customer"),
         ({"preset": "undo_cuts", "date": "2026-11-30"}, "needs a note"),
         ({"action": "activate", "reason": "delinquency", "customers": [1]}, "does not go with activate"),
+        ({"action": "activate", "reason": "trust_unlock", "customers": [1]}, "one customer at a time"),
+        ({"action": "inactivate", "reason": "other", "customers": [1]}, "needs a note"),
     ],
 )
 def test_bad_input_is_a_problem_and_creates_nothing(api, body, words):
@@ -114,6 +119,17 @@ def test_unknown_entries_are_listed_and_large_lists_pass_the_body_limit(api):
         "validation_error",
     )
     assert len(problem["entries"]) == 20000 and problem["entries"][0] == {"position": 2, "value": 1000}
+
+
+def test_more_customers_than_a_job_holds_is_a_413(api):
+    too_many = list(range(1, 100_002))  # about 700 KB: within the bulk body limit
+    problem = assert_problem(
+        api.post(JOBS, json={"action": "inactivate", "reason": "customer_request", "customers": too_many}),
+        413,
+        "payload_too_large",
+    )
+    assert "at most 100000 customers" in problem["detail"]
+    assert assert_ok(api.get(JOBS)) == []
 
 
 def test_ids_out_of_range_and_missing_jobs(api):
@@ -164,3 +180,56 @@ def test_a_filter_and_the_undo_preset_over_the_api(api):
         "validation_error",
     )
     assert "nobody the sweep cut" in nobody["detail"]
+
+
+def test_the_job_and_its_idempotency_key_commit_together(api, handed, monkeypatch):
+    customer = api.new_customer(0)["id"]
+    body = {"action": "inactivate", "reason": "customer_request", "customers": [customer]}
+
+    def record_fails(*_args, **_kwargs):
+        raise RuntimeError("the key's record could not be written")
+
+    # The key's record failing must take the job down with it: no job without its key.
+    monkeypatch.setattr(idempotency_records, "record_answer", record_fails)
+    assert_problem(api.post(JOBS, json=body, headers={"Idempotency-Key": "lote-x"}), 500, "internal_error")
+    assert assert_ok(api.get(JOBS)) == []
+    monkeypatch.undo()
+    monkeypatch.setattr(sweep_dispatch, "_bulk_dispatcher", lambda job_id, batch: handed.append((job_id, batch)))
+
+    job = assert_ok(api.post(JOBS, json=body), 201)
+    monkeypatch.setattr(idempotency_records, "record_answer", record_fails)
+    assert_problem(api.post(f"{JOBS}/{job['id']}/run", headers={"Idempotency-Key": "run-x"}), 500, "internal_error")
+    assert assert_ok(api.get(f"{JOBS}/{job['id']}"))["state"] == "preview"  # not confirmed without its key
+    assert handed == []
+
+
+def test_a_broker_failing_after_the_confirmation_answers_queued_and_the_stall_check_queues_it(api, monkeypatch):
+    customer = api.new_customer(0)["id"]
+    job = assert_ok(
+        api.post(JOBS, json={"action": "inactivate", "reason": "customer_request", "customers": [customer]}), 201
+    )
+
+    def broker_down(job_id: int, batch: int) -> None:
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(sweep_dispatch, "_bulk_dispatcher", broker_down)
+    queued = assert_ok(api.post(f"{JOBS}/{job['id']}/run"), 202)
+    assert queued["state"] == "queued"
+    assert_problem(api.post(f"{JOBS}/{job['id']}/run"), 409, "conflict")  # confirmed once, committed
+
+    handed: list[tuple[int, int]] = []
+    # The next tick queues it at once, however long the stall period.
+    assert bulk.redispatch_stalled(api.db, timedelta(days=1), lambda *batch: handed.append(batch)) == {job["id"]: [0]}
+    assert handed == [(job["id"], 0)]
+    assert bulk.redispatch_stalled(api.db, timedelta(days=1), lambda *batch: handed.append(batch)) == {}
+
+
+def test_no_workers_connected_is_a_503_that_changes_nothing(api, monkeypatch):
+    customer = api.new_customer(0)["id"]
+    job = assert_ok(
+        api.post(JOBS, json={"action": "inactivate", "reason": "customer_request", "customers": [customer]}), 201
+    )
+    monkeypatch.setattr(sweep_dispatch, "_bulk_dispatcher", None)
+    problem = assert_problem(api.post(f"{JOBS}/{job['id']}/run"), 503, "workers_unavailable")
+    assert "no worker is connected" in problem["detail"]
+    assert assert_ok(api.get(f"{JOBS}/{job['id']}"))["state"] == "preview"

@@ -230,7 +230,7 @@ def test_a_csv_with_an_unknown_cpf_names_its_line_and_creates_nothing(served, pa
     sign_in(page, served, "ana")
     open_bulk_jobs_from_the_menu(page)
     page.get_by_label("Ação", exact=True).select_option(label="Inativar")
-    page.get_by_label("Motivo", exact=True).select_option(label="Outro")
+    page.get_by_label("Motivo", exact=True).select_option(label="Encerramento de contrato")
     page.get_by_label("Por arquivo CSV").check()
     page.get_by_label("A primeira coluna traz").select_option(label="CPF/CNPJ")
     page.get_by_label("Arquivo", exact=True).set_input_files(str(listing))
@@ -240,7 +240,7 @@ def test_a_csv_with_an_unknown_cpf_names_its_line_and_creates_nothing(served, pa
     rows = page.locator("#linhas-recusadas tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_text(f"4{unknown}Nenhum cliente tem este CPF/CNPJ.")
-    expect(page.get_by_label("Motivo", exact=True)).to_have_value("other")  # what was chosen is kept
+    expect(page.get_by_label("Motivo", exact=True)).to_have_value("contract_termination")  # what was chosen is kept
     shot(page, "18-acoes-em-lote-linhas-recusadas")
     assert served.jobs() == jobs_before
 

@@ -12,7 +12,9 @@ from tests.conftest import add_invoice, cpf
 from tests.e2e.web_support import PASSWORD, csrf_of, signed_in
 from workflow.application import create_app
 from workflow.db.models import BulkJob
+from workflow.domain.bulk import NothingSelected
 from workflow.domain.customer_machine import TransitionRequest
+from workflow.domain.errors import InvalidInput
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import Settings
 from workflow.usecases import bulk, customers, sweep_dispatch, transitions, users
@@ -81,7 +83,7 @@ def upload(client, content: bytes, match: str, **fields):
 @pytest.mark.parametrize("username", ["maria", "vitor"])
 def test_only_admins_see_the_menu_entry_and_reach_the_pages(db, app, username):
     job = bulk.create_job(
-        db, bulk.BulkRequest("inactivate", "other", customers=[new_customer(db, 0, "A-1")]), ADMIN, Source.API
+        db, bulk.BulkRequest("inactivate", "other", "obra", customers=[new_customer(db, 0, "A-1")]), ADMIN, Source.API
     )
     with TestClient(app, follow_redirects=False) as client:
         signed_in(client, username)
@@ -166,6 +168,7 @@ def test_latin1_spreadsheet_by_reference_makes_the_preview_in_portuguese(db, adm
 def test_run_shows_progress_then_results_and_a_second_run_is_refused(db, admin, handed):
     ids = [new_customer(db, n, f"R-{n}") for n in range(2)]
     page = admin.get("/lotes/novo")
+    assert "incluindo os cortados no fim de um Desbloqueio de confiança" in text_of(page.text)  # undo_cuts takes those
     created = admin.post(
         "/lotes/novo",
         data={
@@ -214,15 +217,29 @@ def test_the_form_refuses_in_portuguese_and_creates_nothing(db, admin):
 
     assert "Escolha Ativar ou Inativar." in refused(modo="filtro", situacao="active")
     assert "Escolha um motivo de inativação." in refused(modo="filtro", acao="inativar", motivo="manual")
+    # A trust unlock needs its days (one customer at a time): not offered, and refused if forged.
+    assert "Escolha um motivo de ativação." in refused(
+        modo="filtro", acao="ativar", motivo="trust_unlock", situacao="inactive"
+    )
+    assert 'value="trust_unlock"' not in admin.get("/lotes/novo").text
+    assert "Escreva uma observação explicando o motivo." in refused(
+        modo="filtro", acao="inativar", motivo="other", situacao="active"
+    )
     assert "Forçar vale só para ativação." in refused(
         modo="filtro", acao="inativar", motivo="other", forcar="on", situacao="active"
     )
-    assert "Escolha pelo menos um critério do filtro." in refused(modo="filtro", acao="inativar", motivo="other")
+    assert "Escolha pelo menos um critério do filtro." in refused(
+        modo="filtro", acao="inativar", motivo="customer_request"
+    )
     assert "Nenhum cliente atende a esse filtro; nada foi criado." in refused(
         modo="filtro", acao="ativar", motivo="manual", situacao="inactive"
     )
-    assert "Escolha uma opção da lista." in refused(modo="filtro", acao="inativar", motivo="other", origem="<x>")
-    assert "Data inválida." in refused(modo="filtro", acao="inativar", motivo="other", data_corte="0001-01-01")
+    assert "Escolha uma opção da lista." in refused(
+        modo="filtro", acao="inativar", motivo="customer_request", origem="<x>"
+    )
+    assert "Data inválida." in refused(
+        modo="filtro", acao="inativar", motivo="customer_request", data_corte="0001-01-01"
+    )
     assert "caractere de controle" in refused(
         modo="filtro", acao="inativar", motivo="other", situacao="active", observacao="a\x00b"
     )
@@ -244,7 +261,7 @@ def test_a_missing_job_and_an_odd_number(admin):
 
 def test_discard_a_preview(db, admin):
     customer = new_customer(db, 0, "A-1")
-    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", customers=[customer]), ADMIN, Source.API)
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "obra", customers=[customer]), ADMIN, Source.API)
     page = admin.get(f"/lotes/{job.id}")
     assert admin.post(f"/lotes/{job.id}/cancelar", data={"csrf_token": csrf_of(page.text)}).status_code == 303
     text = text_of(admin.get(f"/lotes/{job.id}").text)
@@ -273,7 +290,7 @@ def test_cancel_between_batches_leaves_the_rest_not_run(db, admin, handed):
 def test_the_results_are_paginated(db, admin, monkeypatch):
     monkeypatch.setattr(pages_bulk, "PER_PAGE", 2)
     ids = [new_customer(db, n, f"P-{n}") for n in range(3)]
-    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", customers=ids), ADMIN, Source.API)
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "obra", customers=ids), ADMIN, Source.API)
 
     def customers_on(pagina: str) -> list[str]:
         page = admin.get(f"/lotes/{job.id}", params={"pagina": pagina})
@@ -318,3 +335,16 @@ def test_a_list_of_ids_with_an_unknown_one_then_without_it(db, admin):
     assert created.status_code == 303, created.text
     job = bulk.job_view(db, int(created.headers["location"].rsplit("/", 1)[1]))
     assert [item.customer_id for item in job.items] == ids and job.selection == {"customers": 2, "match": "id"}
+
+
+def test_a_refusal_other_than_nobody_found_is_shown_as_it_is():
+    """Only a selection that names nobody reads "Ninguém cortado…" or "Nenhum cliente…"."""
+    for mode, field in (("desfazer", "data"), ("filtro", "filtro")):
+        form = pages_bulk.BulkForm({"modo": mode, "data": "2026-11-27"})
+        pages_bulk._refused_selection(form, InvalidInput("batch_size must be between 1 and 5000"), None)
+        assert form.errors == {
+            "form": "A seleção foi recusada; nada foi criado. Detalhe: batch_size must be between 1 and 5000"
+        }
+        nobody = pages_bulk.BulkForm({"modo": mode, "data": "2026-11-27"})
+        pages_bulk._refused_selection(nobody, NothingSelected("no customer"), None)
+        assert list(nobody.errors) == [field]

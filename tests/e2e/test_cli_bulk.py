@@ -153,6 +153,15 @@ def test_dry_run_shows_the_preview_and_a_run_shows_its_progress(db, ativa):
     assert f"job {stranded.id} done: 1 done" in resumed.stdout
     assert statuses(db, [away[1]]) == ["active"]
 
+    # Its batches all ran but the job stayed running (the last worker died before finishing it).
+    with db.write() as session:
+        session.execute(
+            text("UPDATE bulk_jobs SET state = 'running', finished_at = NULL WHERE id = :id"), {"id": stranded.id}
+        )
+    finished = ativa("bulk", "run", str(stranded.id), "--yes")
+    assert f"job {stranded.id} done: 1 done" in finished.stdout
+    assert bulk.job_view(db, stranded.id).state == "done"
+
     not_asked = ativa("bulk", "run", "2", ok=False)  # no --yes and no terminal to answer on
     assert not_asked.returncode == 1 and "job 2 stays a preview" in not_asked.stderr
     cancelled = ativa("bulk", "cancel", "2")
@@ -175,6 +184,8 @@ def test_undo_a_days_cuts(db, ativa):
     today = provider_today(get_settings().timezone).isoformat()
 
     refused(ativa("bulk", "undo-cuts", "--date", today, ok=False), 2, "--note")
+    helped = " ".join(ativa("bulk", "undo-cuts", "--help").stdout.replace("│", " ").split())
+    assert "The cuts at the end of a trust unlock that day (an invoice still past due) are taken too." in helped
     note = "o banco não enviou os pagamentos"
     dry = ativa("bulk", "undo-cuts", "--date", today, "--note", note, "--dry-run").stdout
     assert "activate (manual, forced)" in dry and "preview: 3 change" in dry
@@ -254,6 +265,7 @@ def test_a_file_with_a_header_names_its_column(db, ativa, tmp_path):
         (["--refs", "a\x1bb"], 2, ["control characters"]),
         (["--ids", "1", "--match", "id"], 2, ["--match goes with --csv"]),
         (["--cut-date", "0001-01-01"], 2, ["cut_date"]),
+        (["--reason", "trust_unlock", "--ids", "1"], 2, ["trust_unlock"]),
     ],
     ids=[
         "ids-and-refs",
@@ -265,6 +277,7 @@ def test_a_file_with_a_header_names_its_column(db, ativa, tmp_path):
         "escape",
         "match-alone",
         "year-1",
+        "trust-unlock",
     ],
 )
 def test_bad_options_are_one_line_and_create_nothing(db, ativa, args, exit_code, words):

@@ -5,7 +5,7 @@ undoes a day's cuts picks exactly the sweep's cuts of that day."""
 
 import threading
 from contextlib import suppress
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,7 +21,7 @@ from workflow.domain.delinquency import Policy
 from workflow.domain.errors import AtivaError, InvalidInput, UnsafeText
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import get_settings
-from workflow.usecases import bulk, customers, delinquency, transitions
+from workflow.usecases import bulk, customers, delinquency, timers, transitions
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.delinquency import SCHEDULER
 
@@ -192,8 +192,21 @@ def test_a_run_writes_what_transition_customer_writes(db):
         links = session.execute(
             select(BulkJobItem.transition_id, BulkJobItem.outcome).where(BulkJobItem.job_id == job.id)
         ).all()
+        item_points_at = dict(
+            session.execute(
+                select(BulkJobItem.customer_id, BulkJobItem.transition_id).where(
+                    BulkJobItem.job_id == job.id, BulkJobItem.outcome == "done"
+                )
+            ).all()
+        )
+        changes_of_the_job = dict(
+            session.execute(
+                select(StatusChange.customer_id, StatusChange.id).where(StatusChange.bulk_job_id == job.id)
+            ).all()
+        )
     assert pointed and set(pointed) == {job.id}
     assert all((tid is not None) == (outcome == "done") for tid, outcome in links)
+    assert item_points_at and item_points_at == changes_of_the_job  # each item names its customer's row
 
 
 def seed_active_world(db, first: int) -> dict[str, int]:
@@ -373,6 +386,12 @@ def test_other_bad_requests(db):
         )
     with pytest.raises(InvalidInput, match="does not go with activate"):
         bulk.create_job(db, bulk.BulkRequest("activate", "delinquency", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="a trust unlock is given one customer at a time"):
+        bulk.create_job(db, bulk.BulkRequest("activate", "trust_unlock", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="reason 'other' needs a note"):
+        bulk.create_job(db, bulk.BulkRequest("inactivate", "other", " ", customers=[1]), ADMIN, Source.API)
+    with pytest.raises(InvalidInput, match="reason 'other' needs a note"):  # before anything is read
+        bulk.create_job(db, bulk.BulkRequest("inactivate", "other", customers=[10**9]), ADMIN, Source.API)
     with pytest.raises(InvalidInput, match="force applies only to activation"):
         bulk.create_job(db, bulk.BulkRequest("inactivate", "other", "x", force=True, customers=[1]), ADMIN, Source.API)
     with pytest.raises(InvalidInput, match="exactly one"):
@@ -404,6 +423,15 @@ def test_filters(db):
     assert chosen(inactivation_reason="delinquency") == [cut]
     assert chosen(source="scheduler") == [cut]
     assert chosen(cut_date=provider_today(get_settings().timezone)) == [cut, away]
+    # The source is the latest change's: a cut by the sweep, then a return by hand, is the API's.
+    returned = new_customer(db, 3)
+    add_invoice(db, returned, days_overdue=30)
+    inactivate(db, returned, "delinquency", actor=SCHEDULER, source=Source.SCHEDULER)
+    with db.write() as session:
+        forced = TransitionRequest("manual", "voltou", force=True, actor_role=Role.ADMIN)
+        transitions.transition_customer(session, returned, CustomerEvent.ACTIVATE, forced, ADMIN, Source.API)
+    assert chosen(source="scheduler") == [cut]
+    assert chosen(source="api") == [away, returned]
 
 
 def test_undo_cuts_picks_exactly_the_sweeps_cuts_of_the_day(db):
@@ -457,6 +485,49 @@ def test_undo_cuts_picks_exactly_the_sweeps_cuts_of_the_day(db):
     assert history == [("manual", True, note, job.id)] * 3
 
 
+def test_undo_cuts_takes_the_cuts_at_the_end_of_a_trust_unlock_too(db):
+    """A trust unlock that ends with an invoice still past due is cut the way the sweep cuts
+    (inactivate, scheduler, delinquency): a bank-failure day wants those customers back too."""
+    today = provider_today(get_settings().timezone)
+    unlocked = new_customer(db, 0)
+    add_invoice(db, unlocked, days_overdue=30)
+    inactivate(db, unlocked, "delinquency")
+    with db.write() as session:
+        unlock = TransitionRequest("trust_unlock", None, actor_role=Role.ADMIN, days=1)
+        transitions.transition_customer(session, unlocked, CustomerEvent.ACTIVATE, unlock, ADMIN, Source.API)
+        session.execute(
+            update(Customer).where(Customer.id == unlocked).values(trust_unlock_until=utcnow() - timedelta(minutes=1))
+        )
+    assert timers.expire_trust_unlocks(db, today).changed == [unlocked]
+
+    job = bulk.create_job(
+        db, bulk.BulkRequest(None, note="o banco falhou", preset="undo_cuts", preset_date=today), ADMIN, Source.API
+    )
+    assert [item.customer_id for item in job.items] == [unlocked]
+
+
+def test_undo_cuts_counts_a_cut_by_the_providers_day_not_utcs(db):
+    timezone = "America/Sao_Paulo"  # UTC-3: 23:30 there is 02:30 UTC of the next day
+    day = date(2026, 11, 27)
+    late, early = new_customer(db, 0), new_customer(db, 1)
+    for customer_id in (late, early):
+        add_invoice(db, customer_id, days_overdue=30)
+        inactivate(db, customer_id, "delinquency", actor=SCHEDULER, source=Source.SCHEDULER)
+    at = {
+        late: datetime(2026, 11, 28, 2, 30, tzinfo=UTC),  # 27/11 23:30 local
+        early: datetime(2026, 11, 28, 3, 30, tzinfo=UTC),  # 28/11 00:30 local
+    }
+    with db.write() as session:
+        for customer_id, moment in at.items():
+            session.execute(
+                update(StatusChange).where(StatusChange.customer_id == customer_id).values(created_at=moment)
+            )
+    with db.read() as session:
+        conn = session.connection()
+        assert bulk.sweep_cuts_of(conn, day, timezone) == [late]
+        assert bulk.sweep_cuts_of(conn, day + timedelta(days=1), timezone) == [early]
+
+
 def test_list_and_pages(db):
     ids = [new_customer(db, n) for n in range(5)]
     first = bulk.create_job(db, bulk.BulkRequest("inactivate", "customer_request", customers=ids), ADMIN, Source.API)
@@ -493,6 +564,86 @@ def test_stalled_jobs_have_their_pending_batches_queued_again(db):
     assert handed == [(job.id, 0), (job.id, 2)]
     assert redispatch() == {}  # just queued again: given time before the next try
     assert idle.state == "preview"
+
+
+def test_a_job_that_stays_stalled_is_queued_again_less_and_less_often(db):
+    ids = [new_customer(db, n) for n in range(2)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "customer_request", customers=ids, batch_size=1), ADMIN, Source.API
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    now = utcnow()
+
+    def stalled(*, since_minutes: int, handed_out_minutes_ago: int) -> dict[int, list[int]]:
+        with db.write() as session:
+            session.execute(update(BulkJob).values(confirmed_at=now - timedelta(minutes=since_minutes)))
+            session.execute(update(BulkJobItem).values(updated_at=now - timedelta(minutes=since_minutes)))
+            session.execute(update(BulkJob).values(dispatched_at=now - timedelta(minutes=handed_out_minutes_ago)))
+        return bulk.redispatch_stalled(db, timedelta(minutes=5), lambda *batch: None)
+
+    # Last handed out when it had been stalled 50 minutes: the next try waits 50 minutes, not 5.
+    assert stalled(since_minutes=60, handed_out_minutes_ago=10) == {}
+    # Handed out 49 minutes ago, stalled 51 minutes then: not yet; 51 minutes ago (stalled 49): due.
+    assert stalled(since_minutes=100, handed_out_minutes_ago=49) == {}
+    assert stalled(since_minutes=100, handed_out_minutes_ago=51) == {job.id: [0, 1]}
+    # Handed out when stalled for 5 minutes (the first try): 5 minutes later it is due again.
+    assert stalled(since_minutes=20, handed_out_minutes_ago=15) == {job.id: [0, 1]}
+    # The wait stops growing: after a day stalled, it is at most 64 stall periods.
+    assert stalled(since_minutes=24 * 60 + 321, handed_out_minutes_ago=321) == {job.id: [0, 1]}
+    assert stalled(since_minutes=24 * 60 + 319, handed_out_minutes_ago=319) == {}
+
+
+def strand_running(db, job_id: int) -> None:
+    """The job as a worker dying between its last batch's commit and finish_if_complete leaves it."""
+    with db.write() as session:
+        session.execute(update(BulkJob).where(BulkJob.id == job_id).values(state="running", finished_at=None))
+
+
+def test_a_running_job_whose_batches_all_ran_is_finished_by_the_stall_check(db):
+    ids = [new_customer(db, n) for n in range(2)]
+    job = bulk.create_job(
+        db, bulk.BulkRequest("inactivate", "customer_request", customers=ids, batch_size=1), ADMIN, Source.API
+    )
+    bulk.confirm_job(db, job.id, ADMIN)
+    run_all(db, job.id)
+    strand_running(db, job.id)
+    long_ago = utcnow() - timedelta(minutes=10)
+    with db.write() as session:
+        session.execute(update(BulkJob).values(dispatched_at=long_ago))
+        session.execute(update(BulkJobItem).values(updated_at=long_ago))
+    handed: list[tuple[int, int]] = []
+
+    assert bulk.redispatch_stalled(db, timedelta(minutes=5), lambda *queued: handed.append(queued)) == {}
+    assert handed == []
+    finished = bulk.job_view(db, job.id)
+    assert finished.state == "done" and finished.finished_at is not None
+    assert finished.counts["done"] == 2
+
+
+def test_the_first_batch_does_not_hold_the_jobs_row_while_it_runs(pg_db):
+    db = pg_db
+    ids = [new_customer(db, n) for n in range(2)]
+    job = bulk.create_job(db, bulk.BulkRequest("inactivate", "customer_request", customers=ids), ADMIN, Source.API)
+    bulk.confirm_job(db, job.id, ADMIN)
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(select(Customer.id).where(Customer.id == ids[1]).with_for_update())  # the batch waits on it
+    results: dict[str, object] = {}
+    batch = threading.Thread(target=lambda: results.update(batch=bulk.run_batch(db, job.id, 0)))
+    batch.start()
+    try:
+        wait_for(lambda: lock_waiters(db) == 1, what="the first batch waiting for a customer's lock")
+        with db.engine.connect() as other:  # the job's row is free: NOWAIT would raise otherwise
+            state = other.execute(
+                select(BulkJob.state).where(BulkJob.id == job.id).with_for_update(nowait=True)
+            ).scalar_one()
+            other.rollback()
+        assert state == "running"
+    finally:
+        holder.rollback()
+        holder.close()
+        batch.join(30)
+    assert results["batch"].done == ids
 
 
 def test_a_cancellation_waits_for_the_batch_under_way_and_skips_the_rest(pg_db):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.bulk import MAX_CUSTOMERS
 from ..domain.vocabulary import CustomerStatus, DelinquencyStage, InactivationReason, Source
-from ..usecases import bulk
+from ..usecases import bulk, sweep_dispatch
 from .auth import Principal, is_admin
 from .customers import PROBLEMS
 from .fields import IsoDate, Line, RowId, Text
@@ -39,8 +39,10 @@ class BulkJobIn(Strict):
     reason: Line | None = Field(None, max_length=40, description="A reason of the action (the preset: manual)")
     note: Text | None = Field(None, max_length=2000)
     force: bool = Field(False, description="Activation of customers who still owe (recorded as forced)")
+    # No max_length here: more than MAX_CUSTOMERS is the domain's 413 payload_too_large, as for a
+    # filter or a preset that matches too many (the body limit bounds what is parsed).
     customers: list[StrictInt | StrictStr] | None = Field(
-        None, max_length=MAX_CUSTOMERS, description="Ids, external refs or CPF/CNPJ, as `match` says"
+        None, description=f"Ids, external refs or CPF/CNPJ, as `match` says; at most {MAX_CUSTOMERS} (413 beyond)"
     )
     match: Literal["id", "external_ref", "document"] | None = Field(
         None, description="What the entries of `customers` are (integers alone: ids)"
@@ -77,8 +79,8 @@ def create_job(
 ):
     """The job as a dry run (`dry_run: true`): nothing changes until POST /{id}/run."""
 
-    def handler(_session: Session) -> dict:
-        view = bulk.create_job(request.app.state.db, _request(body), principal.actor, Source.API)
+    def handler(session: Session) -> dict:  # the job and the Idempotency-Key's record commit together
+        view = bulk.create_job_in(session, _request(body), principal.actor, Source.API)
         return _JOB.dump_python(view, mode="json")
 
     return idem.run(201, handler)
@@ -92,12 +94,20 @@ def run_job(
     idem: Idempotent = Depends(idempotent),
 ):
     """Confirms the preview and hands its batches to the workers; a job that ran, runs or was
-    cancelled answers 409."""
+    cancelled answers 409. Without workers connected: 503, nothing changed. A broker that fails
+    once the job is confirmed still answers 202 `queued`: the stall check queues the batches."""
+    dispatch = sweep_dispatch.installed_bulk_dispatcher()  # refused before anything changes
+    confirmed: list[bool] = []
 
-    def handler(_session: Session) -> dict:
-        return _JOB.dump_python(bulk.run_job(request.app.state.db, job_id, principal.actor), mode="json")
+    def handler(session: Session) -> dict:  # the confirmation and the Idempotency-Key's record commit together
+        view = bulk.confirm_job_in(session, job_id, principal.actor)
+        confirmed.append(True)
+        return _JOB.dump_python(view, mode="json")
 
-    return idem.run(202, handler)
+    answer = idem.run(202, handler)
+    if confirmed and answer.status_code == 202:  # committed by this request (a replay dispatches nothing)
+        bulk.dispatch_confirmed(request.app.state.db, job_id, dispatch)
+    return answer
 
 
 @router.post("/{job_id}/cancel", response_model=bulk.JobView, responses=PROBLEMS)

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from ..domain.errors import AtivaError, GuardFailed
+from ..usecases.sweep_dispatch import NoDispatcher
 
 MEDIA_TYPE = "application/problem+json"
 # Machine paths answer problem+json; every other path is the operator's UI, which answers with a
@@ -36,6 +37,7 @@ STATUS_BY_CODE = {
     "payload_too_large": 413,
     "method_not_allowed": 405,
     "internal_error": 500,
+    "workers_unavailable": 503,
 }
 
 
@@ -118,6 +120,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _api(_request: Request, error: ApiProblem):
         return problem_response(problem_body(error.code, error.detail), error.headers)
+
+    @app.exception_handler(NoDispatcher)
+    async def _no_workers(request: Request, _error: NoDispatcher):
+        # A run asked of a process started without workers: nothing was changed, try again later.
+        if (page := ui_error_page(request, 503)) is not None:
+            return page
+        return problem_response(problem_body("workers_unavailable", "no worker is connected: nothing was run"))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError):

@@ -18,10 +18,9 @@ import typer
 from pydantic import TypeAdapter
 from rich.console import Console
 
-from ..domain.bulk import OPEN_STATES, Match, SelectionRefused
+from ..domain.bulk import BULK_REASONS, OPEN_STATES, Match, SelectionRefused
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import (
-    ActivationReason,
     CustomerEvent,
     CustomerStatus,
     DelinquencyStage,
@@ -208,6 +207,8 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
             view = bulk.confirm_job(db, job_id, CLI_ACTOR)  # a job done or cancelled: refused, with its counts
         sizes = batch_sizes(view.total, view.batch_size)
         batches = bulk.next_batches(db, job_id)
+        if not batches:  # every batch ran but the job was not finished (its last worker died in between)
+            bulk.finish_if_complete(db, job_id)
         stopped_by: str | None = None
         total = sum(sizes[number] for number in batches)
         customers = 0
@@ -307,7 +308,7 @@ def _filter(
     )
 
 
-def _add_choosing_command(event: CustomerEvent, reasons: type[StrEnum], summary: str) -> None:
+def _add_choosing_command(event: CustomerEvent, summary: str) -> None:
     """`ativa bulk activate` or `inactivate`: the customers chosen by a list, a file or a filter."""
 
     def command(
@@ -341,8 +342,8 @@ def _add_choosing_command(event: CustomerEvent, reasons: type[StrEnum], summary:
         request = _request(event, str(reason), note, force, batch_size, selection)
         _preview_then_run(request, read, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
 
-    # Typer reads the choices of --reason from the annotation: the reasons of this event.
-    command.__annotations__["reason"] = reasons
+    # Typer reads the choices of --reason from the annotation: the reasons a job of this event may give.
+    command.__annotations__["reason"] = StrEnum(f"Bulk{event.value.title()}Reason", {r: r for r in BULK_REASONS[event]})
     command.__doc__ = summary
     command.__name__ = f"bulk_{event.value}"
     group.command(event.value)(command)
@@ -350,12 +351,10 @@ def _add_choosing_command(event: CustomerEvent, reasons: type[StrEnum], summary:
 
 _add_choosing_command(
     CustomerEvent.ACTIVATE,
-    ActivationReason,
     "Activate the customers chosen (a list, a file or a filter): preview, confirm, run here.",
 )
 _add_choosing_command(
     CustomerEvent.INACTIVATE,
-    InactivationReason,
     "Inactivate the customers chosen (a list, a file or a filter): preview, confirm, run here.",
 )
 
@@ -375,7 +374,8 @@ def bulk_undo_cuts(
     """Undo the sweep's cuts of --date, for the day a bank failed.
 
     Everyone the sweep cut that day who is still inactive from that cut is activated: reason manual,
-    forced (they still owe), the note and the job in their history."""
+    forced (they still owe), the note and the job in their history. The cuts at the end of a trust
+    unlock that day (an invoice still past due) are taken too."""
     request = bulk.BulkRequest(None, note=note, preset=bulk.UNDO_CUTS, preset_date=day, batch_size=batch_size)
     _preview_then_run(request, None, dry_run=dry_run, yes=yes, as_json=as_json, show=show)
 

@@ -11,9 +11,22 @@ from enum import StrEnum
 from . import limits
 from .documents import parse_document
 from .errors import AtivaError, InvalidInput
+from .vocabulary import ActivationReason, CustomerEvent, InactivationReason
 
 MAX_CUSTOMERS = 100_000  # customers in one job
 MAX_ENTRY_LENGTH = 200  # characters of one entry of a list (a reference or a document)
+
+
+# The reasons a job may give, for the API, the CLI's choices and the UI's: a trust unlock needs its
+# number of days, which a job does not carry, so it is one customer at a time.
+BULK_REASONS: dict[CustomerEvent, tuple[str, ...]] = {
+    CustomerEvent.ACTIVATE: tuple(
+        reason.value for reason in ActivationReason if reason != ActivationReason.TRUST_UNLOCK
+    ),
+    CustomerEvent.INACTIVATE: tuple(reason.value for reason in InactivationReason),
+}
+# A reason that says nothing by itself: the job's note must say it (the machine would refuse each).
+REASONS_NEEDING_A_NOTE = frozenset({InactivationReason.OTHER.value})
 
 
 class BulkJobState(StrEnum):
@@ -55,6 +68,10 @@ class Conflict(AtivaError):
     """The job is not in a state that allows what was asked (run twice, cancel a finished job)."""
 
     code = "conflict"
+
+
+class NothingSelected(InvalidInput):
+    """A filter or a preset, well formed, that names no customer (nothing was created)."""
 
 
 class SelectionRefused(InvalidInput):
@@ -137,7 +154,8 @@ def read_entries(customers: list, match: str | None) -> tuple[Match, list[Entry]
             continue
         if key not in seen:
             seen.add(key)
-            entries.append(Entry(position, str(value), key))
+            # The text stored is what was looked up by: "1" and "1" followed by spaces are one entry.
+            entries.append(Entry(position, value.strip() if isinstance(value, str) else str(value), key))
     if bad:
         why = {
             Match.ID: f"ids must be between 1 and {limits.MAX_ROW_ID}",
@@ -150,6 +168,9 @@ def read_entries(customers: list, match: str | None) -> tuple[Match, list[Entry]
 
 def _key(kind: Match, value: int | str) -> int | str | None:
     """What an entry is looked up by, or None for an entry that cannot name any customer."""
+    # Before stripping: str.strip() takes U+001C..U+001F for whitespace, a control is refused.
+    if isinstance(value, str) and limits.forbidden_character(value):
+        return None
     if kind is Match.ID:
         # Ids as numbers, or (with match "id", as a CSV gives them) as strings of digits.
         if isinstance(value, str):

@@ -4,11 +4,24 @@ changed (the machine's rule, in the words of the customer's Editar form)."""
 from datetime import date
 
 from ..domain import brazilian
-from ..domain.bulk import BulkJobState, ItemOutcome, Match, PreviewOutcome
+from ..domain.bulk import BULK_REASONS, BulkJobState, ItemOutcome, Match, PreviewOutcome
 from ..domain.vocabulary import CustomerEvent
 from ..usecases.bulk import UNDO_CUTS
 from . import labels
 
+# The reasons the form offers, in the operator's words: those a job may give (domain.bulk).
+REASONS: dict[str, dict[str, str]] = {
+    CustomerEvent.INACTIVATE.value: {
+        reason: text
+        for reason, text in labels.INACTIVATION_REASONS.items()
+        if reason in BULK_REASONS[CustomerEvent.INACTIVATE]
+    },
+    CustomerEvent.ACTIVATE.value: {
+        reason: text
+        for reason, text in labels.ACTIVATION_REASONS.items()
+        if reason in BULK_REASONS[CustomerEvent.ACTIVATE]
+    },
+}
 ACTIONS = {CustomerEvent.ACTIVATE.value: "Ativar", CustomerEvent.INACTIVATE.value: "Inativar"}
 # The form's words for the actions (address-bar friendly) -> the machine's events.
 ACTION_CHOICES = {"ativar": CustomerEvent.ACTIVATE.value, "inativar": CustomerEvent.INACTIVATE.value}

@@ -12,9 +12,19 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
 from ..domain import brazilian, limits
-from ..domain.bulk import MAX_CUSTOMERS, OPEN_STATES, Conflict, SelectionRefused, TooManyCustomers, read_entries
+from ..domain.bulk import (
+    BULK_REASONS,
+    MAX_CUSTOMERS,
+    OPEN_STATES,
+    REASONS_NEEDING_A_NOTE,
+    Conflict,
+    NothingSelected,
+    SelectionRefused,
+    TooManyCustomers,
+    read_entries,
+)
 from ..domain.errors import AtivaError, InvalidInput, NotFound
-from ..domain.vocabulary import ActivationReason, CustomerEvent, InactivationReason, Source
+from ..domain.vocabulary import CustomerEvent, Source
 from ..usecases import bulk
 from ..usecases.business_day import provider_today
 from ..usecases.sweep_dispatch import NoDispatcher
@@ -29,10 +39,6 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 JobId = Path(ge=1, le=limits.MAX_ROW_ID)
 MODES = ("filtro", "arquivo", "desfazer")
-REASONS_OF = {
-    CustomerEvent.ACTIVATE.value: {reason.value for reason in ActivationReason},
-    CustomerEvent.INACTIVATE.value: {reason.value for reason in InactivationReason},
-}
 FILTER_FIELDS = (  # the form's field -> the filter's criterion and the words it may take
     ("situacao", "status", labels.STATUS),
     ("motivo_inativacao", "inactivation_reason", labels.INACTIVATION_REASONS),
@@ -101,7 +107,7 @@ def _action_and_reason(form: BulkForm) -> tuple[str | None, str | None]:
     if action is None:
         form.errors["acao"] = "Escolha Ativar ou Inativar."
         return None, None
-    if form.get("motivo") not in REASONS_OF[action]:
+    if form.get("motivo") not in BULK_REASONS[CustomerEvent(action)]:
         form.errors["motivo"] = f"Escolha um motivo de {'ativação' if action == 'activate' else 'inativação'}."
     if form.force and action != CustomerEvent.ACTIVATE.value:
         form.errors["forcar"] = labels.GUARD_MESSAGES["force_not_applicable"]
@@ -169,6 +175,8 @@ def _request(form: BulkForm, today: date, listed: tuple[list, list[int]] | None)
         request = bulk.BulkRequest(action=None, note=note, preset=bulk.UNDO_CUTS, preset_date=day)
         return None if form.errors else request
     action, reason = _action_and_reason(form)
+    if reason in REASONS_NEEDING_A_NOTE and not note and "observacao" not in form.errors:
+        form.errors["observacao"] = labels.GUARD_MESSAGES["note_required"]
     common = bulk.BulkRequest(action, reason, note, force=form.force)
     if mode == "filtro":
         wanted = _filter(form, today)
@@ -191,6 +199,8 @@ def _refused_selection(form: BulkForm, error: AtivaError, lines: list[int] | Non
             f"Um lote tem no máximo {MAX_CUSTOMERS:,} clientes e a seleção tem mais. ".replace(",", ".")
             + "Refine a seleção; nada foi criado."
         )
+    elif not isinstance(error, NothingSelected):  # the form let something through: say what
+        form.errors["form"] = f"A seleção foi recusada; nada foi criado. Detalhe: {error.detail}"
     elif mode == "desfazer":
         form.errors["data"] = (
             f"Ninguém cortado pela inadimplência automática em {_day(form.get('data'))} "
