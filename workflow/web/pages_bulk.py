@@ -4,6 +4,7 @@ Every rule is the bulk job's (usecases/bulk.py): this page turns the form and th
 into its request and its answers into Portuguese. A refused list names each line of the file.
 """
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -35,6 +36,7 @@ from .forms import unsafe_text_message
 from .pages_customers import form_data, page_number
 from .rendering import render
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 JobId = Path(ge=1, le=limits.MAX_ROW_ID)
@@ -200,7 +202,8 @@ def _refused_selection(form: BulkForm, error: AtivaError, lines: list[int] | Non
             + "Refine a seleção; nada foi criado."
         )
     elif not isinstance(error, NothingSelected):  # the form let something through: say what
-        form.errors["form"] = f"A seleção foi recusada; nada foi criado. Detalhe: {error.detail}"
+        log.info("bulk job refused: %s", error.detail)  # the English words stay in the log
+        form.errors["form"] = f"A seleção foi recusada; nada foi criado. {labels.error_message(error)}"
     elif mode == "desfazer":
         form.errors["data"] = (
             f"Ninguém cortado pela inadimplência automática em {_day(form.get('data'))} "
