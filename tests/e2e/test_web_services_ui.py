@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from validate_docbr import CPF
 
-from tests.e2e.browser_support import CHROMIUM, Server, expect, playwright_api, shot, sign_in
+from tests.e2e.browser_support import CHROMIUM, Server, expect, shot, sign_in
 from tests.support import stop_serve
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
@@ -23,23 +23,6 @@ def server(tmp_path_factory):
     yield running
     running.db.dispose()
     stop_serve(running.process)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="pt-BR", viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(30_000)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def new_customer(server, name: str, ref: str) -> int:

@@ -15,12 +15,10 @@ from sqlalchemy import select
 
 from tests.conftest import VALID_CPFS, add_invoice
 from tests.e2e.browser_support import (
-    CHROMIUM,
     EFFECTS_TIMEOUT_MS,
     NO_BROWSER,
     Server,
     expect,
-    playwright_api,
     shot,
     sign_in,
 )
@@ -37,23 +35,6 @@ def server(tmp_path_factory):
     yield running
     running.db.dispose()
     stop_serve(running.process)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="pt-BR", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def open_clientes_from_the_menu(page):
