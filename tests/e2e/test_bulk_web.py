@@ -307,17 +307,26 @@ def test_the_results_are_paginated(db, admin, monkeypatch):
 def test_hostile_files_are_named_by_line_and_never_a_server_error(db, admin):
     new_customer(db, 0, "A-1")
     cases = [
-        (b"A-1\nB\x00C\n", "external_ref", ("2", "B\\x00C")),  # a NUL: shown escaped
         (b"A-1\n" + b"x" * 300 + b"\n", "external_ref", ("2", "x" * 300)),  # longer than a reference may be
         (b"1\n" + str(2**63).encode() + b"\n", "id", ("2", str(2**63))),  # past any id
         (b"1\n-5\n", "id", ("2", "-5")),
-        (b"\xff\xfe\x00\x01\n", "document", ("1", "\\xff\\xfe\\x00\\x01")),  # not text: read as Latin-1, shown escaped
     ]
     for content, match, first_bad in cases:
         response = upload(admin, content, match)
         assert response.status_code == 422, (content, response.text)
         rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>[^<]*</td></tr>", response.text)
         assert rows[:1] == [first_bad], (content, rows)
+    # A file that is not a list is refused whole, naming its line, before any entry is read.
+    not_a_list = [
+        (b"A-1\nB\x00C\n", "external_ref", "A linha 2 tem um caractere de controle (U+0000)"),
+        (b"\xff\xfe1\x00\n", "document", "A linha 1 tem um caractere de controle (U+0000)"),  # UTF-16
+        (b"1\n2\x81\n", "id", "A linha 2 tem um byte (0x81) que não é texto"),
+        (b"1;a\n;b\n", "id", "A linha 2 tem a coluna de clientes vazia"),
+        (b"CPF;Nome\n1;a\n", "id", "O cabeçalho (a linha 1) não tem uma coluna com o que foi escolhido"),
+    ]
+    for content, match, words in not_a_list:
+        response = upload(admin, content, match)
+        assert response.status_code == 422 and words in text_of(response.text), (content, text_of(response.text))
     garbage = upload(admin, b"", "document")
     assert garbage.status_code == 422 and "O arquivo não tem nenhum cliente" in text_of(garbage.text)
     assert "Diga o que a primeira coluna" in text_of(upload(admin, b"1\n", "<script>").text)

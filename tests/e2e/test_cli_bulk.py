@@ -215,12 +215,13 @@ def test_undo_a_days_cuts(db, ativa):
         (b"id\n1\n999\n", ["1 entry names no customer: line 3 999", "nothing was created"]),
         (b"1\nIXC-1\n", ["mixes integer ids and strings", "line 2 'IXC-1'"]),
         (b"nome;id\nAna;1\nBia;abc\n", ["ids must be between 1 and", "line 3 'abc'"]),
-        (b"1\n\x002\n", ["line 2: a NUL byte"]),
-        (b"1\n2\xff\n", ["line 2: byte 0xff is not UTF-8"]),
+        (b"1\n\x002\n", ["line 2: a control character, U+0000"]),
+        (b"1\n2\x81\n", ["line 2: byte 0x81 is neither UTF-8 nor Windows-1252"]),
         (b"\n\n", ["names no customer (it is empty)"]),
-        (b"1;2\n", ["has 2 columns and no header"]),
+        (b"1;2\n;3\n", ["line 2: the column of customers is empty"]),
+        (b"1\n2\xff\n", ["mixes integer ids and strings", "line 2 '2\xff'"]),  # Windows-1252 is read
     ],
-    ids=["unknown-id", "ids-and-refs", "not-an-id", "nul", "latin-1", "empty", "no-header"],
+    ids=["unknown-id", "ids-and-refs", "not-an-id", "nul", "not-text", "empty", "empty-cell", "cp1252"],
 )
 def test_a_bad_file_is_one_line_naming_the_line_and_creates_nothing(db, ativa, tmp_path, content, words):
     new_customer(db, 0)

@@ -18,12 +18,12 @@ from workflow.application import create_app
 from workflow.db.models import Customer, Service
 from workflow.domain import brazilian, radius
 from workflow.domain import bulk as bulk_domain
+from workflow.domain.customer_list import read_customer_list
 from workflow.domain.vocabulary import Role
 from workflow.settings import Settings
 from workflow.usecases import customer_export, plans, users
 from workflow.usecases.business_day import provider_today
 from workflow.usecases.tokens import create_token
-from workflow.web import bulk_upload
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_an_exported_customer_list_goes_back_in_as_a_bulk_upload(web):
     column = {name: i for i, name in enumerate(rows[0])}
     assert [r[0] for r in rows[1:]] == ["1234", "1234567"]
     assert {r[column["Régua de cobrança"]] for r in rows[1:]} == {"Em dia"}
-    listed = bulk_upload.read_list(exported.content)
+    listed = read_customer_list(exported.content, "id")  # its header names the column of ids
     kind, entries = bulk_domain.read_entries(listed.entries, "id")  # the page's "Número do cliente"
     assert kind is bulk_domain.Match.ID and [entry.key for entry in entries] == [1234, 1234567]
 

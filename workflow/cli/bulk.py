@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 from rich.console import Console
 
 from ..domain.bulk import BULK_REASONS, OPEN_STATES, Match, SelectionRefused
+from ..domain.customer_list import CustomerList
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import (
     CustomerEvent,
@@ -32,7 +33,7 @@ from ..usecases import bulk
 from ..usecases.progress import BatchesDone, batch_sizes
 from . import accept
 from .console import err, out, print_json
-from .customer_file import CustomerFile, CustomerFileError, read_customer_file
+from .customer_file import CustomerFileError, read_customer_file
 from .errors import fail
 from .groups import bulk as group
 from .options import JSON_OPTION
@@ -40,6 +41,7 @@ from .output import local_time, print_table
 from .progress import BatchProgress
 from .session import CLI_ACTOR, install_publisher, open_database
 
+_MAX_ID_DIGITS = 19  # longer numbers are never parsed whole
 INTERRUPTED = 130  # the shell's exit code for a command stopped by Ctrl-C
 _JOB = TypeAdapter(bulk.JobView)
 
@@ -60,8 +62,8 @@ DOCUMENTS_OPTION = typer.Option(None, "--documents", parser=accept.ANY_TEXT, hel
 CSV_OPTION = typer.Option(
     None,
     "--csv",
-    help="A file of ids, external refs or CPF/CNPJ: one per line, or a column named by its header "
-    "(id, external_ref, document); UTF-8, separated by ; , or tab.",
+    help="A file of ids, external refs or CPF/CNPJ: the first column, or the one its header names "
+    "(id, external_ref, document...); UTF-8 or Windows-1252, separated by ; , or tab; at most 3 MB.",
 )
 MATCH_OPTION = typer.Option(None, "--match", help="What the --csv entries are (default: the header, else ids).")
 STATUS_OPTION = typer.Option(None, "--status", help="Filter: customers with this status now.")
@@ -71,6 +73,11 @@ CUT_DATE_OPTION = typer.Option(
     None, "--cut-date", parser=accept.iso_date, help="Filter: inactive since that day (YYYY-MM-DD, provider time)."
 )
 STAGE_OPTION = typer.Option(None, "--stage", help="Filter: at this collection stage.")
+
+
+def _as_id(entry: str) -> int | str:
+    """A number as an id (longer than any id: left as text, for the job to refuse by its line)."""
+    return int(entry) if entry.isascii() and entry.isdigit() and len(entry) <= _MAX_ID_DIGITS else entry
 
 
 def _split(text: str) -> list[str]:
@@ -84,7 +91,7 @@ def _selection(
     csv_file: Path | None,
     match: Match | None,
     wanted: bulk.BulkFilter,
-) -> tuple[dict, CustomerFile | None]:
+) -> tuple[dict, CustomerList | None]:
     """The BulkRequest's selection fields from the options (exactly one way of choosing), and the
     file read, whose line numbers name refused entries."""
     given = [
@@ -114,11 +121,13 @@ def _selection(
             read = read_customer_file(csv_file, match)
         except CustomerFileError as error:
             fail(str(error), 2)
-        return {"customers": read.entries, "match": read.match.value if read.match else None}, read
+        if read.match is None:  # nothing says what they are: numbers are ids, as in JSON
+            return {"customers": [_as_id(entry) for entry in read.entries], "match": None}, read
+        return {"customers": read.entries, "match": read.match.value}, read
     return {"filter": wanted}, None
 
 
-def _by_line(error: SelectionRefused, read: CustomerFile) -> str:
+def _by_line(error: SelectionRefused, read: CustomerList) -> str:
     """The refusal with each entry named by its line of the file instead of its position."""
     why = error.detail.split(": #", 1)[0]
     named = [f"line {read.line_of(entry['position'])} {entry['value']!r}" for entry in error.entries[:20]]
@@ -126,7 +135,7 @@ def _by_line(error: SelectionRefused, read: CustomerFile) -> str:
     return f"{why}: {', '.join(named)}{more}; nothing was created"
 
 
-def _create(request: bulk.BulkRequest, read: CustomerFile | None) -> bulk.JobView:
+def _create(request: bulk.BulkRequest, read: CustomerList | None) -> bulk.JobView:
     db = open_database(get_settings())
     try:
         return bulk.create_job(db, request, CLI_ACTOR, Source.CLI)
@@ -245,7 +254,7 @@ def _run_here(job_id: int, *, as_json: bool) -> None:
 
 
 def _preview_then_run(
-    request: bulk.BulkRequest, read: CustomerFile | None, *, dry_run: bool, yes: bool, as_json: bool, show: int
+    request: bulk.BulkRequest, read: CustomerList | None, *, dry_run: bool, yes: bool, as_json: bool, show: int
 ) -> None:
     view = _create(request, read)
     if not dry_run:

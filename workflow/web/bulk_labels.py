@@ -4,7 +4,8 @@ changed (the machine's rule, in the words of the customer's Editar form)."""
 from datetime import date
 
 from ..domain import brazilian
-from ..domain.bulk import BULK_REASONS, BulkJobState, ItemOutcome, Match, PreviewOutcome
+from ..domain.bulk import BULK_REASONS, MAX_CUSTOMERS, BulkJobState, ItemOutcome, Match, PreviewOutcome
+from ..domain.customer_list import MAX_LIST_BYTES, ListRefused, Refusal
 from ..domain.vocabulary import CustomerEvent
 from ..usecases.bulk import UNDO_CUTS
 from . import labels
@@ -125,3 +126,34 @@ def selection_text(selection: dict) -> str:
 
 def percent(progress) -> int:
     return 100 if not progress.total else progress.done * 100 // progress.total
+
+
+# What the header's columns hold, in the words of the form's choices.
+_HOLDS = dict(MATCHES)
+
+
+def list_refusal(refused: ListRefused) -> str:
+    """Why the uploaded file cannot be a list of customers, naming its line (nothing was created)."""
+    line = f"A linha {refused.line}" if refused.line else "O arquivo"
+    match refused.kind:
+        case Refusal.TOO_LARGE:
+            return (
+                f"O arquivo tem {int(refused.detail) // 1024} KB; o limite é {MAX_LIST_BYTES // (1024 * 1024)} MB. "
+                "Divida a lista em mais de um lote."
+            )
+        case Refusal.NOT_TEXT:
+            return f"{line} tem um byte ({refused.detail}) que não é texto. Salve o arquivo como CSV UTF-8."
+        case Refusal.CONTROL_CHARACTER:
+            return f"{line} tem um caractere de controle ({refused.detail.split()[0]}). Não é um arquivo de texto?"
+        case Refusal.EMPTY_CELL:
+            return f"{line} tem a coluna de clientes vazia. Apague a linha ou preencha-a."
+        case Refusal.TOO_MANY:
+            return f"Um lote tem no máximo {MAX_CUSTOMERS:,} clientes.".replace(",", ".")
+        case Refusal.SEVERAL_COLUMNS | Refusal.HEADER_CONTRADICTS_MATCH:
+            named = ", ".join(_HOLDS.get(kind.strip(), kind) for kind in refused.detail.split(","))
+            return (
+                f"O cabeçalho ({line.lower()}) não tem uma coluna com o que foi escolhido em "
+                f'"A primeira coluna traz"; ele indica {named}. Escolha o tipo certo ou corrija o cabeçalho.'
+            )
+        case _:
+            return "O arquivo não tem nenhum cliente: a coluna de clientes está vazia em todas as linhas."

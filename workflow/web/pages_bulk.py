@@ -24,6 +24,7 @@ from ..domain.bulk import (
     TooManyCustomers,
     read_entries,
 )
+from ..domain.customer_list import MAX_LIST_BYTES, ListRefused, read_customer_list
 from ..domain.errors import AtivaError, InvalidInput, NotFound
 from ..domain.vocabulary import CustomerEvent, Source
 from ..usecases import bulk
@@ -31,7 +32,6 @@ from ..usecases.business_day import provider_today
 from ..usecases.sweep_dispatch import NoDispatcher
 from . import bulk_labels, labels
 from .auth import WebUser, admin, check_csrf
-from .bulk_upload import MAX_UPLOAD_BYTES, UnreadableFile, read_list
 from .forms import unsafe_text_message
 from .pages_customers import form_data, page_number
 from .rendering import render
@@ -139,14 +139,14 @@ def _uploaded(form: BulkForm, upload: object) -> tuple[list, list[int]] | None:
     if not isinstance(upload, UploadFile) or not upload.filename:
         form.errors["arquivo"] = "Escolha o arquivo CSV com a lista de clientes."
         return None
-    upload.file.seek(0)
-    raw = upload.file.read(MAX_UPLOAD_BYTES + 1)
-    try:
-        listed = read_list(raw)
-    except UnreadableFile as unreadable:
-        form.errors["arquivo"] = str(unreadable)
+    if "tipo_lista" in form.errors:  # the kind decides which column a header names
         return None
-    if "tipo_lista" in form.errors:
+    upload.file.seek(0)
+    raw = upload.file.read(MAX_LIST_BYTES + 1)
+    try:
+        listed = read_customer_list(raw, match)
+    except ListRefused as refused:
+        form.errors["arquivo"] = bulk_labels.list_refusal(refused)
         return None
     try:  # the job's own reading of each entry, before anything is looked up
         read_entries(listed.entries, match)
@@ -227,7 +227,7 @@ def _new_page(request: Request, user: WebUser, form: BulkForm, status_code: int 
         user=user,
         form=form,
         bulk=bulk_labels,
-        max_upload_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        max_upload_mb=MAX_LIST_BYTES // (1024 * 1024),
         max_customers=f"{MAX_CUSTOMERS:,}".replace(",", "."),
     )
 
