@@ -21,7 +21,7 @@ from workflow.db.models import Customer, FreezeChange
 from workflow.domain import brazilian
 from workflow.domain.freeze import PAYMENT_SILENCE
 from workflow.settings import Settings
-from workflow.usecases import customers, freeze, users
+from workflow.usecases import customers, freeze, freeze_views, users
 from workflow.usecases.business_day import provider_today
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -124,7 +124,7 @@ def test_a_viewer_reads_the_state_and_the_banner_but_the_server_refuses_its_post
     token = csrf_of(page.text)  # the viewer's own valid token
     assert web.post("/inadimplencia/congelar", data={"csrf_token": token, "motivo": "x"}).status_code == 403
     assert web.post("/inadimplencia/descongelar", data={"csrf_token": token}).status_code == 403
-    assert recorded(web.db) == 1 and freeze.current_state(web.db).holds
+    assert recorded(web.db) == 1 and freeze_views.current_state(web.db).holds
 
 
 def test_a_forged_form_is_refused(web):
@@ -254,4 +254,4 @@ def test_in_the_browser_an_admin_freezes_sees_the_banner_everywhere_and_lifts_it
             expect(admin.locator("#banner-congelamento")).to_have_count(0)
         finally:
             browser.close()
-    assert not freeze.current_state(pg_db).frozen
+    assert not freeze_views.current_state(pg_db).frozen

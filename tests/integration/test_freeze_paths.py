@@ -21,7 +21,7 @@ from workflow.db.types import utcnow
 from workflow.domain.delinquency import Ladder, Policy
 from workflow.domain.vocabulary import Source
 from workflow.settings import Settings, get_settings
-from workflow.usecases import customers, delinquency, freeze, ladder, timers
+from workflow.usecases import customers, delinquency, freeze, freeze_views, ladder, timers
 
 SP = ZoneInfo("America/Sao_Paulo")
 TUESDAY = date(2026, 12, 1)
@@ -174,7 +174,7 @@ def test_already_frozen_by_a_person_nothing_new_is_recorded(db):
     freeze.freeze_cuts(db, "banco fora do ar", None, "user:maria", Source.UI)
     assert trip(db) is None
     assert changes(db) == ["on"]
-    assert freeze.current_state(db).reason == "banco fora do ar"  # the person's reason stays
+    assert freeze_views.current_state(db).reason == "banco fora do ar"  # the person's reason stays
 
 
 def test_the_sweep_trips_before_cutting_and_says_so(db, monkeypatch):

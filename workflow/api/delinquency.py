@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from ..usecases import delinquency, freeze, ladder
+from ..usecases import delinquency, freeze, freeze_views, ladder
 from .auth import Principal, can_read, is_admin
 from .customers import PROBLEMS
 from .fields import IsoDate
@@ -40,7 +40,7 @@ class PreviewOut(BaseModel):
     ladder: LadderPreviewOut = Field(
         description="The collection ladder on as_of (any day, not only cut days), as its job would see it"
     )
-    frozen: freeze.FreezeOut | None = Field(
+    frozen: freeze_views.FreezeOut | None = Field(
         description="The freeze of automatic cuts holding now (the real date decides, not as_of): a run "
         "would cut nobody and the ladder would step nobody forward (going back to the plan still "
         "happens); null: not frozen"
@@ -73,7 +73,7 @@ def preview(request: Request, as_of: IsoDate | None = Query(None), _: Principal 
         candidates=found,
         skipped=held,
         ladder=ladder_out(steps, len(found)),
-        frozen=freeze.FreezeOut.of(frozen),
+        frozen=freeze_views.FreezeOut.of(frozen),
     )
 
 
@@ -111,5 +111,5 @@ def run(
 
 
 def run_frozen(result: delinquency.SweepRun) -> dict | None:
-    out = freeze.FreezeOut.of(result.frozen)
+    out = freeze_views.FreezeOut.of(result.frozen)
     return out.model_dump(mode="json") if out else None

@@ -7,7 +7,7 @@ import typer
 from ..domain.freeze import Freeze
 from ..domain.vocabulary import Source
 from ..settings import get_settings
-from ..usecases import freeze
+from ..usecases import freeze, freeze_views
 from . import accept, groups
 from .console import out, print_json
 from .options import JSON_OPTION
@@ -17,14 +17,14 @@ from .session import CLI_ACTOR, open_database
 REASON = accept.text(freeze.REASON_MAX_CHARS, multiline=True)
 
 
-def describe(frozen: Freeze | freeze.FreezeOut, zone: str) -> str:
+def describe(frozen: Freeze | freeze_views.FreezeOut, zone: str) -> str:
     """One line: why, by whom, since when, through which day."""
     until = f" through {frozen.until.isoformat()}" if frozen.until else " until lifted"
     return f"{frozen.reason} (by {frozen.actor}, since {local_time(frozen.since, zone)}{until})"
 
 
-def _freeze_of(state: freeze.FreezeStateOut) -> freeze.FreezeOut:
-    return freeze.FreezeOut(
+def _freeze_of(state: freeze_views.FreezeStateOut) -> freeze_views.FreezeOut:
+    return freeze_views.FreezeOut(
         reason=state.reason or "",
         until=state.until,
         since=state.since,
@@ -38,7 +38,7 @@ def _state(as_json: bool, lifted: bool | None = None) -> None:
     settings = get_settings()
     db = open_database(settings)
     try:
-        state = freeze.current_state(db)
+        state = freeze_views.current_state(db)
     finally:
         db.dispose()
     if as_json:

@@ -7,7 +7,7 @@ import typer
 from ..domain.errors import OutOfRange
 from ..domain.freeze import Freeze
 from ..settings import get_settings
-from ..usecases import delinquency, freeze, ladder
+from ..usecases import delinquency, freeze, freeze_views, ladder
 from .console import out, print_json
 from .errors import fail
 from .groups import root
@@ -156,7 +156,7 @@ PREVIEW_LISTS = {
 
 
 def _frozen_json(frozen: Freeze | None) -> dict | None:
-    shown = freeze.FreezeOut.of(frozen)
+    shown = freeze_views.FreezeOut.of(frozen)
     return shown.model_dump(mode="json") if shown else None
 
 

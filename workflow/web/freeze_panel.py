@@ -1,7 +1,6 @@
 """The freeze of automatic cuts in the UI: the banner every signed-in page shows while it holds,
 and what the card on Inadimplência says (in the operator's words)."""
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,6 +9,7 @@ from fastapi import Request
 from ..domain import brazilian, limits
 from ..domain.freeze import Freeze, FreezeAction
 from ..usecases import freeze
+from . import shared_views
 
 ACTIONS = {
     FreezeAction.ON: "Ligado",
@@ -26,7 +26,6 @@ OUTCOMES = {
     "disparado": "Execução não iniciada: os pagamentos pararam de chegar e os cortes automáticos foram "
     "congelados agora; ninguém foi cortado.",
 }
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def banner(request: Request) -> Freeze | None:
@@ -65,7 +64,7 @@ def check_form(reason: str, until: str, today: date) -> tuple[str, date | None] 
     if not until.strip():
         return text, None
     try:
-        if not ISO_DATE.fullmatch(until.strip()):
+        if not shared_views.ISO_DATE.fullmatch(until.strip()):
             raise ValueError(until)
         last_day = date.fromisoformat(until.strip())
     except ValueError:

@@ -10,7 +10,7 @@ from ..domain import brazilian
 from ..domain.delinquency import NoCut
 from ..domain.errors import InvalidInput
 from ..domain.vocabulary import Source
-from ..usecases import delinquency, freeze
+from ..usecases import delinquency, freeze, freeze_views
 from ..usecases.business_day import provider_today
 from . import freeze_panel
 from .auth import WebUser, admin, check_csrf, signed_in_user
@@ -63,7 +63,7 @@ def _page(
     today = provider_today(settings.timezone)
     with request.app.state.db.read() as session:
         frozen = freeze.read_state(session)
-        changes = freeze.history(session, freeze.HISTORY_SHOWN)
+        changes = freeze.history(session, freeze_views.HISTORY_SHOWN)
     return render(
         request,
         "delinquency.html",
