@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import holidays
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from tests.conftest import VALID_CNPJ, VALID_CPFS, add_invoice
 from workflow.db.models import BillingEvent, Customer, FreezeChange
 from workflow.domain.customer_machine import TransitionRequest
 from workflow.domain.delinquency import Policy, parse_weekdays
+from workflow.domain.errors import InvalidInput
 from workflow.domain.freeze import PAYMENT_SILENCE
 from workflow.domain.vocabulary import CustomerEvent, Role, Source
 from workflow.settings import get_settings
@@ -116,3 +117,34 @@ def test_a_payment_silence_trips_the_freeze(db, paid_today):
         change = session.scalars(select(FreezeChange)).one()
     assert change.action == "tripped" and change.alert_state == "pending" and "no payment" in change.detail
     assert freeze.trip_on_payment_silence(db, settings, now) is None  # already frozen
+
+
+def test_a_lift_during_a_silence_holds_until_a_new_silence(db):
+    """A person who lifts the automatic freeze has judged that silence: the next run does not trip
+    it again; only a window that opens after the lift can."""
+    now = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+    _paid_events(db, [now - timedelta(weeks=week, hours=2) for week in range(1, 5) for _ in range(25)])
+    settings = get_settings()
+    assert freeze.trip_on_payment_silence(db, settings, now) is not None
+    freeze.lift_freeze(db, "user:maria", Source.UI)
+    with db.write() as session:  # lifted half a minute after the trip, on the test's clock
+        session.execute(
+            update(FreezeChange).where(FreezeChange.action == "off").values(created_at=now + timedelta(seconds=30))
+        )
+    assert freeze.trip_on_payment_silence(db, settings, now + timedelta(minutes=1)) is None
+    # A lift from before this window opened (Tuesday 15:00) was about another silence.
+    with db.write() as session:
+        session.execute(
+            update(FreezeChange).where(FreezeChange.action == "off").values(created_at=now - timedelta(days=2))
+        )
+    assert freeze.trip_on_payment_silence(db, settings, now + timedelta(minutes=2)) is not None
+    with db.read() as session:
+        actions = session.scalars(select(FreezeChange.action).order_by(FreezeChange.id)).all()
+    assert actions == ["tripped", "off", "tripped"]
+
+
+def test_people_cannot_pass_for_the_automatic_freeze(db):
+    with pytest.raises(InvalidInput):
+        freeze.freeze_cuts(db, " Payment_Silence ", None, "user:maria", Source.UI)
+    with db.read() as session:
+        assert freeze.read_state(session).freeze is None

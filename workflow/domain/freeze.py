@@ -133,6 +133,14 @@ class SilenceVerdict:
     recent: int
     previous_weeks: tuple[int, ...]
     min_events: int
+    since: datetime | None = None  # where the window opens: no payment from then on
+    lifted_at: datetime | None = None  # a person's last lift of the freeze, if any
+
+    @property
+    def lifted_during(self) -> bool:
+        """A person lifted the freeze after this silence began: they judged it, and only a silence
+        that begins after their lift trips the freeze again."""
+        return self.lifted_at is not None and self.since is not None and self.lifted_at >= self.since
 
     @property
     def silent(self) -> bool:
@@ -140,6 +148,7 @@ class SilenceVerdict:
         in the same hours (a provider too small or too new for such a flow is never frozen)."""
         return (
             self.hours > 0
+            and not self.lifted_during
             and self.recent == 0
             and len(self.previous_weeks) == WEEKS_COMPARED
             and all(count >= self.min_events for count in self.previous_weeks)

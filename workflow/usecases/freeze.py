@@ -109,9 +109,17 @@ def clean_reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
         raise InvalidInput("a freeze needs a reason")
+    if is_reserved_reason(text):
+        raise InvalidInput(f"the reason {PAYMENT_SILENCE!r} is the automatic freeze's own; say it in other words")
     if len(text) > REASON_MAX_CHARS:
         raise InvalidInput(f"the freeze's reason may have at most {REASON_MAX_CHARS} characters, not {len(text)}")
     return limits.check_text("reason", text, multiline=True)
+
+
+def is_reserved_reason(text: str) -> bool:
+    """`payment_silence` marks the freeze Ativa trips by itself (Freeze.automatic): a person's
+    freeze may not pass for one."""
+    return text.strip().casefold() == PAYMENT_SILENCE
 
 
 def _record(
@@ -240,7 +248,9 @@ def payment_silence(conn: Connection | Session, settings: Settings, now: datetim
     # Any payment since the window opened breaks the silence, one at night or this very hour too.
     recent = _payments_in(conn, [(spans[-1][0], now)]) if spans else 0
     previous = tuple(_payments_in(conn, week) for week in reference_weeks(spans, calendar))
-    return SilenceVerdict(hours, recent, previous, settings.payment_silence_min_events)
+    lifted_at = conn.scalar(select(func.max(_changes.c.created_at)).where(_changes.c.action == FreezeAction.OFF.value))
+    since = spans[-1][0] if spans else None
+    return SilenceVerdict(hours, recent, previous, settings.payment_silence_min_events, since, lifted_at)
 
 
 def trip_on_payment_silence(db: Database, settings: Settings, now: datetime | None = None) -> Freeze | None:

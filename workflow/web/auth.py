@@ -87,8 +87,13 @@ def admin(request: Request) -> WebUser:
     return user
 
 
+def _same_token(submitted: str, expected: str) -> bool:
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a forged token) with a TypeError.
+    return hmac.compare_digest(submitted.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 def check_csrf(user: WebUser, submitted: str | UploadFile | None) -> None:
-    if not isinstance(submitted, str) or not submitted or not hmac.compare_digest(submitted, user.csrf_token):
+    if not isinstance(submitted, str) or not submitted or not _same_token(submitted, user.csrf_token):
         raise Forbidden(
             "O formulário expirou ou não veio desta tela (proteção CSRF). Recarregue a página e tente de novo."
         )
@@ -96,7 +101,7 @@ def check_csrf(user: WebUser, submitted: str | UploadFile | None) -> None:
 
 def check_login_csrf(request: Request, submitted: str | None) -> bool:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    return bool(expected and submitted and hmac.compare_digest(submitted, expected))
+    return bool(expected and submitted and _same_token(submitted, expected))
 
 
 def new_login_csrf() -> str:

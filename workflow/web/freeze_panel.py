@@ -57,6 +57,13 @@ def check_form(reason: str, until: str, today: date) -> tuple[str, date | None] 
     text = reason.strip()
     if not text:
         return FreezeForm(reason, until, "Informe o motivo do congelamento.", "motivo")
+    if freeze.is_reserved_reason(text):
+        return FreezeForm(
+            reason,
+            until,
+            "Esse motivo é reservado ao congelamento automático; descreva-o com outras palavras.",
+            "motivo",
+        )
     if len(text) > freeze.REASON_MAX_CHARS:
         return FreezeForm(reason, until, f"O motivo pode ter até {freeze.REASON_MAX_CHARS} caracteres.", "motivo")
     if limits.forbidden_character(text, multiline=True):
