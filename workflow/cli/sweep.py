@@ -99,9 +99,8 @@ def sweep(
     install_publisher()  # the steps' and the cuts' effects are published after commit
     db = open_database(settings)
     try:
-        # A payment silence freezes the cuts before anything moves, as the worker's sweep does;
-        # then the ladder: a customer cut today had its steps before.
-        tripped = freeze.trip_on_payment_silence(db, settings) is not None
+        # The ladder first, as the worker's sweep does (a customer cut today had its steps before);
+        # it asks the payment-silence rule before anything moves.
         with BatchProgress(f"ladder of {today}") as moving:
             moved = ladder.advance_ladder(db, policy, today, settings, on_batch=moving)
         with BatchProgress(f"sweep of {today}") as cutting:
@@ -117,7 +116,7 @@ def sweep(
             "frozen": moved.frozen is not None,
         },
         "frozen": _frozen_json(result.frozen),
-        "tripped": tripped or result.tripped,
+        "tripped": moved.tripped or result.tripped,
         "not_a_cut_day": result.not_a_cut_day,
         "candidates": result.candidates,
         "inactivated": result.inactivated,

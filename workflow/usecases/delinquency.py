@@ -265,8 +265,6 @@ def cut_facts(row) -> CustomerCutFacts:
 class BatchResult:
     inactivated: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
-    frozen: Freeze | None = None  # the freeze that stopped the run: nobody was cut
-    tripped: bool = False  # the run itself froze the cuts, on a payment silence
 
 
 class SweepRuleDrift(RuntimeError):

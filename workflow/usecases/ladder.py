@@ -79,6 +79,7 @@ class LadderRun:
     resumed: list[int] = field(default_factory=list)  # back on the notice list after a snooze
     kept: dict[int, str] = field(default_factory=dict)  # refused under the lock, with the rule's words
     frozen: Freeze | None = None  # a freeze held: no customer stepped forward (going back still happens)
+    tripped: bool = False  # this run froze the cuts, on a payment silence
 
 
 def _ladder_candidates(policy: Policy, today: date):
@@ -234,7 +235,8 @@ def advance_ladder(
     batch's locks."""
     settings = settings or get_settings()
     run = LadderRun()
-    trip_on_payment_silence(db, settings)  # a payment silence freezes the steps before any is taken
+    # A payment silence freezes the steps before any is taken.
+    run.tripped = trip_on_payment_silence(db, settings) is not None
     with db.read() as session:
         state = read_state(session)
     run.frozen = state.freeze if state.holds else None
