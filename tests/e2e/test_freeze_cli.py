@@ -1,15 +1,18 @@
 """`ativa freeze on|off|status` and what `ativa sweep` says while a freeze holds, on both databases."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import add_invoice
+from tests.freeze_support import flowing_before, seed_payments
 from workflow.cli import app
 from workflow.cli.session import CLI_ACTOR
 from workflow.settings import get_settings
+from workflow.usecases import freeze
 from workflow.usecases.business_day import provider_today
 
 
@@ -107,3 +110,24 @@ def test_the_sweep_cuts_nobody_while_frozen_and_says_so(ativa, db):
     assert after["frozen"] is None and after["ladder"]["frozen"] is False
     if after["not_a_cut_day"] is None:  # today may be a weekend or a holiday
         assert after["inactivated"] == [customer]
+
+
+def test_the_sweep_trips_the_freeze_on_a_payment_silence_and_says_so(ativa, db):
+    """Payments that flowed in the same hours of earlier weeks and stopped: `ativa sweep` freezes the
+    cuts itself before anything moves (the ladder asks first), cuts nobody and reports `tripped`."""
+    settings = get_settings()
+    today = provider_today()
+    customer = _json(ativa("customers", "add", "--name", "Zé", "--document", "52998224725", "--json"))["id"]
+    add_invoice(db, customer, days_overdue=40, amount="75.50", today=today)
+    now = datetime.now(ZoneInfo(settings.timezone))
+    calendar = freeze.business_hours(settings)
+    seed_payments(
+        db, flowing_before(now, settings.payment_silence_hours + 1, calendar) * settings.payment_silence_min_events
+    )
+
+    run = _json(ativa("sweep", "--json"))
+    assert run["tripped"] is True and run["frozen"]["automatic"] is True
+    assert run["frozen"]["reason"] == "payment_silence" and run["frozen"]["actor"] == "scheduler"
+    assert (run["inactivated"], run["candidates"], run["ladder"]["frozen"]) == ([], 0, True)
+    again = _json(ativa("sweep", "--json"))  # frozen already: this run tripped nothing
+    assert again["tripped"] is False and again["frozen"]["automatic"] is True
