@@ -1,12 +1,16 @@
-"""Per-process resources of a worker: the database and the HTTP client, rebuilt after a fork."""
+"""Per-process resources of a worker: the database, the HTTP client and the threads that make
+webhook calls at once, rebuilt after a fork."""
+
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from workflow.db.engine import Database
-from workflow.settings import get_settings
+from workflow.settings import Settings, get_settings
 
 _db: Database | None = None
 _http: httpx.Client | None = None
+_callers: ThreadPoolExecutor | None = None
 
 
 def db() -> Database:
@@ -16,16 +20,38 @@ def db() -> Database:
     return _db
 
 
+def calls_at_once(settings: Settings) -> int:
+    """Webhook calls this process may have in flight: each task's own (a threads pool runs
+    several tasks in one process), so a call never waits for a thread or a connection and
+    outlasts its claim (effects.calls.outlasts_a_call)."""
+    tasks = settings.worker_concurrency if settings.worker_pool == "threads" else 1
+    return settings.webhook_concurrency * tasks
+
+
 def http() -> httpx.Client:
     global _http
     if _http is None:
-        _http = httpx.Client(timeout=get_settings().webhook_timeout_seconds)
+        settings = get_settings()
+        at_once = calls_at_once(settings)
+        _http = httpx.Client(
+            timeout=settings.webhook_timeout_seconds,
+            limits=httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once),
+        )
     return _http
 
 
+def callers() -> ThreadPoolExecutor:
+    """The threads that make the webhook calls of a message at once (httpx.Client is thread-safe)."""
+    global _callers
+    if _callers is None:
+        _callers = ThreadPoolExecutor(max_workers=calls_at_once(get_settings()), thread_name_prefix="webhook")
+    return _callers
+
+
 def reset() -> None:
-    global _db, _http
+    global _db, _http, _callers
     if _db is not None:
         _db.engine.dispose(close=False)  # leave the parent's connections alone
     _db = None
     _http = None
+    _callers = None  # its threads did not cross the fork

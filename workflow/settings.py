@@ -179,6 +179,9 @@ class Settings(BaseSettings):
         None, description="Standard Webhooks secret (whsec_…) signing provisioning calls."
     )
     webhook_timeout_seconds: float = Field(10.0, description="Timeout of one outbound call.")
+    webhook_concurrency: int = Field(
+        16, ge=1, le=256, description="Webhook calls of one message a worker process makes at once."
+    )
     effect_retry_schedule: str = Field(
         "0,5s,5m,30m,2h,5h,10h,10h",
         description="Delay before each attempt of an outbound call (jittered); its length is the "

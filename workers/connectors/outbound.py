@@ -1,5 +1,6 @@
 """The workers' Deliver: webhooks for billing and provisioning, RFC 5176 packets for the session
-effects (target "radius"). Many session calls go out in one concurrent send (deliver_many)."""
+effects (target "radius"). Many calls go out at once (deliver_many): the session calls in one
+concurrent send, the webhooks on the process's caller threads."""
 
 from collections.abc import Sequence
 
@@ -24,17 +25,20 @@ class Outbound:
         return outcome
 
     def deliver_many(self, deliveries: Sequence[Delivery]) -> list[Delivered | DeliveryFailed]:
-        """The packets of every session call in one send_packets (concurrent); each call's
-        outcome from its own packets' answers. Webhooks, if any, one after the other."""
-        outcomes: dict[int, Delivered | DeliveryFailed] = {}
-        packets, owners = [], []
+        """The packets of every session call in one send_packets (concurrent), each call's outcome
+        from its own packets' answers; the webhooks at once (webhooks.deliver_many)."""
+        packets, owners, webhook_indexes = [], [], []
         for index, delivery in enumerate(deliveries):
             if delivery.target != sessions.TARGET:
-                outcomes[index] = _webhook(delivery, self.settings)
+                webhook_indexes.append(index)
                 continue
             for packet in sessions.packets_of(delivery):
                 packets.append(packet)
                 owners.append(index)
+        outcomes: dict[int, Delivered | DeliveryFailed] = {}
+        if webhook_indexes:  # at once, on the caller threads (the pipeline sends them apart from packets)
+            sent = webhooks.deliver_many([deliveries[index] for index in webhook_indexes], self.settings)
+            outcomes.update(zip(webhook_indexes, sent, strict=True))
         results = (
             radius.send_packets(packets, self.settings.radius_timeout_seconds, self.settings.radius_tries)
             if packets
@@ -47,11 +51,3 @@ class Outbound:
             if index not in outcomes:
                 outcomes[index] = sessions.delivered(delivery, by_delivery.get(index, []))
         return [outcomes[index] for index in range(len(deliveries))]
-
-
-def _webhook(delivery: Delivery, settings: Settings) -> Delivered | DeliveryFailed:
-    try:
-        webhooks.deliver(delivery, settings)
-    except DeliveryFailed as failure:
-        return failure
-    return Delivered()

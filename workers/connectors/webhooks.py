@@ -1,13 +1,14 @@
 """Signed webhooks (Standard Webhooks): billing notifications and provisioning calls."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks import Webhook
 
 from workflow.settings import Settings
-from workflow.usecases.effects import Delivery, DeliveryFailed
+from workflow.usecases.effects import Delivered, Delivery, DeliveryFailed
 
 from .. import runtime
 
@@ -48,3 +49,19 @@ def deliver(delivery: Delivery, settings: Settings) -> None:
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
     if not 200 <= response.status_code < 300:
         raise DeliveryFailed(f"HTTP {response.status_code} from {delivery.target}: {response.text[:200]}")
+
+
+def deliver_many(deliveries: Sequence[Delivery], settings: Settings) -> list[Delivered | DeliveryFailed]:
+    """The calls at once, on the process's caller threads (one connection each, kept alive);
+    each call's outcome its own, in the order given: one receiver's failure fails no other."""
+    if len(deliveries) == 1:
+        return [_outcome(deliveries[0], settings)]
+    return list(runtime.callers().map(lambda delivery: _outcome(delivery, settings), deliveries))
+
+
+def _outcome(delivery: Delivery, settings: Settings) -> Delivered | DeliveryFailed:
+    try:
+        deliver(delivery, settings)
+    except DeliveryFailed as failure:
+        return failure
+    return Delivered()

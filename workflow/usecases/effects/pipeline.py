@@ -13,7 +13,7 @@ from ...db.engine import Database
 from ...domain.vocabulary import Effect, EffectState
 from ...settings import Settings
 from ..radius.enforcement import SESSION_EFFECTS
-from .calls import conclude_call, make_call, outlasts_a_call, prepare_calls, run_call, send_together
+from .calls import conclude_call, prepare_call, prepare_calls, run_call, send_together
 from .claims import claim_effects, is_local, record_error, settle_one, settle_together
 from .local import run_local, run_locals_of_customers, run_locals_together
 from .outcomes import Claim, Deliver, Delivery, RunResult, Settlement
@@ -27,14 +27,11 @@ ERROR = "error"  # the effect raised: its cause is on the row, its claim lapses,
 # publishes it when due.
 RetryLater = Callable[[int, float], None]
 
-# Calls made but not recorded yet are made again if the worker dies (the receiver deduplicates
-# on webhook-id, as it must anyway): a few at most.
-SETTLE_TOGETHER = 8
 # Session calls are sent together and recorded together: a Disconnect sent again after a crash
 # finds the session gone (NAK 503, done), so a big transaction risks nothing.
 SETTLE_SESSIONS_TOGETHER = 500
 
-_Done = TypeVar("_Done", RunResult, RunResult | Settlement)
+_Done = TypeVar("_Done", RunResult, RunResult | Settlement, Delivery | Settlement | RunResult)
 
 
 def process_effects(
@@ -43,10 +40,11 @@ def process_effects(
     """The effects of one message, claimed together, then carried out: the local effects of all
     its customers in one transaction (else of one customer at a time), then the outbound calls
     (those claimed, and the provisioning and session calls the local effects made, first): the
-    session calls sent together, the others one after the other, their outcomes recorded a few
-    at a time in one transaction. Whatever fails together is done again one at a time, so one failing
-    never holds back the others of its transition. An effect that raises is recorded as ERROR;
-    a failed call due again soon goes to `retry_later`, a later one waits for the relay."""
+    session calls sent together, the webhooks in rounds of ATIVA_WEBHOOK_CONCURRENCY calls made
+    at once, each round's outcomes recorded in one transaction. Whatever fails together is done
+    again one at a time, so one failing never holds back the others of its transition. An effect
+    that raises is recorded as ERROR; a failed call due again soon goes to `retry_later`, a later
+    one waits for the relay."""
     try:
         work = claim_effects(db, effect_ids, settings)
     except Exception:  # any claim taken lapses; the relay publishes them again
@@ -112,17 +110,42 @@ class _Message:
         sessions = [claim for claim in calls if Effect(claim.name) in SESSION_EFFECTS]
         others = [claim for claim in calls if Effect(claim.name) not in SESSION_EFFECTS]
         # The session calls first: dropping a session is what gives a paying customer access again.
-        return (self._session_calls(sessions) if sessions else []) + self._one_by_one(others)
+        return (self._session_calls(sessions) if sessions else []) + self._in_rounds(others)
 
     def _session_calls(self, calls: list[Claim]) -> list[RunResult]:
         """All the CoA/Disconnect calls of the message described together, their packets sent
         together (concurrently), their outcomes recorded together; each effect keeps its own
-        outcome, attempts and retries. If describing them together fails, one at a time."""
+        outcome, attempts and retries. If describing them together fails, a round at a time."""
         try:
             prepared = prepare_calls(self.db, calls, self.settings)
         except Exception:
-            log.warning("describing %d session calls together failed; one at a time", len(calls), exc_info=True)
-            return self._one_by_one(calls)
+            log.warning("describing %d session calls together failed; in rounds", len(calls), exc_info=True)
+            return self._in_rounds(calls)
+        results, settlements = self._send(calls, prepared)
+        for start in range(0, len(settlements), SETTLE_SESSIONS_TOGETHER):
+            results += self._settle(settlements[start : start + SETTLE_SESSIONS_TOGETHER])
+        return results
+
+    def _in_rounds(self, calls: list[Claim]) -> list[RunResult]:
+        """The webhook calls a round at a time: each round's claims checked (renewed if nearly
+        spent), its calls made at once (ATIVA_WEBHOOK_CONCURRENCY, so a round lasts one call and
+        outlasts no claim), its outcomes recorded together before the next round: a worker killed
+        mid-message leaves one round's calls at most to be made again, with the same webhook-id.
+        A Deliver that makes calls only one at a time gets rounds of one."""
+        size = self.settings.webhook_concurrency if hasattr(self.deliver, "deliver_many") else 1
+        results: list[RunResult] = []
+        for start in range(0, len(calls), size):
+            round_ = calls[start : start + size]
+            prepared = [self._guarded(c.effect_id, partial(prepare_call, self.db, c, self.settings)) for c in round_]
+            done, settlements = self._send(round_, prepared)
+            results += done + self._settle(settlements)
+        return results
+
+    def _send(
+        self, calls: list[Claim], prepared: "list[Delivery | Settlement | RunResult]"
+    ) -> tuple[list[RunResult], list[Settlement]]:
+        """The calls prepared sent together; the results known and the settlements to record. A
+        failed call is recorded here, alone (retry or give up)."""
         results: list[RunResult] = []
         settlements: list[Settlement] = []
         to_send: list[tuple[Claim, Delivery]] = []
@@ -133,50 +156,22 @@ class _Message:
                 settlements.append(item)
             else:
                 results.append(item)
-        if to_send:
-            try:
-                sent = send_together(self.deliver, [delivery for _, delivery in to_send])
-            except Exception as error:
-                log.exception("sending %d session calls failed", len(to_send))
-                return (
-                    results
-                    + self._settle_in_chunks(settlements)
-                    + [self._errored(claim.effect_id, error) for claim, _ in to_send]
-                )
-            for (claim, delivery), outcome in zip(to_send, sent, strict=True):
-                concluded = self._guarded(
-                    claim.effect_id, partial(conclude_call, self.db, claim, delivery, outcome, self.settings)
-                )
-                if isinstance(concluded, Settlement):
-                    settlements.append(concluded)
-                else:
-                    results.append(concluded)
-        return results + self._settle_in_chunks(settlements)
-
-    def _settle_in_chunks(self, settlements: list[Settlement]) -> list[RunResult]:
-        results: list[RunResult] = []
-        for start in range(0, len(settlements), SETTLE_SESSIONS_TOGETHER):
-            results += self._settle(settlements[start : start + SETTLE_SESSIONS_TOGETHER])
-        return results
-
-    def _one_by_one(self, calls: list[Claim]) -> list[RunResult]:
-        results: list[RunResult] = []
-        settlements: list[Settlement] = []
-        for claim in calls:
-            # Calls made are recorded before another one if it could outlive their claims (so no
-            # other worker makes them again), and a few at a time in a big batch (the relay's).
-            if settlements and (
-                len(settlements) == SETTLE_TOGETHER
-                or not all(outlasts_a_call(s.until, self.settings) for s in settlements)
-            ):
-                results += self._settle(settlements)
-                settlements = []
-            outcome = self._guarded(claim.effect_id, partial(make_call, self.db, claim, self.settings, self.deliver))
-            if isinstance(outcome, Settlement):
-                settlements.append(outcome)
+        if not to_send:
+            return results, settlements
+        try:
+            sent = send_together(self.deliver, [delivery for _, delivery in to_send])
+        except Exception as error:
+            log.exception("sending %d calls failed", len(to_send))
+            return results + [self._errored(claim.effect_id, error) for claim, _ in to_send], settlements
+        for (claim, delivery), outcome in zip(to_send, sent, strict=True):
+            concluded = self._guarded(
+                claim.effect_id, partial(conclude_call, self.db, claim, delivery, outcome, self.settings)
+            )
+            if isinstance(concluded, Settlement):
+                settlements.append(concluded)
             else:
-                results.append(outcome)
-        return results + self._settle(settlements)
+                results.append(concluded)
+        return results, settlements
 
     def _settle(self, settlements: list[Settlement]) -> list[RunResult]:
         if len(settlements) > 1:
