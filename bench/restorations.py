@@ -184,7 +184,10 @@ def main() -> int:
         problems = []
         states = Counter((row[0], row[1], row[2]) for row in rows)
         if any(state != "done" or attempts != 1 for _, state, attempts in states):
-            problems.append(f"not all done on attempt 1: {states}")
+            errors = conn.execute(
+                "SELECT last_error, count(*) FROM outbox_effects WHERE last_error IS NOT NULL GROUP BY 1"
+            ).fetchall()
+            problems.append(f"not all done on attempt 1: {states}; errors: {errors}")
         per_id = Counter()
         for (_, webhook_id), n in received.items():
             per_id[webhook_id] += n

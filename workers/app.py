@@ -94,17 +94,38 @@ app = make_celery(get_settings())
 BATCH = 50
 
 
-def publish_effects(effect_ids: list[int]) -> None:
-    """Fast path after commit: one message per transition's effects (not per effect), with a short
-    retry policy so a dead broker does not stall requests."""
+def publish_effects(groups: list[list[int]]) -> None:
+    """Fast path after commit: messages of up to BATCH effect ids, a group's ids (a transition's
+    effects) never split across two (a group over BATCH is cut in BATCH pieces), so each payment of
+    a batch is carried out at once. A short retry policy, so a dead broker does not stall requests."""
+    for message in messages_of(groups, BATCH):
+        _publish(message)
+
+
+def messages_of(groups: list[list[int]], size: int) -> list[list[int]]:
+    """The groups packed in order into messages of at most `size` ids, none split unless bigger."""
+    messages: list[list[int]] = []
+    current: list[int] = []
+    for group in groups:
+        for start in range(0, len(group), size):
+            piece = group[start : start + size]
+            if current and len(current) + len(piece) > size:
+                messages.append(current)
+                current = []
+            current = current + piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _publish(effect_ids: list[int]) -> None:
     from .tasks import hand_over_effects
 
-    for start in range(0, len(effect_ids), BATCH):
-        hand_over_effects.apply_async(
-            (effect_ids[start : start + BATCH],),
-            retry=True,
-            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
-        )
+    hand_over_effects.apply_async(
+        (effect_ids,),
+        retry=True,
+        retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+    )
 
 
 def dispatch_sweep_batch(customer_ids: list[int], as_of: date) -> None:

@@ -1,6 +1,7 @@
 """Per-process resources of a worker: the database, the HTTP client and the threads that make
 webhook calls at once, rebuilt after a fork."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -11,6 +12,9 @@ from workflow.settings import Settings, get_settings
 _db: Database | None = None
 _http: httpx.Client | None = None
 _callers: ThreadPoolExecutor | None = None
+# The caller threads ask for the client at once: one of them builds it (an SSL context each costs
+# tens of milliseconds of CPU).
+_building = threading.Lock()
 
 
 def db() -> Database:
@@ -31,12 +35,14 @@ def calls_at_once(settings: Settings) -> int:
 def http() -> httpx.Client:
     global _http
     if _http is None:
-        settings = get_settings()
-        at_once = calls_at_once(settings)
-        _http = httpx.Client(
-            timeout=settings.webhook_timeout_seconds,
-            limits=httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once),
-        )
+        with _building:
+            if _http is None:
+                settings = get_settings()
+                at_once = calls_at_once(settings)
+                _http = httpx.Client(
+                    timeout=settings.webhook_timeout_seconds,
+                    limits=httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once),
+                )
     return _http
 
 
@@ -49,9 +55,10 @@ def callers() -> ThreadPoolExecutor:
 
 
 def reset() -> None:
-    global _db, _http, _callers
+    global _db, _http, _callers, _building
     if _db is not None:
         _db.engine.dispose(close=False)  # leave the parent's connections alone
     _db = None
     _http = None
     _callers = None  # its threads did not cross the fork
+    _building = threading.Lock()  # nor did whoever held it

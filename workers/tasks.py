@@ -44,7 +44,7 @@ def relay() -> int:
     ids = effects.relay_pending(runtime.db(), get_settings())
     if ids:
         log.info("relay: publishing %d pending effect(s) again", len(ids))
-        publish_effects(ids)
+        publish_effects([[effect_id] for effect_id in ids])  # unrelated effects: packed BATCH a message
     return len(ids)
 
 

@@ -17,6 +17,12 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+class _Server(ThreadingHTTPServer):
+    # A web server's listen backlog (nginx: 511), not socketserver's 5: the workers open their
+    # connections at once (ATIVA_WEBHOOK_CONCURRENCY per process), and a full backlog resets them.
+    request_queue_size = 512
+
+
 @dataclass
 class WebhookReceiver:
     billing_secret: str = field(default_factory=new_secret)
@@ -52,7 +58,7 @@ class WebhookReceiver:
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True, name="webhooks").start()
         return self

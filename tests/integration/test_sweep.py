@@ -397,7 +397,7 @@ def test_the_batch_cut_publishes_its_effects_after_commit(db, monkeypatch):
     from workflow.usecases import effect_bus
 
     published = []
-    monkeypatch.setattr(effect_bus, "_publisher", published.extend)
+    monkeypatch.setattr(effect_bus, "_publisher", lambda groups: published.extend(i for g in groups for i in g))
     cids = [bare_customer(db, 30 + n) for n in range(3)]
     for cid in cids:
         invoice(db, cid, days_overdue=30, amount="99.90")

@@ -1,6 +1,7 @@
 """Publish new outbox effects to the workers after the transaction that wrote them commits.
 
-The use-case layer only records ids on the session; whoever runs workers (workers.app) installs the
+The use-case layer only records ids on the session, the ids of one unit (a transition's effects)
+together, so that they travel in one message; whoever runs workers (workers.app) installs the
 publisher. Publishing is the fast path: if it fails (broker down, process killed right after
 commit), the relay publishes the rows again, so a failure here is logged and never raised.
 """
@@ -14,25 +15,32 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 _KEY = "ativa_effect_ids"
-_publisher: Callable[[list[int]], None] | None = None
+# Publishes groups of effect ids: each group's ids in one message (a batch of payments: one group
+# per payment, so a payment's effects are carried out together however big the batch).
+Publisher = Callable[[list[list[int]]], None]
+_publisher: Publisher | None = None
 
 
-def install_publisher(publisher: Callable[[list[int]], None] | None) -> None:
+def install_publisher(publisher: Publisher | None) -> None:
     global _publisher
     _publisher = publisher
 
 
 def publish_after_commit(session: Session, effect_ids: Iterable[int]) -> None:
-    session.info.setdefault(_KEY, []).extend(effect_ids)
+    """`effect_ids`, one unit's, published after the session commits, in one message."""
+    group = list(effect_ids)
+    if group:
+        session.info.setdefault(_KEY, []).append(group)
 
 
-def publish_now(effect_ids: list[int]) -> None:
-    if not effect_ids or _publisher is None:
+def publish_now(groups: list[list[int]]) -> None:
+    if not groups or _publisher is None:
         return
     try:
-        _publisher(effect_ids)
+        _publisher(groups)
     except Exception as error:  # noqa: BLE001 - the relay is the safety net
-        log.warning("publishing %d effect(s) failed, the relay will retry: %s", len(effect_ids), error)
+        count = sum(len(group) for group in groups)
+        log.warning("publishing %d effect(s) failed, the relay will retry: %s", count, error)
 
 
 @event.listens_for(Session, "after_commit")
