@@ -36,6 +36,8 @@ class WebhookReceiver:
 
     received: list[Received] = field(default_factory=list)
     behaviour: Callable[[str, int], int | str] = lambda path, n: 200
+    # When set, answers instead of `behaviour`, told the webhook-id too: (path, webhook_id, n).
+    behaviour_by_id: Callable[[str, str, int], int | str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     hanging: threading.Event = field(default_factory=threading.Event)
     hanging_client_port: int = 0
@@ -61,7 +63,9 @@ class WebhookReceiver:
                 with receiver.lock:
                     receiver.received.append(record)
                     seen = sum(1 for r in receiver.received if r.webhook_id == webhook_id)
-                answer = record.answer = receiver.behaviour(self.path, seen)
+                by_id = receiver.behaviour_by_id
+                answer = by_id(self.path, webhook_id, seen) if by_id else receiver.behaviour(self.path, seen)
+                record.answer = answer
                 if answer == "hang":
                     receiver.hanging_client_port = self.client_address[1]
                     receiver.hanging.set()
