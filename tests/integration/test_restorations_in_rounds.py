@@ -198,3 +198,16 @@ def test_a_worker_killed_in_the_middle_of_a_round_loses_nothing_and_redoes_one_r
     assert all(n <= 2 for n in sent.values())
     assert hung[0] in again and len(again) <= ROUND  # the cut round at most, with the same ids
     assert all(r.verified for r in receiver.received)
+
+
+def test_a_transaction_of_many_transitions_publishes_each_ones_effects_as_a_group(db, monkeypatch):
+    published: list[list[list[int]]] = []
+    monkeypatch.setattr(effect_bus, "_publisher", published.append)
+    payers = _inactive_customers(db, 3)
+    published.clear()
+
+    ids = _pay_all(db, payers)
+
+    assert published == [[ids[0:3], ids[3:6], ids[6:9]]]  # one commit; a group per transition
+    rows = _rows(db)
+    assert [{rows[i].customer_id for i in ids[n : n + 3]} for n in (0, 3, 6)] == [{cid} for cid in payers]
