@@ -52,7 +52,13 @@ from bench.harness.database import (  # noqa: E402
     psycopg_dsn,
     redis_or_report,
 )
-from bench.harness.processes import WorkflowProcess, close_broker_connections, wait_settled, workflow_environment  # noqa: E402
+from bench.harness.processes import (  # noqa: E402
+    WorkflowProcess,
+    close_broker_connections,
+    wait_settled,
+    wait_until,
+    workflow_environment,
+)
 from bench.harness.report import printable_command  # noqa: E402
 from bench.harness.webhooks import WebhookReceiver  # noqa: E402
 from bench.payments import seed_delinquent  # noqa: E402
@@ -161,7 +167,7 @@ def main() -> int:
             **extra,
         )
         worker = WorkflowProcess(["worker"], env, tmp / "worker.log")
-        time.sleep(8)  # the pool up (a first message would be taken anyway)
+        wait_until(lambda: " ready." in worker.log_text(), 60, "the worker to start", worker)
         profiler = start_profiler(worker, tmp / "profile") if args.profile else None
         before = cpu_snapshot(worker_classifier(worker.pid))
         first_commit = activate_all(db, customers, args.per_transaction)

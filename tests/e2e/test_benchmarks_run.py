@@ -46,6 +46,11 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
             "ratio bulk job / sweep rate",
         ),
         (
+            "bench/restorations.py",
+            ["--customers", "40", "--per-transaction", "20", "--concurrency", "2"],
+            "ratio webhook calls/s in the run / sequential baseline",
+        ),
+        (
             "bench/radius.py",
             ["--customers", "60", "--routers", "2", "--concurrency", "2"],
             "ratio Ativa / baseline rate",
@@ -53,7 +58,7 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
-    if script.endswith(("effects.py", "payments.py", "radius.py", "bulk.py")):
+    if script.endswith(("effects.py", "payments.py", "radius.py", "bulk.py", "restorations.py")):
         import redis
 
         try:
