@@ -224,28 +224,31 @@ def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResu
     """Record several outcomes in one transaction, each only if its attempt still owns the
     effect (the same rule as settle_one; one statement for all on PostgreSQL). Raises if the
     transaction fails: nothing was recorded then, and the caller settles them one at a time."""
-    now = utcnow()
     with db.write_core() as conn:
-        if conn.dialect.name == "postgresql":
-            settled_ids = _settle_many(conn, settlements, now)
-        else:
-            settled_ids = {
-                s.effect_id
-                for s in settlements
-                if conn.execute(
-                    SETTLE,
-                    {
-                        "effect_id": s.effect_id,
-                        "attempt": s.attempt,
-                        "new_state": s.state.value,
-                        "new_note": s.note,
-                        "now": now,
-                    },
-                ).one_or_none()
-                is not None
-            }
+        settled_ids = settle_on(conn, settlements, utcnow())
         record_packets(conn, [row for s in settlements for row in s.packets])
     return [RunResult(s.effect_id, s.state.value if s.effect_id in settled_ids else BUSY) for s in settlements]
+
+
+def settle_on(conn: Connection, settlements: list[Settlement], now: datetime) -> set[int]:
+    """SETTLE for each, in the caller's transaction (one statement on PostgreSQL); the ids settled."""
+    if conn.dialect.name == "postgresql":
+        return _settle_many(conn, settlements, now) if settlements else set()
+    return {
+        s.effect_id
+        for s in settlements
+        if conn.execute(
+            SETTLE,
+            {
+                "effect_id": s.effect_id,
+                "attempt": s.attempt,
+                "new_state": s.state.value,
+                "new_note": s.note,
+                "now": now,
+            },
+        ).one_or_none()
+        is not None
+    }
 
 
 # SETTLE for many rows at once: the outcomes as arrays, joined to the rows by id and attempt

@@ -17,9 +17,9 @@ from .. import heartbeats
 from ..customer_locks import lock_customer_row
 from ..radius.enforcement import Claimed, services_changed_many
 from ..transitions import QUEUE_EFFECTS, new_effect
-from .claims import SETTLE
+from .claims import SETTLE, settle_on
 from .descriptions import provisioning_delivery
-from .outcomes import BUSY, Claim, Outcome, RunResult
+from .outcomes import BUSY, Claim, Outcome, RunResult, Settlement
 
 _customers = Customer.__table__
 _services = Service.__table__
@@ -59,10 +59,12 @@ def run_locals_together(db: Database, claims: list[Claim], settings: Settings) -
 
 
 def run_locals_of_customers(db: Database, groups: list[list[Claim]], settings: Settings) -> list[RunResult] | None:
-    """The local effects of several customers (a sweep's message) in one transaction, customers
-    locked in id order (as the sweep locks them): one commit instead of one per customer. All or
-    nothing, like run_locals_together: None if any of them fails or was overtaken, and then
-    nothing was written; the caller runs them customer by customer."""
+    """The local effects of several customers (a sweep's message, a batch of payments) in one
+    transaction, customers locked in id order (as the sweep locks them): one commit instead of one
+    per customer, and their outcomes recorded at its end in one statement (PostgreSQL) under the
+    same attempt check as run_local's. All or nothing, like run_locals_together: None if any of
+    them fails or was overtaken, and then nothing was written; the caller runs them customer by
+    customer."""
     ordered = sorted(groups, key=lambda group: group[0].customer_id)
     ids = [c.effect_id for group in ordered for c in group]
     if len({c.customer_id for group in ordered for c in group}) != len(ordered) or len(set(ids)) != len(ids):
@@ -71,10 +73,13 @@ def run_locals_of_customers(db: Database, groups: list[list[Claim]], settings: S
         with db.write_core() as conn:
             results = []
             sessions = _SessionCalls()  # queued once for every customer, after the loop
+            outcomes: list[Settlement] = []  # recorded together, after the loop
             for group in ordered:
                 customer = lock_customer_row(conn, group[0].customer_id)
-                results += [_apply_local(conn, customer, c, settings, sessions) for c in group]
+                results += [_apply_local(conn, customer, c, settings, sessions, outcomes) for c in group]
             made = sessions.queue(conn, settings)
+            if settle_on(conn, outcomes, utcnow()) != set(ids):
+                raise _Overtaken
             for result in results:
                 result.follow_ups += made.get(result.effect_id, [])
             return results
@@ -83,9 +88,19 @@ def run_locals_of_customers(db: Database, groups: list[list[Claim]], settings: S
 
 
 def _apply_local(
-    conn: Connection, customer, claim: Claim, settings: Settings, sessions: "_SessionCalls | None" = None
+    conn: Connection,
+    customer,
+    claim: Claim,
+    settings: Settings,
+    sessions: "_SessionCalls | None" = None,
+    outcomes: "list[Settlement] | None" = None,
 ) -> RunResult:
+    """Apply one local effect and settle it, or leave its settlement in `outcomes` for the caller
+    to record before its transaction ends."""
     outcome, follow_ups = _LOCAL[Effect(claim.name)](conn, customer, claim, settings, sessions)
+    if outcomes is not None:
+        outcomes.append(Settlement(claim.effect_id, claim.attempt, outcome.state, outcome.note, claim.until))
+        return RunResult(claim.effect_id, outcome.state.value, follow_ups=follow_ups)
     settled = conn.execute(
         SETTLE,
         {
