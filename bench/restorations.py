@@ -18,8 +18,9 @@ Measured: the customers are activated by billing, --per-transaction of them in o
 clock runs from the first commit until every effect is settled (restore_services,
 resume_invoicing, notify_billing and the provision_restore calls they make).
 
-Baseline, in the same run: the same number of signed webhook calls made one after the other by
-one httpx client to the same receiver (what the outbound calls alone cost when made in turn).
+Baseline, in the same run: signed webhook calls made one after the other by one httpx client to the
+same receiver (what the outbound calls alone cost when made in turn). --latency-ms makes every
+answer of the receiver take that long, as a billing or provisioning system across a network does.
 
 Verification: every effect done on its first attempt, one delivery per webhook-id, every
 signature valid, no error in the worker log.
@@ -117,6 +118,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--per-transaction", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="each webhook answer takes this long (a remote receiver)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the worker's processes (needs py-spy)")
     parser.add_argument("--setting", action="append", default=[], help="NAME=VALUE, an ATIVA_ setting of the worker")
     add_database_url_argument(parser)
@@ -142,11 +146,11 @@ def main() -> int:
         db = Database(url)
         migrate.upgrade(db.engine)
         conn = psycopg.connect(psycopg_dsn(url), autocommit=True)
-        receiver = WebhookReceiver().start()
+        receiver = WebhookReceiver(answer_after=args.latency_ms / 1000).start()
         customers = seed_delinquent(db, args.customers, set(), datetime.now(UTC).date())
         conn.execute("UPDATE invoices SET status = 'paid', amount_paid = amount, paid_at = now()")
         conn.execute("VACUUM ANALYZE")
-        baseline = sequential_calls(receiver, 2000)
+        baseline = sequential_calls(receiver, 2000 if not args.latency_ms else 200)
 
         os.environ["ATIVA_DATABASE_URL"] = url
         os.environ["ATIVA_BROKER_URL"] = args.redis_url

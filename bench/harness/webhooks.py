@@ -4,6 +4,7 @@ Webhooks signature, answers 200 and counts the deliveries per webhook-id."""
 import base64
 import secrets
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +31,7 @@ class WebhookReceiver:
     deliveries: Counter = field(default_factory=Counter)  # (BILLING or PROVISIONING, webhook-id) -> count
     bad_signatures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answer_after: float = 0.0  # seconds each answer takes: a receiver across a network, not on loopback
 
     def start(self) -> "WebhookReceiver":
         receiver = self
@@ -54,6 +56,8 @@ class WebhookReceiver:
                     receiver.deliveries[(kind, webhook_id)] += 1
                     if not verified:
                         receiver.bad_signatures.append(webhook_id)
+                if receiver.answer_after:
+                    time.sleep(receiver.answer_after)
                 self.send_response(200)
                 self.send_header("content-length", "0")
                 self.end_headers()
