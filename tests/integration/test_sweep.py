@@ -397,14 +397,17 @@ def test_the_batch_cut_publishes_its_effects_after_commit(db, monkeypatch):
     from workflow.usecases import effect_bus
 
     published = []
-    monkeypatch.setattr(effect_bus, "_publisher", lambda groups: published.extend(i for g in groups for i in g))
+    monkeypatch.setattr(effect_bus, "_publisher", published.extend)  # a group per customer cut
     cids = [bare_customer(db, 30 + n) for n in range(3)]
     for cid in cids:
         invoice(db, cid, days_overdue=30, amount="99.90")
     assert delinquency.inactivate_due(db, POLICY, cids, TUESDAY).inactivated == cids
     with db.read() as session:
         queued = list(session.scalars(select(OutboxEffect.id).order_by(OutboxEffect.id)))
-    assert len(queued) == 9 and sorted(published) == queued
+    assert len(queued) == 9 and sorted(i for group in published for i in group) == queued
+    with db.read() as session:
+        owners = dict(session.execute(select(OutboxEffect.id, OutboxEffect.customer_id)).tuples().all())
+    assert sorted(tuple({owners[i] for i in group}) for group in published) == [(cid,) for cid in sorted(cids)]
 
 
 def test_a_batch_the_machine_refuses_fails_loudly_and_writes_nothing(db, monkeypatch):

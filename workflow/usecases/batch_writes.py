@@ -41,7 +41,11 @@ class Decided:
 @dataclass(frozen=True)
 class Written:
     change_ids: dict[int, int]  # customer id -> its new history row's id
-    effect_ids: list[int]  # the outbox rows queued, in id order
+    effect_groups: list[list[int]]  # the outbox rows queued, in id order, a list per transition
+
+    @property
+    def effect_ids(self) -> list[int]:
+        return [effect_id for group in self.effect_groups for effect_id in group]
 
 
 def write_decided(conn: Connection, decided: list[Decided], now: datetime) -> Written:
@@ -71,8 +75,15 @@ def write_decided(conn: Connection, decided: list[Decided], now: datetime) -> Wr
         for effect in one.decision.effects
     ]
     insert_rows(conn, _effects, effects)
-    queued = select(_effects.c.id).where(_effects.c.transition_id.in_(id_list("changes", list(change_ids.values()))))
-    return Written(change_ids, list(conn.scalars(queued.order_by(_effects.c.id))) if effects else [])
+    if not effects:
+        return Written(change_ids, [])
+    queued = select(_effects.c.id, _effects.c.transition_id).where(
+        _effects.c.transition_id.in_(id_list("changes", list(change_ids.values())))
+    )
+    groups: dict[int, list[int]] = {}
+    for row in conn.execute(queued.order_by(_effects.c.id)):
+        groups.setdefault(row.transition_id, []).append(row.id)
+    return Written(change_ids, list(groups.values()))
 
 
 def written_change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:

@@ -37,7 +37,7 @@ from .bulk_views import JobView, _checked_id, _counts, job_view
 from .business_day import provider_today
 from .customer_locks import lock_customers_in_id_order
 from .delinquency import overdue_by_customer
-from .effect_bus import publish_after_commit
+from .effect_bus import publish_groups_after_commit
 from .transitions import Actor, Decision, decide, guard_facts, history_row, state_of
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def _run_locked(session, conn: Connection, job, pending: list, today: date, run:
         marks.append(_mark(item_id, ItemOutcome(outcome), rule, detail, now))
         run.refused[customer_id] = detail
     written = write_decided(conn, decided, now)
-    publish_after_commit(session, written.effect_ids)
+    publish_groups_after_commit(session, written.effect_groups)
     if decided:
         run.done = [one.row.id for one in decided]
         conn.execute(

@@ -41,7 +41,7 @@ from . import sweep_dispatch
 from .batch_writes import Decided, write_decided
 from .business_day import provider_calendar, provider_today
 from .customer_locks import lock_customers_in_id_order
-from .effect_bus import publish_after_commit
+from .effect_bus import publish_groups_after_commit
 from .freeze import freeze_in_force, read_state, trip_on_payment_silence
 from .progress import BatchesDone, OnBatch, batch_sizes
 from .transitions import (
@@ -354,15 +354,15 @@ def inactivate_due(db: Database, policy: Policy, customer_ids: list[int], today:
                 policy, customer_id, locked.get(customer_id), overdue.get(customer_id, NOTHING_OVERDUE), today, now
             )
         if due:
-            effect_ids = _cut(conn, [(locked[c.customer_id], c) for c in due], today)
-            publish_after_commit(session, effect_ids)
+            effect_groups = _cut(conn, [(locked[c.customer_id], c) for c in due], today)
+            publish_groups_after_commit(session, effect_groups)
             result.inactivated = [c.customer_id for c in due]
     return result
 
 
-def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
+def _cut(conn: Connection, due: list[tuple], today: date) -> list[list[int]]:
     """Write the cuts of (locked row, overdue facts) pairs exactly as transition_customer writes one
-    (batch_writes.write_decided), many rows per statement; returns the effect ids."""
+    (batch_writes.write_decided), many rows per statement; returns the effect ids, a list per customer."""
     now = utcnow()
     decided: list[Decided] = []
     for members in _group_by_prior_state(due).values():
@@ -386,7 +386,7 @@ def _cut(conn: Connection, due: list[tuple], today: date) -> list[int]:
             )
             for row, facts in members
         ]
-    return write_decided(conn, decided, now).effect_ids
+    return write_decided(conn, decided, now).effect_groups
 
 
 def _group_by_prior_state(due: list[tuple]) -> dict[tuple, list[tuple]]:

@@ -33,6 +33,12 @@ def publish_after_commit(session: Session, effect_ids: Iterable[int]) -> None:
         session.info.setdefault(_KEY, []).append(group)
 
 
+def publish_groups_after_commit(session: Session, groups: Iterable[Iterable[int]]) -> None:
+    """Several units' effect ids (a batch's transitions), each group in one message."""
+    for group in groups:
+        publish_after_commit(session, group)
+
+
 def publish_now(groups: list[list[int]]) -> None:
     if not groups or _publisher is None:
         return
