@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -132,6 +133,18 @@ def stop_serve(process: subprocess.Popen) -> None:
         for pid in leftover:
             os.kill(int(pid.split()[0]), signal.SIGKILL)
         assert not leftover, f"these outlived `ativa serve`: {leftover}"
+
+
+@contextmanager
+def serving_api(folder: Path, env_extra: dict[str, str]) -> Iterator[str]:
+    """`ativa serve --no-worker` in `folder` for the block, healthy first; its base URL."""
+    port, log = free_port(), folder / "serve.log"
+    process = start_serve(folder, port, log, "--no-worker", env_extra=env_extra)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_serve(process)
 
 
 # -- processes through /proc --------------------------------------------------------------------

@@ -7,13 +7,18 @@ import base64
 import json
 import os
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from tests.e2e.billing_support import NEW_SECRET, OLD_SECRET, delinquent_customer, invoice, new_customer, status
-from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
+from tests.support import ATIVA, free_port, serving_api
 from workflow.db.models import BillingEvent
 
 OTHER_SECRET = "whsec_" + base64.b64encode(b"somebody-else-entirely-32-bytes!").decode()
@@ -22,19 +27,9 @@ OTHER_SECRET = "whsec_" + base64.b64encode(b"somebody-else-entirely-32-bytes!").
 @pytest.fixture
 def server(db, tmp_path):
     """`ativa serve --no-worker` on the test's database, taking both secrets (a rotation); its URL."""
-    port, log = free_port(), tmp_path / "serve.log"
-    process = start_serve(
-        tmp_path,
-        port,
-        log,
-        "--no-worker",
-        env_extra={"ATIVA_DATABASE_URL": db.url, "ATIVA_BILLING_INBOUND_SECRET": f"{OLD_SECRET},{NEW_SECRET}"},
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_serve(process)
+    secrets = {"ATIVA_DATABASE_URL": db.url, "ATIVA_BILLING_INBOUND_SECRET": f"{OLD_SECRET},{NEW_SECRET}"}
+    with serving_api(tmp_path, secrets) as base:
+        yield base
 
 
 def ativa(tmp_path: Path, *args: str, url: str | None = None, secret: str | None = NEW_SECRET):
@@ -112,6 +107,62 @@ def test_a_file_is_imported_rejected_lines_written_beside_it_and_a_reimport_is_a
     assert reimported.returncode == 0, reimported.stderr
     assert reimported.stdout.splitlines() == ["2 line(s): accepted 0, duplicate 2, rejected 0, reactivated 0"]
     assert not (tmp_path / "limpo.jsonl.rejected.jsonl").exists()
+
+
+@contextmanager
+def flaky_proxy(target: str, script: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """A loopback proxy in front of the server: each POST takes the next step of `script`
+    ("503": answered so, not forwarded; "lose": forwarded, then the connection closed unanswered;
+    then forwarded as is). Yields its URL and the webhook-id of every POST it got."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["content-length"]))
+            seen.append(self.headers["webhook-id"])
+            step = script.pop(0) if script else "pass"
+            if step == "503":
+                self.send_response(503)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower().startswith(("webhook-", "content-type"))}
+            answer = httpx.post(target + self.path, content=body, headers=headers, timeout=60)
+            if step == "lose":
+                self.close_connection = True
+                self.connection.shutdown(2)  # the events were recorded; the client never hears it
+                return
+            self.send_response(answer.status_code)
+            self.send_header("content-type", answer.headers["content-type"])
+            self.send_header("content-length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}", seen
+    finally:
+        proxy.shutdown()
+
+
+def test_a_lost_answer_and_a_503_are_retried_and_the_retried_events_come_back_duplicate(db, server, tmp_path):
+    cid = new_customer(db, 0)
+    events = tmp_path / "eventos.jsonl"
+    lines = [line(f"ev-{n}", "created", invoice_id=f"INV-{n}", customer_id=cid, amount="5.00") for n in range(3)]
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with flaky_proxy(server, ["lose", "503"]) as (proxy, seen):
+        done = ativa(tmp_path, "billing", "import", str(events), "--batch-size", "2", "--retries", "2", url=proxy)
+    assert done.returncode == 0, done.stderr
+    # The first batch was recorded, its answer lost, then refused once with a 503: the third POST
+    # of the same batch (the same webhook-id) finds its events recorded.
+    assert done.stdout.splitlines() == ["3 line(s): accepted 1, duplicate 2, rejected 0, reactivated 0"]
+    assert len(seen) == 4 and seen[0] == seen[1] == seen[2] != seen[3]
+    assert all(invoice(db, f"INV-{n}") is not None for n in range(3))
 
 
 def test_another_secret_stops_at_the_first_batch_in_one_line(db, server, tmp_path):
