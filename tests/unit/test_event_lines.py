@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workflow.cli.billing_batches import batch_id, endpoint, envelope
+from workflow.cli.billing_batches import batch_id, endpoint, envelope, split_by_size
 from workflow.cli.event_lines import MAX_LINE_BYTES, Event, Refused, batches, count_lines, parse
 from workflow.cli.rejected_file import RejectedFile, default_path
 
@@ -117,3 +117,13 @@ def test_the_endpoint_is_under_the_base_url(base, url):
 def test_a_base_that_is_no_http_url_is_refused(base):
     with pytest.raises(ValueError, match="is not a URL like"):
         endpoint(base)
+
+
+def test_a_batch_is_split_to_fit_the_body_limit_and_an_event_too_large_alone_stands_as_its_size():
+    small, large = b'{"id":"s"}', b'{"id":"' + b"x" * 80 + b'"}'
+    limit = len(envelope([small, small, small]))
+    assert split_by_size([small] * 3, limit) == [[small] * 3]
+    assert split_by_size([small] * 4, limit) == [[small] * 3, [small]]
+    assert split_by_size([small, large, small], limit) == [[small], len(large), [small]]
+    assert split_by_size([large], limit) == [len(large)]
+    assert split_by_size([], limit) == []

@@ -129,7 +129,11 @@ def billing_import(
         fail(str(error), 2)
     tally = Tally()
     try:
-        with BatchPoster(target, webhook, retries=retries) as poster, RejectedFile(rejected_path) as rejects:
+        max_body = getattr(get_settings(), "billing_batch_max_body_bytes", 2_048_000)
+        with (
+            BatchPoster(target, webhook, retries=retries, max_body=max_body) as poster,
+            RejectedFile(rejected_path) as rejects,
+        ):
             stopped = _import(file, poster, batch_size, rejects, tally)
     except OSError as error:
         fail(f"{error.filename or file}: {error.strerror or error}")

@@ -65,6 +65,25 @@ def envelope(events: list[bytes]) -> bytes:
     return b'{"events":[' + b",".join(events) + b"]}"
 
 
+def split_by_size(events: list[bytes], max_body: int) -> list[list[bytes] | int]:
+    """The events in order, in runs whose envelope fits `max_body` bytes; an event that cannot
+    fit even alone stands as its size."""
+    parts: list[list[bytes] | int] = []
+    run: list[bytes] = []
+    size = len(envelope([]))
+    for event in events:
+        if len(envelope([event])) > max_body:
+            parts += [run, len(event)] if run else [len(event)]
+            run, size = [], len(envelope([]))
+            continue
+        if run and size + 1 + len(event) > max_body:  # 1: the comma before it
+            parts.append(run)
+            run, size = [], len(envelope([]))
+        size += len(event) + (1 if run else 0)
+        run.append(event)
+    return [*parts, run] if run else parts
+
+
 def batch_id(body: bytes) -> str:
     return "import-" + hashlib.sha256(body).hexdigest()[:32]
 
@@ -119,9 +138,11 @@ class BatchPoster:
         webhook: Webhook,
         *,
         retries: int,
+        max_body: int,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.url, self.webhook, self.retries, self.sleep = url, webhook, retries, sleep
+        self.max_body = max_body
         self.client = httpx.Client(timeout=TIMEOUT)
 
     def __enter__(self) -> "BatchPoster":
@@ -143,7 +164,19 @@ class BatchPoster:
         return self.client.post(self.url, content=body, headers=headers)
 
     def post(self, events: list[bytes]) -> list[Result]:
-        """Each event's result, in order; BatchFailed when the batch was not taken."""
+        """Each event's result, in order; BatchFailed when (a part of) the batch was not taken.
+
+        The batch goes in as few POSTs as fit the server's body limit (a file of unusually large
+        events); an event too large to fit alone is rejected here."""
+        results: list[Result] = []
+        for part in split_by_size(events, self.max_body):
+            if isinstance(part, int):
+                results.append(Result("rejected", False, f"{part} bytes: more than a request may carry"))
+            else:
+                results += self._post(part)
+        return results
+
+    def _post(self, events: list[bytes]) -> list[Result]:
         body = envelope(events)
         webhook_id = batch_id(body)
         reason = ""
