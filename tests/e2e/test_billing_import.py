@@ -84,7 +84,7 @@ def test_a_file_is_imported_rejected_lines_written_beside_it_and_a_reimport_is_a
     written = [json.loads(text) for text in rejected.read_text(encoding="utf-8").splitlines()]
     assert [(r["line"], r["id"], r["text"]) for r in written] == [(4, None, lines[3]), (5, "ev-4", unknown)]
     assert written[0]["problem"].startswith("not JSON")
-    assert "999999" in written[1]["problem"] or "customer" in written[1]["problem"]
+    assert written[1]["problem"] == "unknown customer 999999"
     assert status(db, delinquent)[0] == "active"
     assert (str(invoice(db, "INV-1").amount), invoice(db, "INV-5").status) == ("89.90", "open")
 
@@ -107,6 +107,29 @@ def test_a_file_is_imported_rejected_lines_written_beside_it_and_a_reimport_is_a
     assert reimported.returncode == 0, reimported.stderr
     assert reimported.stdout.splitlines() == ["2 line(s): accepted 0, duplicate 2, rejected 0, reactivated 0"]
     assert not (tmp_path / "limpo.jsonl.rejected.jsonl").exists()
+
+
+def test_hostile_lines_are_rejected_one_by_one_and_the_good_one_still_recorded(db, server, tmp_path):
+    cid = new_customer(db, 0)
+    good = line("ev-ok", "created", invoice_id="INV-OK", customer_id=cid, amount="1.00", due_date="2026-12-10")
+    hostile = [
+        b'{"id": "ev-\\u0000", "type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 1}}',
+        b'{"id": "ev-\\ud800", "type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 1}}',
+        b'{"id": "ev-nul\x00", "type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 1}}',
+        b'{"id": "ev-\xff", "type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 1}}',
+        b'{"id": "ev-big", "type": "invoice.paid", "data": {"invoice_id": "I", "customer_id": 9223372036854775808}}',
+        b'{"id": "ev-y1", "type": "invoice.created", "data": {"invoice_id": "I", "customer_id": 1, '
+        b'"amount": "1.00", "due_date": "0001-01-01"}}',
+    ]
+    events = tmp_path / "eventos.jsonl"
+    events.write_bytes(b"\n".join([*hostile, good.encode()]) + b"\n")
+    done = ativa(tmp_path, "billing", "import", str(events), url=server)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[0] == "7 line(s): accepted 1, duplicate 0, rejected 6, reactivated 0"
+    written = [json.loads(text) for text in (tmp_path / "eventos.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in written] == [1, 2, 3, 4, 5, 6]
+    assert all(r["problem"] for r in written)
+    assert invoice(db, "INV-OK") is not None and invoice(db, "I") is None
 
 
 @contextmanager

@@ -36,8 +36,8 @@ def test_batches_are_size_lines_each_refused_ones_included(tmp_path):
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        (b"not json", "not JSON: Expecting value at column 1"),
-        (b'{"id": "a", "type": "invoice.paid"', "not JSON: Expecting ',' delimiter at column 35"),
+        (b"not json", "not JSON: Expecting value (column 1)"),
+        (b'{"id": "a", "type": "invoice.paid"', "not JSON: Expecting ',' delimiter (column 35)"),
         (b"[1, 2]", "not a JSON object (an array)"),
         (b'"text"', "not a JSON object (a string)"),
         (b"null", "not a JSON object (null)"),

@@ -75,7 +75,7 @@ def parse(number: int, raw: bytes) -> Read:
     try:
         value = json.loads(text, parse_constant=_no_constant)
     except ValueError as error:
-        reason = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else str(error)
+        reason = f"{error.msg} (column {error.colno})" if isinstance(error, json.JSONDecodeError) else str(error)
         return Refused(number, text, f"not JSON: {reason}")
     problem = _shape_problem(value)
     if problem is not None:
