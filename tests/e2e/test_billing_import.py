@@ -188,6 +188,24 @@ def test_a_lost_answer_and_a_503_are_retried_and_the_retried_events_come_back_du
     assert all(invoice(db, f"INV-{n}") is not None for n in range(3))
 
 
+def test_a_server_failing_part_way_stops_saying_which_lines_are_done_and_a_rerun_finishes(db, server, tmp_path):
+    cid = new_customer(db, 0)
+    events = tmp_path / "eventos.jsonl"
+    lines = [line(f"ev-{n}", "created", invoice_id=f"INV-{n}", customer_id=cid, amount="5.00") for n in range(5)]
+    events.write_text("\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n", encoding="utf-8")
+    with flaky_proxy(server, ["pass", "503", "503"]) as (proxy, _seen):
+        stopped = ativa(tmp_path, "billing", "import", str(events), "--batch-size", "2", "--retries", "1", url=proxy)
+    assert stopped.returncode == 3
+    error = one_error_line(stopped)
+    assert error.startswith("error: stopped at lines 4-5: ") and "(2 tries): 503" in error
+    assert "lines 1-2 done (accepted 2, duplicate 0, rejected 0, reactivated 0)" in error
+    assert stopped.stdout == ""
+
+    rerun = ativa(tmp_path, "billing", "import", str(events), "--batch-size", "2", url=server)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.splitlines() == ["5 line(s): accepted 3, duplicate 2, rejected 0, reactivated 0"]
+
+
 def test_another_secret_stops_at_the_first_batch_in_one_line(db, server, tmp_path):
     cid = new_customer(db, 0)
     events = tmp_path / "eventos.jsonl"
@@ -195,7 +213,7 @@ def test_another_secret_stops_at_the_first_batch_in_one_line(db, server, tmp_pat
     refused = ativa(tmp_path, "billing", "import", str(events), url=server, secret=OTHER_SECRET)
     assert refused.returncode == 3
     error = one_error_line(refused)
-    assert "lines 1-1" in error and "401" in error and "0 line(s) done" in error
+    assert "lines 1-1" in error and "401" in error and "no line done" in error
     assert OTHER_SECRET not in refused.stderr + refused.stdout
     assert invoice(db, "INV-1") is None
 
@@ -209,7 +227,7 @@ def test_a_server_that_is_down_stops_the_command_saying_how_far_it_got(tmp_path)
     down = ativa(tmp_path, "billing", "import", str(events), "--retries", "1", url=f"http://127.0.0.1:{free_port()}")
     assert down.returncode == 3
     error = one_error_line(down)
-    assert "lines 1-2" in error and "(2 tries)" in error and "0 line(s) done" in error
+    assert "lines 1-2" in error and "(2 tries)" in error and "no line done" in error
     assert "running the same command again is safe" in error
 
 

@@ -24,7 +24,9 @@ from .progress import BatchProgress
 from .rejected_file import RejectedFile, default_path
 
 STOPPED = 3
+INTERRUPTED = 130  # the shell's exit code for a command stopped by Ctrl-C
 DEFAULT_BATCH = 500
+AGAIN = "running the same command again is safe (what was recorded comes back as duplicate)"
 
 
 @dataclass
@@ -34,6 +36,10 @@ class Tally:
     duplicate: int = 0
     rejected: int = 0
     reactivated: int = 0
+    through: int = 0  # the file's line number up to which every line is done (not in the output)
+
+    def done(self) -> str:
+        return f"lines 1-{self.through} done" if self.through else "no line done"
 
     def counts(self) -> str:
         return (
@@ -91,6 +97,7 @@ def _import(file: Path, poster: BatchPoster, batch_size: int, rejects: RejectedF
                 if result.status == "rejected":
                     rejects.write(read.line, problem_text(result), read.text, read.id)
             tally.lines += len(batch)
+            tally.through = batch[-1].line
             progress(BatchesDone(tally.lines, total, number, of_batches))
     return None
 
@@ -135,13 +142,14 @@ def billing_import(
             RejectedFile(rejected_path) as rejects,
         ):
             stopped = _import(file, poster, batch_size, rejects, tally)
+    except KeyboardInterrupt:
+        fail(f"interrupted: {tally.done()} ({tally.counts()}); {AGAIN}", INTERRUPTED)
     except OSError as error:
         fail(f"{error.filename or file}: {error.strerror or error}")
     written = f"; rejected lines in {rejected_path}" if rejects.count else ""
     if stopped is not None:
         fail(
-            f"stopped at {stopped}; {tally.lines} line(s) done ({tally.counts()}){written}; "
-            "running the same command again is safe (what was recorded comes back as duplicate)",
+            f"stopped at {stopped}; {tally.done()} ({tally.counts()}){written}; {AGAIN}",
             STOPPED,
         )
     if as_json:
