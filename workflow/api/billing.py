@@ -41,7 +41,12 @@ class EventIn(BaseModel):
     data: EventData
 
 
-def _verify(request: Request, raw: bytes) -> None:
+def is_json(request: Request) -> bool:
+    """Standard Webhooks events are JSON: a text/plain or form body is refused, never parsed."""
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower() == "application/json"
+
+
+def verify_signature(request: Request, raw: bytes) -> None:
     """Signature over the raw bytes, before parsing; any configured secret may match (rotation)."""
     secret = request.app.state.settings.billing_inbound_secret
     secrets = [s.strip() for s in (secret.get_secret_value() if secret else "").split(",") if s.strip()]
@@ -63,7 +68,7 @@ def _verify(request: Request, raw: bytes) -> None:
 MAX_WEBHOOK_ID: int = BillingEvent.__table__.c.webhook_id.type.length  # type: ignore[attr-defined]
 
 
-def _webhook_id(request: Request) -> str:
+def checked_webhook_id(request: Request) -> str:
     """The deduplication key, refused before the database if its column could not hold it."""
     webhook_id = request.headers["webhook-id"]
     if len(webhook_id) > MAX_WEBHOOK_ID:
@@ -74,7 +79,7 @@ def _webhook_id(request: Request) -> str:
     return webhook_id
 
 
-def _inlined(schema: dict) -> dict:
+def inlined_schema(schema: dict) -> dict:
     """A model's JSON schema with its $defs put in place, to stand alone inside an operation."""
     defs = schema.pop("$defs", {})
 
@@ -89,20 +94,21 @@ def _inlined(schema: dict) -> dict:
 
 
 # The body is read raw (the signature covers its bytes), so FastAPI cannot see it: declared here.
+SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_WEBHOOK_ID},
+    },
+    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"}},
+]
 SIGNED_EVENT = {
-    "parameters": [
-        {
-            "name": "webhook-id",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_WEBHOOK_ID},
-        },
-        {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
-        {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"}},
-    ],
+    "parameters": SIGNATURE_HEADERS,
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": _inlined(EventIn.model_json_schema())}},
+        "content": {"application/json": {"schema": inlined_schema(EventIn.model_json_schema())}},
     },
 }
 
@@ -120,11 +126,10 @@ SIGNED_EVENT = {
 )
 async def billing_event(request: Request):
     raw = await request.body()
-    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
-        # Standard Webhooks events are JSON: a text/plain or form body is refused, never parsed.
+    if not is_json(request):
         return problem_response(problem_body("validation_error", "content-type must be application/json"))
-    _verify(request, raw)
-    webhook_id = _webhook_id(request)
+    verify_signature(request, raw)
+    webhook_id = checked_webhook_id(request)
     try:
         body = EventIn.model_validate_json(raw)
     except ValidationError as error:
