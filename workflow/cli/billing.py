@@ -36,7 +36,7 @@ class Tally:
     duplicate: int = 0
     rejected: int = 0
     reactivated: int = 0
-    through: int = 0  # the file's line number up to which every line is done (not in the output)
+    through: int = 0  # the file's line number up to which every line is done (not in --json)
 
     def done(self) -> str:
         return f"lines 1-{self.through} done" if self.through else "no line done"
@@ -59,7 +59,7 @@ def _secret() -> str:
 def _checked(file: Path, url: str | None, batch_size: int, rejected: Path | None) -> tuple[str, Path]:
     """The endpoint and the rejected file's path, or a usage error (exit 2) before anything is read."""
     settings = get_settings()
-    most = getattr(settings, "billing_batch_max", 1000)
+    most = settings.billing_batch_max
     if batch_size > most:
         fail(f"--batch-size must be at most {most} (ATIVA_BILLING_BATCH_MAX), got {batch_size}", 2)
     try:
@@ -136,7 +136,7 @@ def billing_import(
         fail(str(error), 2)
     tally = Tally()
     try:
-        max_body = getattr(get_settings(), "billing_batch_max_body_bytes", 2_048_000)
+        max_body = get_settings().billing_batch_max_body_bytes
         with (
             BatchPoster(target, webhook, retries=retries, max_body=max_body) as poster,
             RejectedFile(rejected_path) as rejects,
@@ -153,7 +153,8 @@ def billing_import(
             STOPPED,
         )
     if as_json:
-        print_json({**asdict(tally), "rejected_file": str(rejected_path) if rejects.count else None})
+        counts = {name: value for name, value in asdict(tally).items() if name != "through"}
+        print_json({**counts, "rejected_file": str(rejected_path) if rejects.count else None})
     else:
         out.print(f"{tally.lines} line(s): {tally.counts()}")
         if rejects.count:
