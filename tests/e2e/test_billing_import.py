@@ -239,6 +239,7 @@ def test_a_server_that_is_down_stops_the_command_saying_how_far_it_got(tmp_path)
         (["--url", "localhost:8000"], "is not a URL"),
         (["--url", "http://h\x1b[2J"], "control characters"),
         (["--rejected", "."], "is a folder"),
+        (["--rejected", "no-such-folder/r.jsonl"], "cannot be written"),
     ],
 )
 def test_usage_errors_exit_2_before_anything_is_posted(tmp_path, args, words):
@@ -248,6 +249,9 @@ def test_usage_errors_exit_2_before_anything_is_posted(tmp_path, args, words):
     assert done.returncode == 2 and words in one_error_line(done)
 
 
-def test_a_missing_file_is_a_usage_error(tmp_path):
+def test_a_missing_file_or_a_pipe_is_a_usage_error(tmp_path):
     done = ativa(tmp_path, "billing", "import", str(tmp_path / "nada.jsonl"))
     assert done.returncode == 2 and "nada.jsonl" in one_error_line(done)
+    os.mkfifo(tmp_path / "pipe")
+    done = ativa(tmp_path, "billing", "import", str(tmp_path / "pipe"))
+    assert done.returncode == 2 and "is not a regular file" in one_error_line(done)

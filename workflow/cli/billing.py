@@ -6,6 +6,7 @@ Exit codes: 0 every line accepted or a duplicate; 1 some rejected (written besid
 the lines before it are done, and running the same command again is safe.
 """
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,11 +67,16 @@ def _checked(file: Path, url: str | None, batch_size: int, rejected: Path | None
         target = endpoint(url or f"http://127.0.0.1:{settings.port}")
     except ValueError as error:
         fail(f"--url: {error}", 2)
+    if not file.is_file():  # a pipe would be drained by the count before the import reads it
+        fail(f"{file} is not a regular file", 2)
     path = rejected or default_path(file)
     if path.resolve() == file.resolve():
         fail("--rejected must not be the file imported", 2)
     if path.is_dir():
         fail(f"--rejected: {path} is a folder", 2)
+    # Checked before posting: a rejected line the file could not take would be lost.
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        fail(f"--rejected: {path} cannot be written", 2)
     return target, path
 
 
@@ -145,7 +151,9 @@ def billing_import(
     except KeyboardInterrupt:
         fail(f"interrupted: {tally.done()} ({tally.counts()}); {AGAIN}", INTERRUPTED)
     except OSError as error:
-        fail(f"{error.filename or file}: {error.strerror or error}")
+        fail(
+            f"{error.filename or file}: {error.strerror or error}; {tally.done()} ({tally.counts()}); {AGAIN}", STOPPED
+        )
     written = f"; rejected lines in {rejected_path}" if rejects.count else ""
     if stopped is not None:
         fail(
