@@ -1,7 +1,8 @@
 """A batch of billing events against the other units that lock the same customers, on SQLite and
 PostgreSQL: the delinquency sweep's batch, a single event carrying one of the batch's ids, another
-batch. On PostgreSQL each order is forced (the units queue in turn behind a transaction holding the
-rows) and they also race freely; SQLite runs one writer at a time, so there the same scenarios run
+batch; and against units that share no customer with it but claim the same new invoice. On
+PostgreSQL each order is forced (the units queue in turn behind a transaction holding the rows, or
+a key) and they also race freely; SQLite runs one writer at a time, so there the same scenarios run
 in each order one after the other, and race freely through its busy wait.
 
 Whatever the order: every payer ends active, every event applied once, each customer's history
@@ -12,14 +13,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from tests.conftest import cpf
-from tests.support import at_once, in_lock_order
+from tests.support import Ran, at_once, in_lock_order, lock_waiters, wait_for
 from workflow.db.models import BillingEvent, Customer, Invoice, OutboxEffect, StatusChange
 from workflow.db.types import utcnow
 from workflow.domain.customer_machine import EFFECTS
 from workflow.domain.delinquency import Policy
+from workflow.domain.errors import InvalidInput
 from workflow.domain.vocabulary import CustomerEvent
 from workflow.usecases import billing, billing_batch, delinquency
 from workflow.usecases.business_day import provider_today
@@ -90,9 +92,8 @@ def _history(db, cid: int) -> list[tuple]:
     by_change: dict[int | None, list[str]] = {}
     for effect in effects:
         by_change.setdefault(effect.transition_id, []).append(effect.name)
-    assert set(by_change) == {c.id for c in changes}
-    for change in changes:
-        assert sorted(by_change[change.id]) == sorted(e.value for e in EFFECTS[CustomerEvent(change.event)])
+    expected = {c.id: sorted(e.value for e in EFFECTS[CustomerEvent(c.event)]) for c in changes}
+    assert {key: sorted(names) for key, names in by_change.items()} == {k: v for k, v in expected.items() if v}
     return [(c.event, c.from_status, c.to_status, c.reason) for c in changes]
 
 
@@ -122,15 +123,21 @@ def _in_order(db, locked: list[int], first, second) -> tuple:
 
 class SweepRace:
     """A payment batch (a) and the sweep's batch (b): four payers (half the payments naming them by
-    reference) and two who do not pay, all due for a cut. The sweep first: it cuts the payers and
-    the payments reactivate them; the payments first: the sweep finds them no longer due."""
+    reference), one more payer at the collection ladder's notice step (the batch takes the single
+    event's path for it) and two who do not pay, all due for a cut. The sweep first: it cuts the
+    payers and the payments reactivate them; the payments first: the sweep finds them no longer
+    due (the ladder's step ended by the payment)."""
 
     def __init__(self, db, tag: str):
         self.db = db
         self.payers = [_customer(db) for _ in range(4)]
+        self.noticed = _customer(db)
+        with db.write() as session:
+            session.execute(update(Customer).where(Customer.id == self.noticed).values(delinquency_stage="notice"))
         self.others = [_customer(db) for _ in range(2)]
-        self.locked = self.payers + self.others
+        self.locked = [*self.payers, self.noticed, *self.others]
         self.events = [_paid(f"{tag}-{cid}", cid, by_ref=n % 2 == 1) for n, cid in enumerate(self.payers)]
+        self.events.append(_paid(f"{tag}-{self.noticed}", self.noticed))
         self.today = provider_today()
 
     def a(self) -> list[billing_batch.EventResult]:
@@ -144,21 +151,26 @@ class SweepRace:
         cut_first = histories[0] == [CUT, PAID_BACK]
         # One unit each: either every payer was cut then paid back, or none was touched.
         assert histories == [[CUT, PAID_BACK] if cut_first else []] * len(self.payers)
-        assert [(r.status, r.reactivated) for r in results] == [("accepted", cut_first)] * len(self.payers)
+        step_ended = ("clear_stage", "active", "active", "payment_received")
+        assert _history(self.db, self.noticed) == ([CUT, PAID_BACK] if cut_first else [step_ended])
+        assert [(r.status, r.reactivated) for r in results] == [("accepted", cut_first)] * len(self.events)
         assert [_history(self.db, cid) for cid in self.others] == [[CUT]] * len(self.others)
-        assert sorted(swept.inactivated) == sorted(self.others + (self.payers if cut_first else []))
+        payers = [*self.payers, self.noticed]
+        assert sorted(swept.inactivated) == sorted(self.others + (payers if cut_first else []))
         if not cut_first:
-            assert all("no longer due" in swept.skipped[cid] for cid in self.payers), swept.skipped
+            assert all("no longer due" in swept.skipped[cid] for cid in payers), swept.skipped
         with self.db.read() as session:
-            people = {c.id: (c.status, c.inactivation_reason) for c in session.scalars(select(Customer))}
+            people = {
+                c.id: (c.status, c.inactivation_reason, c.delinquency_stage) for c in session.scalars(select(Customer))
+            }
             reactivations = {
                 c.customer_id: c.id
                 for c in session.scalars(select(StatusChange).where(StatusChange.event == "activate"))
             }
-        assert [people[cid] for cid in self.payers] == [("active", None)] * len(self.payers)
-        assert [people[cid] for cid in self.others] == [("inactive", "delinquency")] * len(self.others)
+        assert [people[cid] for cid in payers] == [("active", None, "none")] * len(payers)
+        assert [people[cid] for cid in self.others] == [("inactive", "delinquency", "none")] * len(self.others)
         recorded = _recorded(self.db, [e.webhook_id for e in self.events])
-        for event, cid in zip(self.events, self.payers, strict=True):
+        for event, cid in zip(self.events[:-1], self.payers, strict=True):
             assert recorded[event.webhook_id].customer_id == cid
             assert recorded[event.webhook_id].transition_id == (reactivations[cid] if cut_first else None)
             assert _invoice_status(self.db, event.invoice_id) == "paid"
@@ -253,3 +265,80 @@ def test_racing(db, scenario):
     for round_ in range(4):
         race = scenario(db, f"free{round_}")
         race.check(*at_once(race.a, race.b))
+
+
+# -- one new invoice claimed for two customers at once ----------------------------------------------
+
+
+def _created(event_id: str, invoice_id: str, cid: int) -> billing.InvoiceEvent:
+    return billing.InvoiceEvent(
+        event_id, "invoice.created", invoice_id, cid, None, Decimal("10.00"), provider_today(), None
+    )
+
+
+def _held_at_last_write(db, held_id: str, first, second) -> tuple:
+    """`first` and `second` (units sharing no customer) both past their reads before either
+    commits, on PostgreSQL: an uncommitted billing_events row with `first`'s event id `held_id`
+    stops `first` at its last write (everything else written), then `second` runs until it waits
+    for a key `first` wrote; then the row is rolled back. On SQLite one after the other."""
+    if db.is_sqlite:
+        return first(), second()
+    bystander = _customer(db)  # the held row's customer: not one the units lock
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(
+        insert(BillingEvent).values(
+            webhook_id=held_id,
+            type="invoice.paid",
+            customer_id=bystander,
+            invoice_external_id="held",
+            outcome="held",
+            received_at=utcnow(),
+        )
+    )
+    try:
+        threads = []
+        for unit in (first, second):
+            threads.append(Ran(unit))
+            threads[-1].start()
+            wait_for(lambda: lock_waiters(db) == len(threads), what=f"unit {len(threads)} waiting for a key")
+    finally:
+        holder.rollback()
+        holder.close()
+    return tuple(thread.result() for thread in threads)
+
+
+@pytest.mark.parametrize("other", ["batch", "single event"])
+@pytest.mark.parametrize("batch_first", [True, False], ids=["batch first", "other first"])
+def test_a_new_invoice_claimed_for_two_customers_at_once_goes_to_the_first(db, other, batch_first):
+    """A batch and another delivery (a batch, a single event) that share no customer create the
+    same invoice for different customers, neither seeing the other's: the unique key lets the first
+    through, and the other, applied again, refuses its event as another customer's invoice (no
+    error); the rest of it is applied."""
+    x, y = _customer(db, inactive=True), _customer(db, inactive=True)
+    batch_events = [_created(f"a-new-{x}", "NEW", x), _paid(f"a-pay-{x}", x)]
+    other_events = [_created(f"b-new-{y}", "NEW", y), _paid(f"b-pay-{y}", y)]
+
+    def batch():
+        return [(r.status, r.reactivated) for r in billing_batch.apply_batch(db, batch_events)]
+
+    def other_unit():
+        if other == "batch":
+            return [(r.status, r.reactivated) for r in billing_batch.apply_batch(db, other_events)]
+        try:
+            outcome = billing.apply_event(db, other_events[0])
+        except InvalidInput as refused:
+            assert "belongs to another customer" in str(refused)
+            return [("rejected", False)]
+        return [("duplicate" if outcome.duplicate else "accepted", outcome.reactivated)]
+
+    if batch_first:
+        batch_results, other_results = _held_at_last_write(db, batch_events[-1].webhook_id, batch, other_unit)
+    else:
+        other_results, batch_results = _held_at_last_write(db, other_events[0].webhook_id, other_unit, batch)
+    with db.read() as session:
+        owner = session.scalar(select(Invoice.customer_id).where(Invoice.external_id == "NEW"))
+    assert owner == (x if batch_first else y)
+    assert batch_results == [("accepted" if batch_first else "rejected", False), ("accepted", True)]
+    expected_other = [("rejected" if batch_first else "accepted", False), ("accepted", True)]
+    assert other_results == expected_other[: len(other_results)]
