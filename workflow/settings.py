@@ -20,6 +20,9 @@ WorkerPool = Literal["prefork", "threads", "solo"]
 WORKER_CONCURRENCY_MAX = 1000  # a sanity bound: a typo must not fork thousands of processes
 
 
+BATCH_EVENT_BYTES = 2048
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATIVA_", extra="ignore")
 
@@ -103,12 +106,21 @@ class Settings(BaseSettings):
     bulk_max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest accepted body of a new bulk job (its list of customers)."
     )
+    billing_batch_max: int = Field(
+        1000, ge=1, le=10000, description="Most events accepted in one POST /api/v1/billing/events/batch."
+    )
     bulk_stall_seconds: int = Field(
         300,
         ge=10,
         le=86400,
         description="A running bulk job with no progress for this long has its pending batches queued again.",
     )
+
+    @property
+    def billing_batch_max_body_bytes(self) -> int:
+        """The batch endpoint's body limit: room for its most events at their largest (each
+        event's texts are bounded; 2 KiB leaves room for the fields a billing system adds)."""
+        return max(self.max_body_bytes, self.billing_batch_max * BATCH_EVENT_BYTES)
 
     @field_validator("no_cut_weekdays")
     @classmethod

@@ -2,7 +2,21 @@
 
 from fastapi import FastAPI
 
-from . import billing, bulk_jobs, customers, delinquency, effects, freeze, health, metrics, nas, plans, services, tokens
+from . import (
+    billing,
+    billing_batch,
+    bulk_jobs,
+    customers,
+    delinquency,
+    effects,
+    freeze,
+    health,
+    metrics,
+    nas,
+    plans,
+    services,
+    tokens,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -17,6 +31,7 @@ def install(app: FastAPI) -> None:
         effects,
         metrics,
         billing,
+        billing_batch,
         delinquency,
         bulk_jobs,
         freeze,

@@ -40,8 +40,30 @@ class EventIn(BaseModel):
     type: Literal["invoice.created", "invoice.paid", "invoice.cancelled"]
     data: EventData
 
+    def to_event(self, webhook_id: str) -> billing.InvoiceEvent:
+        return billing.InvoiceEvent(
+            webhook_id=webhook_id,
+            type=self.type,
+            invoice_id=self.data.invoice_id,
+            customer_id=self.data.customer_id,
+            customer_ref=self.data.customer_ref,
+            amount=self.data.amount,
+            due_date=self.data.due_date,
+            paid_at=self.data.paid_at,
+        )
 
-def _verify(request: Request, raw: bytes) -> None:
+
+def validation_detail(error: ValidationError, fallback: str) -> str:
+    """Pydantic's errors as one line: `field.path: message; ...`."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()) or fallback
+
+
+def is_json(request: Request) -> bool:
+    """Standard Webhooks events are JSON: a text/plain or form body is refused, never parsed."""
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower() == "application/json"
+
+
+def verify_signature(request: Request, raw: bytes) -> None:
     """Signature over the raw bytes, before parsing; any configured secret may match (rotation)."""
     secret = request.app.state.settings.billing_inbound_secret
     secrets = [s.strip() for s in (secret.get_secret_value() if secret else "").split(",") if s.strip()]
@@ -63,7 +85,7 @@ def _verify(request: Request, raw: bytes) -> None:
 MAX_WEBHOOK_ID: int = BillingEvent.__table__.c.webhook_id.type.length  # type: ignore[attr-defined]
 
 
-def _webhook_id(request: Request) -> str:
+def checked_webhook_id(request: Request) -> str:
     """The deduplication key, refused before the database if its column could not hold it."""
     webhook_id = request.headers["webhook-id"]
     if len(webhook_id) > MAX_WEBHOOK_ID:
@@ -74,7 +96,7 @@ def _webhook_id(request: Request) -> str:
     return webhook_id
 
 
-def _inlined(schema: dict) -> dict:
+def inlined_schema(schema: dict) -> dict:
     """A model's JSON schema with its $defs put in place, to stand alone inside an operation."""
     defs = schema.pop("$defs", {})
 
@@ -89,20 +111,21 @@ def _inlined(schema: dict) -> dict:
 
 
 # The body is read raw (the signature covers its bytes), so FastAPI cannot see it: declared here.
+SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_WEBHOOK_ID},
+    },
+    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"}},
+]
 SIGNED_EVENT = {
-    "parameters": [
-        {
-            "name": "webhook-id",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_WEBHOOK_ID},
-        },
-        {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
-        {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"}},
-    ],
+    "parameters": SIGNATURE_HEADERS,
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": _inlined(EventIn.model_json_schema())}},
+        "content": {"application/json": {"schema": inlined_schema(EventIn.model_json_schema())}},
     },
 }
 
@@ -120,26 +143,15 @@ SIGNED_EVENT = {
 )
 async def billing_event(request: Request):
     raw = await request.body()
-    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
-        # Standard Webhooks events are JSON: a text/plain or form body is refused, never parsed.
+    if not is_json(request):
         return problem_response(problem_body("validation_error", "content-type must be application/json"))
-    _verify(request, raw)
-    webhook_id = _webhook_id(request)
+    verify_signature(request, raw)
+    webhook_id = checked_webhook_id(request)
     try:
         body = EventIn.model_validate_json(raw)
     except ValidationError as error:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        return problem_response(problem_body("validation_error", detail or "invalid event"))
-    event = billing.InvoiceEvent(
-        webhook_id=webhook_id,
-        type=body.type,
-        invoice_id=body.data.invoice_id,
-        customer_id=body.data.customer_id,
-        customer_ref=body.data.customer_ref,
-        amount=body.data.amount,
-        due_date=body.data.due_date,
-        paid_at=body.data.paid_at,
-    )
+        return problem_response(problem_body("validation_error", validation_detail(error, "invalid event")))
+    event = body.to_event(webhook_id)
     outcome = await run_in_threadpool(billing.apply_event, request.app.state.db, event)
     if outcome.duplicate:
         return JSONResponse({"status": "duplicate"}, status_code=200)

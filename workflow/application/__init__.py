@@ -43,8 +43,12 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        # A bulk job's list: the API's JSON, the UI's uploaded CSV.
-        larger={"/api/v1/bulk-jobs": settings.bulk_max_body_bytes, "/lotes/novo": settings.bulk_max_body_bytes},
+        # A bulk job's list (the API's JSON, the UI's uploaded CSV); a batch of billing events.
+        larger={
+            "/api/v1/bulk-jobs": settings.bulk_max_body_bytes,
+            "/lotes/novo": settings.bulk_max_body_bytes,
+            "/api/v1/billing/events/batch": settings.billing_batch_max_body_bytes,
+        },
     )
     api.install(app)
     app.include_router(docs.router)

@@ -5,9 +5,11 @@ causes commit together, so a retried or duplicated event can never apply twice, 
 never leave a payment recorded without the reactivation it earned.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,12 +21,13 @@ from ..db.types import utcnow
 from ..domain import limits
 from ..domain.customer_machine import KEPT_STATUS_REASONS, TransitionRequest
 from ..domain.errors import InvalidInput
+from ..domain.ledger import REACTIVATING_EVENTS, LedgerInvoice, apply_invoice_event, unknown_invoice
 from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
+    DelinquencyStage,
     InactivationReason,
-    InvoiceStatus,
     Role,
     Source,
 )
@@ -33,9 +36,6 @@ from .customer_locks import LOCK_CUSTOMER, lock_customer_by_ref
 from .ladder import clear_stage_if_paid_up
 from .transitions import Actor, count_overdue_invoices, transition_locked
 
-EVENT_TYPES = ("invoice.created", "invoice.paid", "invoice.cancelled")
-# The events that may leave nothing past due: they reactivate, end a hold, clear a ladder step.
-REACTIVATING_EVENTS = ("invoice.paid", "invoice.cancelled")
 BILLING_ACTOR = Actor(name="billing", role=Role.BILLING)
 
 
@@ -68,20 +68,18 @@ _events = BillingEvent.__table__
 _invoices = Invoice.__table__
 _SEEN = select(_events.c.id).where(_events.c.webhook_id == bindparam("webhook_id"))
 _RECORD_EVENT = insert(_events)
-_LOCK_INVOICE = (
-    select(
-        _invoices.c.customer_id,
-        _invoices.c.amount,
-        _invoices.c.amount_paid,
-        _invoices.c.due_date,
-        _invoices.c.status,
-        _invoices.c.paid_at,
-    )
-    .where(_invoices.c.external_id == bindparam("invoice_id"))
-    .with_for_update()
+# What an event may change of an invoice, read under the invoice's lock (one event or a batch's).
+LEDGER_COLUMNS = (
+    _invoices.c.customer_id,
+    _invoices.c.amount,
+    _invoices.c.amount_paid,
+    _invoices.c.due_date,
+    _invoices.c.status,
+    _invoices.c.paid_at,
 )
+_LOCK_INVOICE = select(*LEDGER_COLUMNS).where(_invoices.c.external_id == bindparam("invoice_id")).with_for_update()
 _NEW_INVOICE = insert(_invoices)
-_SAVE_INVOICE = (
+SAVE_INVOICE = (
     update(_invoices)
     .where(_invoices.c.external_id == bindparam("invoice_id"))
     .values(
@@ -100,6 +98,36 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
     # restored services counts from here.
     received_at = utcnow()
     today = today or provider_today()
+    check_event(event, today)
+
+    def unit() -> EventOutcome:
+        with db.write() as session:
+            if session.connection().execute(_SEEN, {"webhook_id": event.webhook_id}).first():
+                return EventOutcome(duplicate=True)
+            return apply_unseen_event(session, event, today, received_at)
+
+    return again_on_conflict(unit)
+
+
+# Each run after a conflict finds more of what other deliveries committed: a few suffice.
+_CONFLICT_RUNS = 4
+_T = TypeVar("_T")
+
+
+def again_on_conflict(unit: Callable[[], _T]) -> _T:
+    """`unit` (one transaction) run again when it fails on a unique key another delivery committed
+    meanwhile: an event's id (the next run finds it a duplicate) or an invoice it creates (the next
+    run books the event to it, or refuses it as another customer's). Never a 500 for a race."""
+    for _ in range(_CONFLICT_RUNS - 1):
+        try:
+            return unit()
+        except IntegrityError:
+            continue
+    return unit()
+
+
+def check_event(event: InvoiceEvent, today: date) -> None:
+    """What the columns and the date window refuse, before any lock (InvalidInput)."""
     for name, text in (
         ("webhook-id", event.webhook_id),
         ("data.invoice_id", event.invoice_id),
@@ -108,37 +136,36 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
         limits.check_text(name, text)
     limits.check_date("data.due_date", event.due_date, today)
     limits.check_date("data.paid_at", event.paid_at, today)
-    try:
-        with db.write() as session:
-            conn = session.connection()
-            if conn.execute(_SEEN, {"webhook_id": event.webhook_id}).first():
-                return EventOutcome(duplicate=True)
-            customer = _lock_customer_of(conn, event)
-            invoice = _apply_to_ledger(conn, customer, event)
-            outcome = EventOutcome(duplicate=False, customer_id=customer.id, invoice_status=invoice.status)
-            _reactivate_if_paid_up(session, customer, event, outcome, today)
-            # A hold that ended wrote a new version: the ladder's change follows from that row.
-            customer = _end_hold_if_paid_up(session, customer, event, outcome, today) or customer
-            _clear_stage_if_paid_up(session, customer, event, outcome, today)
-            conn.execute(
-                _RECORD_EVENT,
-                {
-                    "webhook_id": event.webhook_id,
-                    "type": event.type,
-                    "customer_id": customer.id,
-                    "invoice_external_id": event.invoice_id,
-                    "outcome": _describe(outcome),
-                    "received_at": received_at,
-                    "transition_id": outcome.transition_id,
-                },
-            )
-            return outcome
-    except IntegrityError:
-        # The same webhook-id committed concurrently: this delivery is the duplicate.
-        with db.read() as session:
-            if session.connection().execute(_SEEN, {"webhook_id": event.webhook_id}).first():
-                return EventOutcome(duplicate=True)
-        raise
+
+
+def apply_unseen_event(session: Session, event: InvoiceEvent, today: date, received_at: datetime) -> EventOutcome:
+    """One event not received before, in the caller's unit: the customer locked, the invoice
+    booked, the transitions the payment earns, the event recorded. Raises InvalidInput (an
+    unknown customer, an invoice of another customer), and then the unit must roll back."""
+    conn = session.connection()
+    customer = _lock_customer_of(conn, event)
+    invoice = _apply_to_ledger(conn, customer, event)
+    outcome = EventOutcome(duplicate=False, customer_id=customer.id, invoice_status=invoice.status)
+    _reactivate_if_paid_up(session, customer, event, outcome, today)
+    if has_payment_followups(customer):
+        # A hold that ended wrote a new version: the ladder's change follows from that row.
+        customer = _end_hold_if_paid_up(session, customer, event, outcome, today) or customer
+        _clear_stage_if_paid_up(session, customer, event, outcome, today)
+    conn.execute(_RECORD_EVENT, event_record(event, outcome, received_at))
+    return outcome
+
+
+def event_record(event: InvoiceEvent, outcome: EventOutcome, received_at: datetime) -> dict:
+    """The billing_events row of an event applied (one event or a batch's)."""
+    return {
+        "webhook_id": event.webhook_id,
+        "type": event.type,
+        "customer_id": outcome.customer_id,
+        "invoice_external_id": event.invoice_id,
+        "outcome": _describe(outcome),
+        "received_at": received_at,
+        "transition_id": outcome.transition_id,
+    }
 
 
 def _lock_customer_of(conn: Connection, event: InvoiceEvent):
@@ -149,103 +176,76 @@ def _lock_customer_of(conn: Connection, event: InvoiceEvent):
         row = lock_customer_by_ref(conn, event.customer_ref)
     else:
         raise InvalidInput("data needs customer_id or customer_ref")
-    if row is None:
-        raise InvalidInput(f"unknown customer {event.customer_id or event.customer_ref!r}")
-    if event.customer_id is not None and event.customer_ref and row.external_ref != event.customer_ref:
-        # Two ids that disagree: booking the invoice to either one would be a guess.
-        raise InvalidInput(
-            f"customer_id {event.customer_id} and customer_ref {event.customer_ref!r} name different "
-            f"customers (customer {event.customer_id} has external_ref {row.external_ref!r})"
-        )
+    problem = customer_problem(event, row)
+    if problem:
+        raise InvalidInput(problem)
     return row
 
 
-@dataclass(slots=True)
-class LedgerInvoice:
-    """An invoice as the event leaves it: read under its lock (_LOCK_INVOICE), changed here, then
-    written back in one statement."""
+def customer_problem(event: InvoiceEvent, row) -> str | None:
+    """Why the customer row found for the event (None: none found) cannot take it, if it cannot."""
+    if row is None:
+        return f"unknown customer {event.customer_id or event.customer_ref!r}"
+    if event.customer_id is not None and event.customer_ref and row.external_ref != event.customer_ref:
+        # Two ids that disagree: booking the invoice to either one would be a guess.
+        return (
+            f"customer_id {event.customer_id} and customer_ref {event.customer_ref!r} name different "
+            f"customers (customer {event.customer_id} has external_ref {row.external_ref!r})"
+        )
+    return None
 
-    customer_id: int
-    amount: Decimal | None
-    amount_paid: Decimal
-    due_date: date | None
-    status: str
-    paid_at: datetime | None
+
+def invoice_problem(event: InvoiceEvent, owner_id: int, customer_id: int) -> str | None:
+    """An invoice is booked to the customer it was first heard of for, never moved."""
+    return None if owner_id == customer_id else f"invoice {event.invoice_id!r} belongs to another customer"
 
 
 def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerInvoice:
-    """The invoice after the event (locked, then written in one statement)."""
+    """The invoice after the event (locked, changed by the domain's rule, written in one statement)."""
     row = conn.execute(_LOCK_INVOICE, {"invoice_id": event.invoice_id}).one_or_none()
     now = utcnow()
     if row is None:
-        invoice = LedgerInvoice(
-            customer_id=customer.id,
-            amount=None,
-            amount_paid=Decimal(0),
-            due_date=None,
-            status=InvoiceStatus.OPEN.value,
-            paid_at=None,
-        )
-    elif row.customer_id != customer.id:
-        raise InvalidInput(f"invoice {event.invoice_id!r} belongs to another customer")
+        invoice = unknown_invoice(customer.id)
+    elif problem := invoice_problem(event, row.customer_id, customer.id):
+        raise InvalidInput(problem)
     else:
         invoice = LedgerInvoice(**row._asdict())
+    apply_invoice_event(invoice, event.type, event.amount, event.due_date, event.paid_at, now)
+    if row is None:
+        conn.execute(_NEW_INVOICE, new_invoice_values(event.invoice_id, invoice, now))
+    else:
+        conn.execute(SAVE_INVOICE, saved_invoice_values(event.invoice_id, invoice, now))
+    return invoice
 
-    if event.type == "invoice.created":
-        # Events come out of order: a creation after the payment only fills in what was unknown.
-        invoice.amount = event.amount if event.amount is not None else invoice.amount
-        invoice.due_date = event.due_date or invoice.due_date
-    elif event.type == "invoice.paid":
-        paid = event.amount if event.amount is not None else (invoice.amount or Decimal(0)) - invoice.amount_paid
-        invoice.amount_paid += max(paid, Decimal(0))
-        invoice.paid_at = event.paid_at or now
-    if invoice.status != InvoiceStatus.CANCELLED:
-        if event.type == "invoice.cancelled":
-            invoice.status = InvoiceStatus.CANCELLED.value
-        else:
-            invoice.status = _settled_status(invoice, event)
 
-    values = {
+def new_invoice_values(invoice_id: str, invoice: LedgerInvoice, now: datetime) -> dict:
+    """The row of an invoice first heard of in an event (one event or a batch's)."""
+    return {
+        **_ledger_values(invoice),
+        "external_id": invoice_id,
+        "customer_id": invoice.customer_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def saved_invoice_values(invoice_id: str, invoice: LedgerInvoice, now: datetime) -> dict:
+    """The parameters of SAVE_INVOICE (one event or a batch's)."""
+    return {**_ledger_values(invoice), "invoice_id": invoice_id, "now": now}
+
+
+def _ledger_values(invoice: LedgerInvoice) -> dict:
+    return {
         "amount": invoice.amount,
         "amount_paid": invoice.amount_paid,
         "due_date": invoice.due_date,
         "status": invoice.status,
         "paid_at": invoice.paid_at,
     }
-    if row is None:
-        conn.execute(
-            _NEW_INVOICE,
-            {
-                **values,
-                "external_id": event.invoice_id,
-                "customer_id": customer.id,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-    else:
-        conn.execute(_SAVE_INVOICE, {**values, "invoice_id": event.invoice_id, "now": now})
-    return invoice
-
-
-def _settled_status(invoice: "LedgerInvoice", event: InvoiceEvent) -> str:
-    if event.type == "invoice.created" and invoice.status == InvoiceStatus.PAID and invoice.amount_paid == 0:
-        return InvoiceStatus.PAID.value  # paid in full (amount not told) before it was created
-    paid_something = invoice.amount_paid > 0 or event.type == "invoice.paid"
-    if not paid_something:
-        return InvoiceStatus.OPEN.value
-    if invoice.amount is None:
-        return InvoiceStatus.PAID.value  # paid before we knew the amount: creation may reopen it
-    # A partial payment leaves the invoice open (and past due, if it was).
-    return InvoiceStatus.PAID.value if invoice.amount_paid >= invoice.amount else InvoiceStatus.OPEN.value
 
 
 def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date) -> None:
-    """Only a customer inactive *for delinquency* comes back with a payment; never one who asked
-    to leave, whose contract ended, or was inactivated for another reason."""
-    if event.type not in REACTIVATING_EVENTS:
-        return
-    if customer.status != CustomerStatus.INACTIVE or customer.inactivation_reason != InactivationReason.DELINQUENCY:
+    if not may_reactivate(customer, event.type):
         return
     # Counted after the invoice was written, in this unit and under the customer's lock: the
     # transition below takes these facts as they are instead of locking and counting again.
@@ -256,11 +256,7 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent, outc
         session,
         customer,
         CustomerEvent.ACTIVATE,
-        TransitionRequest(
-            ActivationReason.PAYMENT_RECEIVED.value,
-            f"Nenhuma fatura vencida em aberto após o evento {event.webhook_id} da cobrança.",
-            actor_role=BILLING_ACTOR.role,
-        ),
+        payment_reactivation(event.webhook_id),
         BILLING_ACTOR,
         Source.BILLING,
         overdue=overdue,
@@ -268,6 +264,34 @@ def _reactivate_if_paid_up(session: Session, customer, event: InvoiceEvent, outc
     )
     outcome.reactivated = True
     outcome.transition_id = result.transition.id
+
+
+def payment_reactivation(webhook_id: str) -> TransitionRequest:
+    """The request of a reactivation a payment earned (one event or a batch's)."""
+    return TransitionRequest(
+        ActivationReason.PAYMENT_RECEIVED.value,
+        f"Nenhuma fatura vencida em aberto após o evento {webhook_id} da cobrança.",
+        actor_role=BILLING_ACTOR.role,
+    )
+
+
+def has_payment_followups(customer) -> bool:
+    """An active customer a payment may still change (a forced activation's hold to end, a step of
+    the collection ladder to clear): the single event's code below decides those, and a batch
+    hands such customers to it (usecases/billing_batch.py)."""
+    return customer.status == CustomerStatus.ACTIVE and (
+        customer.forced_hold_until is not None or customer.delinquency_stage != DelinquencyStage.NONE
+    )
+
+
+def may_reactivate(customer, event_type: str) -> bool:
+    """Only a customer inactive *for delinquency* comes back with a payment (or a cancelled
+    debt); never one who asked to leave, whose contract ended, or was inactivated otherwise."""
+    return (
+        event_type in REACTIVATING_EVENTS
+        and customer.status == CustomerStatus.INACTIVE
+        and customer.inactivation_reason == InactivationReason.DELINQUENCY
+    )
 
 
 def _end_hold_if_paid_up(session: Session, customer, event: InvoiceEvent, outcome: EventOutcome, today: date):
