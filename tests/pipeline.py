@@ -30,6 +30,12 @@ class Received:
     answer: int | str | None = None  # what the receiver answered
 
 
+class _Server(ThreadingHTTPServer):
+    # A web server's listen backlog (nginx: 511), not socketserver's 5: a worker process opens its
+    # connections at once (ATIVA_WEBHOOK_CONCURRENCY), and a full backlog resets them.
+    request_queue_size = 512
+
+
 @dataclass
 class WebhookReceiver:
     """Records every POST; `behaviour(path, count_for_id)` returns the status to answer, or
@@ -76,7 +82,7 @@ class WebhookReceiver:
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self

@@ -53,7 +53,7 @@ from .billing import (
 from .business_day import provider_today
 from .customer_locks import lock_customers_in_id_order
 from .delinquency import overdue_by_customer
-from .effect_bus import publish_after_commit
+from .effect_bus import publish_groups_after_commit
 from .transitions import decide, guard_facts, history_row, state_of
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
@@ -270,7 +270,7 @@ def _apply(
 
     batch.write_invoices(conn)
     written = write_decided(conn, list(batch.decided.values()), batch.now)
-    publish_after_commit(session, written.effect_ids)
+    publish_groups_after_commit(session, written.effect_groups)  # a payment's effects in one message
     for _, _event, outcome in booked:
         if outcome.reactivated:
             outcome.transition_id = written.change_ids[outcome.customer_id or 0]
