@@ -100,11 +100,18 @@ def publish_effects(effect_ids: list[int]) -> None:
     from .tasks import hand_over_effects
 
     for start in range(0, len(effect_ids), BATCH):
+        chunk = effect_ids[start : start + BATCH]
         hand_over_effects.apply_async(
-            (effect_ids[start : start + BATCH],),
+            (chunk,),
             retry=True,
-            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+            retry_policy=_PUBLISH_RETRY,
+            # What logs show of the message, given: Celery's own (saferepr) costs a sixth of a publish.
+            argsrepr=repr((chunk,)),
+            kwargsrepr="{}",
         )
+
+
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
 def dispatch_sweep_batch(customer_ids: list[int], as_of: date) -> None:
