@@ -10,9 +10,10 @@ reached it still owns the effect.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, or_, text, update
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, bindparam, case, column, or_, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from ...db.driver import DriverStatement
 from ...db.engine import Database
 from ...db.models import OutboxEffect
 from ...db.types import utcnow
@@ -250,18 +251,22 @@ def settle_together(db: Database, settlements: list[Settlement]) -> list[RunResu
 
 # SETTLE for many rows at once: the outcomes as arrays, joined to the rows by id and attempt
 # (`state || ''`: by primary key, not the state indexes; see still_pending).
-_SETTLE_MANY = text(
-    "UPDATE outbox_effects AS fx SET state = o.state, note = o.note, completed_at = :now, "
-    "claimed_until = NULL, claimed_by = NULL "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:states AS text[]), "
-    "CAST(:notes AS text[])) AS o(id, attempt, state, note) "
-    "WHERE fx.id = o.id AND (fx.state || '') = :pending AND fx.attempts = o.attempt RETURNING fx.id"
+# On the driver's cursor (db/driver.py): every message with calls ends with it.
+_SETTLE_MANY = DriverStatement(
+    text(
+        "UPDATE outbox_effects AS fx SET state = o.state, note = o.note, completed_at = :now, "
+        "claimed_until = NULL, claimed_by = NULL "
+        "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:states AS text[]), "
+        "CAST(:notes AS text[])) AS o(id, attempt, state, note) "
+        "WHERE fx.id = o.id AND (fx.state || '') = :pending AND fx.attempts = o.attempt RETURNING fx.id"
+    ).columns(column("id", BigInteger)),
+    "SettledEffect",
 )
 
 
 def _settle_many(conn: Connection, settlements: list[Settlement], now: datetime) -> set[int]:
-    rows = conn.execute(
-        _SETTLE_MANY,
+    rows = _SETTLE_MANY.rows(
+        conn,
         {
             "ids": [s.effect_id for s in settlements],
             "attempts": [s.attempt for s in settlements],
@@ -271,7 +276,7 @@ def _settle_many(conn: Connection, settlements: list[Settlement], now: datetime)
             "pending": EffectState.PENDING.value,
         },
     )
-    return {row[0] for row in rows}
+    return {row.id for row in rows}
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:
