@@ -1,6 +1,7 @@
 """Payment → reactivation → services restored, end to end over HTTP, at a fixed rate.
 
     .venv/bin/python bench/payments.py [--rate 50] [--events 1500] [--threads 32] [--concurrency 4]
+                                       [--pool prefork]
                                        [--no-provisioning] [--redis-url redis://127.0.0.1:6379/7]
                                        [--database-url URL]
 
@@ -12,16 +13,16 @@ Set-up
   (WITH (FORCE)) at the end, even on error.
 * --redis-url names a Redis database index used as the Celery broker; it is FLUSHDB'd at start and
   at the end. Use an index nothing else uses.
-* Two real subprocesses, each in its own process group (SIGTERM, then SIGKILL of the group):
-  the API, ``python -m workflow serve --no-worker --port P``, and one worker,
-  ``python -m workflow worker`` (prefork, ATIVA_WORKER_CONCURRENCY = --concurrency, no --beat: no
-  relay, no reconciler, no sweep; every effect is carried by the fast path, and a lost message
-  would stall the run and fail it). Their environment: ATIVA_DATABASE_URL, ATIVA_BROKER_URL,
-  ATIVA_BILLING_INBOUND_SECRET (a whsec_ secret generated per run), and, pointing at a loopback
-  HTTP server in this process, ATIVA_BILLING_WEBHOOK_URL/SECRET (notify_billing is a real call)
-  and, unless --no-provisioning, ATIVA_PROVISIONING_WEBHOOK_URL/SECRET (restoring a service also
-  makes a provision_restore call). The loopback server checks every signature and counts
-  deliveries per webhook-id.
+* Two real subprocesses, each in its own process group (SIGTERM, then SIGKILL of the group): the
+  API, ``python -m workflow serve --no-worker --port P``, and one worker, ``python -m workflow
+  worker`` (ATIVA_WORKER_POOL = --pool, prefork unless told; ATIVA_WORKER_CONCURRENCY =
+  --concurrency; no --beat: no relay, no reconciler, no sweep; every effect is carried by the fast
+  path, and a lost message would stall the run and fail it). Their environment: ATIVA_DATABASE_URL,
+  ATIVA_BROKER_URL, ATIVA_BILLING_INBOUND_SECRET (a whsec_ secret generated per run), and, pointing
+  at a loopback HTTP server in this process, ATIVA_BILLING_WEBHOOK_URL/SECRET (notify_billing is a
+  real call) and, unless --no-provisioning, ATIVA_PROVISIONING_WEBHOOK_URL/SECRET (restoring a
+  service also makes a provision_restore call). The loopback server checks every signature and
+  counts deliveries per webhook-id.
 
 Seeding (not measured): the start state written directly, history through the product's code
 ------------------------------------------------------------------------------------------------
@@ -136,6 +137,7 @@ OVERDUE_DAYS = 30
 DUPLICATE_SHARE = 0.01
 DUPLICATE_DELAY = 1.0  # seconds after the original's due time
 AIM_P99_MS = 1000.0
+AIM_CPU_MS = 10.0  # per event, summed over the API, the worker (main and pool), PostgreSQL and Redis
 SEED_NOTE = "seeded: end state written by bench/payments.py"  # seeded effects: never delivered
 
 
@@ -405,6 +407,7 @@ def run_schedule(clients: list[httpx.Client], secret: str, shots: list[Shot]) ->
 
 CPU_CLASSES = ("api server", "worker main", "worker pool", "postgres, this database", "redis", "bench process")
 ELSEWHERE = "everything else on the machine"
+SERVICE_CPU = CPU_CLASSES[:5]  # the service's own CPU (AIM_CPU_MS): not the senders nor the receiver
 
 
 def process_class(api_pid: int, worker_pid: int, database: str):
@@ -482,6 +485,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=32, help="sender threads (default 32)")
     parser.add_argument("--concurrency", type=int, default=4, help="ATIVA_WORKER_CONCURRENCY of the worker (default 4)")
     parser.add_argument(
+        "--pool", choices=("prefork", "threads"), default="prefork", help="ATIVA_WORKER_POOL (default prefork)"
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="keep the API's access log on (ATIVA_ACCESS_LOG); off by default: a line "
@@ -554,6 +560,7 @@ def main() -> int:
             broker_url=args.redis_url,
             billing_inbound_secret=inbound_secret,
             worker_concurrency=str(args.concurrency),
+            worker_pool=args.pool,
             access_log="true" if args.access_log else "false",
             **receiver.settings(provisioning=provisioning),
         )
@@ -585,7 +592,7 @@ def main() -> int:
             f"{os.cpu_count()} CPU(s); Python {sys.version.split()[0]}\n"
             f"API: `python -m workflow serve --no-worker` (uvicorn, 1 process, access log "
             f"{'on' if args.access_log else 'off'}); worker: `python -m "
-            f"workflow worker` (prefork, concurrency {args.concurrency}, no beat); outbound: billing "
+            f"workflow worker` ({args.pool}, concurrency {args.concurrency}, no beat); outbound: billing "
             f"notifications{' and provisioning calls' if provisioning else ''} to a loopback server\n"
             f"seeded in {seed_seconds:.1f} s: {len(warm) + len(customers)} customers inactivated for "
             f"delinquency by transition_customer (1 open invoice {OVERDUE_DAYS} days overdue), the "
@@ -835,6 +842,13 @@ def main() -> int:
             f"aim: p99 accepted→services restored under 1 s at {args.rate:g} events/s -> {verdict}"
             f" (p99 {p99_restored:.0f} ms; all effects done p99 {p99_all:.0f} ms)"
         )
+        if run_cpu.get("_total"):
+            parts = [1000 * run_cpu[key] / len(originals) for key in SERVICE_CPU]
+            print(
+                f"aim: CPU per event at most {AIM_CPU_MS:g} ms, API + worker main + worker pool + PostgreSQL "
+                f"+ Redis = {' + '.join(f'{p:.2f}' for p in parts)} = {sum(parts):.1f} ms -> "
+                f"{'met' if sum(parts) <= AIM_CPU_MS else 'not met'}"
+            )
         if problems:
             print("\nVERIFICATION FAILED:")
             for problem in problems:

@@ -124,8 +124,14 @@ def _publish(effect_ids: list[int]) -> None:
     hand_over_effects.apply_async(
         (effect_ids,),
         retry=True,
-        retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+        retry_policy=_PUBLISH_RETRY,
+        # What logs show of the message, given: Celery's own (saferepr) costs a sixth of a publish.
+        argsrepr=repr((effect_ids,)),
+        kwargsrepr="{}",
     )
+
+
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
 def dispatch_sweep_batch(customer_ids: list[int], as_of: date) -> None:

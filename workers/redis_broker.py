@@ -10,6 +10,8 @@ set, which kombu restores after the visibility timeout, and the outbox relay pub
 effects again long before that.
 """
 
+from contextlib import contextmanager
+
 from kombu.transport import TRANSPORT_ALIASES, redis
 
 SCHEME = "ativaredis"
@@ -38,6 +40,22 @@ class QoS(redis.QoS):
 
 class Channel(redis.Channel):
     QoS = QoS
+
+    @contextmanager
+    def conn_or_acquire(self, client=None):
+        # kombu builds a new redis.Redis per publish (about a quarter of apply_async's CPU, mostly
+        # its response-callback table); a client holds no connection of its own, only the pool,
+        # so one per pool serves every publish of this channel (thread-safe, as the pool is).
+        if client is not None:
+            yield client
+            return
+        pool = self.pool
+        cached = self._publish_client
+        if cached is None or cached.connection_pool is not pool:
+            cached = self._publish_client = self._create_client()
+        yield cached
+
+    _publish_client = None
 
 
 class Transport(redis.Transport):

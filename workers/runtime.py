@@ -32,6 +32,28 @@ def calls_at_once(settings: Settings) -> int:
     return settings.webhook_concurrency * tasks
 
 
+class _NoCookies(httpx.Cookies):
+    """No cookie is kept: our calls are signed webhooks, never a session."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        # httpx runs every response through http.cookiejar, Set-Cookie or not: about a tenth of
+        # a webhook call's CPU (bench/payments.py).
+        return None
+
+
+class _WebhookClient(httpx.Client):
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, _cookies) -> None:
+        raise TypeError("the webhook client keeps no cookies")
+
+
+_NO_COOKIES = _NoCookies()
+
+
 def http() -> httpx.Client:
     global _http
     if _http is None:
@@ -39,7 +61,7 @@ def http() -> httpx.Client:
             if _http is None:
                 settings = get_settings()
                 at_once = calls_at_once(settings)
-                _http = httpx.Client(
+                _http = _WebhookClient(
                     timeout=settings.webhook_timeout_seconds,
                     limits=httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once),
                 )

@@ -49,7 +49,9 @@ class DriverStatement:
             carried = {
                 compiled.bind_names[bind]: bind.effective_value
                 for bind in compiled.binds.values()
-                if bind.value is not None and not bind.callable
+                # A value the statement carries, None included (`.values(column=None)`); a bindparam
+                # without one (required) is the caller's to give.
+                if not bind.required and not bind.callable
             }
             columns = [(name, type_) for _key, name, _objects, type_ in compiled._result_columns or ()]
             processors = tuple(type_._cached_result_processor(dialect, None) for _, type_ in columns)

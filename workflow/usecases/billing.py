@@ -15,6 +15,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..db.driver import DriverStatement
 from ..db.engine import Database
 from ..db.models import BillingEvent, Invoice
 from ..db.types import utcnow
@@ -32,7 +33,7 @@ from ..domain.vocabulary import (
     Source,
 )
 from .business_day import provider_today
-from .customer_locks import LOCK_CUSTOMER, lock_customer_by_ref
+from .customer_locks import lock_customer_row_or_none_then
 from .ladder import clear_stage_if_paid_up
 from .transitions import Actor, count_overdue_invoices, transition_locked
 
@@ -67,7 +68,26 @@ class EventOutcome:
 _events = BillingEvent.__table__
 _invoices = Invoice.__table__
 _SEEN = select(_events.c.id).where(_events.c.webhook_id == bindparam("webhook_id"))
-_RECORD_EVENT = insert(_events)
+# On the driver's cursor on PostgreSQL (db/driver.py): read after the customer's lock, in the lock's
+# round trip (customer_locks.lock_customer_row_or_none_then).
+_SEEN_AFTER_LOCK = DriverStatement(_SEEN, "SeenEvent")
+# The columns of event_record, on the driver's cursor.
+_RECORD_EVENT = DriverStatement(
+    insert(_events).values(
+        {
+            name: bindparam(name)
+            for name in (
+                "webhook_id",
+                "type",
+                "customer_id",
+                "invoice_external_id",
+                "outcome",
+                "received_at",
+                "transition_id",
+            )
+        }
+    )
+)
 # What an event may change of an invoice, read under the invoice's lock (one event or a batch's).
 LEDGER_COLUMNS = (
     _invoices.c.customer_id,
@@ -78,6 +98,7 @@ LEDGER_COLUMNS = (
     _invoices.c.paid_at,
 )
 _LOCK_INVOICE = select(*LEDGER_COLUMNS).where(_invoices.c.external_id == bindparam("invoice_id")).with_for_update()
+_LOCK_INVOICE_ROW = DriverStatement(_LOCK_INVOICE, "LedgerInvoiceRow")
 _NEW_INVOICE = insert(_invoices)
 SAVE_INVOICE = (
     update(_invoices)
@@ -102,9 +123,10 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
 
     def unit() -> EventOutcome:
         with db.write() as session:
-            if session.connection().execute(_SEEN, {"webhook_id": event.webhook_id}).first():
+            customer = _lock_customer_of(session.connection(), event, unless_seen=True)
+            if customer is None:
                 return EventOutcome(duplicate=True)
-            return apply_unseen_event(session, event, today, received_at)
+            return apply_unseen_event(session, event, today, received_at, customer)
 
     return again_on_conflict(unit)
 
@@ -138,12 +160,15 @@ def check_event(event: InvoiceEvent, today: date) -> None:
     limits.check_date("data.paid_at", event.paid_at, today)
 
 
-def apply_unseen_event(session: Session, event: InvoiceEvent, today: date, received_at: datetime) -> EventOutcome:
-    """One event not received before, in the caller's unit: the customer locked, the invoice
-    booked, the transitions the payment earns, the event recorded. Raises InvalidInput (an
-    unknown customer, an invoice of another customer), and then the unit must roll back."""
+def apply_unseen_event(
+    session: Session, event: InvoiceEvent, today: date, received_at: datetime, customer=None
+) -> EventOutcome:
+    """One event not received before, in the caller's unit: the customer locked (unless the caller
+    passes its row, locked already), the invoice booked, the transitions the payment earns, the
+    event recorded. Raises InvalidInput (an unknown customer, an invoice of another customer), and
+    then the unit must roll back."""
     conn = session.connection()
-    customer = _lock_customer_of(conn, event)
+    customer = customer if customer is not None else _lock_customer_of(conn, event)
     invoice = _apply_to_ledger(conn, customer, event)
     outcome = EventOutcome(duplicate=False, customer_id=customer.id, invoice_status=invoice.status)
     _reactivate_if_paid_up(session, customer, event, outcome, today)
@@ -151,7 +176,7 @@ def apply_unseen_event(session: Session, event: InvoiceEvent, today: date, recei
         # A hold that ended wrote a new version: the ladder's change follows from that row.
         customer = _end_hold_if_paid_up(session, customer, event, outcome, today) or customer
         _clear_stage_if_paid_up(session, customer, event, outcome, today)
-    conn.execute(_RECORD_EVENT, event_record(event, outcome, received_at))
+    _RECORD_EVENT.rows(conn, event_record(event, outcome, received_at))
     return outcome
 
 
@@ -168,14 +193,17 @@ def event_record(event: InvoiceEvent, outcome: EventOutcome, received_at: dateti
     }
 
 
-def _lock_customer_of(conn: Connection, event: InvoiceEvent):
-    """The customer row is locked first, as transitions and the sweep do: one order, no deadlock."""
-    if event.customer_id is not None:
-        row = conn.execute(LOCK_CUSTOMER, {"customer_id": event.customer_id}).one_or_none()
-    elif event.customer_ref:
-        row = lock_customer_by_ref(conn, event.customer_ref)
-    else:
+def _lock_customer_of(conn: Connection, event: InvoiceEvent, *, unless_seen: bool = False):
+    """The customer row is locked first, as transitions and the sweep do: one order, no deadlock.
+    With `unless_seen`, None if the event's webhook-id was applied already: read right after the
+    lock, in its round trip, so a delivery that waited for the lock behind the same event finds it
+    committed (instead of failing on the unique key and running again)."""
+    if event.customer_id is None and not event.customer_ref:
         raise InvalidInput("data needs customer_id or customer_ref")
+    seen_after = [(_SEEN_AFTER_LOCK, {"webhook_id": event.webhook_id})] if unless_seen else []
+    row, *seen = lock_customer_row_or_none_then(conn, event.customer_id, event.customer_ref, *seen_after)
+    if seen and seen[0]:
+        return None
     problem = customer_problem(event, row)
     if problem:
         raise InvalidInput(problem)
@@ -202,7 +230,7 @@ def invoice_problem(event: InvoiceEvent, owner_id: int, customer_id: int) -> str
 
 def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerInvoice:
     """The invoice after the event (locked, changed by the domain's rule, written in one statement)."""
-    row = conn.execute(_LOCK_INVOICE, {"invoice_id": event.invoice_id}).one_or_none()
+    row = next(iter(_LOCK_INVOICE_ROW.rows(conn, {"invoice_id": event.invoice_id})), None)
     now = utcnow()
     if row is None:
         invoice = unknown_invoice(customer.id)

@@ -46,6 +46,7 @@ _LOCK_CUSTOMER_ENTITY = select(Customer).from_statement(LOCK_CUSTOMER).execution
 
 # Every transition's first statement: on the driver's cursor on PostgreSQL (db/driver.py).
 _LOCK_CUSTOMER_ROW = DriverStatement(LOCK_CUSTOMER, "CustomerLockRow")
+_LOCK_CUSTOMER_ROW_BY_REF = DriverStatement(LOCK_CUSTOMER_BY_REF, "CustomerLockRow")
 
 
 def lock_customer_row(db: Connection, customer_id: int):
@@ -61,6 +62,23 @@ def lock_customer_row_then(db: Connection, customer_id: int, *after: tuple[Drive
     if not locked:
         raise NotFound(f"customer {customer_id} does not exist")
     return locked[0], *rest
+
+
+def lock_customer_row_or_none_then(
+    db: Connection,
+    customer_id: int | None,
+    customer_ref: str | None,
+    *after: tuple[DriverStatement, Mapping[str, Any]],
+):
+    """The row of the customer named by id (else by billing reference) under its lock, or None if
+    there is none; then the rows of each statement `after` it, as lock_customer_row_then does."""
+    first: tuple[DriverStatement, Mapping[str, Any]] = (
+        (_LOCK_CUSTOMER_ROW, {"customer_id": customer_id})
+        if customer_id is not None
+        else (_LOCK_CUSTOMER_ROW_BY_REF, {"customer_ref": customer_ref})
+    )
+    locked, *rest = rows_in_turn(db, [first, *after])
+    return (locked[0] if locked else None), *rest
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:

@@ -10,9 +10,24 @@ reached it still owns the effect.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, or_, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    or_,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
+from ...db.driver import DriverStatement
 from ...db.engine import Database
 from ...db.models import OutboxEffect
 from ...db.types import utcnow
@@ -47,25 +62,36 @@ def still_pending() -> ColumnElement[bool]:
 
 # The common case, for a whole batch, in one statement; anything it does not match goes the slow
 # way below, one by one.
-_CLAIM = (
-    update(_fx)
-    .where(
-        _fx.c.id.in_(bindparam("effect_ids", expanding=True)),
-        still_pending(),
-        or_(_fx.c.claimed_until.is_(None), _fx.c.claimed_until <= bindparam("now")),
-        or_(_fx.c.next_attempt_at.is_(None), _fx.c.next_attempt_at <= bindparam("due_by")),
-        _fx.c.attempts < bindparam("max_attempts"),
+def _claim(ids: ColumnElement[bool]):
+    return (
+        update(_fx)
+        .where(
+            ids,
+            still_pending(),
+            or_(_fx.c.claimed_until.is_(None), _fx.c.claimed_until <= bindparam("now")),
+            or_(_fx.c.next_attempt_at.is_(None), _fx.c.next_attempt_at <= bindparam("due_by")),
+            _fx.c.attempts < bindparam("max_attempts"),
+        )
+        .values(
+            attempts=_fx.c.attempts + 1,
+            claimed_until=bindparam("until"),
+            claimed_by=bindparam("owner"),
+            # A lapsed claim (never settled nor released): that attempt may have made its call.
+            unsettled_attempt=case(
+                (and_(_fx.c.claimed_until.is_not(None), _fx.c.attempts > 0), _fx.c.attempts),
+                else_=_fx.c.unsettled_attempt,
+            ),
+        )
+        .returning(
+            _fx.c.id, _fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id, _fx.c.unsettled_attempt
+        )
     )
-    .values(
-        attempts=_fx.c.attempts + 1,
-        claimed_until=bindparam("until"),
-        claimed_by=bindparam("owner"),
-        # A lapsed claim (never settled nor released): that attempt may have made its call.
-        unsettled_attempt=case(
-            (and_(_fx.c.claimed_until.is_not(None), _fx.c.attempts > 0), _fx.c.attempts), else_=_fx.c.unsettled_attempt
-        ),
-    )
-    .returning(_fx.c.id, _fx.c.name, _fx.c.attempts, _fx.c.customer_id, _fx.c.transition_id, _fx.c.unsettled_attempt)
+
+
+_CLAIM = _claim(_fx.c.id.in_(bindparam("effect_ids", expanding=True)))
+# Every message's first statement: on PostgreSQL the ids as one array, on the driver's cursor.
+_CLAIM_ARRAY = DriverStatement(
+    _claim(_fx.c.id == func.any(cast(bindparam("effect_ids"), ARRAY(BigInteger)))), "ClaimedEffect"
 )
 # Record an outcome, only if this attempt still owns the effect.
 SETTLE = (
@@ -92,18 +118,19 @@ def claim_effects(db: Database, effect_ids: list[int], settings: Settings) -> "l
     it is made. The claims commit before anything acts on them (see the module's docstring)."""
     now = utcnow()
     until = now + timedelta(seconds=settings.effect_claim_seconds)
+    params = {
+        "effect_ids": list(effect_ids),
+        "now": now,
+        "due_by": now + timedelta(seconds=0.5),
+        "max_attempts": settings.effect_max_attempts,
+        "until": until,
+        "owner": heartbeats.this_process(),
+    }
     with db.write_core() as conn:
-        rows = conn.execute(
-            _CLAIM,
-            {
-                "effect_ids": list(effect_ids),
-                "now": now,
-                "due_by": now + timedelta(seconds=0.5),
-                "max_attempts": settings.effect_max_attempts,
-                "until": until,
-                "owner": heartbeats.this_process(),
-            },
-        ).all()
+        if conn.dialect.name == "postgresql":
+            rows = _CLAIM_ARRAY.rows(conn, params)
+        else:
+            rows = list(conn.execute(_CLAIM, params).all())
         claims = {
             row.id: Claim(
                 row.id,
@@ -253,18 +280,22 @@ def settle_on(conn: Connection, settlements: list[Settlement], now: datetime) ->
 
 # SETTLE for many rows at once: the outcomes as arrays, joined to the rows by id and attempt
 # (`state || ''`: by primary key, not the state indexes; see still_pending).
-_SETTLE_MANY = text(
-    "UPDATE outbox_effects AS fx SET state = o.state, note = o.note, completed_at = :now, "
-    "claimed_until = NULL, claimed_by = NULL "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:states AS text[]), "
-    "CAST(:notes AS text[])) AS o(id, attempt, state, note) "
-    "WHERE fx.id = o.id AND (fx.state || '') = :pending AND fx.attempts = o.attempt RETURNING fx.id"
+# On the driver's cursor (db/driver.py): every message with calls ends with it.
+_SETTLE_MANY = DriverStatement(
+    text(
+        "UPDATE outbox_effects AS fx SET state = o.state, note = o.note, completed_at = :now, "
+        "claimed_until = NULL, claimed_by = NULL "
+        "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:states AS text[]), "
+        "CAST(:notes AS text[])) AS o(id, attempt, state, note) "
+        "WHERE fx.id = o.id AND (fx.state || '') = :pending AND fx.attempts = o.attempt RETURNING fx.id"
+    ).columns(column("id", BigInteger)),
+    "SettledEffect",
 )
 
 
 def _settle_many(conn: Connection, settlements: list[Settlement], now: datetime) -> set[int]:
-    rows = conn.execute(
-        _SETTLE_MANY,
+    rows = _SETTLE_MANY.rows(
+        conn,
         {
             "ids": [s.effect_id for s in settlements],
             "attempts": [s.attempt for s in settlements],
@@ -274,7 +305,7 @@ def _settle_many(conn: Connection, settlements: list[Settlement], now: datetime)
             "pending": EffectState.PENDING.value,
         },
     )
-    return {row[0] for row in rows}
+    return {row.id for row in rows}
 
 
 def record_error(db: Database, effect_id: int, error: BaseException) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from ...db.driver import DriverStatement
 from ...db.models import Customer, OutboxEffect, Service, StatusChange
 from ...domain.vocabulary import CustomerEvent, CustomerStatus, Effect, EffectState, ServiceStatus
 from ...settings import Settings
@@ -69,7 +70,8 @@ def latest_ladder_change(customer_id):
     )
 
 
-_NOTIFY_FACTS = _notification_facts(latest_status_change, _changes.c.to_status)
+# Every payment's notification is described here: on the driver's cursor on PostgreSQL (db/driver.py).
+_NOTIFY_FACTS = DriverStatement(_notification_facts(latest_status_change, _changes.c.to_status), "NotifyFacts")
 _STAGE_FACTS = _notification_facts(latest_ladder_change, _changes.c.delinquency_stage)
 _PROVISION_FACTS = (
     select(
@@ -99,7 +101,7 @@ def describe_fast(conn: Connection, effect_id: int, name: Effect, settings: Sett
     if name in SESSION_EFFECTS:
         return describe_sessions(conn, [effect_id], settings)[effect_id]
     if name is Effect.NOTIFY_BILLING:
-        row = conn.execute(_NOTIFY_FACTS, {"effect_id": effect_id}).one()
+        [row] = _NOTIFY_FACTS.rows(conn, {"effect_id": effect_id})
         if row.transition_id != row.latest_transition:
             return Outcome(EffectState.SKIPPED, f"superseded by transition {row.latest_transition}")
         if not settings.billing_webhook_url:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, update
 
+from ...db.driver import DriverStatement
 from ...db.engine import Database
 from ...db.models import Customer, Service
 from ...db.types import utcnow
@@ -101,8 +102,8 @@ def _apply_local(
     if outcomes is not None:
         outcomes.append(Settlement(claim.effect_id, claim.attempt, outcome.state, outcome.note, claim.until))
         return RunResult(claim.effect_id, outcome.state.value, follow_ups=follow_ups)
-    settled = conn.execute(
-        SETTLE,
+    settled = _SETTLE.rows(
+        conn,
         {
             "effect_id": claim.effect_id,
             "attempt": claim.attempt,
@@ -110,8 +111,8 @@ def _apply_local(
             "new_note": outcome.note,
             "now": utcnow(),
         },
-    ).one_or_none()
-    if settled is None:
+    )
+    if not settled:
         raise _Overtaken
     return RunResult(claim.effect_id, outcome.state.value, follow_ups=follow_ups)
 
@@ -206,11 +207,11 @@ def services_out_of_line(line: ServicesInLine) -> ColumnElement[bool]:
     return and_(*clauses)
 
 
-def _bring_in_line(line: ServicesInLine):
+def _bring_in_line(line: ServicesInLine) -> DriverStatement:
     """One statement: the customer's services out of line take the status they should have; a
     suspension records that the customer's status caused it (so an activation undoes only those)."""
     suspends = line.becomes is ServiceStatus.SUSPENDED
-    return (
+    return DriverStatement(
         update(_services)
         .where(_services.c.customer_id == bindparam("owner_id"), services_out_of_line(line))
         .values(
@@ -220,13 +221,17 @@ def _bring_in_line(line: ServicesInLine):
             suspended_at=bindparam("now") if suspends else None,
             updated_at=bindparam("now"),
         )
-        .returning(_services.c.id, _services.c.external_ref)
+        .returning(_services.c.id, _services.c.external_ref),
+        "ServiceBroughtInLine",
     )
 
 
-_SET_INVOICING = (
+# The statements of every payment's and every cut's local effects: on the driver's cursor on
+# PostgreSQL (db/driver.py), as the customer's lock before them.
+_SET_INVOICING = DriverStatement(
     update(_customers).where(_customers.c.id == bindparam("customer_id")).values(invoicing_enabled=bindparam("enabled"))
 )
+_SETTLE = DriverStatement(SETTLE, "Settled")
 _VERBS = {ServiceStatus.SUSPENDED: "suspended", ServiceStatus.ACTIVE: "restored"}  # for the effect's note
 
 
@@ -236,7 +241,7 @@ def _change_services(wanted: CustomerStatus, line: ServicesInLine):
     def apply(conn, customer, claim: Claim, settings: Settings, sessions: "_SessionCalls | None"):
         if customer.status != wanted:
             return _superseded(customer), []
-        services = conn.execute(statement, {"owner_id": customer.id, "now": utcnow()}).all()
+        services = statement.rows(conn, {"owner_id": customer.id, "now": utcnow()})
         calls = _provisioning_calls(conn, customer, claim, services, line.provisioning, line.becomes, settings)
         if sessions is None:
             calls += _session_calls(conn, claim, [s.id for s in services], settings)
@@ -253,7 +258,7 @@ def _set_invoicing(enabled: bool, wanted: CustomerStatus):
             return _superseded(customer), []
         if customer.invoicing_enabled == enabled:
             return Outcome(EffectState.DONE, f"invoicing was already {'on' if enabled else 'paused'}"), []
-        conn.execute(_SET_INVOICING, {"customer_id": customer.id, "enabled": enabled})
+        _SET_INVOICING.rows(conn, {"customer_id": customer.id, "enabled": enabled})
         return Outcome(EffectState.DONE, "invoicing resumed" if enabled else "invoicing paused"), []
 
     return apply
