@@ -19,7 +19,7 @@ from tests.e2e.billing_support import (
     signed,
     status,
 )
-from workflow.db.models import BillingEvent, Invoice, OutboxEffect, StatusChange
+from workflow.db.models import BillingEvent, Customer, Invoice, OutboxEffect, StatusChange
 from workflow.settings import BATCH_EVENT_BYTES
 
 BATCH_URL = URL + "/batch"
@@ -87,15 +87,35 @@ def test_each_event_gets_its_outcome_in_input_order(db, billing):
         assert recorded.transition_id == change.id
 
 
+def _snapshot(db) -> dict:
+    """Every row a batch may write or touch, all columns (updated_at included)."""
+    with db.read() as session:
+        return {
+            model.__tablename__: [tuple(row) for row in session.execute(select(model.__table__).order_by("id"))]
+            for model in (BillingEvent, StatusChange, OutboxEffect, Invoice, Customer)
+        }
+
+
 def test_replaying_a_batch_answers_duplicate_for_every_event_and_changes_nothing(db, billing):
     cid, inv = delinquent_customer(db)
     events = [item("r1", "paid", inv, cid), item("r2", "created", "R-2", cid, amount="5.00")]
     first = post_batch(billing, events)
-    counts = [rows(db, model) for model in (BillingEvent, StatusChange, OutboxEffect, Invoice)]
+    before = _snapshot(db)
     again = post_batch(billing, events, batch_id="batch-1-retry")
     assert [r["status"] for r in first.json()["results"]] == ["accepted", "accepted"]
     assert [(r["status"], r["reactivated"]) for r in again.json()["results"]] == [("duplicate", False)] * 2
-    assert [rows(db, model) for model in (BillingEvent, StatusChange, OutboxEffect, Invoice)] == counts
+    assert _snapshot(db) == before
+
+
+def test_a_rejected_event_touches_nothing_not_even_the_invoice_it_names(db, billing):
+    owner, owned = delinquent_customer(db, 0)
+    intruder = new_customer(db, 1)
+    before = _snapshot(db)
+    response = post_batch(billing, [item("steal", "paid", owned, intruder)])
+    assert response.json()["results"][0]["status"] == "rejected"
+    assert "another customer" in response.json()["results"][0]["problem"]
+    assert _snapshot(db) == before
+    assert status(db, owner) == ("inactive", "delinquency")
 
 
 def test_single_and_batch_share_one_deduplication(db, billing):
@@ -146,6 +166,7 @@ def test_a_bad_signature_refuses_the_whole_batch_and_records_nothing(db, billing
         b'{"nothing": 1}',
         b'{"events": [{"id": "n", "type": "invoice.paid", "data": {"invoice_id": "I", "amount": NaN}}]}',
         b'"just a string"',
+        b'{"events": [{"id": "deep", "type": "invoice.paid", "data": {"x": ' + b"[" * 100_000 + b"}}]}",
         b"[" * 100_000,
     ],
 )
@@ -235,4 +256,6 @@ def test_the_batch_endpoint_is_in_the_openapi_document(billing):
     document = billing.app.openapi()
     operation = document["paths"]["/api/v1/billing/events/batch"]["post"]
     assert {p["name"] for p in operation["parameters"]} == {"webhook-id", "webhook-timestamp", "webhook-signature"}
-    assert "events" in operation["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    events = operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["events"]
+    assert events["minItems"] == 1 and set(events["items"]["required"]) == {"id", "type", "data"}
+    assert "in input order" in operation["responses"]["200"]["description"]

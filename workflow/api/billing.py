@@ -40,6 +40,23 @@ class EventIn(BaseModel):
     type: Literal["invoice.created", "invoice.paid", "invoice.cancelled"]
     data: EventData
 
+    def to_event(self, webhook_id: str) -> billing.InvoiceEvent:
+        return billing.InvoiceEvent(
+            webhook_id=webhook_id,
+            type=self.type,
+            invoice_id=self.data.invoice_id,
+            customer_id=self.data.customer_id,
+            customer_ref=self.data.customer_ref,
+            amount=self.data.amount,
+            due_date=self.data.due_date,
+            paid_at=self.data.paid_at,
+        )
+
+
+def validation_detail(error: ValidationError, fallback: str) -> str:
+    """Pydantic's errors as one line: `field.path: message; ...`."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()) or fallback
+
 
 def is_json(request: Request) -> bool:
     """Standard Webhooks events are JSON: a text/plain or form body is refused, never parsed."""
@@ -133,18 +150,8 @@ async def billing_event(request: Request):
     try:
         body = EventIn.model_validate_json(raw)
     except ValidationError as error:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        return problem_response(problem_body("validation_error", detail or "invalid event"))
-    event = billing.InvoiceEvent(
-        webhook_id=webhook_id,
-        type=body.type,
-        invoice_id=body.data.invoice_id,
-        customer_id=body.data.customer_id,
-        customer_ref=body.data.customer_ref,
-        amount=body.data.amount,
-        due_date=body.data.due_date,
-        paid_at=body.data.paid_at,
-    )
+        return problem_response(problem_body("validation_error", validation_detail(error, "invalid event")))
+    event = body.to_event(webhook_id)
     outcome = await run_in_threadpool(billing.apply_event, request.app.state.db, event)
     if outcome.duplicate:
         return JSONResponse({"status": "duplicate"}, status_code=200)

@@ -17,10 +17,11 @@ from ..usecases import billing, billing_batch
 from .billing import (
     MAX_WEBHOOK_ID,
     SIGNATURE_HEADERS,
-    EventData,
+    EventIn,
     checked_webhook_id,
     inlined_schema,
     is_json,
+    validation_detail,
     verify_signature,
 )
 from .customers import PROBLEMS
@@ -30,14 +31,14 @@ from .problems import ApiProblem, problem_body, problem_response
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 
 
-class BatchEventIn(BaseModel):
+class BatchEventIn(EventIn):
     id: Line = Field(min_length=1, max_length=MAX_WEBHOOK_ID, description="Deduplication key (as a webhook-id).")
-    type: Literal["invoice.created", "invoice.paid", "invoice.cancelled"]
-    data: EventData
 
 
 class BatchIn(BaseModel):
-    events: list[BatchEventIn]
+    events: list[BatchEventIn] = Field(
+        min_length=1, description="At least one event; at most ATIVA_BILLING_BATCH_MAX (1,000 by default)."
+    )
 
 
 class EventResultOut(BaseModel):
@@ -60,46 +61,39 @@ SIGNED_BATCH = {
 }
 
 
+class _IdOnly(BaseModel):
+    id: Line = Field(min_length=1, max_length=MAX_WEBHOOK_ID)
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _envelope(raw: bytes, most: int) -> list[Any]:
-    """The batch's events as parsed JSON values; ApiProblem for anything but {"events": [...]}
-    with 1..`most` entries."""
+def _events(raw: bytes, most: int) -> list[billing.InvoiceEvent | billing_batch.Refused]:
+    """The batch's events, each parsed or refused alone; ApiProblem for anything but UTF-8 JSON
+    {"events": [...]} with 1..`most` entries (the whole batch refused)."""
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         raise ApiProblem("validation_error", "body: cannot be parsed; send UTF-8 JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise ApiProblem("validation_error", 'body must be an object {"events": [...]}')
-    events = body["events"]
-    if not events:
+    entries = body["events"]
+    if not entries:
         raise ApiProblem("validation_error", "events: a batch needs at least one event")
-    if len(events) > most:
+    if len(entries) > most:
         raise ApiProblem(
-            "payload_too_large", f"a batch holds at most {most} events (ATIVA_BILLING_BATCH_MAX), not {len(events)}"
+            "payload_too_large", f"a batch holds at most {most} events (ATIVA_BILLING_BATCH_MAX), not {len(entries)}"
         )
-    return events
+    return [_event(entry) for entry in entries]
 
 
 def _event(value: Any) -> billing.InvoiceEvent | billing_batch.Refused:
-    """One entry of the batch as an event, or refused with the reason (its id kept when usable)."""
     try:
         parsed = BatchEventIn.model_validate(value)
     except ValidationError as error:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        return billing_batch.Refused(_usable_id(value), detail or "invalid event")
-    return billing.InvoiceEvent(
-        webhook_id=parsed.id,
-        type=parsed.type,
-        invoice_id=parsed.data.invoice_id,
-        customer_id=parsed.data.customer_id,
-        customer_ref=parsed.data.customer_ref,
-        amount=parsed.data.amount,
-        due_date=parsed.data.due_date,
-        paid_at=parsed.data.paid_at,
-    )
+        return billing_batch.Refused(_usable_id(value), validation_detail(error, "invalid event"))
+    return parsed.to_event(parsed.id)
 
 
 def _usable_id(value: Any) -> str | None:
@@ -113,18 +107,21 @@ def _usable_id(value: Any) -> str | None:
         return None
 
 
-class _IdOnly(BaseModel):
-    id: Line = Field(min_length=1, max_length=MAX_WEBHOOK_ID)
+def _apply(raw: bytes, most: int, db) -> list[billing_batch.EventResult]:
+    # Parsing 1,000 events takes tens of milliseconds: off the event loop, with the database work.
+    return billing_batch.apply_batch(db, _events(raw, most))
 
 
 @router.post(
     "/events/batch",
     openapi_extra=SIGNED_BATCH,
     response_model=BatchResultOut,
+    summary="A batch of billing events (a bank's return file)",
     responses={
+        200: {"description": "Each event's outcome, in input order (accepted, duplicate or rejected)."},
         401: {**PROBLEMS[401], "description": "bad or missing signature"},
         413: {**PROBLEMS[413], "description": "more events than ATIVA_BILLING_BATCH_MAX, or a body too large"},
-        422: {**PROBLEMS[422], "description": 'malformed envelope (not {"events": [...]}, no events)'},
+        422: {**PROBLEMS[422], "description": 'malformed envelope (not UTF-8 JSON {"events": [...]}, no events)'},
     },
 )
 async def billing_event_batch(request: Request):
@@ -133,9 +130,8 @@ async def billing_event_batch(request: Request):
         return problem_response(problem_body("validation_error", "content-type must be application/json"))
     verify_signature(request, raw)
     checked_webhook_id(request)  # the batch's own id: signed over, never stored
-    entries = _envelope(raw, request.app.state.settings.billing_batch_max)
-    items = [_event(entry) for entry in entries]
-    results = await run_in_threadpool(billing_batch.apply_batch, request.app.state.db, items)
+    most = request.app.state.settings.billing_batch_max
+    results = await run_in_threadpool(_apply, raw, most, request.app.state.db)
     return JSONResponse(
         {
             "results": [

@@ -24,6 +24,7 @@ from ..domain.vocabulary import (
     ActivationReason,
     CustomerEvent,
     CustomerStatus,
+    DelinquencyStage,
     InactivationReason,
     Role,
     Source,
@@ -65,18 +66,16 @@ _events = BillingEvent.__table__
 _invoices = Invoice.__table__
 _SEEN = select(_events.c.id).where(_events.c.webhook_id == bindparam("webhook_id"))
 _RECORD_EVENT = insert(_events)
-_LOCK_INVOICE = (
-    select(
-        _invoices.c.customer_id,
-        _invoices.c.amount,
-        _invoices.c.amount_paid,
-        _invoices.c.due_date,
-        _invoices.c.status,
-        _invoices.c.paid_at,
-    )
-    .where(_invoices.c.external_id == bindparam("invoice_id"))
-    .with_for_update()
+# What an event may change of an invoice, read under the invoice's lock (one event or a batch's).
+LEDGER_COLUMNS = (
+    _invoices.c.customer_id,
+    _invoices.c.amount,
+    _invoices.c.amount_paid,
+    _invoices.c.due_date,
+    _invoices.c.status,
+    _invoices.c.paid_at,
 )
+_LOCK_INVOICE = select(*LEDGER_COLUMNS).where(_invoices.c.external_id == bindparam("invoice_id")).with_for_update()
 _NEW_INVOICE = insert(_invoices)
 SAVE_INVOICE = (
     update(_invoices)
@@ -132,9 +131,10 @@ def apply_unseen_event(session: Session, event: InvoiceEvent, today: date, recei
     invoice = _apply_to_ledger(conn, customer, event)
     outcome = EventOutcome(duplicate=False, customer_id=customer.id, invoice_status=invoice.status)
     _reactivate_if_paid_up(session, customer, event, outcome, today)
-    # A hold that ended wrote a new version: the ladder's change follows from that row.
-    customer = _end_hold_if_paid_up(session, customer, event, outcome, today) or customer
-    _clear_stage_if_paid_up(session, customer, event, outcome, today)
+    if has_payment_followups(customer):
+        # A hold that ended wrote a new version: the ladder's change follows from that row.
+        customer = _end_hold_if_paid_up(session, customer, event, outcome, today) or customer
+        _clear_stage_if_paid_up(session, customer, event, outcome, today)
     conn.execute(_RECORD_EVENT, event_record(event, outcome, received_at))
     return outcome
 
@@ -261,6 +261,15 @@ def payment_reactivation(webhook_id: str) -> TransitionRequest:
         ActivationReason.PAYMENT_RECEIVED.value,
         f"Nenhuma fatura vencida em aberto após o evento {webhook_id} da cobrança.",
         actor_role=BILLING_ACTOR.role,
+    )
+
+
+def has_payment_followups(customer) -> bool:
+    """An active customer a payment may still change (a forced activation's hold to end, a step of
+    the collection ladder to clear): the single event's code below decides those, and a batch
+    hands such customers to it (usecases/billing_batch.py)."""
+    return customer.status == CustomerStatus.ACTIVE and (
+        customer.forced_hold_until is not None or customer.delinquency_stage != DelinquencyStage.NONE
     )
 
 

@@ -20,26 +20,28 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.bulk import id_list, insert_rows, update_rows
+from ..db.bulk import insert_rows, update_rows
 from ..db.engine import Database
 from ..db.models import BillingEvent, Customer, Invoice
 from ..db.types import utcnow
 from ..domain.errors import InvalidInput
 from ..domain.ledger import LedgerInvoice, apply_invoice_event, is_overdue, unknown_invoice
-from ..domain.vocabulary import CustomerEvent, CustomerStatus, DelinquencyStage, InvoiceStatus, Source
+from ..domain.vocabulary import CustomerEvent, Source
 from .batch_writes import Decided, state_key, write_decided
 from .billing import (
     BILLING_ACTOR,
+    LEDGER_COLUMNS,
     EventOutcome,
     InvoiceEvent,
     apply_unseen_event,
     check_event,
     customer_problem,
     event_record,
+    has_payment_followups,
     invoice_problem,
     may_reactivate,
     new_invoice_values,
@@ -48,6 +50,7 @@ from .billing import (
 )
 from .business_day import provider_today
 from .customer_locks import lock_customers_in_id_order
+from .delinquency import overdue_by_customer
 from .effect_bus import publish_after_commit
 from .transitions import Decision, decide, guard_facts, history_row, state_of
 
@@ -63,28 +66,10 @@ _invoices = Invoice.__table__
 _SEEN = select(_events.c.webhook_id).where(_events.c.webhook_id.in_(bindparam("webhook_ids", expanding=True)))
 _IDS_BY_REF = select(_customers.c.id).where(_customers.c.external_ref.in_(bindparam("refs", expanding=True)))
 _LOCK_INVOICES = (
-    select(
-        _invoices.c.external_id,
-        _invoices.c.customer_id,
-        _invoices.c.amount,
-        _invoices.c.amount_paid,
-        _invoices.c.due_date,
-        _invoices.c.status,
-        _invoices.c.paid_at,
-    )
+    select(_invoices.c.external_id, *LEDGER_COLUMNS)
     .where(_invoices.c.external_id.in_(bindparam("invoice_ids", expanding=True)))
     .order_by(_invoices.c.id)
     .with_for_update()
-)
-# The overdue count of transitions._OVERDUE, per customer of the batch.
-_OVERDUE_BY_CUSTOMER = (
-    select(_invoices.c.customer_id, func.count())
-    .where(
-        _invoices.c.customer_id.in_(id_list("customer_ids")),
-        _invoices.c.status == InvoiceStatus.OPEN.value,
-        _invoices.c.due_date < bindparam("today"),
-    )
-    .group_by(_invoices.c.customer_id)
 )
 
 
@@ -121,18 +106,26 @@ def apply_batch(db: Database, items: list[InvoiceEvent | Refused], today: date |
             results[position] = EventResult(item.webhook_id, REJECTED, problem=str(error))
             continue
         pending.append((position, item))
-    if pending:
-        for attempt in range(_ATTEMPTS):
-            try:
-                with db.write() as session:
-                    applied = _apply(session, pending, today, received_at)
-                break
-            except IntegrityError:
-                if attempt == _ATTEMPTS - 1:
-                    raise
+    for attempt in range(_ATTEMPTS if pending else 0):
+        try:
+            with db.write() as session:
+                applied = _apply(session, pending, today, received_at)
+        except IntegrityError:
+            # Only an event of the batch committed meanwhile elsewhere is worth another attempt.
+            if attempt == _ATTEMPTS - 1 or not _seen(db, [event for _, event in pending]):
+                raise
+            continue
         for position, result in applied.items():
             results[position] = result
+        break
+    if None in results:
+        raise RuntimeError("an event of the batch was left without a result")
     return [result for result in results if result is not None]
+
+
+def _seen(db: Database, events: list[InvoiceEvent]) -> set[str]:
+    with db.read() as session:
+        return set(session.connection().scalars(_SEEN, {"webhook_ids": sorted({e.webhook_id for e in events})}))
 
 
 @dataclass
@@ -152,15 +145,20 @@ class _Booked:
     existed: bool
     overdue: bool  # whether it counts in its customer's overdue invoices now
     single_path: bool = False  # booked by the single event's path (only its owner is known here)
+    touched: bool = False  # changed by an event of the batch: written back
 
 
 class _Batch:
     def __init__(self, conn: Connection, events: list[InvoiceEvent], today: date):
         self.today = today
         self.now = utcnow()
-        self.customers = self._lock_customers(conn, events)
+        self.seen = set(conn.scalars(_SEEN, {"webhook_ids": sorted({e.webhook_id for e in events})}))
+        unseen = [e for e in events if e.webhook_id not in self.seen]  # a replay locks nothing
+        self.customers = self._lock_customers(conn, unseen)
+        if unseen:  # what committed while this unit waited for those locks (a new snapshot per statement)
+            self.seen.update(conn.scalars(_SEEN, {"webhook_ids": sorted({e.webhook_id for e in unseen})}))
         self.by_ref = {c.row.external_ref: c for c in self.customers.values() if c.row.external_ref}
-        self.invoices = self._lock_invoices(conn, events)
+        self.invoices = self._lock_invoices(conn, [e for e in unseen if e.webhook_id not in self.seen])
         self.decided: dict[int, Decided] = {}
         # The machine decides once per prior lifecycle state (as the sweep's cut and a bulk job's
         # batch ask it): a payment's reactivation reads that state and the request, whose note
@@ -173,18 +171,14 @@ class _Batch:
         if refs:
             ids.update(conn.scalars(_IDS_BY_REF, {"refs": refs}))
         rows = lock_customers_in_id_order(conn, sorted(ids)) if ids else []
-        overdue: dict[int, int] = {}
-        if rows:
-            counted = conn.execute(_OVERDUE_BY_CUSTOMER, {"customer_ids": [r.id for r in rows], "today": self.today})
-            overdue.update((customer_id, count) for customer_id, count in counted)
+        overdue = overdue_by_customer(conn, [row.id for row in rows], self.today) if rows else {}
         return {
             row.id: _Customer(
                 row,
                 row.status,
                 row.inactivation_reason,
-                overdue.get(row.id, 0),
-                complex=row.status == CustomerStatus.ACTIVE
-                and (row.forced_hold_until is not None or row.delinquency_stage != DelinquencyStage.NONE),
+                overdue[row.id].invoices if row.id in overdue else 0,
+                complex=has_payment_followups(row),
             )
             for row in rows
         }
@@ -192,7 +186,9 @@ class _Batch:
     def _lock_invoices(self, conn: Connection, events: list[InvoiceEvent]) -> dict[str, _Booked]:
         """After the customers: the lock order of a single event (customer, then its invoice)."""
         invoice_ids = sorted({e.invoice_id for e in events})
-        booked = {}
+        booked: dict[str, _Booked] = {}
+        if not invoice_ids:
+            return booked
         for row in conn.execute(_LOCK_INVOICES, {"invoice_ids": invoice_ids}):
             invoice = LedgerInvoice(row.customer_id, row.amount, row.amount_paid, row.due_date, row.status, row.paid_at)
             booked[row.external_id] = _Booked(invoice, True, is_overdue(row.status, row.due_date, self.today))
@@ -218,6 +214,7 @@ class _Batch:
             return EventOutcome(duplicate=False, customer_id=customer_id)
         if booked is None:
             booked = self.invoices[event.invoice_id] = _Booked(unknown_invoice(customer_id), False, False)
+        booked.touched = True
         apply_invoice_event(booked.invoice, event.type, event.amount, event.due_date, event.paid_at, self.now)
         now_overdue = is_overdue(booked.invoice.status, booked.invoice.due_date, self.today)
         customer.overdue += int(now_overdue) - int(booked.overdue)
@@ -252,7 +249,7 @@ class _Batch:
         customer.status, customer.inactivation_reason = decision.state.status, decision.state.inactivation_reason
 
     def write_invoices(self, conn: Connection) -> None:
-        booked = [(key, b) for key, b in self.invoices.items() if not b.single_path]
+        booked = [(key, b) for key, b in self.invoices.items() if b.touched]
         insert_rows(
             conn, _invoices, [new_invoice_values(key, b.invoice, self.now) for key, b in booked if not b.existed]
         )
@@ -260,12 +257,16 @@ class _Batch:
         update_rows(conn, _invoices, "external_id", saved)
 
 
+def _by_id(record: dict) -> str:
+    return record["webhook_id"]
+
+
 def _apply(
     session: Session, pending: list[tuple[int, InvoiceEvent]], today: date, received_at: datetime
 ) -> dict[int, EventResult]:
     conn = session.connection()
-    seen = set(conn.scalars(_SEEN, {"webhook_ids": sorted({e.webhook_id for _, e in pending})}))
     batch = _Batch(conn, [e for _, e in pending], today)
+    seen = batch.seen
     results: dict[int, EventResult] = {}
     booked: list[tuple[int, InvoiceEvent, EventOutcome]] = []
     single_path: list[tuple[int, InvoiceEvent]] = []
@@ -290,7 +291,9 @@ def _apply(
     for _, _event, outcome in booked:
         if outcome.reactivated:
             outcome.transition_id = written.change_ids[outcome.customer_id or 0]
-    insert_rows(conn, _events, [event_record(event, outcome, received_at) for _, event, outcome in booked])
+    # In webhook-id order: two batches inserting the same ids wait for each other, never deadlock.
+    records = sorted((event_record(event, outcome, received_at) for _, event, outcome in booked), key=_by_id)
+    insert_rows(conn, _events, records)
     for position, event, outcome in booked:
         results[position] = EventResult(event.webhook_id, ACCEPTED, reactivated=outcome.reactivated)
     for position, event in single_path:
