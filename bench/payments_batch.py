@@ -126,6 +126,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 BATCH_PATH = "/api/v1/billing/events/batch"
 AMOUNT = "99.90"  # bench/ladder.py's invoices (AMOUNT_CENTS)
 AIM_SECONDS = 120.0
+PROGRESS_EVERY = 15.0  # seconds between progress lines on stderr
 RESTORE_EFFECTS = Counter(
     {"restore_services": 1, "resume_invoicing": 1, "notify_billing": 1, "provision_restore": 1, "radius_disconnect": 1}
 )
@@ -363,12 +364,22 @@ class Posting:
 def wait_restored(conn: psycopg.Connection, lo: int, hi: int, *processes: WorkflowProcess) -> None:
     """Until every customer lo..hi is active with its service active and no effect is pending."""
 
+    began, said = time.monotonic(), [time.monotonic()]
+
     def done() -> bool:
-        left = conn.execute(
-            "SELECT count(*) FILTER (WHERE c.status <> 'active' OR s.status <> 'active') FROM customers c "
+        left, pending = conn.execute(
+            "SELECT count(*) FILTER (WHERE c.status <> 'active' OR s.status <> 'active'), "
+            "(SELECT count(*) FROM outbox_effects WHERE state = 'pending') FROM customers c "
             "JOIN services s ON s.customer_id = c.id WHERE c.id BETWEEN %s AND %s",
             (lo, hi),
-        ).fetchone()[0]
+        ).fetchone()
+        if time.monotonic() - said[0] > PROGRESS_EVERY:
+            said[0] = time.monotonic()
+            print(
+                f"  {said[0] - began:.0f} s: {hi - lo + 1 - left} restored, {pending} effect(s) pending",
+                file=sys.stderr,
+                flush=True,
+            )
         return left == 0
 
     wait_until(done, 3600, "every customer restored", *processes, interval=0.25)
