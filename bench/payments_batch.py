@@ -25,10 +25,11 @@ Seeding (not measured)
 RADIUS login on a plan, its FreeRADIUS rows, one open invoice of R$ 99.90 due 30 days ago, an
 earlier cut and return with its effects done), then all of them cut for delinquency by the
 product's own batch cut, ``delinquency.inactivate_due`` (history and outbox rows as the sweep
-writes them), in this process with no publisher: the effects stay pending. The warm-up customers'
-effects are then carried out by the real worker (services suspended, logins moved to the blocked
-group, invoicing paused, billing and provisioning told, the session effects run); for the measured
-customers the same end state is written in SQL (bench-only). The script then compares, column by
+writes them), in this process. The measured customers are cut before any publisher is installed
+(their effects stay pending) and their effects' end state is then written in SQL (bench-only); the
+warm-up customers are cut once the worker runs, their effects published after the commit as the
+product does and carried out by the real worker (services suspended, logins moved to the blocked
+group, invoicing paused, billing and provisioning told, the session effects run). The script then compares, column by
 column (ids and timestamps by presence), every row of the warm-up customers with those of a
 --sample of measured ones: the seeded state must be exactly what the product leaves, or the run
 stops. No radacct rows: a blocked login has no open session, so each ``radius_disconnect`` of the
@@ -138,15 +139,15 @@ DELIVERING = {"notify_billing": BILLING, "provision_restore": PROVISIONING, "pro
 # --------------------------------------------------------------------------------------------
 
 
-def cut_everyone(db: Database, settings, count: int, today: date, batch: int = 1000) -> float:
-    """Customers 1..count cut for delinquency by the product's batch cut (no publisher in this
-    process: their effects stay pending). Returns the seconds taken."""
+def cut_everyone(db: Database, settings, lo: int, hi: int, today: date, batch: int = 1000) -> float:
+    """Customers lo..hi cut for delinquency by the product's batch cut (their effects published
+    after each commit by whatever publisher this process has, if any). Returns the seconds taken."""
     from workflow.usecases import delinquency
 
     policy = delinquency.policy_from(settings)
     began = time.perf_counter()
-    for start in range(1, count + 1, batch):
-        ids = list(range(start, min(start + batch, count + 1)))
+    for start in range(lo, hi + 1, batch):
+        ids = list(range(start, min(start + batch, hi + 1)))
         result = delinquency.inactivate_due(db, policy, ids, today)
         if result.inactivated != ids:
             raise RuntimeError(f"the cut skipped customers: {dict(list(result.skipped.items())[:3])}")
@@ -589,7 +590,7 @@ def main() -> int:
         t = time.perf_counter()
         settings = Settings.model_construct(database_url=url)
         seeded = seed_subscribers(url, settings, warm_n + n, today - timedelta(days=SWEEP_DAYS_LATE))
-        cut_seconds = cut_everyone(db, settings, warm_n + n, today)
+        cut_seconds = cut_everyone(db, settings, lo, hi, today)  # no publisher yet: effects left pending
         with db.write() as session:  # so `serve` does not mint (and print) a first admin token
             tokens.create_token(session, "bench", "admin")
         seed_seconds = time.perf_counter() - t
@@ -630,14 +631,8 @@ def main() -> int:
         from workflow.settings import get_settings
 
         get_settings.cache_clear()
-        connect_workers()
-        pending = [
-            i
-            for (i,) in conn.execute(
-                "SELECT id FROM outbox_effects WHERE state = 'pending' AND customer_id <= %s ORDER BY id", (warm_n,)
-            )
-        ]
-        effect_bus.publish_now(pending)
+        connect_workers()  # the warm-up customers' cut is published to the worker after its commit
+        cut_seconds += cut_everyone(db, get_settings(), 1, warm_n, today)
         wait_until(
             lambda: (
                 not conn.execute(

@@ -43,12 +43,13 @@ class Decided:
 class Written:
     change_ids: dict[int, int]  # customer id -> its new history row's id
     effect_ids: list[int]  # the outbox rows queued, in id order
+    effect_groups: list[list[int]]  # the same, one list per transition (a unit to carry out together)
 
 
 def write_decided(conn: Connection, decided: list[Decided], now: datetime) -> Written:
     """Write the decided transitions of distinct customers; returns the ids written."""
     if not decided:
-        return Written({}, [])
+        return Written({}, [], [])
     by_state: dict[tuple, list[Decided]] = {}
     for one in decided:
         by_state.setdefault(state_key(one.decision.state), []).append(one)
@@ -70,8 +71,11 @@ def write_decided(conn: Connection, decided: list[Decided], now: datetime) -> Wr
         for one in decided
         for effect in one.decision.effects
     ]
-    effect_ids = sorted(row.id for row in insert_rows(conn, _effects, effects, returning=("id",)))
-    return Written(change_ids, effect_ids)
+    by_change: dict[int, list[int]] = {}
+    for row in insert_rows(conn, _effects, effects, returning=("transition_id", "id")):
+        by_change.setdefault(row.transition_id, []).append(row.id)
+    groups = [sorted(by_change[change_ids[one.row.id]]) for one in decided if change_ids[one.row.id] in by_change]
+    return Written(change_ids, sorted(i for group in groups for i in group), groups)
 
 
 def state_key(state: LifecycleState) -> tuple:

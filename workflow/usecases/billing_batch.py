@@ -287,7 +287,8 @@ def _apply(
 
     batch.write_invoices(conn)
     written = write_decided(conn, list(batch.decided.values()), batch.now)
-    publish_after_commit(session, written.effect_ids)
+    for group in written.effect_groups:  # each payment's effects one unit, as a single event's
+        publish_after_commit(session, group)
     for _, _event, outcome in booked:
         if outcome.reactivated:
             outcome.transition_id = written.change_ids[outcome.customer_id or 0]
