@@ -3,6 +3,7 @@ a real database and a loopback HTTP server standing in for billing and provision
 
 import json
 import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,12 +132,21 @@ class Stack:
         self.env.update({f"ATIVA_{k.upper()}": str(v) for k, v in settings.items()})
         with self.db.write() as session:
             self.token = create_token(session, "pipeline-tests", "admin")[1]
-        self.api = Process(["serve", "--no-worker", "--port", str(self.port)], self.env, tmp_path, tmp_path / "api.log")
+        self.api = self._serve()
         self.workers: list[Process] = []
         self.http = httpx.Client(
             base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {self.token}"}, timeout=30
         )
         wait_for(self._healthy, what="the API server")
+
+    def _serve(self) -> Process:
+        return Process(["serve", "--no-worker", "--port", str(self.port)], self.env, self.tmp, self.tmp / "api.log")
+
+    def restart_api(self, sig: int = signal.SIGTERM) -> None:
+        """The API server stopped with `sig` (SIGKILL: mid-request), then started again on its port."""
+        self.api.stop(sig)
+        self.api = self._serve()
+        wait_for(self._healthy, what="the API server after its restart")
 
     def _healthy(self) -> bool:
         assert self.api.alive(), self.api.log.read_text()

@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -134,6 +136,18 @@ def stop_serve(process: subprocess.Popen) -> None:
         assert not leftover, f"these outlived `ativa serve`: {leftover}"
 
 
+@contextmanager
+def serving_api(folder: Path, env_extra: dict[str, str]) -> Iterator[str]:
+    """`ativa serve --no-worker` in `folder` for the block, healthy first; its base URL."""
+    port, log = free_port(), folder / "serve.log"
+    process = start_serve(folder, port, log, "--no-worker", env_extra=env_extra)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_serve(process)
+
+
 # -- processes through /proc --------------------------------------------------------------------
 
 
@@ -255,3 +269,67 @@ def lock_waiters(db) -> int:
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
             )
         )
+
+
+@contextmanager
+def rows_locked(db, customer_ids: list[int]):
+    """Those customers' rows locked (PostgreSQL): a unit that reaches them waits."""
+    from sqlalchemy import select
+
+    from workflow.db.models import Customer
+
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(select(Customer.id).where(Customer.id.in_(customer_ids)).with_for_update())
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+class Ran(threading.Thread):
+    """A target run in a thread of its own: its return value, or the exception it raised."""
+
+    def __init__(self, target: Callable[[], object], barrier: threading.Barrier | None = None):
+        super().__init__(daemon=True)
+        self.call, self.barrier = target, barrier
+        self.value: object = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            if self.barrier is not None:
+                self.barrier.wait(30)
+            self.value = self.call()
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            self.error = error
+
+    def result(self) -> object:
+        self.join(120)
+        assert not self.is_alive(), "a thread hung (a deadlock?)"
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def at_once(*targets: Callable[[], object]) -> list[object]:
+    """Every target started together (a barrier); their results, in order."""
+    barrier = threading.Barrier(len(targets))
+    threads = [Ran(target, barrier) for target in targets]
+    for thread in threads:
+        thread.start()
+    return [thread.result() for thread in threads]
+
+
+def in_lock_order(db, customer_ids: list[int], *targets: Callable[[], object]) -> list[object]:
+    """The targets (units that lock those customers first) run in threads that queue, in the
+    order given, behind a transaction holding the customers' rows (PostgreSQL hands a row to its
+    waiters in the order they came); their results, in order."""
+    threads = []
+    with rows_locked(db, customer_ids):
+        for target in targets:
+            threads.append(Ran(target))
+            threads[-1].start()
+            wait_for(lambda: lock_waiters(db) == len(threads), what=f"unit {len(threads)} waiting for the rows")
+    return [thread.result() for thread in threads]

@@ -7,7 +7,7 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import ATIVA, free_port, start_serve, stop_serve, wait_healthy
+from tests.support import ATIVA, serving_api
 
 PASSWORD = "senha-forte-123"
 
@@ -79,10 +79,5 @@ def serving(database_url: str, folder: Path, username: str, role: str, password:
         timeout=60,
     )
     assert created.returncode == 0, created.stderr
-    port, log = free_port(), folder / "serve.log"
-    process = start_serve(folder, port, log, "--no-worker", env_extra=env)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_serve(process)
+    with serving_api(folder, env) as base:
+        yield base

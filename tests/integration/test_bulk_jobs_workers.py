@@ -4,13 +4,12 @@ worker killed in the middle of a job leaves batches that are queued again (the t
 stalled jobs) and the job ends with every customer changed exactly once."""
 
 import signal
-from contextlib import contextmanager
 
 from sqlalchemy import func, select
 
 from tests.conftest import cpf
-from tests.support import lock_waiters, wait_for
-from workflow.db.models import Customer, OutboxEffect, StatusChange
+from tests.support import lock_waiters, rows_locked, wait_for
+from workflow.db.models import OutboxEffect, StatusChange
 from workflow.usecases import customers
 
 JOBS = "/api/v1/bulk-jobs"
@@ -69,19 +68,6 @@ def test_a_worker_runs_a_job_and_its_effects_go_out_once(stack_factory, receiver
         wait_for(lambda cid=cid: stack.settled(cid), what=f"the effects of customer {cid}")
     notified = [d.body["data"]["customer_id"] for d in receiver.accepted("/billing")]
     assert sorted(notified) == ids  # one customer.inactivated each, with the job's change
-
-
-@contextmanager
-def rows_locked(db, customer_ids: list[int]):
-    """Those customers' rows locked (PostgreSQL): a batch that reaches them waits."""
-    holder = db.engine.connect()
-    holder.begin()
-    holder.execute(select(Customer.id).where(Customer.id.in_(customer_ids)).with_for_update())
-    try:
-        yield
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def test_a_worker_killed_mid_job_the_job_ends_with_nothing_twice(stack_factory):

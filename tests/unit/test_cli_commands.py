@@ -22,6 +22,7 @@ TREE = {
     "radius": ["check"],
     "users": ["create", "list", "password", "disable"],
     "bulk": ["activate", "inactivate", "undo-cuts", "run", "status", "cancel", "list"],
+    "billing": ["import"],
 }  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from . import (  # noqa: F401 - imported for the commands they add
     sweep,
     bulk,
     freeze,
+    billing,
 )
 
 # isort: on

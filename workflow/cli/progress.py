@@ -16,8 +16,8 @@ PLAIN_EVERY = 1.0  # seconds between two plain lines (the first and the last bat
 class BatchProgress:
     """Called after each batch with where the run stands; a context manager that ends the bar."""
 
-    def __init__(self, title: str, console: Console = err):
-        self.title = title
+    def __init__(self, title: str, console: Console = err, unit: str = "customers"):
+        self.title, self.unit = title, unit
         self.console = console
         self.started = time.monotonic()
         self._printed_at: float | None = None
@@ -49,8 +49,8 @@ class BatchProgress:
             return
         self._printed_at = now
         self.console.print(
-            f"{self.title}: {done.customers}/{done.total} customers, batch {done.batches}/{done.of_batches}, "
-            f"{now - self.started:.1f} s, {self._rate(done.customers):.0f} customers/s",
+            f"{self.title}: {done.customers}/{done.total} {self.unit}, batch {done.batches}/{done.of_batches}, "
+            f"{now - self.started:.1f} s, {self._rate(done.customers):.0f} {self.unit}/s",
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -62,9 +62,9 @@ class BatchProgress:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("customers, batch {task.fields[batch]}"),
+                TextColumn(self.unit + ", batch {task.fields[batch]}"),
                 TimeElapsedColumn(),
-                TextColumn("{task.fields[rate]} customers/s"),
+                TextColumn("{task.fields[rate]} " + self.unit + "/s"),
                 console=self.console,
                 transient=False,
             )

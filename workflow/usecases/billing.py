@@ -5,9 +5,11 @@ causes commit together, so a retried or duplicated event can never apply twice, 
 never leave a payment recorded without the reactivation it earned.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -97,17 +99,31 @@ def apply_event(db: Database, event: InvoiceEvent, today: date | None = None) ->
     received_at = utcnow()
     today = today or provider_today()
     check_event(event, today)
-    try:
+
+    def unit() -> EventOutcome:
         with db.write() as session:
             if session.connection().execute(_SEEN, {"webhook_id": event.webhook_id}).first():
                 return EventOutcome(duplicate=True)
             return apply_unseen_event(session, event, today, received_at)
-    except IntegrityError:
-        # The same webhook-id committed concurrently: this delivery is the duplicate.
-        with db.read() as session:
-            if session.connection().execute(_SEEN, {"webhook_id": event.webhook_id}).first():
-                return EventOutcome(duplicate=True)
-        raise
+
+    return again_on_conflict(unit)
+
+
+# Each run after a conflict finds more of what other deliveries committed: a few suffice.
+_CONFLICT_RUNS = 4
+_T = TypeVar("_T")
+
+
+def again_on_conflict(unit: Callable[[], _T]) -> _T:
+    """`unit` (one transaction) run again when it fails on a unique key another delivery committed
+    meanwhile: an event's id (the next run finds it a duplicate) or an invoice it creates (the next
+    run books the event to it, or refuses it as another customer's). Never a 500 for a race."""
+    for _ in range(_CONFLICT_RUNS - 1):
+        try:
+            return unit()
+        except IntegrityError:
+            continue
+    return unit()
 
 
 def check_event(event: InvoiceEvent, today: date) -> None:

@@ -12,8 +12,9 @@ through billing.event_record. Customers at a step of the collection ladder or un
 activation's hold (rare on a return file) take the single event's path, in the same unit.
 
 An event of the batch committed meanwhile by another delivery (the single endpoint, another
-batch) makes the unit fail on the webhook-id's unique key: the batch is applied again, and that
-event is then a duplicate.
+batch), or a new invoice of the batch created meanwhile, makes the unit fail on a unique key: the
+batch is applied again (billing.again_on_conflict), and that event is then a duplicate, or booked
+to the invoice, or refused as another customer's.
 """
 
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.bulk import insert_rows, update_rows
@@ -37,6 +37,7 @@ from .billing import (
     LEDGER_COLUMNS,
     EventOutcome,
     InvoiceEvent,
+    again_on_conflict,
     apply_unseen_event,
     check_event,
     customer_problem,
@@ -55,9 +56,6 @@ from .effect_bus import publish_after_commit
 from .transitions import Decision, decide, guard_facts, history_row, state_of
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
-# A batch is applied again when one of its events committed meanwhile elsewhere (see the module's
-# docstring); each retry finds more of them seen, so a few suffice.
-_ATTEMPTS = 4
 
 _events = BillingEvent.__table__
 _customers = Customer.__table__
@@ -106,26 +104,17 @@ def apply_batch(db: Database, items: list[InvoiceEvent | Refused], today: date |
             results[position] = EventResult(item.webhook_id, REJECTED, problem=str(error))
             continue
         pending.append((position, item))
-    for attempt in range(_ATTEMPTS if pending else 0):
-        try:
+    if pending:
+
+        def unit() -> dict[int, EventResult]:
             with db.write() as session:
-                applied = _apply(session, pending, today, received_at)
-        except IntegrityError:
-            # Only an event of the batch committed meanwhile elsewhere is worth another attempt.
-            if attempt == _ATTEMPTS - 1 or not _seen(db, [event for _, event in pending]):
-                raise
-            continue
-        for position, result in applied.items():
+                return _apply(session, pending, today, received_at)
+
+        for position, result in again_on_conflict(unit).items():
             results[position] = result
-        break
     if None in results:
         raise RuntimeError("an event of the batch was left without a result")
     return [result for result in results if result is not None]
-
-
-def _seen(db: Database, events: list[InvoiceEvent]) -> set[str]:
-    with db.read() as session:
-        return set(session.connection().scalars(_SEEN, {"webhook_ids": sorted({e.webhook_id for e in events})}))
 
 
 @dataclass
