@@ -31,6 +31,24 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
             "aim: CPU per event at most 10 ms",
         ),
         (
+            "bench/payments_batch.py",
+            [
+                "--customers",
+                "60",
+                "--batch",
+                "25",
+                "--senders",
+                "2",
+                "--warm-up",
+                "6",
+                "--sample",
+                "20",
+                "--concurrency",
+                "2",
+            ],
+            "s to all settled",
+        ),
+        (
             "bench/sweep.py",
             ["--customers", "2000", "--delinquent", "200", "--processes", "2"],
             "ratio real run / baseline time",
@@ -58,7 +76,7 @@ REDIS_URL = os.environ.get("ATIVA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
     ],
 )
 def test_benchmark_runs_and_verifies(postgres_url, script, args, expected):
-    if script.endswith(("effects.py", "payments.py", "radius.py", "bulk.py", "restorations.py")):
+    if script.endswith(("effects.py", "payments.py", "payments_batch.py", "radius.py", "bulk.py", "restorations.py")):
         import redis
 
         try:

@@ -7,14 +7,15 @@ of the single transition), a new warning episode where a new hold starts, the hi
 outbox rows through the same row builders (history_row, new_effect), many rows per statement.
 """
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, update
 
 from ..db.bulk import id_list, insert_rows
 from ..db.models import Customer, OutboxEffect, StatusChange
+from ..domain.customer_machine import LifecycleState
 from .transitions import APPLY_TO_MANY, Decision, new_effect, new_state_values
 
 _customers = Customer.__table__
@@ -41,20 +42,17 @@ class Decided:
 @dataclass(frozen=True)
 class Written:
     change_ids: dict[int, int]  # customer id -> its new history row's id
-    effect_groups: list[list[int]]  # the outbox rows queued, in id order, a list per transition
-
-    @property
-    def effect_ids(self) -> list[int]:
-        return [effect_id for group in self.effect_groups for effect_id in group]
+    effect_ids: list[int]  # the outbox rows queued, in id order
+    effect_groups: list[list[int]]  # the same, one list per transition (a unit to carry out together)
 
 
 def write_decided(conn: Connection, decided: list[Decided], now: datetime) -> Written:
     """Write the decided transitions of distinct customers; returns the ids written."""
     if not decided:
-        return Written({}, [])
+        return Written({}, [], [])
     by_state: dict[tuple, list[Decided]] = {}
     for one in decided:
-        by_state.setdefault(astuple(one.decision.state), []).append(one)
+        by_state.setdefault(state_key(one.decision.state), []).append(one)
     for members in by_state.values():
         ids = [one.row.id for one in members]
         conn.execute(APPLY_TO_MANY, {"customer_ids": ids, **new_state_values(members[0].decision.state, now)})
@@ -67,30 +65,19 @@ def write_decided(conn: Connection, decided: list[Decided], now: datetime) -> Wr
     if new_holds:
         conn.execute(_NEW_WARNING_EPISODES, {"customer_ids": new_holds})
     changes = [one.change for one in decided]
-    insert_rows(conn, _changes, changes)
-    change_ids = written_change_ids(conn, changes)
+    change_ids = dict(insert_rows(conn, _changes, changes, returning=("customer_id", "id")))
     effects = [
         new_effect(effect, one.row.id, now, transition_id=change_ids[one.row.id])
         for one in decided
         for effect in one.decision.effects
     ]
-    insert_rows(conn, _effects, effects)
-    if not effects:
-        return Written(change_ids, [])
-    queued = select(_effects.c.id, _effects.c.transition_id).where(
-        _effects.c.transition_id.in_(id_list("changes", list(change_ids.values())))
-    )
-    groups: dict[int, list[int]] = {}
-    for row in conn.execute(queued.order_by(_effects.c.id)):
-        groups.setdefault(row.transition_id, []).append(row.id)
-    return Written(change_ids, list(groups.values()))
+    by_change: dict[int, list[int]] = {}
+    for row in insert_rows(conn, _effects, effects, returning=("transition_id", "id")):
+        by_change.setdefault(row.transition_id, []).append(row.id)
+    groups = [sorted(by_change[change_ids[one.row.id]]) for one in decided if change_ids[one.row.id] in by_change]
+    return Written(change_ids, sorted(i for group in groups for i in group), groups)
 
 
-def written_change_ids(conn: Connection, changes: list[dict]) -> dict[int, int]:
-    """customer id -> id of the history row just written (customer and version are unique; the
-    multi-row statements return no ids)."""
-    written = tuple_(_changes.c.customer_id, _changes.c.customer_version).in_(
-        id_list("written", [(change["customer_id"], change["customer_version"]) for change in changes])
-    )
-    rows = conn.execute(select(_changes.c.customer_id, _changes.c.id).where(written))
-    return {row.customer_id: row.id for row in rows}
+def state_key(state: LifecycleState) -> tuple:
+    """A lifecycle state as a dictionary key (its fields are scalars: no astuple's deep copy)."""
+    return tuple(vars(state).values())

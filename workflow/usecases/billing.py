@@ -262,6 +262,11 @@ def saved_invoice_values(invoice_id: str, invoice: LedgerInvoice, now: datetime)
     return {**_ledger_values(invoice), "invoice_id": invoice_id, "now": now}
 
 
+def saved_invoice_row(invoice_id: str, invoice: LedgerInvoice, now: datetime) -> dict:
+    """The columns SAVE_INVOICE writes, by name, the invoice's key first (a batch's update_rows)."""
+    return {"external_id": invoice_id, **_ledger_values(invoice), "updated_at": now}
+
+
 def _ledger_values(invoice: LedgerInvoice) -> dict:
     return {
         "amount": invoice.amount,

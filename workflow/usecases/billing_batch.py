@@ -24,18 +24,17 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from ..db.bulk import insert_rows
+from ..db.bulk import insert_rows, update_rows
 from ..db.engine import Database
 from ..db.models import BillingEvent, Customer, Invoice
 from ..db.types import utcnow
 from ..domain.errors import InvalidInput
 from ..domain.ledger import LedgerInvoice, apply_invoice_event, is_overdue, unknown_invoice
 from ..domain.vocabulary import CustomerEvent, Source
-from .batch_writes import Decided, write_decided
+from .batch_writes import Decided, state_key, write_decided
 from .billing import (
     BILLING_ACTOR,
     LEDGER_COLUMNS,
-    SAVE_INVOICE,
     EventOutcome,
     InvoiceEvent,
     again_on_conflict,
@@ -48,13 +47,13 @@ from .billing import (
     may_reactivate,
     new_invoice_values,
     payment_reactivation,
-    saved_invoice_values,
+    saved_invoice_row,
 )
 from .business_day import provider_today
 from .customer_locks import lock_customers_in_id_order
 from .delinquency import overdue_by_customer
 from .effect_bus import publish_groups_after_commit
-from .transitions import decide, guard_facts, history_row, state_of
+from .transitions import Decision, decide, guard_facts, history_row, state_of
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
@@ -150,6 +149,10 @@ class _Batch:
         self.by_ref = {c.row.external_ref: c for c in self.customers.values() if c.row.external_ref}
         self.invoices = self._lock_invoices(conn, [e for e in unseen if e.webhook_id not in self.seen])
         self.decided: dict[int, Decided] = {}
+        # The machine decides once per prior lifecycle state (as the sweep's cut and a bulk job's
+        # batch ask it): a payment's reactivation reads that state and the request, whose note
+        # alone differs from event to event, and the machine reads a note only to require one.
+        self.decisions: dict[tuple, Decision] = {}
 
     def _lock_customers(self, conn: Connection, events: list[InvoiceEvent]) -> dict[int, _Customer]:
         ids = {e.customer_id for e in events if e.customer_id is not None}
@@ -214,8 +217,12 @@ class _Batch:
     def _reactivate(self, customer: _Customer, event: InvoiceEvent) -> None:
         row = customer.row
         request = payment_reactivation(event.webhook_id)
-        facts = guard_facts(0, self.now, self.today)
-        decision = decide(row.id, state_of(row), CustomerEvent.ACTIVATE, request, facts)
+        before = state_of(row)
+        key = state_key(before)
+        decision = self.decisions.get(key)
+        if decision is None:
+            facts = guard_facts(0, self.now, self.today)
+            decision = self.decisions[key] = decide(row.id, before, CustomerEvent.ACTIVATE, request, facts)
         change = history_row(
             row.id,
             row.version + 1,
@@ -235,9 +242,8 @@ class _Batch:
         insert_rows(
             conn, _invoices, [new_invoice_values(key, b.invoice, self.now) for key, b in booked if not b.existed]
         )
-        saved = [saved_invoice_values(key, b.invoice, self.now) for key, b in booked if b.existed]
-        if saved:
-            conn.execute(SAVE_INVOICE, saved)
+        saved = [saved_invoice_row(key, b.invoice, self.now) for key, b in booked if b.existed]
+        update_rows(conn, _invoices, "external_id", saved)
 
 
 def _by_id(record: dict) -> str:
