@@ -72,7 +72,10 @@ def callers() -> ThreadPoolExecutor:
     """The threads that make the webhook calls of a message at once (httpx.Client is thread-safe)."""
     global _callers
     if _callers is None:
-        _callers = ThreadPoolExecutor(max_workers=calls_at_once(get_settings()), thread_name_prefix="webhook")
+        with _building:
+            if _callers is None:
+                at_once = calls_at_once(get_settings())
+                _callers = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="webhook")
     return _callers
 
 

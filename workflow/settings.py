@@ -21,6 +21,7 @@ WORKER_CONCURRENCY_MAX = 1000  # a sanity bound: a typo must not fork thousands 
 
 
 BATCH_EVENT_BYTES = 2048
+CALLS_IN_FLIGHT_MAX = 1024
 
 
 class Settings(BaseSettings):
@@ -291,6 +292,17 @@ class Settings(BaseSettings):
     def _host_names(cls, value: str) -> str:
         parse_hosts(value)
         return value
+
+    @model_validator(mode="after")
+    def _bounded_calls_in_flight(self) -> "Settings":
+        # A threads pool runs each task's calls side by side in one process: a thread and a
+        # connection per call in flight.
+        if self.worker_pool == "threads" and self.webhook_concurrency * self.worker_concurrency > CALLS_IN_FLIGHT_MAX:
+            raise ValueError(
+                f"ATIVA_WEBHOOK_CONCURRENCY × ATIVA_WORKER_CONCURRENCY must be at most {CALLS_IN_FLIGHT_MAX} "
+                "with ATIVA_WORKER_POOL=threads (each call in flight is a thread and a connection)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _header_needs_proxies(self) -> "Settings":

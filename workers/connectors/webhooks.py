@@ -38,8 +38,8 @@ def signed_headers(secret: str, message_id: str, body: str, now: datetime | None
 
 def deliver(delivery: Delivery, settings: Settings) -> None:
     url, secret = _target(delivery, settings)
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
     try:
+        body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
         response = runtime.http().post(
             url, content=body.encode(), headers=signed_headers(secret, delivery.message_id, body)
         )
@@ -64,4 +64,6 @@ def _outcome(delivery: Delivery, settings: Settings) -> Delivered | DeliveryFail
         deliver(delivery, settings)
     except DeliveryFailed as failure:
         return failure
+    except Exception as error:  # noqa: BLE001 - this call's failure, recorded on its effect alone
+        return DeliveryFailed(f"{type(error).__name__}: {error}")
     return Delivered()

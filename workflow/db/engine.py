@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .database_clock import follow_database_clock, measure_now
@@ -95,3 +96,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    """A unique key refused the row (PostgreSQL's SQLSTATE 23505, SQLite's UNIQUE constraint), as
+    opposed to a foreign key, NOT NULL or check constraint."""
+    if getattr(error.orig, "sqlstate", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(error.orig)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.driver import DriverStatement
-from ..db.engine import Database
+from ..db.engine import Database, is_unique_violation
 from ..db.models import BillingEvent, Invoice
 from ..db.types import utcnow
 from ..domain import limits
@@ -100,16 +100,15 @@ LEDGER_COLUMNS = (
 _LOCK_INVOICE = select(*LEDGER_COLUMNS).where(_invoices.c.external_id == bindparam("invoice_id")).with_for_update()
 _LOCK_INVOICE_ROW = DriverStatement(_LOCK_INVOICE, "LedgerInvoiceRow")
 _NEW_INVOICE = insert(_invoices)
-SAVE_INVOICE = (
+# The columns saved_invoice_row gives, one event's invoice at a time (a batch's: db/bulk.update_rows).
+_SAVE_INVOICE = (
     update(_invoices)
     .where(_invoices.c.external_id == bindparam("invoice_id"))
     .values(
-        amount=bindparam("amount"),
-        amount_paid=bindparam("amount_paid"),
-        due_date=bindparam("due_date"),
-        status=bindparam("status"),
-        paid_at=bindparam("paid_at"),
-        updated_at=bindparam("now"),
+        {
+            **{column.name: bindparam(column.name) for column in LEDGER_COLUMNS if column.name != "customer_id"},
+            "updated_at": bindparam("updated_at"),
+        }
     )
 )
 
@@ -143,8 +142,9 @@ def again_on_conflict(unit: Callable[[], _T]) -> _T:
     for _ in range(_CONFLICT_RUNS - 1):
         try:
             return unit()
-        except IntegrityError:
-            continue
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise  # a foreign key, NOT NULL or check: no other run would do better
     return unit()
 
 
@@ -242,7 +242,9 @@ def _apply_to_ledger(conn: Connection, customer, event: InvoiceEvent) -> LedgerI
     if row is None:
         conn.execute(_NEW_INVOICE, new_invoice_values(event.invoice_id, invoice, now))
     else:
-        conn.execute(SAVE_INVOICE, saved_invoice_values(event.invoice_id, invoice, now))
+        conn.execute(
+            _SAVE_INVOICE, {**saved_invoice_row(event.invoice_id, invoice, now), "invoice_id": event.invoice_id}
+        )
     return invoice
 
 
@@ -257,13 +259,8 @@ def new_invoice_values(invoice_id: str, invoice: LedgerInvoice, now: datetime) -
     }
 
 
-def saved_invoice_values(invoice_id: str, invoice: LedgerInvoice, now: datetime) -> dict:
-    """The parameters of SAVE_INVOICE (one event or a batch's)."""
-    return {**_ledger_values(invoice), "invoice_id": invoice_id, "now": now}
-
-
 def saved_invoice_row(invoice_id: str, invoice: LedgerInvoice, now: datetime) -> dict:
-    """The columns SAVE_INVOICE writes, by name, the invoice's key first (a batch's update_rows)."""
+    """An invoice's row after an event, by column, its key first (one event or a batch's)."""
     return {"external_id": invoice_id, **_ledger_values(invoice), "updated_at": now}
 
 
