@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     )
 
     @property
+    def billing_inbound_secrets(self) -> list[str]:
+        """The inbound billing secrets, comma-separated while one rotates; the first signs."""
+        secret = self.billing_inbound_secret
+        return [s.strip() for s in (secret.get_secret_value() if secret else "").split(",") if s.strip()]
+
+    @property
     def billing_batch_max_body_bytes(self) -> int:
         """The batch endpoint's body limit: room for its most events at their largest (each
         event's texts are bounded; 2 KiB leaves room for the fields a billing system adds)."""

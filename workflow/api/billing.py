@@ -65,8 +65,7 @@ def is_json(request: Request) -> bool:
 
 def verify_signature(request: Request, raw: bytes) -> None:
     """Signature over the raw bytes, before parsing; any configured secret may match (rotation)."""
-    secret = request.app.state.settings.billing_inbound_secret
-    secrets = [s.strip() for s in (secret.get_secret_value() if secret else "").split(",") if s.strip()]
+    secrets = request.app.state.settings.billing_inbound_secrets
     if not secrets:
         raise ApiProblem("unauthorized", "billing events are refused: ATIVA_BILLING_INBOUND_SECRET is not set")
     headers = {k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}

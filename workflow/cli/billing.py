@@ -50,8 +50,7 @@ class Tally:
 
 
 def _secret() -> str:
-    configured = get_settings().billing_inbound_secret
-    secrets = [s.strip() for s in (configured.get_secret_value() if configured else "").split(",") if s.strip()]
+    secrets = get_settings().billing_inbound_secrets
     if not secrets:
         fail("ATIVA_BILLING_INBOUND_SECRET is not set: the batches are signed with its (first) secret", 2)
     return secrets[0]
